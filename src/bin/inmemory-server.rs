@@ -1,0 +1,173 @@
+//! `inmemory-server`: the data server.
+//!
+//! `inmemory-server [CONFIG_FILE] [--name value ...]`: settings come from the
+//! defaults, then the optional redis.conf-syntax file, then the flags, whose
+//! names are redis.conf's directives.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use inmemory::server::config::Config;
+
+/// A Redis-compatible in-memory database server.
+#[derive(Parser, Debug)]
+#[command(name = "inmemory-server", version, about)]
+struct Args {
+    /// A config file in redis.conf syntax (flags override it).
+    config_file: Option<String>,
+    /// TCP port (0 disables the plain listener).
+    #[arg(long)]
+    port: Option<String>,
+    /// Addresses to listen on (space separated).
+    #[arg(long)]
+    bind: Option<String>,
+    /// The original project's listen address, host:port.
+    #[arg(long)]
+    addr: Option<String>,
+    /// Working directory for RDB and AOF files.
+    #[arg(long)]
+    dir: Option<String>,
+    /// RDB file name inside --dir.
+    #[arg(long)]
+    dbfilename: Option<String>,
+    /// The original project's backup file: an RDB file loaded at start.
+    #[arg(long)]
+    backup: Option<String>,
+    /// Number of databases.
+    #[arg(long)]
+    databases: Option<String>,
+    /// Maximum simultaneous clients.
+    #[arg(long)]
+    maxclients: Option<String>,
+    /// debug, verbose, notice, warning or nothing.
+    #[arg(long)]
+    loglevel: Option<String>,
+    /// Close idle clients after this many seconds (0: never).
+    #[arg(long)]
+    timeout: Option<String>,
+    /// Largest bulk string a client may send.
+    #[arg(long = "proto-max-bulk-len")]
+    proto_max_bulk_len: Option<String>,
+    /// Largest query buffer per client.
+    #[arg(long = "client-query-buffer-limit")]
+    client_query_buffer_limit: Option<String>,
+    /// Memory limit (bytes, or 100mb, 1gb …); 0: none.
+    #[arg(long)]
+    maxmemory: Option<String>,
+    /// What to evict at the limit (noeviction, allkeys-lru …).
+    #[arg(long = "maxmemory-policy")]
+    maxmemory_policy: Option<String>,
+    /// Keys sampled per eviction.
+    #[arg(long = "maxmemory-samples")]
+    maxmemory_samples: Option<String>,
+    /// RDB save rules, "<seconds> <changes> ..." ("" disables).
+    #[arg(long, allow_hyphen_values = true)]
+    save: Option<String>,
+    /// Append-only log: yes or no.
+    #[arg(long)]
+    appendonly: Option<String>,
+    /// always, everysec or no.
+    #[arg(long)]
+    appendfsync: Option<String>,
+    /// Password required from clients.
+    #[arg(long)]
+    requirepass: Option<String>,
+    /// ACL users file.
+    #[arg(long)]
+    aclfile: Option<String>,
+    /// TLS port (0: no TLS listener).
+    #[arg(long = "tls-port")]
+    tls_port: Option<String>,
+    /// Server certificate (PEM).
+    #[arg(long = "tls-cert-file", alias = "cert")]
+    tls_cert_file: Option<String>,
+    /// Server private key (PEM).
+    #[arg(long = "tls-key-file", alias = "key")]
+    tls_key_file: Option<String>,
+    /// CA certificate for client certificates (PEM).
+    #[arg(long = "tls-ca-cert-file")]
+    tls_ca_cert_file: Option<String>,
+    /// yes, no or optional: require client certificates.
+    #[arg(long = "tls-auth-clients")]
+    tls_auth_clients: Option<String>,
+    /// Any other redis.conf directive, as `--set name=value` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+}
+
+fn build_config(args: &Args) -> Result<Config, String> {
+    let mut cfg = Config::default();
+    if let Some(path) = &args.config_file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("Fatal error, can't open config file '{path}': {e}"))?;
+        cfg.load_file_text(&text).map_err(|e| format!("Bad directive in config file '{path}': {e}"))?;
+    }
+    if let Some(addr) = &args.addr {
+        let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("--addr expects host:port, got '{addr}'"))?;
+        cfg.set("bind", host.trim_matches(|c| c == '[' || c == ']'))?;
+        cfg.set("port", port)?;
+    }
+    let flags: [(&str, &Option<String>); 25] = [
+        ("port", &args.port),
+        ("bind", &args.bind),
+        ("dir", &args.dir),
+        ("dbfilename", &args.dbfilename),
+        ("backup", &args.backup),
+        ("databases", &args.databases),
+        ("maxclients", &args.maxclients),
+        ("loglevel", &args.loglevel),
+        ("timeout", &args.timeout),
+        ("proto-max-bulk-len", &args.proto_max_bulk_len),
+        ("client-query-buffer-limit", &args.client_query_buffer_limit),
+        ("maxmemory", &args.maxmemory),
+        ("maxmemory-policy", &args.maxmemory_policy),
+        ("maxmemory-samples", &args.maxmemory_samples),
+        ("save", &args.save),
+        ("appendonly", &args.appendonly),
+        ("appendfsync", &args.appendfsync),
+        ("requirepass", &args.requirepass),
+        ("aclfile", &args.aclfile),
+        ("tls-port", &args.tls_port),
+        ("tls-cert-file", &args.tls_cert_file),
+        ("tls-key-file", &args.tls_key_file),
+        ("tls-ca-cert-file", &args.tls_ca_cert_file),
+        ("tls-auth-clients", &args.tls_auth_clients),
+        ("client-output-buffer-limit", &None),
+    ];
+    for (name, value) in flags {
+        if let Some(v) = value {
+            cfg.set(name, v).map_err(|e| format!("--{name}: {e}"))?;
+        }
+    }
+    for kv in &args.set {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--set expects NAME=VALUE, got '{kv}'"))?;
+        cfg.set(k, v).map_err(|e| format!("--set {k}: {e}"))?;
+    }
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = match build_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    inmemory::server::init_logging(&cfg.loglevel);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(inmemory::server::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}

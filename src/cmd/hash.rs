@@ -1,0 +1,3 @@
+//! placeholder
+/// rows
+pub const COMMANDS: &[super::table::CommandSpec] = &[];

@@ -1,0 +1,747 @@
+//! Generic key commands (Redis's `db.c` and `expire.c` commands): DEL,
+//! EXISTS, TYPE, KEYS, SCAN, RENAME, COPY, MOVE, SWAPDB, FLUSHDB, the EXPIRE
+//! family and OBJECT.
+
+use bytes::Bytes;
+
+use super::args::{self, err, fail, int, is};
+use super::table::flags::*;
+use super::{CmdResult, Ctx};
+use crate::db::glob::glob_match;
+use crate::db::keyspace::SHARDS;
+use crate::db::{idle_seconds, now_ms};
+use crate::protocol::Reply;
+use crate::spec;
+
+fn del(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let n = a[1..].iter().filter(|k| ctx.ks.remove(k).is_some()).count();
+    Ok(Reply::Int(n as i64))
+}
+
+fn exists(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let n = a[1..].iter().filter(|k| ctx.ks.read(k).is_some()).count();
+    Ok(Reply::Int(n as i64))
+}
+
+fn touch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let n = a[1..].iter().filter(|k| ctx.ks.write(k).is_some()).count();
+    Ok(Reply::Int(n as i64))
+}
+
+fn type_cmd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Status(ctx.ks.peek(&a[1]).map_or("none", |e| e.value.type_name())))
+}
+
+fn keys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let pat = &a[1];
+    let all = pat[..] == b"*"[..];
+    let now = now_ms();
+    let db = ctx.client.db;
+    let mut out = Vec::new();
+    for part in ctx.ks.db_parts(db) {
+        for (k, e) in part.map.iter() {
+            if (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pat, k, false)) {
+                out.push(Reply::Bulk(k.clone()));
+            }
+        }
+    }
+    Ok(Reply::Array(out))
+}
+
+/// SCAN's cursor: a shard and how many positions of it remain to visit.
+/// Positions are visited from the highest down; since deletion moves the
+/// last key into the hole, a key present for the whole scan is never missed.
+const FRESH: u64 = 0xFFFF_FFFF;
+
+fn decode_cursor(c: u64) -> (usize, u64) {
+    let c = c ^ FRESH;
+    ((c >> 32) as usize, c & FRESH)
+}
+
+fn encode_cursor(shard: usize, remaining: u64) -> u64 {
+    ((shard as u64) << 32 | remaining) ^ FRESH
+}
+
+/// Parses a SCAN-family cursor (`ERR invalid cursor`).
+pub fn parse_cursor(a: &[u8]) -> Result<u64, Reply> {
+    std::str::from_utf8(a).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| Reply::err("ERR invalid cursor"))
+}
+
+/// MATCH/COUNT (and, for SCAN, TYPE) options of the SCAN family.
+pub struct ScanOpts {
+    /// Glob to filter names by.
+    pub pattern: Option<Bytes>,
+    /// Amount of work per call.
+    pub count: usize,
+    /// Type to filter by (SCAN only).
+    pub type_name: Option<String>,
+}
+
+/// Parses SCAN options from `a` (the arguments after the cursor).
+pub fn parse_scan_opts(a: &[Bytes], allow_type: bool) -> Result<ScanOpts, Reply> {
+    let mut o = ScanOpts { pattern: None, count: 10, type_name: None };
+    let mut i = 0;
+    while i < a.len() {
+        if i + 1 >= a.len() {
+            return fail(err::SYNTAX);
+        }
+        if is(&a[i], "match") {
+            o.pattern = Some(a[i + 1].clone()).filter(|p| &p[..] != b"*");
+        } else if is(&a[i], "count") {
+            let n = int(&a[i + 1])?;
+            if n < 1 {
+                return fail(err::SYNTAX);
+            }
+            o.count = n as usize;
+        } else if allow_type && is(&a[i], "type") {
+            o.type_name = Some(String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase());
+        } else {
+            return fail(err::SYNTAX);
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&a[1])?;
+    let o = parse_scan_opts(&a[2..], true)?;
+    let (mut shard, mut remaining) = decode_cursor(cursor);
+    let db = ctx.client.db;
+    let now = now_ms();
+    let mut out = Vec::new();
+    let mut work = 0;
+    let parts: Vec<_> = ctx.ks.db_parts(db).collect();
+    while shard < SHARDS && work < o.count {
+        let part = &parts[shard];
+        let len = part.map.len() as u64;
+        if remaining == FRESH || remaining > len {
+            remaining = len;
+        }
+        while remaining > 0 && work < o.count {
+            remaining -= 1;
+            work += 1;
+            if let Some((k, e)) = part.map.get_index(remaining as usize) {
+                let live = e.expire_at == 0 || e.expire_at > now;
+                let m = o.pattern.as_ref().is_none_or(|p| glob_match(p, k, false));
+                let t = o.type_name.as_ref().is_none_or(|t| t == e.value.type_name());
+                if live && m && t {
+                    out.push(Reply::Bulk(k.clone()));
+                }
+            }
+        }
+        if remaining == 0 {
+            shard += 1;
+            remaining = FRESH;
+        }
+    }
+    let next = if shard >= SHARDS { 0 } else { encode_cursor(shard, remaining) };
+    Ok(Reply::Array(vec![Reply::bulk_str(next.to_string()), Reply::Array(out)]))
+}
+
+fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    let db = ctx.client.db;
+    let now = now_ms();
+    for _ in 0..100 {
+        let mut candidates: Vec<(usize, usize)> = Vec::new();
+        for (i, part) in ctx.ks.db_parts(db).enumerate() {
+            if !part.map.is_empty() {
+                candidates.push((i, part.map.len()));
+            }
+        }
+        let total: usize = candidates.iter().map(|c| c.1).sum();
+        if total == 0 {
+            return Ok(Reply::Nil);
+        }
+        let mut pick = fastrand::usize(..total);
+        for (i, n) in candidates {
+            if pick < n {
+                let key = ctx.ks.db_parts(db).nth(i).and_then(|p| {
+                    p.map.get_index(pick).map(|(k, e)| (k.clone(), e.expire_at != 0 && e.expire_at <= now))
+                });
+                match key {
+                    Some((k, false)) => return Ok(Reply::Bulk(k)),
+                    Some((k, true)) => {
+                        ctx.ks.remove(&k);
+                    }
+                    None => {}
+                }
+                break;
+            }
+            pick -= n;
+        }
+    }
+    Ok(Reply::Nil)
+}
+
+fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> CmdResult {
+    let (src, dst) = (&a[1], &a[2]);
+    if ctx.ks.peek(src).is_none() {
+        return fail(err::NO_KEY);
+    }
+    if src == dst {
+        return Ok(if nx { Reply::Int(0) } else { args::ok()? });
+    }
+    if nx && ctx.ks.peek(dst).is_some() {
+        return Ok(Reply::Int(0));
+    }
+    let Some(entry) = ctx.ks.remove(src) else { return fail(err::NO_KEY) };
+    ctx.ks.remove(dst);
+    ctx.ks.insert_entry_in(ctx.client.db, dst.clone(), entry);
+    ctx.ks.signal_ready(dst);
+    Ok(if nx { Reply::Int(1) } else { args::ok()? })
+}
+
+fn rename(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, a, false)
+}
+
+fn renamenx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, a, true)
+}
+
+/// Parses a database index argument against the configured count.
+fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, Reply> {
+    let n = int(arg).map_err(|_| Reply::err("ERR value is not an integer or out of range"))?;
+    if n < 0 || n as usize >= ctx.ks.keyspace().databases() {
+        return fail(err::DB_INDEX);
+    }
+    Ok(n as usize)
+}
+
+fn copy(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let (src, dst) = (&a[1], &a[2]);
+    let mut dst_db = ctx.client.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        if is(&a[i], "replace") {
+            replace = true;
+        } else if is(&a[i], "db") && i + 1 < a.len() {
+            dst_db = db_index(ctx, &a[i + 1])?;
+            i += 1;
+        } else {
+            return fail(err::SYNTAX);
+        }
+        i += 1;
+    }
+    if src == dst && dst_db == ctx.client.db {
+        return fail("ERR source and destination objects are the same");
+    }
+    let Some(entry) = ctx.ks.peek(src).cloned() else { return Ok(Reply::Int(0)) };
+    if ctx.ks.exists_in(dst_db, dst) {
+        if !replace {
+            return Ok(Reply::Int(0));
+        }
+        ctx.ks.remove_in(dst_db, dst);
+    }
+    ctx.ks.insert_entry_in(dst_db, dst.clone(), entry);
+    ctx.srv.watches.touch(dst_db, dst);
+    Ok(Reply::Int(1))
+}
+
+fn move_cmd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let db = db_index(ctx, &a[2])?;
+    if db == ctx.client.db {
+        return fail("ERR source and destination objects are the same");
+    }
+    let key = &a[1];
+    if ctx.ks.peek(key).is_none() || ctx.ks.exists_in(db, key) {
+        return Ok(Reply::Int(0));
+    }
+    let Some(entry) = ctx.ks.remove(key) else { return Ok(Reply::Int(0)) };
+    ctx.ks.insert_entry_in(db, key.clone(), entry);
+    ctx.srv.watches.touch(db, key);
+    ctx.ks.ready.push((db, key.clone()));
+    Ok(Reply::Int(1))
+}
+
+fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let x = int(&a[1]).map_err(|_| Reply::err("ERR invalid first DB index"))?;
+    let y = int(&a[2]).map_err(|_| Reply::err("ERR invalid second DB index"))?;
+    let n = ctx.ks.keyspace().databases() as i64;
+    if x < 0 || x >= n || y < 0 || y >= n {
+        return fail(err::DB_INDEX);
+    }
+    for s in ctx.ks.shards_mut() {
+        s.dbs.swap(x as usize, y as usize);
+    }
+    ctx.srv.watches.touch_db(Some(x as usize));
+    ctx.srv.watches.touch_db(Some(y as usize));
+    ctx.srv.blocking.wake_all();
+    args::ok()
+}
+
+fn flush_opts(a: &[Bytes]) -> Result<(), Reply> {
+    match a.len() {
+        1 => Ok(()),
+        2 if is(&a[1], "async") || is(&a[1], "sync") => Ok(()),
+        _ => fail(err::SYNTAX),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    flush_opts(a)?;
+    let db = ctx.client.db;
+    for part in ctx.ks.db_parts(db) {
+        *part = Default::default();
+    }
+    ctx.srv.watches.touch_db(Some(db));
+    args::ok()
+}
+
+fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    flush_opts(a)?;
+    for s in ctx.ks.shards_mut() {
+        for d in s.dbs.iter_mut() {
+            *d = Default::default();
+        }
+    }
+    ctx.srv.watches.touch_db(None);
+    args::ok()
+}
+
+fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    let db = ctx.client.db;
+    Ok(Reply::Int(ctx.ks.db_len(db) as i64))
+}
+
+/// NX/XX/GT/LT flags of the EXPIRE family.
+fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdResult {
+    let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
+    let n = int(&a[2])?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for o in &a[3..] {
+        match () {
+            _ if is(o, "nx") => nx = true,
+            _ if is(o, "xx") => xx = true,
+            _ if is(o, "gt") => gt = true,
+            _ if is(o, "lt") => lt = true,
+            _ => return fail(&format!("ERR Unsupported option {}", String::from_utf8_lossy(o))),
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return fail("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if gt && lt {
+        return fail("ERR GT and LT options at the same time are not compatible");
+    }
+    let invalid = || Reply::Error(format!("ERR invalid expire time in '{name}' command"));
+    let ms = n.checked_mul(unit_ms).ok_or_else(invalid)?;
+    let at = if absolute { ms } else { ms.checked_add(now_ms() as i64).ok_or_else(invalid)? };
+    let key = &a[1];
+    let Some(cur) = ctx.ks.peek(key).map(|e| e.expire_at) else { return Ok(Reply::Int(0)) };
+    let cur_ttl = if cur == 0 { None } else { Some(cur as i64) };
+    let ok = match cur_ttl {
+        None => !(xx || gt),
+        Some(c) => !nx && (!gt || at > c) && (!lt || at < c),
+    };
+    if !ok {
+        return Ok(Reply::Int(0));
+    }
+    if at <= now_ms() as i64 {
+        ctx.ks.remove(key);
+    } else {
+        ctx.ks.set_expire(key, at as u64);
+    }
+    Ok(Reply::Int(1))
+}
+
+fn expire(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, a, 1000, false)
+}
+
+fn pexpire(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, a, 1, false)
+}
+
+fn expireat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, a, 1000, true)
+}
+
+fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, a, 1, true)
+}
+
+/// Remaining TTL in ms: -2 missing, -1 no expiry.
+fn ttl_ms(ctx: &mut Ctx, key: &[u8]) -> i64 {
+    match ctx.ks.peek(key) {
+        None => -2,
+        Some(e) if e.expire_at == 0 => -1,
+        Some(e) => (e.expire_at as i64 - now_ms() as i64).max(0),
+    }
+}
+
+/// `TTL key` as Redis; `TTL key seconds` sets a TTL as the original project did.
+fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    match a.len() {
+        2 => {
+            let t = ttl_ms(ctx, &a[1]);
+            Ok(Reply::Int(if t < 0 { t } else { (t + 500) / 1000 }))
+        }
+        3 => expire_generic(ctx, a, 1000, false),
+        _ => Err(args::arity_error("ttl")),
+    }
+}
+
+fn pttl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(ttl_ms(ctx, &a[1])))
+}
+
+fn expiretime_generic(ctx: &mut Ctx, key: &[u8], div: i64) -> CmdResult {
+    Ok(Reply::Int(match ctx.ks.peek(key) {
+        None => -2,
+        Some(e) if e.expire_at == 0 => -1,
+        Some(e) => e.expire_at as i64 / div,
+    }))
+}
+
+fn expiretime(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    expiretime_generic(ctx, &a[1], 1000)
+}
+
+fn pexpiretime(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    expiretime_generic(ctx, &a[1], 1)
+}
+
+fn persist(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let has_ttl = ctx.ks.peek(&a[1]).is_some_and(|e| e.expire_at != 0);
+    if has_ttl {
+        ctx.ks.set_expire(&a[1], 0);
+    }
+    Ok(Reply::Int(has_ttl as i64))
+}
+
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// Replies for `X HELP` subcommands: an array of status lines.
+pub fn help_reply(lines: &[&'static str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::Status(l)).collect())
+}
+
+/// Redis's reply to an unknown subcommand of `cmd`.
+pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> Reply {
+    Reply::Error(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        cmd.to_ascii_uppercase()
+    ))
+}
+
+fn object(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let sub = &a[1];
+    if is(sub, "help") && a.len() == 2 {
+        return Ok(help_reply(OBJECT_HELP));
+    }
+    let known = ["encoding", "freq", "idletime", "refcount"].iter().any(|s| is(sub, s));
+    if !known || a.len() != 3 {
+        return Err(unknown_subcommand("object", sub));
+    }
+    let policy = ctx.srv.config.read().maxmemory_policy.clone();
+    let lfu = policy.contains("lfu");
+    let Some(e) = crate::db::with_no_touch(true, || ctx.ks.peek(&a[2]).cloned()) else { return Ok(Reply::Nil) };
+    if is(sub, "encoding") {
+        return Ok(Reply::bulk_str(e.value.encoding()));
+    }
+    if is(sub, "refcount") {
+        return Ok(Reply::Int(1));
+    }
+    if is(sub, "freq") {
+        if !lfu {
+            return fail("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        }
+        return Ok(Reply::Int(e.freq as i64));
+    }
+    if lfu {
+        return fail("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    }
+    Ok(Reply::Int(idle_seconds(e.lru) as i64))
+}
+
+/// The generic keyspace family's rows of the command table.
+pub const COMMANDS: &[super::table::CommandSpec] = &[
+    spec!(
+        "del",
+        -2,
+        WRITE,
+        1,
+        -1,
+        1,
+        del,
+        "generic",
+        "Deletes one or more keys.",
+        "O(N) where N is the number of keys that will be removed."
+    ),
+    spec!(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        1,
+        -1,
+        1,
+        del,
+        "generic",
+        "Asynchronously deletes one or more keys.",
+        "O(1) for each key removed regardless of its size."
+    ),
+    spec!(
+        "exists",
+        -2,
+        READONLY | FAST,
+        1,
+        -1,
+        1,
+        exists,
+        "generic",
+        "Determines whether one or more keys exist.",
+        "O(N) where N is the number of keys to check."
+    ),
+    spec!(
+        "touch",
+        -2,
+        READONLY | FAST,
+        1,
+        -1,
+        1,
+        touch,
+        "generic",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        "O(N) where N is the number of keys that will be touched."
+    ),
+    spec!(
+        "type",
+        2,
+        READONLY | FAST,
+        1,
+        1,
+        1,
+        type_cmd,
+        "generic",
+        "Determines the type of value stored at a key.",
+        "O(1)"
+    ),
+    spec!(
+        "keys",
+        2,
+        READONLY | ALL_KEYS | DANGEROUS,
+        0,
+        0,
+        0,
+        keys,
+        "generic",
+        "Returns all key names that match a pattern.",
+        "O(N) with N being the number of keys in the database"
+    ),
+    spec!(
+        "scan",
+        -2,
+        READONLY | ALL_KEYS,
+        0,
+        0,
+        0,
+        scan,
+        "generic",
+        "Iterates over the key names in the database.",
+        "O(1) for every call. O(N) for a complete iteration."
+    ),
+    spec!(
+        "randomkey",
+        1,
+        READONLY | ALL_KEYS,
+        0,
+        0,
+        0,
+        randomkey,
+        "generic",
+        "Returns a random key name from the database.",
+        "O(1)"
+    ),
+    spec!("rename", 3, WRITE, 1, 2, 1, rename, "generic", "Renames a key and overwrites the destination.", "O(1)"),
+    spec!(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        1,
+        2,
+        1,
+        renamenx,
+        "generic",
+        "Renames a key only when the target key name doesn't exist.",
+        "O(1)"
+    ),
+    spec!(
+        "copy",
+        -3,
+        WRITE | DENYOOM,
+        1,
+        2,
+        1,
+        copy,
+        "generic",
+        "Copies the value of a key to a new key.",
+        "O(N) worst case for collections, where N is the number of nested items."
+    ),
+    spec!("move", 3, WRITE | FAST, 1, 1, 1, move_cmd, "generic", "Moves a key to another database.", "O(1)"),
+    spec!(
+        "swapdb",
+        3,
+        WRITE | FAST | ALL_KEYS | DANGEROUS,
+        0,
+        0,
+        0,
+        swapdb,
+        "server",
+        "Swaps two Redis databases.",
+        "O(N) where N is the count of clients watching or blocking on keys from both databases."
+    ),
+    spec!(
+        "flushdb",
+        -1,
+        WRITE | ALL_KEYS | DANGEROUS,
+        0,
+        0,
+        0,
+        flushdb,
+        "server",
+        "Remove all keys from the current database.",
+        "O(N) where N is the number of keys in the selected database"
+    ),
+    spec!(
+        "flushall",
+        -1,
+        WRITE | ALL_KEYS | DANGEROUS,
+        0,
+        0,
+        0,
+        flushall,
+        "server",
+        "Removes all keys from all databases.",
+        "O(N) where N is the total number of keys in all databases"
+    ),
+    spec!(
+        "dbsize",
+        1,
+        READONLY | FAST | ALL_KEYS,
+        0,
+        0,
+        0,
+        dbsize,
+        "server",
+        "Returns the number of keys in the database.",
+        "O(1)"
+    ),
+    spec!(
+        "expire",
+        -3,
+        WRITE | FAST,
+        1,
+        1,
+        1,
+        expire,
+        "generic",
+        "Sets the expiration time of a key in seconds.",
+        "O(1)"
+    ),
+    spec!(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        1,
+        1,
+        1,
+        pexpire,
+        "generic",
+        "Sets the expiration time of a key in milliseconds.",
+        "O(1)"
+    ),
+    spec!(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        1,
+        1,
+        1,
+        expireat,
+        "generic",
+        "Sets the expiration time of a key to a Unix timestamp.",
+        "O(1)"
+    ),
+    spec!(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        1,
+        1,
+        1,
+        pexpireat,
+        "generic",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        "O(1)"
+    ),
+    spec!(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        1,
+        1,
+        1,
+        expiretime,
+        "generic",
+        "Returns the expiration time of a key as a Unix timestamp.",
+        "O(1)"
+    ),
+    spec!(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        1,
+        1,
+        1,
+        pexpiretime,
+        "generic",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        "O(1)"
+    ),
+    spec!(
+        "ttl",
+        -2,
+        READONLY | FAST,
+        1,
+        1,
+        1,
+        ttl,
+        "generic",
+        "Returns the expiration time in seconds of a key (TTL key seconds: sets it, as the original project did).",
+        "O(1)"
+    ),
+    spec!(
+        "pttl",
+        2,
+        READONLY | FAST,
+        1,
+        1,
+        1,
+        pttl,
+        "generic",
+        "Returns the expiration time in milliseconds of a key.",
+        "O(1)"
+    ),
+    spec!("persist", 2, WRITE | FAST, 1, 1, 1, persist, "generic", "Removes the expiration time of a key.", "O(1)"),
+    spec!("object", -2, READONLY, 2, 2, 1, object, "generic", "A container for object introspection commands.", "O(1)"),
+];

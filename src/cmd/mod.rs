@@ -1,0 +1,135 @@
+//! Commands: the table, argument helpers, dispatch, and one module per
+//! command family (`string`, `list`, `hash`, `keys`, `server`,
+//! `connection`, `transaction`).
+//!
+//! Dispatch order follows Redis's `processCommand`: look the name up, check
+//! arity, check authentication, queue inside MULTI, then lock the shards of
+//! the command's keys and run its handler. Locks are released before
+//! blocked clients are woken.
+
+pub mod args;
+pub mod connection;
+pub mod hash;
+pub mod info;
+pub mod keys;
+pub mod list;
+pub mod server;
+pub mod string;
+pub mod table;
+pub mod transaction;
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use crate::db::{with_no_touch, Locked};
+use crate::protocol::Reply;
+use crate::server::client::ClientState;
+use crate::server::Server;
+use table::{flags, CommandSpec};
+
+/// A handler's result: `Err` carries an error reply, so `?` works on the
+/// argument helpers.
+pub type CmdResult = Result<Reply, Reply>;
+
+/// What a handler sees: the server, the calling client, and the locked keys.
+pub struct Ctx<'a> {
+    /// Shared server state.
+    pub srv: &'a Server,
+    /// The calling connection's state.
+    pub client: &'a mut ClientState,
+    /// The shards holding the command's keys, locked for its duration.
+    pub ks: Locked<'a>,
+}
+
+/// Redis's reply to an unknown command name.
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut list = String::new();
+    for a in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        let s = String::from_utf8_lossy(a);
+        let s: String = s.chars().take(room).collect();
+        list.push_str(&format!("'{s}' "));
+    }
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    Reply::Error(format!("ERR unknown command '{name}', with args beginning with: {list}"))
+}
+
+/// Executes one request from a client (or queues it inside MULTI).
+pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+    let Some(spec) = table::lookup(&args[0]) else {
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return unknown_command(args);
+    };
+    client.handle.last_active_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    *client.handle.last_cmd.lock() = spec.name;
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        return Reply::err("NOAUTH Authentication required.");
+    }
+    if !spec.arity_ok(args.len()) {
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return args::arity_error(spec.name);
+    }
+    if let Some(queue) = client.multi.as_mut() {
+        if !spec.has(flags::NO_MULTI) {
+            queue.push(args.to_vec());
+            return Reply::Status("QUEUED");
+        }
+    }
+    execute(srv, client, spec, args)
+}
+
+/// Re-runs a blocked command (arity and queueing were checked the first time).
+pub fn execute_again(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    match table::lookup(&args[0]) {
+        Some(spec) => execute(srv, client, spec, args),
+        None => unknown_command(args),
+    }
+}
+
+/// Locks what `spec` needs, runs it, releases the locks, wakes blocked clients.
+pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let ks = &srv.keyspace;
+    let mut locked = if spec.has(flags::ALL_KEYS | flags::MOVABLE_KEYS) {
+        ks.lock_all()
+    } else if spec.first_key > 0 {
+        ks.lock_keys(client.db, spec.key_indexes(args.len()).map(|i| &args[i][..]))
+    } else {
+        ks.lock_none()
+    };
+    locked.db = client.db;
+    let mut ctx = Ctx { srv, client, ks: locked };
+    let reply = run(&mut ctx, spec, args);
+    let ready = std::mem::take(&mut ctx.ks.ready);
+    drop(ctx);
+    srv.blocking.wake(&ready);
+    reply
+}
+
+/// Runs a handler with its locks already held (also used by EXEC), then
+/// does the bookkeeping every write needs while still holding them.
+pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    ctx.ks.db = ctx.client.db;
+    let no_touch = ctx.client.no_touch && spec.name != "touch";
+    let result = with_no_touch(no_touch, || (spec.handler)(ctx, args));
+    let reply = match result {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if spec.has(flags::WRITE) {
+        let ks = ctx.srv.keyspace.clone();
+        ks.stats.dirty.fetch_add(1, Ordering::Relaxed);
+        for i in spec.key_indexes(args.len()) {
+            ctx.srv.watches.touch(ctx.client.db, &args[i]);
+        }
+    }
+    reply
+}

@@ -1,0 +1,185 @@
+//! The command table: every command's name, arity, flags, key positions,
+//! handler and documentation, gathered from the family modules.
+//!
+//! Dispatch, arity checks, locking, `COMMAND INFO/DOCS`, ACL categories and
+//! the proxy's key extraction all read this one table.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+
+use super::{CmdResult, Ctx};
+
+/// A command handler. `args[0]` is the command name as the client sent it.
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+/// Command flags (Redis's names, lower-cased in `COMMAND INFO`).
+pub mod flags {
+    /// Modifies the keyspace.
+    pub const WRITE: u32 = 1;
+    /// Only reads.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory: refused under OOM.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 4;
+    /// May block the client.
+    pub const BLOCKING: u32 = 1 << 5;
+    /// Allowed before authentication.
+    pub const NO_AUTH: u32 = 1 << 6;
+    /// Not queued inside MULTI: executed at once (EXEC, DISCARD, WATCH …).
+    pub const NO_MULTI: u32 = 1 << 7;
+    /// Needs every shard locked (whole-keyspace commands).
+    pub const ALL_KEYS: u32 = 1 << 8;
+    /// Keys cannot be found from fixed positions (LMPOP): lock every shard.
+    pub const MOVABLE_KEYS: u32 = 1 << 9;
+    /// Connection-level command (no keyspace access).
+    pub const CONNECTION: u32 = 1 << 10;
+    /// Allowed while loading/stale (informational).
+    pub const LOADING: u32 = 1 << 11;
+    /// Dangerous (ACL category @dangerous).
+    pub const DANGEROUS: u32 = 1 << 12;
+}
+
+/// One command's row in the table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
+    pub arity: i32,
+    /// Bits from [`flags`].
+    pub flags: u32,
+    /// Position of the first key (0: none).
+    pub first_key: i32,
+    /// Position of the last key (-1: the last argument, -2: the one before …).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// The implementation.
+    pub handler: Handler,
+    /// Family (`string`, `list`, `hash`, `generic`, `server`, `connection`, `transactions`).
+    pub group: &'static str,
+    /// One line for `COMMAND DOCS` and the README.
+    pub summary: &'static str,
+    /// Time complexity, as Redis documents it.
+    pub complexity: &'static str,
+    /// The Redis command this is an alias of (the original project's names).
+    pub alias_of: Option<&'static str>,
+}
+
+impl CommandSpec {
+    /// True if flag bit(s) `f` are set.
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Whether `n` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, n: usize) -> bool {
+        let n = n as i32;
+        if self.arity >= 0 {
+            n == self.arity
+        } else {
+            n >= -self.arity
+        }
+    }
+
+    /// Indexes of the key arguments in `args`, from the fixed positions.
+    pub fn key_indexes(&self, nargs: usize) -> impl Iterator<Item = usize> {
+        let n = nargs as i32;
+        let first = self.first_key;
+        let last = if self.last_key < 0 { n + self.last_key } else { self.last_key };
+        let step = self.step.max(1);
+        let valid = first > 0 && first < n;
+        let last = if valid { last.min(n - 1) } else { -1 };
+        (first.max(0)..=last.max(-1)).step_by(step as usize).filter(move |_| valid).map(|i| i as usize)
+    }
+}
+
+/// Builds a [`CommandSpec`] row: `spec!(name, arity, flags, first, last, step, handler, group, summary, complexity)`.
+#[macro_export]
+macro_rules! spec {
+    ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $handler:expr, $group:expr, $summary:expr, $cx:expr) => {
+        $crate::cmd::table::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $first,
+            last_key: $last,
+            step: $step,
+            handler: $handler,
+            group: $group,
+            summary: $summary,
+            complexity: $cx,
+            alias_of: None,
+        }
+    };
+}
+
+/// Every command family's rows.
+fn families() -> [&'static [CommandSpec]; 7] {
+    [
+        super::string::COMMANDS,
+        super::list::COMMANDS,
+        super::hash::COMMANDS,
+        super::keys::COMMANDS,
+        super::server::COMMANDS,
+        super::connection::COMMANDS,
+        super::transaction::COMMANDS,
+    ]
+}
+
+/// The original project's command names and the Redis command each stands for.
+pub const ALIASES: &[(&str, &str)] = &[("lget", "lindex"), ("size", "dbsize"), ("remove", "del")];
+
+struct Table {
+    by_name: HashMap<&'static str, &'static CommandSpec>,
+    aliases: Vec<&'static CommandSpec>,
+}
+
+static TABLE: LazyLock<Table> = LazyLock::new(|| {
+    let mut by_name = HashMap::new();
+    for fam in families() {
+        for c in fam {
+            by_name.insert(c.name, c);
+        }
+    }
+    let mut aliases = Vec::new();
+    for (alias, target) in ALIASES {
+        if let Some(t) = by_name.get(target) {
+            let row: &'static CommandSpec =
+                Box::leak(Box::new(CommandSpec { name: alias, alias_of: Some(t.name), ..**t }));
+            aliases.push(row);
+        }
+    }
+    for a in &aliases {
+        by_name.insert(a.name, a);
+    }
+    Table { by_name, aliases }
+});
+
+/// Finds a command by name, case-insensitively. O(len(name)).
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > 32 {
+        return None;
+    }
+    let mut buf = [0u8; 32];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let s = std::str::from_utf8(lower).ok()?;
+    TABLE.by_name.get(s).copied()
+}
+
+/// Every command (Redis names first, then the original project's aliases).
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    families().into_iter().flat_map(|f| f.iter()).chain(TABLE.aliases.iter().copied())
+}
+
+/// Number of commands in the table (`COMMAND COUNT`).
+pub fn count() -> usize {
+    TABLE.by_name.len()
+}

@@ -1,0 +1,148 @@
+//! Transactions (Redis's `multi.c`): MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! EXEC runs with every shard locked, so no other client's command can
+//! interleave with the queued ones; WATCHed keys are checked under the same
+//! locks, so a change that EXEC does not see cannot happen.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::args::{self, fail};
+use super::table::{flags::*, lookup};
+use super::{run, CmdResult, Ctx};
+use crate::protocol::Reply;
+use crate::server::client::ClientState;
+use crate::server::Server;
+use crate::spec;
+
+/// Drops every WATCH of a client (EXEC, DISCARD, UNWATCH, RESET, disconnect).
+pub fn unwatch_all(srv: &Server, client: &mut ClientState) {
+    if !client.watched.is_empty() {
+        srv.watches.unwatch(client.id(), &client.watched);
+        client.watched.clear();
+    }
+    client.watch_dirty.store(false, Ordering::Release);
+}
+
+fn multi(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return fail("ERR MULTI calls can not be nested");
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_error = false;
+    ctx.client.handle.in_multi.store(true, Ordering::Relaxed);
+    args::ok()
+}
+
+/// Leaves MULTI state without running anything.
+pub fn discard_state(srv: &Server, client: &mut ClientState) {
+    client.multi = None;
+    client.multi_error = false;
+    client.handle.in_multi.store(false, Ordering::Relaxed);
+    unwatch_all(srv, client);
+}
+
+fn discard(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return fail("ERR DISCARD without MULTI");
+    }
+    discard_state(ctx.srv, ctx.client);
+    args::ok()
+}
+
+fn exec(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    let Some(queue) = ctx.client.multi.take() else { return fail("ERR EXEC without MULTI") };
+    let aborted = ctx.client.multi_error;
+    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
+    discard_state(ctx.srv, ctx.client);
+    if aborted {
+        return fail("EXECABORT Transaction discarded because of previous errors.");
+    }
+    if dirty {
+        return Ok(Reply::NilArray);
+    }
+    ctx.client.in_exec = true;
+    let mut replies = Vec::with_capacity(queue.len());
+    for args in &queue {
+        let r = match lookup(&args[0]) {
+            Some(spec) => run(ctx, spec, args),
+            None => Reply::err("ERR unknown command"),
+        };
+        replies.push(r);
+    }
+    ctx.client.in_exec = false;
+    Ok(Reply::Array(replies))
+}
+
+fn watch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return fail("ERR WATCH inside MULTI is not allowed");
+    }
+    let db = ctx.client.db;
+    for k in &a[1..] {
+        if !ctx.client.watched.iter().any(|(d, w)| *d == db && w == k) {
+            ctx.srv.watches.watch(ctx.client.id(), db, k.clone(), &ctx.client.watch_dirty);
+            ctx.client.watched.push((db, k.clone()));
+        }
+    }
+    args::ok()
+}
+
+fn unwatch(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    unwatch_all(ctx.srv, ctx.client);
+    args::ok()
+}
+
+/// The transaction family's rows of the command table.
+pub const COMMANDS: &[super::table::CommandSpec] = &[
+    spec!("multi", 1, NO_MULTI | FAST, 0, 0, 0, multi, "transactions", "Starts a transaction.", "O(1)"),
+    spec!(
+        "exec",
+        1,
+        NO_MULTI | ALL_KEYS,
+        0,
+        0,
+        0,
+        exec,
+        "transactions",
+        "Executes all commands in a transaction.",
+        "Depends on commands in the transaction"
+    ),
+    spec!(
+        "discard",
+        1,
+        NO_MULTI | FAST,
+        0,
+        0,
+        0,
+        discard,
+        "transactions",
+        "Discards a transaction.",
+        "O(N), when N is the number of queued commands"
+    ),
+    spec!(
+        "watch",
+        -2,
+        NO_MULTI | FAST,
+        1,
+        -1,
+        1,
+        watch,
+        "transactions",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        "O(1) for every key."
+    ),
+    spec!(
+        "unwatch",
+        1,
+        NO_MULTI | FAST,
+        0,
+        0,
+        0,
+        unwatch,
+        "transactions",
+        "Forgets about watched keys of a transaction.",
+        "O(1)"
+    ),
+];

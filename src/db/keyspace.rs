@@ -1,0 +1,353 @@
+//! The keyspace: all databases, split into lock shards.
+//!
+//! A key's shard is chosen from the key bytes alone, the same in every
+//! database, so a command touching one key locks one mutex, `MOVE` between
+//! databases locks one, and `SWAPDB`/`EXEC` lock every shard in index order
+//! (which is what makes them atomic with respect to other clients). Locks are
+//! `parking_lot` mutexes held only while a command executes, never across an
+//! `.await`.
+//!
+//! Handlers reach keys through a [`Locked`] view built by the dispatcher from
+//! the command table's key positions. Every lookup applies lazy expiry.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use indexmap::{IndexMap, IndexSet};
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use super::value::{Entry, Hasher, Value};
+use super::{lru_clock, now_ms};
+
+/// Number of lock shards (a power of two, well above the core count).
+pub const SHARDS: usize = 64;
+
+/// One database's part of one shard.
+#[derive(Default)]
+pub struct DbShard {
+    /// Keys in insertion order; removal swaps the last key into the hole,
+    /// which is what lets SCAN walk positions downwards without missing keys.
+    pub map: IndexMap<Bytes, Entry, Hasher>,
+    /// Keys that have an expiry, for sampling by the active expire cycle.
+    pub expires: IndexSet<Bytes, Hasher>,
+}
+
+impl DbShard {
+    /// Removes a key and its expiry record. O(1).
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.map.swap_remove(key)?;
+        if e.expire_at != 0 {
+            self.expires.swap_remove(key);
+        }
+        Some(e)
+    }
+}
+
+/// A lock shard: the same slice of the key hash space in every database.
+pub struct Shard {
+    /// One part per database.
+    pub dbs: Vec<DbShard>,
+}
+
+/// Counters the keyspace keeps for INFO.
+#[derive(Default)]
+pub struct KeyspaceStats {
+    /// Reads that found their key (`keyspace_hits`).
+    pub hits: AtomicU64,
+    /// Reads that did not (`keyspace_misses`).
+    pub misses: AtomicU64,
+    /// Keys removed because their TTL passed (`expired_keys`).
+    pub expired: AtomicU64,
+    /// Keys removed by eviction (`evicted_keys`).
+    pub evicted: AtomicU64,
+    /// Writes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+}
+
+/// All databases of the server.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    ndb: usize,
+    hasher: Hasher,
+    /// Counters for INFO.
+    pub stats: KeyspaceStats,
+}
+
+impl Keyspace {
+    /// An empty keyspace with `databases` databases.
+    pub fn new(databases: usize) -> Keyspace {
+        let shards = (0..SHARDS)
+            .map(|_| Mutex::new(Shard { dbs: (0..databases).map(|_| DbShard::default()).collect() }))
+            .collect();
+        Keyspace { shards, ndb: databases, hasher: Hasher::default(), stats: KeyspaceStats::default() }
+    }
+
+    /// Number of databases (`databases` setting).
+    pub fn databases(&self) -> usize {
+        self.ndb
+    }
+
+    /// The shard a key lives in.
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) >> 58) as usize & (SHARDS - 1)
+    }
+
+    /// Locks the shards of `keys` (deduplicated, in index order: no deadlock).
+    pub fn lock_keys<'a, I: IntoIterator<Item = &'a [u8]>>(&self, db: usize, keys: I) -> Locked<'_> {
+        let mut idx: SmallVec<[u8; 4]> = keys.into_iter().map(|k| self.shard_of(k) as u8).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let guards = idx.iter().map(|&i| self.shards[i as usize].lock()).collect();
+        Locked { ks: self, db, idx, guards, all: false, ready: Vec::new() }
+    }
+
+    /// Locks every shard: the caller sees and changes the keyspace atomically.
+    pub fn lock_all(&self) -> Locked<'_> {
+        let idx = (0..SHARDS as u8).collect();
+        let guards = self.shards.iter().map(|m| m.lock()).collect();
+        Locked { ks: self, db: 0, idx, guards, all: true, ready: Vec::new() }
+    }
+
+    /// Locks no shard (for commands that touch no key).
+    pub fn lock_none(&self) -> Locked<'_> {
+        Locked { ks: self, db: 0, idx: SmallVec::new(), guards: SmallVec::new(), all: false, ready: Vec::new() }
+    }
+
+    /// Locks one shard by index (for background sweeps such as active expiry).
+    pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i].lock()
+    }
+
+    /// Keys and keys-with-expiry per database, for INFO keyspace. O(shards × dbs).
+    pub fn db_sizes(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); self.ndb];
+        for s in self.shards.iter() {
+            let s = s.lock();
+            for (i, d) in s.dbs.iter().enumerate() {
+                out[i].0 += d.map.len();
+                out[i].1 += d.expires.len();
+            }
+        }
+        out
+    }
+
+    pub(crate) fn count_expired(&self) {
+        self.stats.expired.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Shards locked for one command (or one `EXEC`), and the keys in them.
+///
+/// Every accessor takes the current database from [`Locked::db`]; a key whose
+/// shard was not locked is a bug in the command table's key positions.
+pub struct Locked<'a> {
+    ks: &'a Keyspace,
+    /// The database the command runs against (the client's `SELECT`).
+    pub db: usize,
+    idx: SmallVec<[u8; 4]>,
+    guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
+    all: bool,
+    /// Lists that received elements while locked; blocked clients are woken
+    /// for them once the locks are released.
+    pub ready: Vec<(usize, Bytes)>,
+}
+
+impl<'a> Locked<'a> {
+    /// The keyspace these locks belong to.
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    /// True when every shard is locked (whole-keyspace commands, EXEC).
+    pub fn is_all(&self) -> bool {
+        self.all
+    }
+
+    fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.ks.shard_of(key);
+        let pos = if self.all {
+            i
+        } else {
+            match self.idx.iter().position(|&x| x as usize == i) {
+                Some(p) => p,
+                None => panic!("command touched a key whose shard it did not lock"),
+            }
+        };
+        &mut self.guards[pos]
+    }
+
+    fn dbs_mut(&mut self, key: &[u8], db: usize) -> &mut DbShard {
+        &mut self.shard_mut(key).dbs[db]
+    }
+
+    /// Looks a key up for a read: applies lazy expiry, refreshes its LRU
+    /// clock and counts a keyspace hit or miss. O(1).
+    pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let found = self.lookup(key, true);
+        let stat = if found { &self.ks.stats.hits } else { &self.ks.stats.misses };
+        stat.fetch_add(1, Ordering::Relaxed);
+        if found {
+            self.dbs_mut(key, self.db).map.get_mut(key)
+        } else {
+            None
+        }
+    }
+
+    /// Looks a key up for a write or metadata query: lazy expiry, no stats,
+    /// no LRU touch. O(1).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.lookup(key, false) {
+            self.dbs_mut(key, self.db).map.get_mut(key)
+        } else {
+            None
+        }
+    }
+
+    /// Looks a key up for a write: refreshes the LRU clock, no hit/miss stats.
+    pub fn write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.lookup(key, true) {
+            self.dbs_mut(key, self.db).map.get_mut(key)
+        } else {
+            None
+        }
+    }
+
+    /// Lazy expiry: returns whether the key exists (deleting it if its TTL passed).
+    fn lookup(&mut self, key: &[u8], touch: bool) -> bool {
+        let db = self.db;
+        let ks = self.ks;
+        let d = self.dbs_mut(key, db);
+        let Some(e) = d.map.get_mut(key) else { return false };
+        if e.expire_at != 0 && e.expire_at <= now_ms() {
+            d.remove(key);
+            ks.count_expired();
+            return false;
+        }
+        if touch && !super::no_touch() {
+            e.lru = lru_clock();
+            e.freq = super::lfu_incr(e.freq);
+        }
+        true
+    }
+
+    /// Inserts or replaces a value, clearing any TTL (Redis's overwrite rule).
+    pub fn set(&mut self, key: Bytes, value: Value) {
+        self.set_with_expiry(key, value, 0);
+    }
+
+    /// Inserts or replaces a value with an absolute expiry (0 = none).
+    pub fn set_with_expiry(&mut self, key: Bytes, value: Value, expire_at: u64) {
+        let db = self.db;
+        let d = self.dbs_mut(&key, db);
+        let mut entry = Entry::new(value);
+        entry.expire_at = expire_at;
+        let had_ttl = d.map.get(&key[..]).is_some_and(|e| e.expire_at != 0);
+        if expire_at != 0 && !had_ttl {
+            d.expires.insert(key.clone());
+        } else if expire_at == 0 && had_ttl {
+            d.expires.swap_remove(&key[..]);
+        }
+        d.map.insert(key, entry);
+    }
+
+    /// Replaces the value of an existing key, keeping its TTL (KEEPTTL), or
+    /// inserts it without TTL.
+    pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
+        let ttl = self.peek(&key).map_or(0, |e| e.expire_at);
+        self.set_with_expiry(key, value, ttl);
+    }
+
+    /// Returns the entry of `key`, inserting `make()` first if it is missing.
+    pub fn entry_or_insert(&mut self, key: &Bytes, make: impl FnOnce() -> Value) -> &mut Entry {
+        if !self.lookup(key, true) {
+            let db = self.db;
+            self.dbs_mut(key, db).map.insert(key.clone(), Entry::new(make()));
+        }
+        let db = self.db;
+        match self.dbs_mut(key, db).map.get_mut(&key[..]) {
+            Some(e) => e,
+            None => unreachable!("inserted above"),
+        }
+    }
+
+    /// Deletes a key; true if it existed (and had not expired).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if !self.lookup(key, false) {
+            return None;
+        }
+        let db = self.db;
+        self.dbs_mut(key, db).remove(key)
+    }
+
+    /// Deletes a key from database `db` (MOVE, COPY).
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        let saved = std::mem::replace(&mut self.db, db);
+        let r = self.remove(key);
+        self.db = saved;
+        r
+    }
+
+    /// True if `key` exists in database `db`.
+    pub fn exists_in(&mut self, db: usize, key: &[u8]) -> bool {
+        let saved = std::mem::replace(&mut self.db, db);
+        let r = self.lookup(key, false);
+        self.db = saved;
+        r
+    }
+
+    /// Inserts an entry as it is (value, TTL and access data) into database `db`.
+    pub fn insert_entry_in(&mut self, db: usize, key: Bytes, entry: Entry) {
+        let d = self.dbs_mut(&key, db);
+        if entry.expire_at != 0 {
+            d.expires.insert(key.clone());
+        } else {
+            d.expires.swap_remove(&key[..]);
+        }
+        d.map.insert(key, entry);
+    }
+
+    /// Sets or clears (0) the expiry of an existing key. Returns false if missing.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: u64) -> bool {
+        if !self.lookup(key, false) {
+            return false;
+        }
+        let db = self.db;
+        let d = self.dbs_mut(key, db);
+        let Some((_, k, e)) = d.map.get_full_mut(key) else { return false };
+        let had = e.expire_at != 0;
+        e.expire_at = at_ms;
+        let k = k.clone();
+        if at_ms != 0 && !had {
+            d.expires.insert(k);
+        } else if at_ms == 0 && had {
+            d.expires.swap_remove(key);
+        }
+        true
+    }
+
+    /// Records that a list got elements, so blocked poppers are woken.
+    pub fn signal_ready(&mut self, key: &Bytes) {
+        self.ready.push((self.db, key.clone()));
+    }
+
+    /// Iterates over the databases' shards of the current database. Requires
+    /// [`Locked::is_all`]; the order is shard order, then position.
+    pub fn db_parts(&mut self, db: usize) -> impl Iterator<Item = &mut DbShard> + use<'_, 'a> {
+        assert!(self.all, "whole-database access needs every shard locked");
+        self.guards.iter_mut().map(move |g| &mut g.dbs[db])
+    }
+
+    /// Mutable access to every shard (SWAPDB, FLUSHALL). Requires all locked.
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        assert!(self.all, "whole-keyspace access needs every shard locked");
+        self.guards.iter_mut().map(|g| &mut **g)
+    }
+
+    /// Number of live keys in database `db` (expired-but-unreclaimed keys
+    /// included, as Redis's DBSIZE). Requires all locked.
+    pub fn db_len(&mut self, db: usize) -> usize {
+        self.db_parts(db).map(|d| d.map.len()).sum()
+    }
+}

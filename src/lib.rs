@@ -1,0 +1,17 @@
+//! inmemory: a Redis-compatible in-memory database.
+//!
+//! Module map:
+//! - [`protocol`]: RESP request parser (resumable, inline + multibulk) and
+//!   reply encoder (RESP2/RESP3). Shared by server, proxy and client.
+//! - [`db`]: the keyspace (databases split into lock shards), stored values,
+//!   lazy and active expiry, glob matching, blocking and WATCH registries.
+//! - [`cmd`]: the command table and one module per command family
+//!   (`string`, `list`, `hash`, `keys`, `server`, `connection`,
+//!   `transaction`), with shared argument parsing in `cmd::args`.
+//! - [`server`]: the data server process: settings, clients, listeners and
+//!   the per-connection loop. Knows nothing about data types.
+
+pub mod cmd;
+pub mod db;
+pub mod protocol;
+pub mod server;

@@ -1,0 +1,276 @@
+//! The request parser: RESP multibulk and inline commands, resumable.
+//!
+//! The parser keeps its position between calls, so a request that arrives
+//! in many TCP segments is scanned once in total (O(n) in its size, never
+//! re-parsed from its first byte). Complete arguments are copied out of the
+//! read buffer into their own [`Bytes`] so a stored value never pins a large
+//! network buffer. Limits and error texts are those of Redis 7
+//! (`networking.c`): after any [`ProtocolError`] the connection is closed
+//! once the error reply has been written.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::inline::split_args;
+
+/// Longest inline request or multibulk/bulk header line Redis accepts (64 KiB).
+pub const MAX_INLINE_SIZE: usize = 64 * 1024;
+/// Largest multibulk count accepted (Redis: `INT_MAX`).
+pub const MAX_MULTIBULK_LEN: i64 = i32::MAX as i64;
+/// Count/length limits before a client authenticated (Redis 7 values).
+const UNAUTH_MAX_MULTIBULK: i64 = 10;
+const UNAUTH_MAX_BULK: i64 = 16384;
+
+/// A malformed request. `Display` gives the exact Redis error line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("ERR Protocol error: too big inline request")]
+    TooBigInline,
+    #[error("ERR Protocol error: unbalanced quotes in request")]
+    UnbalancedQuotes,
+    #[error("ERR Protocol error: too big mbulk count string")]
+    TooBigMultibulkCount,
+    #[error("ERR Protocol error: invalid multibulk length")]
+    InvalidMultibulkLength,
+    #[error("ERR Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    #[error("ERR Protocol error: too big bulk count string")]
+    TooBigBulkCount,
+    #[error("ERR Protocol error: expected '$', got '{0}'")]
+    ExpectedDollar(char),
+    #[error("ERR Protocol error: invalid bulk length")]
+    InvalidBulkLength,
+    #[error("ERR Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for the first byte of a request.
+    Start,
+    /// Inside a multibulk: `remaining` arguments still to read.
+    Args { remaining: usize },
+    /// Reading the body of a bulk of `len` bytes (plus CRLF).
+    Body { remaining: usize, len: usize },
+}
+
+/// Resumable parser for client requests. One per connection.
+#[derive(Debug)]
+pub struct RequestParser {
+    state: State,
+    args: Vec<Bytes>,
+    /// How far into the buffer a line search already looked (avoids re-scanning).
+    scanned: usize,
+    max_bulk_len: i64,
+}
+
+impl Default for RequestParser {
+    fn default() -> Self {
+        Self::new(512 * 1024 * 1024)
+    }
+}
+
+impl RequestParser {
+    /// A parser accepting bulks up to `max_bulk_len` bytes (`proto-max-bulk-len`).
+    pub fn new(max_bulk_len: i64) -> Self {
+        RequestParser { state: State::Start, args: Vec::new(), scanned: 0, max_bulk_len }
+    }
+
+    /// Changes the bulk limit (CONFIG SET proto-max-bulk-len).
+    pub fn set_max_bulk_len(&mut self, n: i64) {
+        self.max_bulk_len = n;
+    }
+
+    /// How many more bytes the current request needs at least, when the
+    /// parser knows (inside a large bulk); lets the reader reserve once.
+    pub fn needed(&self) -> usize {
+        match self.state {
+            State::Body { len, .. } => len + 2,
+            _ => 0,
+        }
+    }
+
+    /// True when no request is partly parsed.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Start)
+    }
+
+    /// Finds `\n` in `buf` starting where the last search stopped.
+    fn find_newline(&mut self, buf: &BytesMut) -> Option<usize> {
+        let from = self.scanned.min(buf.len());
+        match buf[from..].iter().position(|&c| c == b'\n') {
+            Some(p) => {
+                self.scanned = 0;
+                Some(from + p)
+            }
+            None => {
+                self.scanned = buf.len();
+                None
+            }
+        }
+    }
+
+    /// Parses the next complete request from `buf`, consuming its bytes.
+    ///
+    /// Returns `Ok(None)` when more input is needed, `Ok(Some(args))` for a
+    /// request (never empty), or an error after which the connection must be
+    /// closed. `authenticated` applies Redis's tighter limits to clients that
+    /// have not authenticated yet.
+    pub fn parse(&mut self, buf: &mut BytesMut, authenticated: bool) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            match self.state {
+                State::Start => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    if buf[0] == b'*' {
+                        let Some(nl) = self.find_newline(buf) else {
+                            if buf.len() > MAX_INLINE_SIZE {
+                                return Err(ProtocolError::TooBigMultibulkCount);
+                            }
+                            return Ok(None);
+                        };
+                        let n = parse_header_int(&buf[1..nl])
+                            .filter(|n| *n <= MAX_MULTIBULK_LEN)
+                            .ok_or(ProtocolError::InvalidMultibulkLength)?;
+                        if !authenticated && n > UNAUTH_MAX_MULTIBULK {
+                            return Err(ProtocolError::UnauthenticatedMultibulkLength);
+                        }
+                        buf.advance(nl + 1);
+                        if n <= 0 {
+                            // `*0` and `*-1` are empty requests: skipped silently.
+                            continue;
+                        }
+                        self.args = Vec::with_capacity((n as usize).min(1024));
+                        self.state = State::Args { remaining: n as usize };
+                    } else {
+                        let Some(nl) = self.find_newline(buf) else {
+                            if buf.len() > MAX_INLINE_SIZE {
+                                return Err(ProtocolError::TooBigInline);
+                            }
+                            return Ok(None);
+                        };
+                        let line = buf.split_to(nl + 1);
+                        let mut line = &line[..nl];
+                        if line.last() == Some(&b'\r') {
+                            line = &line[..line.len() - 1];
+                        }
+                        let args = split_args(line).ok_or(ProtocolError::UnbalancedQuotes)?;
+                        if args.is_empty() {
+                            continue;
+                        }
+                        return Ok(Some(args));
+                    }
+                }
+                State::Args { remaining } => {
+                    if remaining == 0 {
+                        self.state = State::Start;
+                        return Ok(Some(std::mem::take(&mut self.args)));
+                    }
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    if buf[0] != b'$' {
+                        return Err(ProtocolError::ExpectedDollar(buf[0] as char));
+                    }
+                    let Some(nl) = self.find_newline(buf) else {
+                        if buf.len() > MAX_INLINE_SIZE {
+                            return Err(ProtocolError::TooBigBulkCount);
+                        }
+                        return Ok(None);
+                    };
+                    let len = parse_header_int(&buf[1..nl])
+                        .filter(|n| *n >= 0 && *n <= self.max_bulk_len)
+                        .ok_or(ProtocolError::InvalidBulkLength)?;
+                    if !authenticated && len > UNAUTH_MAX_BULK {
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
+                    }
+                    buf.advance(nl + 1);
+                    self.state = State::Body { remaining, len: len as usize };
+                }
+                State::Body { remaining, len } => {
+                    if buf.len() < len + 2 {
+                        return Ok(None);
+                    }
+                    // Redis does not check the trailing CRLF's content, only skips it.
+                    self.args.push(Bytes::copy_from_slice(&buf[..len]));
+                    buf.advance(len + 2);
+                    self.state = State::Args { remaining: remaining - 1 };
+                }
+            }
+        }
+    }
+}
+
+/// Parses the integer of a `*n\r` / `$n\r` header line (the `\n` excluded).
+fn parse_header_int(line: &[u8]) -> Option<i64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() || line.len() > 20 {
+        return None;
+    }
+    std::str::from_utf8(line).ok()?.parse::<i64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::from(input);
+        let mut out = vec![];
+        while let Some(args) = p.parse(&mut buf, true)? {
+            out.push(args.iter().map(|b| b.to_vec()).collect());
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn multibulk_and_inline() {
+        let r = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nset a \"b c\"\n").unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0], vec![b"GET".to_vec(), b"k".to_vec()]);
+        assert_eq!(r[1], vec![b"PING".to_vec()]);
+        assert_eq!(r[2], vec![b"set".to_vec(), b"a".to_vec(), b"b c".to_vec()]);
+    }
+
+    #[test]
+    fn resumes_byte_by_byte() {
+        let input = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n";
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for &c in input.iter() {
+            buf.extend_from_slice(&[c]);
+            if let Some(a) = p.parse(&mut buf, true).unwrap() {
+                got = Some(a);
+            }
+        }
+        let got = got.unwrap();
+        assert_eq!(&got[2][..], b"va\r\nl");
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn errors_match_redis() {
+        assert_eq!(parse_all(b"*2\r\n+x\r\n"), Err(ProtocolError::ExpectedDollar('+')));
+        assert_eq!(parse_all(b"*abc\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\n$-5\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*1\r\n$600000000\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(parse_all(b"set \"a\n"), Err(ProtocolError::UnbalancedQuotes));
+        let big = vec![b'a'; MAX_INLINE_SIZE + 1];
+        assert_eq!(parse_all(&big), Err(ProtocolError::TooBigInline));
+        assert_eq!(ProtocolError::ExpectedDollar('x').to_string(), "ERR Protocol error: expected '$', got 'x'");
+    }
+
+    #[test]
+    fn empty_requests_are_skipped() {
+        assert_eq!(parse_all(b"*0\r\n\r\n*-1\r\nPING\r\n").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::from(&b"*100\r\n"[..]);
+        assert_eq!(p.parse(&mut buf, false), Err(ProtocolError::UnauthenticatedMultibulkLength));
+    }
+}

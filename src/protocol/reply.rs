@@ -1,0 +1,237 @@
+//! Replies and their RESP2/RESP3 encoding.
+//!
+//! A [`Reply`] is what a command produces; it is encoded once, at the
+//! connection, in the protocol version the client negotiated with `HELLO`.
+//! RESP3-only types degrade the way Redis degrades them on RESP2: maps become
+//! flat arrays, sets become arrays, doubles become bulk strings, booleans
+//! become integers and the single null becomes `$-1` or `*-1`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// One reply frame. Encoding is O(size of the reply); nothing is cloned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK` style status, from a static string (the common case).
+    Status(&'static str),
+    /// A status built at run time (`+PONG` variants, `TYPE` answers).
+    StatusOwned(String),
+    /// An error line; the text must start with the error code (`ERR`, `WRONGTYPE` …).
+    Error(String),
+    /// `:n`
+    Int(i64),
+    /// A binary-safe bulk string.
+    Bulk(Bytes),
+    /// The null bulk string (`$-1` on RESP2, `_` on RESP3).
+    Nil,
+    /// The null array (`*-1` on RESP2, `_` on RESP3), e.g. a timed-out `BLPOP`.
+    NilArray,
+    /// An array of replies.
+    Array(Vec<Reply>),
+    /// A RESP3 map; on RESP2 a flat array of alternating keys and values.
+    Map(Vec<(Reply, Reply)>),
+    /// A RESP3 set; on RESP2 an array.
+    Set(Vec<Reply>),
+    /// A RESP3 double; on RESP2 a bulk string in Redis's human format.
+    Double(f64),
+    /// A RESP3 boolean; on RESP2 the integers 1 and 0.
+    Bool(bool),
+    /// A RESP3 verbatim string (`=len\r\ntxt:...`); on RESP2 a bulk string.
+    Verbatim(Bytes),
+    /// A RESP3 push frame; on RESP2 an array.
+    Push(Vec<Reply>),
+    /// Already-encoded bytes, written as they are (the proxy forwards backend replies this way).
+    Raw(Bytes),
+    /// Nothing is written: the command replies later (blocking) or never (`CLIENT REPLY OFF`).
+    None,
+}
+
+/// The `+OK` reply.
+pub const OK: Reply = Reply::Status("OK");
+
+impl Reply {
+    /// Builds an error reply from an error line (`"ERR something"`).
+    pub fn err(msg: impl Into<String>) -> Reply {
+        Reply::Error(msg.into())
+    }
+
+    /// A bulk reply copied from a byte slice.
+    pub fn bulk_from(b: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(b))
+    }
+
+    /// A bulk reply holding a string.
+    pub fn bulk_str(s: impl Into<String>) -> Reply {
+        Reply::Bulk(Bytes::from(s.into()))
+    }
+
+    /// `Some(bytes)` as a bulk string, `None` as the null bulk.
+    pub fn opt_bulk(b: Option<Bytes>) -> Reply {
+        match b {
+            Some(b) => Reply::Bulk(b),
+            None => Reply::Nil,
+        }
+    }
+
+    /// An array of bulk strings.
+    pub fn bulk_array<I: IntoIterator<Item = Bytes>>(items: I) -> Reply {
+        Reply::Array(items.into_iter().map(Reply::Bulk).collect())
+    }
+
+    /// True for error replies (used by MULTI/EXEC bookkeeping and stats).
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}
+
+/// Formats a double the way Redis prints human-readable floats
+/// (`INCRBYFLOAT`, RESP2 doubles): shortest round-trip digits, no exponent,
+/// `inf`/`-inf` spelled out.
+pub fn format_double(f: f64) -> String {
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    format!("{f}")
+}
+
+fn put_len_line(buf: &mut BytesMut, prefix: u8, n: i64) {
+    let mut ib = itoa::Buffer::new();
+    buf.put_u8(prefix);
+    buf.put_slice(ib.format(n).as_bytes());
+    buf.put_slice(b"\r\n");
+}
+
+fn put_bulk(buf: &mut BytesMut, b: &[u8]) {
+    put_len_line(buf, b'$', b.len() as i64);
+    buf.put_slice(b);
+    buf.put_slice(b"\r\n");
+}
+
+fn put_line(buf: &mut BytesMut, prefix: u8, s: &str) {
+    buf.put_u8(prefix);
+    // A status or error line must not contain CR/LF; Redis replaces them with spaces.
+    if s.bytes().any(|c| c == b'\r' || c == b'\n') {
+        for c in s.bytes() {
+            buf.put_u8(if c == b'\r' || c == b'\n' { b' ' } else { c });
+        }
+    } else {
+        buf.put_slice(s.as_bytes());
+    }
+    buf.put_slice(b"\r\n");
+}
+
+/// Encodes `reply` for a client speaking protocol version `proto` (2 or 3).
+pub fn encode(reply: &Reply, proto: u8, buf: &mut BytesMut) {
+    let resp3 = proto >= 3;
+    match reply {
+        Reply::Status(s) => put_line(buf, b'+', s),
+        Reply::StatusOwned(s) => put_line(buf, b'+', s),
+        Reply::Error(s) => put_line(buf, b'-', s),
+        Reply::Int(n) => put_len_line(buf, b':', *n),
+        Reply::Bulk(b) => put_bulk(buf, b),
+        Reply::Nil if resp3 => buf.put_slice(b"_\r\n"),
+        Reply::Nil => buf.put_slice(b"$-1\r\n"),
+        Reply::NilArray if resp3 => buf.put_slice(b"_\r\n"),
+        Reply::NilArray => buf.put_slice(b"*-1\r\n"),
+        Reply::Array(items) => {
+            put_len_line(buf, b'*', items.len() as i64);
+            for r in items {
+                encode(r, proto, buf);
+            }
+        }
+        Reply::Push(items) => {
+            put_len_line(buf, if resp3 { b'>' } else { b'*' }, items.len() as i64);
+            for r in items {
+                encode(r, proto, buf);
+            }
+        }
+        Reply::Set(items) => {
+            put_len_line(buf, if resp3 { b'~' } else { b'*' }, items.len() as i64);
+            for r in items {
+                encode(r, proto, buf);
+            }
+        }
+        Reply::Map(pairs) => {
+            if resp3 {
+                put_len_line(buf, b'%', pairs.len() as i64);
+            } else {
+                put_len_line(buf, b'*', 2 * pairs.len() as i64);
+            }
+            for (k, v) in pairs {
+                encode(k, proto, buf);
+                encode(v, proto, buf);
+            }
+        }
+        Reply::Double(f) => {
+            let s = format_double(*f);
+            if resp3 {
+                put_line(buf, b',', &s);
+            } else {
+                put_bulk(buf, s.as_bytes());
+            }
+        }
+        Reply::Bool(b) => {
+            if resp3 {
+                buf.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
+            } else {
+                buf.put_slice(if *b { b":1\r\n" } else { b":0\r\n" });
+            }
+        }
+        Reply::Verbatim(b) => {
+            if resp3 {
+                put_len_line(buf, b'=', b.len() as i64 + 4);
+                buf.put_slice(b"txt:");
+                buf.put_slice(b);
+                buf.put_slice(b"\r\n");
+            } else {
+                put_bulk(buf, b);
+            }
+        }
+        Reply::Raw(b) => buf.put_slice(b),
+        Reply::None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, proto: u8) -> String {
+        let mut b = BytesMut::new();
+        encode(r, proto, &mut b);
+        String::from_utf8_lossy(&b).into_owned()
+    }
+
+    #[test]
+    fn resp2_and_resp3_nulls_differ() {
+        assert_eq!(enc(&Reply::Nil, 2), "$-1\r\n");
+        assert_eq!(enc(&Reply::NilArray, 2), "*-1\r\n");
+        assert_eq!(enc(&Reply::Nil, 3), "_\r\n");
+    }
+
+    #[test]
+    fn maps_flatten_on_resp2() {
+        let m = Reply::Map(vec![(Reply::bulk_str("a"), Reply::Int(1))]);
+        assert_eq!(enc(&m, 2), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&m, 3), "%1\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn doubles_are_human() {
+        assert_eq!(format_double(10.6), "10.6");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(1e20), "100000000000000000000");
+        assert_eq!(enc(&Reply::Double(1.5), 3), ",1.5\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), 2), "$3\r\n1.5\r\n");
+    }
+
+    #[test]
+    fn error_lines_lose_newlines() {
+        assert_eq!(enc(&Reply::err("ERR a\r\nb"), 2), "-ERR a  b\r\n");
+    }
+}

@@ -1,0 +1,355 @@
+//! Server settings: one table of parameters, read by the command line, the
+//! config file (redis.conf syntax) and `CONFIG GET/SET`, so every setting has
+//! one name and one parser.
+
+use std::path::PathBuf;
+
+use crate::db::glob::glob_match;
+
+/// Every setting of the data server. Defaults are usable as they are.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub dbfilename: String,
+    pub databases: usize,
+    pub maxclients: usize,
+    pub loglevel: String,
+    pub logfile: String,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub client_output_buffer_limit: String,
+    pub hz: u64,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: u64,
+    pub lfu_log_factor: u64,
+    pub lfu_decay_time: u64,
+    pub appendonly: bool,
+    pub appendfsync: String,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub aof_load_truncated: bool,
+    pub save: String,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub requirepass: String,
+    pub aclfile: String,
+    pub protected_mode: bool,
+    pub tls_port: u16,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub tls_ca_cert_file: String,
+    pub tls_auth_clients: String,
+    /// The original project's `--backup PATH`: an RDB file loaded at start.
+    pub backup: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".into()],
+            port: 6379,
+            dir: PathBuf::from("./data"),
+            dbfilename: "dump.rdb".into(),
+            databases: 16,
+            maxclients: 10000,
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            timeout: 0,
+            tcp_keepalive: 300,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            client_output_buffer_limit: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
+            hz: 10,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+            appendonly: false,
+            appendfsync: "everysec".into(),
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            aof_load_truncated: true,
+            save: "3600 1 300 100 60 10000".into(),
+            stop_writes_on_bgsave_error: true,
+            rdbcompression: true,
+            rdbchecksum: true,
+            requirepass: String::new(),
+            aclfile: String::new(),
+            protected_mode: true,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_auth_clients: "yes".into(),
+            backup: String::new(),
+        }
+    }
+}
+
+/// Parses a memory size as Redis's `memtoull`: `1k`=1000, `1kb`=1024,
+/// `1m`, `1mb`, `1g`, `1gb`, case-insensitive.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let l = s.trim().to_ascii_lowercase();
+    let split = l.find(|c: char| !c.is_ascii_digit()).unwrap_or(l.len());
+    let (num, unit) = l.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err("argument must be a memory value".into()),
+    };
+    let n: u64 = num.parse().map_err(|_| "argument must be a memory value".to_string())?;
+    n.checked_mul(mul).ok_or_else(|| "argument must be a memory value".into())
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+fn parse_num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim().parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())
+}
+
+fn one_of(s: &str, options: &[&str]) -> Result<String, String> {
+    let l = s.to_ascii_lowercase();
+    if options.contains(&l.as_str()) {
+        Ok(l)
+    } else {
+        Err("argument(s) must be one of the following: ".to_string() + &options.join(", "))
+    }
+}
+
+/// A parameter: its name, how to read it, how to set it, whether CONFIG SET may.
+pub struct Param {
+    /// The redis.conf / CONFIG name.
+    pub name: &'static str,
+    /// Renders the current value.
+    pub get: fn(&Config) -> String,
+    /// Parses and stores a value; the error explains why it was refused.
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+    /// False for settings fixed at start (CONFIG SET refuses them).
+    pub mutable: bool,
+}
+
+macro_rules! param {
+    ($name:expr, $field:ident, num, $mutable:expr) => {
+        Param {
+            name: $name,
+            get: |c| c.$field.to_string(),
+            set: |c, v| {
+                c.$field = parse_num(v)?;
+                Ok(())
+            },
+            mutable: $mutable,
+        }
+    };
+    ($name:expr, $field:ident, mem, $mutable:expr) => {
+        Param {
+            name: $name,
+            get: |c| c.$field.to_string(),
+            set: |c, v| {
+                c.$field = parse_memory(v)?;
+                Ok(())
+            },
+            mutable: $mutable,
+        }
+    };
+    ($name:expr, $field:ident, bool, $mutable:expr) => {
+        Param {
+            name: $name,
+            get: |c| yes_no(c.$field),
+            set: |c, v| {
+                c.$field = parse_bool(v)?;
+                Ok(())
+            },
+            mutable: $mutable,
+        }
+    };
+    ($name:expr, $field:ident, string, $mutable:expr) => {
+        Param {
+            name: $name,
+            get: |c| c.$field.clone(),
+            set: |c, v| {
+                c.$field = v.to_string();
+                Ok(())
+            },
+            mutable: $mutable,
+        }
+    };
+    ($name:expr, $field:ident, enum [$($opt:expr),*], $mutable:expr) => {
+        Param {
+            name: $name,
+            get: |c| c.$field.clone(),
+            set: |c, v| {
+                c.$field = one_of(v, &[$($opt),*])?;
+                Ok(())
+            },
+            mutable: $mutable,
+        }
+    };
+}
+
+/// Every parameter this server really has.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "bind",
+        get: |c| c.bind.join(" "),
+        set: |c, v| {
+            c.bind = v.split_whitespace().map(String::from).collect();
+            Ok(())
+        },
+        mutable: false,
+    },
+    param!("port", port, num, false),
+    Param {
+        name: "dir",
+        get: |c| c.dir.display().to_string(),
+        set: |c, v| {
+            c.dir = PathBuf::from(v);
+            Ok(())
+        },
+        mutable: true,
+    },
+    param!("dbfilename", dbfilename, string, true),
+    param!("databases", databases, num, false),
+    param!("maxclients", maxclients, num, true),
+    param!("loglevel", loglevel, enum ["debug", "verbose", "notice", "warning", "nothing"], true),
+    param!("logfile", logfile, string, false),
+    param!("timeout", timeout, num, true),
+    param!("tcp-keepalive", tcp_keepalive, num, true),
+    param!("proto-max-bulk-len", proto_max_bulk_len, mem, true),
+    param!("client-query-buffer-limit", client_query_buffer_limit, mem, true),
+    param!("client-output-buffer-limit", client_output_buffer_limit, string, true),
+    param!("hz", hz, num, true),
+    param!("maxmemory", maxmemory, mem, true),
+    param!(
+        "maxmemory-policy",
+        maxmemory_policy,
+        enum [
+            "noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu",
+            "allkeys-random", "volatile-random", "volatile-ttl"
+        ],
+        true
+    ),
+    param!("maxmemory-samples", maxmemory_samples, num, true),
+    param!("lfu-log-factor", lfu_log_factor, num, true),
+    param!("lfu-decay-time", lfu_decay_time, num, true),
+    param!("appendonly", appendonly, bool, true),
+    param!("appendfsync", appendfsync, enum ["always", "everysec", "no"], true),
+    param!("appendfilename", appendfilename, string, false),
+    param!("appenddirname", appenddirname, string, false),
+    param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, num, true),
+    param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, mem, true),
+    param!("aof-load-truncated", aof_load_truncated, bool, true),
+    Param {
+        name: "save",
+        get: |c| c.save.clone(),
+        set: |c, v| {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
+            }
+            c.save = parts.join(" ");
+            Ok(())
+        },
+        mutable: true,
+    },
+    param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, bool, true),
+    param!("rdbcompression", rdbcompression, bool, true),
+    param!("rdbchecksum", rdbchecksum, bool, true),
+    param!("requirepass", requirepass, string, true),
+    param!("aclfile", aclfile, string, false),
+    param!("protected-mode", protected_mode, bool, true),
+    param!("tls-port", tls_port, num, false),
+    param!("tls-cert-file", tls_cert_file, string, true),
+    param!("tls-key-file", tls_key_file, string, true),
+    param!("tls-ca-cert-file", tls_ca_cert_file, string, true),
+    param!("tls-auth-clients", tls_auth_clients, enum ["yes", "no", "optional"], true),
+];
+
+/// Finds a parameter by exact (case-insensitive) name.
+pub fn param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+impl Config {
+    /// Sets one parameter by name (command line, config file, CONFIG SET).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let p = param(name).ok_or_else(|| format!("Bad directive or wrong number of arguments: '{name}'"))?;
+        (p.set)(self, value)
+    }
+
+    /// `(name, value)` of every parameter matching a glob pattern.
+    pub fn matching(&self, pattern: &str) -> Vec<(&'static str, String)> {
+        PARAMS
+            .iter()
+            .filter(|p| glob_match(pattern.as_bytes(), p.name.as_bytes(), true))
+            .map(|p| (p.name, (p.get)(self)))
+            .collect()
+    }
+
+    /// Applies a redis.conf-syntax file's directives. Errors name the line.
+    pub fn load_file_text(&mut self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let args = crate::protocol::inline::split_args(line.as_bytes())
+                .ok_or_else(|| format!("line {}: unbalanced quotes", n + 1))?;
+            let Some((name, rest)) = args.split_first() else { continue };
+            let name = String::from_utf8_lossy(name).into_owned();
+            let value = rest.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ");
+            self.set(&name, &value).map_err(|e| format!("line {} ('{}'): {}", n + 1, line, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100mb").unwrap(), 100 * 1024 * 1024);
+        assert_eq!(parse_memory("1GB").unwrap(), 1 << 30);
+        assert_eq!(parse_memory("5k").unwrap(), 5000);
+        assert!(parse_memory("lots").is_err());
+    }
+
+    #[test]
+    fn file_and_glob() {
+        let mut c = Config::default();
+        c.load_file_text("# comment\nport 7000\nmaxmemory 1mb\nsave \"\"\nmaxmemory-policy allkeys-lru\n").unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.maxmemory, 1 << 20);
+        assert_eq!(c.save, "");
+        assert_eq!(c.matching("maxmemory*").len(), 3);
+        assert!(c.load_file_text("nosuch 1").is_err());
+        assert!(c.set("appendfsync", "sometimes").is_err());
+    }
+}

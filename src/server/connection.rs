@@ -1,0 +1,203 @@
+//! One client connection: read, parse every complete request, execute in
+//! order, write all replies with one flush.
+//!
+//! Works on any byte stream (plain TCP or TLS). A protocol error is answered
+//! and then only this connection is closed. A blocked command (BLPOP …)
+//! parks the connection without holding any lock; further pipelined requests
+//! wait in the read buffer, as in Redis.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::client::{BlockSpec, ClientState, ReplyMode};
+use super::Server;
+use crate::cmd;
+use crate::protocol::{encode, Reply, RequestParser};
+
+/// Flush replies early when a long pipeline has produced this much output.
+const OUT_FLUSH_AT: usize = 64 * 1024;
+
+/// Why the connection loop ended.
+enum Next {
+    Continue,
+    Close,
+}
+
+/// Serves one client until it quits, errs, is killed, or the server shuts down.
+pub async fn serve<S>(
+    srv: Arc<Server>,
+    mut stream: S,
+    peer: Option<std::net::SocketAddr>,
+    local: Option<std::net::SocketAddr>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handle = srv.clients.register(peer, local);
+    srv.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+    let mut client = ClientState::new(handle.clone(), !srv.requires_auth());
+    let (max_bulk, qbuf_limit) = {
+        let c = srv.config.read();
+        (c.proto_max_bulk_len as i64, c.client_query_buffer_limit as usize)
+    };
+    let mut parser = RequestParser::new(max_bulk);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut shutdown = srv.shutdown.subscribe();
+    tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
+
+    'conn: loop {
+        // Execute every complete request already buffered.
+        loop {
+            if handle.killed.load(Ordering::Acquire) {
+                break 'conn;
+            }
+            match parser.parse(&mut buf, client.authenticated) {
+                Ok(Some(args)) => {
+                    let mut reply = cmd::dispatch(&srv, &mut client, &args);
+                    if let Some(block) = client.block.take() {
+                        if !flush(&srv, &mut stream, &mut out).await {
+                            break 'conn;
+                        }
+                        match wait_blocked(&srv, &mut client, &args, block, &mut stream, &mut buf).await {
+                            Some(r) => reply = r,
+                            None => break 'conn,
+                        }
+                    }
+                    emit(&srv, &mut client, &reply, &mut out);
+                    if client.close_after_reply {
+                        break;
+                    }
+                    if out.len() >= OUT_FLUSH_AT && !flush(&srv, &mut stream, &mut out).await {
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(id = handle.id, error = %e, "protocol error; closing connection");
+                    emit(&srv, &mut client, &Reply::Error(e.to_string()), &mut out);
+                    client.close_after_reply = true;
+                    break;
+                }
+            }
+        }
+        if !flush(&srv, &mut stream, &mut out).await || client.close_after_reply {
+            break;
+        }
+        if buf.len() > qbuf_limit {
+            tracing::warn!(id = handle.id, "closing client that exceeded client-query-buffer-limit");
+            break;
+        }
+        buf.reserve(parser.needed().max(16 * 1024).saturating_sub(buf.capacity() - buf.len()));
+        let idle = srv.config.read().timeout;
+        let read = async {
+            if idle > 0 {
+                match tokio::time::timeout(std::time::Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
+                    Ok(r) => r,
+                    Err(_) => Ok(0),
+                }
+            } else {
+                stream.read_buf(&mut buf).await
+            }
+        };
+        let next = tokio::select! {
+            r = read => match r {
+                Ok(0) | Err(_) => Next::Close,
+                Ok(n) => {
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    Next::Continue
+                }
+            },
+            _ = handle.kill_notify.notified() => Next::Close,
+            _ = super::shutdown_started(&mut shutdown) => Next::Close,
+        };
+        if let Next::Close = next {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+    cmd::transaction::unwatch_all(&srv, &mut client);
+    srv.clients.unregister(handle.id);
+    tracing::debug!(id = handle.id, "client disconnected");
+}
+
+/// Encodes a reply unless `CLIENT REPLY` says otherwise.
+fn emit(srv: &Server, client: &mut ClientState, reply: &Reply, out: &mut BytesMut) {
+    if reply.is_error() {
+        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+    match client.reply_mode {
+        ReplyMode::On => encode(reply, client.resp, out),
+        ReplyMode::Off => {}
+        ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
+        ReplyMode::SkipThis => client.reply_mode = ReplyMode::On,
+    }
+}
+
+/// Writes pending output; false if the peer is gone.
+async fn flush<S: AsyncWrite + Unpin>(srv: &Server, stream: &mut S, out: &mut BytesMut) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let n = out.len();
+    let ok = stream.write_all(out).await.is_ok() && stream.flush().await.is_ok();
+    srv.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    out.clear();
+    ok
+}
+
+/// Parks a blocked command until a key it waits on gets data, its timeout
+/// passes, or the client goes away (`None`). Bytes the client sends
+/// meanwhile are buffered for after.
+async fn wait_blocked<S: AsyncRead + Unpin>(
+    srv: &Server,
+    client: &mut ClientState,
+    args: &[Bytes],
+    block: BlockSpec,
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> Option<Reply> {
+    let notify = Arc::new(Notify::new());
+    let id = client.id();
+    let handle = client.handle.clone();
+    srv.blocking.register(id, &block.keys, &notify);
+    handle.blocked.store(true, Ordering::Relaxed);
+    let mut shutdown = srv.shutdown.subscribe();
+    let mut eof = false;
+    let result = loop {
+        let r = cmd::execute_again(srv, client, args);
+        if client.block.take().is_none() {
+            break Some(r);
+        }
+        let deadline = block.deadline;
+        let woke = loop {
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = notify.notified() => break Some(true),
+                _ = sleep => break Some(false),
+                r = stream.read_buf(buf), if !eof => match r {
+                    Ok(0) | Err(_) => { eof = true; break None; }
+                    Ok(_) => continue,
+                },
+                _ = handle.kill_notify.notified() => break None,
+                _ = super::shutdown_started(&mut shutdown) => break None,
+            }
+        };
+        match woke {
+            Some(true) => continue,
+            Some(false) => break Some(block.timeout_reply.clone()),
+            None => break None,
+        }
+    };
+    srv.blocking.unregister(id, &block.keys);
+    handle.blocked.store(false, Ordering::Relaxed);
+    result
+}

@@ -1,0 +1,223 @@
+//! The data server process: shared state ([`Server`]), settings, clients,
+//! listeners and the per-connection loop.
+//!
+//! ```text
+//!  listener ──accept──▶ connection task (one per client, on tokio's pool)
+//!                         │ RequestParser → cmd::dispatch → Reply → encode
+//!                         ▼
+//!                       Server { keyspace (64 lock shards), config, clients,
+//!                                blocking + watch registries, stats }
+//!                         ▲
+//!  background: active expiry cycle (db::expire)
+//! ```
+
+pub mod client;
+pub mod config;
+pub mod connection;
+pub mod listener;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+
+use crate::db::blocking::BlockingRegistry;
+use crate::db::watch::WatchRegistry;
+use crate::db::Keyspace;
+use client::ClientRegistry;
+use config::Config;
+
+/// Counters reported by INFO stats.
+#[derive(Default)]
+pub struct ServerStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+}
+
+/// Everything the connections share. One per process, behind an `Arc`.
+pub struct Server {
+    /// All databases.
+    pub keyspace: Arc<Keyspace>,
+    /// Clients blocked on list keys.
+    pub blocking: BlockingRegistry,
+    /// Keys under WATCH.
+    pub watches: WatchRegistry,
+    /// Current settings (CONFIG SET changes them at run time).
+    pub config: RwLock<Config>,
+    /// Connected clients.
+    pub clients: ClientRegistry,
+    /// INFO counters.
+    pub stats: ServerStats,
+    /// Process start, for uptime.
+    pub started: Instant,
+    /// A random 40-hex-digit id of this run (`run_id`).
+    pub run_id: String,
+    /// Set to true to begin a graceful shutdown.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Server {
+    /// A server with the given settings and an empty keyspace.
+    pub fn new(config: Config) -> Arc<Server> {
+        let run_id: String = (0..40)
+            .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
+            .map(|c| if c.is_ascii_hexdigit() { c } else { char::from(b"0123456789abcdef"[fastrand::usize(..16)]) })
+            .collect();
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        Arc::new(Server {
+            keyspace: Arc::new(Keyspace::new(config.databases.max(1))),
+            blocking: BlockingRegistry::default(),
+            watches: WatchRegistry::default(),
+            config: RwLock::new(config),
+            clients: ClientRegistry::default(),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            run_id,
+            shutdown,
+        })
+    }
+
+    /// Asks every listener and connection to finish (SIGTERM, SHUTDOWN).
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether a password is required before other commands.
+    pub fn requires_auth(&self) -> bool {
+        !self.config.read().requirepass.is_empty()
+    }
+}
+
+/// Bytes of memory attributed to data, as INFO's `used_memory` reports it
+/// and eviction compares with `maxmemory`.
+pub fn used_memory(_srv: &Server) -> u64 {
+    crate::cmd::info::rss_bytes()
+}
+
+/// INFO's persistence section.
+pub fn persistence_info(srv: &Server) -> String {
+    let dirty = srv.keyspace.stats.dirty.load(std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n\r\n"
+    )
+}
+
+/// CONFIG RESETSTAT.
+pub fn reset_stats(srv: &Server) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = &srv.stats;
+    for c in [
+        &s.connections_received,
+        &s.rejected_connections,
+        &s.commands_processed,
+        &s.net_input_bytes,
+        &s.net_output_bytes,
+        &s.error_replies,
+    ] {
+        c.store(0, Relaxed);
+    }
+    let k = &srv.keyspace.stats;
+    for c in [&k.hits, &k.misses, &k.expired, &k.evicted] {
+        c.store(0, Relaxed);
+    }
+}
+
+/// Side effects of a CONFIG SET (the new value is already stored); an error
+/// makes CONFIG SET restore the previous settings.
+pub fn apply_config_change(_srv: &Server, _name: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// DEBUG subcommands owned by other modules (RELOAD by persistence).
+pub fn debug_extension(_srv: &Server, _args: &[bytes::Bytes]) -> Option<crate::cmd::CmdResult> {
+    None
+}
+
+/// SHUTDOWN: saves if asked (or configured), then stops the server.
+pub fn request_shutdown(srv: &Server, _save: Option<bool>) -> Result<(), crate::protocol::Reply> {
+    srv.begin_shutdown();
+    Ok(())
+}
+
+/// Sets up tracing output at a Redis log level (`RUST_LOG` overrides).
+pub fn init_logging(level: &str) {
+    let lvl = match level {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(lvl));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).try_init();
+}
+
+/// Runs the data server until SIGTERM/SIGINT or SHUTDOWN: binds, serves,
+/// then stops accepting, lets connections finish their replies, and returns.
+pub async fn run(cfg: Config) -> Result<(), String> {
+    if let Err(e) = std::fs::create_dir_all(&cfg.dir) {
+        return Err(format!("Can't create data directory '{}': {e}", cfg.dir.display()));
+    }
+    let srv = Server::new(cfg.clone());
+    let mut tasks = Vec::new();
+    if cfg.port != 0 {
+        for l in listener::bind_all(&cfg.bind, cfg.port).await? {
+            tasks.push(tokio::spawn(listener::run_plain(srv.clone(), l)));
+        }
+    }
+    if tasks.is_empty() {
+        return Err("No listener configured: set --port or --tls-port".into());
+    }
+    crate::db::expire::spawn_active_expiry(&srv.keyspace);
+    tracing::info!(port = cfg.port, pid = std::process::id(), "Ready to accept connections tcp");
+    let mut shutdown = srv.shutdown.subscribe();
+    tokio::select! {
+        _ = wait_for_signal() => tracing::info!("Received signal, scheduling shutdown..."),
+        _ = shutdown_started(&mut shutdown) => tracing::info!("SHUTDOWN requested"),
+    }
+    srv.begin_shutdown();
+    for t in tasks {
+        let _ = t.await;
+    }
+    // Connections see the shutdown flag and close after their current replies.
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while !srv.clients.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tracing::info!("inmemory is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! {
+                    _ = t.recv() => {}
+                    _ = i.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Resolves once a shutdown has begun.
+pub async fn shutdown_started(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.is_ok();
+}

@@ -1,0 +1,284 @@
+//! Test harness: starts the real `inmemory-server` binary on a free port
+//! and gives clients to it (the `redis` crate, or raw RESP over a socket).
+//! The process is killed when the handle drops.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    /// Its plain TCP port.
+    pub port: u16,
+    /// Its data directory (removed on drop unless kept).
+    pub dir: tempfile::TempDir,
+    /// Lines the server logged after start (collected in the background).
+    pub log: mpsc::Receiver<String>,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Path of a binary built by this workspace.
+pub fn server_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_inmemory-server"))
+}
+
+impl Server {
+    /// Starts a server with default settings plus `extra` flags.
+    pub fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, extra)
+    }
+
+    /// Starts a server whose `--dir` is `dir` (to restart on the same data).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            match Self::try_start(dir.path(), port, extra) {
+                Ok((child, log)) => return Server { child, port, dir, log },
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("server did not start: {last_err}");
+    }
+
+    fn try_start(dir: &Path, port: u16, extra: &[&str]) -> Result<(Child, mpsc::Receiver<String>), String> {
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("--port").arg(port.to_string()).arg("--dir").arg(dir).arg("--save").arg("");
+        cmd.args(extra);
+        cmd.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx2.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) if line.contains("Ready to accept connections") => return Ok((child, rx)),
+                Ok(line) => seen.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("no ready line; output: {}", seen.join("\n")));
+                }
+            }
+        }
+    }
+
+    /// `redis://127.0.0.1:port/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A synchronous RESP2 connection from the `redis` crate.
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url()).expect("client").get_connection().expect("connect")
+    }
+
+    /// A synchronous RESP3 connection from the `redis` crate.
+    pub fn conn3(&self) -> redis::Connection {
+        redis::Client::open(format!("{}?protocol=resp3", self.url())).expect("client").get_connection().expect("connect")
+    }
+
+    /// An async multiplexed connection.
+    pub async fn aconn(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url()).expect("client").get_multiplexed_async_connection().await.expect("connect")
+    }
+
+    /// A raw socket to the server.
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        Raw { r: BufReader::new(s.try_clone().expect("clone")), w: s }
+    }
+
+    /// Stops the server with SIGTERM and waits for it (graceful shutdown path).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().expect("wait")
+    }
+
+    /// Kills the server with SIGKILL (crash) and waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the process and gives back its data directory (for a restart).
+    pub fn into_dir(mut self, graceful: bool) -> tempfile::TempDir {
+        if graceful {
+            self.terminate();
+        } else {
+            self.kill9();
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        dir
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed RESP reply, for raw-socket tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Resp>>),
+    /// RESP3 types, kept as their type byte and raw line/children.
+    Null,
+    Map(Vec<(Resp, Resp)>),
+    Set(Vec<Resp>),
+    Double(String),
+    Bool(bool),
+    Verbatim(Vec<u8>),
+    Push(Vec<Resp>),
+}
+
+/// A raw connection: write bytes, read RESP replies.
+pub struct Raw {
+    pub r: BufReader<TcpStream>,
+    pub w: TcpStream,
+}
+
+impl Raw {
+    /// Sends raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command as a RESP multibulk.
+    pub fn cmd(&mut self, args: &[&[u8]]) {
+        self.send(&encode_cmd(args));
+    }
+
+    /// Reads one reply.
+    pub fn read(&mut self) -> Resp {
+        read_resp(&mut self.r).expect("read reply")
+    }
+
+    /// Sends a command and reads its reply.
+    pub fn call(&mut self, args: &[&str]) -> Resp {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.cmd(&a);
+        self.read()
+    }
+
+    /// True once the server closed the connection (read returns 0).
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.r.read(&mut b), Ok(0))
+    }
+}
+
+/// Encodes a command as a RESP array of bulk strings.
+pub fn encode_cmd(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+fn read_line(r: &mut impl BufRead) -> std::io::Result<String> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Reads one RESP2/RESP3 reply.
+pub fn read_resp(r: &mut impl BufRead) -> std::io::Result<Resp> {
+    let line = read_line(r)?;
+    let (t, rest) = line.split_at(1);
+    let n = || rest.parse::<i64>().unwrap_or(-1);
+    Ok(match t {
+        "+" => Resp::Simple(rest.into()),
+        "-" => Resp::Error(rest.into()),
+        ":" => Resp::Int(n()),
+        "$" | "=" => {
+            if n() < 0 {
+                Resp::Bulk(None)
+            } else {
+                let mut b = vec![0u8; n() as usize + 2];
+                r.read_exact(&mut b)?;
+                b.truncate(n() as usize);
+                if t == "=" {
+                    Resp::Verbatim(b[4..].to_vec())
+                } else {
+                    Resp::Bulk(Some(b))
+                }
+            }
+        }
+        "*" | "~" | ">" => {
+            if n() < 0 {
+                Resp::Array(None)
+            } else {
+                let items = (0..n()).map(|_| read_resp(r)).collect::<Result<Vec<_>, _>>()?;
+                match t {
+                    "~" => Resp::Set(items),
+                    ">" => Resp::Push(items),
+                    _ => Resp::Array(Some(items)),
+                }
+            }
+        }
+        "%" => {
+            let mut m = Vec::new();
+            for _ in 0..n() {
+                let k = read_resp(r)?;
+                let v = read_resp(r)?;
+                m.push((k, v));
+            }
+            Resp::Map(m)
+        }
+        "_" => Resp::Null,
+        "," => Resp::Double(rest.into()),
+        "#" => Resp::Bool(rest == "t"),
+        _ => Resp::Error(format!("unparsed: {line}")),
+    })
+}
+
+/// Shorthand for a bulk reply.
+pub fn bulk(s: &str) -> Resp {
+    Resp::Bulk(Some(s.as_bytes().to_vec()))
+}
+
+/// Shorthand for an error reply's text.
+pub fn err(s: &str) -> Resp {
+    Resp::Error(s.into())
+}

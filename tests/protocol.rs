@@ -1,0 +1,66 @@
+//! Wire-level behaviour over raw sockets: inline commands, pipelining,
+//! protocol errors closing only the offending connection.
+
+mod common;
+use common::{bulk, err, Resp, Server};
+
+#[test]
+fn inline_commands_and_quoting() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    c.send(b"PING\r\n");
+    assert_eq!(c.read(), Resp::Simple("PONG".into()));
+    c.send(b"set k \"hello world\"\n");
+    assert_eq!(c.read(), Resp::Simple("OK".into()));
+    c.send(b"get k\r\n");
+    assert_eq!(c.read(), bulk("hello world"));
+}
+
+#[test]
+fn pipeline_of_10k_commands_answers_in_order() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    let mut buf = Vec::new();
+    for i in 0..10_000 {
+        let k = format!("k{i}");
+        let v = format!("v{i}");
+        buf.extend(common::encode_cmd(&[b"SET", k.as_bytes(), v.as_bytes()]));
+        buf.extend(common::encode_cmd(&[b"GET", k.as_bytes()]));
+    }
+    c.send(&buf);
+    for i in 0..10_000 {
+        assert_eq!(c.read(), Resp::Simple("OK".into()));
+        assert_eq!(c.read(), bulk(&format!("v{i}")));
+    }
+}
+
+#[test]
+fn protocol_errors_close_only_that_connection() {
+    let s = Server::start(&[]);
+    let mut good = s.raw();
+    assert_eq!(good.call(&["SET", "a", "1"]), Resp::Simple("OK".into()));
+    for (input, expected) in [
+        (&b"*2\r\n+x\r\n"[..], "ERR Protocol error: expected '$', got '+'"),
+        (&b"*abc\r\n"[..], "ERR Protocol error: invalid multibulk length"),
+        (&b"*1\r\n$999999999999\r\n"[..], "ERR Protocol error: invalid bulk length"),
+        (&b"set \"a\r\n"[..], "ERR Protocol error: unbalanced quotes in request"),
+    ] {
+        let mut bad = s.raw();
+        bad.send(input);
+        assert_eq!(bad.read(), err(expected));
+        assert!(bad.is_closed(), "connection should close after {expected}");
+    }
+    let mut bad = s.raw();
+    bad.send(&vec![b'a'; 70 * 1024]);
+    assert_eq!(bad.read(), err("ERR Protocol error: too big inline request"));
+    assert_eq!(good.call(&["GET", "a"]), bulk("1"));
+}
+
+#[test]
+fn unknown_command_and_arity_errors() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    assert_eq!(c.call(&["SADD", "s", "x"]), err("ERR unknown command 'SADD', with args beginning with: 's' 'x' "));
+    assert_eq!(c.call(&["GET"]), err("ERR wrong number of arguments for 'get' command"));
+    assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
+}
