@@ -8,10 +8,16 @@
 //! - [`cmd`]: the command table and one module per command family
 //!   (`string`, `list`, `hash`, `keys`, `server`, `connection`,
 //!   `transaction`), with shared argument parsing in `cmd::args`.
+//! - [`persist`]: RDB snapshots (Redis-compatible codec), the append-only
+//!   file with its fsync policies and rewrite, loading at start.
+//! - [`tls`]: rustls configs from PEM files, reloadable acceptor, one
+//!   stream type for plain and TLS connections.
 //! - [`server`]: the data server process: settings, clients, listeners and
 //!   the per-connection loop. Knows nothing about data types.
 
 pub mod cmd;
 pub mod db;
+pub mod persist;
 pub mod protocol;
 pub mod server;
+pub mod tls;

@@ -1,3 +1,345 @@
-//! placeholder
-/// rows
-pub const COMMANDS: &[super::table::CommandSpec] = &[];
+//! Hash commands (Redis's `t_hash.c`): HSET/HGET and friends, counters,
+//! HRANDFIELD and HSCAN.
+//!
+//! A hash is an [`IndexMap`](indexmap::IndexMap) in insertion order. Small
+//! hashes (at most [`SMALL`] fields, Redis's listpack size) delete with
+//! `shift_remove`, so they keep insertion order exactly as a listpack does;
+//! larger ones delete with `swap_remove` (O(1)), which moves the last field
+//! into the hole. HSCAN relies on that: it walks positions from the highest
+//! down, so a field present for the whole scan is never missed.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use super::args::{self, err, fail, is, wrongtype};
+use super::keys::{parse_cursor, parse_scan_opts};
+use super::table::flags::*;
+use super::{CmdResult, Ctx};
+use crate::db::glob::glob_match;
+use crate::db::value::HashValue;
+use crate::db::Value;
+use crate::protocol::reply::format_double;
+use crate::protocol::Reply;
+use crate::spec;
+
+/// Largest hash Redis keeps as a listpack (`hash-max-listpack-entries`):
+/// up to this size deletions keep order and HSCAN answers in one call.
+const SMALL: usize = 128;
+
+/// Most elements a negative-count HRANDFIELD may return. Redis streams such
+/// replies; this server builds them in memory, so a bound keeps a single
+/// request from exhausting it.
+const MAX_RANDOM_REPEATS: u64 = 1 << 24;
+
+/// The hash at `key` for a read (counts hit/miss): `None` if missing,
+/// WRONGTYPE if it holds another type. O(1).
+fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
+    match ctx.ks.read(key) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Hash(h) => Ok(Some(h)),
+            _ => wrongtype(),
+        },
+    }
+}
+
+/// The hash at `key` for a write (no hit/miss stats). O(1).
+fn write_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
+    match ctx.ks.write(key) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Hash(h) => Ok(Some(h)),
+            _ => wrongtype(),
+        },
+    }
+}
+
+/// The hash at `key`, created empty if missing (the caller must add a
+/// field before returning). The key's TTL is untouched. O(1).
+fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut HashValue, Reply> {
+    match &mut ctx.ks.entry_or_insert(key, || Value::Hash(HashValue::default())).value {
+        Value::Hash(h) => Ok(h),
+        _ => wrongtype(),
+    }
+}
+
+/// Removes a field: order-keeping for small hashes, O(1) swap for large ones.
+fn remove_field(h: &mut HashValue, field: &[u8]) -> bool {
+    if h.len() > SMALL {
+        h.swap_remove(field).is_some()
+    } else {
+        h.shift_remove(field).is_some()
+    }
+}
+
+/// HSET/HMSET: sets every pair; returns how many fields were new.
+fn set_pairs(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
+    if a.len() % 2 == 1 {
+        return Err(args::arity_error(&String::from_utf8_lossy(&a[0])));
+    }
+    let h = hash_or_create(ctx, &a[1])?;
+    let mut created = 0;
+    for pair in a[2..].chunks_exact(2) {
+        if h.insert(pair[0].clone(), pair[1].clone()).is_none() {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+fn hset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(set_pairs(ctx, a)?))
+}
+
+fn hmset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    set_pairs(ctx, a)?;
+    args::ok()
+}
+
+fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if write_hash(ctx, &a[1])?.is_some_and(|h| h.contains_key(&a[2][..])) {
+        return Ok(Reply::Int(0));
+    }
+    hash_or_create(ctx, &a[1])?.insert(a[2].clone(), a[3].clone());
+    Ok(Reply::Int(1))
+}
+
+fn hget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let v = read_hash(ctx, &a[1])?.and_then(|h| h.get(&a[2][..]).cloned());
+    Ok(Reply::opt_bulk(v))
+}
+
+fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let h = read_hash(ctx, &a[1])?;
+    let out = a[2..].iter().map(|f| Reply::opt_bulk(h.as_ref().and_then(|h| h.get(&f[..]).cloned()))).collect();
+    Ok(Reply::Array(out))
+}
+
+fn hgetall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let pairs = match read_hash(ctx, &a[1])? {
+        None => Vec::new(),
+        Some(h) => h.iter().map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))).collect(),
+    };
+    Ok(Reply::Map(pairs))
+}
+
+fn hkeys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let h = read_hash(ctx, &a[1])?;
+    Ok(Reply::bulk_array(h.as_deref().into_iter().flat_map(|h| h.keys().cloned())))
+}
+
+fn hvals(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let h = read_hash(ctx, &a[1])?;
+    Ok(Reply::bulk_array(h.as_deref().into_iter().flat_map(|h| h.values().cloned())))
+}
+
+fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let Some(h) = write_hash(ctx, &a[1])? else { return Ok(Reply::Int(0)) };
+    let deleted = a[2..].iter().filter(|f| remove_field(h, f)).count();
+    if h.is_empty() {
+        ctx.ks.remove(&a[1]);
+    }
+    Ok(Reply::Int(deleted as i64))
+}
+
+fn hexists(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let found = read_hash(ctx, &a[1])?.is_some_and(|h| h.contains_key(&a[2][..]));
+    Ok(Reply::Int(found as i64))
+}
+
+fn hlen(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(read_hash(ctx, &a[1])?.map_or(0, |h| h.len()) as i64))
+}
+
+fn hstrlen(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let n = read_hash(ctx, &a[1])?.and_then(|h| h.get(&a[2][..]).map(|v| v.len())).unwrap_or(0);
+    Ok(Reply::Int(n as i64))
+}
+
+/// The current value of a field for a counter (`None`: key or field missing).
+fn field_value(ctx: &mut Ctx, key: &[u8], field: &[u8]) -> Result<Option<Bytes>, Reply> {
+    Ok(write_hash(ctx, key)?.and_then(|h| h.get(field).cloned()))
+}
+
+fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let by = args::int(&a[3])?;
+    let cur = match field_value(ctx, &a[1], &a[2])? {
+        None => 0,
+        Some(v) => args::parse_i64_bytes(&v).ok_or_else(|| Reply::err(err::HASH_NOT_INT))?,
+    };
+    let new = cur.checked_add(by).ok_or_else(|| Reply::err(err::OVERFLOW))?;
+    hash_or_create(ctx, &a[1])?.insert(a[2].clone(), args::int_bytes(new));
+    Ok(Reply::Int(new))
+}
+
+fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let by = args::float(&a[3])?;
+    if !by.is_finite() {
+        return fail("ERR value is NaN or Infinity");
+    }
+    let cur = match field_value(ctx, &a[1], &a[2])? {
+        None => 0.0,
+        Some(v) => args::parse_f64_bytes(&v).ok_or_else(|| Reply::err(err::HASH_NOT_FLOAT))?,
+    };
+    let new = cur + by;
+    if !new.is_finite() {
+        return fail(err::NAN_INF);
+    }
+    let s = Bytes::from(format_double(new));
+    hash_or_create(ctx, &a[1])?.insert(a[2].clone(), s.clone());
+    Ok(Reply::Bulk(s))
+}
+
+/// `count` distinct positions out of `size` (requires `count < size`).
+/// O(size) when dense, O(count) expected when sparse.
+fn distinct_positions(size: usize, count: usize) -> Vec<usize> {
+    if count * 3 > size {
+        let mut idx: Vec<usize> = (0..size).collect();
+        for i in 0..count {
+            let j = fastrand::usize(i..size);
+            idx.swap(i, j);
+        }
+        idx.truncate(count);
+        idx
+    } else {
+        let mut seen = HashSet::with_capacity(count);
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let i = fastrand::usize(..size);
+            if seen.insert(i) {
+                out.push(i);
+            }
+        }
+        out
+    }
+}
+
+/// Replies with fields (and values): RESP3 nests `[field, value]` pairs,
+/// RESP2 flattens them.
+fn fields_reply<'h>(items: impl Iterator<Item = (&'h Bytes, &'h Bytes)>, withvalues: bool, resp3: bool) -> Reply {
+    let mut out = Vec::new();
+    for (f, v) in items {
+        match (withvalues, resp3) {
+            (false, _) => out.push(Reply::Bulk(f.clone())),
+            (true, true) => out.push(Reply::Array(vec![Reply::Bulk(f.clone()), Reply::Bulk(v.clone())])),
+            (true, false) => {
+                out.push(Reply::Bulk(f.clone()));
+                out.push(Reply::Bulk(v.clone()));
+            }
+        }
+    }
+    Reply::Array(out)
+}
+
+fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if a.len() == 2 {
+        let Some(h) = read_hash(ctx, &a[1])? else { return Ok(Reply::Nil) };
+        let pick = fastrand::usize(..h.len().max(1));
+        return Ok(Reply::opt_bulk(h.get_index(pick).map(|(f, _)| f.clone())));
+    }
+    let count = args::int(&a[2])?;
+    if count == i64::MIN {
+        return fail("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+    }
+    if a.len() > 4 || (a.len() == 4 && !is(&a[3], "withvalues")) {
+        return fail(err::SYNTAX);
+    }
+    let withvalues = a.len() == 4;
+    if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return fail("ERR value is out of range");
+    }
+    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
+        return fail("ERR value is out of range");
+    }
+    let resp3 = ctx.client.resp >= 3;
+    let Some(h) = read_hash(ctx, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
+    let size = h.len();
+    if count == 0 || size == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let items: Vec<(&Bytes, &Bytes)> = if count < 0 {
+        (0..count.unsigned_abs()).filter_map(|_| h.get_index(fastrand::usize(..size))).collect()
+    } else if count as u64 >= size as u64 {
+        h.iter().collect()
+    } else {
+        distinct_positions(size, count as usize).into_iter().filter_map(|i| h.get_index(i)).collect()
+    };
+    Ok(fields_reply(items.into_iter(), withvalues, resp3))
+}
+
+/// HSCAN options: MATCH/COUNT through the shared parser, plus NOVALUES.
+fn hscan_opts(a: &[Bytes]) -> Result<(super::keys::ScanOpts, bool), Reply> {
+    let mut rest = Vec::with_capacity(a.len());
+    let mut novalues = false;
+    let mut i = 0;
+    while i < a.len() {
+        if is(&a[i], "novalues") {
+            novalues = true;
+            i += 1;
+        } else {
+            rest.extend(a[i..].iter().take(2).cloned());
+            i += 2;
+        }
+    }
+    Ok((parse_scan_opts(&rest, false)?, novalues))
+}
+
+fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk_str(cursor.to_string()), Reply::Array(items)])
+}
+
+/// HSCAN: small hashes answer whole with cursor 0; large ones walk
+/// positions downwards, the cursor being how many positions remain.
+fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&a[2])?;
+    let Some(h) = read_hash(ctx, &a[1])? else { return Ok(scan_reply(0, Vec::new())) };
+    let (o, novalues) = hscan_opts(&a[3..])?;
+    let mut out = Vec::new();
+    let mut emit = |f: &Bytes, v: &Bytes| {
+        if o.pattern.as_ref().is_none_or(|p| glob_match(p, f, false)) {
+            out.push(Reply::Bulk(f.clone()));
+            if !novalues {
+                out.push(Reply::Bulk(v.clone()));
+            }
+        }
+    };
+    let len = h.len();
+    let next = if len <= SMALL {
+        h.iter().for_each(|(f, v)| emit(f, v));
+        0
+    } else {
+        let mut remaining = if cursor == 0 || cursor > len as u64 { len } else { cursor as usize };
+        let mut work = 0;
+        while remaining > 0 && work < o.count {
+            remaining -= 1;
+            work += 1;
+            if let Some((f, v)) = h.get_index(remaining) {
+                emit(f, v);
+            }
+        }
+        remaining as u64
+    };
+    Ok(scan_reply(next, out))
+}
+
+/// The hash commands' table rows.
+#[rustfmt::skip]
+pub const COMMANDS: &[super::table::CommandSpec] = &[
+    spec!("hset", -4, WRITE | DENYOOM | FAST, 1, 1, 1, hset, "hash", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs."),
+    spec!("hsetnx", 4, WRITE | DENYOOM | FAST, 1, 1, 1, hsetnx, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", "O(1)"),
+    spec!("hmset", -4, WRITE | DENYOOM | FAST, 1, 1, 1, hmset, "hash", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set."),
+    spec!("hget", 3, READONLY | FAST, 1, 1, 1, hget, "hash", "Returns the value of a field in a hash.", "O(1)"),
+    spec!("hmget", -3, READONLY | FAST, 1, 1, 1, hmget, "hash", "Returns the values of all fields in a hash.", "O(N) where N is the number of fields being requested."),
+    spec!("hgetall", 2, READONLY, 1, 1, 1, hgetall, "hash", "Returns all fields and values in a hash.", "O(N) where N is the size of the hash."),
+    spec!("hkeys", 2, READONLY, 1, 1, 1, hkeys, "hash", "Returns all fields in a hash.", "O(N) where N is the size of the hash."),
+    spec!("hvals", 2, READONLY, 1, 1, 1, hvals, "hash", "Returns all values in a hash.", "O(N) where N is the size of the hash."),
+    spec!("hdel", -3, WRITE | FAST, 1, 1, 1, hdel, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "O(N) where N is the number of fields to be removed."),
+    spec!("hexists", 3, READONLY | FAST, 1, 1, 1, hexists, "hash", "Determines whether a field exists in a hash.", "O(1)"),
+    spec!("hlen", 2, READONLY | FAST, 1, 1, 1, hlen, "hash", "Returns the number of fields in a hash.", "O(1)"),
+    spec!("hstrlen", 3, READONLY | FAST, 1, 1, 1, hstrlen, "hash", "Returns the length of the value of a field.", "O(1)"),
+    spec!("hincrby", 4, WRITE | DENYOOM | FAST, 1, 1, 1, hincrby, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)"),
+    spec!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, 1, 1, 1, hincrbyfloat, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)"),
+    spec!("hrandfield", -2, READONLY, 1, 1, 1, hrandfield, "hash", "Returns one or more random fields from a hash.", "O(N) where N is the number of fields returned"),
+    spec!("hscan", -3, READONLY, 1, 1, 1, hscan, "hash", "Iterates over fields and values of a hash.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
+];

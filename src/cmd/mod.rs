@@ -13,6 +13,7 @@ pub mod hash;
 pub mod info;
 pub mod keys;
 pub mod list;
+pub mod persistence;
 pub mod server;
 pub mod string;
 pub mod table;
@@ -61,7 +62,7 @@ fn unknown_command(args: &[Bytes]) -> Reply {
 /// Executes one request from a client (or queues it inside MULTI).
 pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
-    let Some(spec) = table::lookup(&args[0]) else {
+    let Some(mut spec) = table::lookup(&args[0]) else {
         if client.multi.is_some() {
             client.multi_error = true;
         }
@@ -71,6 +72,10 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     *client.handle.last_cmd.lock() = spec.name;
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return Reply::err("NOAUTH Authentication required.");
+    }
+    // The original project's `TTL key seconds` is EXPIRE.
+    if spec.name == "ttl" && args.len() == 3 {
+        spec = table::lookup(b"expire").unwrap_or(spec);
     }
     if !spec.arity_ok(args.len()) {
         if client.multi.is_some() {
@@ -84,12 +89,20 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
             return Reply::Status("QUEUED");
         }
     }
+    if spec.has(flags::WRITE) {
+        if let Some(refusal) = srv.persist.write_refusal() {
+            return refusal;
+        }
+    }
     execute(srv, client, spec, args)
 }
 
 /// Re-runs a blocked command (arity and queueing were checked the first time).
 pub fn execute_again(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
     match table::lookup(&args[0]) {
+        Some(spec) if spec.name == "ttl" && args.len() == 3 => {
+            execute(srv, client, table::lookup(b"expire").unwrap_or(spec), args)
+        }
         Some(spec) => execute(srv, client, spec, args),
         None => unknown_command(args),
     }
@@ -124,12 +137,15 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
         Ok(r) => r,
         Err(e) => return e,
     };
-    if spec.has(flags::WRITE) {
-        let ks = ctx.srv.keyspace.clone();
-        ks.stats.dirty.fetch_add(1, Ordering::Relaxed);
+    if spec.has(flags::WRITE) && ctx.client.block.is_none() {
+        ctx.srv.keyspace.stats.dirty.fetch_add(1, Ordering::Relaxed);
         for i in spec.key_indexes(args.len()) {
             ctx.srv.watches.touch(ctx.client.db, &args[i]);
         }
+        ctx.srv.persist.propagate(&mut ctx.ks, ctx.client, spec, args, &reply);
+    }
+    if spec.name == "exec" {
+        ctx.srv.persist.propagate_exec(ctx.client);
     }
     reply
 }

@@ -120,7 +120,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 7] {
+fn families() -> [&'static [CommandSpec]; 8] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -129,6 +129,7 @@ fn families() -> [&'static [CommandSpec]; 7] {
         super::server::COMMANDS,
         super::connection::COMMANDS,
         super::transaction::COMMANDS,
+        super::persistence::COMMANDS,
     ]
 }
 

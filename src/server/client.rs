@@ -149,6 +149,10 @@ pub struct ClientState {
     pub no_touch: bool,
     /// `CLIENT NO-EVICT on`.
     pub no_evict: bool,
+    /// AOF offset of this client's last logged write (replies wait for it under `appendfsync always`).
+    pub aof_offset: u64,
+    /// Writes of the running EXEC, logged together as MULTI … EXEC.
+    pub exec_log: Vec<(usize, Vec<Bytes>)>,
 }
 
 impl ClientState {
@@ -169,6 +173,8 @@ impl ClientState {
             authenticated,
             no_touch: false,
             no_evict: false,
+            aof_offset: 0,
+            exec_log: Vec::new(),
         }
     }
 

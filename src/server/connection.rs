@@ -59,7 +59,7 @@ pub async fn serve<S>(
                 Ok(Some(args)) => {
                     let mut reply = cmd::dispatch(&srv, &mut client, &args);
                     if let Some(block) = client.block.take() {
-                        if !flush(&srv, &mut stream, &mut out).await {
+                        if !flush(&srv, &client, &mut stream, &mut out).await {
                             break 'conn;
                         }
                         match wait_blocked(&srv, &mut client, &args, block, &mut stream, &mut buf).await {
@@ -71,7 +71,7 @@ pub async fn serve<S>(
                     if client.close_after_reply {
                         break;
                     }
-                    if out.len() >= OUT_FLUSH_AT && !flush(&srv, &mut stream, &mut out).await {
+                    if out.len() >= OUT_FLUSH_AT && !flush(&srv, &client, &mut stream, &mut out).await {
                         break 'conn;
                     }
                 }
@@ -84,7 +84,7 @@ pub async fn serve<S>(
                 }
             }
         }
-        if !flush(&srv, &mut stream, &mut out).await || client.close_after_reply {
+        if !flush(&srv, &client, &mut stream, &mut out).await || client.close_after_reply {
             break;
         }
         if buf.len() > qbuf_limit {
@@ -137,10 +137,14 @@ fn emit(srv: &Server, client: &mut ClientState, reply: &Reply, out: &mut BytesMu
     }
 }
 
-/// Writes pending output; false if the peer is gone.
-async fn flush<S: AsyncWrite + Unpin>(srv: &Server, stream: &mut S, out: &mut BytesMut) -> bool {
+/// Writes pending output; false if the peer is gone. Under `appendfsync
+/// always` it first waits until this client's writes are on disk.
+async fn flush<S: AsyncWrite + Unpin>(srv: &Server, client: &ClientState, stream: &mut S, out: &mut BytesMut) -> bool {
     if out.is_empty() {
         return true;
+    }
+    if client.aof_offset > 0 {
+        srv.persist.wait_durable(client.aof_offset).await;
     }
     let n = out.len();
     let ok = stream.write_all(out).await.is_ok() && stream.flush().await.is_ok();

@@ -59,6 +59,10 @@ pub struct Server {
     pub run_id: String,
     /// Set to true to begin a graceful shutdown.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// RDB/AOF state.
+    pub persist: crate::persist::Persistence,
+    /// SHUTDOWN's SAVE/NOSAVE choice (None: as configured).
+    pub shutdown_save: parking_lot::Mutex<Option<bool>>,
 }
 
 impl Server {
@@ -79,6 +83,8 @@ impl Server {
             started: Instant::now(),
             run_id,
             shutdown,
+            persist: crate::persist::Persistence::new(),
+            shutdown_save: parking_lot::Mutex::new(None),
         })
     }
 
@@ -101,10 +107,7 @@ pub fn used_memory(_srv: &Server) -> u64 {
 
 /// INFO's persistence section.
 pub fn persistence_info(srv: &Server) -> String {
-    let dirty = srv.keyspace.stats.dirty.load(std::sync::atomic::Ordering::Relaxed);
-    format!(
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n\r\n"
-    )
+    crate::persist::info(srv)
 }
 
 /// CONFIG RESETSTAT.
@@ -129,17 +132,33 @@ pub fn reset_stats(srv: &Server) {
 
 /// Side effects of a CONFIG SET (the new value is already stored); an error
 /// makes CONFIG SET restore the previous settings.
-pub fn apply_config_change(_srv: &Server, _name: &str) -> Result<(), String> {
-    Ok(())
+pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
+    match name {
+        "appendonly" | "appendfsync" => {
+            let on = srv.config.read().appendonly;
+            crate::persist::set_appendonly(srv, on)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// DEBUG subcommands owned by other modules (RELOAD by persistence).
-pub fn debug_extension(_srv: &Server, _args: &[bytes::Bytes]) -> Option<crate::cmd::CmdResult> {
+pub fn debug_extension(srv: &Server, args: &[bytes::Bytes]) -> Option<crate::cmd::CmdResult> {
+    if args.len() >= 2 && args[1].eq_ignore_ascii_case(b"reload") {
+        let mut l = srv.keyspace.lock_all();
+        let r = crate::persist::debug_reload(srv, &mut l);
+        return Some(match r {
+            Ok(()) => Ok(crate::protocol::OK),
+            Err(e) => Err(crate::protocol::Reply::err(format!("ERR Error trying to load the RDB dump: {e}"))),
+        });
+    }
     None
 }
 
-/// SHUTDOWN: saves if asked (or configured), then stops the server.
-pub fn request_shutdown(srv: &Server, _save: Option<bool>) -> Result<(), crate::protocol::Reply> {
+/// SHUTDOWN: remembers whether to save, then stops the server. A save that
+/// is impossible is reported by the shutdown itself (logged).
+pub fn request_shutdown(srv: &Server, save: Option<bool>) -> Result<(), crate::protocol::Reply> {
+    *srv.shutdown_save.lock() = save;
     srv.begin_shutdown();
     Ok(())
 }
@@ -166,6 +185,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         return Err(format!("Can't create data directory '{}': {e}", cfg.dir.display()));
     }
     let srv = Server::new(cfg.clone());
+    crate::persist::load_at_start(&srv)?;
     let mut tasks = Vec::new();
     if cfg.port != 0 {
         for l in listener::bind_all(&cfg.bind, cfg.port).await? {
@@ -176,6 +196,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         return Err("No listener configured: set --port or --tls-port".into());
     }
     crate::db::expire::spawn_active_expiry(&srv.keyspace);
+    crate::persist::spawn_cron(&srv);
     tracing::info!(port = cfg.port, pid = std::process::id(), "Ready to accept connections tcp");
     let mut shutdown = srv.shutdown.subscribe();
     tokio::select! {
@@ -190,6 +211,12 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
     while !srv.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let save = *srv.shutdown_save.lock();
+    let srv2 = srv.clone();
+    let saved = tokio::task::spawn_blocking(move || crate::persist::on_shutdown(&srv2, save)).await;
+    if let Ok(Err(e)) = saved {
+        tracing::warn!("Error saving on shutdown: {e}");
     }
     tracing::info!("inmemory is now ready to exit, bye bye...");
     Ok(())

@@ -98,7 +98,10 @@ impl Server {
 
     /// A synchronous RESP3 connection from the `redis` crate.
     pub fn conn3(&self) -> redis::Connection {
-        redis::Client::open(format!("{}?protocol=resp3", self.url())).expect("client").get_connection().expect("connect")
+        redis::Client::open(format!("{}?protocol=resp3", self.url()))
+            .expect("client")
+            .get_connection()
+            .expect("connect")
     }
 
     /// An async multiplexed connection.
@@ -137,8 +140,7 @@ impl Server {
         } else {
             self.kill9();
         }
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 }
 

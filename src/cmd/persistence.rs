@@ -1,0 +1,50 @@
+//! Persistence commands: SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF.
+
+use bytes::Bytes;
+
+use super::args::{self, fail, is};
+use super::table::flags::*;
+use super::{CmdResult, Ctx};
+use crate::persist;
+use crate::protocol::Reply;
+use crate::spec;
+
+fn save(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    if ctx.srv.persist.bgsave_running() {
+        return fail("ERR Background save already in progress");
+    }
+    match persist::save_locked(ctx.srv, &mut ctx.ks) {
+        Ok(()) => args::ok(),
+        Err(e) => fail(&format!("ERR {e}")),
+    }
+}
+
+fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if a.len() > 2 || (a.len() == 2 && !is(&a[1], "schedule")) {
+        return fail(args::err::SYNTAX);
+    }
+    match persist::bgsave(ctx.srv, &mut ctx.ks) {
+        Ok(()) => Ok(Reply::Status("Background saving started")),
+        Err(e) => fail(&format!("ERR {e}")),
+    }
+}
+
+fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(ctx.srv.persist.lastsave() as i64))
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    match persist::bgrewriteaof(ctx.srv, &mut ctx.ks) {
+        Ok(()) => Ok(Reply::Status("Background append only file rewriting started")),
+        Err(e) => fail(&format!("ERR {e}")),
+    }
+}
+
+/// The persistence family's rows of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[super::table::CommandSpec] = &[
+    spec!("save", 1, ADMIN | ALL_KEYS, 0, 0, 0, save, "server", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases"),
+    spec!("bgsave", -1, ADMIN | ALL_KEYS, 0, 0, 0, bgsave, "server", "Asynchronously saves the database(s) to disk.", "O(1) in the server (the forked child does O(N))"),
+    spec!("lastsave", 1, FAST, 0, 0, 0, lastsave, "server", "Returns the Unix timestamp of the last successful save to disk.", "O(1)"),
+    spec!("bgrewriteaof", 1, ADMIN | ALL_KEYS, 0, 0, 0, bgrewriteaof, "server", "Asynchronously rewrites the append-only file to disk.", "O(1) in the server (the forked child does O(N))"),
+];

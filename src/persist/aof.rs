@@ -1,0 +1,370 @@
+//! The append-only file: every write command, as RESP, in execution order.
+//!
+//! Durability, by `appendfsync`:
+//! - `always`: a client's reply is sent only after the commands it caused
+//!   are written and `fdatasync`ed. One writer thread syncs whatever all
+//!   clients queued since its last sync (group commit), so an acknowledged
+//!   write survives `kill -9` and power loss.
+//! - `everysec`: the writer writes continuously and syncs once a second: a
+//!   crash of the process loses at most what was queued in the last
+//!   moments, a power loss about one second.
+//! - `no`: written continuously, synced when the OS decides.
+//!
+//! Commands are queued while the shard locks of their keys are held, so the
+//! log's order of writes to any key is the order they executed in.
+//! Relative expiries are logged as absolute `PEXPIREAT`s.
+//!
+//! Rewrite (`BGREWRITEAOF`): a forked child writes the dataset as commands to
+//! a temporary file while the parent keeps a copy of everything queued
+//! since the fork; the copy is appended, the file synced and renamed over
+//! the old log, and the writer switches to it. No write is lost and clients
+//! are not blocked for longer than the fork.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::{Condvar, Mutex};
+
+use crate::protocol::RequestParser;
+
+/// `appendfsync` policies.
+pub const FSYNC_ALWAYS: u8 = 0;
+/// Sync once per second.
+pub const FSYNC_EVERYSEC: u8 = 1;
+/// Never sync explicitly.
+pub const FSYNC_NO: u8 = 2;
+
+/// Parses an `appendfsync` value.
+pub fn fsync_policy(s: &str) -> u8 {
+    match s {
+        "always" => FSYNC_ALWAYS,
+        "no" => FSYNC_NO,
+        _ => FSYNC_EVERYSEC,
+    }
+}
+
+/// Appends one command as a RESP array.
+pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut ib = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(ib.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(ib.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Encodes commands, logging a SELECT before each change of database.
+fn append_cmds(out: &mut Vec<u8>, cur_db: &mut Option<usize>, cmds: &[(usize, Vec<Bytes>)]) {
+    for (db, c) in cmds {
+        if *cur_db != Some(*db) {
+            encode_command(out, &[b"SELECT", itoa::Buffer::new().format(*db).as_bytes()]);
+            *cur_db = Some(*db);
+        }
+        let parts: Vec<&[u8]> = c.iter().map(|b| &b[..]).collect();
+        encode_command(out, &parts);
+    }
+}
+
+struct Queue {
+    /// Commands not yet handed to the writer.
+    buf: Vec<u8>,
+    /// Database the log is positioned in (a SELECT is logged on change).
+    db: Option<usize>,
+    /// Total bytes ever queued.
+    fed: u64,
+    /// While a rewrite runs: everything queued since its fork, and its db.
+    rewrite: Option<(Vec<u8>, Option<usize>)>,
+}
+
+/// The open log and its writer thread's shared state.
+pub struct Aof {
+    path: PathBuf,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    file: Mutex<Option<File>>,
+    policy: AtomicU8,
+    /// Bytes of the log known to be on disk (synced, for `always`).
+    synced: tokio::sync::watch::Sender<u64>,
+    /// Size of the file (for auto-rewrite and INFO).
+    size: AtomicU64,
+    /// Size right after the last rewrite (auto-aof-rewrite-percentage base).
+    base_size: AtomicU64,
+    /// Last write error, if the last write failed.
+    pub last_error: Mutex<Option<String>>,
+    stop: AtomicBool,
+    /// A rewrite is running.
+    pub rewriting: AtomicBool,
+}
+
+impl Aof {
+    /// Opens (creating) the log at `path` for appending and starts its writer.
+    pub fn open(path: PathBuf, policy: u8) -> Result<Arc<Aof>, String> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let (synced, _) = tokio::sync::watch::channel(0);
+        let aof = Arc::new(Aof {
+            path,
+            queue: Mutex::new(Queue { buf: Vec::new(), db: None, fed: 0, rewrite: None }),
+            wake: Condvar::new(),
+            file: Mutex::new(Some(file)),
+            policy: AtomicU8::new(policy),
+            synced,
+            size: AtomicU64::new(size),
+            base_size: AtomicU64::new(size),
+            last_error: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            rewriting: AtomicBool::new(false),
+        });
+        let w = aof.clone();
+        std::thread::Builder::new()
+            .name("aof-writer".into())
+            .spawn(move || w.writer_loop())
+            .map_err(|e| format!("Can't start the AOF writer: {e}"))?;
+        Ok(aof)
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes the fsync policy at run time.
+    pub fn set_policy(&self, p: u8) {
+        self.policy.store(p, Ordering::Relaxed);
+    }
+
+    /// True when replies must wait for [`Aof::wait_synced`].
+    pub fn is_always(&self) -> bool {
+        self.policy.load(Ordering::Relaxed) == FSYNC_ALWAYS
+    }
+
+    /// Current file size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Size after the last rewrite.
+    pub fn base_size(&self) -> u64 {
+        self.base_size.load(Ordering::Relaxed)
+    }
+
+    /// Queues commands, each with the database it ran against (a SELECT is
+    /// logged when that changes); returns the log offset a client must wait
+    /// for under `always`. O(size of the commands).
+    pub fn feed(&self, cmds: &[(usize, Vec<Bytes>)]) -> u64 {
+        let mut q = self.queue.lock();
+        let q = &mut *q;
+        let start = q.buf.len();
+        append_cmds(&mut q.buf, &mut q.db, cmds);
+        q.fed += (q.buf.len() - start) as u64;
+        if let Some((rw, rw_db)) = q.rewrite.as_mut() {
+            append_cmds(rw, rw_db, cmds);
+        }
+        let fed = q.fed;
+        self.wake.notify_one();
+        fed
+    }
+
+    /// Waits until the log is synced up to `offset` (for `always`).
+    pub async fn wait_synced(&self, offset: u64) {
+        let mut rx = self.synced.subscribe();
+        let _ = rx.wait_for(|s| *s >= offset || self.stop.load(Ordering::Relaxed)).await.is_ok();
+    }
+
+    fn writer_loop(self: Arc<Self>) {
+        let mut last_sync = Instant::now();
+        let mut unsynced = false;
+        loop {
+            let (data, fed) = {
+                let mut q = self.queue.lock();
+                while q.buf.is_empty() && !self.stop.load(Ordering::Relaxed) {
+                    let r = self.wake.wait_for(&mut q, Duration::from_millis(100));
+                    if r.timed_out() && unsynced {
+                        break;
+                    }
+                }
+                (std::mem::take(&mut q.buf), q.fed)
+            };
+            let mut file = self.file.lock();
+            if !data.is_empty() {
+                let res = match file.as_mut() {
+                    Some(f) => f.write_all(&data),
+                    None => Ok(()),
+                };
+                if let Err(e) = res {
+                    tracing::warn!("Error writing to the AOF file: {e}");
+                    *self.last_error.lock() = Some(e.to_string());
+                    // Keep the commands: put them back in front and retry.
+                    let mut q = self.queue.lock();
+                    let mut rest = data;
+                    rest.extend_from_slice(&q.buf);
+                    q.buf = rest;
+                    drop(q);
+                    drop(file);
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+                self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
+                unsynced = true;
+            }
+            let policy = self.policy.load(Ordering::Relaxed);
+            let due =
+                policy == FSYNC_ALWAYS || (policy == FSYNC_EVERYSEC && last_sync.elapsed() >= Duration::from_secs(1));
+            if unsynced && (due || self.stop.load(Ordering::Relaxed)) {
+                if let Some(f) = file.as_ref() {
+                    if let Err(e) = f.sync_data() {
+                        tracing::warn!("Error syncing the AOF file: {e}");
+                        *self.last_error.lock() = Some(e.to_string());
+                    } else {
+                        *self.last_error.lock() = None;
+                    }
+                }
+                last_sync = Instant::now();
+                unsynced = false;
+            } else if !data.is_empty() {
+                *self.last_error.lock() = None;
+            }
+            drop(file);
+            if policy != FSYNC_ALWAYS || !unsynced {
+                self.synced.send_replace(fed);
+            }
+            if self.stop.load(Ordering::Relaxed) && self.queue.lock().buf.is_empty() {
+                self.synced.send_replace(u64::MAX);
+                return;
+            }
+        }
+    }
+
+    /// Flushes and syncs everything queued, then stops the writer (shutdown,
+    /// `CONFIG SET appendonly no`).
+    pub fn close(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+        let mut rx = self.synced.subscribe();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while *rx.borrow_and_update() != u64::MAX && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Begins capturing commands for a rewrite. Call with every shard locked,
+    /// right before forking, so the capture starts exactly at the image.
+    pub fn begin_rewrite(&self) {
+        self.queue.lock().rewrite = Some((Vec::new(), None));
+        self.rewriting.store(true, Ordering::Relaxed);
+    }
+
+    /// Abandons a failed rewrite.
+    pub fn abort_rewrite(&self) {
+        self.queue.lock().rewrite = None;
+        self.rewriting.store(false, Ordering::Relaxed);
+    }
+
+    /// Completes a rewrite whose child wrote `tmp`: appends what was queued
+    /// meanwhile, syncs, renames over the log and switches the writer to it.
+    pub fn finish_rewrite(&self, tmp: &Path) -> Result<(), String> {
+        let mut file = self.file.lock();
+        let mut q = self.queue.lock();
+        let Some((rw, rw_db)) = q.rewrite.take() else { return Err("no rewrite in progress".into()) };
+        self.rewriting.store(false, Ordering::Relaxed);
+        let mut f = OpenOptions::new().append(true).open(tmp).map_err(|e| e.to_string())?;
+        f.write_all(&rw).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
+        std::fs::rename(tmp, &self.path).map_err(|e| e.to_string())?;
+        super::sync_dir(&self.path);
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        // Everything queued since the fork is in the new file already.
+        q.buf.clear();
+        q.db = rw_db;
+        let fed = q.fed;
+        *file = Some(f);
+        self.size.store(size, Ordering::Relaxed);
+        self.base_size.store(size, Ordering::Relaxed);
+        drop(q);
+        drop(file);
+        self.synced.send_replace(fed);
+        Ok(())
+    }
+}
+
+/// The outcome of replaying a log at start.
+pub struct Replay {
+    /// Commands executed.
+    pub commands: u64,
+    /// Set when the file ended inside a command and was cut back to `valid_len`.
+    pub truncated_at: Option<u64>,
+}
+
+/// Reads the log at `path` and hands each command to `exec`, which returns
+/// an error text to stop loading. A log cut off inside its last command is
+/// loaded up to the last complete command when `load_truncated` (and the
+/// file is truncated there), otherwise it is an error naming the offset.
+pub fn replay(
+    path: &Path,
+    load_truncated: bool,
+    mut exec: impl FnMut(&[Bytes]) -> Result<(), String>,
+) -> Result<Replay, String> {
+    let mut f = File::open(path).map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
+    let mut parser = RequestParser::new(i64::MAX);
+    let mut buf = BytesMut::with_capacity(1 << 20);
+    let mut consumed: u64 = 0;
+    let mut last_complete: u64 = 0;
+    let mut commands = 0;
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut chunk).map_err(|e| format!("Error reading {}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            let before = buf.len();
+            let r = parser.parse(&mut buf, true);
+            consumed += (before - buf.len()) as u64;
+            match r {
+                Ok(Some(args)) => {
+                    exec(&args).map_err(|e| format!("{} at offset {last_complete}: {e}", path.display()))?;
+                    last_complete = consumed;
+                    commands += 1;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(format!(
+                        "Bad file format reading the append only file {} at offset {last_complete}: {e}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    let total = consumed + buf.len() as u64;
+    if last_complete < total {
+        if !load_truncated {
+            return Err(format!(
+                "Unexpected end of file reading the append only file {} at offset {last_complete} (aof-load-truncated is no)",
+                path.display()
+            ));
+        }
+        tracing::warn!(
+            "!!! Warning: short read while loading the AOF file {}!!! Truncating the AOF at offset {last_complete} (file size {total}).",
+            path.display()
+        );
+        let f = OpenOptions::new().write(true).open(path).map_err(|e| e.to_string())?;
+        f.set_len(last_complete).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
+        return Ok(Replay { commands, truncated_at: Some(last_complete) });
+    }
+    Ok(Replay { commands, truncated_at: None })
+}

@@ -1,0 +1,189 @@
+//! Redis RDB file codec: a writer producing dumps Redis 7.0+ can load, and a
+//! streaming reader for dumps written by Redis 1.x–7.2 (RDB versions 1..=11).
+//!
+//! The module is self-contained: it depends only on `bytes`, `thiserror`
+//! and std, and knows nothing about the rest of the server. The data model
+//! covers the value kinds the server holds — strings, lists and hashes —
+//! in every on-disk encoding Redis has used for them (plain, ziplist,
+//! zipmap, listpack, quicklist, quicklist 2). Other Redis types (sets,
+//! sorted sets, streams, module values) are reported as
+//! [`RdbError::Unsupported`] rather than silently dropped.
+//!
+//! Layout written by [`RdbWriter`]:
+//!
+//! ```text
+//! "REDIS0010" AUX* (SELECTDB RESIZEDB (EXPIRETIME_MS? TYPE KEY VALUE)*)* EOF CRC64
+//! ```
+
+mod crc64;
+mod encodings;
+mod lzf;
+mod reader;
+mod writer;
+
+#[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
+mod test_encoders;
+#[cfg(test)]
+mod tests;
+
+pub use crc64::crc64;
+pub use reader::read_rdb;
+pub use writer::{RdbWriter, RdbWriterOptions};
+
+use bytes::Bytes;
+
+/// RDB format version written by [`RdbWriter`] (the one Redis 7.0 writes;
+/// loadable by Redis 7.0 and newer).
+pub const RDB_WRITE_VERSION: u32 = 10;
+/// Oldest RDB format version [`read_rdb`] accepts.
+pub const RDB_MIN_READ_VERSION: u32 = 1;
+/// Newest RDB format version [`read_rdb`] accepts (written by Redis 7.2).
+pub const RDB_MAX_READ_VERSION: u32 = 11;
+
+/// One value as stored in an RDB file, in the shapes the server holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RdbValue {
+    /// A string value (binary safe).
+    Str(Bytes),
+    /// A list value, elements in order from head to tail.
+    List(Vec<Bytes>),
+    /// A hash value as field/value pairs in the order they were stored.
+    /// Field names are expected to be unique.
+    Hash(Vec<(Bytes, Bytes)>),
+}
+
+/// One key loaded from (or destined for) an RDB file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdbEntry {
+    /// Database index given by the most recent SELECTDB opcode (0 if none).
+    pub db: usize,
+    /// The key name (binary safe).
+    pub key: Bytes,
+    /// The value.
+    pub value: RdbValue,
+    /// Absolute expiry time in Unix milliseconds, if the key has a TTL.
+    pub expire_at_ms: Option<u64>,
+}
+
+/// Counters returned by [`read_rdb`] after a successful load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RdbStats {
+    /// Keys handed to the `on_entry` callback.
+    pub keys_loaded: u64,
+    /// Keys not handed over because their expiry was before `now_ms`.
+    pub expired_skipped: u64,
+    /// The RDB format version from the file header.
+    pub rdb_version: u32,
+    /// Lists/hashes with no elements, skipped as Redis itself does.
+    pub empty_keys_skipped: u64,
+    /// Function libraries (opcode 0xF5, Redis 7 `FUNCTION`s) that were read
+    /// and skipped: this server does not run Redis functions.
+    pub functions_skipped: u64,
+}
+
+/// Everything that can go wrong reading or writing an RDB file.
+///
+/// Reader errors other than plain I/O failures carry the byte offset in the
+/// input where the problem was found, and their `Display` names it.
+#[derive(Debug, thiserror::Error)]
+pub enum RdbError {
+    /// The underlying reader or writer failed. Reader-side I/O errors have
+    /// the byte offset added to their message.
+    #[error("RDB I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The input is not a valid RDB file: bad magic, truncation, checksum
+    /// mismatch, impossible lengths, malformed nested encodings, ...
+    #[error("corrupt RDB at byte offset {offset}: {reason}")]
+    Corrupt {
+        /// Byte offset in the input where the problem was detected.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The input is valid but holds something this codec does not handle:
+    /// an RDB version outside 1..=11, a set/sorted set/stream/module value,
+    /// module auxiliary data, ...
+    #[error("unsupported RDB content at byte offset {offset}: {reason}")]
+    Unsupported {
+        /// Byte offset of the opcode or type byte that is not supported.
+        offset: u64,
+        /// What is not supported (names the type or opcode).
+        reason: String,
+    },
+    /// Returned by an `on_entry` callback to stop loading; [`read_rdb`]
+    /// passes any callback error through unchanged.
+    #[error("RDB load aborted: {0}")]
+    Aborted(String),
+}
+
+impl RdbError {
+    /// Byte offset carried by the error, if any.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            RdbError::Corrupt { offset, .. } | RdbError::Unsupported { offset, .. } => Some(*offset),
+            RdbError::Io(_) | RdbError::Aborted(_) => None,
+        }
+    }
+}
+
+/// Opcodes and type bytes of the RDB format.
+pub(crate) mod op {
+    pub const SLOT_INFO: u8 = 0xF4;
+    pub const FUNCTION2: u8 = 0xF5;
+    pub const FUNCTION_PRE_GA: u8 = 0xF6;
+    pub const MODULE_AUX: u8 = 0xF7;
+    pub const IDLE: u8 = 0xF8;
+    pub const FREQ: u8 = 0xF9;
+    pub const AUX: u8 = 0xFA;
+    pub const RESIZEDB: u8 = 0xFB;
+    pub const EXPIRETIME_MS: u8 = 0xFC;
+    pub const EXPIRETIME: u8 = 0xFD;
+    pub const SELECTDB: u8 = 0xFE;
+    pub const EOF: u8 = 0xFF;
+
+    pub const TYPE_STRING: u8 = 0;
+    pub const TYPE_LIST: u8 = 1;
+    pub const TYPE_HASH: u8 = 4;
+    pub const TYPE_HASH_ZIPMAP: u8 = 9;
+    pub const TYPE_LIST_ZIPLIST: u8 = 10;
+    pub const TYPE_HASH_ZIPLIST: u8 = 13;
+    pub const TYPE_LIST_QUICKLIST: u8 = 14;
+    pub const TYPE_HASH_LISTPACK: u8 = 16;
+    pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+
+    /// First byte of a length: 2 high bits select the form.
+    pub const LEN_32BIT: u8 = 0x80;
+    pub const LEN_64BIT: u8 = 0x81;
+    pub const ENC_INT8: u8 = 0;
+    pub const ENC_INT16: u8 = 1;
+    pub const ENC_INT32: u8 = 2;
+    pub const ENC_LZF: u8 = 3;
+
+    /// Quicklist 2 node containers.
+    pub const QL_PLAIN: u64 = 1;
+    pub const QL_PACKED: u64 = 2;
+
+    /// Human name of a value type byte Redis defines but this codec does
+    /// not load (or `None` for types it loads / does not know).
+    pub fn unsupported_type_name(t: u8) -> Option<&'static str> {
+        Some(match t {
+            2 => "set",
+            3 => "sorted set",
+            5 => "sorted set (ZSET_2)",
+            6 => "module value (pre-GA)",
+            7 => "module value",
+            11 => "set (intset)",
+            12 => "sorted set (ziplist)",
+            15 => "stream",
+            17 => "sorted set (listpack)",
+            19 => "stream (v2)",
+            20 => "set (listpack)",
+            21 => "stream (v3)",
+            22 | 24 => "hash with field expirations",
+            23 | 25 => "hash with field expirations (listpack)",
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,696 @@
+//! A resumable RESP2 + RESP3 reply reader: what the proxy uses to read its
+//! backends' replies and the command-line client uses to read the server's.
+//!
+//! [`FrameReader`] keeps its position between calls: the bytes of a frame
+//! are examined once in total however many reads it arrives in (a stack of
+//! partly read aggregates and the offset reached are kept; at most the
+//! header line of a bulk whose body is still missing is looked at again).
+//! The buffer is left untouched until a whole top-level frame is there; then
+//! its bytes are split off in one piece, so [`FrameReader::next_raw`] hands
+//! back the exact bytes (to forward without re-encoding) and the frame's
+//! strings share that one allocation (no copy).
+//!
+//! RESP3 attributes (`|`) are read and dropped (their bytes stay in the raw
+//! form); streamed aggregates (`*?`, `$?`) are refused.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Deepest nesting of aggregates accepted.
+pub const MAX_DEPTH: usize = 128;
+/// Largest bulk string accepted (Redis's `proto-max-bulk-len` default).
+pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
+/// Largest aggregate length accepted.
+pub const MAX_AGGREGATE_LEN: usize = i32::MAX as usize;
+/// Longest line (simple string, error, double, big number) accepted.
+pub const MAX_LINE_LEN: usize = 1024 * 1024;
+/// Longest length/integer header line accepted (`:-9223372036854775808\r\n` fits).
+const MAX_HEADER_LEN: usize = 32;
+
+/// One RESP reply. Strings share the buffer the frame was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// `+text`
+    Simple(Bytes),
+    /// `-text` or RESP3 blob error `!len`; the text starts with the error code.
+    Error(Bytes),
+    /// `:n`
+    Int(i64),
+    /// `$len` bulk string; `None` is RESP2's `$-1`.
+    Bulk(Option<Bytes>),
+    /// `*n`; `None` is RESP2's `*-1`.
+    Array(Option<Vec<Frame>>),
+    /// RESP3 `%n` map, in wire order.
+    Map(Vec<(Frame, Frame)>),
+    /// RESP3 `~n` set.
+    Set(Vec<Frame>),
+    /// RESP3 `>n` push (out-of-band data).
+    Push(Vec<Frame>),
+    /// RESP3 `_` null.
+    Null,
+    /// RESP3 `,` double, as the text sent (`1.5`, `inf`, `nan`).
+    Double(Bytes),
+    /// RESP3 `#t` / `#f`.
+    Bool(bool),
+    /// RESP3 `=len` verbatim string: the payload including its `txt:` format prefix.
+    Verbatim(Bytes),
+    /// RESP3 `(` big number, as its decimal text.
+    BigNumber(Bytes),
+}
+
+/// Malformed input. The stream cannot be resynchronised: close the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The first byte of a frame is not a RESP type byte.
+    #[error("Protocol error: unknown reply type byte {0:?}")]
+    BadType(char),
+    /// A length, integer, boolean or header line is not well formed.
+    #[error("Protocol error: invalid {0} line")]
+    BadLine(&'static str),
+    /// A line does not end in CRLF, or a bulk body is not followed by CRLF.
+    #[error("Protocol error: missing CRLF")]
+    MissingCrlf,
+    /// A length above the limits.
+    #[error("Protocol error: {0} too long")]
+    TooLong(&'static str),
+    /// Aggregates nested deeper than [`MAX_DEPTH`].
+    #[error("Protocol error: frames nested too deep")]
+    TooDeep,
+}
+
+/// A string-like frame's kind, with its bytes as a range of the frame's raw bytes.
+#[derive(Debug, Clone, Copy)]
+enum StrKind {
+    Simple,
+    Error,
+    Double,
+    Verbatim,
+    BigNumber,
+}
+
+/// A frame while it is being read: strings are ranges of the raw bytes.
+#[derive(Debug)]
+enum Partial {
+    Str(StrKind, usize, usize),
+    Int(i64),
+    Bulk(Option<(usize, usize)>),
+    NullArray,
+    Null,
+    Bool(bool),
+    Agg(AggKind, Vec<Partial>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AggKind {
+    Array,
+    Map,
+    Set,
+    Push,
+    Attribute,
+}
+
+/// An aggregate whose elements are still being read.
+#[derive(Debug)]
+struct Level {
+    kind: AggKind,
+    remaining: usize,
+    items: Vec<Partial>,
+}
+
+/// Resumable reader of RESP2/RESP3 frames. One per connection.
+///
+/// Between calls the caller may only append to the buffer; the bytes of an
+/// incomplete frame must stay where they are (use [`FrameReader::reset`] after
+/// throwing a buffer away).
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    /// Offset in the buffer where the next token of the current frame starts.
+    pos: usize,
+    /// How far a line search already looked (never re-scanned).
+    scanned: usize,
+    /// Open aggregates, outermost first.
+    stack: Vec<Level>,
+    /// Whether the frame in progress is being built (vs only validated).
+    building: bool,
+    /// Bytes looked at so far (tests check the reader is linear).
+    #[cfg(test)]
+    examined: usize,
+}
+
+impl FrameReader {
+    /// A reader with nothing read.
+    pub fn new() -> FrameReader {
+        FrameReader::default()
+    }
+
+    /// Forgets a partly read frame (after the caller dropped its buffer).
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.scanned = 0;
+        self.stack.clear();
+    }
+
+    /// True when no frame is partly read.
+    pub fn is_idle(&self) -> bool {
+        self.pos == 0 && self.stack.is_empty()
+    }
+
+    /// The next complete frame, its bytes removed from `buf`; `Ok(None)` when
+    /// more input is needed. O(bytes newly arrived) per call.
+    pub fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        Ok(self.next_raw(buf)?.map(|(f, _)| f))
+    }
+
+    /// Like [`FrameReader::next`], also giving the frame's exact bytes (the
+    /// frame's strings are slices of them: no copy).
+    pub fn next_raw(&mut self, buf: &mut BytesMut) -> Result<Option<(Frame, Bytes)>, FrameError> {
+        let Some(p) = self.advance(buf, true)? else { return Ok(None) };
+        let raw = self.take(buf);
+        let frame = finish(p, &raw);
+        Ok(Some((frame, raw)))
+    }
+
+    /// The next complete frame's bytes only, validated but not decoded (no
+    /// allocation per element): the proxy's forwarding path.
+    pub fn next_raw_only(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        match self.advance(buf, false)? {
+            Some(_) => Ok(Some(self.take(buf))),
+            None => Ok(None),
+        }
+    }
+
+    fn take(&mut self, buf: &mut BytesMut) -> Bytes {
+        let raw = buf.split_to(self.pos).freeze();
+        self.pos = 0;
+        self.scanned = 0;
+        raw
+    }
+
+    /// Finds the end of the line starting at `self.pos`: the index of its `\r`.
+    fn line(&mut self, buf: &[u8], limit: usize) -> Result<Option<usize>, FrameError> {
+        let from = self.scanned.max(self.pos + 1).min(buf.len());
+        match buf[from..].iter().position(|&c| c == b'\n') {
+            Some(p) => {
+                #[cfg(test)]
+                {
+                    self.examined += p + 1;
+                }
+                let nl = from + p;
+                self.scanned = 0;
+                if nl - self.pos > limit + 2 {
+                    return Err(FrameError::TooLong("line"));
+                }
+                if buf[nl - 1] != b'\r' {
+                    return Err(FrameError::MissingCrlf);
+                }
+                Ok(Some(nl - 1))
+            }
+            None => {
+                #[cfg(test)]
+                {
+                    self.examined += buf.len() - from;
+                }
+                self.scanned = buf.len();
+                if buf.len() - self.pos > limit + 2 {
+                    return Err(FrameError::TooLong("line"));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Reads tokens until a top-level frame is complete (`Some`, with
+    /// `self.pos` at its end) or the input runs out (`None`).
+    fn advance(&mut self, buf: &[u8], build: bool) -> Result<Option<Partial>, FrameError> {
+        if self.pos == 0 && self.stack.is_empty() {
+            self.building = build;
+        } else if self.building != build {
+            // Switching modes mid-frame: start this frame over (correct, rare).
+            self.reset();
+            self.building = build;
+        }
+        loop {
+            if self.pos >= buf.len() {
+                return Ok(None);
+            }
+            let start = self.pos;
+            let t = buf[start];
+            let limit = match t {
+                b'+' | b'-' | b',' | b'(' => MAX_LINE_LEN,
+                _ => MAX_HEADER_LEN,
+            };
+            let Some(cr) = self.line(buf, limit)? else { return Ok(None) };
+            let body = &buf[start + 1..cr];
+            let next = cr + 2;
+            let value = match t {
+                b'+' => Partial::Str(StrKind::Simple, start + 1, cr),
+                b'-' => Partial::Str(StrKind::Error, start + 1, cr),
+                b',' => Partial::Str(StrKind::Double, start + 1, cr),
+                b'(' => Partial::Str(StrKind::BigNumber, start + 1, cr),
+                b':' => Partial::Int(parse_int(body).ok_or(FrameError::BadLine("integer"))?),
+                b'_' if body.is_empty() => Partial::Null,
+                b'_' => return Err(FrameError::BadLine("null")),
+                b'#' => match body {
+                    b"t" => Partial::Bool(true),
+                    b"f" => Partial::Bool(false),
+                    _ => return Err(FrameError::BadLine("boolean")),
+                },
+                b'$' | b'!' | b'=' => {
+                    let n = parse_int(body).ok_or(FrameError::BadLine("bulk length"))?;
+                    if n == -1 && t == b'$' {
+                        self.pos = next;
+                        if let Some(done) = self.push(Partial::Bulk(None))? {
+                            return Ok(Some(done));
+                        }
+                        continue;
+                    }
+                    if n < 0 {
+                        return Err(FrameError::BadLine("bulk length"));
+                    }
+                    let n = n as usize;
+                    if n > MAX_BULK_LEN {
+                        return Err(FrameError::TooLong("bulk string"));
+                    }
+                    if buf.len() < next + n + 2 {
+                        // Body incomplete: re-read only this short header next time.
+                        self.scanned = 0;
+                        return Ok(None);
+                    }
+                    #[cfg(test)]
+                    {
+                        self.examined += 2;
+                    }
+                    if &buf[next + n..next + n + 2] != b"\r\n" {
+                        return Err(FrameError::MissingCrlf);
+                    }
+                    self.pos = next + n + 2;
+                    let v = match t {
+                        b'$' => Partial::Bulk(Some((next, next + n))),
+                        b'!' => Partial::Str(StrKind::Error, next, next + n),
+                        _ => {
+                            if n < 4 || buf[next + 3] != b':' {
+                                return Err(FrameError::BadLine("verbatim string"));
+                            }
+                            Partial::Str(StrKind::Verbatim, next, next + n)
+                        }
+                    };
+                    if let Some(done) = self.push(v)? {
+                        return Ok(Some(done));
+                    }
+                    continue;
+                }
+                b'*' | b'%' | b'~' | b'>' | b'|' => {
+                    let n = parse_int(body).ok_or(FrameError::BadLine("aggregate length"))?;
+                    self.pos = next;
+                    if n == -1 && t == b'*' {
+                        if let Some(done) = self.push(Partial::NullArray)? {
+                            return Ok(Some(done));
+                        }
+                        continue;
+                    }
+                    if n < 0 {
+                        return Err(FrameError::BadLine("aggregate length"));
+                    }
+                    let n = n as usize;
+                    if n > MAX_AGGREGATE_LEN {
+                        return Err(FrameError::TooLong("aggregate"));
+                    }
+                    if self.stack.len() >= MAX_DEPTH {
+                        return Err(FrameError::TooDeep);
+                    }
+                    let (kind, count) = match t {
+                        b'*' => (AggKind::Array, n),
+                        b'%' => (AggKind::Map, n * 2),
+                        b'~' => (AggKind::Set, n),
+                        b'>' => (AggKind::Push, n),
+                        _ => (AggKind::Attribute, n * 2),
+                    };
+                    let items = if self.building { Vec::with_capacity(count.min(1024)) } else { Vec::new() };
+                    self.stack.push(Level { kind, remaining: count, items });
+                    if count == 0 {
+                        let level = self.stack.pop().map(|l| (l.kind, l.items));
+                        if let Some((kind, items)) = level {
+                            if let Some(done) = self.close(kind, items)? {
+                                return Ok(Some(done));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                other => return Err(FrameError::BadType(other as char)),
+            };
+            self.pos = next;
+            if let Some(done) = self.push(value)? {
+                return Ok(Some(done));
+            }
+        }
+    }
+
+    /// Adds a finished value to the innermost open aggregate, closing every
+    /// aggregate it completes. `Some` when the top-level frame is complete.
+    fn push(&mut self, value: Partial) -> Result<Option<Partial>, FrameError> {
+        let mut value = value;
+        loop {
+            let Some(top) = self.stack.last_mut() else { return Ok(Some(value)) };
+            if self.building {
+                top.items.push(value);
+            }
+            top.remaining -= 1;
+            if top.remaining > 0 {
+                return Ok(None);
+            }
+            let Some(level) = self.stack.pop() else { return Ok(None) };
+            if level.kind == AggKind::Attribute {
+                // An attribute decorates the value after it: nothing to add.
+                return Ok(None);
+            }
+            value = Partial::Agg(level.kind, level.items);
+        }
+    }
+
+    /// Closes an empty aggregate just opened.
+    fn close(&mut self, kind: AggKind, items: Vec<Partial>) -> Result<Option<Partial>, FrameError> {
+        if kind == AggKind::Attribute {
+            return Ok(None);
+        }
+        self.push(Partial::Agg(kind, items))
+    }
+}
+
+/// Parses a header's decimal integer (`-12`, `+3` refused like Redis does).
+fn parse_int(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        let d = (c - b'0') as i64;
+        v = if neg { v.checked_mul(10)?.checked_sub(d)? } else { v.checked_mul(10)?.checked_add(d)? };
+    }
+    Some(v)
+}
+
+/// Turns a read frame into a [`Frame`] whose strings are slices of `raw`.
+fn finish(p: Partial, raw: &Bytes) -> Frame {
+    match p {
+        Partial::Str(k, s, e) => {
+            let b = raw.slice(s..e);
+            match k {
+                StrKind::Simple => Frame::Simple(b),
+                StrKind::Error => Frame::Error(b),
+                StrKind::Double => Frame::Double(b),
+                StrKind::Verbatim => Frame::Verbatim(b),
+                StrKind::BigNumber => Frame::BigNumber(b),
+            }
+        }
+        Partial::Int(n) => Frame::Int(n),
+        Partial::Bulk(r) => Frame::Bulk(r.map(|(s, e)| raw.slice(s..e))),
+        Partial::NullArray => Frame::Array(None),
+        Partial::Null => Frame::Null,
+        Partial::Bool(b) => Frame::Bool(b),
+        Partial::Agg(kind, items) => {
+            let items: Vec<Frame> = items.into_iter().map(|i| finish(i, raw)).collect();
+            match kind {
+                AggKind::Map | AggKind::Attribute => {
+                    let mut pairs = Vec::with_capacity(items.len() / 2);
+                    let mut it = items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    Frame::Map(pairs)
+                }
+                AggKind::Array => Frame::Array(Some(items)),
+                AggKind::Set => Frame::Set(items),
+                AggKind::Push => Frame::Push(items),
+            }
+        }
+    }
+}
+
+fn put_len(out: &mut BytesMut, prefix: u8, n: usize) {
+    out.put_u8(prefix);
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+fn put_line(out: &mut BytesMut, prefix: u8, b: &[u8]) {
+    out.put_u8(prefix);
+    out.put_slice(b);
+    out.put_slice(b"\r\n");
+}
+
+impl Frame {
+    /// Writes the frame in RESP, byte for byte as it was read (an error
+    /// holding CR or LF is written as a RESP3 blob error). O(size).
+    pub fn write_to(&self, out: &mut BytesMut) {
+        match self {
+            Frame::Simple(b) => put_line(out, b'+', b),
+            Frame::Error(b) if b.iter().any(|&c| c == b'\r' || c == b'\n') => {
+                put_len(out, b'!', b.len());
+                put_line(out, b'\r', b);
+                out.truncate(out.len() - b.len() - 3);
+                out.put_slice(b);
+                out.put_slice(b"\r\n");
+            }
+            Frame::Error(b) => put_line(out, b'-', b),
+            Frame::Int(n) => {
+                out.put_u8(b':');
+                out.put_slice(itoa::Buffer::new().format(*n).as_bytes());
+                out.put_slice(b"\r\n");
+            }
+            Frame::Bulk(None) => out.put_slice(b"$-1\r\n"),
+            Frame::Bulk(Some(b)) => {
+                put_len(out, b'$', b.len());
+                out.put_slice(b);
+                out.put_slice(b"\r\n");
+            }
+            Frame::Array(None) => out.put_slice(b"*-1\r\n"),
+            Frame::Array(Some(items)) => write_items(out, b'*', items),
+            Frame::Set(items) => write_items(out, b'~', items),
+            Frame::Push(items) => write_items(out, b'>', items),
+            Frame::Map(pairs) => {
+                put_len(out, b'%', pairs.len());
+                for (k, v) in pairs {
+                    k.write_to(out);
+                    v.write_to(out);
+                }
+            }
+            Frame::Null => out.put_slice(b"_\r\n"),
+            Frame::Double(b) => put_line(out, b',', b),
+            Frame::Bool(b) => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+            Frame::Verbatim(b) => {
+                put_len(out, b'=', b.len());
+                out.put_slice(b);
+                out.put_slice(b"\r\n");
+            }
+            Frame::BigNumber(b) => put_line(out, b'(', b),
+        }
+    }
+
+    /// True for `-` and `!` errors.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Frame::Error(_))
+    }
+
+    /// True for the nulls of both protocols (`$-1`, `*-1`, `_`).
+    pub fn is_null(&self) -> bool {
+        matches!(self, Frame::Null | Frame::Bulk(None) | Frame::Array(None))
+    }
+
+    /// The integer of an `Int` frame.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Frame::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a string-like frame (simple, error, bulk, verbatim
+    /// without its format prefix, double, big number).
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            Frame::Simple(b) | Frame::Error(b) | Frame::Double(b) | Frame::BigNumber(b) | Frame::Bulk(Some(b)) => {
+                Some(b)
+            }
+            Frame::Verbatim(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The text of a string-like frame; a verbatim string loses its `txt:` prefix.
+    pub fn text(&self) -> Option<&[u8]> {
+        match self {
+            Frame::Verbatim(b) if b.len() >= 4 => Some(&b[4..]),
+            other => other.as_bytes().map(|b| &b[..]),
+        }
+    }
+
+    /// The elements of an array, set or push frame.
+    pub fn items(&self) -> Option<&[Frame]> {
+        match self {
+            Frame::Array(Some(v)) | Frame::Set(v) | Frame::Push(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+fn write_items(out: &mut BytesMut, prefix: u8, items: &[Frame]) {
+    put_len(out, prefix, items.len());
+    for i in items {
+        i.write_to(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(input: &[u8]) -> Result<Option<Frame>, FrameError> {
+        FrameReader::new().next(&mut BytesMut::from(input))
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn every_type() {
+        assert_eq!(one(b"+OK\r\n"), Ok(Some(Frame::Simple(b("OK")))));
+        assert_eq!(one(b"-ERR x\r\n"), Ok(Some(Frame::Error(b("ERR x")))));
+        assert_eq!(one(b":-42\r\n"), Ok(Some(Frame::Int(-42))));
+        assert_eq!(one(b"$3\r\nfoo\r\n"), Ok(Some(Frame::Bulk(Some(b("foo"))))));
+        assert_eq!(one(b"$0\r\n\r\n"), Ok(Some(Frame::Bulk(Some(b(""))))));
+        assert_eq!(one(b"$-1\r\n"), Ok(Some(Frame::Bulk(None))));
+        assert_eq!(one(b"*-1\r\n"), Ok(Some(Frame::Array(None))));
+        assert_eq!(one(b"*0\r\n"), Ok(Some(Frame::Array(Some(vec![])))));
+        assert_eq!(one(b"_\r\n"), Ok(Some(Frame::Null)));
+        assert_eq!(one(b",1.5\r\n"), Ok(Some(Frame::Double(b("1.5")))));
+        assert_eq!(one(b"#t\r\n"), Ok(Some(Frame::Bool(true))));
+        assert_eq!(one(b"#f\r\n"), Ok(Some(Frame::Bool(false))));
+        assert_eq!(one(b"(12345678901234567890\r\n"), Ok(Some(Frame::BigNumber(b("12345678901234567890")))));
+        assert_eq!(one(b"=7\r\ntxt:abc\r\n"), Ok(Some(Frame::Verbatim(b("txt:abc")))));
+        assert_eq!(one(b"!5\r\nERR x\r\n"), Ok(Some(Frame::Error(b("ERR x")))));
+        assert_eq!(
+            one(b"%1\r\n+a\r\n:1\r\n"),
+            Ok(Some(Frame::Map(vec![(Frame::Simple(b("a")), Frame::Int(1))])))
+        );
+        assert_eq!(one(b"~2\r\n:1\r\n:2\r\n"), Ok(Some(Frame::Set(vec![Frame::Int(1), Frame::Int(2)]))));
+        assert_eq!(one(b">1\r\n+x\r\n"), Ok(Some(Frame::Push(vec![Frame::Simple(b("x"))]))));
+        assert_eq!(one(b"|1\r\n+k\r\n+v\r\n:7\r\n"), Ok(Some(Frame::Int(7))));
+    }
+
+    #[test]
+    fn incomplete_needs_more() {
+        for input in [&b"+OK"[..], b"+OK\r", b"$3\r\nfo", b"*2\r\n:1\r\n", b"%1\r\n+a\r\n", b"|1\r\n+k\r\n+v\r\n"] {
+            assert_eq!(one(input), Ok(None), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn nested_and_raw_bytes() {
+        let input = b"*3\r\n$1\r\na\r\n*2\r\n:1\r\n_\r\n%1\r\n+k\r\n~1\r\n#t\r\n+NEXT\r\n";
+        let mut buf = BytesMut::from(&input[..]);
+        let mut r = FrameReader::new();
+        let (f, raw) = r.next_raw(&mut buf).unwrap().unwrap();
+        assert_eq!(&raw[..], &input[..input.len() - 7]);
+        let mut again = BytesMut::new();
+        f.write_to(&mut again);
+        assert_eq!(&again[..], &raw[..]);
+        assert_eq!(f.items().map(|i| i.len()), Some(3));
+        assert_eq!(r.next(&mut buf), Ok(Some(Frame::Simple(b("NEXT")))));
+        assert!(buf.is_empty() && r.is_idle());
+    }
+
+    #[test]
+    fn resumes_byte_by_byte_in_both_modes() {
+        let input = b"*2\r\n$5\r\nhe\r\no\r\n%1\r\n$1\r\nk\r\n*1\r\n:3\r\n:9\r\n";
+        for build in [true, false] {
+            let mut r = FrameReader::new();
+            let mut buf = BytesMut::new();
+            let mut got = vec![];
+            for &c in input.iter() {
+                buf.extend_from_slice(&[c]);
+                if build {
+                    while let Some((_, raw)) = r.next_raw(&mut buf).unwrap() {
+                        got.push(raw);
+                    }
+                } else {
+                    while let Some(raw) = r.next_raw_only(&mut buf).unwrap() {
+                        got.push(raw);
+                    }
+                }
+            }
+            assert_eq!(got.len(), 2);
+            assert_eq!(got[0].len() + got[1].len(), input.len());
+            assert_eq!(&got[1][..], b":9\r\n");
+        }
+    }
+
+    #[test]
+    fn linear_on_a_huge_frame_fed_in_small_pieces() {
+        let n = 200_000;
+        let mut input = format!("*{n}\r\n").into_bytes();
+        for i in 0..n {
+            input.extend_from_slice(format!("$6\r\nv{i:05}\r\n").as_bytes());
+        }
+        let mut r = FrameReader::new();
+        let mut buf = BytesMut::new();
+        let mut done = None;
+        for chunk in input.chunks(7) {
+            buf.extend_from_slice(chunk);
+            if let Some(f) = r.next(&mut buf).unwrap() {
+                done = Some(f);
+            }
+        }
+        assert_eq!(done.and_then(|f| f.items().map(|i| i.len())), Some(n));
+        assert!(r.examined < 2 * input.len(), "examined {} of {}", r.examined, input.len());
+    }
+
+    #[test]
+    fn malformed_input_is_an_error() {
+        assert_eq!(one(b"?x\r\n"), Err(FrameError::BadType('?')));
+        assert_eq!(one(b":12a\r\n"), Err(FrameError::BadLine("integer")));
+        assert_eq!(one(b"$-2\r\n"), Err(FrameError::BadLine("bulk length")));
+        assert_eq!(one(b"$3\r\nfooXX"), Err(FrameError::MissingCrlf));
+        assert_eq!(one(b"+OK\n"), Err(FrameError::MissingCrlf));
+        assert_eq!(one(b"#x\r\n"), Err(FrameError::BadLine("boolean")));
+        assert_eq!(one(b"*?\r\n"), Err(FrameError::BadLine("aggregate length")));
+        assert_eq!(one(b"=2\r\nab\r\n"), Err(FrameError::BadLine("verbatim string")));
+        assert_eq!(one(b"$999999999999\r\n"), Err(FrameError::TooLong("bulk string")));
+        assert_eq!(one(b":1111111111111111111111111111111111111111"), Err(FrameError::TooLong("line")));
+        assert_eq!(one(b"*3000000000\r\n"), Err(FrameError::TooLong("aggregate")));
+        assert_eq!(one(b":99999999999999999999\r\n"), Err(FrameError::BadLine("integer")));
+    }
+
+    #[test]
+    fn depth_is_limited() {
+        let ok = "*1\r\n".repeat(MAX_DEPTH) + ":1\r\n";
+        assert!(one(ok.as_bytes()).unwrap().is_some());
+        let deep = "*1\r\n".repeat(MAX_DEPTH + 1) + ":1\r\n";
+        assert_eq!(one(deep.as_bytes()), Err(FrameError::TooDeep));
+    }
+
+    #[test]
+    fn errors_with_newlines_reencode_as_blob_errors() {
+        let mut out = BytesMut::new();
+        Frame::Error(b("ERR a\nb")).write_to(&mut out);
+        assert_eq!(&out[..], b"!7\r\nERR a\nb\r\n");
+        assert_eq!(one(&out), Ok(Some(Frame::Error(b("ERR a\nb")))));
+    }
+
+    #[test]
+    fn accessors() {
+        assert_eq!(Frame::Verbatim(b("txt:hi")).text(), Some(&b"hi"[..]));
+        assert!(Frame::Bulk(None).is_null() && Frame::Null.is_null() && !Frame::Int(0).is_null());
+        assert_eq!(Frame::Int(5).as_int(), Some(5));
+    }
+}
