@@ -8,6 +8,7 @@
 //! - [`cmd`]: the command table and one module per command family
 //!   (`string`, `list`, `hash`, `keys`, `server`, `connection`,
 //!   `transaction`), with shared argument parsing in `cmd::args`.
+//! - [`memory`]: the counting allocator behind `used_memory` and `maxmemory`.
 //! - [`persist`]: RDB snapshots (Redis-compatible codec), the append-only
 //!   file with its fsync policies and rewrite, loading at start.
 //! - [`tls`]: rustls configs from PEM files, reloadable acceptor, one
@@ -17,6 +18,7 @@
 
 pub mod cmd;
 pub mod db;
+pub mod memory;
 pub mod persist;
 pub mod protocol;
 pub mod server;

@@ -146,7 +146,12 @@ fn build_config(args: &Args) -> Result<Config, String> {
     Ok(cfg)
 }
 
+/// Counts allocated bytes for `used_memory` and `maxmemory`.
+#[global_allocator]
+static ALLOC: inmemory::memory::CountingAlloc = inmemory::memory::CountingAlloc;
+
 fn main() -> ExitCode {
+    inmemory::memory::mark_installed();
     let args = Args::parse();
     let cfg = match build_config(&args) {
         Ok(c) => c,

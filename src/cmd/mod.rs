@@ -94,6 +94,13 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
             return refusal;
         }
     }
+    if srv.evictor.maxmemory() > 0
+        && !srv.persist.loading.load(Ordering::Relaxed)
+        && !srv.evictor.free_memory(&srv.keyspace, || crate::server::used_memory(srv))
+        && spec.has(flags::DENYOOM)
+    {
+        return Reply::err("OOM command not allowed when used memory > 'maxmemory'.");
+    }
     execute(srv, client, spec, args)
 }
 

@@ -52,6 +52,9 @@ pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
                             }
                         }
                     }
+                    if stale > 0 {
+                        part.maybe_shrink();
+                    }
                     (n, stale)
                 };
                 deleted += stale as u64;

@@ -29,19 +29,35 @@ pub const SHARDS: usize = 64;
 pub struct DbShard {
     /// Keys in insertion order; removal swaps the last key into the hole,
     /// which is what lets SCAN walk positions downwards without missing keys.
-    pub map: IndexMap<Bytes, Entry, Hasher>,
+    /// Entries are boxed so deleting or evicting a key frees its memory at
+    /// once (a slot in the table costs 48 bytes; the rest goes with the key).
+    pub map: IndexMap<Bytes, Box<Entry>, Hasher>,
     /// Keys that have an expiry, for sampling by the active expire cycle.
     pub expires: IndexSet<Bytes, Hasher>,
 }
 
 impl DbShard {
-    /// Removes a key and its expiry record. O(1).
-    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+    /// Removes a key and its expiry record. O(1) amortized; the table
+    /// shrinks when three quarters of it are empty.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.map.swap_remove(key)?;
         if e.expire_at != 0 {
             self.expires.swap_remove(key);
         }
-        Some(e)
+        self.maybe_shrink();
+        Some(*e)
+    }
+
+    /// Gives memory back after mass deletion (eviction, expiry, DEL).
+    pub fn maybe_shrink(&mut self) {
+        let cap = self.map.capacity();
+        if cap > 1024 && self.map.len() < cap / 4 {
+            self.map.shrink_to(self.map.len() * 2);
+        }
+        let cap = self.expires.capacity();
+        if cap > 1024 && self.expires.len() < cap / 4 {
+            self.expires.shrink_to(self.expires.len() * 2);
+        }
     }
 }
 
@@ -189,7 +205,7 @@ impl<'a> Locked<'a> {
         let stat = if found { &self.ks.stats.hits } else { &self.ks.stats.misses };
         stat.fetch_add(1, Ordering::Relaxed);
         if found {
-            self.dbs_mut(key, self.db).map.get_mut(key)
+            self.dbs_mut(key, self.db).map.get_mut(key).map(|b| &mut **b)
         } else {
             None
         }
@@ -199,7 +215,7 @@ impl<'a> Locked<'a> {
     /// no LRU touch. O(1).
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
         if self.lookup(key, false) {
-            self.dbs_mut(key, self.db).map.get_mut(key)
+            self.dbs_mut(key, self.db).map.get_mut(key).map(|b| &mut **b)
         } else {
             None
         }
@@ -208,7 +224,7 @@ impl<'a> Locked<'a> {
     /// Looks a key up for a write: refreshes the LRU clock, no hit/miss stats.
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         if self.lookup(key, true) {
-            self.dbs_mut(key, self.db).map.get_mut(key)
+            self.dbs_mut(key, self.db).map.get_mut(key).map(|b| &mut **b)
         } else {
             None
         }
@@ -226,8 +242,8 @@ impl<'a> Locked<'a> {
             return false;
         }
         if touch && !super::no_touch() {
+            e.freq = super::lfu_incr(super::lfu_decayed(e.freq, e.lru));
             e.lru = lru_clock();
-            e.freq = super::lfu_incr(e.freq);
         }
         true
     }
@@ -249,7 +265,7 @@ impl<'a> Locked<'a> {
         } else if expire_at == 0 && had_ttl {
             d.expires.swap_remove(&key[..]);
         }
-        d.map.insert(key, entry);
+        d.map.insert(key, Box::new(entry));
     }
 
     /// Replaces the value of an existing key, keeping its TTL (KEEPTTL), or
@@ -263,11 +279,11 @@ impl<'a> Locked<'a> {
     pub fn entry_or_insert(&mut self, key: &Bytes, make: impl FnOnce() -> Value) -> &mut Entry {
         if !self.lookup(key, true) {
             let db = self.db;
-            self.dbs_mut(key, db).map.insert(key.clone(), Entry::new(make()));
+            self.dbs_mut(key, db).map.insert(key.clone(), Box::new(Entry::new(make())));
         }
         let db = self.db;
         match self.dbs_mut(key, db).map.get_mut(&key[..]) {
-            Some(e) => e,
+            Some(e) => &mut **e,
             None => unreachable!("inserted above"),
         }
     }
@@ -305,7 +321,7 @@ impl<'a> Locked<'a> {
         } else {
             d.expires.swap_remove(&key[..]);
         }
-        d.map.insert(key, entry);
+        d.map.insert(key, Box::new(entry));
     }
 
     /// Sets or clears (0) the expiry of an existing key. Returns false if missing.

@@ -4,6 +4,7 @@
 //! Nothing here knows about the network or the protocol.
 
 pub mod blocking;
+pub mod evict;
 pub mod expire;
 pub mod glob;
 pub mod keyspace;
@@ -11,6 +12,7 @@ pub mod value;
 pub mod watch;
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use keyspace::{Keyspace, Locked};
@@ -41,14 +43,34 @@ pub fn idle_seconds(lru: u32) -> u64 {
     }
 }
 
-/// Redis's logarithmic LFU increment (lfu-log-factor 10): the counter grows
-/// ever more slowly, saturating at 255.
+static LFU_LOG_FACTOR: AtomicU64 = AtomicU64::new(10);
+static LFU_DECAY_TIME: AtomicU64 = AtomicU64::new(1);
+
+/// Applies `lfu-log-factor` and `lfu-decay-time` (minutes).
+pub fn set_lfu_params(log_factor: u64, decay_minutes: u64) {
+    LFU_LOG_FACTOR.store(log_factor, Ordering::Relaxed);
+    LFU_DECAY_TIME.store(decay_minutes, Ordering::Relaxed);
+}
+
+/// The LFU counter after Redis's decay: one point less per `lfu-decay-time`
+/// minutes since the last access (`lru` holds that access time).
+pub fn lfu_decayed(counter: u8, lru: u32) -> u8 {
+    let period = LFU_DECAY_TIME.load(Ordering::Relaxed);
+    if period == 0 {
+        return counter;
+    }
+    let periods = idle_seconds(lru) / 60 / period;
+    counter.saturating_sub(periods.min(255) as u8)
+}
+
+/// Redis's logarithmic LFU increment (`lfu-log-factor`, 10 by default): the
+/// counter grows ever more slowly, saturating at 255.
 pub fn lfu_incr(counter: u8) -> u8 {
     if counter == 255 {
         return 255;
     }
     let base = counter.saturating_sub(value::LFU_INIT) as f64;
-    let p = 1.0 / (base * 10.0 + 1.0);
+    let p = 1.0 / (base * LFU_LOG_FACTOR.load(Ordering::Relaxed) as f64 + 1.0);
     if fastrand::f64() < p {
         counter + 1
     } else {

@@ -61,6 +61,8 @@ pub struct Server {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// RDB/AOF state.
     pub persist: crate::persist::Persistence,
+    /// maxmemory settings and the eviction candidate pool.
+    pub evictor: crate::db::evict::Evictor,
     /// SHUTDOWN's SAVE/NOSAVE choice (None: as configured).
     pub shutdown_save: parking_lot::Mutex<Option<bool>>,
 }
@@ -84,6 +86,7 @@ impl Server {
             run_id,
             shutdown,
             persist: crate::persist::Persistence::new(),
+            evictor: crate::db::evict::Evictor::default(),
             shutdown_save: parking_lot::Mutex::new(None),
         })
     }
@@ -99,10 +102,18 @@ impl Server {
     }
 }
 
-/// Bytes of memory attributed to data, as INFO's `used_memory` reports it
-/// and eviction compares with `maxmemory`.
+/// Bytes the process has allocated (the counting allocator's figure; the
+/// RSS where that allocator is not installed), as INFO's `used_memory`
+/// reports it and eviction compares with `maxmemory`.
 pub fn used_memory(_srv: &Server) -> u64 {
-    crate::cmd::info::rss_bytes()
+    crate::memory::allocated().unwrap_or_else(crate::cmd::info::rss_bytes)
+}
+
+/// Applies the eviction and LFU settings from the configuration.
+pub fn configure_eviction(srv: &Server) {
+    let c = srv.config.read();
+    srv.evictor.configure(c.maxmemory, &c.maxmemory_policy, c.maxmemory_samples);
+    crate::db::set_lfu_params(c.lfu_log_factor, c.lfu_decay_time);
 }
 
 /// INFO's persistence section.
@@ -134,6 +145,10 @@ pub fn reset_stats(srv: &Server) {
 /// makes CONFIG SET restore the previous settings.
 pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
     match name {
+        "maxmemory" | "maxmemory-policy" | "maxmemory-samples" | "lfu-log-factor" | "lfu-decay-time" => {
+            configure_eviction(srv);
+            Ok(())
+        }
         "appendonly" | "appendfsync" => {
             let on = srv.config.read().appendonly;
             crate::persist::set_appendonly(srv, on)
@@ -185,6 +200,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         return Err(format!("Can't create data directory '{}': {e}", cfg.dir.display()));
     }
     let srv = Server::new(cfg.clone());
+    configure_eviction(&srv);
     crate::persist::load_at_start(&srv)?;
     let mut tasks = Vec::new();
     if cfg.port != 0 {

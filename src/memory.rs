@@ -1,0 +1,103 @@
+//! Memory accounting: a global allocator that counts the bytes the process
+//! has allocated, so `used_memory` and the `maxmemory` limit see what the
+//! data really costs (as Redis's zmalloc does), not an estimate.
+//!
+//! The count is kept in per-thread slots (one cache line each) so counting
+//! adds one uncontended atomic add per allocation; reading sums the slots.
+//! It includes everything the process allocates (keys, values, tables,
+//! client buffers), which is what Redis's `used_memory` reports too.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+const SLOTS: usize = 32;
+
+#[repr(align(64))]
+struct Slot(AtomicIsize);
+
+static COUNTERS: [Slot; SLOTS] = [const { Slot(AtomicIsize::new(0)) }; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+static INSTALLED: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[inline]
+fn slot() -> &'static AtomicIsize {
+    let i = MY_SLOT
+        .try_with(|s| {
+            let mut i = s.get();
+            if i == usize::MAX {
+                i = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+                s.set(i);
+            }
+            i
+        })
+        .unwrap_or(0);
+    &COUNTERS[i].0
+}
+
+/// The system allocator, counting. Install in a binary with
+/// `#[global_allocator] static A: inmemory::memory::CountingAlloc = inmemory::memory::CountingAlloc;`.
+pub struct CountingAlloc;
+
+/// Bytes the C allocator really reserved for `p` (size class rounding included).
+#[inline]
+unsafe fn usable(p: *mut u8) -> isize {
+    libc::malloc_usable_size(p as *mut libc::c_void) as isize
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counters are only bookkeeping, reading the size the allocator reports.
+unsafe impl GlobalAlloc for CountingAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            slot().fetch_add(usable(p), Ordering::Relaxed);
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        slot().fetch_sub(usable(ptr), Ordering::Relaxed);
+        System.dealloc(ptr, layout);
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            slot().fetch_add(usable(p), Ordering::Relaxed);
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old = usable(ptr);
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            slot().fetch_add(usable(p) - old, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Marks the counting allocator as installed (the server binary does this).
+pub fn mark_installed() {
+    INSTALLED.store(1, Ordering::Relaxed);
+}
+
+/// Bytes currently allocated through [`CountingAlloc`], or `None` when it
+/// is not the global allocator. O(slots).
+pub fn allocated() -> Option<u64> {
+    if INSTALLED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let sum: isize = COUNTERS.iter().map(|s| s.0.load(Ordering::Relaxed)).sum();
+    Some(sum.max(0) as u64)
+}
