@@ -11,11 +11,16 @@
 //! - [`memory`]: the counting allocator behind `used_memory` and `maxmemory`.
 //! - [`persist`]: RDB snapshots (Redis-compatible codec), the append-only
 //!   file with its fsync policies and rewrite, loading at start.
+//! - [`acl`]: ACL users, authentication, the per-command permission check,
+//!   the ACL log and the ACL file.
 //! - [`tls`]: rustls configs from PEM files, reloadable acceptor, one
 //!   stream type for plain and TLS connections.
 //! - [`server`]: the data server process: settings, clients, listeners and
 //!   the per-connection loop. Knows nothing about data types.
+//! - [`cli`]: the `inmemory-cli` client: flags, REPL, reply formatting.
 
+pub mod acl;
+pub mod cli;
 pub mod cmd;
 pub mod db;
 pub mod memory;

@@ -110,7 +110,7 @@ pub fn timeout(arg: &[u8]) -> Result<Option<std::time::Duration>, Reply> {
     if f == 0.0 {
         return Ok(None);
     }
-    Ok(Some(std::time::Duration::from_secs_f64(f)))
+    std::time::Duration::try_from_secs_f64(f).map(Some).map_err(|_| Reply::err("ERR timeout is out of range"))
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::args::{self, err, fail, int, is};
-use super::keys::{help_reply, unknown_subcommand};
+use super::keys::help_reply;
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::protocol::Reply;
@@ -41,6 +41,9 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     c.no_touch = false;
     c.no_evict = false;
     c.authenticated = !ctx.srv.requires_auth();
+    // Back to the default user, as Redis's RESET does.
+    c.acl_user = None;
+    *c.handle.user.lock() = "default".into();
     c.handle.db.store(0, Ordering::Relaxed);
     c.handle.resp.store(2, Ordering::Relaxed);
     *c.handle.name.lock() = None;
@@ -71,21 +74,7 @@ pub fn secure_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Checks credentials for AUTH and HELLO AUTH.
 fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
-    let required = ctx.srv.config.read().requirepass.clone();
-    let user_ok = user.is_none_or(|u| u == b"default");
-    if required.is_empty() {
-        if user.is_none() {
-            return fail("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-        }
-        if user_ok {
-            ctx.client.authenticated = true;
-            return Ok(());
-        }
-    } else if user_ok && secure_eq(pass, required.as_bytes()) {
-        ctx.client.authenticated = true;
-        return Ok(());
-    }
-    fail("WRONGPASS invalid username-password pair or user is disabled.")
+    crate::acl::authenticate(ctx.srv, ctx.client, user, pass)
 }
 
 fn auth(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -172,7 +161,7 @@ const CLIENT_HELP: &[&str] = &[
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn on_off(arg: &[u8]) -> Result<bool, Reply> {
@@ -185,62 +174,79 @@ fn on_off(arg: &[u8]) -> Result<bool, Reply> {
     }
 }
 
+/// CLIENT subcommands and their Redis arities (the container's name counted).
+const CLIENT_SUBS: &[(&str, i32)] = &[
+    ("getname", 2),
+    ("help", 2),
+    ("id", 2),
+    ("info", 2),
+    ("kill", -3),
+    ("list", -2),
+    ("no-evict", 3),
+    ("no-touch", 3),
+    ("reply", 3),
+    ("setinfo", 4),
+    ("setname", 3),
+];
+
 fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = &a[1];
-    let n = a.len();
     let me = ctx.client.handle.clone();
-    if is(sub, "help") && n == 2 {
-        return Ok(help_reply(CLIENT_HELP));
-    } else if is(sub, "id") && n == 2 {
-        return Ok(Reply::Int(me.id as i64));
-    } else if is(sub, "getname") && n == 2 {
-        return Ok(Reply::opt_bulk(me.name.lock().clone()));
-    } else if is(sub, "setname") && n == 3 {
-        valid_name(&a[2])?;
-        *me.name.lock() = Some(a[2].clone()).filter(|n| !n.is_empty());
-        return args::ok();
-    } else if is(sub, "info") && n == 2 {
-        return Ok(Reply::Verbatim(Bytes::from(me.info_line() + "\n")));
-    } else if is(sub, "list") {
-        return client_list(ctx, &a[2..]);
-    } else if is(sub, "setinfo") && n == 4 {
-        let v = String::from_utf8_lossy(&a[3]).into_owned();
-        if v.contains(' ') || v.contains('\n') {
-            return fail(&format!(
-                "ERR {} cannot contain spaces, newlines or special characters.",
-                String::from_utf8_lossy(&a[2]).to_ascii_lowercase()
-            ));
+    match super::keys::subcommand("client", a, CLIENT_SUBS)? {
+        "help" => Ok(help_reply(CLIENT_HELP)),
+        "id" => Ok(Reply::Int(me.id as i64)),
+        "getname" => Ok(Reply::opt_bulk(me.name.lock().clone())),
+        "setname" => {
+            valid_name(&a[2])?;
+            *me.name.lock() = Some(a[2].clone()).filter(|n| !n.is_empty());
+            args::ok()
         }
-        let mut lib = me.lib.lock();
-        if is(&a[2], "lib-name") {
-            lib.0 = v;
-        } else if is(&a[2], "lib-ver") {
-            lib.1 = v;
-        } else {
-            return fail(&format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&a[2])));
+        "info" => Ok(Reply::Verbatim(Bytes::from(me.info_line() + "\n"))),
+        "list" => client_list(ctx, &a[2..]),
+        "setinfo" => client_setinfo(ctx, &a[2], &a[3]),
+        "kill" => client_kill(ctx, &a[2..]),
+        "no-evict" => {
+            ctx.client.no_evict = on_off(&a[2])?;
+            args::ok()
         }
-        return args::ok();
-    } else if is(sub, "kill") && n >= 3 {
-        return client_kill(ctx, &a[2..]);
-    } else if is(sub, "no-evict") && n == 3 {
-        ctx.client.no_evict = on_off(&a[2])?;
-        return args::ok();
-    } else if is(sub, "no-touch") && n == 3 {
-        ctx.client.no_touch = on_off(&a[2])?;
-        return args::ok();
-    } else if is(sub, "reply") && n == 3 {
-        ctx.client.reply_mode = if is(&a[2], "on") {
-            ReplyMode::On
-        } else if is(&a[2], "off") {
-            ReplyMode::Off
-        } else if is(&a[2], "skip") {
-            ReplyMode::Skip
-        } else {
-            return fail(err::SYNTAX);
-        };
-        return Ok(if ctx.client.reply_mode == ReplyMode::On { crate::protocol::OK } else { Reply::None });
+        "no-touch" => {
+            ctx.client.no_touch = on_off(&a[2])?;
+            args::ok()
+        }
+        _ => {
+            ctx.client.reply_mode = if is(&a[2], "on") {
+                ReplyMode::On
+            } else if is(&a[2], "off") {
+                ReplyMode::Off
+            } else if is(&a[2], "skip") {
+                ReplyMode::Skip
+            } else {
+                return fail(err::SYNTAX);
+            };
+            Ok(if ctx.client.reply_mode == ReplyMode::On { crate::protocol::OK } else { Reply::None })
+        }
     }
-    Err(unknown_subcommand("client", sub))
+}
+
+/// `CLIENT SETINFO LIB-NAME|LIB-VER value` (Redis 7.2).
+fn client_setinfo(ctx: &mut Ctx, attr: &[u8], value: &[u8]) -> CmdResult {
+    let lib_name = is(attr, "lib-name");
+    if !lib_name && !is(attr, "lib-ver") {
+        return fail(&format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(attr)));
+    }
+    if value.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return fail(&format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr).to_ascii_lowercase()
+        ));
+    }
+    let v = String::from_utf8_lossy(value).into_owned();
+    let mut lib = ctx.client.handle.lib.lock();
+    if lib_name {
+        lib.0 = v;
+    } else {
+        lib.1 = v;
+    }
+    args::ok()
 }
 
 fn client_list(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
@@ -256,8 +262,10 @@ fn client_list(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
         } else if is(&opts[0], "id") && opts.len() >= 2 {
             let mut v = Vec::new();
             for o in &opts[1..] {
-                let id = int(o).ok().filter(|i| *i > 0).ok_or_else(|| Reply::err("ERR Invalid client ID"))?;
-                v.push(id as u64);
+                let id = int(o).map_err(|_| Reply::err("ERR Invalid client ID"))?;
+                if id > 0 {
+                    v.push(id as u64);
+                }
             }
             ids = Some(v);
         } else {
@@ -307,6 +315,9 @@ fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
         } else if is(&kv[0], "laddr") {
             laddr = Some(v);
         } else if is(&kv[0], "user") {
+            if ctx.srv.acl.get(&v).is_none() {
+                return fail(&format!("ERR No such user '{v}'"));
+            }
             user = Some(v);
         } else if is(&kv[0], "skipme") {
             skipme = on_off(if is(&kv[1], "yes") {
@@ -317,6 +328,9 @@ fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
                 &kv[1]
             })?;
         } else if is(&kv[0], "type") {
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|t| is(&kv[1], t)) {
+                return fail(&format!("ERR Unknown client type '{v}'"));
+            }
             if !is(&kv[1], "normal") {
                 return Ok(Reply::Int(0));
             }
@@ -344,79 +358,14 @@ fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
 }
 
 /// The connection family's rows of the command table.
+#[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
-    spec!(
-        "ping",
-        -1,
-        FAST | CONNECTION,
-        0,
-        0,
-        0,
-        ping,
-        "connection",
-        "Returns the server's liveliness response.",
-        "O(1)"
-    ),
+    spec!("ping", -1, FAST | CONNECTION, 0, 0, 0, ping, "connection", "Returns the server's liveliness response.", "O(1)"),
     spec!("echo", 2, FAST | CONNECTION, 0, 0, 0, echo, "connection", "Returns the given string.", "O(1)"),
-    spec!(
-        "quit",
-        -1,
-        FAST | CONNECTION | NO_AUTH | NO_MULTI,
-        0,
-        0,
-        0,
-        quit,
-        "connection",
-        "Closes the connection.",
-        "O(1)"
-    ),
-    spec!(
-        "reset",
-        1,
-        FAST | CONNECTION | NO_AUTH | NO_MULTI,
-        0,
-        0,
-        0,
-        reset,
-        "connection",
-        "Resets the connection.",
-        "O(1)"
-    ),
+    spec!("quit", -1, FAST | CONNECTION | NO_AUTH | NO_MULTI, 0, 0, 0, quit, "connection", "Closes the connection.", "O(1)"),
+    spec!("reset", 1, FAST | CONNECTION | NO_AUTH | NO_MULTI, 0, 0, 0, reset, "connection", "Resets the connection.", "O(1)"),
     spec!("select", 2, FAST | CONNECTION, 0, 0, 0, select, "connection", "Changes the selected database.", "O(1)"),
-    spec!(
-        "auth",
-        -2,
-        FAST | CONNECTION | NO_AUTH,
-        0,
-        0,
-        0,
-        auth,
-        "connection",
-        "Authenticates the connection.",
-        "O(N) where N is the number of passwords defined for the user"
-    ),
-    spec!(
-        "hello",
-        -1,
-        FAST | CONNECTION | NO_AUTH,
-        0,
-        0,
-        0,
-        hello,
-        "connection",
-        "Handshakes with the Redis server.",
-        "O(1)"
-    ),
-    spec!(
-        "client",
-        -2,
-        CONNECTION,
-        0,
-        0,
-        0,
-        client,
-        "connection",
-        "A container for client connection commands.",
-        "Depends on subcommand."
-    ),
+    spec!("auth", -2, FAST | CONNECTION | NO_AUTH, 0, 0, 0, auth, "connection", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user"),
+    spec!("hello", -1, FAST | CONNECTION | NO_AUTH, 0, 0, 0, hello, "connection", "Handshakes with the Redis server.", "O(1)"),
+    spec!("client", -2, CONNECTION, 0, 0, 0, client, "connection", "A container for client connection commands.", "Depends on subcommand."),
 ];

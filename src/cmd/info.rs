@@ -54,7 +54,10 @@ fn cpu_times() -> (f64, f64) {
 }
 
 /// Renders the requested sections (`all`, `everything`, `default`, or names).
-pub fn render(srv: &Server, sections: &[String]) -> String {
+/// `db_sizes` gives (keys, keys with a TTL) per database; `None` reads them
+/// from the keyspace, locking each shard in turn, so a caller that already
+/// holds shard locks (INFO inside EXEC) must pass them. O(shards × databases).
+pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, usize)>>) -> String {
     let want: Vec<String> = if sections.is_empty() {
         DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
     } else if sections.iter().any(|s| s == "all" || s == "everything") {
@@ -153,7 +156,7 @@ pub fn render(srv: &Server, sections: &[String]) -> String {
     }
     if has("keyspace") {
         o.push_str("# Keyspace\r\n");
-        for (i, (keys, expires)) in ks.db_sizes().into_iter().enumerate() {
+        for (i, (keys, expires)) in db_sizes.unwrap_or_else(|| ks.db_sizes()).into_iter().enumerate() {
             if keys > 0 {
                 let _ = write!(o, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
             }

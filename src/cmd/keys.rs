@@ -9,7 +9,7 @@ use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
 use crate::db::keyspace::SHARDS;
-use crate::db::{idle_seconds, now_ms};
+use crate::db::{idle_seconds, now_ms, Entry};
 use crate::protocol::Reply;
 use crate::spec;
 
@@ -18,18 +18,25 @@ fn del(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(n as i64))
 }
 
+/// Looks a key up as Redis's `LOOKUP_NOTOUCH` reads (TYPE, TTL, EXISTS,
+/// OBJECT …) do: lazy expiry and a keyspace hit or miss, but the key's
+/// access time and LFU counter are left alone. O(1).
+fn read_notouch<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Entry) -> R) -> Option<R> {
+    crate::db::with_no_touch(true, || ctx.ks.read(key).map(|e| f(e)))
+}
+
 fn exists(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let n = a[1..].iter().filter(|k| ctx.ks.read(k).is_some()).count();
+    let n = a[1..].iter().filter(|k| read_notouch(ctx, k, |_| ()).is_some()).count();
     Ok(Reply::Int(n as i64))
 }
 
 fn touch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let n = a[1..].iter().filter(|k| ctx.ks.write(k).is_some()).count();
+    let n = a[1..].iter().filter(|k| ctx.ks.read(k).is_some()).count();
     Ok(Reply::Int(n as i64))
 }
 
 fn type_cmd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    Ok(Reply::Status(ctx.ks.peek(&a[1]).map_or("none", |e| e.value.type_name())))
+    Ok(Reply::Status(read_notouch(ctx, &a[1], |e| e.value.type_name()).unwrap_or("none")))
 }
 
 fn keys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -62,9 +69,27 @@ fn encode_cursor(shard: usize, remaining: u64) -> u64 {
     ((shard as u64) << 32 | remaining) ^ FRESH
 }
 
-/// Parses a SCAN-family cursor (`ERR invalid cursor`).
+/// Parses a SCAN-family cursor as Redis does with `strtoul`: an optional
+/// sign (a negative number wraps around), decimal digits, nothing else;
+/// the empty string is cursor 0. `ERR invalid cursor` otherwise.
 pub fn parse_cursor(a: &[u8]) -> Result<u64, Reply> {
-    std::str::from_utf8(a).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| Reply::err("ERR invalid cursor"))
+    let invalid = || Reply::err("ERR invalid cursor");
+    if a.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match a[0] {
+        b'-' => (true, &a[1..]),
+        b'+' => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or_else(invalid)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// MATCH/COUNT (and, for SCAN, TYPE) options of the SCAN family.
@@ -228,7 +253,7 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if src == dst && dst_db == ctx.client.db {
         return fail("ERR source and destination objects are the same");
     }
-    let Some(entry) = ctx.ks.peek(src).cloned() else { return Ok(Reply::Int(0)) };
+    let Some(entry) = ctx.ks.read(src).cloned() else { return Ok(Reply::Int(0)) };
     if ctx.ks.exists_in(dst_db, dst) {
         if !replace {
             return Ok(Reply::Int(0));
@@ -263,11 +288,15 @@ fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if x < 0 || x >= n || y < 0 || y >= n {
         return fail(err::DB_INDEX);
     }
-    for s in ctx.ks.shards_mut() {
-        s.dbs.swap(x as usize, y as usize);
+    let (x, y) = (x as usize, y as usize);
+    // A watched key changes if it exists on either side of the swap.
+    let ks = &mut ctx.ks;
+    for db in [x, y] {
+        ctx.srv.watches.touch_db(Some(db), |_, k| ks.exists_in(x, k) || ks.exists_in(y, k));
     }
-    ctx.srv.watches.touch_db(Some(x as usize));
-    ctx.srv.watches.touch_db(Some(y as usize));
+    for s in ctx.ks.shards_mut() {
+        s.dbs.swap(x, y);
+    }
     ctx.srv.blocking.wake_all();
     args::ok()
 }
@@ -283,21 +312,23 @@ fn flush_opts(a: &[Bytes]) -> Result<(), Reply> {
 fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     flush_opts(a)?;
     let db = ctx.client.db;
+    let ks = &mut ctx.ks;
+    ctx.srv.watches.touch_db(Some(db), |d, k| ks.exists_in(d, k));
     for part in ctx.ks.db_parts(db) {
         *part = Default::default();
     }
-    ctx.srv.watches.touch_db(Some(db));
     args::ok()
 }
 
 fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     flush_opts(a)?;
+    let ks = &mut ctx.ks;
+    ctx.srv.watches.touch_db(None, |d, k| ks.exists_in(d, k));
     for s in ctx.ks.shards_mut() {
         for d in s.dbs.iter_mut() {
             *d = Default::default();
         }
     }
-    ctx.srv.watches.touch_db(None);
     args::ok()
 }
 
@@ -365,10 +396,10 @@ fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 /// Remaining TTL in ms: -2 missing, -1 no expiry.
 fn ttl_ms(ctx: &mut Ctx, key: &[u8]) -> i64 {
-    match ctx.ks.peek(key) {
+    match read_notouch(ctx, key, |e| e.expire_at) {
         None => -2,
-        Some(e) if e.expire_at == 0 => -1,
-        Some(e) => (e.expire_at as i64 - now_ms() as i64).max(0),
+        Some(0) => -1,
+        Some(at) => (at as i64 - now_ms() as i64).max(0),
     }
 }
 
@@ -379,7 +410,15 @@ fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             let t = ttl_ms(ctx, &a[1]);
             Ok(Reply::Int(if t < 0 { t } else { (t + 500) / 1000 }))
         }
-        3 => expire_generic(ctx, a, 1000, false),
+        3 => {
+            // The table marks TTL read-only, so the dispatcher does not
+            // signal WATCHers of this write: do it here.
+            let r = expire_generic(ctx, a, 1000, false)?;
+            if r == Reply::Int(1) {
+                ctx.srv.watches.touch(ctx.client.db, &a[1]);
+            }
+            Ok(r)
+        }
         _ => Err(args::arity_error("ttl")),
     }
 }
@@ -389,10 +428,10 @@ fn pttl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn expiretime_generic(ctx: &mut Ctx, key: &[u8], div: i64) -> CmdResult {
-    Ok(Reply::Int(match ctx.ks.peek(key) {
+    Ok(Reply::Int(match read_notouch(ctx, key, |e| e.expire_at) {
         None => -2,
-        Some(e) if e.expire_at == 0 => -1,
-        Some(e) => e.expire_at as i64 / div,
+        Some(0) => -1,
+        Some(at) => at as i64 / div,
     }))
 }
 
@@ -427,7 +466,7 @@ const OBJECT_HELP: &[&str] = &[
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 /// Replies for `X HELP` subcommands: an array of status lines.
@@ -437,311 +476,89 @@ pub fn help_reply(lines: &[&'static str]) -> Reply {
 
 /// Redis's reply to an unknown subcommand of `cmd`.
 pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> Reply {
-    Reply::Error(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub),
-        cmd.to_ascii_uppercase()
-    ))
+    let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
+    Reply::Error(format!("ERR unknown subcommand '{sub}'. Try {} HELP.", cmd.to_ascii_uppercase()))
 }
 
-fn object(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = &a[1];
-    if is(sub, "help") && a.len() == 2 {
-        return Ok(help_reply(OBJECT_HELP));
+/// Finds the subcommand `a[1]` of container command `cmd` among `subs`
+/// (lower-case name, Redis arity counting the container's name) and checks
+/// its arity: `ERR unknown subcommand` or `ERR wrong number of arguments for
+/// 'cmd|sub' command` as Redis answers them. O(number of subcommands).
+pub fn subcommand(cmd: &str, a: &[Bytes], subs: &[(&'static str, i32)]) -> Result<&'static str, Reply> {
+    let Some(&(name, arity)) = subs.iter().find(|(n, _)| is(&a[1], n)) else {
+        return Err(unknown_subcommand(cmd, &a[1]));
+    };
+    let n = a.len() as i32;
+    if (arity >= 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Err(args::arity_error(&format!("{cmd}|{name}")));
     }
-    let known = ["encoding", "freq", "idletime", "refcount"].iter().any(|s| is(sub, s));
-    if !known || a.len() != 3 {
-        return Err(unknown_subcommand("object", sub));
+    Ok(name)
+}
+
+/// Redis shares the objects of the integers 0..10000 (refcount `INT_MAX`)
+/// unless an LRU/LFU policy with a memory limit needs per-key access data.
+fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
+    let cfg = ctx.srv.config.read();
+    let lru_lfu = cfg.maxmemory_policy.contains("lru") || cfg.maxmemory_policy.contains("lfu");
+    if small_int && (cfg.maxmemory == 0 || !lru_lfu) {
+        i32::MAX as i64
+    } else {
+        1
+    }
+}
+
+const OBJECT_SUBS: &[(&str, i32)] = &[("encoding", 3), ("freq", 3), ("help", 2), ("idletime", 3), ("refcount", 3)];
+
+fn object(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let sub = subcommand("object", a, OBJECT_SUBS)?;
+    if sub == "help" {
+        return Ok(help_reply(OBJECT_HELP));
     }
     let policy = ctx.srv.config.read().maxmemory_policy.clone();
     let lfu = policy.contains("lfu");
-    let Some(e) = crate::db::with_no_touch(true, || ctx.ks.peek(&a[2]).cloned()) else { return Ok(Reply::Nil) };
-    if is(sub, "encoding") {
-        return Ok(Reply::bulk_str(e.value.encoding()));
+    let small_int = |v: &crate::db::Value| match v {
+        crate::db::Value::Str(s) => args::parse_i64_bytes(s).is_some_and(|n| (0..10_000).contains(&n)),
+        _ => false,
+    };
+    let found = read_notouch(ctx, &a[2], |e| (e.value.encoding(), small_int(&e.value), e.freq, e.lru));
+    let Some((encoding, small_int, freq, lru)) = found else { return Ok(Reply::Nil) };
+    match sub {
+        "encoding" => Ok(Reply::bulk_str(encoding)),
+        "refcount" => Ok(Reply::Int(refcount(ctx, small_int))),
+        "freq" if !lfu => fail("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        "freq" => Ok(Reply::Int(freq as i64)),
+        _ if lfu => fail("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        _ => Ok(Reply::Int(idle_seconds(lru) as i64)),
     }
-    if is(sub, "refcount") {
-        return Ok(Reply::Int(1));
-    }
-    if is(sub, "freq") {
-        if !lfu {
-            return fail("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-        }
-        return Ok(Reply::Int(e.freq as i64));
-    }
-    if lfu {
-        return fail("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-    }
-    Ok(Reply::Int(idle_seconds(e.lru) as i64))
 }
 
 /// The generic keyspace family's rows of the command table.
+#[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
-    spec!(
-        "del",
-        -2,
-        WRITE,
-        1,
-        -1,
-        1,
-        del,
-        "generic",
-        "Deletes one or more keys.",
-        "O(N) where N is the number of keys that will be removed."
-    ),
-    spec!(
-        "unlink",
-        -2,
-        WRITE | FAST,
-        1,
-        -1,
-        1,
-        del,
-        "generic",
-        "Asynchronously deletes one or more keys.",
-        "O(1) for each key removed regardless of its size."
-    ),
-    spec!(
-        "exists",
-        -2,
-        READONLY | FAST,
-        1,
-        -1,
-        1,
-        exists,
-        "generic",
-        "Determines whether one or more keys exist.",
-        "O(N) where N is the number of keys to check."
-    ),
-    spec!(
-        "touch",
-        -2,
-        READONLY | FAST,
-        1,
-        -1,
-        1,
-        touch,
-        "generic",
-        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
-        "O(N) where N is the number of keys that will be touched."
-    ),
-    spec!(
-        "type",
-        2,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        type_cmd,
-        "generic",
-        "Determines the type of value stored at a key.",
-        "O(1)"
-    ),
-    spec!(
-        "keys",
-        2,
-        READONLY | ALL_KEYS | DANGEROUS,
-        0,
-        0,
-        0,
-        keys,
-        "generic",
-        "Returns all key names that match a pattern.",
-        "O(N) with N being the number of keys in the database"
-    ),
-    spec!(
-        "scan",
-        -2,
-        READONLY | ALL_KEYS,
-        0,
-        0,
-        0,
-        scan,
-        "generic",
-        "Iterates over the key names in the database.",
-        "O(1) for every call. O(N) for a complete iteration."
-    ),
-    spec!(
-        "randomkey",
-        1,
-        READONLY | ALL_KEYS,
-        0,
-        0,
-        0,
-        randomkey,
-        "generic",
-        "Returns a random key name from the database.",
-        "O(1)"
-    ),
+    spec!("del", -2, WRITE, 1, -1, 1, del, "generic", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed."),
+    spec!("unlink", -2, WRITE | FAST, 1, -1, 1, del, "generic", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size."),
+    spec!("exists", -2, READONLY | FAST, 1, -1, 1, exists, "generic", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check."),
+    spec!("touch", -2, READONLY | FAST, 1, -1, 1, touch, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched."),
+    spec!("type", 2, READONLY | FAST, 1, 1, 1, type_cmd, "generic", "Determines the type of value stored at a key.", "O(1)"),
+    spec!("keys", 2, READONLY | ALL_KEYS | DANGEROUS, 0, 0, 0, keys, "generic", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database"),
+    spec!("scan", -2, READONLY | ALL_KEYS, 0, 0, 0, scan, "generic", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration."),
+    spec!("randomkey", 1, READONLY | ALL_KEYS, 0, 0, 0, randomkey, "generic", "Returns a random key name from the database.", "O(1)"),
     spec!("rename", 3, WRITE, 1, 2, 1, rename, "generic", "Renames a key and overwrites the destination.", "O(1)"),
-    spec!(
-        "renamenx",
-        3,
-        WRITE | FAST,
-        1,
-        2,
-        1,
-        renamenx,
-        "generic",
-        "Renames a key only when the target key name doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "copy",
-        -3,
-        WRITE | DENYOOM,
-        1,
-        2,
-        1,
-        copy,
-        "generic",
-        "Copies the value of a key to a new key.",
-        "O(N) worst case for collections, where N is the number of nested items."
-    ),
+    spec!("renamenx", 3, WRITE | FAST, 1, 2, 1, renamenx, "generic", "Renames a key only when the target key name doesn't exist.", "O(1)"),
+    spec!("copy", -3, WRITE | DENYOOM, 1, 2, 1, copy, "generic", "Copies the value of a key to a new key.", "O(N) worst case for collections, where N is the number of nested items."),
     spec!("move", 3, WRITE | FAST, 1, 1, 1, move_cmd, "generic", "Moves a key to another database.", "O(1)"),
-    spec!(
-        "swapdb",
-        3,
-        WRITE | FAST | ALL_KEYS | DANGEROUS,
-        0,
-        0,
-        0,
-        swapdb,
-        "server",
-        "Swaps two Redis databases.",
-        "O(N) where N is the count of clients watching or blocking on keys from both databases."
-    ),
-    spec!(
-        "flushdb",
-        -1,
-        WRITE | ALL_KEYS | DANGEROUS,
-        0,
-        0,
-        0,
-        flushdb,
-        "server",
-        "Remove all keys from the current database.",
-        "O(N) where N is the number of keys in the selected database"
-    ),
-    spec!(
-        "flushall",
-        -1,
-        WRITE | ALL_KEYS | DANGEROUS,
-        0,
-        0,
-        0,
-        flushall,
-        "server",
-        "Removes all keys from all databases.",
-        "O(N) where N is the total number of keys in all databases"
-    ),
-    spec!(
-        "dbsize",
-        1,
-        READONLY | FAST | ALL_KEYS,
-        0,
-        0,
-        0,
-        dbsize,
-        "server",
-        "Returns the number of keys in the database.",
-        "O(1)"
-    ),
-    spec!(
-        "expire",
-        -3,
-        WRITE | FAST,
-        1,
-        1,
-        1,
-        expire,
-        "generic",
-        "Sets the expiration time of a key in seconds.",
-        "O(1)"
-    ),
-    spec!(
-        "pexpire",
-        -3,
-        WRITE | FAST,
-        1,
-        1,
-        1,
-        pexpire,
-        "generic",
-        "Sets the expiration time of a key in milliseconds.",
-        "O(1)"
-    ),
-    spec!(
-        "expireat",
-        -3,
-        WRITE | FAST,
-        1,
-        1,
-        1,
-        expireat,
-        "generic",
-        "Sets the expiration time of a key to a Unix timestamp.",
-        "O(1)"
-    ),
-    spec!(
-        "pexpireat",
-        -3,
-        WRITE | FAST,
-        1,
-        1,
-        1,
-        pexpireat,
-        "generic",
-        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
-        "O(1)"
-    ),
-    spec!(
-        "expiretime",
-        2,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        expiretime,
-        "generic",
-        "Returns the expiration time of a key as a Unix timestamp.",
-        "O(1)"
-    ),
-    spec!(
-        "pexpiretime",
-        2,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        pexpiretime,
-        "generic",
-        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
-        "O(1)"
-    ),
-    spec!(
-        "ttl",
-        -2,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        ttl,
-        "generic",
-        "Returns the expiration time in seconds of a key (TTL key seconds: sets it, as the original project did).",
-        "O(1)"
-    ),
-    spec!(
-        "pttl",
-        2,
-        READONLY | FAST,
-        1,
-        1,
-        1,
-        pttl,
-        "generic",
-        "Returns the expiration time in milliseconds of a key.",
-        "O(1)"
-    ),
+    spec!("swapdb", 3, WRITE | FAST | ALL_KEYS | DANGEROUS, 0, 0, 0, swapdb, "server", "Swaps two Redis databases.", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
+    spec!("flushdb", -1, WRITE | ALL_KEYS | DANGEROUS, 0, 0, 0, flushdb, "server", "Remove all keys from the current database.", "O(N) where N is the number of keys in the selected database"),
+    spec!("flushall", -1, WRITE | ALL_KEYS | DANGEROUS, 0, 0, 0, flushall, "server", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases"),
+    spec!("dbsize", 1, READONLY | FAST | ALL_KEYS, 0, 0, 0, dbsize, "server", "Returns the number of keys in the database.", "O(1)"),
+    spec!("expire", -3, WRITE | FAST, 1, 1, 1, expire, "generic", "Sets the expiration time of a key in seconds.", "O(1)"),
+    spec!("pexpire", -3, WRITE | FAST, 1, 1, 1, pexpire, "generic", "Sets the expiration time of a key in milliseconds.", "O(1)"),
+    spec!("expireat", -3, WRITE | FAST, 1, 1, 1, expireat, "generic", "Sets the expiration time of a key to a Unix timestamp.", "O(1)"),
+    spec!("pexpireat", -3, WRITE | FAST, 1, 1, 1, pexpireat, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)"),
+    spec!("expiretime", 2, READONLY | FAST, 1, 1, 1, expiretime, "generic", "Returns the expiration time of a key as a Unix timestamp.", "O(1)"),
+    spec!("pexpiretime", 2, READONLY | FAST, 1, 1, 1, pexpiretime, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "O(1)"),
+    spec!("ttl", -2, READONLY | FAST, 1, 1, 1, ttl, "generic", "Returns the expiration time in seconds of a key (TTL key seconds: sets it, as the original project did).", "O(1)"),
+    spec!("pttl", 2, READONLY | FAST, 1, 1, 1, pttl, "generic", "Returns the expiration time in milliseconds of a key.", "O(1)"),
     spec!("persist", 2, WRITE | FAST, 1, 1, 1, persist, "generic", "Removes the expiration time of a key.", "O(1)"),
     spec!("object", -2, READONLY, 2, 2, 1, object, "generic", "A container for object introspection commands.", "O(1)"),
 ];

@@ -7,6 +7,7 @@
 //! the command's keys and run its handler. Locks are released before
 //! blocked clients are woken.
 
+pub mod acl;
 pub mod args;
 pub mod connection;
 pub mod hash;
@@ -83,6 +84,9 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         }
         return args::arity_error(spec.name);
     }
+    if let Err(e) = crate::acl::check(srv, client, spec, args) {
+        return e;
+    }
     if let Some(queue) = client.multi.as_mut() {
         if !spec.has(flags::NO_MULTI) {
             queue.push(args.to_vec());
@@ -126,6 +130,7 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
         ks.lock_none()
     };
     locked.db = client.db;
+    locked.changes.record_keys = !srv.watches.is_empty();
     let mut ctx = Ctx { srv, client, ks: locked };
     let reply = run(&mut ctx, spec, args);
     let ready = std::mem::take(&mut ctx.ks.ready);
@@ -144,13 +149,18 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
         Ok(r) => r,
         Err(e) => return e,
     };
-    if spec.has(flags::WRITE) && ctx.client.block.is_none() {
-        ctx.srv.keyspace.stats.dirty.fetch_add(1, Ordering::Relaxed);
-        for i in spec.key_indexes(args.len()) {
-            ctx.srv.watches.touch(ctx.client.db, &args[i]);
+    // A write is counted, propagated to the AOF and signalled to WATCHers
+    // only if it changed something (whole-keyspace writes always do).
+    let changed = std::mem::take(&mut ctx.ks.changes);
+    let wrote = changed.count > 0 || spec.has(flags::ALL_KEYS);
+    if spec.has(flags::WRITE) && ctx.client.block.is_none() && wrote {
+        ctx.srv.keyspace.stats.dirty.fetch_add(changed.count.max(1), Ordering::Relaxed);
+        for (db, key) in &changed.keys {
+            ctx.srv.watches.touch(*db, key);
         }
         ctx.srv.persist.propagate(&mut ctx.ks, ctx.client, spec, args, &reply);
     }
+    ctx.ks.changes.record_keys = changed.record_keys;
     if spec.name == "exec" {
         ctx.srv.persist.propagate_exec(ctx.client);
     }

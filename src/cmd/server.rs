@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::args::{self, fail, int, is};
-use super::keys::{help_reply, unknown_subcommand};
+use super::keys::{help_reply, subcommand, unknown_subcommand};
 use super::table::{self, flags::*, CommandSpec};
 use super::{CmdResult, Ctx};
 use crate::protocol::Reply;
@@ -12,7 +12,13 @@ use crate::spec;
 
 fn info(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
-    Ok(Reply::Verbatim(Bytes::from(super::info::render(ctx.srv, &sections))))
+    // Inside EXEC every shard is already locked by this thread: count through those locks.
+    let sizes = ctx.ks.is_all().then(|| {
+        (0..ctx.srv.keyspace.databases())
+            .map(|db| ctx.ks.db_parts(db).fold((0, 0), |(k, e), p| (k + p.map.len(), e + p.expires.len())))
+            .collect()
+    });
+    Ok(Reply::Verbatim(Bytes::from(super::info::render(ctx.srv, &sections, sizes))))
 }
 
 fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
@@ -31,44 +37,46 @@ const CONFIG_HELP: &[&str] = &[
     "REWRITE",
     "    Rewrite the configuration file.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
+const CONFIG_SUBS: &[(&str, i32)] = &[("get", -3), ("help", 2), ("resetstat", 2), ("rewrite", 2), ("set", -4)];
+
 fn config(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = &a[1];
-    if is(sub, "help") && a.len() == 2 {
-        return Ok(help_reply(CONFIG_HELP));
-    }
-    if is(sub, "get") && a.len() >= 3 {
-        let cfg = ctx.srv.config.read();
-        let mut pairs: Vec<(&'static str, String)> = Vec::new();
-        for p in &a[2..] {
-            for (name, value) in cfg.matching(&String::from_utf8_lossy(p)) {
-                if !pairs.iter().any(|(n, _)| *n == name) {
-                    pairs.push((name, value));
+    match subcommand("config", a, CONFIG_SUBS)? {
+        "help" => Ok(help_reply(CONFIG_HELP)),
+        "get" => {
+            let cfg = ctx.srv.config.read();
+            let mut pairs: Vec<(&'static str, String)> = Vec::new();
+            for p in &a[2..] {
+                for (name, value) in cfg.matching(&String::from_utf8_lossy(p)) {
+                    if !pairs.iter().any(|(n, _)| *n == name) {
+                        pairs.push((name, value));
+                    }
                 }
             }
+            Ok(Reply::Map(pairs.into_iter().map(|(n, v)| (Reply::bulk_str(n), Reply::bulk_str(v))).collect()))
         }
-        return Ok(Reply::Map(pairs.into_iter().map(|(n, v)| (Reply::bulk_str(n), Reply::bulk_str(v))).collect()));
+        "set" if !a.len().is_multiple_of(2) => fail(args::err::SYNTAX),
+        "set" => config_set(ctx, &a[2..]),
+        "resetstat" => {
+            crate::server::reset_stats(ctx.srv);
+            args::ok()
+        }
+        _ => fail("ERR The server is running without a config file"),
     }
-    if is(sub, "set") && a.len() >= 4 && a.len().is_multiple_of(2) {
-        return config_set(ctx, &a[2..]);
-    }
-    if is(sub, "resetstat") && a.len() == 2 {
-        crate::server::reset_stats(ctx.srv);
-        return args::ok();
-    }
-    if is(sub, "rewrite") && a.len() == 2 {
-        return fail("ERR The server is running without a config file");
-    }
-    if ["get", "set", "resetstat", "rewrite"].iter().any(|s| is(sub, s)) {
-        return Err(args::arity_error(&format!("config|{}", String::from_utf8_lossy(sub).to_ascii_lowercase())));
-    }
-    Err(unknown_subcommand("config", sub))
 }
 
 /// CONFIG SET of several parameters: all applied, or none.
 fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
+    // Switching the AOF rewrites it, which locks every shard: inside EXEC
+    // this thread holds them already and would wait for itself forever.
+    if ctx.ks.is_all() {
+        if let Some(p) = kv.chunks(2).find(|p| is(&p[0], "appendonly") || is(&p[0], "appendfsync")) {
+            let name = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
+            return fail(&format!("ERR CONFIG SET {name} is not supported inside MULTI"));
+        }
+    }
     let mut cfg = ctx.srv.config.write();
     let before = cfg.clone();
     let mut names = Vec::new();
@@ -160,6 +168,48 @@ pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
     v
 }
 
+/// Key-spec flags of a command's keys, approximated from its flags (the
+/// table has no per-key access data): read-only commands `RO access`,
+/// writes `RW update`.
+fn key_flags(c: &CommandSpec) -> Vec<Reply> {
+    let names: &[&'static str] = if c.has(WRITE) { &["RW", "update"] } else { &["RO", "access"] };
+    names.iter().map(|n| Reply::Status(n)).collect()
+}
+
+/// The command's key specification in Redis 7 form, from its fixed key
+/// positions (`begin_search` index, `find_keys` range). Empty without keys.
+fn key_specs(c: &CommandSpec) -> Reply {
+    if c.first_key <= 0 {
+        return Reply::Set(vec![]);
+    }
+    let lastkey = if c.last_key < 0 { c.last_key } else { c.last_key - c.first_key };
+    let map = |pairs: Vec<(&str, Reply)>| Reply::Map(pairs.into_iter().map(|(k, v)| (Reply::bulk_str(k), v)).collect());
+    Reply::Set(vec![map(vec![
+        ("flags", Reply::Set(key_flags(c))),
+        (
+            "begin_search",
+            map(vec![
+                ("type", Reply::bulk_str("index")),
+                ("spec", map(vec![("index", Reply::Int(c.first_key as i64))])),
+            ]),
+        ),
+        (
+            "find_keys",
+            map(vec![
+                ("type", Reply::bulk_str("range")),
+                (
+                    "spec",
+                    map(vec![
+                        ("lastkey", Reply::Int(lastkey as i64)),
+                        ("keystep", Reply::Int(c.step as i64)),
+                        ("limit", Reply::Int(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])])
+}
+
 fn command_info(c: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk_str(c.name),
@@ -169,9 +219,9 @@ fn command_info(c: &CommandSpec) -> Reply {
         Reply::Int(c.last_key as i64),
         Reply::Int(c.step as i64),
         Reply::Set(categories(c).into_iter().map(Reply::Status).collect()),
-        Reply::Array(vec![]),
-        Reply::Array(vec![]),
-        Reply::Array(vec![]),
+        Reply::Set(vec![]),
+        key_specs(c),
+        Reply::Set(vec![]),
     ])
 }
 
@@ -189,74 +239,124 @@ fn command_docs(c: &CommandSpec) -> Reply {
     Reply::Map(m)
 }
 
+const COMMAND_SUBS: &[(&str, i32)] =
+    &[("count", 2), ("docs", -2), ("getkeys", -4), ("getkeysandflags", -4), ("help", 2), ("info", -2), ("list", -2)];
+
+const COMMAND_HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
+
 fn command(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if a.len() == 1 {
         return Ok(Reply::Array(table::all().map(command_info).collect()));
     }
-    let sub = &a[1];
     let find = |n: &Bytes| table::lookup(n);
-    if is(sub, "count") && a.len() == 2 {
-        return Ok(Reply::Int(table::count() as i64));
-    }
-    if is(sub, "list") {
-        return Ok(Reply::Array(table::all().map(|c| Reply::bulk_str(c.name)).collect()));
-    }
-    if is(sub, "info") {
-        if a.len() == 2 {
-            return Ok(Reply::Array(table::all().map(command_info).collect()));
+    match subcommand("command", a, COMMAND_SUBS)? {
+        "count" => Ok(Reply::Int(table::count() as i64)),
+        "list" => command_list(&a[2..]),
+        "info" if a.len() == 2 => Ok(Reply::Array(table::all().map(command_info).collect())),
+        "info" => Ok(Reply::Array(a[2..].iter().map(|n| find(n).map_or(Reply::Nil, command_info)).collect())),
+        "docs" => {
+            let list: Vec<&CommandSpec> =
+                if a.len() == 2 { table::all().collect() } else { a[2..].iter().filter_map(find).collect() };
+            Ok(Reply::Map(list.into_iter().map(|c| (Reply::bulk_str(c.name), command_docs(c))).collect()))
         }
-        return Ok(Reply::Array(a[2..].iter().map(|n| find(n).map_or(Reply::NilArray, command_info)).collect()));
-    }
-    if is(sub, "docs") {
-        let list: Vec<&CommandSpec> =
-            if a.len() == 2 { table::all().collect() } else { a[2..].iter().filter_map(find).collect() };
-        return Ok(Reply::Map(list.into_iter().map(|c| (Reply::bulk_str(c.name), command_docs(c))).collect()));
-    }
-    if is(sub, "getkeys") && a.len() >= 3 {
-        let Some(c) = find(&a[2]) else { return fail("ERR Invalid command specified") };
-        let args = &a[2..];
-        if !c.arity_ok(args.len()) {
-            return fail("ERR Invalid number of arguments specified for command");
+        "help" => Ok(help_reply(COMMAND_HELP)),
+        sub => {
+            let Some(c) = find(&a[2]) else { return fail("ERR Invalid command specified") };
+            if c.first_key <= 0 && !c.has(MOVABLE_KEYS) {
+                return fail("ERR The command has no key arguments");
+            }
+            let args = &a[2..];
+            if !c.arity_ok(args.len()) {
+                return fail("ERR Invalid number of arguments specified for command");
+            }
+            let positions = crate::acl::key_positions(c, args).unwrap_or_default();
+            let keys = positions.into_iter().map(|i| args[i].clone());
+            if sub == "getkeys" {
+                let keys: Vec<Reply> = keys.map(Reply::Bulk).collect();
+                if keys.is_empty() {
+                    return fail("ERR Invalid arguments specified for command");
+                }
+                return Ok(Reply::Array(keys));
+            }
+            Ok(Reply::Array(keys.map(|k| Reply::Array(vec![Reply::Bulk(k), Reply::Set(key_flags(c))])).collect()))
         }
-        let keys: Vec<Reply> = c.key_indexes(args.len()).map(|i| Reply::Bulk(args[i].clone())).collect();
-        if keys.is_empty() {
-            return fail("ERR The command has no key arguments");
+    }
+}
+
+/// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN glob]`.
+fn command_list(opts: &[Bytes]) -> CmdResult {
+    let names = |keep: &dyn Fn(&CommandSpec) -> bool| {
+        Ok(Reply::Array(table::all().filter(|c| keep(c)).map(|c| Reply::bulk_str(c.name)).collect()))
+    };
+    match opts {
+        [] => names(&|_| true),
+        [f, kind, v] if is(f, "filterby") && is(kind, "module") => {
+            let _ = v;
+            Ok(Reply::Array(vec![]))
         }
-        return Ok(Reply::Array(keys));
+        [f, kind, v] if is(f, "filterby") && is(kind, "aclcat") => {
+            let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+            names(&|c| categories(c).contains(&cat.as_str()))
+        }
+        [f, kind, v] if is(f, "filterby") && is(kind, "pattern") => {
+            names(&|c| crate::db::glob::glob_match(v, c.name.as_bytes(), true))
+        }
+        _ => fail(args::err::SYNTAX),
     }
-    if is(sub, "help") {
-        return Ok(help_reply(&[
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-        ]));
-    }
-    Err(unknown_subcommand("command", sub))
+}
+
+/// Redis's reply to a DEBUG/FUNCTION subcommand it does not know or whose
+/// argument count is wrong.
+fn sub_syntax_error(cmd: &str, sub: &[u8]) -> Reply {
+    let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
+    Reply::Error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
+        cmd.to_ascii_uppercase()
+    ))
 }
 
 fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let sub = &a[1];
     if is(sub, "sleep") && a.len() == 3 {
-        let secs = args::float(&a[2])?.max(0.0);
+        // Redis reads the time with strtod and no check: junk sleeps 0 s.
+        let secs = args::parse_f64_bytes(&a[2]).filter(|f| f.is_finite()).unwrap_or(0.0).max(0.0);
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
         return args::ok();
     }
     if is(sub, "object") && a.len() == 3 {
-        let db = ctx.client.db;
-        let ks = ctx.srv.keyspace.clone();
-        let mut l = ks.lock_keys(db, [&a[2][..]]);
-        l.db = db;
-        let Some(e) = crate::db::with_no_touch(true, || l.peek(&a[2]).cloned()) else { return fail("ERR no such key") };
+        let e = if ctx.ks.is_all() {
+            // Inside EXEC: the shard is already locked by this thread.
+            crate::db::with_no_touch(true, || ctx.ks.peek(&a[2]).cloned())
+        } else {
+            let db = ctx.client.db;
+            let ks = ctx.srv.keyspace.clone();
+            let mut l = ks.lock_keys(db, [&a[2][..]]);
+            l.db = db;
+            crate::db::with_no_touch(true, || l.peek(&a[2]).cloned())
+        };
+        let Some(e) = e else { return fail("ERR no such key") };
         return Ok(Reply::StatusOwned(format!(
             "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
             e.value.encoding(),
@@ -265,69 +365,133 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             crate::db::idle_seconds(e.lru)
         )));
     }
-    if is(sub, "help") {
+    if is(sub, "help") && a.len() == 2 {
         return Ok(help_reply(&[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "OBJECT <key>",
-            "    Show low level info about the key and associated value.",
-            "SLEEP <seconds>",
-            "    Stop the server for <seconds>. Decimals allowed.",
+            "    Show low level info about `key` and associated value.",
             "RELOAD",
             "    Save the RDB on disk and reload it back to memory.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP",
+            "    Prints this help.",
         ]));
+    }
+    if ctx.ks.is_all() && is(sub, "reload") {
+        // debug_extension locks every shard itself, which EXEC already holds.
+        return fail("ERR DEBUG RELOAD is not supported inside MULTI");
     }
     if let Some(r) = crate::server::debug_extension(ctx.srv, a) {
         return r;
     }
-    Err(unknown_subcommand("debug", sub))
+    Err(sub_syntax_error("debug", sub))
 }
 
+const LATENCY_SUBS: &[(&str, i32)] =
+    &[("doctor", 2), ("graph", 3), ("help", 2), ("histogram", -2), ("history", 3), ("latest", 2), ("reset", -2)];
+
+const LATENCY_HELP: &[&str] = &[
+    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// LATENCY: no latency monitor runs here (threshold 0), so there are never samples.
 fn latency(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = &a[1];
-    if is(sub, "latest") || is(sub, "history") || is(sub, "histogram") {
-        return Ok(Reply::Array(vec![]));
+    match subcommand("latency", a, LATENCY_SUBS)? {
+        "latest" | "history" => Ok(Reply::Array(vec![])),
+        "histogram" => Ok(Reply::Map(vec![])),
+        "reset" => Ok(Reply::Int(0)),
+        "graph" => fail(&format!("ERR No samples available for event '{}'", String::from_utf8_lossy(&a[2]))),
+        "doctor" => Ok(Reply::Verbatim(Bytes::from_static(b"Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep better tonight.\n"))),
+        _ => Ok(help_reply(LATENCY_HELP)),
     }
-    if is(sub, "reset") {
-        return Ok(Reply::Int(0));
-    }
-    if is(sub, "doctor") {
-        return Ok(Reply::Verbatim(Bytes::from_static(b"Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep better tonight.\n")));
-    }
-    if is(sub, "help") {
-        return Ok(help_reply(&[
-            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "LATEST",
-            "RESET",
-            "DOCTOR",
-            "HISTORY <event>",
-            "HELP",
-        ]));
-    }
-    Err(unknown_subcommand("latency", sub))
 }
 
+/// FUNCTION: there is no scripting engine, so there are never libraries;
+/// FLUSH, LIST and STATS answer as an empty Redis does.
 fn function(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let sub = &a[1];
-    if is(sub, "flush") && a.len() <= 3 {
-        return args::ok();
+    if is(sub, "flush") {
+        return match a.len() {
+            2 => args::ok(),
+            3 if is(&a[2], "async") || is(&a[2], "sync") => args::ok(),
+            3 => fail("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+            _ => Err(sub_syntax_error("function", sub)),
+        };
     }
     if is(sub, "list") {
+        let mut i = 2;
+        while i < a.len() {
+            if is(&a[i], "withcode") {
+                i += 1;
+            } else if is(&a[i], "libraryname") && i + 1 < a.len() {
+                i += 2;
+            } else {
+                return fail(&format!("ERR Unknown argument {}", String::from_utf8_lossy(&a[i])));
+            }
+        }
         return Ok(Reply::Array(vec![]));
+    }
+    if is(sub, "stats") && a.len() == 2 {
+        return Ok(Reply::Map(vec![
+            (Reply::bulk_str("running_script"), Reply::Nil),
+            (Reply::bulk_str("engines"), Reply::Map(vec![])),
+        ]));
     }
     Err(unknown_subcommand("function", sub))
 }
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. The shutdown starts at once
+/// (there is no pending-shutdown phase to abort), and, as in Redis, it is
+/// refused inside MULTI and makes the transaction fail.
 fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let mut save = None;
+    if ctx.client.multi.is_some() {
+        ctx.client.multi_error = true;
+        return fail("ERR Command not allowed inside a transaction");
+    }
+    let (mut save, mut nosave, mut flags, mut abort) = (false, false, false, false);
     for o in &a[1..] {
         if is(o, "nosave") {
-            save = Some(false);
+            nosave = true;
         } else if is(o, "save") {
-            save = Some(true);
-        } else if !(is(o, "now") || is(o, "force") || is(o, "abort")) {
+            save = true;
+        } else if is(o, "now") || is(o, "force") {
+            flags = true;
+        } else if is(o, "abort") {
+            abort = true;
+        } else {
             return fail(args::err::SYNTAX);
         }
     }
+    if (abort && (save || nosave || flags)) || (save && nosave) {
+        return fail(args::err::SYNTAX);
+    }
+    if abort {
+        return fail("ERR No shutdown in progress.");
+    }
+    let save = if save {
+        Some(true)
+    } else if nosave {
+        Some(false)
+    } else {
+        None
+    };
     crate::server::request_shutdown(ctx.srv, save)?;
     ctx.client.close_after_reply = true;
     Ok(Reply::None)
@@ -344,6 +508,7 @@ fn wait(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 /// The server family's rows of the command table.
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     spec!("info", -1, LOADING, 0, 0, 0, info, "server", "Returns information and statistics about the server.", "O(1)"),
     spec!("config", -2, ADMIN | LOADING, 0, 0, 0, config, "server", "A container for server configuration commands.", "Depends on subcommand."),

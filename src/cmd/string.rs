@@ -7,11 +7,10 @@ use super::args::{self, err, fail, int, is, wrongtype};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::{now_ms, Value};
-use crate::protocol::{reply::format_double, Reply, OK};
+use crate::protocol::{Reply, OK};
 use crate::spec;
 
-/// Largest string a write may produce (Redis's `proto-max-bulk-len` check).
-const MAX_STRING: usize = 512 * 1024 * 1024;
+pub mod float80;
 
 /// The string at `key` for a read: `None` if missing, WRONGTYPE if not a string.
 pub fn read_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
@@ -40,8 +39,9 @@ fn store_keep_ttl(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
     ctx.ks.set_keep_ttl(key.clone(), Value::Str(v));
 }
 
-fn check_size(len: usize) -> Result<(), Reply> {
-    if len > MAX_STRING {
+/// Refuses a write that would make a string longer than `proto-max-bulk-len`.
+fn check_size(ctx: &Ctx, len: usize) -> Result<(), Reply> {
+    if len as u64 > ctx.srv.config.read().proto_max_bulk_len {
         return fail("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     }
     Ok(())
@@ -72,34 +72,62 @@ fn expiry_at(cmd: &str, unit: &[u8], n: &[u8]) -> Result<u64, Reply> {
     Ok(at as u64)
 }
 
-fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let (mut nx, mut xx, mut get) = (false, false, false);
-    let mut exp = Expiry::None;
-    let mut i = 3;
+/// The options of a SET or GETEX command line.
+struct StrOpts {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    exp: Expiry,
+}
+
+/// Parses SET (`is_set`) or GETEX options from `a[from..]` as Redis's
+/// `parseExtendedStringArgumentsOrReply`: a repeated option is allowed, the
+/// last expiry given wins, conflicting ones are a syntax error, and the
+/// expiry value is checked only once the whole line is known to parse.
+fn parse_str_opts(a: &[Bytes], from: usize, is_set: bool) -> Result<StrOpts, Reply> {
+    let (mut nx, mut xx, mut get, mut keepttl, mut persist) = (false, false, false, false, false);
+    let mut unit: Option<(&Bytes, &Bytes)> = None;
+    let mut i = from;
     while i < a.len() {
         let o = &a[i];
-        if is(o, "nx") && !xx {
+        let next = a.get(i + 1);
+        let other_unit = |u: &str| unit.is_some_and(|(cur, _)| !is(cur, u));
+        if is_set && is(o, "nx") && !xx {
             nx = true;
-        } else if is(o, "xx") && !nx {
+        } else if is_set && is(o, "xx") && !nx {
             xx = true;
-        } else if is(o, "get") {
+        } else if is_set && is(o, "get") {
             get = true;
-        } else if is(o, "keepttl") && exp == Expiry::None {
-            exp = Expiry::KeepTtl;
-        } else if ["ex", "px", "exat", "pxat"].iter().any(|u| is(o, u)) && exp == Expiry::None && i + 1 < a.len() {
-            exp = Expiry::At(expiry_at("set", o, &a[i + 1])?);
+        } else if is_set && is(o, "keepttl") && !persist && unit.is_none() {
+            keepttl = true;
+        } else if !is_set && is(o, "persist") && !keepttl && unit.is_none() {
+            persist = true;
+        } else if let Some(u) = ["ex", "px", "exat", "pxat"].into_iter().find(|u| is(o, u)) {
+            let Some(v) = next.filter(|_| !keepttl && !persist && !other_unit(u)) else { return fail(err::SYNTAX) };
+            unit = Some((o, v));
             i += 1;
         } else {
             return fail(err::SYNTAX);
         }
         i += 1;
     }
+    let cmd = if is_set { "set" } else { "getex" };
+    let exp = match unit {
+        Some((u, v)) => Expiry::At(expiry_at(cmd, u, v)?),
+        None if keepttl => Expiry::KeepTtl,
+        None if persist => Expiry::Persist,
+        None => Expiry::None,
+    };
+    Ok(StrOpts { nx, xx, get, exp })
+}
+
+fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let StrOpts { nx, xx, get, exp } = parse_str_opts(a, 3, true)?;
     let key = &a[1];
-    let old = if get { peek_str(ctx, key)? } else { None };
+    let old = if get { read_str(ctx, key)? } else { None };
     let exists = if get { old.is_some() } else { ctx.ks.peek(key).is_some() };
-    let reply_skip = if get { Reply::opt_bulk(old.clone()) } else { Reply::Nil };
     if (nx && exists) || (xx && !exists) {
-        return Ok(reply_skip);
+        return Ok(if get { Reply::opt_bulk(old) } else { Reply::Nil });
     }
     let value = Value::Str(a[2].clone());
     match exp {
@@ -151,20 +179,7 @@ fn getdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn getex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let mut exp = Expiry::None;
-    let mut i = 2;
-    while i < a.len() {
-        let o = &a[i];
-        if ["ex", "px", "exat", "pxat"].iter().any(|u| is(o, u)) && exp == Expiry::None && i + 1 < a.len() {
-            exp = Expiry::At(expiry_at("getex", o, &a[i + 1])?);
-            i += 1;
-        } else if is(o, "persist") && exp == Expiry::None {
-            exp = Expiry::Persist;
-        } else {
-            return fail(err::SYNTAX);
-        }
-        i += 1;
-    }
+    let exp = parse_str_opts(a, 2, false)?.exp;
     let Some(v) = read_str(ctx, &a[1])? else { return Ok(Reply::Nil) };
     match exp {
         Expiry::At(at) if at <= now_ms() => {
@@ -224,7 +239,7 @@ fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let new = match cur {
         None => a[2].clone(),
         Some(cur) => {
-            check_size(cur.len() + a[2].len())?;
+            check_size(ctx, cur.len() + a[2].len())?;
             let mut b = BytesMut::with_capacity(cur.len() + a[2].len());
             b.extend_from_slice(&cur);
             b.extend_from_slice(&a[2]);
@@ -272,7 +287,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if val.is_empty() {
         return Ok(Reply::Int(cur_len as i64));
     }
-    check_size(off + val.len())?;
+    check_size(ctx, off + val.len())?;
     let mut b = BytesMut::from(cur.as_deref().unwrap_or(&[]));
     if b.len() < off + val.len() {
         b.resize(off + val.len(), 0);
@@ -312,22 +327,30 @@ fn decrby(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     incr_by(ctx, &a[1], neg)
 }
 
+/// INCRBYFLOAT in x87 extended precision, as Redis computes it (see [`float80`]).
 fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let by = args::float(&a[2])?;
+    let not_float = || Reply::err(err::NOT_FLOAT);
     let cur = match peek_str(ctx, &a[1])? {
-        None => 0.0,
-        Some(s) => args::parse_f64_bytes(&s).ok_or_else(|| Reply::err(err::NOT_FLOAT))?,
-    };
-    let new = cur + by;
-    if !new.is_finite() {
-        return fail(err::NAN_INF);
+        None => float80::parse(b"0"),
+        Some(s) => float80::parse(&s),
     }
-    let s = Bytes::from(format_double(new));
+    .ok_or_else(not_float)?;
+    let by = float80::parse(&a[2]).ok_or_else(not_float)?;
+    let new = float80::add(cur, by).ok_or_else(|| Reply::err(err::NAN_INF))?;
+    let s = Bytes::from(float80::to_human(&new));
     store_keep_ttl(ctx, &a[1], s.clone());
     Ok(Reply::Bulk(s))
 }
 
+/// The string at `key` for LCS, which has its own error for other types.
+fn lcs_input(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    read_str(ctx, key).map_err(|_| Reply::err("ERR The specified keys must contain string values"))
+}
+
 fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let x = lcs_input(ctx, &a[1]);
+    let y = lcs_input(ctx, &a[2]);
+    let (x, y) = (x?.unwrap_or_default(), y?.unwrap_or_default());
     let (mut want_len, mut want_idx, mut withmatchlen, mut minlen) = (false, false, false, 0i64);
     let mut i = 3;
     while i < a.len() {
@@ -348,9 +371,9 @@ fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if want_len && want_idx {
         return fail("ERR If you want both the length and indexes, please just use IDX.");
     }
-    let x = read_str(ctx, &a[1])?.unwrap_or_default();
-    let y = read_str(ctx, &a[2])?.unwrap_or_default();
-    if (x.len() as u128) * (y.len() as u128) > 256 * 1024 * 1024 {
+    // Redis refuses when its table of (|x|+1)·(|y|+1) u32 cells would exceed proto-max-bulk-len.
+    let cells = (x.len() as u128 + 1) * (y.len() as u128 + 1);
+    if cells * 4 > ctx.srv.config.read().proto_max_bulk_len as u128 {
         return fail("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     // Classic dynamic programme: table[i][j] = LCS length of x[..i], y[..j].
@@ -423,247 +446,28 @@ fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 /// The string family's rows of the command table.
+#[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
     spec!("get", 2, READONLY | FAST, 1, 1, 1, get, "string", "Returns the string value of a key.", "O(1)"),
-    spec!(
-        "set",
-        -3,
-        WRITE | DENYOOM,
-        1,
-        1,
-        1,
-        set,
-        "string",
-        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "setnx",
-        3,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        setnx,
-        "string",
-        "Set the string value of a key only when the key doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "setex",
-        4,
-        WRITE | DENYOOM,
-        1,
-        1,
-        1,
-        setex,
-        "string",
-        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "psetex",
-        4,
-        WRITE | DENYOOM,
-        1,
-        1,
-        1,
-        psetex,
-        "string",
-        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "getset",
-        3,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        getset,
-        "string",
-        "Returns the previous string value of a key after setting it to a new value.",
-        "O(1)"
-    ),
-    spec!(
-        "getdel",
-        2,
-        WRITE | FAST,
-        1,
-        1,
-        1,
-        getdel,
-        "string",
-        "Returns the string value of a key after deleting the key.",
-        "O(1)"
-    ),
-    spec!(
-        "getex",
-        -2,
-        WRITE | FAST,
-        1,
-        1,
-        1,
-        getex,
-        "string",
-        "Returns the string value of a key after setting its expiration time.",
-        "O(1)"
-    ),
-    spec!(
-        "mget",
-        -2,
-        READONLY | FAST,
-        1,
-        -1,
-        1,
-        mget,
-        "string",
-        "Atomically returns the string values of one or more keys.",
-        "O(N) where N is the number of keys to retrieve."
-    ),
-    spec!(
-        "mset",
-        -3,
-        WRITE | DENYOOM,
-        1,
-        -1,
-        2,
-        mset,
-        "string",
-        "Atomically creates or modifies the string values of one or more keys.",
-        "O(N) where N is the number of keys to set."
-    ),
-    spec!(
-        "msetnx",
-        -3,
-        WRITE | DENYOOM,
-        1,
-        -1,
-        2,
-        msetnx,
-        "string",
-        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-        "O(N) where N is the number of keys to set."
-    ),
-    spec!(
-        "append",
-        3,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        append,
-        "string",
-        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
-        "O(1)"
-    ),
+    spec!("set", -3, WRITE | DENYOOM, 1, 1, 1, set, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "O(1)"),
+    spec!("setnx", 3, WRITE | DENYOOM | FAST, 1, 1, 1, setnx, "string", "Set the string value of a key only when the key doesn't exist.", "O(1)"),
+    spec!("setex", 4, WRITE | DENYOOM, 1, 1, 1, setex, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "O(1)"),
+    spec!("psetex", 4, WRITE | DENYOOM, 1, 1, 1, psetex, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "O(1)"),
+    spec!("getset", 3, WRITE | DENYOOM | FAST, 1, 1, 1, getset, "string", "Returns the previous string value of a key after setting it to a new value.", "O(1)"),
+    spec!("getdel", 2, WRITE | FAST, 1, 1, 1, getdel, "string", "Returns the string value of a key after deleting the key.", "O(1)"),
+    spec!("getex", -2, WRITE | FAST, 1, 1, 1, getex, "string", "Returns the string value of a key after setting its expiration time.", "O(1)"),
+    spec!("mget", -2, READONLY | FAST, 1, -1, 1, mget, "string", "Atomically returns the string values of one or more keys.", "O(N) where N is the number of keys to retrieve."),
+    spec!("mset", -3, WRITE | DENYOOM, 1, -1, 2, mset, "string", "Atomically creates or modifies the string values of one or more keys.", "O(N) where N is the number of keys to set."),
+    spec!("msetnx", -3, WRITE | DENYOOM, 1, -1, 2, msetnx, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set."),
+    spec!("append", 3, WRITE | DENYOOM | FAST, 1, 1, 1, append, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1)"),
     spec!("strlen", 2, READONLY | FAST, 1, 1, 1, strlen, "string", "Returns the length of a string value.", "O(1)"),
-    spec!(
-        "getrange",
-        4,
-        READONLY,
-        1,
-        1,
-        1,
-        getrange,
-        "string",
-        "Returns a substring of the string stored at a key.",
-        "O(N) where N is the length of the returned string."
-    ),
-    spec!(
-        "substr",
-        4,
-        READONLY,
-        1,
-        1,
-        1,
-        getrange,
-        "string",
-        "Returns a substring from a string value.",
-        "O(N) where N is the length of the returned string."
-    ),
-    spec!(
-        "setrange",
-        4,
-        WRITE | DENYOOM,
-        1,
-        1,
-        1,
-        setrange,
-        "string",
-        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
-        "O(1), not counting the time taken to copy the new string in place."
-    ),
-    spec!(
-        "incr",
-        2,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        incr,
-        "string",
-        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "decr",
-        2,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        decr,
-        "string",
-        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "incrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        incrby,
-        "string",
-        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "decrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        decrby,
-        "string",
-        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "incrbyfloat",
-        3,
-        WRITE | DENYOOM | FAST,
-        1,
-        1,
-        1,
-        incrbyfloat,
-        "string",
-        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        "O(1)"
-    ),
-    spec!(
-        "lcs",
-        -3,
-        READONLY,
-        1,
-        2,
-        1,
-        lcs,
-        "string",
-        "Finds the longest common substring.",
-        "O(N*M) where N and M are the lengths of s1 and s2, respectively"
-    ),
+    spec!("getrange", 4, READONLY, 1, 1, 1, getrange, "string", "Returns a substring of the string stored at a key.", "O(N) where N is the length of the returned string."),
+    spec!("substr", 4, READONLY, 1, 1, 1, getrange, "string", "Returns a substring from a string value.", "O(N) where N is the length of the returned string."),
+    spec!("setrange", 4, WRITE | DENYOOM, 1, 1, 1, setrange, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place."),
+    spec!("incr", 2, WRITE | DENYOOM | FAST, 1, 1, 1, incr, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
+    spec!("decr", 2, WRITE | DENYOOM | FAST, 1, 1, 1, decr, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
+    spec!("incrby", 3, WRITE | DENYOOM | FAST, 1, 1, 1, incrby, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
+    spec!("decrby", 3, WRITE | DENYOOM | FAST, 1, 1, 1, decrby, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
+    spec!("incrbyfloat", 3, WRITE | DENYOOM | FAST, 1, 1, 1, incrbyfloat, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
+    spec!("lcs", -3, READONLY, 1, 2, 1, lcs, "string", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively"),
 ];

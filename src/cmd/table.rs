@@ -120,7 +120,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 8] {
+fn families() -> [&'static [CommandSpec]; 9] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -130,6 +130,7 @@ fn families() -> [&'static [CommandSpec]; 8] {
         super::connection::COMMANDS,
         super::transaction::COMMANDS,
         super::persistence::COMMANDS,
+        super::acl::COMMANDS,
     ]
 }
 

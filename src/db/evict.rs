@@ -15,7 +15,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::keyspace::SHARDS;
-use super::{idle_seconds, lfu_decayed, now_ms, Keyspace};
+use super::{idle_seconds, lfu_decayed, now_ms, Keyspace, Locked};
 
 /// `maxmemory-policy` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,9 @@ impl Policy {
 
 const POOL_SIZE: usize = 16;
 
+/// Picks between two refreshes of the list of databases holding keys.
+const HINT_PICKS: u32 = 256;
+
 #[derive(Clone)]
 struct Candidate {
     /// Higher is a better victim.
@@ -92,12 +95,24 @@ struct Candidate {
     key: Bytes,
 }
 
+/// The candidate pool and the databases worth sampling.
+#[derive(Default)]
+struct PoolState {
+    /// Best candidates last, at most [`POOL_SIZE`].
+    cands: Vec<Candidate>,
+    /// Databases that held (volatile) keys at the last look: sampling skips
+    /// the others, so 15 empty databases cost nothing per eviction.
+    dbs: Vec<usize>,
+    /// Picks since `dbs` was refreshed.
+    age: u32,
+}
+
 /// Eviction settings and the candidate pool.
 pub struct Evictor {
     maxmemory: AtomicU64,
     policy: AtomicU8,
     samples: AtomicU64,
-    pool: Mutex<Vec<Candidate>>,
+    pool: Mutex<PoolState>,
 }
 
 impl Default for Evictor {
@@ -106,18 +121,21 @@ impl Default for Evictor {
             maxmemory: AtomicU64::new(0),
             policy: AtomicU8::new(0),
             samples: AtomicU64::new(5),
-            pool: Mutex::new(Vec::with_capacity(POOL_SIZE)),
+            pool: Mutex::new(PoolState { cands: Vec::with_capacity(POOL_SIZE), dbs: Vec::new(), age: HINT_PICKS }),
         }
     }
 }
 
 impl Evictor {
-    /// Applies `maxmemory`, `maxmemory-policy` and `maxmemory-samples`.
+    /// Applies `maxmemory`, `maxmemory-policy` and `maxmemory-samples`
+    /// (clamped to 1..=64), and forgets the candidates of the old policy.
     pub fn configure(&self, maxmemory: u64, policy: &str, samples: u64) {
         self.maxmemory.store(maxmemory, Ordering::Relaxed);
         self.policy.store(Policy::parse(policy).as_u8(), Ordering::Relaxed);
         self.samples.store(samples.clamp(1, 64), Ordering::Relaxed);
-        self.pool.lock().clear();
+        let mut pool = self.pool.lock();
+        pool.cands.clear();
+        pool.age = HINT_PICKS;
     }
 
     /// The limit in bytes (0: none).
@@ -131,8 +149,24 @@ impl Evictor {
     }
 
     /// Evicts keys until `used()` is at most the limit. Returns false when
-    /// memory is still over it (nothing evictable, or noeviction).
+    /// memory is still over it (nothing evictable, or noeviction). Each
+    /// eviction costs O(`maxmemory-samples`) shard locks; one call evicts
+    /// at most 4096 keys.
     pub fn free_memory(&self, ks: &Keyspace, used: impl Fn() -> u64) -> bool {
+        self.free_memory_with(ks, used, |_, _| {})
+    }
+
+    /// [`Evictor::free_memory`], calling `on_evict(locked, key)` for every
+    /// evicted key right after its removal, with the key's shard still
+    /// locked and `locked.db` set to its database: the place to invalidate
+    /// WATCHes and to propagate a `DEL` to the AOF in order with other
+    /// writes to the key.
+    pub fn free_memory_with(
+        &self,
+        ks: &Keyspace,
+        used: impl Fn() -> u64,
+        mut on_evict: impl FnMut(&mut Locked<'_>, &Bytes),
+    ) -> bool {
         let limit = self.maxmemory();
         if limit == 0 || used() <= limit {
             return true;
@@ -149,56 +183,79 @@ impl Evictor {
             let Some(victim) = self.pick(ks, policy) else { return false };
             let mut l = ks.lock_keys(victim.db, [&victim.key[..]]);
             l.db = victim.db;
+            // A PERSIST since the pick makes the key exempt from volatile-*.
+            if policy.volatile() && l.peek(&victim.key).is_none_or(|e| e.expire_at == 0) {
+                continue;
+            }
             if l.remove(&victim.key).is_some() {
                 ks.stats.evicted.fetch_add(1, Ordering::Relaxed);
+                on_evict(&mut l, &victim.key);
             }
         }
         used() <= limit
     }
 
-    /// Chooses the next key to evict.
+    /// Chooses the next key to evict; `None` only when no database holds
+    /// a key the policy may evict. O(samples) shard locks per database
+    /// holding keys, plus O(shards) every [`HINT_PICKS`] picks.
     fn pick(&self, ks: &Keyspace, policy: Policy) -> Option<Candidate> {
-        let ndb = ks.databases();
+        let mut pool = self.pool.lock();
+        pool.age += 1;
+        if pool.age >= HINT_PICKS {
+            refresh_dbs(&mut pool, ks, policy);
+        }
+        if let Some(c) = self.pick_from(&mut pool, ks, policy) {
+            return Some(c);
+        }
+        // Keys may have appeared in databases the hint thought empty.
+        refresh_dbs(&mut pool, ks, policy);
+        self.pick_from(&mut pool, ks, policy)
+    }
+
+    fn pick_from(&self, pool: &mut PoolState, ks: &Keyspace, policy: Policy) -> Option<Candidate> {
+        let volatile = policy.volatile();
         if policy.random() {
-            for _ in 0..64 {
-                let db = fastrand::usize(..ndb);
-                let shard = fastrand::usize(..SHARDS);
-                let s = ks.lock_shard(shard);
-                let part = &s.dbs[db];
-                let key = if policy.volatile() {
-                    (!part.expires.is_empty()).then(|| part.expires.get_index(fastrand::usize(..part.expires.len())))
-                } else {
-                    (!part.map.is_empty()).then(|| part.map.get_index(fastrand::usize(..part.map.len())).map(|(k, _)| k))
-                };
-                if let Some(Some(k)) = key {
-                    return Some(Candidate { score: 0, db, key: k.clone() });
+            // A random database among those with keys, then the first shard
+            // holding keys from a random start, then a random key in it.
+            let n = pool.dbs.len();
+            let first = fastrand::usize(..n.max(1));
+            for j in 0..n {
+                let db = pool.dbs[(first + j) % n];
+                let start = fastrand::usize(..SHARDS);
+                for i in 0..SHARDS {
+                    let s = ks.lock_shard((start + i) % SHARDS);
+                    let part = &s.dbs[db];
+                    let key = if volatile {
+                        part.expires.get_index(fastrand::usize(..part.expires.len().max(1)))
+                    } else {
+                        part.map.get_index(fastrand::usize(..part.map.len().max(1))).map(|(k, _)| k)
+                    };
+                    if let Some(k) = key {
+                        return Some(Candidate { score: 0, db, key: k.clone() });
+                    }
                 }
             }
             return None;
         }
         let samples = self.samples.load(Ordering::Relaxed) as usize;
         let now = now_ms();
-        let mut pool = self.pool.lock();
-        for db in 0..ndb {
+        for &db in &pool.dbs {
+            // `samples` keys from distinct shards (keys are spread over the
+            // shards by hash, so this is a uniform sample), skipping empty
+            // parts; at most one pass over the shards.
+            let start = fastrand::usize(..SHARDS);
             let mut got = 0;
-            for _ in 0..samples * 4 {
+            for i in 0..SHARDS {
                 if got >= samples {
                     break;
                 }
-                let shard = fastrand::usize(..SHARDS);
-                let s = ks.lock_shard(shard);
+                let s = ks.lock_shard((start + i) % SHARDS);
                 let part = &s.dbs[db];
-                let entry = if policy.volatile() {
-                    if part.expires.is_empty() {
-                        continue;
-                    }
-                    let k = part.expires.get_index(fastrand::usize(..part.expires.len()));
+                let entry = if volatile {
+                    let k = part.expires.get_index(fastrand::usize(..part.expires.len().max(1)));
                     k.and_then(|k| part.map.get_key_value(k))
                 } else {
-                    if part.map.is_empty() {
-                        continue;
-                    }
-                    part.map.get_index(fastrand::usize(..part.map.len()))
+                    part.map.get_index(fastrand::usize(..part.map.len().max(1)))
                 };
                 let Some((k, e)) = entry else { continue };
                 got += 1;
@@ -207,18 +264,34 @@ impl Evictor {
                     Policy::VolatileTtl => u64::MAX - e.expire_at.max(now),
                     _ => idle_seconds(e.lru),
                 };
-                insert_pool(&mut pool, Candidate { score, db, key: k.clone() });
+                insert_pool(&mut pool.cands, Candidate { score, db, key: k.clone() });
             }
         }
-        // Best candidates sit at the end; skip ones that vanished meanwhile.
-        while let Some(c) = pool.pop() {
+        // Best candidates sit at the end; skip ones that vanished meanwhile
+        // (or lost their TTL, for the volatile policies).
+        while let Some(c) = pool.cands.pop() {
             let s = ks.lock_shard(ks.shard_of(&c.key));
-            if s.dbs[c.db].map.contains_key(&c.key[..]) {
+            let part = &s.dbs[c.db];
+            let present = if volatile { part.expires.contains(&c.key[..]) } else { part.map.contains_key(&c.key[..]) };
+            if present {
                 return Some(c);
             }
         }
         None
     }
+}
+
+/// Lists the databases holding keys the policy may evict. O(shards × dbs).
+fn refresh_dbs(pool: &mut PoolState, ks: &Keyspace, policy: Policy) {
+    let mut has = vec![false; ks.databases()];
+    for i in 0..SHARDS {
+        let s = ks.lock_shard(i);
+        for (db, part) in s.dbs.iter().enumerate() {
+            has[db] |= if policy.volatile() { !part.expires.is_empty() } else { !part.map.is_empty() };
+        }
+    }
+    pool.dbs = has.iter().enumerate().filter(|(_, &h)| h).map(|(db, _)| db).collect();
+    pool.age = 0;
 }
 
 /// Keeps the pool sorted by score ascending, at most [`POOL_SIZE`] long.

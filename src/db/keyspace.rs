@@ -116,19 +116,27 @@ impl Keyspace {
         idx.sort_unstable();
         idx.dedup();
         let guards = idx.iter().map(|&i| self.shards[i as usize].lock()).collect();
-        Locked { ks: self, db, idx, guards, all: false, ready: Vec::new() }
+        Locked { ks: self, db, idx, guards, all: false, ready: Vec::new(), changes: Changes::default() }
     }
 
     /// Locks every shard: the caller sees and changes the keyspace atomically.
     pub fn lock_all(&self) -> Locked<'_> {
         let idx = (0..SHARDS as u8).collect();
         let guards = self.shards.iter().map(|m| m.lock()).collect();
-        Locked { ks: self, db: 0, idx, guards, all: true, ready: Vec::new() }
+        Locked { ks: self, db: 0, idx, guards, all: true, ready: Vec::new(), changes: Changes::default() }
     }
 
     /// Locks no shard (for commands that touch no key).
     pub fn lock_none(&self) -> Locked<'_> {
-        Locked { ks: self, db: 0, idx: SmallVec::new(), guards: SmallVec::new(), all: false, ready: Vec::new() }
+        Locked {
+            ks: self,
+            db: 0,
+            idx: SmallVec::new(),
+            guards: SmallVec::new(),
+            all: false,
+            ready: Vec::new(),
+            changes: Changes::default(),
+        }
     }
 
     /// Locks one shard by index (for background sweeps such as active expiry).
@@ -168,6 +176,29 @@ pub struct Locked<'a> {
     /// Lists that received elements while locked; blocked clients are woken
     /// for them once the locks are released.
     pub ready: Vec<(usize, Bytes)>,
+    /// What the command changed (Redis's `server.dirty` and `signalModifiedKey`).
+    pub changes: Changes,
+}
+
+/// Modifications made through a [`Locked`]: how many, and (when asked to
+/// record them, because someone WATCHes) which keys.
+#[derive(Default)]
+pub struct Changes {
+    /// Number of modifications.
+    pub count: u64,
+    /// Record the keys too.
+    pub record_keys: bool,
+    /// The modified (database, key) pairs, when recorded.
+    pub keys: Vec<(usize, Bytes)>,
+}
+
+impl Changes {
+    fn note(&mut self, db: usize, key: &[u8]) {
+        self.count += 1;
+        if self.record_keys {
+            self.keys.push((db, Bytes::copy_from_slice(key)));
+        }
+    }
 }
 
 impl<'a> Locked<'a> {
@@ -221,9 +252,11 @@ impl<'a> Locked<'a> {
         }
     }
 
-    /// Looks a key up for a write: refreshes the LRU clock, no hit/miss stats.
+    /// Looks a key up to change it in place: refreshes the LRU clock, no
+    /// hit/miss stats, and counts as a modification when the key exists.
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         if self.lookup(key, true) {
+            self.changes.note(self.db, key);
             self.dbs_mut(key, self.db).map.get_mut(key).map(|b| &mut **b)
         } else {
             None
@@ -256,6 +289,7 @@ impl<'a> Locked<'a> {
     /// Inserts or replaces a value with an absolute expiry (0 = none).
     pub fn set_with_expiry(&mut self, key: Bytes, value: Value, expire_at: u64) {
         let db = self.db;
+        self.changes.note(db, &key);
         let d = self.dbs_mut(&key, db);
         let mut entry = Entry::new(value);
         entry.expire_at = expire_at;
@@ -277,13 +311,14 @@ impl<'a> Locked<'a> {
 
     /// Returns the entry of `key`, inserting `make()` first if it is missing.
     pub fn entry_or_insert(&mut self, key: &Bytes, make: impl FnOnce() -> Value) -> &mut Entry {
+        self.changes.note(self.db, key);
         if !self.lookup(key, true) {
             let db = self.db;
             self.dbs_mut(key, db).map.insert(key.clone(), Box::new(Entry::new(make())));
         }
         let db = self.db;
         match self.dbs_mut(key, db).map.get_mut(&key[..]) {
-            Some(e) => &mut **e,
+            Some(e) => e,
             None => unreachable!("inserted above"),
         }
     }
@@ -294,6 +329,7 @@ impl<'a> Locked<'a> {
             return None;
         }
         let db = self.db;
+        self.changes.note(db, key);
         self.dbs_mut(key, db).remove(key)
     }
 
@@ -315,6 +351,7 @@ impl<'a> Locked<'a> {
 
     /// Inserts an entry as it is (value, TTL and access data) into database `db`.
     pub fn insert_entry_in(&mut self, db: usize, key: Bytes, entry: Entry) {
+        self.changes.note(db, &key);
         let d = self.dbs_mut(&key, db);
         if entry.expire_at != 0 {
             d.expires.insert(key.clone());
@@ -330,6 +367,7 @@ impl<'a> Locked<'a> {
             return false;
         }
         let db = self.db;
+        self.changes.note(db, key);
         let d = self.dbs_mut(key, db);
         let Some((_, k, e)) = d.map.get_full_mut(key) else { return false };
         let had = e.expire_at != 0;

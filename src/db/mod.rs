@@ -8,6 +8,7 @@ pub mod evict;
 pub mod expire;
 pub mod glob;
 pub mod keyspace;
+pub mod registry;
 pub mod value;
 pub mod watch;
 

@@ -84,6 +84,11 @@ struct Queue {
     fed: u64,
     /// While a rewrite runs: everything queued since its fork, and its db.
     rewrite: Option<(Vec<u8>, Option<usize>)>,
+    /// Bumped by every completed rewrite (with the file lock held too): data
+    /// the writer took before a rewrite completed is already in the new file
+    /// (in its base if queued before the fork, in the rewrite buffer if
+    /// after), so the writer drops it instead of writing it twice.
+    epoch: u64,
 }
 
 /// The open log and its writer thread's shared state.
@@ -118,7 +123,7 @@ impl Aof {
         let (synced, _) = tokio::sync::watch::channel(0);
         let aof = Arc::new(Aof {
             path,
-            queue: Mutex::new(Queue { buf: Vec::new(), db: None, fed: 0, rewrite: None }),
+            queue: Mutex::new(Queue { buf: Vec::new(), db: None, fed: 0, rewrite: None, epoch: 0 }),
             wake: Condvar::new(),
             file: Mutex::new(Some(file)),
             policy: AtomicU8::new(policy),
@@ -189,7 +194,7 @@ impl Aof {
         let mut last_sync = Instant::now();
         let mut unsynced = false;
         loop {
-            let (data, fed) = {
+            let (data, fed, epoch) = {
                 let mut q = self.queue.lock();
                 while q.buf.is_empty() && !self.stop.load(Ordering::Relaxed) {
                     let r = self.wake.wait_for(&mut q, Duration::from_millis(100));
@@ -197,10 +202,17 @@ impl Aof {
                         break;
                     }
                 }
-                (std::mem::take(&mut q.buf), q.fed)
+                (std::mem::take(&mut q.buf), q.fed, q.epoch)
             };
             let mut file = self.file.lock();
+            if self.queue.lock().epoch != epoch {
+                // A rewrite completed meanwhile: its file already holds these
+                // commands (and is synced), so they must not be written again.
+                drop(file);
+                continue;
+            }
             if !data.is_empty() {
+                let before = self.size.load(Ordering::Relaxed);
                 let res = match file.as_mut() {
                     Some(f) => f.write_all(&data),
                     None => Ok(()),
@@ -208,7 +220,11 @@ impl Aof {
                 if let Err(e) = res {
                     tracing::warn!("Error writing to the AOF file: {e}");
                     *self.last_error.lock() = Some(e.to_string());
-                    // Keep the commands: put them back in front and retry.
+                    // Cut off a partial write so the log stays parseable, then
+                    // put the commands back in front and retry.
+                    if let Some(f) = file.as_ref() {
+                        let _ = f.set_len(before);
+                    }
                     let mut q = self.queue.lock();
                     let mut rest = data;
                     rest.extend_from_slice(&q.buf);
@@ -222,27 +238,44 @@ impl Aof {
                 unsynced = true;
             }
             let policy = self.policy.load(Ordering::Relaxed);
+            let stopping = self.stop.load(Ordering::Relaxed);
             let due =
                 policy == FSYNC_ALWAYS || (policy == FSYNC_EVERYSEC && last_sync.elapsed() >= Duration::from_secs(1));
-            if unsynced && (due || self.stop.load(Ordering::Relaxed)) {
+            let mut sync_failed = false;
+            if unsynced && (due || stopping) {
                 if let Some(f) = file.as_ref() {
                     if let Err(e) = f.sync_data() {
                         tracing::warn!("Error syncing the AOF file: {e}");
                         *self.last_error.lock() = Some(e.to_string());
+                        sync_failed = true;
                     } else {
                         *self.last_error.lock() = None;
                     }
                 }
                 last_sync = Instant::now();
-                unsynced = false;
+                // Under `always` a failed sync is retried: nothing is
+                // acknowledged until it is on disk.
+                unsynced = sync_failed && policy == FSYNC_ALWAYS;
             } else if !data.is_empty() {
                 *self.last_error.lock() = None;
             }
             drop(file);
             if policy != FSYNC_ALWAYS || !unsynced {
-                self.synced.send_replace(fed);
+                // Everything fed up to `fed` is now in the file (written
+                // earlier or just now); a rewrite may have announced more.
+                self.synced.send_if_modified(|s| {
+                    let grow = fed > *s;
+                    if grow {
+                        *s = fed;
+                    }
+                    grow
+                });
             }
-            if self.stop.load(Ordering::Relaxed) && self.queue.lock().buf.is_empty() {
+            if sync_failed {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            if stopping && self.queue.lock().buf.is_empty() && !unsynced {
                 self.synced.send_replace(u64::MAX);
                 return;
             }
@@ -289,13 +322,20 @@ impl Aof {
         // Everything queued since the fork is in the new file already.
         q.buf.clear();
         q.db = rw_db;
+        q.epoch += 1;
         let fed = q.fed;
         *file = Some(f);
         self.size.store(size, Ordering::Relaxed);
         self.base_size.store(size, Ordering::Relaxed);
         drop(q);
         drop(file);
-        self.synced.send_replace(fed);
+        self.synced.send_if_modified(|s| {
+            let grow = fed > *s;
+            if grow {
+                *s = fed;
+            }
+            grow
+        });
         Ok(())
     }
 }
@@ -304,14 +344,16 @@ impl Aof {
 pub struct Replay {
     /// Commands executed.
     pub commands: u64,
-    /// Set when the file ended inside a command and was cut back to `valid_len`.
+    /// Set when the file ended inside a command (or an unfinished MULTI) and was cut back to this length.
     pub truncated_at: Option<u64>,
 }
 
 /// Reads the log at `path` and hands each command to `exec`, which returns
-/// an error text to stop loading. A log cut off inside its last command is
-/// loaded up to the last complete command when `load_truncated` (and the
-/// file is truncated there), otherwise it is an error naming the offset.
+/// an error text to stop loading. A log cut off inside its last command (or
+/// ending inside a MULTI without its EXEC) is loaded up to the last complete
+/// command (before that MULTI) when `load_truncated`, and the file is cut
+/// there; otherwise it is an error naming the offset. Anything that is not a
+/// RESP multibulk command is an error naming its offset. O(file size).
 pub fn replay(
     path: &Path,
     load_truncated: bool,
@@ -322,8 +364,13 @@ pub fn replay(
     let mut buf = BytesMut::with_capacity(1 << 20);
     let mut consumed: u64 = 0;
     let mut last_complete: u64 = 0;
+    // Offset of the MULTI whose EXEC has not been read yet.
+    let mut open_multi: Option<u64> = None;
     let mut commands = 0;
     let mut chunk = vec![0u8; 1 << 20];
+    let bad = |at: u64, what: &dyn std::fmt::Display| {
+        format!("Bad file format reading the append only file {} at offset {at}: {what}", path.display())
+    };
     loop {
         let n = f.read(&mut chunk).map_err(|e| format!("Error reading {}: {e}", path.display()))?;
         if n == 0 {
@@ -331,40 +378,45 @@ pub fn replay(
         }
         buf.extend_from_slice(&chunk[..n]);
         loop {
+            if parser.is_idle() && !buf.is_empty() && buf[0] != b'*' {
+                return Err(bad(last_complete, &"expected '*' (a RESP multibulk command)"));
+            }
             let before = buf.len();
             let r = parser.parse(&mut buf, true);
             consumed += (before - buf.len()) as u64;
             match r {
                 Ok(Some(args)) => {
+                    if args[0].eq_ignore_ascii_case(b"multi") {
+                        open_multi = Some(last_complete);
+                    } else if args[0].eq_ignore_ascii_case(b"exec") {
+                        open_multi = None;
+                    }
                     exec(&args).map_err(|e| format!("{} at offset {last_complete}: {e}", path.display()))?;
                     last_complete = consumed;
                     commands += 1;
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    return Err(format!(
-                        "Bad file format reading the append only file {} at offset {last_complete}: {e}",
-                        path.display()
-                    ));
-                }
+                Err(e) => return Err(bad(last_complete, &e)),
             }
         }
     }
     let total = consumed + buf.len() as u64;
-    if last_complete < total {
+    let valid = open_multi.unwrap_or(last_complete);
+    if valid < total {
+        let what = if open_multi.is_some() { "a MULTI without EXEC" } else { "a partial command" };
         if !load_truncated {
             return Err(format!(
-                "Unexpected end of file reading the append only file {} at offset {last_complete} (aof-load-truncated is no)",
+                "Unexpected end of file reading the append only file {} at offset {valid} ({what}; aof-load-truncated is no)",
                 path.display()
             ));
         }
         tracing::warn!(
-            "!!! Warning: short read while loading the AOF file {}!!! Truncating the AOF at offset {last_complete} (file size {total}).",
+            "!!! Warning: short read while loading the AOF file {}!!! ({what}) Truncating the AOF at offset {valid} (file size {total}).",
             path.display()
         );
         let f = OpenOptions::new().write(true).open(path).map_err(|e| e.to_string())?;
-        f.set_len(last_complete).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
-        return Ok(Replay { commands, truncated_at: Some(last_complete) });
+        f.set_len(valid).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
+        return Ok(Replay { commands, truncated_at: Some(valid) });
     }
     Ok(Replay { commands, truncated_at: None })
 }

@@ -13,6 +13,7 @@
 //! naming the file and offset.
 
 pub mod aof;
+mod propagate;
 pub mod rdb;
 pub mod snapshot;
 
@@ -31,6 +32,7 @@ use crate::server::client::ClientState;
 use crate::server::config::Config;
 use crate::server::Server;
 use aof::Aof;
+use propagate::{b, translate};
 
 /// Why writes are refused (`-MISCONF`).
 const MISCONF_NONE: u8 = 0;
@@ -144,6 +146,20 @@ impl Persistence {
         client.aof_offset = aof.feed(&all);
     }
 
+    /// Logs `DEL` for keys of database `db` that expired (lazily on access,
+    /// or reclaimed by the active expiry cycle), as Redis propagates
+    /// expirations, so a replay sees them disappear at the same point of the
+    /// log. Call with the keys' shard locks still held. O(keys).
+    pub fn propagate_expired(&self, db: usize, keys: &[Bytes]) {
+        if keys.is_empty() || self.loading.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(aof) = self.aof.read().as_ref() {
+            let dels: Vec<(usize, Vec<Bytes>)> = keys.iter().map(|k| (db, vec![b("DEL"), k.clone()])).collect();
+            aof.feed(&dels);
+        }
+    }
+
     /// Waits until `offset` of the AOF is on disk when `appendfsync always`.
     pub async fn wait_durable(&self, offset: u64) {
         let aof = self.aof.read().clone();
@@ -162,72 +178,6 @@ impl Persistence {
     /// Unix time of the last successful save (`LASTSAVE`).
     pub fn lastsave(&self) -> u64 {
         self.state.lastsave.load(Ordering::Relaxed)
-    }
-}
-
-fn b(s: &'static str) -> Bytes {
-    Bytes::from_static(s.as_bytes())
-}
-
-fn num(n: u64) -> Bytes {
-    Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes())
-}
-
-/// What to log for a command: relative expiries become absolute times,
-/// blocking pops their non-blocking form, float increments their result.
-fn translate(ks: &mut Locked, spec: &CommandSpec, args: &[Bytes], reply: &Reply) -> Vec<Vec<Bytes>> {
-    let key = || args[1].clone();
-    // The state of a string key after the command (SET with options, GETEX …).
-    let string_state = |ks: &mut Locked| -> Vec<Vec<Bytes>> {
-        match ks.peek(&args[1]).map(|e| (e.value.clone(), e.expire_at)) {
-            Some((crate::db::Value::Str(v), 0)) => vec![vec![b("SET"), key(), v]],
-            Some((crate::db::Value::Str(v), at)) => vec![vec![b("SET"), key(), v, b("PXAT"), num(at)]],
-            Some((_, 0)) => vec![vec![b("PERSIST"), key()]],
-            Some((_, at)) => vec![vec![b("PEXPIREAT"), key(), num(at)]],
-            None => vec![vec![b("DEL"), key()]],
-        }
-    };
-    match spec.name {
-        "set" if args.len() > 3 => string_state(ks),
-        "setex" | "psetex" | "getex" | "incrbyfloat" => string_state(ks),
-        "expire" | "pexpire" | "expireat" | "pexpireat" => {
-            if *reply == Reply::Int(0) {
-                return vec![];
-            }
-            string_state(ks)
-        }
-        "blpop" | "brpop" => match reply {
-            Reply::Array(kv) if kv.len() == 2 => match &kv[0] {
-                Reply::Bulk(k) => vec![vec![b(if spec.name == "blpop" { "LPOP" } else { "RPOP" }), k.clone()]],
-                _ => vec![],
-            },
-            _ => vec![],
-        },
-        "lmpop" | "blmpop" => match reply {
-            Reply::Array(kv) if kv.len() == 2 => {
-                let (Reply::Bulk(k), Reply::Array(items)) = (&kv[0], &kv[1]) else { return vec![] };
-                let left = args.iter().any(|a| a.eq_ignore_ascii_case(b"left"));
-                vec![vec![b(if left { "LPOP" } else { "RPOP" }), k.clone(), num(items.len() as u64)]]
-            }
-            _ => vec![],
-        },
-        "blmove" if args.len() == 6 => {
-            if matches!(reply, Reply::Nil) {
-                return vec![];
-            }
-            vec![vec![b("LMOVE"), args[1].clone(), args[2].clone(), args[3].clone(), args[4].clone()]]
-        }
-        "brpoplpush" => {
-            if matches!(reply, Reply::Nil) {
-                return vec![];
-            }
-            vec![vec![b("RPOPLPUSH"), args[1].clone(), args[2].clone()]]
-        }
-        "hincrbyfloat" => match reply {
-            Reply::Bulk(v) => vec![vec![b("HSET"), key(), args[2].clone(), v.clone()]],
-            _ => vec![],
-        },
-        _ => vec![args.to_vec()],
     }
 }
 
@@ -274,6 +224,8 @@ pub fn load_at_start(srv: &Arc<Server>) -> Result<(), String> {
     };
     p.loading.store(false, Ordering::Relaxed);
     result?;
+    // What was loaded is on disk already: it is not a change to save.
+    p.state.dirty_at_save.store(srv.keyspace.stats.dirty.load(Ordering::Relaxed), Ordering::Relaxed);
     if cfg.appendonly {
         let existed = aof_file.exists();
         let aof = Aof::open(aof_file.clone(), aof::fsync_policy(&cfg.appendfsync))?;
@@ -316,7 +268,7 @@ pub fn save_locked(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     let dirty = srv.keyspace.stats.dirty.load(Ordering::Relaxed);
     let r = snapshot::write_rdb(locked, &tmp, compress)
         .and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| format!("rename {} failed: {e}", path.display())));
-    srv.persist.finish_save(&r, dirty, &path);
+    srv.persist.finish_save(&r, dirty, &path, false);
     if r.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -324,7 +276,10 @@ pub fn save_locked(srv: &Server, locked: &mut Locked) -> Result<(), String> {
 }
 
 impl Persistence {
-    fn finish_save(&self, r: &Result<(), String>, dirty_at_start: u64, path: &Path) {
+    /// Records the outcome of a save. As in Redis, only a failed background
+    /// save marks the status `err` (which can refuse writes); any success
+    /// marks it `ok`.
+    fn finish_save(&self, r: &Result<(), String>, dirty_at_start: u64, path: &Path, background: bool) {
         let st = &self.state;
         match r {
             Ok(()) => {
@@ -338,25 +293,37 @@ impl Persistence {
             }
             Err(e) => {
                 tracing::warn!("Failed saving the DB: {e}");
-                st.last_bgsave_ok.store(false, Ordering::Relaxed);
-                st.last_bgsave_failed_at.store(unix_now(), Ordering::Relaxed);
                 *st.bgsave_error.lock() = e.clone();
+                if background {
+                    st.last_bgsave_ok.store(false, Ordering::Relaxed);
+                    st.last_bgsave_failed_at.store(unix_now(), Ordering::Relaxed);
+                }
             }
         }
     }
 }
 
-/// Forks a child that runs `work` on the locked image and exits with 0 on
-/// success. Returns the child's pid. The caller holds every shard lock.
-fn fork_child(locked: &mut Locked, work: impl FnOnce(&mut Locked) -> Result<(), String>) -> Result<i32, String> {
+/// Forks a child that runs `work` on the locked image (with its own pid)
+/// and exits with 0 on success. Returns the child's pid. The caller holds
+/// every shard lock.
+fn fork_child(locked: &mut Locked, work: impl FnOnce(&mut Locked, u32) -> Result<(), String>) -> Result<i32, String> {
     // SAFETY: the child only reads the keyspace it inherited (whose locks the
     // parent holds), allocates (glibc makes malloc fork-safe) and writes a
     // file, then leaves with _exit without running destructors or touching
-    // the runtime.
+    // the runtime. A panic is caught so it can never unwind into a copy of
+    // the server.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        let code = match work(locked) {
-            Ok(()) => 0,
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(locked, std::process::id())));
+        let code = match r {
+            Ok(Ok(())) => 0,
+            Ok(Err(e)) => {
+                // Raw write: stderr's lock may have been held by another
+                // thread at the fork.
+                let msg = format!("Background child {} failed: {e}\n", std::process::id());
+                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+                1
+            }
             Err(_) => 1,
         };
         unsafe { libc::_exit(code) };
@@ -377,33 +344,42 @@ fn wait_child(pid: i32, done: impl FnOnce(bool) + Send + 'static) {
     });
 }
 
-/// BGSAVE: forks a child that writes the RDB; the caller holds every shard lock.
+/// The temporary file a save by process `pid` writes (Redis's name).
+fn rdb_temp(path: &Path, pid: u32) -> PathBuf {
+    path.with_file_name(format!("temp-{pid}.rdb"))
+}
+
+/// BGSAVE: forks a child that writes the RDB to `temp-<child pid>.rdb`; once
+/// it succeeded the file is renamed over the dump. The caller holds every
+/// shard lock (the image is that instant's). O(1) here plus the fork.
 pub fn bgsave(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     let st = srv.persist.state.clone();
     if st.bgsave_child.load(Ordering::Relaxed) > 0 {
         return Err("Background save already in progress".into());
     }
-    let (path, compress) = {
+    let (path, compress, refuse_on_error) = {
         let c = srv.config.read();
-        (rdb_path(&c), c.rdbcompression)
+        (rdb_path(&c), c.rdbcompression, c.stop_writes_on_bgsave_error && !c.save.is_empty())
     };
-    let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
     let dirty = srv.keyspace.stats.dirty.load(Ordering::Relaxed);
-    let child_tmp = tmp.clone();
-    let pid = fork_child(locked, move |l| snapshot::write_rdb(l, &child_tmp, compress))?;
+    let child_path = path.clone();
+    let pid = fork_child(locked, move |l, me| snapshot::write_rdb(l, &rdb_temp(&child_path, me), compress))?;
+    let tmp = rdb_temp(&path, pid as u32);
     st.bgsave_child.store(pid, Ordering::Relaxed);
     tracing::info!("Background saving started by pid {pid}");
     let persist = PersistHandle { state: st.clone() };
     wait_child(pid, move |ok| {
         let r = if ok {
-            std::fs::rename(&tmp, &path).map_err(|e| format!("rename failed: {e}"))
+            std::fs::rename(&tmp, &path).map_err(|e| format!("rename of {} failed: {e}", path.display()))
         } else {
-            let _ = std::fs::remove_file(&tmp);
-            Err("Background saving child failed (see the temp file's disk)".to_string())
+            Err("Background saving child failed".to_string())
         };
-        let p = Persistence { state: persist.state.clone(), ..Default::default() };
-        p.finish_save(&r, dirty, &path);
         if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        let p = Persistence { state: persist.state.clone(), ..Default::default() };
+        p.finish_save(&r, dirty, &path, true);
+        if r.is_err() && refuse_on_error {
             persist.state.misconf.store(MISCONF_RDB, Ordering::Relaxed);
         }
         persist.state.bgsave_child.store(0, Ordering::Relaxed);
@@ -429,7 +405,7 @@ pub fn bgrewriteaof(srv: &Server, locked: &mut Locked) -> Result<(), String> {
         a.begin_rewrite();
     }
     let child_tmp = tmp.clone();
-    let pid = match fork_child(locked, move |l| snapshot::write_aof_base(l, &child_tmp)) {
+    let pid = match fork_child(locked, move |l, _| snapshot::write_aof_base(l, &child_tmp)) {
         Ok(p) => p,
         Err(e) => {
             if let Some(a) = &aof {
@@ -527,6 +503,28 @@ fn cron_once(srv: &Server) {
 /// At shutdown: sync the AOF and, when save rules exist (or `save` says so),
 /// write a final snapshot.
 pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
+    // A background save or rewrite still running is abandoned (as Redis does):
+    // the final save below writes the newest data anyway.
+    let st = &srv.persist.state;
+    let (rdb, aof) = {
+        let c = srv.config.read();
+        (rdb_path(&c), aof_path(&c))
+    };
+    for (child, what) in [(&st.bgsave_child, "saving an .rdb"), (&st.rewrite_child, "rewriting the AOF")] {
+        let pid = child.load(Ordering::Relaxed);
+        if pid > 0 {
+            tracing::warn!("There is a child {what}. Killing it!");
+            // SAFETY: signalling our own child process by its pid.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    let bg = st.bgsave_child.load(Ordering::Relaxed);
+    if bg > 0 {
+        let _ = std::fs::remove_file(rdb_temp(&rdb, bg as u32));
+    }
+    if st.rewrite_child.load(Ordering::Relaxed) > 0 {
+        let _ = std::fs::remove_file(aof.with_file_name(format!("temp-rewriteaof-bg-{}.aof", std::process::id())));
+    }
     if let Some(a) = srv.persist.aof.read().as_ref() {
         a.close();
     }
@@ -600,18 +598,6 @@ pub fn debug_reload(srv: &Server, locked: &mut Locked) -> Result<(), String> {
         }
     }
     let path = rdb_path(&srv.config.read());
-    // Load into the locked shards directly (the keyspace's own locks are held by us).
-    let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-    rdb::read_rdb(std::io::BufReader::new(f), crate::db::now_ms(), |e| {
-        let mut entry = crate::db::Entry::new(match e.value {
-            rdb::RdbValue::Str(s) => crate::db::Value::Str(s),
-            rdb::RdbValue::List(l) => crate::db::Value::List(l.into()),
-            rdb::RdbValue::Hash(h) => crate::db::Value::Hash(h.into_iter().collect()),
-        });
-        entry.expire_at = e.expire_at_ms.unwrap_or(0);
-        locked.insert_entry_in(e.db, e.key, entry);
-        Ok(())
-    })
-    .map_err(|e| e.to_string())?;
+    snapshot::load_rdb_locked(locked, &path)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 use super::aof::encode_command;
-use super::rdb::{read_rdb, RdbStats, RdbValue, RdbWriter, RdbWriterOptions};
+use super::rdb::{read_rdb, RdbEntry, RdbStats, RdbValue, RdbWriter, RdbWriterOptions};
 use crate::db::value::HashValue;
 use crate::db::{now_ms, Entry, Keyspace, Locked, Value};
 
@@ -126,13 +126,67 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
     f.sync_all().map_err(|e| format!("fsync of {} failed: {e}", path.display()))
 }
 
-/// Loads an RDB file into the keyspace (which should be empty). Errors name
-/// the file and the byte offset; on error nothing is partially promised:
-/// the caller refuses to start.
+/// Keys handed to a loader thread at a time.
+const LOAD_BATCH: usize = 512;
+
+/// Loads an RDB file into the keyspace (which should be empty). The calling
+/// thread parses; keys are inserted by worker threads that each own a subset
+/// of the lock shards (so they never contend, and a key's shard — hence its
+/// worker — is fixed, keeping file order per key). O(file size). Errors name
+/// the file and the byte offset; on error the caller refuses to start.
 pub fn load_rdb(ks: &Keyspace, path: &Path) -> Result<RdbStats, String> {
     let f = File::open(path).map_err(|e| format!("Can't open the RDB file {}: {e}", path.display()))?;
     let reader = std::io::BufReader::with_capacity(1 << 20, f);
     let ndb = ks.databases();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 9) - 1;
+    std::thread::scope(|scope| {
+        let mut txs = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RdbEntry>>(16);
+            txs.push(tx);
+            scope.spawn(move || {
+                for batch in rx {
+                    for e in batch {
+                        let mut l = ks.lock_keys(e.db, [&e.key[..]]);
+                        let mut entry = Entry::new(from_rdb(e.value));
+                        entry.expire_at = e.expire_at_ms.unwrap_or(0);
+                        l.insert_entry_in(e.db, e.key, entry);
+                    }
+                }
+            });
+        }
+        let mut batches: Vec<Vec<RdbEntry>> = (0..workers).map(|_| Vec::with_capacity(LOAD_BATCH)).collect();
+        let r = read_rdb(reader, now_ms(), |e| {
+            if e.db >= ndb {
+                return Err(super::rdb::RdbError::Corrupt {
+                    offset: 0,
+                    reason: format!("database {} is out of range (databases is {ndb})", e.db),
+                });
+            }
+            let w = ks.shard_of(&e.key) % workers;
+            batches[w].push(e);
+            if batches[w].len() >= LOAD_BATCH {
+                let full = std::mem::replace(&mut batches[w], Vec::with_capacity(LOAD_BATCH));
+                txs[w].send(full).map_err(|_| super::rdb::RdbError::Aborted("a loader thread stopped".into()))?;
+            }
+            Ok(())
+        });
+        for (tx, batch) in txs.iter().zip(batches) {
+            let _ = tx.send(batch);
+        }
+        drop(txs);
+        r
+    })
+    .map_err(|e| format!("Error loading the RDB file {}: {e}", path.display()))
+}
+
+/// Loads an RDB file into shards the caller holds (every shard locked, the
+/// databases emptied first: DEBUG RELOAD). Errors name the file and offset.
+/// O(file size).
+pub fn load_rdb_locked(locked: &mut Locked, path: &Path) -> Result<RdbStats, String> {
+    let f = File::open(path).map_err(|e| format!("Can't open the RDB file {}: {e}", path.display()))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let ndb = locked.keyspace().databases();
     read_rdb(reader, now_ms(), |e| {
         if e.db >= ndb {
             return Err(super::rdb::RdbError::Corrupt {
@@ -140,10 +194,9 @@ pub fn load_rdb(ks: &Keyspace, path: &Path) -> Result<RdbStats, String> {
                 reason: format!("database {} is out of range (databases is {ndb})", e.db),
             });
         }
-        let mut l = ks.lock_keys(e.db, [&e.key[..]]);
         let mut entry = Entry::new(from_rdb(e.value));
         entry.expire_at = e.expire_at_ms.unwrap_or(0);
-        l.insert_entry_in(e.db, e.key, entry);
+        locked.insert_entry_in(e.db, e.key, entry);
         Ok(())
     })
     .map_err(|e| format!("Error loading the RDB file {}: {e}", path.display()))

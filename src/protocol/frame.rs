@@ -131,8 +131,8 @@ pub struct FrameReader {
     stack: Vec<Level>,
     /// Whether the frame in progress is being built (vs only validated).
     building: bool,
-    /// Bytes looked at so far (tests check the reader is linear).
-    #[cfg(test)]
+    /// Bytes looked at by line searches so far (tests check the reader is linear).
+    #[cfg_attr(not(test), allow(dead_code))]
     examined: usize,
 }
 
@@ -188,34 +188,21 @@ impl FrameReader {
     /// Finds the end of the line starting at `self.pos`: the index of its `\r`.
     fn line(&mut self, buf: &[u8], limit: usize) -> Result<Option<usize>, FrameError> {
         let from = self.scanned.max(self.pos + 1).min(buf.len());
-        match buf[from..].iter().position(|&c| c == b'\n') {
-            Some(p) => {
-                #[cfg(test)]
-                {
-                    self.examined += p + 1;
-                }
-                let nl = from + p;
-                self.scanned = 0;
-                if nl - self.pos > limit + 2 {
-                    return Err(FrameError::TooLong("line"));
-                }
-                if buf[nl - 1] != b'\r' {
-                    return Err(FrameError::MissingCrlf);
-                }
-                Ok(Some(nl - 1))
-            }
-            None => {
-                #[cfg(test)]
-                {
-                    self.examined += buf.len() - from;
-                }
-                self.scanned = buf.len();
-                if buf.len() - self.pos > limit + 2 {
-                    return Err(FrameError::TooLong("line"));
-                }
-                Ok(None)
-            }
+        let found = buf[from..].iter().position(|&c| c == b'\n');
+        self.examined += found.map_or(buf.len() - from, |p| p + 1);
+        let end = found.map_or(buf.len(), |p| from + p);
+        if end - self.pos > limit + 2 {
+            return Err(FrameError::TooLong("line"));
         }
+        let Some(p) = found else {
+            self.scanned = buf.len();
+            return Ok(None);
+        };
+        self.scanned = 0;
+        if buf[from + p - 1] != b'\r' {
+            return Err(FrameError::MissingCrlf);
+        }
+        Ok(Some(from + p - 1))
     }
 
     /// Reads tokens until a top-level frame is complete (`Some`, with
@@ -228,151 +215,104 @@ impl FrameReader {
             self.reset();
             self.building = build;
         }
-        loop {
-            if self.pos >= buf.len() {
-                return Ok(None);
-            }
+        while self.pos < buf.len() {
             let start = self.pos;
             let t = buf[start];
-            let limit = match t {
-                b'+' | b'-' | b',' | b'(' => MAX_LINE_LEN,
-                _ => MAX_HEADER_LEN,
-            };
+            let limit = if matches!(t, b'+' | b'-' | b',' | b'(') { MAX_LINE_LEN } else { MAX_HEADER_LEN };
             let Some(cr) = self.line(buf, limit)? else { return Ok(None) };
             let body = &buf[start + 1..cr];
             let next = cr + 2;
             let value = match t {
-                b'+' => Partial::Str(StrKind::Simple, start + 1, cr),
-                b'-' => Partial::Str(StrKind::Error, start + 1, cr),
-                b',' => Partial::Str(StrKind::Double, start + 1, cr),
-                b'(' => Partial::Str(StrKind::BigNumber, start + 1, cr),
-                b':' => Partial::Int(parse_int(body).ok_or(FrameError::BadLine("integer"))?),
-                b'_' if body.is_empty() => Partial::Null,
+                b'+' => Some(Partial::Str(StrKind::Simple, start + 1, cr)),
+                b'-' => Some(Partial::Str(StrKind::Error, start + 1, cr)),
+                b',' => Some(Partial::Str(StrKind::Double, start + 1, cr)),
+                b'(' => Some(Partial::Str(StrKind::BigNumber, start + 1, cr)),
+                b':' => Some(Partial::Int(parse_int(body).ok_or(FrameError::BadLine("integer"))?)),
+                b'_' if body.is_empty() => Some(Partial::Null),
                 b'_' => return Err(FrameError::BadLine("null")),
-                b'#' => match body {
-                    b"t" => Partial::Bool(true),
-                    b"f" => Partial::Bool(false),
-                    _ => return Err(FrameError::BadLine("boolean")),
+                b'#' if body == b"t" || body == b"f" => Some(Partial::Bool(body == b"t")),
+                b'#' => return Err(FrameError::BadLine("boolean")),
+                b'$' | b'!' | b'=' => match parse_int(body).ok_or(FrameError::BadLine("bulk length"))? {
+                    -1 if t == b'$' => Some(Partial::Bulk(None)),
+                    n if n < 0 => return Err(FrameError::BadLine("bulk length")),
+                    n if n as usize > MAX_BULK_LEN => return Err(FrameError::TooLong("bulk string")),
+                    n => {
+                        let (s, e) = (next, next + n as usize);
+                        if buf.len() < e + 2 {
+                            // Body incomplete: only this short header is read again next time.
+                            self.scanned = 0;
+                            return Ok(None);
+                        }
+                        if &buf[e..e + 2] != b"\r\n" {
+                            return Err(FrameError::MissingCrlf);
+                        }
+                        if t == b'=' && (e - s < 4 || buf[s + 3] != b':') {
+                            return Err(FrameError::BadLine("verbatim string"));
+                        }
+                        self.pos = e + 2;
+                        Some(match t {
+                            b'$' => Partial::Bulk(Some((s, e))),
+                            b'!' => Partial::Str(StrKind::Error, s, e),
+                            _ => Partial::Str(StrKind::Verbatim, s, e),
+                        })
+                    }
                 },
-                b'$' | b'!' | b'=' => {
-                    let n = parse_int(body).ok_or(FrameError::BadLine("bulk length"))?;
-                    if n == -1 && t == b'$' {
-                        self.pos = next;
-                        if let Some(done) = self.push(Partial::Bulk(None))? {
-                            return Ok(Some(done));
-                        }
-                        continue;
-                    }
-                    if n < 0 {
-                        return Err(FrameError::BadLine("bulk length"));
-                    }
-                    let n = n as usize;
-                    if n > MAX_BULK_LEN {
-                        return Err(FrameError::TooLong("bulk string"));
-                    }
-                    if buf.len() < next + n + 2 {
-                        // Body incomplete: re-read only this short header next time.
-                        self.scanned = 0;
-                        return Ok(None);
-                    }
-                    #[cfg(test)]
-                    {
-                        self.examined += 2;
-                    }
-                    if &buf[next + n..next + n + 2] != b"\r\n" {
-                        return Err(FrameError::MissingCrlf);
-                    }
-                    self.pos = next + n + 2;
-                    let v = match t {
-                        b'$' => Partial::Bulk(Some((next, next + n))),
-                        b'!' => Partial::Str(StrKind::Error, next, next + n),
-                        _ => {
-                            if n < 4 || buf[next + 3] != b':' {
-                                return Err(FrameError::BadLine("verbatim string"));
-                            }
-                            Partial::Str(StrKind::Verbatim, next, next + n)
-                        }
-                    };
-                    if let Some(done) = self.push(v)? {
-                        return Ok(Some(done));
-                    }
-                    continue;
-                }
-                b'*' | b'%' | b'~' | b'>' | b'|' => {
-                    let n = parse_int(body).ok_or(FrameError::BadLine("aggregate length"))?;
-                    self.pos = next;
-                    if n == -1 && t == b'*' {
-                        if let Some(done) = self.push(Partial::NullArray)? {
-                            return Ok(Some(done));
-                        }
-                        continue;
-                    }
-                    if n < 0 {
-                        return Err(FrameError::BadLine("aggregate length"));
-                    }
-                    let n = n as usize;
-                    if n > MAX_AGGREGATE_LEN {
-                        return Err(FrameError::TooLong("aggregate"));
-                    }
-                    if self.stack.len() >= MAX_DEPTH {
-                        return Err(FrameError::TooDeep);
-                    }
-                    let (kind, count) = match t {
-                        b'*' => (AggKind::Array, n),
-                        b'%' => (AggKind::Map, n * 2),
-                        b'~' => (AggKind::Set, n),
-                        b'>' => (AggKind::Push, n),
-                        _ => (AggKind::Attribute, n * 2),
-                    };
-                    let items = if self.building { Vec::with_capacity(count.min(1024)) } else { Vec::new() };
-                    self.stack.push(Level { kind, remaining: count, items });
-                    if count == 0 {
-                        let level = self.stack.pop().map(|l| (l.kind, l.items));
-                        if let Some((kind, items)) = level {
-                            if let Some(done) = self.close(kind, items)? {
-                                return Ok(Some(done));
-                            }
+                b'*' | b'%' | b'~' | b'>' | b'|' => match parse_int(body)
+                    .ok_or(FrameError::BadLine("aggregate length"))?
+                {
+                    -1 if t == b'*' => Some(Partial::NullArray),
+                    n if n < 0 => return Err(FrameError::BadLine("aggregate length")),
+                    n if n as usize > MAX_AGGREGATE_LEN => return Err(FrameError::TooLong("aggregate")),
+                    _ if self.stack.len() >= MAX_DEPTH => return Err(FrameError::TooDeep),
+                    n => {
+                        let n = n as usize;
+                        let (kind, count) = match t {
+                            b'*' => (AggKind::Array, n),
+                            b'%' => (AggKind::Map, n * 2),
+                            b'~' => (AggKind::Set, n),
+                            b'>' => (AggKind::Push, n),
+                            _ => (AggKind::Attribute, n * 2),
+                        };
+                        if count == 0 {
+                            (kind != AggKind::Attribute).then(|| Partial::Agg(kind, Vec::new()))
+                        } else {
+                            let items = if self.building { Vec::with_capacity(count.min(1024)) } else { Vec::new() };
+                            self.stack.push(Level { kind, remaining: count, items });
+                            None
                         }
                     }
-                    continue;
-                }
+                },
                 other => return Err(FrameError::BadType(other as char)),
             };
-            self.pos = next;
-            if let Some(done) = self.push(value)? {
+            if self.pos == start {
+                self.pos = next;
+            }
+            if let Some(done) = value.and_then(|v| self.push(v)) {
                 return Ok(Some(done));
             }
         }
+        Ok(None)
     }
 
     /// Adds a finished value to the innermost open aggregate, closing every
     /// aggregate it completes. `Some` when the top-level frame is complete.
-    fn push(&mut self, value: Partial) -> Result<Option<Partial>, FrameError> {
-        let mut value = value;
+    fn push(&mut self, mut value: Partial) -> Option<Partial> {
         loop {
-            let Some(top) = self.stack.last_mut() else { return Ok(Some(value)) };
+            let Some(top) = self.stack.last_mut() else { return Some(value) };
             if self.building {
                 top.items.push(value);
             }
             top.remaining -= 1;
             if top.remaining > 0 {
-                return Ok(None);
+                return None;
             }
-            let Some(level) = self.stack.pop() else { return Ok(None) };
+            let level = self.stack.pop()?;
             if level.kind == AggKind::Attribute {
                 // An attribute decorates the value after it: nothing to add.
-                return Ok(None);
+                return None;
             }
             value = Partial::Agg(level.kind, level.items);
         }
-    }
-
-    /// Closes an empty aggregate just opened.
-    fn close(&mut self, kind: AggKind, items: Vec<Partial>) -> Result<Option<Partial>, FrameError> {
-        if kind == AggKind::Attribute {
-            return Ok(None);
-        }
-        self.push(Partial::Agg(kind, items))
     }
 }
 
@@ -448,31 +388,23 @@ fn put_line(out: &mut BytesMut, prefix: u8, b: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+fn put_blob(out: &mut BytesMut, prefix: u8, b: &[u8]) {
+    put_len(out, prefix, b.len());
+    out.put_slice(b);
+    out.put_slice(b"\r\n");
+}
+
 impl Frame {
     /// Writes the frame in RESP, byte for byte as it was read (an error
     /// holding CR or LF is written as a RESP3 blob error). O(size).
     pub fn write_to(&self, out: &mut BytesMut) {
         match self {
             Frame::Simple(b) => put_line(out, b'+', b),
-            Frame::Error(b) if b.iter().any(|&c| c == b'\r' || c == b'\n') => {
-                put_len(out, b'!', b.len());
-                put_line(out, b'\r', b);
-                out.truncate(out.len() - b.len() - 3);
-                out.put_slice(b);
-                out.put_slice(b"\r\n");
-            }
+            Frame::Error(b) if b.iter().any(|&c| c == b'\r' || c == b'\n') => put_blob(out, b'!', b),
             Frame::Error(b) => put_line(out, b'-', b),
-            Frame::Int(n) => {
-                out.put_u8(b':');
-                out.put_slice(itoa::Buffer::new().format(*n).as_bytes());
-                out.put_slice(b"\r\n");
-            }
+            Frame::Int(n) => put_line(out, b':', itoa::Buffer::new().format(*n).as_bytes()),
             Frame::Bulk(None) => out.put_slice(b"$-1\r\n"),
-            Frame::Bulk(Some(b)) => {
-                put_len(out, b'$', b.len());
-                out.put_slice(b);
-                out.put_slice(b"\r\n");
-            }
+            Frame::Bulk(Some(b)) => put_blob(out, b'$', b),
             Frame::Array(None) => out.put_slice(b"*-1\r\n"),
             Frame::Array(Some(items)) => write_items(out, b'*', items),
             Frame::Set(items) => write_items(out, b'~', items),
@@ -487,11 +419,7 @@ impl Frame {
             Frame::Null => out.put_slice(b"_\r\n"),
             Frame::Double(b) => put_line(out, b',', b),
             Frame::Bool(b) => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
-            Frame::Verbatim(b) => {
-                put_len(out, b'=', b.len());
-                out.put_slice(b);
-                out.put_slice(b"\r\n");
-            }
+            Frame::Verbatim(b) => put_blob(out, b'=', b),
             Frame::BigNumber(b) => put_line(out, b'(', b),
         }
     }
@@ -514,14 +442,12 @@ impl Frame {
         }
     }
 
-    /// The bytes of a string-like frame (simple, error, bulk, verbatim
-    /// without its format prefix, double, big number).
+    /// The bytes of a string-like frame (simple, error, bulk, double, big
+    /// number, verbatim with its format prefix).
     pub fn as_bytes(&self) -> Option<&Bytes> {
         match self {
-            Frame::Simple(b) | Frame::Error(b) | Frame::Double(b) | Frame::BigNumber(b) | Frame::Bulk(Some(b)) => {
-                Some(b)
-            }
-            Frame::Verbatim(b) => Some(b),
+            Frame::Simple(b) | Frame::Error(b) | Frame::Double(b) | Frame::BigNumber(b) | Frame::Verbatim(b) => Some(b),
+            Frame::Bulk(Some(b)) => Some(b),
             _ => None,
         }
     }
@@ -579,10 +505,7 @@ mod tests {
         assert_eq!(one(b"(12345678901234567890\r\n"), Ok(Some(Frame::BigNumber(b("12345678901234567890")))));
         assert_eq!(one(b"=7\r\ntxt:abc\r\n"), Ok(Some(Frame::Verbatim(b("txt:abc")))));
         assert_eq!(one(b"!5\r\nERR x\r\n"), Ok(Some(Frame::Error(b("ERR x")))));
-        assert_eq!(
-            one(b"%1\r\n+a\r\n:1\r\n"),
-            Ok(Some(Frame::Map(vec![(Frame::Simple(b("a")), Frame::Int(1))])))
-        );
+        assert_eq!(one(b"%1\r\n+a\r\n:1\r\n"), Ok(Some(Frame::Map(vec![(Frame::Simple(b("a")), Frame::Int(1))]))));
         assert_eq!(one(b"~2\r\n:1\r\n:2\r\n"), Ok(Some(Frame::Set(vec![Frame::Int(1), Frame::Int(2)]))));
         assert_eq!(one(b">1\r\n+x\r\n"), Ok(Some(Frame::Push(vec![Frame::Simple(b("x"))]))));
         assert_eq!(one(b"|1\r\n+k\r\n+v\r\n:7\r\n"), Ok(Some(Frame::Int(7))));
@@ -640,7 +563,7 @@ mod tests {
         let n = 200_000;
         let mut input = format!("*{n}\r\n").into_bytes();
         for i in 0..n {
-            input.extend_from_slice(format!("$6\r\nv{i:05}\r\n").as_bytes());
+            input.extend_from_slice(format!("$7\r\nv{i:06}\r\n").as_bytes());
         }
         let mut r = FrameReader::new();
         let mut buf = BytesMut::new();

@@ -3,6 +3,7 @@
 //! Shared by the data server, the proxy and the client. Knows nothing about
 //! data types or commands.
 
+pub mod frame;
 pub mod inline;
 pub mod parser;
 pub mod reply;

@@ -153,6 +153,8 @@ pub struct ClientState {
     pub aof_offset: u64,
     /// Writes of the running EXEC, logged together as MULTI … EXEC.
     pub exec_log: Vec<(usize, Vec<Bytes>)>,
+    /// The ACL user this connection acts as, with the ACL version it was read at (None: look it up by name).
+    pub acl_user: Option<(u64, Arc<crate::acl::user::User>)>,
 }
 
 impl ClientState {
@@ -175,6 +177,7 @@ impl ClientState {
             no_evict: false,
             aof_offset: 0,
             exec_log: Vec::new(),
+            acl_user: None,
         }
     }
 

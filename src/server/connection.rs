@@ -6,8 +6,11 @@
 //! parks the connection without holding any lock; further pipelined requests
 //! wait in the read buffer, as in Redis.
 
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -47,6 +50,8 @@ pub async fn serve<S>(
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut shutdown = srv.shutdown.subscribe();
+    // When the pending output first passed the soft client-output-buffer-limit.
+    let mut obuf_soft: Option<Instant> = None;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
 
     'conn: loop {
@@ -59,7 +64,7 @@ pub async fn serve<S>(
                 Ok(Some(args)) => {
                     let mut reply = cmd::dispatch(&srv, &mut client, &args);
                     if let Some(block) = client.block.take() {
-                        if !flush(&srv, &client, &mut stream, &mut out).await {
+                        if !flush(&srv, &client, &mut stream, &mut out, &mut obuf_soft).await {
                             break 'conn;
                         }
                         match wait_blocked(&srv, &mut client, &args, block, &mut stream, &mut buf).await {
@@ -71,7 +76,7 @@ pub async fn serve<S>(
                     if client.close_after_reply {
                         break;
                     }
-                    if out.len() >= OUT_FLUSH_AT && !flush(&srv, &client, &mut stream, &mut out).await {
+                    if out.len() >= OUT_FLUSH_AT && !drain(&srv, &client, &mut stream, &mut out, &mut obuf_soft).await {
                         break 'conn;
                     }
                 }
@@ -84,7 +89,7 @@ pub async fn serve<S>(
                 }
             }
         }
-        if !flush(&srv, &client, &mut stream, &mut out).await || client.close_after_reply {
+        if !flush(&srv, &client, &mut stream, &mut out, &mut obuf_soft).await || client.close_after_reply {
             break;
         }
         if buf.len() > qbuf_limit {
@@ -137,18 +142,129 @@ fn emit(srv: &Server, client: &mut ClientState, reply: &Reply, out: &mut BytesMu
     }
 }
 
-/// Writes pending output; false if the peer is gone. Under `appendfsync
-/// always` it first waits until this client's writes are on disk.
-async fn flush<S: AsyncWrite + Unpin>(srv: &Server, client: &ClientState, stream: &mut S, out: &mut BytesMut) -> bool {
+// ---- client-output-buffer-limit (normal clients) ----
+
+/// The `normal` class of `client-output-buffer-limit`: (hard bytes, soft bytes, soft seconds); 0 means no limit.
+/// O(length of the setting), no allocation.
+fn output_limit(srv: &Server) -> (usize, usize, u64) {
+    let cfg = srv.config.read();
+    let mut words = cfg.client_output_buffer_limit.split_whitespace();
+    while let Some(class) = words.next() {
+        let (hard, soft, secs) = (words.next(), words.next(), words.next());
+        if class.eq_ignore_ascii_case("normal") {
+            let mem = |s: Option<&str>| s.and_then(|s| super::config::parse_memory(s).ok()).unwrap_or(0) as usize;
+            return (mem(hard), mem(soft), secs.and_then(|s| s.parse().ok()).unwrap_or(0));
+        }
+    }
+    (0, 0, 0)
+}
+
+/// Checks `pending` unwritten bytes against the limit: `Err` when the client must be closed (over the hard limit,
+/// or over the soft one for longer than its seconds), else when the soft limit will expire if still passed.
+fn output_check(
+    lim: (usize, usize, u64),
+    pending: usize,
+    soft_since: &mut Option<Instant>,
+) -> Result<Option<Instant>, ()> {
+    let (hard, soft, secs) = lim;
+    if hard > 0 && pending > hard {
+        return Err(());
+    }
+    if soft > 0 && pending > soft {
+        let deadline = *soft_since.get_or_insert_with(Instant::now) + std::time::Duration::from_secs(secs);
+        return if Instant::now() > deadline { Err(()) } else { Ok(Some(deadline)) };
+    }
+    *soft_since = None;
+    Ok(None)
+}
+
+fn output_limit_reached(client: &ClientState) -> bool {
+    tracing::warn!(id = client.id(), addr = %client.handle.addr, "closing client for overcoming of output buffer limits");
+    false
+}
+
+/// Mid-pipeline output. With no limit for normal clients (Redis's default), writes it all: a client that does not
+/// read is not served further until it does. With a limit, writes only what the socket takes now and goes on
+/// executing, checking the output held against the limit, as Redis does. False: close the connection.
+async fn drain<S: AsyncWrite + Unpin>(
+    srv: &Server,
+    client: &ClientState,
+    stream: &mut S,
+    out: &mut BytesMut,
+    soft_since: &mut Option<Instant>,
+) -> bool {
+    let lim = output_limit(srv);
+    if lim == (0, 0, 0) || client.aof_offset > 0 {
+        return flush(srv, client, stream, out, soft_since).await;
+    }
+    if output_check(lim, out.len(), soft_since).is_err() {
+        return output_limit_reached(client);
+    }
+    let mut written = 0;
+    let alive = std::future::poll_fn(|cx| loop {
+        if written == out.len() {
+            return Poll::Ready(true);
+        }
+        match Pin::new(&mut *stream).poll_write(cx, &out[written..]) {
+            Poll::Ready(Ok(n)) if n > 0 => written += n,
+            Poll::Ready(_) => return Poll::Ready(false),
+            Poll::Pending => return Poll::Ready(true),
+        }
+    })
+    .await;
+    srv.stats.net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
+    bytes::Buf::advance(out, written);
+    alive && (output_check(lim, out.len(), soft_since).is_ok() || output_limit_reached(client))
+}
+
+/// Writes all pending output; false if the peer is gone, the client was killed meanwhile, or its unwritten output
+/// broke `client-output-buffer-limit`. Under `appendfsync always` it first waits until this client's writes are on
+/// disk.
+async fn flush<S: AsyncWrite + Unpin>(
+    srv: &Server,
+    client: &ClientState,
+    stream: &mut S,
+    out: &mut BytesMut,
+    soft_since: &mut Option<Instant>,
+) -> bool {
     if out.is_empty() {
         return true;
     }
     if client.aof_offset > 0 {
         srv.persist.wait_durable(client.aof_offset).await;
     }
-    let n = out.len();
-    let ok = stream.write_all(out).await.is_ok() && stream.flush().await.is_ok();
-    srv.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    let lim = output_limit(srv);
+    let kill = &client.handle.kill_notify;
+    let mut written = 0;
+    let mut ok = true;
+    while ok && written < out.len() {
+        let Ok(deadline) = output_check(lim, out.len() - written, soft_since) else {
+            ok = output_limit_reached(client);
+            break;
+        };
+        let expiry = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = stream.write(&out[written..]) => match r {
+                Ok(n) if n > 0 => written += n,
+                _ => ok = false,
+            },
+            _ = expiry => {}
+            _ = kill.notified() => ok = false,
+        }
+    }
+    if ok {
+        *soft_since = None;
+        ok = tokio::select! {
+            r = stream.flush() => r.is_ok(),
+            _ = kill.notified() => false,
+        };
+    }
+    srv.stats.net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
     out.clear();
     ok
 }

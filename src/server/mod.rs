@@ -65,6 +65,8 @@ pub struct Server {
     pub evictor: crate::db::evict::Evictor,
     /// SHUTDOWN's SAVE/NOSAVE choice (None: as configured).
     pub shutdown_save: parking_lot::Mutex<Option<bool>>,
+    /// ACL users and log.
+    pub acl: crate::acl::Acl,
 }
 
 impl Server {
@@ -75,6 +77,7 @@ impl Server {
             .map(|c| if c.is_ascii_hexdigit() { c } else { char::from(b"0123456789abcdef"[fastrand::usize(..16)]) })
             .collect();
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let acl = crate::acl::Acl::new(&config.requirepass);
         Arc::new(Server {
             keyspace: Arc::new(Keyspace::new(config.databases.max(1))),
             blocking: BlockingRegistry::default(),
@@ -88,6 +91,7 @@ impl Server {
             persist: crate::persist::Persistence::new(),
             evictor: crate::db::evict::Evictor::default(),
             shutdown_save: parking_lot::Mutex::new(None),
+            acl,
         })
     }
 
@@ -98,7 +102,7 @@ impl Server {
 
     /// Whether a password is required before other commands.
     pub fn requires_auth(&self) -> bool {
-        !self.config.read().requirepass.is_empty()
+        !self.acl.default_open()
     }
 }
 
@@ -153,6 +157,12 @@ pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
             let on = srv.config.read().appendonly;
             crate::persist::set_appendonly(srv, on)
         }
+        "requirepass" => {
+            let pass = srv.config.read().requirepass.clone();
+            srv.acl.set_default_password(&pass);
+            Ok(())
+        }
+        "tls-cert-file" | "tls-key-file" | "tls-ca-cert-file" | "tls-auth-clients" => listener::reload_tls(srv),
         _ => Ok(()),
     }
 }
@@ -199,24 +209,34 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if let Err(e) = std::fs::create_dir_all(&cfg.dir) {
         return Err(format!("Can't create data directory '{}': {e}", cfg.dir.display()));
     }
+    let mut signals = Signals::install();
     let srv = Server::new(cfg.clone());
     configure_eviction(&srv);
     crate::persist::load_at_start(&srv)?;
+    if !cfg.aclfile.is_empty() {
+        crate::acl::file::load(&srv.acl, std::path::Path::new(&cfg.aclfile))?;
+    }
     let mut tasks = Vec::new();
     if cfg.port != 0 {
         for l in listener::bind_all(&cfg.bind, cfg.port).await? {
             tasks.push(tokio::spawn(listener::run_plain(srv.clone(), l)));
         }
     }
+    tasks.extend(listener::start_tls(&srv, &cfg).await?);
     if tasks.is_empty() {
         return Err("No listener configured: set --port or --tls-port".into());
     }
     crate::db::expire::spawn_active_expiry(&srv.keyspace);
     crate::persist::spawn_cron(&srv);
-    tracing::info!(port = cfg.port, pid = std::process::id(), "Ready to accept connections tcp");
+    tracing::info!(
+        port = cfg.port,
+        tls_port = cfg.tls_port,
+        pid = std::process::id(),
+        "Ready to accept connections tcp"
+    );
     let mut shutdown = srv.shutdown.subscribe();
     tokio::select! {
-        _ = wait_for_signal() => tracing::info!("Received signal, scheduling shutdown..."),
+        _ = signals.wait() => tracing::info!("Received signal, scheduling shutdown..."),
         _ = shutdown_started(&mut shutdown) => tracing::info!("SHUTDOWN requested"),
     }
     srv.begin_shutdown();
@@ -238,24 +258,37 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT streams, created before the server says it is ready
+/// so a signal that arrives right after start is a graceful shutdown too.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut t), Ok(mut i)) => {
-                tokio::select! {
-                    _ = t.recv() => {}
-                    _ = i.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+                (Ok(t), Ok(i)) => Some((t, i)),
+                _ => None,
+            };
+            Signals { streams }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        if let Some((t, i)) = self.streams.as_mut() {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -118,7 +118,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for it (graceful shutdown path).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).stderr(Stdio::null()).status();
         self.child.wait().expect("wait")
     }
 

@@ -1,0 +1,121 @@
+//! Wire-protocol benchmarks: the request parser and the reply encoder.
+//!
+//! - `parse/pipeline_1000_set`: one buffer holding 1000 pipelined SET
+//!   requests, parsed to the end (what a `redis-benchmark -P` read looks like).
+//! - `parse/bulk_*_in_64k_chunks`: one large bulk (1 MB and 10 MB) arriving
+//!   in 64 KB reads, the parser called after each read. The parser resumes
+//!   where it stopped, so time per byte must be the same for both sizes
+//!   (linear); a parser that rescans from the start would be quadratic.
+//! - `encode/array_100`: a 100-element array of bulk strings, RESP2 and RESP3.
+//!
+//! Run: `cargo bench --bench protocol` (add `-- --quick` for a short run).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use inmemory::protocol::{encode, Reply, RequestParser};
+
+/// Encodes `args` as one RESP multibulk request.
+fn resp_request(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// Size of one simulated socket read.
+const CHUNK: usize = 64 * 1024;
+
+fn parse_group(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+
+    let mut pipeline = Vec::new();
+    for i in 0..1000 {
+        let key = format!("key:{i:06}");
+        pipeline.extend_from_slice(&resp_request(&[b"SET", key.as_bytes(), b"xxx"]));
+    }
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("pipeline_1000_set", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&pipeline[..]),
+            |buf| {
+                let mut p = RequestParser::default();
+                let mut n = 0usize;
+                while let Ok(Some(args)) = p.parse(buf, true) {
+                    n += args.len();
+                    black_box(args);
+                }
+                assert_eq!(n, 3000);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    for mb in [1usize, 10] {
+        let value = vec![b'x'; mb * 1024 * 1024];
+        let wire = resp_request(&[b"SET", b"big", &value]);
+        g.throughput(Throughput::Bytes(wire.len() as u64));
+        g.sample_size(20);
+        g.bench_function(format!("bulk_{mb}mb_in_64k_chunks"), |b| {
+            b.iter(|| {
+                let mut p = RequestParser::default();
+                let mut buf = BytesMut::with_capacity(16 * 1024);
+                let mut got = None;
+                for chunk in wire.chunks(CHUNK) {
+                    // As the connection does: reserve what the parser says it needs.
+                    let want = p.needed().max(16 * 1024);
+                    buf.reserve(want.saturating_sub(buf.capacity() - buf.len()));
+                    buf.extend_from_slice(chunk);
+                    if let Ok(Some(args)) = p.parse(&mut buf, true) {
+                        got = Some(args);
+                    }
+                }
+                let args = got.unwrap_or_default();
+                assert_eq!(args.len(), 3);
+                black_box(args)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn encode_group(c: &mut Criterion) {
+    let mut g = c.benchmark_group("encode");
+    let items: Vec<Bytes> = (0..100).map(|i| Bytes::from(format!("element:{i:04}"))).collect();
+    let reply = Reply::bulk_array(items);
+    g.throughput(Throughput::Elements(100));
+    for proto in [2u8, 3] {
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        g.bench_function(format!("array_100_resp{proto}"), |b| {
+            b.iter(|| {
+                out.clear();
+                encode(black_box(&reply), proto, &mut out);
+                black_box(out.len())
+            })
+        });
+    }
+    // Building the reply is part of every LRANGE: include it once.
+    let src: Vec<Bytes> = (0..100).map(|i| Bytes::from(format!("element:{i:04}"))).collect();
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    g.bench_function("array_100_build_and_encode", |b| {
+        b.iter(|| {
+            out.clear();
+            let r = Reply::bulk_array(src.iter().cloned());
+            encode(&r, 2, &mut out);
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = parse_group, encode_group
+}
+criterion_main!(benches);

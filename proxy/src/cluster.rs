@@ -1,0 +1,242 @@
+//! The proxy's shared state: the current server list and ring
+//! ([`Topology`]), swapped whole on every change, and the counters INFO shows.
+//!
+//! Requests read the topology through an `Arc`: a reload or an ejection
+//! builds a new one and swaps it in, so a request already routed finishes on
+//! the server it was sent to while the next request sees the new ring.
+//! Backends whose entry did not change (same address, name, TLS and
+//! password) are carried over with their open connections; a weight change
+//! only rebuilds the ring.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::config::{AutoEject, ClusterConfig, ServerSpec};
+use crate::pool::Backend;
+use crate::ring::Ring;
+
+/// One version of the server list and its ring.
+pub struct Topology {
+    /// Every configured server, in file order.
+    pub servers: Vec<Arc<Backend>>,
+    /// Each server's weight (same order).
+    pub weights: Vec<u32>,
+    /// Indexes (into `servers`) of the servers on the ring: all but the ejected.
+    pub on_ring: Vec<usize>,
+    ring: Ring,
+    /// Increases with every new topology.
+    pub generation: u64,
+}
+
+impl Topology {
+    fn build(servers: Vec<Arc<Backend>>, weights: Vec<u32>, generation: u64) -> Topology {
+        let on_ring: Vec<usize> =
+            (0..servers.len()).filter(|&i| !servers[i].health.ejected.load(Ordering::Relaxed)).collect();
+        let ring = Ring::new(on_ring.iter().map(|&i| (i, servers[i].spec.id(), weights[i])));
+        Topology { servers, weights, on_ring, ring, generation }
+    }
+
+    /// The server holding `key`; `None` when no server is on the ring. O(log points).
+    pub fn route(&self, key: &[u8]) -> Option<&Arc<Backend>> {
+        self.ring.route(key).and_then(|i| self.servers.get(i))
+    }
+
+    /// The servers on the ring, in file order (fan-outs and SCAN walk these).
+    pub fn live(&self) -> impl Iterator<Item = &Arc<Backend>> + '_ {
+        self.on_ring.iter().filter_map(|&i| self.servers.get(i))
+    }
+
+    /// Number of points on the ring.
+    pub fn points(&self) -> usize {
+        self.ring.points()
+    }
+}
+
+/// Counters for INFO.
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    /// Clients connected now.
+    pub clients: AtomicU64,
+    /// Client connections accepted since start.
+    pub connections_received: AtomicU64,
+    /// Commands received.
+    pub commands: AtomicU64,
+    /// Server lists applied (the first load included).
+    pub reloads: AtomicU64,
+    /// Server lists refused.
+    pub reload_failures: AtomicU64,
+    /// Servers ejected by auto_eject so far.
+    pub ejections: AtomicU64,
+}
+
+/// The proxy's settings from the command line.
+pub struct ClusterOptions {
+    /// Connections per server and protocol (`--conns`).
+    pub conns: usize,
+    /// Longest server silence while requests are in flight (`--timeout`).
+    pub timeout: Duration,
+    /// The servers.json path (`--servers`).
+    pub path: String,
+    /// `--requirepass`.
+    pub requirepass: Option<String>,
+    /// The port listened on.
+    pub port: u16,
+    /// Client configuration for `"tls": true` servers.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// Everything the client sessions share.
+pub struct Cluster {
+    topo: RwLock<Arc<Topology>>,
+    generation: AtomicU64,
+    auto_eject: Mutex<Option<AutoEject>>,
+    /// Connections per server and protocol (`--conns`).
+    pub conns: usize,
+    /// Longest server silence while requests are in flight.
+    pub timeout: Duration,
+    /// The servers.json path being watched.
+    pub path: String,
+    /// `--requirepass`, if any.
+    pub requirepass: Option<String>,
+    /// Counters.
+    pub stats: ProxyStats,
+    /// Process start.
+    pub started: Instant,
+    /// The TCP port listened on.
+    pub port: u16,
+    /// Client configuration for `"tls": true` servers (`None`: such entries are refused).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    next_client: AtomicU64,
+}
+
+impl Cluster {
+    /// State for an initial, already validated server list.
+    pub fn new(cfg: ClusterConfig, opts: ClusterOptions) -> Arc<Cluster> {
+        let ClusterOptions { conns, timeout, path, requirepass, port, tls } = opts;
+        let servers: Vec<Arc<Backend>> =
+            cfg.servers.iter().map(|s| Arc::new(Backend::new(s.clone(), conns, timeout, tls.clone()))).collect();
+        let weights = cfg.servers.iter().map(|s| s.weight).collect();
+        let c = Arc::new(Cluster {
+            topo: RwLock::new(Arc::new(Topology::build(servers, weights, 1))),
+            generation: AtomicU64::new(1),
+            auto_eject: Mutex::new(cfg.auto_eject),
+            conns,
+            timeout,
+            path,
+            requirepass,
+            stats: ProxyStats::default(),
+            started: Instant::now(),
+            port,
+            tls,
+            next_client: AtomicU64::new(1),
+        });
+        c.stats.reloads.fetch_add(1, Ordering::Relaxed);
+        c
+    }
+
+    /// A new client id.
+    pub fn client_id(&self) -> u64 {
+        self.next_client.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The topology in force. O(1).
+    pub fn topology(&self) -> Arc<Topology> {
+        match self.topo.read() {
+            Ok(t) => t.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The current topology's generation (cheap check before [`Cluster::topology`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn swap(&self, make: impl FnOnce(&Topology, u64) -> Topology) {
+        let mut g = match self.topo.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let gen = g.generation + 1;
+        *g = Arc::new(make(&g, gen));
+        self.generation.store(gen, Ordering::Release);
+    }
+
+    /// Applies a validated server list: unchanged servers keep their
+    /// connections, removed ones get no new requests, added ones start
+    /// empty. O(servers + ring points).
+    pub fn apply(&self, cfg: ClusterConfig) {
+        let same = |a: &ServerSpec, b: &ServerSpec| {
+            a.addr == b.addr && a.name == b.name && a.tls == b.tls && a.password == b.password
+        };
+        if let Ok(mut a) = self.auto_eject.lock() {
+            *a = cfg.auto_eject;
+        }
+        let (conns, timeout, tls) = (self.conns, self.timeout, &self.tls);
+        self.swap(|old, gen| {
+            let servers: Vec<Arc<Backend>> = cfg
+                .servers
+                .iter()
+                .map(|s| {
+                    let reused = old.servers.iter().find(|b| same(&b.spec, s)).cloned();
+                    reused.unwrap_or_else(|| Arc::new(Backend::new(s.clone(), conns, timeout, tls.clone())))
+                })
+                .collect();
+            if cfg.auto_eject.is_none() {
+                for b in &servers {
+                    b.health.ejected.store(false, Ordering::Relaxed);
+                }
+            }
+            let weights = cfg.servers.iter().map(|s| s.weight).collect();
+            Topology::build(servers, weights, gen)
+        });
+        self.stats.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The auto_eject setting in force.
+    pub fn auto_eject(&self) -> Option<AutoEject> {
+        self.auto_eject.lock().ok().and_then(|a| *a)
+    }
+
+    /// One health round (the monitor calls it every 250 ms): ejects servers
+    /// that reached auto_eject's failure count, puts recovered ones back,
+    /// and starts a probe of each failed server whose retry time came.
+    pub fn check_health(self: &Arc<Self>) {
+        let ae = self.auto_eject();
+        let topo = self.topology();
+        let mut changed = false;
+        for b in &topo.servers {
+            let failures = b.health.failures();
+            let ejected = b.health.ejected.load(Ordering::Relaxed);
+            if let Some(ae) = ae {
+                if !ejected && failures >= ae.failures {
+                    tracing::warn!("server {}: {failures} failures in a row, taking it off the ring", b.label);
+                    b.health.ejected.store(true, Ordering::Relaxed);
+                    self.stats.ejections.fetch_add(1, Ordering::Relaxed);
+                    changed = true;
+                } else if ejected && failures == 0 {
+                    tracing::info!("server {} answers again, putting it back on the ring", b.label);
+                    b.health.ejected.store(false, Ordering::Relaxed);
+                    changed = true;
+                }
+            }
+            if failures > 0 && b.health.in_backoff().is_none() {
+                let due = match (ejected, ae) {
+                    (true, Some(ae)) => b.health.probe_due(Duration::from_millis(ae.retry_ms)),
+                    _ => true,
+                };
+                if due && !b.health.probing.swap(true, Ordering::AcqRel) {
+                    let b = b.clone();
+                    tokio::spawn(async move {
+                        b.probe().await;
+                        b.health.probing.store(false, Ordering::Release);
+                    });
+                }
+            }
+        }
+        if changed {
+            self.swap(|old, gen| Topology::build(old.servers.clone(), old.weights.clone(), gen));
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `servers.json`: the list of data servers and how much of the keyspace
+//! each one holds.
+//!
+//! The original project's shape is kept: a JSON list of
+//! `{"addr": "host:port", "weight": 500}`, each entry optionally with
+//! `"name"` (the server's identity on the ring: keys stay put when its
+//! address changes), `"tls": true` and `"password"` (sent with AUTH when the
+//! proxy connects). The file may instead be an object
+//! `{"servers": [...], "auto_eject": ...}` to turn on ejection of failing
+//! servers: `"auto_eject": 3` (after 3 failures in a row) or
+//! `{"failures": 3, "retry_ms": 1000}`.
+//!
+//! Parsing and validation are all-or-nothing: a file with any error is
+//! refused whole, with a message saying which entry is wrong.
+
+use serde::Deserialize;
+
+/// A server's weight when the entry gives none.
+pub const DEFAULT_WEIGHT: u32 = 500;
+/// Largest weight accepted.
+pub const MAX_WEIGHT: u32 = 10_000;
+/// Most servers one file may list (the SCAN cursor reserves 10 bits for the server).
+pub const MAX_SERVERS: usize = 1024;
+
+fn default_weight() -> u32 {
+    DEFAULT_WEIGHT
+}
+
+/// One data server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    /// `host:port` to connect to.
+    pub addr: String,
+    /// Share of the ring, relative to the other servers' weights (1..=10000).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Identity on the ring; the address when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Connect with TLS.
+    #[serde(default)]
+    pub tls: bool,
+    /// Password for AUTH after connecting.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl ServerSpec {
+    /// The server's identity on the ring: its name, or its address.
+    pub fn id(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.addr)
+    }
+
+    /// How the server is named in logs and error replies: `name (addr)` or `addr`.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} ({})", self.addr),
+            None => self.addr.clone(),
+        }
+    }
+}
+
+/// When to take a failing server off the ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoEject {
+    /// Consecutive failures (connects refused, connections lost, timeouts) before ejection.
+    pub failures: u32,
+    /// How often an ejected server is probed to put it back.
+    pub retry_ms: u64,
+}
+
+/// A parsed and validated `servers.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The servers, in file order (SCAN and fan-outs walk them in this order).
+    pub servers: Vec<ServerSpec>,
+    /// Ejection of failing servers; `None`: failing servers stay on the ring.
+    pub auto_eject: Option<AutoEject>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectShape {
+    servers: Vec<ServerSpec>,
+    #[serde(default)]
+    auto_eject: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AutoEjectObject {
+    failures: u32,
+    #[serde(default)]
+    retry_ms: Option<u64>,
+}
+
+fn parse_auto_eject(v: Option<serde_json::Value>) -> Result<Option<AutoEject>, String> {
+    let v = match v {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => return Ok(None),
+        Some(v) => v,
+    };
+    let a = if let Some(n) = v.as_u64() {
+        AutoEject { failures: u32::try_from(n).map_err(|_| "auto_eject: too many failures")?, retry_ms: 1000 }
+    } else {
+        let o: AutoEjectObject = serde_json::from_value(v).map_err(|e| format!("auto_eject: {e}"))?;
+        AutoEject { failures: o.failures, retry_ms: o.retry_ms.unwrap_or(1000) }
+    };
+    if a.failures == 0 {
+        return Err("auto_eject: failures must be at least 1".into());
+    }
+    if !(10..=3_600_000).contains(&a.retry_ms) {
+        return Err("auto_eject: retry_ms must be between 10 and 3600000".into());
+    }
+    Ok(Some(a))
+}
+
+/// Parses and validates the text of a `servers.json`. O(size of the text).
+/// `tls_available` says whether `"tls": true` entries can be honoured.
+pub fn parse(text: &str, tls_available: bool) -> Result<ClusterConfig, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let (servers, auto_eject) = if v.is_array() {
+        (serde_json::from_value::<Vec<ServerSpec>>(v).map_err(|e| format!("bad server entry: {e}"))?, None)
+    } else if v.is_object() {
+        let o: ObjectShape = serde_json::from_value(v).map_err(|e| format!("bad file: {e}"))?;
+        (o.servers, parse_auto_eject(o.auto_eject)?)
+    } else {
+        return Err("expected a list of servers or an object with \"servers\"".into());
+    };
+    let cfg = ClusterConfig { servers, auto_eject };
+    validate(&cfg, tls_available)?;
+    Ok(cfg)
+}
+
+/// Checks every entry: addresses, weights, names, uniqueness. O(n log n).
+pub fn validate(cfg: &ClusterConfig, tls_available: bool) -> Result<(), String> {
+    if cfg.servers.is_empty() {
+        return Err("the server list is empty".into());
+    }
+    if cfg.servers.len() > MAX_SERVERS {
+        return Err(format!("too many servers (at most {MAX_SERVERS})"));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut addrs = std::collections::HashSet::new();
+    for (i, s) in cfg.servers.iter().enumerate() {
+        let at = |msg: String| format!("server #{} ({}): {msg}", i + 1, s.addr);
+        let (host, port) = s.addr.rsplit_once(':').ok_or_else(|| at("addr must be host:port".into()))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(at("bad host".into()));
+        }
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {}
+            _ => return Err(at(format!("bad port '{port}'"))),
+        }
+        if !(1..=MAX_WEIGHT).contains(&s.weight) {
+            return Err(at(format!("weight must be between 1 and {MAX_WEIGHT}")));
+        }
+        if let Some(n) = &s.name {
+            if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(at("name must be non-empty, without spaces".into()));
+            }
+        }
+        if s.password.as_deref() == Some("") {
+            return Err(at("password must not be empty".into()));
+        }
+        if s.tls && !tls_available {
+            return Err(at("\"tls\": true needs the proxy started with --tls-ca-cert-file".into()));
+        }
+        if !ids.insert(s.id().to_string()) {
+            return Err(at(format!("'{}' is listed twice", s.id())));
+        }
+        if !addrs.insert(s.addr.clone()) {
+            return Err(at("address is listed twice".into()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn original_shape() {
+        let c = parse(r#"[{"addr":"127.0.0.1:7001","weight":500},{"addr":"127.0.0.1:7002"}]"#, false).unwrap();
+        assert_eq!(c.servers.len(), 2);
+        assert_eq!(c.servers[1].weight, DEFAULT_WEIGHT);
+        assert_eq!(c.servers[0].id(), "127.0.0.1:7001");
+        assert_eq!(c.auto_eject, None);
+    }
+
+    #[test]
+    fn object_shape_with_options() {
+        let c = parse(
+            r#"{"servers":[{"addr":"h:1","name":"a","password":"p"}],"auto_eject":{"failures":2,"retry_ms":50}}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.servers[0].id(), "a");
+        assert_eq!(c.servers[0].label(), "a (h:1)");
+        assert_eq!(c.auto_eject, Some(AutoEject { failures: 2, retry_ms: 50 }));
+        let c = parse(r#"{"servers":[{"addr":"h:1"}],"auto_eject":3}"#, false).unwrap();
+        assert_eq!(c.auto_eject.map(|a| a.failures), Some(3));
+    }
+
+    #[test]
+    fn bad_files_are_refused() {
+        for bad in [
+            "",
+            "[",
+            "{}",
+            "[]",
+            "3",
+            r#"[{"addr":"nohost"}]"#,
+            r#"[{"addr":"h:0"}]"#,
+            r#"[{"addr":"h:99999"}]"#,
+            r#"[{"addr":"h:1","weight":0}]"#,
+            r#"[{"addr":"h:1","weight":-5}]"#,
+            r#"[{"addr":"h:1","wieght":5}]"#,
+            r#"[{"addr":"h:1"},{"addr":"h:1"}]"#,
+            r#"[{"addr":"h:1","name":"x"},{"addr":"h:2","name":"x"}]"#,
+            r#"[{"addr":"h:1","name":"a b"}]"#,
+            r#"[{"addr":"h:1","tls":true}]"#,
+            r#"{"servers":[{"addr":"h:1"}],"auto_eject":0}"#,
+        ] {
+            assert!(parse(bad, false).is_err(), "accepted {bad:?}");
+        }
+        assert!(parse(r#"[{"addr":"h:1","tls":true}]"#, true).is_ok());
+    }
+}

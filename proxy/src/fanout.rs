@@ -1,0 +1,437 @@
+//! Commands that touch several servers: multi-key commands split by server
+//! and merged back in the client's order, and whole-keyspace commands sent
+//! to every server on the ring and combined.
+//!
+//! - MGET: one MGET per server, values put back in the order asked.
+//! - MSET: one MSET per server; `+OK` when all succeeded. Each server's part
+//!   is atomic, the whole is not (as with any sharding proxy).
+//! - DEL UNLINK EXISTS TOUCH: one per server, counts added up.
+//! - KEYS: every server's keys, servers in file order. DBSIZE/SIZE: sum.
+//!   FLUSHDB/FLUSHALL: `+OK` when every server flushed. RANDOMKEY: a key of
+//!   a random server that has one.
+//! - SCAN: the composite cursor `server_cursor × 1024 + server_index` walks
+//!   the servers on the ring one after the other; a reload between calls
+//!   may repeat or skip keys (SCAN's guarantees hold per server).
+//! - INFO: a `# Proxy` section, one `shardN:` line per server (status,
+//!   keys, memory, clients, request counts) and the summed `# Keyspace`.
+//! - CONFIG SET/RESETSTAT go to every server; other CONFIG subcommands to
+//!   the first.
+//!
+//! When a server cannot answer, the whole command answers the error that
+//! names it. Cost: O(arguments + reply sizes), all servers asked in parallel.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use inmemory::protocol::frame::Frame;
+use inmemory::protocol::Reply;
+use tokio::sync::oneshot;
+
+use crate::pool::{encode_command, Answer, Backend};
+use crate::router::{answer, error_bytes, reply_bytes, Flow, Pending, Router};
+
+/// Servers the SCAN cursor can tell apart (must be ≥ `config::MAX_SERVERS`).
+const SCAN_SERVERS: u64 = 1024;
+
+type Waiting = Vec<oneshot::Receiver<Answer>>;
+
+/// A server's answer as a frame; `Err` holds the bytes to answer instead
+/// (the server's own error reply, or the proxy's error naming it).
+async fn frame_of(rx: oneshot::Receiver<Answer>) -> Result<Frame, Bytes> {
+    match answer(rx).await {
+        Err(e) => Err(error_bytes(&e)),
+        Ok(r) => match r.frame {
+            Some(Frame::Error(_)) => Err(r.raw),
+            Some(f) => Ok(f),
+            None => Err(error_bytes("ERR proxy: reply was not decoded")),
+        },
+    }
+}
+
+fn unexpected() -> Bytes {
+    error_bytes("ERR proxy: unexpected reply from a server")
+}
+
+fn put_bulk(out: &mut BytesMut, b: &[u8]) {
+    out.put_u8(b'$');
+    out.put_slice(itoa::Buffer::new().format(b.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    out.put_slice(b);
+    out.put_slice(b"\r\n");
+}
+
+fn put_len(out: &mut BytesMut, prefix: u8, n: usize) {
+    out.put_u8(prefix);
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// Adds up integer replies.
+async fn sum(waiting: Waiting) -> Bytes {
+    let mut total: i64 = 0;
+    for rx in waiting {
+        match frame_of(rx).await {
+            Ok(Frame::Int(n)) => total = total.saturating_add(n),
+            Ok(_) => return unexpected(),
+            Err(e) => return e,
+        }
+    }
+    reply_bytes(&Reply::Int(total), 2)
+}
+
+/// `+OK` when every server said OK, else the first error.
+async fn all_ok(waiting: Waiting) -> Bytes {
+    for rx in waiting {
+        match frame_of(rx).await {
+            Ok(Frame::Simple(_)) => {}
+            Ok(_) => return unexpected(),
+            Err(e) => return e,
+        }
+    }
+    Bytes::from_static(b"+OK\r\n")
+}
+
+/// Concatenates array replies (KEYS).
+async fn concat(waiting: Waiting) -> Bytes {
+    let mut parts = Vec::with_capacity(waiting.len());
+    for rx in waiting {
+        match frame_of(rx).await {
+            Ok(Frame::Array(Some(items))) => parts.push(items),
+            Ok(_) => return unexpected(),
+            Err(e) => return e,
+        }
+    }
+    let mut out = BytesMut::new();
+    put_len(&mut out, b'*', parts.iter().map(|p| p.len()).sum());
+    for f in parts.iter().flatten() {
+        f.write_to(&mut out);
+    }
+    out.freeze()
+}
+
+/// Puts MGET's per-server values back in the order of the keys.
+async fn mget_merge(waiting: Vec<(Vec<usize>, oneshot::Receiver<Answer>)>, nkeys: usize) -> Bytes {
+    let mut slots: Vec<Option<Frame>> = vec![None; nkeys];
+    for (positions, rx) in waiting {
+        match frame_of(rx).await {
+            Ok(Frame::Array(Some(items))) if items.len() == positions.len() => {
+                for (p, v) in positions.into_iter().zip(items) {
+                    slots[p] = Some(v);
+                }
+            }
+            Ok(_) => return unexpected(),
+            Err(e) => return e,
+        }
+    }
+    let mut out = BytesMut::new();
+    put_len(&mut out, b'*', nkeys);
+    for s in slots {
+        match s {
+            Some(f) => f.write_to(&mut out),
+            None => return unexpected(),
+        }
+    }
+    out.freeze()
+}
+
+/// Picks a key from a random server that returned one.
+async fn random_key(waiting: Waiting, proto: u8) -> Bytes {
+    let mut keys = Vec::new();
+    for rx in waiting {
+        match frame_of(rx).await {
+            Ok(Frame::Bulk(Some(k))) => keys.push(k),
+            Ok(f) if f.is_null() => {}
+            Ok(_) => return unexpected(),
+            Err(e) => return e,
+        }
+    }
+    if keys.is_empty() {
+        return reply_bytes(&Reply::Nil, proto);
+    }
+    let k = keys.swap_remove(fastrand::usize(..keys.len()));
+    reply_bytes(&Reply::Bulk(k), proto)
+}
+
+/// Turns one server's SCAN page into the composite cursor's page.
+async fn scan_page(rx: oneshot::Receiver<Answer>, idx: u64, servers: u64) -> Bytes {
+    let f = match frame_of(rx).await {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let Some([cursor, keys]) = f.items() else { return unexpected() };
+    let Some(next) = cursor.text().and_then(|t| std::str::from_utf8(t).ok()?.parse::<u64>().ok()) else {
+        return unexpected();
+    };
+    let composite = if next != 0 {
+        match next.checked_mul(SCAN_SERVERS).and_then(|c| c.checked_add(idx)) {
+            Some(c) => c,
+            None => return error_bytes("ERR proxy: server cursor too large"),
+        }
+    } else if idx + 1 < servers {
+        idx + 1
+    } else {
+        0
+    };
+    let mut out = BytesMut::new();
+    out.put_slice(b"*2\r\n");
+    put_bulk(&mut out, itoa::Buffer::new().format(composite).as_bytes());
+    keys.write_to(&mut out);
+    out.freeze()
+}
+
+/// The value of `field:` in an INFO text.
+fn info_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).map(|v| v.trim())
+}
+
+/// `keys=` and `expires=` of the `db0:` line of an INFO text.
+fn db0_counts(text: &str) -> (u64, u64) {
+    let Some(line) = info_field(text, "db0") else { return (0, 0) };
+    let get = |name: &str| {
+        line.split(',').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok()).unwrap_or(0)
+    };
+    (get("keys"), get("expires"))
+}
+
+impl Router {
+    fn live_servers(&self) -> Vec<Arc<Backend>> {
+        self.topo.live().cloned().collect()
+    }
+
+    async fn to_all(&self, servers: &[Arc<Backend>], args: &[Bytes]) -> Waiting {
+        let mut data = BytesMut::new();
+        encode_command(args, &mut data);
+        let data = data.freeze();
+        let mut waiting = Vec::with_capacity(servers.len());
+        for b in servers {
+            waiting.push(self.send(b, data.clone(), 1, true).await);
+        }
+        waiting
+    }
+
+    async fn later(&mut self, f: impl Future<Output = Bytes> + Send + 'static) -> Flow {
+        self.flow(Pending::Future(Box::pin(f))).await
+    }
+
+    /// MGET MSET DEL UNLINK EXISTS TOUCH: forwarded whole when every key
+    /// lives on one server, else split by server and merged.
+    pub(crate) async fn multi_key(&mut self, name: &str, args: &[Bytes]) -> Flow {
+        let step = if name == "mset" { 2 } else { 1 };
+        if !(args.len() - 1).is_multiple_of(step) {
+            return self.error(&format!("ERR wrong number of arguments for '{name}' command")).await;
+        }
+        let mut groups: Vec<(Arc<Backend>, Vec<usize>)> = Vec::new();
+        for i in (1..args.len()).step_by(step) {
+            let Some(b) = self.topo.route(&args[i]) else {
+                return self.error("ERR proxy: no server is available").await;
+            };
+            match groups.iter_mut().find(|(g, _)| Arc::ptr_eq(g, b)) {
+                Some((_, v)) => v.push(i),
+                None => groups.push((b.clone(), vec![i])),
+            }
+        }
+        if groups.len() == 1 {
+            let b = groups[0].0.clone();
+            return self.forward(&b, args).await;
+        }
+        let cmd = Bytes::from(name.to_ascii_uppercase());
+        let mut waiting = Vec::with_capacity(groups.len());
+        for (b, positions) in groups {
+            let mut sub = Vec::with_capacity(1 + positions.len() * step);
+            sub.push(cmd.clone());
+            for &i in &positions {
+                sub.extend_from_slice(&args[i..i + step]);
+            }
+            let mut data = BytesMut::new();
+            encode_command(&sub, &mut data);
+            let rx = self.send(&b, data.freeze(), 1, true).await;
+            let order = positions.into_iter().map(|i| (i - 1) / step).collect::<Vec<_>>();
+            waiting.push((order, rx));
+        }
+        match name {
+            "mget" => {
+                let n = args.len() - 1;
+                self.later(mget_merge(waiting, n)).await
+            }
+            "mset" => self.later(all_ok(waiting.into_iter().map(|w| w.1).collect())).await,
+            _ => self.later(sum(waiting.into_iter().map(|w| w.1).collect())).await,
+        }
+    }
+
+    /// KEYS DBSIZE FLUSHDB FLUSHALL SCAN RANDOMKEY INFO CONFIG.
+    pub(crate) async fn fan_out(&mut self, name: &str, args: &[Bytes]) -> Flow {
+        if name == "info" {
+            return self.info(args).await;
+        }
+        let servers = self.live_servers();
+        if servers.is_empty() {
+            return self.error("ERR proxy: no server is available").await;
+        }
+        match name {
+            "keys" => {
+                let w = self.to_all(&servers, args).await;
+                self.later(concat(w)).await
+            }
+            "dbsize" => {
+                let w = self.to_all(&servers, &[Bytes::from_static(b"DBSIZE")]).await;
+                self.later(sum(w)).await
+            }
+            "flushdb" | "flushall" => {
+                let w = self.to_all(&servers, args).await;
+                self.later(all_ok(w)).await
+            }
+            "randomkey" => {
+                let w = self.to_all(&servers, args).await;
+                let proto = self.proto;
+                self.later(random_key(w, proto)).await
+            }
+            "scan" => {
+                let Some(cursor) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+                    return self.error("ERR invalid cursor").await;
+                };
+                let (idx, server_cursor) = (cursor % SCAN_SERVERS, cursor / SCAN_SERVERS);
+                let Some(b) = servers.get(idx as usize) else {
+                    return self.flow(Pending::Bytes(Bytes::from_static(b"*2\r\n$1\r\n0\r\n*0\r\n"))).await;
+                };
+                let mut sub = args.to_vec();
+                sub[1] = Bytes::from(server_cursor.to_string());
+                let mut data = BytesMut::new();
+                encode_command(&sub, &mut data);
+                let rx = self.send(b, data.freeze(), 1, true).await;
+                self.later(scan_page(rx, idx, servers.len() as u64)).await
+            }
+            "config" => {
+                let sub = &args[1];
+                if sub.eq_ignore_ascii_case(b"set") || sub.eq_ignore_ascii_case(b"resetstat") {
+                    let w = self.to_all(&servers, args).await;
+                    self.later(all_ok(w)).await
+                } else {
+                    self.forward(&servers[0], args).await
+                }
+            }
+            _ => self.error("ERR proxy: internal routing error").await,
+        }
+    }
+
+    /// INFO: the proxy's own section, per-shard summaries, summed keyspace.
+    async fn info(&mut self, args: &[Bytes]) -> Flow {
+        let want: Vec<String> = args[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+        let all = want.is_empty() || want.iter().any(|s| matches!(s.as_str(), "all" | "everything" | "default"));
+        let has = |s: &str| all || want.iter().any(|w| w == s);
+        let proxy = has("proxy") || has("server");
+        let (shards, keyspace) = (has("shards"), has("keyspace"));
+        let topo = self.topo.clone();
+        let mut waiting = Vec::new();
+        if shards || keyspace {
+            for b in &topo.servers {
+                let rx = if b.health.ejected.load(Ordering::Relaxed) {
+                    let (tx, rx) = oneshot::channel();
+                    let _ = tx.send(Err(format!("ERR server {} is ejected", b.label)));
+                    rx
+                } else {
+                    let data = Bytes::from_static(b"*1\r\n$4\r\nINFO\r\n");
+                    self.send(b, data, 1, true).await
+                };
+                waiting.push(rx);
+            }
+        }
+        let c = self.cluster.clone();
+        let mut head = String::new();
+        if proxy {
+            let st = &c.stats;
+            let r = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            let ae = c
+                .auto_eject()
+                .map_or("off".to_string(), |a| format!("failures={},retry_ms={}", a.failures, a.retry_ms));
+            let _ = write!(
+                head,
+                "# Proxy\r\nproxy_version:{}\r\nredis_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nconnected_clients:{}\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nconfig_file:{}\r\nconfig_reloads:{}\r\nconfig_reload_failures:{}\r\nservers:{}\r\nservers_on_ring:{}\r\nring_points:{}\r\nconns_per_server:{}\r\nauto_eject:{ae}\r\nejections:{}\r\n\r\n",
+                env!("CARGO_PKG_VERSION"),
+                inmemory::cmd::connection::REDIS_VERSION,
+                std::process::id(),
+                c.port,
+                c.started.elapsed().as_secs(),
+                r(&st.clients),
+                r(&st.connections_received),
+                r(&st.commands),
+                c.path,
+                r(&st.reloads),
+                r(&st.reload_failures),
+                topo.servers.len(),
+                topo.on_ring.len(),
+                topo.points(),
+                c.conns,
+                r(&st.ejections),
+            );
+        }
+        let proto = self.proto;
+        self.later(async move {
+            let mut shard_text = String::from("# Shards\r\n");
+            let (mut keys, mut expires) = (0u64, 0u64);
+            for (i, rx) in waiting.into_iter().enumerate() {
+                let b = &topo.servers[i];
+                let _ = write!(
+                    shard_text,
+                    "shard{i}:id={},addr={},weight={},requests={},errors={},open_conns={},",
+                    b.spec.id(),
+                    b.spec.addr,
+                    topo.weights[i],
+                    b.stats.requests.load(Ordering::Relaxed),
+                    b.stats.errors.load(Ordering::Relaxed),
+                    b.open_conns(),
+                );
+                match frame_of(rx).await.map(|f| f.text().map(|t| String::from_utf8_lossy(t).into_owned())) {
+                    Ok(Some(t)) => {
+                        let (k, e) = db0_counts(&t);
+                        keys += k;
+                        expires += e;
+                        let f = |n| info_field(&t, n).unwrap_or("?").to_string();
+                        let _ = write!(
+                            shard_text,
+                            "status=up,keys={k},expires={e},used_memory={},connected_clients={},uptime_in_seconds={}\r\n",
+                            f("used_memory"),
+                            f("connected_clients"),
+                            f("uptime_in_seconds")
+                        );
+                    }
+                    Ok(None) | Err(_) => {
+                        let status = if b.health.ejected.load(Ordering::Relaxed) { "ejected" } else { "down" };
+                        let err = b.health.last_error().replace([',', '\r', '\n'], " ");
+                        let _ = write!(shard_text, "status={status},last_error={err}\r\n");
+                    }
+                }
+            }
+            let mut text = head;
+            if shards {
+                text.push_str(&shard_text);
+                text.push_str("\r\n");
+            }
+            if keyspace {
+                text.push_str("# Keyspace\r\n");
+                if keys > 0 {
+                    let _ = write!(text, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+                text.push_str("\r\n");
+            }
+            let text = text.trim_end_matches("\r\n").to_string() + "\r\n";
+            reply_bytes(&Reply::Verbatim(Bytes::from(text)), proto)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_parsing() {
+        let t = "# Server\r\nredis_version:7.0.0\r\n# Keyspace\r\ndb0:keys=12,expires=3,avg_ttl=0\r\ndb1:keys=1,expires=0,avg_ttl=0\r\n";
+        assert_eq!(info_field(t, "redis_version"), Some("7.0.0"));
+        assert_eq!(db0_counts(t), (12, 3));
+        assert_eq!(db0_counts("# Keyspace\r\n"), (0, 0));
+    }
+}

@@ -1,0 +1,412 @@
+//! Per-client command routing: where each request goes and how its reply
+//! comes back.
+//!
+//! A [`Router`] belongs to one client connection. For each request it
+//! pushes one [`Pending`] reply on the client's reply queue, in request
+//! order; the session's writer resolves them in that order, so replies are
+//! in order per client while the requests themselves travel pipelined.
+//!
+//! - Commands with keys go to the server of their keys (looked up in the
+//!   command table, hash tags honoured). When the keys live on different
+//!   servers, MGET MSET DEL UNLINK EXISTS TOUCH are split and merged
+//!   (`fanout.rs`); every other command answers
+//!   `-CROSSSLOT Keys in request don't hash to the same slot`.
+//! - KEYS, DBSIZE/SIZE, FLUSHDB, FLUSHALL, SCAN, RANDOMKEY, INFO and CONFIG
+//!   fan out to every server on the ring (`fanout.rs`).
+//! - PING, ECHO, HELLO, AUTH, CLIENT, SELECT 0, QUIT, RESET and COMMAND are
+//!   answered by the proxy (`local.rs`).
+//! - MULTI … EXEC is queued here and sent as one batch to the one server
+//!   all its keys live on; a queued command whose keys are elsewhere is
+//!   refused with CROSSSLOT and the transaction aborts at EXEC.
+//! - Blocking commands (BLPOP …) travel on a connection of their own, so
+//!   they never hold up the shared ones; the client waits for the reply
+//!   before its next request is read, as with a direct connection.
+//!
+//! Cost: O(arguments) per request plus one ring lookup (O(log points)) per key.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use inmemory::cmd::table::{self, flags, CommandSpec};
+use inmemory::protocol::{encode, Reply};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cluster::{Cluster, Topology};
+use crate::pool::{encode_command, Answer, Backend, Conn};
+
+/// The error for keys of one request living on different servers.
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/// A reply on its way to the client.
+pub enum Pending {
+    /// Ready bytes.
+    Bytes(Bytes),
+    /// A server's reply, forwarded as it is.
+    Backend(oneshot::Receiver<Answer>),
+    /// A merged reply being computed.
+    Future(Pin<Box<dyn Future<Output = Bytes> + Send>>),
+    /// Signalled once every earlier reply was resolved.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// What the session does after a request.
+pub enum Flow {
+    /// Read the next request.
+    Continue,
+    /// Write what is queued, then close (QUIT, protocol error).
+    Close,
+    /// Read no request until this fires (a blocking command is waiting).
+    Wait(oneshot::Receiver<()>),
+}
+
+/// A transaction being queued.
+pub(crate) struct Multi {
+    /// The queued commands, encoded.
+    pub cmds: BytesMut,
+    pub count: u32,
+    /// The server every queued key lives on.
+    pub server: Option<Arc<Backend>>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    pub error: bool,
+}
+
+/// One client's routing state.
+pub struct Router {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) topo: Arc<Topology>,
+    out: mpsc::Sender<Pending>,
+    /// The client id (CLIENT ID, HELLO).
+    pub id: u64,
+    /// RESP version negotiated with HELLO.
+    pub proto: u8,
+    /// Passed AUTH (or no --requirepass).
+    pub authed: bool,
+    /// CLIENT SETNAME.
+    pub name: Option<Bytes>,
+    /// `ip:port` of the client.
+    pub peer: String,
+    pub(crate) multi: Option<Multi>,
+    dedicated: Vec<(Arc<Backend>, u8, Conn)>,
+}
+
+/// Encodes a reply for a client speaking `proto`.
+pub fn reply_bytes(r: &Reply, proto: u8) -> Bytes {
+    let mut b = BytesMut::new();
+    encode(r, proto, &mut b);
+    b.freeze()
+}
+
+/// An error line as RESP bytes.
+pub fn error_bytes(msg: &str) -> Bytes {
+    reply_bytes(&Reply::err(msg), 2)
+}
+
+/// Awaits a server's answer (a lost task becomes an error line).
+pub async fn answer(rx: oneshot::Receiver<Answer>) -> Answer {
+    rx.await.unwrap_or_else(|_| Err("ERR proxy: connection to the server lost".into()))
+}
+
+/// Redis's reply to an unknown command.
+fn unknown_command(args: &[Bytes]) -> String {
+    let mut list = String::new();
+    for a in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let s: String = String::from_utf8_lossy(a).chars().take(128 - list.len()).collect();
+        list.push_str(&format!("'{s}' "));
+    }
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    format!("ERR unknown command '{name}', with args beginning with: {list}")
+}
+
+/// Positions of the key arguments; `None` when they cannot be found
+/// (a malformed `numkeys`), in which case the first server answers.
+fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
+    if !spec.has(flags::MOVABLE_KEYS) {
+        return Some(spec.key_indexes(args.len()).collect());
+    }
+    // `<cmd> [timeout] numkeys key [key ...] ...`: LMPOP, BLMPOP and friends.
+    let at = if spec.has(flags::BLOCKING) { 2 } else { 1 };
+    let n: usize = std::str::from_utf8(args.get(at)?).ok()?.parse().ok()?;
+    if n == 0 || at + n >= args.len() {
+        return None;
+    }
+    Some((at + 1..=at + n).collect())
+}
+
+impl Router {
+    /// A router for a new client whose replies go to `out`.
+    pub fn new(cluster: Arc<Cluster>, out: mpsc::Sender<Pending>, peer: String) -> Router {
+        let authed = cluster.requirepass.is_none();
+        Router {
+            id: cluster.client_id(),
+            topo: cluster.topology(),
+            cluster,
+            out,
+            proto: 2,
+            authed,
+            name: None,
+            peer,
+            multi: None,
+            dedicated: Vec::new(),
+        }
+    }
+
+    /// The client's pool slot on every server.
+    pub(crate) fn slot(&self) -> usize {
+        self.id as usize
+    }
+
+    /// Queues a reply; false when the client is gone.
+    pub(crate) async fn push(&mut self, p: Pending) -> bool {
+        self.out.send(p).await.is_ok()
+    }
+
+    /// Queues a locally built reply.
+    pub(crate) async fn reply(&mut self, r: Reply) -> Flow {
+        let b = reply_bytes(&r, self.proto);
+        self.flow(Pending::Bytes(b)).await
+    }
+
+    /// Queues an error reply.
+    pub(crate) async fn error(&mut self, msg: &str) -> Flow {
+        self.flow(Pending::Bytes(error_bytes(msg))).await
+    }
+
+    pub(crate) async fn flow(&mut self, p: Pending) -> Flow {
+        if self.push(p).await {
+            Flow::Continue
+        } else {
+            Flow::Close
+        }
+    }
+
+    /// Waits until every reply queued so far was resolved.
+    pub(crate) async fn barrier(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.push(Pending::Barrier(tx)).await {
+            let _ = rx.await;
+        }
+    }
+
+    /// Sends one request to `b` on this client's pooled connection; the
+    /// receiver always gets an answer (an error naming the server if it is down).
+    pub(crate) async fn send(
+        &self,
+        b: &Arc<Backend>,
+        data: Bytes,
+        replies: u32,
+        frame: bool,
+    ) -> oneshot::Receiver<Answer> {
+        b.stats.requests.fetch_add(1, Ordering::Relaxed);
+        match b.get(self.slot(), self.proto).await {
+            Ok(c) => c.request(data, replies, frame),
+            Err(e) => {
+                b.stats.errors.fetch_add(1, Ordering::Relaxed);
+                let (tx, rx) = oneshot::channel();
+                let _ = tx.send(Err(e));
+                rx
+            }
+        }
+    }
+
+    /// Forwards `args` to `b`; its reply goes to the client unchanged.
+    pub(crate) async fn forward(&mut self, b: &Arc<Backend>, args: &[Bytes]) -> Flow {
+        let mut data = BytesMut::new();
+        encode_command(args, &mut data);
+        let rx = self.send(b, data.freeze(), 1, false).await;
+        self.flow(Pending::Backend(rx)).await
+    }
+
+    /// The first server on the ring (for keyless commands any server can answer).
+    pub(crate) fn any_server(&self) -> Option<Arc<Backend>> {
+        self.topo.live().next().cloned()
+    }
+
+    /// The server all `keys` live on: `Ok(None)` without keys, `Err` with
+    /// the error line when they are spread or no server is on the ring.
+    pub(crate) fn server_of<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k Bytes>,
+    ) -> Result<Option<Arc<Backend>>, String> {
+        let mut found: Option<&Arc<Backend>> = None;
+        for k in keys {
+            let Some(b) = self.topo.route(k) else { return Err("ERR proxy: no server is available".into()) };
+            match found {
+                Some(f) if !Arc::ptr_eq(f, b) => return Err(CROSSSLOT.into()),
+                _ => found = Some(b),
+            }
+        }
+        Ok(found.cloned())
+    }
+
+    /// Handles one request.
+    pub async fn handle(&mut self, args: Vec<Bytes>) -> Flow {
+        self.cluster.stats.commands.fetch_add(1, Ordering::Relaxed);
+        if self.topo.generation != self.cluster.generation() {
+            self.topo = self.cluster.topology();
+        }
+        let Some(spec) = table::lookup(&args[0]) else {
+            if let Some(m) = self.multi.as_mut() {
+                m.error = true;
+            }
+            return self.error(&unknown_command(&args)).await;
+        };
+        let name = spec.alias_of.unwrap_or(spec.name);
+        if !self.authed && !spec.has(flags::NO_AUTH) {
+            return self.error("NOAUTH Authentication required.").await;
+        }
+        if !spec.arity_ok(args.len()) {
+            if let Some(m) = self.multi.as_mut() {
+                m.error = true;
+            }
+            return self.error(&format!("ERR wrong number of arguments for '{}' command", spec.name)).await;
+        }
+        if self.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+            return self.queue(spec, &args).await;
+        }
+        match name {
+            "ping" | "echo" | "hello" | "auth" | "client" | "select" | "quit" | "reset" | "command" => {
+                self.local(name, &args).await
+            }
+            "multi" => self.multi_cmd().await,
+            "exec" => self.exec().await,
+            "discard" => match self.multi.take() {
+                Some(_) => self.reply(Reply::Status("OK")).await,
+                None => self.error("ERR DISCARD without MULTI").await,
+            },
+            "watch" => self.error("ERR proxy: WATCH is not supported (its keys may live on several servers)").await,
+            "unwatch" => self.reply(Reply::Status("OK")).await,
+            "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => self.multi_key(name, &args).await,
+            "keys" | "dbsize" | "flushdb" | "flushall" | "scan" | "randomkey" | "info" | "config" => {
+                self.fan_out(name, &args).await
+            }
+            "time" | "lolwut" => match self.any_server() {
+                Some(b) => self.forward(&b, &args).await,
+                None => self.error("ERR proxy: no server is available").await,
+            },
+            "move" | "swapdb" | "shutdown" | "debug" | "function" | "latency" | "wait" => {
+                self.error(&format!("ERR proxy: '{name}' is not supported by the proxy")).await
+            }
+            _ if spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS) => self.keyed(spec, &args).await,
+            _ => self.error(&format!("ERR proxy: '{name}' is not supported by the proxy")).await,
+        }
+    }
+
+    /// A command whose keys must all live on one server.
+    async fn keyed(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
+        let target = match key_positions(spec, args) {
+            Some(pos) => self.server_of(pos.iter().map(|&i| &args[i])),
+            None => Ok(None),
+        };
+        let b = match target {
+            Ok(Some(b)) => b,
+            Ok(None) => match self.any_server() {
+                Some(b) => b,
+                None => return self.error("ERR proxy: no server is available").await,
+            },
+            Err(e) => return self.error(&e).await,
+        };
+        if spec.has(flags::BLOCKING) {
+            return self.blocking(&b, args).await;
+        }
+        self.forward(&b, args).await
+    }
+
+    /// A blocking command: on this client's dedicated connection to `b`,
+    /// after every earlier reply, and nothing else is read until it answers.
+    async fn blocking(&mut self, b: &Arc<Backend>, args: &[Bytes]) -> Flow {
+        self.barrier().await;
+        let proto = self.proto;
+        self.dedicated.retain(|(_, _, c)| c.is_alive());
+        let idx = self.dedicated.iter().position(|(d, p, _)| Arc::ptr_eq(d, b) && *p == proto);
+        let idx = match idx {
+            Some(i) => i,
+            None => match b.connect(proto, false).await {
+                Ok(c) => {
+                    self.dedicated.push((b.clone(), proto, c));
+                    self.dedicated.len() - 1
+                }
+                Err(e) => return self.error(&e).await,
+            },
+        };
+        let mut data = BytesMut::new();
+        encode_command(args, &mut data);
+        b.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let rx = self.dedicated[idx].2.request(data.freeze(), 1, false);
+        if !self.push(Pending::Backend(rx)).await {
+            return Flow::Close;
+        }
+        let (tx, rx) = oneshot::channel();
+        if !self.push(Pending::Barrier(tx)).await {
+            return Flow::Close;
+        }
+        Flow::Wait(rx)
+    }
+
+    async fn multi_cmd(&mut self) -> Flow {
+        if self.multi.is_some() {
+            return self.error("ERR MULTI calls can not be nested").await;
+        }
+        self.multi = Some(Multi { cmds: BytesMut::new(), count: 0, server: None, error: false });
+        self.reply(Reply::Status("OK")).await
+    }
+
+    /// Queues a command inside MULTI after checking where its keys live.
+    async fn queue(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
+        let name = spec.alias_of.unwrap_or(spec.name);
+        let keyless_ok = matches!(name, "ping" | "echo" | "time");
+        let target = if spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS) {
+            match key_positions(spec, args) {
+                Some(pos) => self.server_of(pos.iter().map(|&i| &args[i])),
+                None => Ok(None),
+            }
+        } else if keyless_ok {
+            Ok(None)
+        } else {
+            Err(format!("ERR proxy: '{name}' cannot be used inside MULTI"))
+        };
+        let Some(m) = self.multi.as_mut() else { return Flow::Continue };
+        let target = target.and_then(|t| match (t, &m.server) {
+            (Some(t), Some(s)) if !Arc::ptr_eq(&t, s) => Err(CROSSSLOT.to_string()),
+            (t, _) => Ok(t),
+        });
+        match target {
+            Ok(t) => {
+                if m.server.is_none() {
+                    m.server = t;
+                }
+                encode_command(args, &mut m.cmds);
+                m.count += 1;
+                self.reply(Reply::Status("QUEUED")).await
+            }
+            Err(e) => {
+                m.error = true;
+                self.error(&e).await
+            }
+        }
+    }
+
+    async fn exec(&mut self) -> Flow {
+        let Some(m) = self.multi.take() else { return self.error("ERR EXEC without MULTI").await };
+        if m.error {
+            return self.error("EXECABORT Transaction discarded because of previous errors.").await;
+        }
+        if m.count == 0 {
+            return self.reply(Reply::Array(vec![])).await;
+        }
+        let Some(b) = m.server.or_else(|| self.any_server()) else {
+            return self.error("ERR proxy: no server is available").await;
+        };
+        let mut data = BytesMut::with_capacity(m.cmds.len() + 32);
+        data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
+        data.extend_from_slice(&m.cmds);
+        data.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+        let rx = self.send(&b, data.freeze(), m.count + 2, false).await;
+        self.flow(Pending::Backend(rx)).await
+    }
+}

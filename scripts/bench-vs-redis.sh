@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Throughput of inmemory-server against a real redis-server, measured with
+# redis-benchmark on the same machine.
+#
+# Usage: scripts/bench-vs-redis.sh [--rounds N] [--quick] [--pin] [--workloads "SET GET ..."]
+#   --rounds N   runs per (workload, pipeline) and server; the median is shown (default 3)
+#   --quick      1 round and a quarter of the request counts (a smoke run)
+#   --pin        run both servers on CPU 1 and redis-benchmark on CPU 0
+#                (same core budget for both servers; needs taskset and 2+ CPUs)
+#   --workloads  subset of: SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100
+#
+# Both servers listen on free ports on 127.0.0.1, without persistence
+# (redis: --save "" --appendonly no). Runs alternate between the servers
+# (ours first in odd rounds, redis first in even ones) so that background
+# load affects both alike. Every run starts from an empty database plus the
+# data its workload reads. Works from any directory; kills both servers on exit.
+set -euo pipefail
+
+ROUNDS=3
+QUICK=0
+PIN=0
+WORKLOADS="SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100"
+CLIENTS=50
+PIPELINES="1 16"
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
+        --quick) QUICK=1; ROUNDS=1; shift ;;
+        --pin) PIN=1; shift ;;
+        --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
+for tool in redis-benchmark redis-cli cargo; do
+    command -v "$tool" >/dev/null || { echo "$tool not found in PATH" >&2; exit 1; }
+done
+[[ -x "$REDIS_SERVER" ]] || { echo "redis-server not found (set REDIS_SERVER)" >&2; exit 1; }
+if [[ $PIN == 1 ]] && { ! command -v taskset >/dev/null || [[ $(nproc) -lt 2 ]]; }; then
+    echo "--pin needs taskset and at least 2 CPUs" >&2
+    exit 1
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-vs-redis.XXXXXX")"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building inmemory-server (release)" >&2
+(cd "$ROOT" && cargo build --release --quiet --bin inmemory-server)
+TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+OURS_BIN="${TARGET_DIR:-$ROOT/target}/release/inmemory-server"
+[[ -x "$OURS_BIN" ]] || { echo "built binary not found at $OURS_BIN" >&2; exit 1; }
+
+# A TCP port on 127.0.0.1 nobody listens on.
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "no free port found" >&2
+    return 1
+}
+
+# Polls PING until the server on port $1 answers (10 s deadline).
+wait_ready() {
+    local deadline=$((SECONDS + 10))
+    while [[ $SECONDS -lt $deadline ]]; do
+        if [[ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" == "PONG" ]]; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "server on port $1 did not start; log:" >&2
+    cat "$WORK"/*.log >&2 || true
+    return 1
+}
+
+SERVER_CPU=()
+BENCH_CPU=()
+if [[ $PIN == 1 ]]; then
+    SERVER_CPU=(taskset -c 1)
+    BENCH_CPU=(taskset -c 0)
+fi
+
+OURS_PORT="$(free_port)"
+mkdir -p "$WORK/ours" "$WORK/redis"
+"${SERVER_CPU[@]}" "$OURS_BIN" --port "$OURS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$WORK/ours" --loglevel warning >"$WORK/ours.log" 2>&1 &
+PIDS+=($!)
+wait_ready "$OURS_PORT"
+
+REDIS_PORT="$(free_port)"
+"${SERVER_CPU[@]}" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$WORK/redis" --daemonize no --loglevel warning --logfile "" >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+wait_ready "$REDIS_PORT"
+
+# Request counts per run: about 2-5 s each on a small machine.
+requests() { # workload pipeline
+    local n
+    case "$1:$2" in
+        LRANGE_100:1) n=60000 ;;
+        LRANGE_100:*) n=150000 ;;
+        MSET:1) n=150000 ;;
+        MSET:*) n=600000 ;;
+        *:1) n=200000 ;;
+        *) n=1500000 ;;
+    esac
+    [[ $QUICK == 1 ]] && n=$((n / 4))
+    echo "$n"
+}
+
+# The redis-benchmark arguments of a workload (built-in test or custom command).
+workload_args() {
+    case "$1" in
+        SET) echo "-t set" ;;
+        GET) echo "-t get" ;;
+        LPUSH) echo "-t lpush" ;;
+        MSET) echo "-t mset" ;;
+        LINDEX) echo "LINDEX benchlist 0" ;;
+        HSET) echo "HSET myhash f v" ;;
+        HGET) echo "HGET myhash f" ;;
+        LRANGE_100) echo "LRANGE benchlist 0 99" ;; # what -t lrange_100 sends, without its LPUSH pre-pass
+        *) echo "unknown workload $1" >&2; return 1 ;;
+    esac
+}
+
+# Empties the server on port $1 and loads what workload $2 reads.
+prepare() {
+    local cli=(redis-cli -h 127.0.0.1 -p "$1")
+    "${cli[@]}" FLUSHALL >/dev/null
+    case "$2" in
+        GET) "${cli[@]}" SET "key:__rand_int__" xxx >/dev/null ;;
+        HGET) "${cli[@]}" HSET myhash f v >/dev/null ;;
+        LINDEX | LRANGE_100)
+            # shellcheck disable=SC2046
+            "${cli[@]}" RPUSH benchlist $(seq 1 600 | sed 's/^/xxx/') >/dev/null ;;
+    esac
+}
+
+# One redis-benchmark run; prints requests per second.
+run_one() { # port workload pipeline
+    local n csv rps
+    n="$(requests "$2" "$3")"
+    prepare "$1" "$2"
+    # shellcheck disable=SC2046
+    csv="$("${BENCH_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -P "$3" -n "$n" --csv $(workload_args "$2") 2>/dev/null)"
+    rps="$(printf '%s\n' "$csv" | grep -v '^"test"' | tail -n1 | cut -d, -f2 | tr -d '"')"
+    [[ "$rps" =~ ^[0-9.]+$ ]] || { echo "redis-benchmark gave no figure for $2 -P $3 on port $1: $csv" >&2; rps=0; }
+    echo "$rps"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
+}
+
+echo "== machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), ours: $OURS_BIN"
+echo "== redis-benchmark -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS (median), pinned: $([[ $PIN == 1 ]] && echo yes || echo no)"
+
+declare -A OURS REDIS
+for round in $(seq 1 "$ROUNDS"); do
+    for w in $WORKLOADS; do
+        workload_args "$w" >/dev/null
+        for p in $PIPELINES; do
+            if ((round % 2)); then
+                o="$(run_one "$OURS_PORT" "$w" "$p")"
+                r="$(run_one "$REDIS_PORT" "$w" "$p")"
+            else
+                r="$(run_one "$REDIS_PORT" "$w" "$p")"
+                o="$(run_one "$OURS_PORT" "$w" "$p")"
+            fi
+            OURS[$w:$p]="${OURS[$w:$p]:-} $o"
+            REDIS[$w:$p]="${REDIS[$w:$p]:-} $r"
+            printf 'round %d  %-10s P=%-2s ours %10.0f  redis %10.0f\n' "$round" "$w" "$p" "$o" "$r" >&2
+        done
+    done
+done
+
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+printf '%-11s %3s %14s %14s %12s\n' workload P "ours req/s" "redis req/s" "ours/redis"
+printf '%-11s %3s %14s %14s %12s\n' ----------- --- -------------- -------------- ------------
+for w in $WORKLOADS; do
+    for p in $PIPELINES; do
+        # shellcheck disable=SC2086
+        o="$(median ${OURS[$w:$p]})"
+        # shellcheck disable=SC2086
+        r="$(median ${REDIS[$w:$p]})"
+        ratio="$(awk -v o="$o" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", o / r; else print "n/a" }')"
+        printf '%-11s %3s %14.0f %14.0f %12s\n' "$w" "$p" "$o" "$r" "$ratio"
+    done
+done

@@ -1,0 +1,339 @@
+//! Access control as Redis 7 does it: ACL users ([`user::User`]), authentication (`AUTH`, `HELLO … AUTH`,
+//! `requirepass` as the `default` user's password), the per-command permission check the dispatcher calls
+//! ([`check`]), the ACL log, and the ACL file ([`file`]).
+//!
+//! Users live in [`Acl`], copied on write: every change bumps a version number, and a connection re-fetches its
+//! user only when that number moved, so the check costs one atomic load for a client whose user may do anything.
+
+pub mod file;
+pub mod user;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use crate::cmd::table::{flags, CommandSpec};
+use crate::protocol::Reply;
+use crate::server::client::ClientState;
+use crate::server::Server;
+use user::{User, KEY_READ, KEY_WRITE};
+
+/// Redis's reply to failed authentication.
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+/// Entries kept in the ACL log (Redis's `acllog-max-len` default).
+const LOG_MAX: usize = 128;
+/// Denials of the same kind within this many milliseconds are counted in one log entry.
+const LOG_GROUPING_MS: u128 = 60_000;
+
+/// Why an entry was written to the ACL log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// The command is not allowed.
+    Command,
+    /// A key is not allowed.
+    Key,
+    /// A wrong user name or password.
+    Auth,
+}
+
+/// One `ACL LOG` entry.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// Times this happened (grouped within a minute).
+    pub count: u64,
+    /// What was denied.
+    pub reason: Denial,
+    /// `toplevel` or `multi`.
+    pub context: &'static str,
+    /// The command name, key, or `AUTH`.
+    pub object: String,
+    /// The user (or the name tried, for `auth`).
+    pub username: String,
+    /// Last update.
+    pub updated: Instant,
+    /// `CLIENT INFO` line of the last client.
+    pub client_info: String,
+}
+
+/// The ACL users and log. One per server.
+pub struct Acl {
+    users: RwLock<BTreeMap<String, Arc<User>>>,
+    version: AtomicU64,
+    log: Mutex<VecDeque<LogEntry>>,
+}
+
+impl Acl {
+    /// Only the `default` user, with `requirepass` as its password (`nopass` when empty).
+    pub fn new(requirepass: &str) -> Acl {
+        let acl = Acl { users: RwLock::new(BTreeMap::new()), version: AtomicU64::new(1), log: Mutex::default() };
+        acl.users.write().insert("default".into(), Arc::new(User::new_default()));
+        acl.set_default_password(requirepass);
+        acl
+    }
+
+    /// Changes on every modification of any user. O(1).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A user by name. O(log users).
+    pub fn get(&self, name: &str) -> Option<Arc<User>> {
+        self.users.read().get(name).cloned()
+    }
+
+    /// Every user, sorted by name.
+    pub fn all(&self) -> Vec<Arc<User>> {
+        self.users.read().values().cloned().collect()
+    }
+
+    /// True when new connections start authenticated (the default user is `on` and `nopass`).
+    pub fn default_open(&self) -> bool {
+        self.get("default").is_some_and(|u| u.enabled && u.nopass)
+    }
+
+    /// True when the default user needs no password (protected mode applies then).
+    pub fn default_nopass(&self) -> bool {
+        self.get("default").is_some_and(|u| u.nopass)
+    }
+
+    /// `requirepass`: resets the default user's passwords to this one, or to `nopass` when empty.
+    pub fn set_default_password(&self, pass: &str) {
+        let mut users = self.users.write();
+        let mut u = users.get("default").map(|u| (**u).clone()).unwrap_or_else(User::new_default);
+        let _ = u.apply(b"resetpass");
+        if pass.is_empty() {
+            let _ = u.apply(b"nopass");
+        } else {
+            let _ = u.apply(format!(">{pass}").as_bytes());
+        }
+        users.insert("default".into(), Arc::new(u));
+        drop(users);
+        self.bump();
+    }
+
+    /// `ACL SETUSER`: applies every rule to a copy of the user (a new one if absent); stores it only if all apply.
+    /// The error is Redis's message (without the `ERR ` prefix).
+    pub fn set_user(&self, name: &str, rules: &[Bytes]) -> Result<(), String> {
+        if name.contains(' ') || name.contains('\0') {
+            return Err("Usernames can't contain spaces or null characters".into());
+        }
+        let mut users = self.users.write();
+        let mut u = users.get(name).map(|u| (**u).clone()).unwrap_or_else(|| User::new(name));
+        for r in rules {
+            u.apply(r).map_err(|e| format!("Error in ACL SETUSER modifier '{}': {e}", String::from_utf8_lossy(r)))?;
+        }
+        users.insert(name.to_string(), Arc::new(u));
+        drop(users);
+        self.bump();
+        Ok(())
+    }
+
+    /// `ACL DELUSER`: removes the users that exist and returns their names. `default` cannot be removed.
+    pub fn del_users(&self, names: &[String]) -> Result<Vec<String>, String> {
+        if names.iter().any(|n| n == "default") {
+            return Err("The 'default' user cannot be removed".into());
+        }
+        let mut users = self.users.write();
+        let removed: Vec<String> = names.iter().filter(|n| users.remove(n.as_str()).is_some()).cloned().collect();
+        drop(users);
+        self.bump();
+        Ok(removed)
+    }
+
+    /// Replaces every user at once (ACL LOAD); `default` is created as Redis creates it if absent.
+    pub fn replace_all(&self, mut users: BTreeMap<String, Arc<User>>) {
+        users.entry("default".into()).or_insert_with(|| Arc::new(User::new_default()));
+        *self.users.write() = users;
+        self.bump();
+    }
+
+    /// The user `name` if it exists, is on, and `pass` is one of its passwords (or it is `nopass`). The password's
+    /// hash is compared in constant time with every stored hash.
+    pub fn credentials_ok(&self, name: &[u8], pass: &[u8]) -> Option<Arc<User>> {
+        let u = self.get(std::str::from_utf8(name).ok()?)?;
+        if !u.enabled {
+            return None;
+        }
+        if u.nopass {
+            return Some(u);
+        }
+        let hash = user::hash_password(pass);
+        let mut ok = false;
+        for p in &u.passwords {
+            ok |= crate::cmd::connection::secure_eq(hash.as_bytes(), p.as_bytes());
+        }
+        ok.then_some(u)
+    }
+
+    /// Adds a denial to the ACL log (grouped with a like entry of the last minute).
+    pub fn log(&self, reason: Denial, context: &'static str, object: String, username: String, client_info: String) {
+        let mut log = self.log.lock();
+        let now = Instant::now();
+        let same = log.iter().position(|e| {
+            e.reason == reason
+                && e.context == context
+                && e.object == object
+                && e.username == username
+                && now.duration_since(e.updated).as_millis() <= LOG_GROUPING_MS
+        });
+        let entry = match same.and_then(|i| log.remove(i)) {
+            Some(mut e) => {
+                e.count += 1;
+                e.updated = now;
+                e.client_info = client_info;
+                e
+            }
+            None => LogEntry { count: 1, reason, context, object, username, updated: now, client_info },
+        };
+        log.push_front(entry);
+        log.truncate(LOG_MAX);
+    }
+
+    /// The newest `count` log entries, newest first.
+    pub fn log_entries(&self, count: usize) -> Vec<LogEntry> {
+        self.log.lock().iter().take(count).cloned().collect()
+    }
+
+    /// `ACL LOG RESET`.
+    pub fn log_reset(&self) {
+        self.log.lock().clear();
+    }
+}
+
+/// The user a connection acts as, refreshed when the ACL changed. `None` if that user was deleted.
+fn current_user(srv: &Server, client: &mut ClientState) -> Option<Arc<User>> {
+    let v = srv.acl.version();
+    match &client.acl_user {
+        Some((ver, u)) if *ver == v => Some(u.clone()),
+        _ => {
+            let name = client.handle.user.lock().clone();
+            let u = srv.acl.get(&name)?;
+            client.acl_user = Some((v, u.clone()));
+            Some(u)
+        }
+    }
+}
+
+/// Redis's NOPERM reply for a command.
+pub fn command_denied(spec: &CommandSpec) -> Reply {
+    Reply::err(format!("NOPERM this user has no permissions to run the '{}' command", spec.name))
+}
+
+/// Redis's NOPERM reply for a key.
+pub const KEY_DENIED: &str = "NOPERM this user has no permissions to access one of the keys used as arguments";
+
+/// Positions of the key arguments of `args`, for fixed-position commands and the `numkeys` forms Redis has
+/// (LMPOP, BLMPOP, ZUNIONSTORE, EVAL …). `None` for a movable-keys command this function does not know.
+pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
+    if !spec.has(flags::MOVABLE_KEYS) {
+        return Some(spec.key_indexes(args.len()).collect());
+    }
+    let name = spec.alias_of.unwrap_or(spec.name);
+    let (numkeys_at, fixed): (usize, &[usize]) = match name {
+        "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => (1, &[]),
+        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => (2, &[]),
+        "zunionstore" | "zinterstore" | "zdiffstore" => (2, &[1]),
+        _ => return None,
+    };
+    let n = args.get(numkeys_at).and_then(|a| std::str::from_utf8(a).ok()?.parse::<usize>().ok()).unwrap_or(0);
+    let end = (numkeys_at + 1).saturating_add(n).min(args.len());
+    Some(fixed.iter().copied().filter(|&i| i < args.len()).chain(numkeys_at + 1..end).collect())
+}
+
+/// Why a user may not run a command: `Ok` if it may.
+pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), (Denial, Option<usize>)> {
+    if user.unrestricted() {
+        return Ok(());
+    }
+    if !user.can_run(spec, args) {
+        return Err((Denial::Command, None));
+    }
+    if user.all_keys {
+        return Ok(());
+    }
+    let need = if spec.has(flags::WRITE) { KEY_WRITE } else { KEY_READ };
+    let Some(positions) = key_positions(spec, args) else { return Err((Denial::Key, None)) };
+    match positions.into_iter().find(|&i| !user.can_access_key(&args[i], need)) {
+        Some(i) => Err((Denial::Key, Some(i))),
+        None => Ok(()),
+    }
+}
+
+/// The dispatcher's ACL check, after arity and before queueing: may this client's user run `spec` with `args`
+/// on these keys? A denial is logged, marks a pending MULTI as failed, and comes back as the NOPERM reply.
+/// O(1) for a user allowed everything; otherwise O(keys × patterns).
+pub fn check(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
+    let user = match current_user(srv, client) {
+        Some(u) if u.unrestricted() => return Ok(()),
+        Some(u) => u,
+        None if spec.has(flags::NO_AUTH) => return Ok(()),
+        None => return Err(command_denied(spec)),
+    };
+    let Err((reason, pos)) = permission(&user, spec, args) else { return Ok(()) };
+    let context = if client.multi.is_some() { "multi" } else { "toplevel" };
+    if client.multi.is_some() {
+        client.multi_error = true;
+    }
+    let object = match pos {
+        Some(i) => String::from_utf8_lossy(&args[i]).into_owned(),
+        None => spec.name.to_string(),
+    };
+    srv.acl.log(reason, context, object, user.name.clone(), client.handle.info_line());
+    Err(match reason {
+        Denial::Key => Reply::err(KEY_DENIED),
+        _ => command_denied(spec),
+    })
+}
+
+/// AUTH and HELLO AUTH: checks the credentials (no user name: `default`) and on success makes the connection act
+/// as that user. Errors are Redis's replies.
+pub fn authenticate(srv: &Server, client: &mut ClientState, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
+    let name = match user {
+        Some(u) => u,
+        None if srv.acl.default_nopass() => {
+            return Err(Reply::err(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure \
+                 your configuration is correct?",
+            ))
+        }
+        None => b"default",
+    };
+    match srv.acl.credentials_ok(name, pass) {
+        Some(u) => {
+            client.authenticated = true;
+            *client.handle.user.lock() = u.name.clone();
+            client.acl_user = Some((srv.acl.version(), u));
+            Ok(())
+        }
+        None => {
+            let context = if client.multi.is_some() { "multi" } else { "toplevel" };
+            let who = String::from_utf8_lossy(name).into_owned();
+            srv.acl.log(Denial::Auth, context, "AUTH".into(), who, client.handle.info_line());
+            Err(Reply::err(WRONGPASS))
+        }
+    }
+}
+
+/// Closes every connection authenticated as one of `names`, except `me` (the caller closes itself after its
+/// reply). Returns whether `me` was among them.
+pub fn kill_clients_of(srv: &Server, names: &[String], me: u64) -> bool {
+    let mut self_hit = false;
+    for c in srv.clients.list() {
+        if names.iter().any(|n| *n == *c.user.lock()) {
+            if c.id == me {
+                self_hit = true;
+            } else {
+                c.kill();
+            }
+        }
+    }
+    self_hit
+}

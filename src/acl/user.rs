@@ -1,0 +1,573 @@
+//! One ACL user and Redis's `ACL SETUSER` rule language: flags, SHA-256 password hashes, command permissions (a
+//! bitmap over the command table plus first-argument exceptions such as `+config|get`), key patterns (`~`, `%R~`,
+//! `%W~`) and channel patterns. Rules are applied one at a time; [`User::describe`] gives them back in the form
+//! `ACL LIST` and the ACL file use.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use sha2::{Digest, Sha256};
+
+use crate::cmd::table::{self, flags, CommandSpec};
+use crate::db::glob::glob_match;
+
+/// A key pattern may be used to read keys.
+pub const KEY_READ: u8 = 1;
+/// A key pattern may be used to write keys.
+pub const KEY_WRITE: u8 = 2;
+
+/// Redis's ACL categories, in the order `ACL CAT` lists them.
+pub const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// The command table's Redis rows (aliases excluded), numbered for the permission bitmaps.
+struct CommandIndex {
+    specs: Vec<&'static CommandSpec>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+static INDEX: LazyLock<CommandIndex> = LazyLock::new(|| {
+    let specs: Vec<&'static CommandSpec> = table::all().filter(|c| c.alias_of.is_none()).collect();
+    let by_name = specs.iter().enumerate().map(|(i, c)| (c.name, i)).collect();
+    CommandIndex { specs, by_name }
+});
+
+/// The bitmap position of a command (an alias shares its target's). O(1).
+pub fn command_id(spec: &CommandSpec) -> Option<usize> {
+    INDEX.by_name.get(spec.alias_of.unwrap_or(spec.name)).copied()
+}
+
+/// Every Redis command of the table (aliases excluded), in table order.
+pub fn commands() -> &'static [&'static CommandSpec] {
+    &INDEX.specs
+}
+
+/// True if `spec` is in ACL category `cat` (a name from [`CATEGORIES`], without `@`).
+pub fn in_category(spec: &CommandSpec, cat: &str) -> bool {
+    crate::cmd::server::categories(spec).iter().any(|c| c.strip_prefix('@') == Some(cat))
+}
+
+/// Lower-case hex SHA-256 of a password, as Redis stores it. O(len).
+pub fn hash_password(pass: &[u8]) -> String {
+    let digest = Sha256::digest(pass);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
+        s.push(char::from(b"0123456789abcdef"[(b & 15) as usize]));
+    }
+    s
+}
+
+/// Why a rule was refused; `Display` gives Redis's explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleError {
+    /// `+nosuch`, `+@nosuch`.
+    UnknownName,
+    /// A rule that means nothing, or a pattern with a space in it.
+    Syntax,
+    /// A key pattern after `~*` / `allkeys`.
+    KeyAfterAll,
+    /// A channel pattern after `&*` / `allchannels`.
+    ChannelAfterAll,
+    /// `<pass` or `!hash` naming a password the user does not have.
+    NoSuchPassword,
+    /// `#hash` / `!hash` that is not 64 lower-case hex digits.
+    BadHash,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RuleError::UnknownName => "Unknown command or category name in ACL",
+            RuleError::Syntax => "Syntax error",
+            RuleError::KeyAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any \
+                 effect. Try 'resetkeys' to start with an empty list of patterns"
+            }
+            RuleError::ChannelAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any \
+                 effect. Try 'resetchannels' to start with an empty list of channels"
+            }
+            RuleError::NoSuchPassword => "The password you are trying to remove from the user does not exist",
+            RuleError::BadHash => {
+                "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+            }
+        })
+    }
+}
+
+/// An ACL user. Cloned (copy-on-write) by every `ACL SETUSER`; connections hold an `Arc` of the version they use.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// The user name (no spaces).
+    pub name: String,
+    /// `on`: the user may authenticate.
+    pub enabled: bool,
+    /// `nopass`: any password is accepted.
+    pub nopass: bool,
+    /// `sanitize-payload` (Some(true)) / `skip-sanitize-payload` (Some(false)); shown only once set.
+    pub sanitize: Option<bool>,
+    /// SHA-256 hashes of the passwords, lower-case hex, in the order added.
+    pub passwords: Vec<String>,
+    /// Every command is allowed, with no exception (fast path).
+    pub all_commands: bool,
+    /// The rules started from `+@all`: commands added to the table later are allowed too.
+    future_commands: bool,
+    allowed: Vec<bool>,
+    first_allowed: HashMap<usize, Vec<String>>,
+    first_denied: HashMap<usize, Vec<String>>,
+    /// Command rules after the `+@all`/`-@all` base, in the order they matter.
+    rules: Vec<String>,
+    /// `~*` / `allkeys`.
+    pub all_keys: bool,
+    /// Key patterns with their [`KEY_READ`]/[`KEY_WRITE`] bits.
+    pub keys: Vec<(String, u8)>,
+    /// `&*` / `allchannels`.
+    pub all_channels: bool,
+    /// Channel patterns.
+    pub channels: Vec<String>,
+}
+
+impl User {
+    /// A new user as `ACL SETUSER name` creates it: off, no password, no commands, no keys, no channels.
+    pub fn new(name: &str) -> User {
+        User {
+            name: name.to_string(),
+            enabled: false,
+            nopass: false,
+            sanitize: None,
+            passwords: Vec::new(),
+            all_commands: false,
+            future_commands: false,
+            allowed: vec![false; INDEX.specs.len()],
+            first_allowed: HashMap::new(),
+            first_denied: HashMap::new(),
+            rules: Vec::new(),
+            all_keys: false,
+            keys: Vec::new(),
+            all_channels: false,
+            channels: Vec::new(),
+        }
+    }
+
+    /// The `default` user as Redis creates it: `on nopass ~* &* +@all`.
+    pub fn new_default() -> User {
+        let mut u = User::new("default");
+        for r in ["+@all", "~*", "&*", "on", "nopass"] {
+            let _ = u.apply(r.as_bytes());
+        }
+        u
+    }
+
+    /// True when the user can run anything on any key (the check can be skipped).
+    pub fn unrestricted(&self) -> bool {
+        self.all_commands && self.all_keys
+    }
+
+    /// Applies one `ACL SETUSER` rule. On error the user may be partly changed: apply rules to a copy.
+    /// O(number of commands) for category and `±@all` rules, O(patterns or passwords) otherwise.
+    pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        if op.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(op);
+        let lower = text.to_ascii_lowercase();
+        match lower.as_str() {
+            "on" => self.enabled = true,
+            "off" => self.enabled = false,
+            "skip-sanitize-payload" => self.sanitize = Some(false),
+            "sanitize-payload" => self.sanitize = Some(true),
+            "nopass" => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            "resetpass" => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            "reset" => {
+                for r in ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"] {
+                    self.apply(r.as_bytes())?;
+                }
+            }
+            "clearselectors" => {}
+            "allkeys" | "~*" => {
+                self.all_keys = true;
+                self.keys.clear();
+            }
+            "resetkeys" => {
+                self.all_keys = false;
+                self.keys.clear();
+            }
+            "allchannels" | "&*" => {
+                self.all_channels = true;
+                self.channels.clear();
+            }
+            "resetchannels" => {
+                self.all_channels = false;
+                self.channels.clear();
+            }
+            "allcommands" | "+@all" => self.set_all(true),
+            "nocommands" | "-@all" => self.set_all(false),
+            _ => return self.apply_prefixed(op, &text),
+        }
+        Ok(())
+    }
+
+    /// Rules recognised by their first character: passwords, patterns, commands, categories.
+    fn apply_prefixed(&mut self, op: &[u8], text: &str) -> Result<(), RuleError> {
+        let body = &op[1..];
+        match op[0] {
+            b'>' | b'#' => {
+                let hash = if op[0] == b'>' { hash_password(body) } else { valid_hash(body)? };
+                if !self.passwords.contains(&hash) {
+                    self.passwords.push(hash);
+                }
+                self.nopass = false;
+            }
+            b'<' | b'!' => {
+                let hash = if op[0] == b'<' { hash_password(body) } else { valid_hash(body)? };
+                let pos = self.passwords.iter().position(|p| *p == hash).ok_or(RuleError::NoSuchPassword)?;
+                self.passwords.remove(pos);
+            }
+            b'~' | b'%' => self.add_key_pattern(text)?,
+            b'&' => {
+                if self.all_channels {
+                    return Err(RuleError::ChannelAfterAll);
+                }
+                let pat = &text[1..];
+                if pat.contains(' ') || pat.contains('\0') {
+                    return Err(RuleError::Syntax);
+                }
+                if !self.channels.iter().any(|c| c == pat) {
+                    self.channels.push(pat.to_string());
+                }
+            }
+            b'+' | b'-' => {
+                let allow = op[0] == b'+';
+                let name = text[1..].to_ascii_lowercase();
+                match name.strip_prefix('@') {
+                    Some(cat) => self.set_category(cat, allow)?,
+                    None => self.set_command(&name, allow)?,
+                }
+            }
+            b'(' => return Err(RuleError::Syntax), // selectors are not supported
+            _ => return Err(RuleError::Syntax),
+        }
+        Ok(())
+    }
+
+    fn add_key_pattern(&mut self, text: &str) -> Result<(), RuleError> {
+        if self.all_keys {
+            return Err(RuleError::KeyAfterAll);
+        }
+        let (perm, pat) = if let Some(rest) = text.strip_prefix('%') {
+            let (flags, pat) = rest.split_once('~').ok_or(RuleError::Syntax)?;
+            let mut perm = 0;
+            for c in flags.chars() {
+                let bit = match c.to_ascii_uppercase() {
+                    'R' => KEY_READ,
+                    'W' => KEY_WRITE,
+                    _ => return Err(RuleError::Syntax),
+                };
+                if perm & bit != 0 {
+                    return Err(RuleError::Syntax);
+                }
+                perm |= bit;
+            }
+            if perm == 0 {
+                return Err(RuleError::Syntax);
+            }
+            (perm, pat)
+        } else {
+            (KEY_READ | KEY_WRITE, &text[1..])
+        };
+        if pat.contains(' ') || pat.contains('\0') {
+            return Err(RuleError::Syntax);
+        }
+        match self.keys.iter_mut().find(|(p, _)| p == pat) {
+            Some((_, f)) => *f |= perm,
+            None => self.keys.push((pat.to_string(), perm)),
+        }
+        Ok(())
+    }
+
+    fn set_all(&mut self, allow: bool) {
+        self.allowed.iter_mut().for_each(|b| *b = allow);
+        self.all_commands = allow;
+        self.future_commands = allow;
+        self.rules.clear();
+        self.first_allowed.clear();
+        self.first_denied.clear();
+    }
+
+    fn set_bit(&mut self, id: usize, allow: bool) {
+        self.allowed[id] = allow;
+        self.first_allowed.remove(&id);
+        self.first_denied.remove(&id);
+        if !allow {
+            self.all_commands = false;
+        }
+    }
+
+    fn set_category(&mut self, cat: &str, allow: bool) -> Result<(), RuleError> {
+        if !CATEGORIES.contains(&cat) {
+            return Err(RuleError::UnknownName);
+        }
+        for (id, spec) in INDEX.specs.iter().enumerate() {
+            if in_category(spec, cat) {
+                self.set_bit(id, allow);
+            }
+        }
+        self.push_rule(&format!("@{cat}"), allow);
+        Ok(())
+    }
+
+    fn set_command(&mut self, name: &str, allow: bool) -> Result<(), RuleError> {
+        let (cmd, sub) = match name.rsplit_once('|') {
+            Some((c, s)) => (c, Some(s)),
+            None => (name, None),
+        };
+        let spec = table::lookup(cmd.as_bytes()).ok_or(RuleError::UnknownName)?;
+        let id = command_id(spec).ok_or(RuleError::UnknownName)?;
+        let canonical = spec.alias_of.unwrap_or(spec.name);
+        let Some(sub) = sub else {
+            self.set_bit(id, allow);
+            self.push_rule(canonical, allow);
+            return Ok(());
+        };
+        if sub.is_empty() || sub.contains('|') {
+            return Err(RuleError::Syntax);
+        }
+        let (add, remove) = if self.allowed[id] == allow {
+            (None, if allow { Some(&mut self.first_denied) } else { Some(&mut self.first_allowed) })
+        } else if allow {
+            (Some(&mut self.first_allowed), None)
+        } else {
+            (Some(&mut self.first_denied), None)
+        };
+        if let Some(map) = remove {
+            if let Some(v) = map.get_mut(&id) {
+                v.retain(|s| s != sub);
+            }
+        }
+        if let Some(map) = add {
+            let v = map.entry(id).or_default();
+            if !v.iter().any(|s| s == sub) {
+                v.push(sub.to_string());
+            }
+        }
+        if !allow {
+            self.all_commands = false;
+        }
+        self.push_rule(&format!("{canonical}|{sub}"), allow);
+        Ok(())
+    }
+
+    /// Records a command rule, dropping earlier rules it overrides (the same name, or its `name|sub` rules).
+    fn push_rule(&mut self, rule: &str, allow: bool) {
+        self.rules.retain(|r| {
+            let r = &r[1..];
+            !(r == rule || r.strip_prefix(rule).is_some_and(|rest| rest.starts_with('|')))
+        });
+        self.rules.push(format!("{}{rule}", if allow { '+' } else { '-' }));
+    }
+
+    /// Whether the user may run `spec` with `args` (first-argument rules look at `args[1]`). Commands that need no
+    /// authentication (AUTH, HELLO …) are always allowed. O(1) plus the first-argument exceptions of the command.
+    pub fn can_run(&self, spec: &CommandSpec, args: &[bytes::Bytes]) -> bool {
+        if self.all_commands || spec.has(flags::NO_AUTH) {
+            return true;
+        }
+        let Some(id) = command_id(spec) else { return false };
+        let first_in = |list: Option<&Vec<String>>| {
+            list.is_some_and(|l| args.len() > 1 && l.iter().any(|s| s.as_bytes().eq_ignore_ascii_case(&args[1])))
+        };
+        if self.allowed[id] {
+            !first_in(self.first_denied.get(&id))
+        } else {
+            first_in(self.first_allowed.get(&id))
+        }
+    }
+
+    /// Whether a pattern grants `need` ([`KEY_READ`] | [`KEY_WRITE`]) on `key`. O(patterns × key length).
+    pub fn can_access_key(&self, key: &[u8], need: u8) -> bool {
+        self.all_keys || self.keys.iter().any(|(p, f)| f & need == need && glob_match(p.as_bytes(), key, false))
+    }
+
+    /// The command rules as `ACL GETUSER` shows them: `+@all`/`-@all` followed by the later rules.
+    pub fn command_rules(&self) -> String {
+        let mut s = String::from(if self.future_commands { "+@all" } else { "-@all" });
+        for r in &self.rules {
+            s.push(' ');
+            s.push_str(r);
+        }
+        s
+    }
+
+    /// The key patterns as `ACL GETUSER` shows them (`~*`, or `~a* %R~b*` …).
+    pub fn keys_string(&self) -> String {
+        if self.all_keys {
+            return "~*".into();
+        }
+        let pats: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(p, f)| match *f {
+                KEY_READ => format!("%R~{p}"),
+                KEY_WRITE => format!("%W~{p}"),
+                _ => format!("~{p}"),
+            })
+            .collect();
+        pats.join(" ")
+    }
+
+    /// The channel patterns as `ACL GETUSER` shows them.
+    pub fn channels_string(&self) -> String {
+        if self.all_channels {
+            return "&*".into();
+        }
+        self.channels.iter().map(|c| format!("&{c}")).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The flags `ACL GETUSER` lists.
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        let mut v = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            v.push("nopass");
+        }
+        match self.sanitize {
+            Some(false) => v.push("skip-sanitize-payload"),
+            Some(true) => v.push("sanitize-payload"),
+            None => {}
+        }
+        v
+    }
+
+    /// The whole user as rules, the way `ACL LIST` and the ACL file show it (without `user <name>`); applying them
+    /// to [`User::new`] rebuilds the same permissions.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.flag_names().into_iter().map(String::from).collect();
+        parts.extend(self.passwords.iter().map(|p| format!("#{p}")));
+        let keys = self.keys_string();
+        if !keys.is_empty() {
+            parts.push(keys);
+        }
+        if !self.all_channels {
+            parts.push("resetchannels".into());
+        }
+        let channels = self.channels_string();
+        if !channels.is_empty() {
+            parts.push(channels);
+        }
+        parts.push(self.command_rules());
+        parts.join(" ")
+    }
+}
+
+/// A `#hash` argument: exactly 64 lower-case hex digits.
+fn valid_hash(h: &[u8]) -> Result<String, RuleError> {
+    if h.len() != 64 || !h.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)) {
+        return Err(RuleError::BadHash);
+    }
+    Ok(String::from_utf8_lossy(h).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn user(rules: &[&str]) -> User {
+        let mut u = User::new("u");
+        for r in rules {
+            u.apply(r.as_bytes()).unwrap_or_else(|e| panic!("{r}: {e}"));
+        }
+        u
+    }
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    fn can(u: &User, a: &[&str]) -> bool {
+        let a = args(a);
+        u.can_run(table::lookup(&a[0]).expect("command"), &a)
+    }
+
+    #[test]
+    fn describe_matches_redis() {
+        assert_eq!(User::new_default().describe(), "on nopass ~* &* +@all");
+        assert_eq!(User::new("x").describe(), "off resetchannels -@all");
+        assert_eq!(user(&["reset"]).describe(), "off sanitize-payload resetchannels -@all");
+        let u = user(&["on", ">p1", "~cache:*", "%R~ro:*", "+@read", "-@dangerous", "+set", "-get", "allchannels"]);
+        assert_eq!(
+            u.describe(),
+            format!("on #{} ~cache:* %R~ro:* &* -@all +@read -@dangerous +set -get", hash_password(b"p1"))
+        );
+        // A later rule for the same command replaces the earlier one.
+        assert_eq!(user(&["+get", "+set", "-get"]).command_rules(), "-@all +set -get");
+        assert_eq!(user(&["+config|get", "+config"]).command_rules(), "-@all +config");
+    }
+
+    #[test]
+    fn commands_categories_and_first_args() {
+        let u = user(&["+@all", "-@dangerous", "+flushdb"]);
+        assert!(can(&u, &["get", "k"]) && can(&u, &["flushdb"]) && !can(&u, &["flushall"]));
+        assert!(!u.all_commands);
+        let u = user(&["+config|get", "+client"]);
+        assert!(can(&u, &["config", "GET", "x"]) && !can(&u, &["config", "set", "x", "y"]));
+        assert!(can(&u, &["client", "id"]) && can(&u, &["auth", "x"]) && !can(&u, &["get", "k"]));
+        let u = user(&["+@all", "-config|set"]);
+        assert!(can(&u, &["config", "get", "x"]) && !can(&u, &["config", "SET", "x", "y"]));
+        // Aliases share their target's permission.
+        let u = user(&["+lindex"]);
+        assert!(can(&u, &["lget", "k", "0"]));
+    }
+
+    #[test]
+    fn keys_and_errors() {
+        let u = user(&["~a:*", "%R~r:*", "%W~w:*"]);
+        assert!(u.can_access_key(b"a:1", KEY_READ | KEY_WRITE));
+        assert!(u.can_access_key(b"r:1", KEY_READ) && !u.can_access_key(b"r:1", KEY_WRITE));
+        assert!(u.can_access_key(b"w:1", KEY_WRITE) && !u.can_access_key(b"w:1", KEY_READ));
+        assert!(!u.can_access_key(b"other", KEY_READ));
+        assert_eq!(u.keys_string(), "~a:* %R~r:* %W~w:*");
+        let mut u = user(&["~*"]);
+        assert_eq!(u.apply(b"~x"), Err(RuleError::KeyAfterAll));
+        assert_eq!(u.apply(b"+nosuch"), Err(RuleError::UnknownName));
+        assert_eq!(u.apply(b"+@nosuch"), Err(RuleError::UnknownName));
+        assert_eq!(u.apply(b"#abc"), Err(RuleError::BadHash));
+        assert_eq!(u.apply(b"<nope"), Err(RuleError::NoSuchPassword));
+        assert_eq!(u.apply(b"foo"), Err(RuleError::Syntax));
+        assert_eq!(u.apply(b"%X~k"), Err(RuleError::Syntax));
+        assert_eq!(u.apply(b"+get|"), Err(RuleError::Syntax));
+        let h = hash_password(b"secret");
+        assert_eq!(h.len(), 64);
+        u.apply(format!("#{h}").as_bytes()).unwrap();
+        u.apply(b"<secret").unwrap();
+        assert!(u.passwords.is_empty());
+    }
+}
