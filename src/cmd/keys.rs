@@ -526,7 +526,7 @@ fn object(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "encoding" => Ok(Reply::bulk_str(encoding)),
         "refcount" => Ok(Reply::Int(refcount(ctx, small_int))),
         "freq" if !lfu => fail("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
-        "freq" => Ok(Reply::Int(freq as i64)),
+        "freq" => Ok(Reply::Int(crate::db::lfu_decayed(freq, lru) as i64)),
         _ if lfu => fail("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
         _ => Ok(Reply::Int(idle_seconds(lru) as i64)),
     }

@@ -100,7 +100,10 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     }
     if srv.evictor.maxmemory() > 0
         && !srv.persist.loading.load(Ordering::Relaxed)
-        && !srv.evictor.free_memory(&srv.keyspace, || crate::server::used_memory(srv))
+        && !srv.evictor.free_memory_with(&srv.keyspace, || crate::server::used_memory(srv), |l, key| {
+            srv.watches.touch(l.db, key);
+            srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
+        })
         && spec.has(flags::DENYOOM)
     {
         return Reply::err("OOM command not allowed when used memory > 'maxmemory'.");

@@ -192,7 +192,9 @@ pub fn aof_path(cfg: &Config) -> PathBuf {
 }
 
 /// Loads data at start: the AOF if enabled and present, otherwise the RDB
-/// (or the original project's `--backup` file). Then opens the AOF.
+/// (or the original project's `--backup` file). Then opens the AOF (a new
+/// log starts with the loaded data as its base). O(file size); an error
+/// (naming the file and offset) means the server must not start.
 pub fn load_at_start(srv: &Arc<Server>) -> Result<(), String> {
     let cfg = srv.config.read().clone();
     let p = &srv.persist;
@@ -258,7 +260,9 @@ fn load_aof(srv: &Arc<Server>, path: &Path, load_truncated: bool) -> Result<u64,
     Ok(r.commands)
 }
 
-/// Foreground save (SAVE, shutdown): the caller holds every shard lock.
+/// Foreground save (SAVE, shutdown, DEBUG RELOAD): the caller holds every
+/// shard lock; the file is written to a temp file, synced and renamed over
+/// the dump. O(dataset); a failure leaves the old dump untouched.
 pub fn save_locked(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     let (path, compress) = {
         let c = srv.config.read();
@@ -393,6 +397,8 @@ struct PersistHandle {
 
 /// BGREWRITEAOF: forks a child that writes the dataset as an AOF base while
 /// the log keeps a copy of new writes; the caller holds every shard lock.
+/// O(1) here plus the fork; when the child is done, the copy is appended
+/// and the new file renamed over the log (no write lost or duplicated).
 pub fn bgrewriteaof(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     let st = srv.persist.state.clone();
     if st.rewrite_child.load(Ordering::Relaxed) > 0 {
@@ -500,8 +506,8 @@ fn cron_once(srv: &Server) {
     }
 }
 
-/// At shutdown: sync the AOF and, when save rules exist (or `save` says so),
-/// write a final snapshot.
+/// At shutdown: kill any saving child, sync the AOF and, when save rules
+/// exist (or `save` says so), write a final snapshot. O(dataset) when saving.
 pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
     // A background save or rewrite still running is abandoned (as Redis does):
     // the final save below writes the newest data anyway.
@@ -537,7 +543,9 @@ pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
     Ok(())
 }
 
-/// Turns the AOF on or off at run time (`CONFIG SET appendonly`).
+/// Turns the AOF on or off at run time (`CONFIG SET appendonly`). Turning it
+/// on writes the current data as the log's base with every shard locked
+/// (O(dataset), clients wait meanwhile); off syncs and closes the log.
 pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
     let cfg = srv.config.read().clone();
     if !on {
@@ -562,7 +570,7 @@ pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// INFO's persistence section, with Redis's field names.
+/// INFO's persistence section, with Redis's field names. O(1).
 pub fn info(srv: &Server) -> String {
     let st = &srv.persist.state;
     let dirty =
@@ -589,7 +597,8 @@ pub fn info(srv: &Server) -> String {
     s
 }
 
-/// DEBUG RELOAD: save, empty the keyspace, load the file back.
+/// DEBUG RELOAD: save, empty the keyspace, load the file back; the caller
+/// holds every shard lock. O(dataset).
 pub fn debug_reload(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     save_locked(srv, locked)?;
     for s in locked.shards_mut() {

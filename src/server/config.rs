@@ -49,6 +49,22 @@ pub struct Config {
     pub tls_auth_clients: String,
     /// The original project's `--backup PATH`: an RDB file loaded at start.
     pub backup: String,
+    /// Longest list node Redis packs (`list-max-listpack-size`): our lists
+    /// are never packed, so this only informs `CONFIG GET`.
+    pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: our list nodes are never compressed, so this
+    /// only informs `CONFIG GET`.
+    pub list_compress_depth: i64,
+    /// Most fields a hash may have and still report `listpack`.
+    pub hash_max_listpack_entries: u64,
+    /// Longest field or value a hash may hold and still report `listpack`.
+    pub hash_max_listpack_value: u64,
+    /// `set-max-intset-entries` (no set type here: informs `CONFIG GET`).
+    pub set_max_intset_entries: u64,
+    /// `zset-max-listpack-entries` (no sorted sets here: informs `CONFIG GET`).
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value` (no sorted sets here: informs `CONFIG GET`).
+    pub zset_max_listpack_value: u64,
 }
 
 impl Default for Config {
@@ -93,6 +109,13 @@ impl Default for Config {
             tls_ca_cert_file: String::new(),
             tls_auth_clients: "yes".into(),
             backup: String::new(),
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
