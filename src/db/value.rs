@@ -1,6 +1,7 @@
 //! Stored values and the per-key metadata kept beside them.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -24,9 +25,32 @@ pub enum Value {
     Hash(HashValue),
 }
 
-/// Redis's encoding thresholds, used to answer `OBJECT ENCODING` as Redis would.
-const LISTPACK_MAX_ENTRIES: usize = 128;
-const LISTPACK_MAX_VALUE: usize = 64;
+/// `hash-max-listpack-entries` (Redis 7.0's default: 512).
+static HASH_MAX_LISTPACK_ENTRIES: AtomicUsize = AtomicUsize::new(512);
+/// `hash-max-listpack-value` (default 64 bytes).
+static HASH_MAX_LISTPACK_VALUE: AtomicUsize = AtomicUsize::new(64);
+
+/// Sets the thresholds under which a hash reports the `listpack` encoding
+/// (and keeps listpack behaviour: order-keeping deletes, whole HSCAN replies).
+pub fn set_hash_listpack_limits(max_entries: u64, max_value: u64) {
+    let clamp = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    HASH_MAX_LISTPACK_ENTRIES.store(clamp(max_entries), Ordering::Relaxed);
+    HASH_MAX_LISTPACK_VALUE.store(clamp(max_value), Ordering::Relaxed);
+}
+
+/// The current `hash-max-listpack-entries`. O(1).
+pub fn hash_max_listpack_entries() -> usize {
+    HASH_MAX_LISTPACK_ENTRIES.load(Ordering::Relaxed)
+}
+
+/// Whether Redis would keep this hash as a listpack: at most
+/// `hash-max-listpack-entries` fields, none of whose names or values is
+/// longer than `hash-max-listpack-value`. O(1) for a hash over the entry
+/// limit, O(n) otherwise.
+pub fn hash_is_listpack(h: &HashValue) -> bool {
+    let max_value = HASH_MAX_LISTPACK_VALUE.load(Ordering::Relaxed);
+    h.len() <= hash_max_listpack_entries() && h.iter().all(|(k, v)| k.len() <= max_value && v.len() <= max_value)
+}
 
 impl Value {
     /// The name `TYPE` answers.
@@ -38,8 +62,9 @@ impl Value {
         }
     }
 
-    /// The name `OBJECT ENCODING` answers: the encoding Redis 7 would use
-    /// for the same content.
+    /// The name `OBJECT ENCODING` answers: the encoding Redis 7.0 would use
+    /// for the same content (lists are always quicklists in 7.0; hashes
+    /// follow [`hash_is_listpack`]). O(1) except for hashes (see there).
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
@@ -51,17 +76,9 @@ impl Value {
                     "raw"
                 }
             }
-            Value::List(l) => {
-                if l.len() <= LISTPACK_MAX_ENTRIES && l.iter().all(|e| e.len() <= 8192) {
-                    "listpack"
-                } else {
-                    "quicklist"
-                }
-            }
+            Value::List(_) => "quicklist",
             Value::Hash(h) => {
-                if h.len() <= LISTPACK_MAX_ENTRIES
-                    && h.iter().all(|(k, v)| k.len() <= LISTPACK_MAX_VALUE && v.len() <= LISTPACK_MAX_VALUE)
-                {
+                if hash_is_listpack(h) {
                     "listpack"
                 } else {
                     "hashtable"
