@@ -339,7 +339,6 @@ fn a_dump_written_here_loads_in_redis_and_passes_redis_check_rdb() {
 }
 
 #[test]
-#[ignore = "config.rs: PARAMS has no `backup` row, so `--backup PATH` fails with \"Bad directive 'backup'\""]
 fn backup_flag_loads_that_file_at_start() {
     let srv = Server::start(&[]);
     let mut c = srv.conn();

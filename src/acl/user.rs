@@ -562,7 +562,8 @@ mod tests {
         assert_eq!(u.apply(b"#abc"), Err(RuleError::BadHash));
         assert_eq!(u.apply(b"<nope"), Err(RuleError::NoSuchPassword));
         assert_eq!(u.apply(b"foo"), Err(RuleError::Syntax));
-        assert_eq!(u.apply(b"%X~k"), Err(RuleError::Syntax));
+        assert_eq!(User::new("v").apply(b"%X~k"), Err(RuleError::Syntax));
+        assert_eq!(User::new("v").apply(b"%~k"), Err(RuleError::Syntax));
         assert_eq!(u.apply(b"+get|"), Err(RuleError::Syntax));
         let h = hash_password(b"secret");
         assert_eq!(h.len(), 64);

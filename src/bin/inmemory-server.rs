@@ -11,7 +11,7 @@ use inmemory::server::config::Config;
 
 /// A Redis-compatible in-memory database server.
 #[derive(Parser, Debug)]
-#[command(name = "inmemory-server", version, about)]
+#[command(name = "inmemory-server", version, about, args_override_self = true)]
 struct Args {
     /// A config file in redis.conf syntax (flags override it).
     config_file: Option<String>,

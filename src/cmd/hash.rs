@@ -2,11 +2,12 @@
 //! HRANDFIELD and HSCAN.
 //!
 //! A hash is an [`IndexMap`](indexmap::IndexMap) in insertion order. Small
-//! hashes (at most [`SMALL`] fields, Redis's listpack size) delete with
-//! `shift_remove`, so they keep insertion order exactly as a listpack does;
-//! larger ones delete with `swap_remove` (O(1)), which moves the last field
-//! into the hole. HSCAN relies on that: it walks positions from the highest
-//! down, so a field present for the whole scan is never missed.
+//! hashes (at most `hash-max-listpack-entries` fields, Redis's listpack
+//! size) delete with `shift_remove`, so they keep insertion order exactly as
+//! a listpack does; larger ones delete with `swap_remove` (O(1)), which
+//! moves the last field into the hole. Either way fields only move to lower
+//! positions, and HSCAN walks positions from the highest down, so a field
+//! present for the whole scan is never missed.
 
 use std::collections::HashSet;
 
@@ -17,15 +18,11 @@ use super::keys::{parse_cursor, parse_scan_opts};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
-use crate::db::value::HashValue;
+use crate::db::value::{hash_is_listpack, hash_max_listpack_entries, HashValue};
 use crate::db::Value;
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 use crate::spec;
-
-/// Largest hash Redis keeps as a listpack (`hash-max-listpack-entries`):
-/// up to this size deletions keep order and HSCAN answers in one call.
-const SMALL: usize = 128;
 
 /// Most elements a negative-count HRANDFIELD may return. Redis streams such
 /// replies; this server builds them in memory, so a bound keeps a single
@@ -66,7 +63,7 @@ fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut HashV
 
 /// Removes a field: order-keeping for small hashes, O(1) swap for large ones.
 fn remove_field(h: &mut HashValue, field: &[u8]) -> bool {
-    if h.len() > SMALL {
+    if h.len() > hash_max_listpack_entries() {
         h.swap_remove(field).is_some()
     } else {
         h.shift_remove(field).is_some()
@@ -289,7 +286,8 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
     Reply::Array(vec![Reply::bulk_str(cursor.to_string()), Reply::Array(items)])
 }
 
-/// HSCAN: small hashes answer whole with cursor 0; large ones walk
+/// HSCAN: hashes Redis would keep as a listpack answer whole with cursor
+/// 0 (whatever COUNT says, as in Redis); others walk
 /// positions downwards, the cursor being how many positions remain.
 fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
@@ -305,7 +303,7 @@ fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     };
     let len = h.len();
-    let next = if len <= SMALL {
+    let next = if hash_is_listpack(h) {
         h.iter().for_each(|(f, v)| emit(f, v));
         0
     } else {

@@ -370,7 +370,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool) -> C
     if !ok {
         return Ok(Reply::Int(0));
     }
-    if at <= now_ms() as i64 {
+    if at <= now_ms() as i64 && !crate::db::loading() {
         ctx.ks.remove(key);
     } else {
         ctx.ks.set_expire(key, at as u64);
@@ -520,7 +520,7 @@ fn object(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         crate::db::Value::Str(s) => args::parse_i64_bytes(s).is_some_and(|n| (0..10_000).contains(&n)),
         _ => false,
     };
-    let found = read_notouch(ctx, &a[2], |e| (e.value.encoding(), small_int(&e.value), e.freq, e.lru));
+    let found = read_notouch(ctx, &a[2], |e| (e.encoding(), small_int(&e.value), e.freq, e.lru));
     let Some((encoding, small_int, freq, lru)) = found else { return Ok(Reply::Nil) };
     match sub {
         "encoding" => Ok(Reply::bulk_str(encoding)),

@@ -206,12 +206,16 @@ fn serve(
     mut take: impl FnMut(&mut Ctx, &Bytes) -> CmdResult,
 ) -> CmdResult {
     let fifo = !ctx.client.in_exec;
-    if fifo && !ctx.client.handle.blocked.load(Ordering::Acquire) {
+    let retry = fifo && ctx.client.handle.blocked.load(Ordering::Acquire);
+    if fifo && !retry {
         // A new command, not a retry: forget the client's earlier session.
         FIFO.lock().remove(me(ctx));
     }
     for key in keys {
         let ready = match write_list(&mut ctx.ks, key) {
+            // A key that now holds another type does not serve a blocked
+            // client (Redis only serves list keys): keep waiting.
+            Err(_) if retry => false,
             Err(e) => return finish(ctx, keys, Err(e)),
             Ok(l) => l.is_some_and(|l| !l.is_empty()),
         };

@@ -10,6 +10,11 @@ use super::{CmdResult, Ctx};
 use crate::protocol::Reply;
 use crate::spec;
 
+mod debug;
+mod memory;
+use debug::{debug, sub_syntax_error};
+use memory::memory;
+
 fn info(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
     // Inside EXEC every shard is already locked by this thread: count through those locks.
@@ -79,28 +84,32 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
     }
     let mut cfg = ctx.srv.config.write();
     let before = cfg.clone();
+    let restore = |cfg: &mut crate::server::config::Config| {
+        *cfg = before.clone();
+        cfg.apply_encoding_limits();
+    };
     let mut names = Vec::new();
     for pair in kv.chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
         let Some(p) = crate::server::config::param(&name) else {
-            *cfg = before;
+            restore(&mut *cfg);
             return fail(&format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
         };
         if names.contains(&p.name) {
-            *cfg = before;
+            restore(&mut *cfg);
             return fail(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
             ));
         }
         if !p.mutable {
-            *cfg = before;
+            restore(&mut *cfg);
             return fail(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
             ));
         }
         if let Err(e) = (p.set)(&mut cfg, &value) {
-            *cfg = before;
+            restore(&mut *cfg);
             return fail(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
         names.push(p.name);
@@ -108,7 +117,7 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
     drop(cfg);
     for name in &names {
         if let Err(e) = crate::server::apply_config_change(ctx.srv, name) {
-            *ctx.srv.config.write() = before;
+            restore(&mut *ctx.srv.config.write());
             return fail(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
     }
@@ -327,67 +336,6 @@ fn command_list(opts: &[Bytes]) -> CmdResult {
     }
 }
 
-/// Redis's reply to a DEBUG/FUNCTION subcommand it does not know or whose
-/// argument count is wrong.
-fn sub_syntax_error(cmd: &str, sub: &[u8]) -> Reply {
-    let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
-    Reply::Error(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
-        cmd.to_ascii_uppercase()
-    ))
-}
-
-fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = &a[1];
-    if is(sub, "sleep") && a.len() == 3 {
-        // Redis reads the time with strtod and no check: junk sleeps 0 s.
-        let secs = args::parse_f64_bytes(&a[2]).filter(|f| f.is_finite()).unwrap_or(0.0).max(0.0);
-        std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
-        return args::ok();
-    }
-    if is(sub, "object") && a.len() == 3 {
-        let e = if ctx.ks.is_all() {
-            // Inside EXEC: the shard is already locked by this thread.
-            crate::db::with_no_touch(true, || ctx.ks.peek(&a[2]).cloned())
-        } else {
-            let db = ctx.client.db;
-            let ks = ctx.srv.keyspace.clone();
-            let mut l = ks.lock_keys(db, [&a[2][..]]);
-            l.db = db;
-            crate::db::with_no_touch(true, || l.peek(&a[2]).cloned())
-        };
-        let Some(e) = e else { return fail("ERR no such key") };
-        return Ok(Reply::StatusOwned(format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-            e.value.encoding(),
-            e.value.heap_size(),
-            e.lru,
-            crate::db::idle_seconds(e.lru)
-        )));
-    }
-    if is(sub, "help") && a.len() == 2 {
-        return Ok(help_reply(&[
-            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "OBJECT <key>",
-            "    Show low level info about `key` and associated value.",
-            "RELOAD",
-            "    Save the RDB on disk and reload it back to memory.",
-            "SLEEP <seconds>",
-            "    Stop the server for <seconds>. Decimals allowed.",
-            "HELP",
-            "    Prints this help.",
-        ]));
-    }
-    if ctx.ks.is_all() && is(sub, "reload") {
-        // debug_extension locks every shard itself, which EXEC already holds.
-        return fail("ERR DEBUG RELOAD is not supported inside MULTI");
-    }
-    if let Some(r) = crate::server::debug_extension(ctx.srv, a) {
-        return r;
-    }
-    Err(sub_syntax_error("debug", sub))
-}
-
 const LATENCY_SUBS: &[(&str, i32)] =
     &[("doctor", 2), ("graph", 3), ("help", 2), ("histogram", -2), ("history", 3), ("latest", 2), ("reset", -2)];
 
@@ -515,6 +463,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("command", -1, LOADING, 0, 0, 0, command, "server", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands"),
     spec!("time", 1, FAST | LOADING, 0, 0, 0, time, "server", "Returns the server time.", "O(1)"),
     spec!("debug", -2, ADMIN, 0, 0, 0, debug, "server", "A container for debugging commands.", "Depends on subcommand."),
+    spec!("memory", -2, READONLY, 2, 2, 1, memory, "server", "A container for memory diagnostics commands.", "Depends on subcommand."),
     spec!("latency", -2, ADMIN, 0, 0, 0, latency, "server", "A container for latency diagnostics commands.", "Depends on subcommand."),
     spec!("function", -2, 0, 0, 0, 0, function, "scripting", "A container for function commands (FLUSH and LIST only: no scripting).", "Depends on subcommand."),
     spec!("shutdown", -1, ADMIN | NO_MULTI, 0, 0, 0, shutdown, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),

@@ -39,6 +39,21 @@ fn store_keep_ttl(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
     ctx.ks.set_keep_ttl(key.clone(), Value::Str(v));
 }
 
+/// Stores the result of an in-place modification (APPEND, SETRANGE):
+/// keeps the key's TTL and access data, and marks the string `raw` as
+/// Redis does for strings it modified in place. O(1).
+fn store_in_place(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
+    if let Some(e) = ctx.ks.write(key) {
+        e.value = Value::Str(v);
+        e.modified_in_place = true;
+        return;
+    }
+    ctx.ks.set(key.clone(), Value::Str(v));
+    if let Some(e) = ctx.ks.peek(key) {
+        e.modified_in_place = true;
+    }
+}
+
 /// Refuses a write that would make a string longer than `proto-max-bulk-len`.
 fn check_size(ctx: &Ctx, len: usize) -> Result<(), Reply> {
     if len as u64 > ctx.srv.config.read().proto_max_bulk_len {
@@ -132,7 +147,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let value = Value::Str(a[2].clone());
     match exp {
         Expiry::KeepTtl => ctx.ks.set_keep_ttl(key.clone(), value),
-        Expiry::At(at) if at <= now_ms() => {
+        Expiry::At(at) if at <= now_ms() && !crate::db::loading() => {
             ctx.ks.remove(key);
         }
         Expiry::At(at) => ctx.ks.set_with_expiry(key.clone(), value, at),
@@ -182,7 +197,7 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let exp = parse_str_opts(a, 2, false)?.exp;
     let Some(v) = read_str(ctx, &a[1])? else { return Ok(Reply::Nil) };
     match exp {
-        Expiry::At(at) if at <= now_ms() => {
+        Expiry::At(at) if at <= now_ms() && !crate::db::loading() => {
             ctx.ks.remove(&a[1]);
         }
         Expiry::At(at) => {
@@ -235,19 +250,17 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let cur = peek_str(ctx, &a[1])?;
-    let new = match cur {
-        None => a[2].clone(),
-        Some(cur) => {
-            check_size(ctx, cur.len() + a[2].len())?;
-            let mut b = BytesMut::with_capacity(cur.len() + a[2].len());
-            b.extend_from_slice(&cur);
-            b.extend_from_slice(&a[2]);
-            b.freeze()
-        }
+    let Some(cur) = peek_str(ctx, &a[1])? else {
+        // A new key holds the argument as SET would store it.
+        ctx.ks.set(a[1].clone(), Value::Str(a[2].clone()));
+        return Ok(Reply::Int(a[2].len() as i64));
     };
-    let len = new.len();
-    store_keep_ttl(ctx, &a[1], new);
+    check_size(ctx, cur.len() + a[2].len())?;
+    let mut b = BytesMut::with_capacity(cur.len() + a[2].len());
+    b.extend_from_slice(&cur);
+    b.extend_from_slice(&a[2]);
+    let len = b.len();
+    store_in_place(ctx, &a[1], b.freeze());
     Ok(Reply::Int(len as i64))
 }
 
@@ -294,7 +307,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     b[off..off + val.len()].copy_from_slice(val);
     let len = b.len();
-    store_keep_ttl(ctx, &a[1], b.freeze());
+    store_in_place(ctx, &a[1], b.freeze());
     Ok(Reply::Int(len as i64))
 }
 

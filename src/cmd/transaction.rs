@@ -51,10 +51,31 @@ fn discard(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     args::ok()
 }
 
+/// Redis's `isWatchedKeyExpired`: true if a watched key is still stored
+/// but its TTL has passed. WATCH lazily deletes keys already expired when
+/// it is called, so such a key expired after WATCH: a logical change the
+/// transaction must not miss. Requires every shard locked (EXEC).
+/// O(watched keys).
+fn watched_key_expired(ctx: &mut Ctx) -> bool {
+    let now = crate::db::now_ms();
+    let ks = ctx.ks.keyspace();
+    let watched = std::mem::take(&mut ctx.client.watched);
+    let expired = watched.iter().any(|(db, key)| {
+        let shard = ks.shard_of(key);
+        ctx.ks
+            .db_parts(*db)
+            .nth(shard)
+            .and_then(|p| p.map.get(&key[..]))
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now)
+    });
+    ctx.client.watched = watched;
+    expired
+}
+
 fn exec(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     let Some(queue) = ctx.client.multi.take() else { return fail("ERR EXEC without MULTI") };
     let aborted = ctx.client.multi_error;
-    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
+    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire) || (!aborted && watched_key_expired(ctx));
     discard_state(ctx.srv, ctx.client);
     if aborted {
         return fail("EXECABORT Transaction discarded because of previous errors.");
@@ -81,6 +102,9 @@ fn watch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     let db = ctx.client.db;
     for k in &a[1..] {
+        // A key already expired is deleted now, as a lookup would: it does
+        // not exist for this transaction (see `watched_key_expired`).
+        ctx.ks.peek(k);
         if !ctx.client.watched.iter().any(|(d, w)| *d == db && w == k) {
             ctx.srv.watches.watch(ctx.client.id(), db, k.clone(), &ctx.client.watch_dirty);
             ctx.client.watched.push((db, k.clone()));

@@ -7,8 +7,11 @@
 //! mass expiry is reclaimed steadily without stalling clients: each shard
 //! lock is held for one sample of 20 keys at a time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use super::{now_ms, Keyspace};
 
@@ -17,9 +20,34 @@ const STALE_PERCENT: usize = 10;
 const CYCLE_BUDGET: Duration = Duration::from_millis(25);
 const PERIOD: Duration = Duration::from_millis(100);
 
+/// Whether the background cycle runs (`DEBUG SET-ACTIVE-EXPIRE`); lazy
+/// expiry on access is unaffected.
+static ACTIVE_EXPIRE: AtomicBool = AtomicBool::new(true);
+
+/// Turns the active expiry cycle on or off (process-wide). O(1).
+pub fn set_active_expire(on: bool) {
+    ACTIVE_EXPIRE.store(on, Ordering::Relaxed);
+}
+
+/// Whether the active expiry cycle is on. O(1).
+pub fn active_expire_enabled() -> bool {
+    ACTIVE_EXPIRE.load(Ordering::Relaxed)
+}
+
+/// Called for each key the cycle deletes, with its database, while the
+/// key's shard is still locked (so a WATCH touch or an AOF `DEL` is ordered
+/// with the commands on that key).
+pub type ExpiredHook = Arc<dyn Fn(usize, &Bytes) + Send + Sync>;
+
 /// Runs one cycle starting at shard `start`; returns where to resume and
 /// how many keys were deleted.
 pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
+    expire_cycle_with(ks, start, &|_, _| {})
+}
+
+/// [`expire_cycle`], calling `on_expired(db, key)` for every deleted key
+/// under its shard lock.
+pub fn expire_cycle_with(ks: &Keyspace, start: usize, on_expired: &dyn Fn(usize, &Bytes)) -> (usize, u64) {
     let began = Instant::now();
     let mut deleted = 0u64;
     let nshards = super::keyspace::SHARDS;
@@ -47,8 +75,10 @@ pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
                         if expired {
                             part.expires.swap_remove_index(i);
                             if part.map.swap_remove(&key).is_some() {
+                                ks.notify_expired(db, &key);
                                 stale += 1;
                                 ks.count_expired();
+                                on_expired(db, &key);
                             }
                         }
                     }
@@ -75,6 +105,12 @@ pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
 
 /// Spawns the periodic active-expiry task; it ends when `ks` is dropped.
 pub fn spawn_active_expiry(ks: &Arc<Keyspace>) {
+    spawn_active_expiry_with(ks, Arc::new(|_, _| {}));
+}
+
+/// [`spawn_active_expiry`], calling `on_expired` for every key the cycle
+/// deletes (Redis touches WATCHers and propagates a `DEL` for each).
+pub fn spawn_active_expiry_with(ks: &Arc<Keyspace>, on_expired: ExpiredHook) {
     let weak = Arc::downgrade(ks);
     tokio::spawn(async move {
         let mut next = 0;
@@ -83,7 +119,10 @@ pub fn spawn_active_expiry(ks: &Arc<Keyspace>) {
         loop {
             tick.tick().await;
             let Some(ks) = weak.upgrade() else { return };
-            let (resume, _) = tokio::task::block_in_place(|| expire_cycle(&ks, next));
+            if !active_expire_enabled() {
+                continue;
+            }
+            let (resume, _) = tokio::task::block_in_place(|| expire_cycle_with(&ks, next, &*on_expired));
             next = resume;
         }
     });

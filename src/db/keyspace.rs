@@ -89,7 +89,11 @@ pub struct Keyspace {
     hasher: Hasher,
     /// Counters for INFO.
     pub stats: KeyspaceStats,
+    expired_sink: std::sync::OnceLock<ExpiredSink>,
 }
+
+/// Receives (database, key) of each key removed by expiry.
+pub type ExpiredSink = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 
 impl Keyspace {
     /// An empty keyspace with `databases` databases.
@@ -97,7 +101,13 @@ impl Keyspace {
         let shards = (0..SHARDS)
             .map(|_| Mutex::new(Shard { dbs: (0..databases).map(|_| DbShard::default()).collect() }))
             .collect();
-        Keyspace { shards, ndb: databases, hasher: Hasher::default(), stats: KeyspaceStats::default() }
+        Keyspace {
+            shards,
+            ndb: databases,
+            hasher: Hasher::default(),
+            stats: KeyspaceStats::default(),
+            expired_sink: std::sync::OnceLock::new(),
+        }
     }
 
     /// Number of databases (`databases` setting).
@@ -159,6 +169,21 @@ impl Keyspace {
 
     pub(crate) fn count_expired(&self) {
         self.stats.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Installs the function told about every key removed because its TTL
+    /// passed (the AOF logs a DEL, as Redis propagates expirations). It is
+    /// called with the key's shard still locked, so the DEL takes its place
+    /// among the key's other writes.
+    pub fn set_expired_sink(&self, sink: ExpiredSink) {
+        let _ = self.expired_sink.set(sink);
+    }
+
+    /// Reports a key removed because its TTL passed.
+    pub fn notify_expired(&self, db: usize, key: &[u8]) {
+        if let Some(sink) = self.expired_sink.get() {
+            sink(db, key);
+        }
     }
 }
 
@@ -269,9 +294,10 @@ impl<'a> Locked<'a> {
         let ks = self.ks;
         let d = self.dbs_mut(key, db);
         let Some(e) = d.map.get_mut(key) else { return false };
-        if e.expire_at != 0 && e.expire_at <= now_ms() {
+        if e.expire_at != 0 && e.expire_at <= now_ms() && !super::loading() {
             d.remove(key);
             ks.count_expired();
+            ks.notify_expired(db, key);
             return false;
         }
         if touch && !super::no_touch() {

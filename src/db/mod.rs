@@ -81,6 +81,21 @@ pub fn lfu_incr(counter: u8) -> u8 {
 
 thread_local! {
     static NO_TOUCH: Cell<bool> = const { Cell::new(false) };
+    static LOADING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while this thread replays persisted data: keys do not expire then
+/// (as in Redis), so a replayed log rebuilds exactly the state it recorded.
+pub fn loading() -> bool {
+    LOADING.with(|c| c.get())
+}
+
+/// Runs `f` with loading semantics on this thread.
+pub fn with_loading<R>(f: impl FnOnce() -> R) -> R {
+    let prev = LOADING.with(|c| c.replace(true));
+    let r = f();
+    LOADING.with(|c| c.set(prev));
+    r
 }
 
 /// Whether lookups on this thread must leave access times alone

@@ -108,12 +108,25 @@ pub struct Entry {
     pub lru: u32,
     /// Logarithmic access counter (Redis's LFU: starts at 5).
     pub freq: u8,
+    /// The string was modified in place (APPEND, SETRANGE): Redis then
+    /// reports the `raw` encoding whatever the content. Cleared whenever
+    /// the value is replaced (every new entry starts without it).
+    pub modified_in_place: bool,
 }
 
 impl Entry {
     /// A new entry without expiry, accessed now.
     pub fn new(value: Value) -> Entry {
-        Entry { value, expire_at: 0, lru: super::lru_clock(), freq: LFU_INIT }
+        Entry { value, expire_at: 0, lru: super::lru_clock(), freq: LFU_INIT, modified_in_place: false }
+    }
+
+    /// The name `OBJECT ENCODING` answers for this entry: `raw` for a
+    /// string modified in place, else [`Value::encoding`].
+    pub fn encoding(&self) -> &'static str {
+        match self.value {
+            Value::Str(_) if self.modified_in_place => "raw",
+            _ => self.value.encoding(),
+        }
     }
 }
 

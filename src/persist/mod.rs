@@ -251,7 +251,7 @@ fn load_aof(srv: &Arc<Server>, path: &Path, load_truncated: bool) -> Result<u64,
     srv.clients.unregister(handle.id);
     let mut client = ClientState::new(handle, true);
     let r = aof::replay(path, load_truncated, |args| {
-        let reply = crate::cmd::dispatch(srv, &mut client, args);
+        let reply = crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, args));
         match reply {
             Reply::Error(e) if e.starts_with("ERR unknown command") => Err(e),
             _ => Ok(()),
@@ -272,19 +272,19 @@ pub fn save_locked(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     let dirty = srv.keyspace.stats.dirty.load(Ordering::Relaxed);
     let r = snapshot::write_rdb(locked, &tmp, compress)
         .and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| format!("rename {} failed: {e}", path.display())));
-    srv.persist.finish_save(&r, dirty, &path, false);
+    srv.persist.state.finish_save(&r, dirty, &path, false);
     if r.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     r
 }
 
-impl Persistence {
+impl SaveState {
     /// Records the outcome of a save. As in Redis, only a failed background
     /// save marks the status `err` (which can refuse writes); any success
     /// marks it `ok`.
     fn finish_save(&self, r: &Result<(), String>, dirty_at_start: u64, path: &Path, background: bool) {
-        let st = &self.state;
+        let st = self;
         match r {
             Ok(()) => {
                 sync_dir(path);
@@ -371,7 +371,6 @@ pub fn bgsave(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     let tmp = rdb_temp(&path, pid as u32);
     st.bgsave_child.store(pid, Ordering::Relaxed);
     tracing::info!("Background saving started by pid {pid}");
-    let persist = PersistHandle { state: st.clone() };
     wait_child(pid, move |ok| {
         let r = if ok {
             std::fs::rename(&tmp, &path).map_err(|e| format!("rename of {} failed: {e}", path.display()))
@@ -381,18 +380,13 @@ pub fn bgsave(srv: &Server, locked: &mut Locked) -> Result<(), String> {
         if r.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        let p = Persistence { state: persist.state.clone(), ..Default::default() };
-        p.finish_save(&r, dirty, &path, true);
         if r.is_err() && refuse_on_error {
-            persist.state.misconf.store(MISCONF_RDB, Ordering::Relaxed);
+            st.misconf.store(MISCONF_RDB, Ordering::Relaxed);
         }
-        persist.state.bgsave_child.store(0, Ordering::Relaxed);
+        st.finish_save(&r, dirty, &path, true);
+        st.bgsave_child.store(0, Ordering::Relaxed);
     });
     Ok(())
-}
-
-struct PersistHandle {
-    state: Arc<SaveState>,
 }
 
 /// BGREWRITEAOF: forks a child that writes the dataset as an AOF base while

@@ -311,10 +311,104 @@ pub static PARAMS: &[Param] = &[
     param!("tls-key-file", tls_key_file, string, true),
     param!("tls-ca-cert-file", tls_ca_cert_file, string, true),
     param!("tls-auth-clients", tls_auth_clients, enum ["yes", "no", "optional"], true),
+    param!("backup", backup, string, false),
+    Param {
+        name: "list-max-listpack-size",
+        get: |c| c.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            c.list_max_listpack_size = ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "list-compress-depth",
+        get: |c| c.list_compress_depth.to_string(),
+        set: |c, v| {
+            c.list_compress_depth = ranged(parse_num(v)?, 0, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "hash-max-listpack-entries",
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.hash_max_listpack_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.hash_max_listpack_value = ranged_memory(v)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "set-max-intset-entries",
+        get: |c| c.set_max_intset_entries.to_string(),
+        set: |c, v| {
+            c.set_max_intset_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.zset_max_listpack_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        get: |c| c.zset_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.zset_max_listpack_value = ranged_memory(v)?;
+            Ok(())
+        },
+        mutable: true,
+    },
 ];
 
-/// Finds a parameter by exact (case-insensitive) name.
+/// Redis's older names for parameters (`alias`, `name`): accepted wherever
+/// the name is, and listed by `CONFIG GET` patterns under both.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+];
+
+/// Redis's range check of numeric parameters.
+fn ranged(v: i64, min: i64, max: i64) -> Result<i64, String> {
+    if v < min || v > max {
+        return Err(format!("argument must be between {min} and {max} inclusive"));
+    }
+    Ok(v)
+}
+
+/// A size parameter in bytes (`64`, `1kb` …) within Redis's `0..=LONG_MAX`.
+fn ranged_memory(v: &str) -> Result<u64, String> {
+    let n = parse_memory(v)?;
+    if n > i64::MAX as u64 {
+        return Err(format!("argument must be between 0 and {} inclusive", i64::MAX));
+    }
+    Ok(n)
+}
+
+/// Finds a parameter by exact (case-insensitive) name or alias.
 pub fn param(name: &str) -> Option<&'static Param> {
+    let name = ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(name)).map_or(name, |(_, n)| n);
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
@@ -325,13 +419,31 @@ impl Config {
         (p.set)(self, value)
     }
 
-    /// `(name, value)` of every parameter matching a glob pattern.
+    /// `(name, value)` of every parameter matching a glob pattern, as
+    /// Redis's `CONFIG GET`: a pattern without glob characters names one
+    /// parameter (or alias), a glob matches names and aliases alike.
     pub fn matching(&self, pattern: &str) -> Vec<(&'static str, String)> {
-        PARAMS
-            .iter()
-            .filter(|p| glob_match(pattern.as_bytes(), p.name.as_bytes(), true))
-            .map(|p| (p.name, (p.get)(self)))
+        let names = PARAMS.iter().map(|p| (p.name, p)).chain(
+            ALIASES.iter().filter_map(|(alias, name)| PARAMS.iter().find(|p| p.name == *name).map(|p| (*alias, p))),
+        );
+        let glob = pattern.contains(['*', '?', '[']);
+        names
+            .filter(|(n, _)| {
+                if glob {
+                    glob_match(pattern.as_bytes(), n.as_bytes(), true)
+                } else {
+                    n.eq_ignore_ascii_case(pattern)
+                }
+            })
+            .map(|(n, p)| (n, (p.get)(self)))
             .collect()
+    }
+
+    /// Publishes the settings other modules read without the config lock
+    /// (the hash encoding thresholds). Called by their setters, and again
+    /// after `CONFIG SET` restores the previous settings.
+    pub fn apply_encoding_limits(&self) {
+        crate::db::value::set_hash_listpack_limits(self.hash_max_listpack_entries, self.hash_max_listpack_value);
     }
 
     /// Applies a redis.conf-syntax file's directives. Errors name the line.

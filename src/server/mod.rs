@@ -212,6 +212,12 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let mut signals = Signals::install();
     let srv = Server::new(cfg.clone());
     configure_eviction(&srv);
+    let weak = Arc::downgrade(&srv);
+    srv.keyspace.set_expired_sink(Box::new(move |db, key| {
+        if let Some(srv) = weak.upgrade() {
+            srv.persist.propagate_expired(db, &[bytes::Bytes::copy_from_slice(key)]);
+        }
+    }));
     crate::persist::load_at_start(&srv)?;
     if !cfg.aclfile.is_empty() {
         crate::acl::file::load(&srv.acl, std::path::Path::new(&cfg.aclfile))?;

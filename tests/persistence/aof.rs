@@ -245,8 +245,6 @@ fn a_key_expired_when_written_stays_as_written_after_replay() {
 }
 
 #[test]
-#[ignore = "db: keys expire during AOF replay (Redis does not expire while loading), so a key modified \
-            before its TTL passed comes back without TTL; needs a loading flag in Locked::lookup, SET and EXPIRE"]
 fn a_key_alive_when_modified_is_not_resurrected_by_replay() {
     let mut srv = Server::start(AOF);
     let mut c = srv.conn();

@@ -1,0 +1,309 @@
+//! DEBUG: the subcommands that make sense for this server — SLEEP, OBJECT,
+//! RELOAD, DIGEST, DIGEST-VALUE, PROTOCOL, SET-ACTIVE-EXPIRE and
+//! QUICKLIST-PACKED-THRESHOLD.
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::super::args::{self, fail, is};
+use super::super::keys::help_reply;
+use super::super::{CmdResult, Ctx};
+use crate::db::{Entry, Locked, Value};
+use crate::protocol::Reply;
+
+const DEBUG_HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes.",
+    "    Lists here keep every element unpacked, so this only checks <size>.",
+    "RELOAD",
+    "    Save the RDB on disk and reload it back to memory.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// Redis's reply to a DEBUG/FUNCTION subcommand it does not know or whose
+/// argument count is wrong.
+pub(super) fn sub_syntax_error(cmd: &str, sub: &[u8]) -> Reply {
+    let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
+    Reply::Error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
+        cmd.to_ascii_uppercase()
+    ))
+}
+
+/// DEBUG's handler.
+pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let sub = &a[1];
+    let n = a.len();
+    if is(sub, "sleep") && n == 3 {
+        // Redis reads the time with strtod and no check: junk sleeps 0 s.
+        let secs = args::parse_f64_bytes(&a[2]).filter(|f| f.is_finite()).unwrap_or(0.0).max(0.0);
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+        return args::ok();
+    }
+    if is(sub, "object") && n == 3 {
+        return object(ctx, &a[2]);
+    }
+    if is(sub, "help") && n == 2 {
+        return Ok(help_reply(DEBUG_HELP));
+    }
+    if is(sub, "digest") && n == 2 {
+        let d = with_all_locked(ctx, |l, _| dataset_digest(l));
+        return Ok(Reply::StatusOwned(hex(&d)));
+    }
+    if is(sub, "digest-value") {
+        let db = ctx.client.db;
+        let keys = &a[2..];
+        let digests = with_all_locked(ctx, |l, _| {
+            keys.iter().map(|k| find_raw(l, db, k).map_or([0; 20], |e| value_digest(&e))).collect::<Vec<_>>()
+        });
+        return Ok(Reply::Array(digests.iter().map(|d| Reply::StatusOwned(hex(d))).collect()));
+    }
+    if is(sub, "protocol") && n == 3 {
+        return protocol(ctx.client.resp, &a[2]);
+    }
+    if is(sub, "set-active-expire") && n == 3 {
+        // Redis takes atoi() of the argument: anything but a non-zero number is 0.
+        let on = std::str::from_utf8(&a[2]).ok().and_then(|s| atoi(s)).is_some_and(|v| v != 0);
+        crate::db::expire::set_active_expire(on);
+        return args::ok();
+    }
+    if is(sub, "quicklist-packed-threshold") && n == 3 {
+        let size = crate::server::config::parse_memory(&String::from_utf8_lossy(&a[2])).ok();
+        // Redis's quicklist accepts up to 4 GiB minus 1 MiB (0 restores the default).
+        if size.is_none_or(|s| s > (1u64 << 32) - (1 << 20)) {
+            return fail("ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+        }
+        return args::ok();
+    }
+    if ctx.ks.is_all() && is(sub, "reload") {
+        // debug_extension locks every shard itself, which EXEC already holds.
+        return fail("ERR DEBUG RELOAD is not supported inside MULTI");
+    }
+    if let Some(r) = crate::server::debug_extension(ctx.srv, a) {
+        return r;
+    }
+    Err(sub_syntax_error("debug", sub))
+}
+
+/// C's `atoi`: optional spaces and sign, then the leading digits.
+fn atoi(s: &str) -> Option<i64> {
+    let t = s.trim_start();
+    let (neg, rest) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).take(18).collect();
+    let v: i64 = digits.parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// Runs `f` with every shard locked: through the command's own locks
+/// inside EXEC (which holds them all), else by locking them here (DEBUG
+/// holds no shard of its own).
+fn with_all_locked<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Locked, usize) -> R) -> R {
+    let db = ctx.client.db;
+    if ctx.ks.is_all() {
+        return f(&mut ctx.ks, db);
+    }
+    let ks = ctx.srv.keyspace.clone();
+    let mut l = ks.lock_all();
+    l.db = db;
+    f(&mut l, db)
+}
+
+/// A key's entry as stored, logically expired or not (DEBUG looks at the
+/// data without applying expiry). Requires every shard locked. O(shards).
+fn find_raw(l: &mut Locked, db: usize, key: &[u8]) -> Option<Entry> {
+    l.db_parts(db).find_map(|p| p.map.get(key).map(|e| (**e).clone()))
+}
+
+fn object(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
+    let e = if ctx.ks.is_all() {
+        // Inside EXEC: the shard is already locked by this thread.
+        crate::db::with_no_touch(true, || ctx.ks.peek(key).cloned())
+    } else {
+        let db = ctx.client.db;
+        let ks = ctx.srv.keyspace.clone();
+        let mut l = ks.lock_keys(db, [&key[..]]);
+        l.db = db;
+        crate::db::with_no_touch(true, || l.peek(key).cloned())
+    };
+    let Some(e) = e else { return fail("ERR no such key") };
+    Ok(Reply::StatusOwned(format!(
+        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        e.encoding(),
+        e.value.heap_size(),
+        e.lru,
+        crate::db::idle_seconds(e.lru)
+    )))
+}
+
+/// 40 lower-case hex digits.
+fn hex(d: &[u8; 20]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The first 20 bytes of SHA-256 of `data`.
+fn hash20(data: &[u8]) -> [u8; 20] {
+    let full = Sha256::digest(data);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(&full[..20]);
+    out
+}
+
+/// Adds `data` to `d` without order: XOR of its hash (commutative).
+fn xor_in(d: &mut [u8; 20], data: &[u8]) {
+    for (x, y) in d.iter_mut().zip(hash20(data)) {
+        *x ^= y;
+    }
+}
+
+/// Adds `data` to `d` in order: `d = H(d xor H(data))`, so a different
+/// order (or split) of the same bytes gives a different digest.
+fn mix_in(d: &mut [u8; 20], data: &[u8]) {
+    xor_in(d, data);
+    *d = hash20(&d[..]);
+}
+
+/// The digest of a value with its type and whether it has a TTL, as
+/// DEBUG DIGEST-VALUE reports it: list elements in order, hash fields in
+/// any order. O(size of the value).
+fn value_digest(e: &Entry) -> [u8; 20] {
+    let mut d = [0u8; 20];
+    mix_in(&mut d, e.value.type_name().as_bytes());
+    match &e.value {
+        Value::Str(s) => mix_in(&mut d, s),
+        Value::List(l) => {
+            for item in l {
+                mix_in(&mut d, item);
+            }
+        }
+        Value::Hash(h) => {
+            let mut acc = [0u8; 20];
+            for (f, v) in h {
+                let mut pair = [0u8; 20];
+                mix_in(&mut pair, f);
+                mix_in(&mut pair, v);
+                for (x, y) in acc.iter_mut().zip(pair) {
+                    *x ^= y;
+                }
+            }
+            mix_in(&mut d, &acc);
+        }
+    }
+    if e.expire_at != 0 {
+        xor_in(&mut d, b"!!expire!!");
+    }
+    d
+}
+
+/// The digest of every database: per key, the key mixed with its value's
+/// digest; keys combined without order; each non-empty database mixed in
+/// with its number. All zeros for an empty dataset. Requires every shard
+/// locked. O(keys + values).
+fn dataset_digest(l: &mut Locked) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    for db in 0..l.keyspace().databases() {
+        let mut db_digest = [0u8; 20];
+        let mut any = false;
+        for part in l.db_parts(db) {
+            for (k, e) in part.map.iter() {
+                any = true;
+                let mut kd = [0u8; 20];
+                mix_in(&mut kd, k);
+                mix_in(&mut kd, &value_digest(e));
+                for (x, y) in db_digest.iter_mut().zip(kd) {
+                    *x ^= y;
+                }
+            }
+        }
+        if any {
+            mix_in(&mut out, &(db as u32).to_be_bytes());
+            for (x, y) in out.iter_mut().zip(db_digest) {
+                *x ^= y;
+            }
+        }
+    }
+    out
+}
+
+/// DEBUG PROTOCOL: one sample reply of each RESP type, encoded here for
+/// the types `Reply` has no variant for (big numbers, attributes).
+fn protocol(resp: u8, kind: &[u8]) -> CmdResult {
+    let resp3 = resp >= 3;
+    let k = String::from_utf8_lossy(kind).to_ascii_lowercase();
+    Ok(match k.as_str() {
+        "string" => Reply::bulk_str("Hello World"),
+        "integer" => Reply::Int(12345),
+        "double" => Reply::Double(3.141),
+        "bignum" if resp3 => Reply::Raw(Bytes::from_static(b"(1234567999999999999999999999999999999\r\n")),
+        "bignum" => Reply::bulk_str("1234567999999999999999999999999999999"),
+        "null" => Reply::Nil,
+        "array" => Reply::Array((0..3).map(Reply::Int).collect()),
+        "set" => Reply::Set((0..3).map(Reply::Int).collect()),
+        "map" => Reply::Map((0..3).map(|j| (Reply::Int(j), Reply::Bool(j == 1))).collect()),
+        "attrib" if resp3 => Reply::Raw(Bytes::from_static(
+            b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n$39\r\nSome real reply following the attribute\r\n",
+        )),
+        "attrib" => Reply::bulk_str("Some real reply following the attribute"),
+        "push" if !resp3 => return fail("ERR RESP2 is not supported by this command"),
+        "push" => Reply::Raw(Bytes::from_static(
+            b">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n$40\r\nSome real reply following the push reply\r\n",
+        )),
+        "true" => Reply::Bool(true),
+        "false" => Reply::Bool(false),
+        "verbatim" => Reply::Verbatim(Bytes::from_static(b"This is a verbatim\nstring")),
+        _ => return fail(
+            "ERR Wrong protocol type name. Please use one of the following: \
+             string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixing_keeps_order_xor_does_not() {
+        let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+        mix_in(&mut a, b"x");
+        mix_in(&mut a, b"y");
+        mix_in(&mut b, b"y");
+        mix_in(&mut b, b"x");
+        assert_ne!(a, b);
+        let (mut c, mut d) = ([0u8; 20], [0u8; 20]);
+        xor_in(&mut c, b"x");
+        xor_in(&mut c, b"y");
+        xor_in(&mut d, b"y");
+        xor_in(&mut d, b"x");
+        assert_eq!(c, d);
+    }
+
+    #[test]
+    fn atoi_like_c() {
+        assert_eq!(atoi("1"), Some(1));
+        assert_eq!(atoi(" 0x"), Some(0));
+        assert_eq!(atoi("abc"), None);
+        assert_eq!(atoi("-3z"), Some(-3));
+    }
+}
