@@ -2,9 +2,9 @@
 //!
 //! - `parse/pipeline_1000_set`: one buffer holding 1000 pipelined SET
 //!   requests, parsed to the end (what a `redis-benchmark -P` read looks like).
-//! - `parse/bulk_*_in_64k_chunks`: one large bulk (1 MB and 10 MB) arriving
+//! - `parse/bulk_*_in_64k_chunks`: one large bulk (1, 10 and 40 MB) arriving
 //!   in 64 KB reads, the parser called after each read. The parser resumes
-//!   where it stopped, so time per byte must be the same for both sizes
+//!   where it stopped, so time per byte must stay flat across sizes
 //!   (linear); a parser that rescans from the start would be quadratic.
 //! - `encode/array_100`: a 100-element array of bulk strings, RESP2 and RESP3.
 //!
@@ -56,7 +56,7 @@ fn parse_group(c: &mut Criterion) {
         )
     });
 
-    for mb in [1usize, 10] {
+    for mb in [1usize, 10, 40] {
         let value = vec![b'x'; mb * 1024 * 1024];
         let wire = resp_request(&[b"SET", b"big", &value]);
         g.throughput(Throughput::Bytes(wire.len() as u64));

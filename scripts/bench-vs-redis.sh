@@ -180,7 +180,7 @@ echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), ours: $OURS_BIN"
 echo "== redis-benchmark -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS (median), pinned: $([[ $PIN == 1 ]] && echo yes || echo no)"
 
-declare -A OURS REDIS
+declare -A OURS REDIS RATIO
 for round in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do
         workload_args "$w" >/dev/null
@@ -194,6 +194,7 @@ for round in $(seq 1 "$ROUNDS"); do
             fi
             OURS[$w:$p]="${OURS[$w:$p]:-} $o"
             REDIS[$w:$p]="${REDIS[$w:$p]:-} $r"
+            RATIO[$w:$p]="${RATIO[$w:$p]:-} $(awk -v o="$o" -v r="$r" 'BEGIN { if (r > 0) printf "%.4f", o / r; else print 0 }')"
             printf 'round %d  %-10s P=%-2s ours %10.0f  redis %10.0f\n' "$round" "$w" "$p" "$o" "$r" >&2
         done
     done
@@ -201,8 +202,10 @@ done
 
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%-11s %3s %14s %14s %12s\n' workload P "ours req/s" "redis req/s" "ours/redis"
-printf '%-11s %3s %14s %14s %12s\n' ----------- --- -------------- -------------- ------------
+# ours/redis: ratio of the two medians; paired: median of the per-round
+# ratios (each pair ran back to back, so it is less sensitive to load drift).
+printf '%-11s %3s %14s %14s %11s %8s\n' workload P "ours req/s" "redis req/s" "ours/redis" paired
+printf '%-11s %3s %14s %14s %11s %8s\n' ----------- --- -------------- -------------- ----------- --------
 for w in $WORKLOADS; do
     for p in $PIPELINES; do
         # shellcheck disable=SC2086
@@ -210,6 +213,8 @@ for w in $WORKLOADS; do
         # shellcheck disable=SC2086
         r="$(median ${REDIS[$w:$p]})"
         ratio="$(awk -v o="$o" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", o / r; else print "n/a" }')"
-        printf '%-11s %3s %14.0f %14.0f %12s\n' "$w" "$p" "$o" "$r" "$ratio"
+        # shellcheck disable=SC2086
+        paired="$(median ${RATIO[$w:$p]})"
+        printf '%-11s %3s %14.0f %14.0f %11s %8.2f\n' "$w" "$p" "$o" "$r" "$ratio" "$paired"
     done
 done

@@ -143,7 +143,8 @@ fn expire_nx_xx_gt_lt() {
     assert_eq!(r.call(&["EXPIRE", "x", "30", "nx"]), int(0));
     assert_eq!(r.call(&["TTL", "x"]), int(70));
     assert_eq!(r.call(&["PEXPIRE", "x", "5000", "LT"]), int(1));
-    assert_eq!(r.call(&["PTTL", "x"]), int(5000));
+    // Milliseconds pass between the two commands on a loaded machine.
+    assert!(matches!(r.call(&["PTTL", "x"]), Resp::Int(t) if (4900..=5000).contains(&t)));
     assert_eq!(r.call(&["EXPIREAT", "x", "1", "GT"]), int(0));
     assert_eq!(r.call(&["EXISTS", "x"]), int(1));
     assert_eq!(r.call(&["EXPIRE", "x", "100", "XX", "GT"]), int(1));

@@ -184,7 +184,9 @@ fn debug_protocol_types() {
     assert_eq!(r.call(&["DEBUG", "PROTOCOL", "attrib"]), bulk("Some real reply following the attribute"));
     assert_eq!(r.call(&["DEBUG", "PROTOCOL", "true"]), int(1));
     assert_eq!(r.call(&["DEBUG", "PROTOCOL", "push"]), err("ERR RESP2 is not supported by this command"));
-    assert!(matches!(r.call(&["DEBUG", "PROTOCOL", "nope"]), Resp::Error(e) if e.starts_with("ERR Wrong protocol type name")));
+    assert!(
+        matches!(r.call(&["DEBUG", "PROTOCOL", "nope"]), Resp::Error(e) if e.starts_with("ERR Wrong protocol type name"))
+    );
     assert!(matches!(r.call(&["HELLO", "3"]), Resp::Map(_)));
     assert_eq!(r.call(&["DEBUG", "PROTOCOL", "true"]), Resp::Bool(true));
     assert_eq!(r.call(&["DEBUG", "PROTOCOL", "verbatim"]), Resp::Verbatim(b"This is a verbatim\nstring".to_vec()));
@@ -274,7 +276,10 @@ fn blocked_pop_keeps_waiting_when_the_key_becomes_another_type() {
     assert_eq!(b.read(), Resp::Array(Some(vec![bulk("list"), bulk("b")])));
     // A command that starts on a key of another type still fails at once.
     assert_eq!(r.call(&["SET", "str", "x"]), ok());
-    assert_eq!(b.call(&["BLPOP", "str", "0"]), err("WRONGTYPE Operation against a key holding the wrong kind of value"));
+    assert_eq!(
+        b.call(&["BLPOP", "str", "0"]),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
 }
 
 #[test]
@@ -305,4 +310,84 @@ fn exec_fails_when_a_watched_key_expired_after_watch() {
     assert_eq!(r.call(&["MULTI"]), ok());
     assert_eq!(r.call(&["PING"]), status("QUEUED"));
     assert_eq!(r.call(&["EXEC"]), Resp::Array(Some(vec![status("PONG")])));
+}
+
+/// `name:value` of INFO `section`, for a field that may be missing.
+fn info_line(r: &mut Raw, section: &str, prefix: &str) -> Option<String> {
+    let Resp::Bulk(Some(b)) = r.call(&["INFO", section]) else { panic!("INFO {section}") };
+    let text = String::from_utf8(b).unwrap();
+    text.lines().find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_string()))
+}
+
+#[test]
+fn errors_inside_exec_are_counted_and_latency_settings() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["CONFIG", "RESETSTAT"]), ok());
+    assert_eq!(r.call(&["SET", "s", "x"]), ok());
+    assert_eq!(r.call(&["MULTI"]), ok());
+    assert_eq!(r.call(&["LPUSH", "s", "a"]), status("QUEUED"));
+    assert_eq!(r.call(&["INCR", "s"]), status("QUEUED"));
+    let Resp::Array(Some(replies)) = r.call(&["EXEC"]) else { panic!() };
+    assert!(matches!(&replies[0], Resp::Error(e) if e.starts_with("WRONGTYPE")));
+    assert_eq!(info_line(&mut r, "errorstats", "errorstat_WRONGTYPE:").as_deref(), Some("count=1"));
+    assert_eq!(info_line(&mut r, "errorstats", "errorstat_ERR:").as_deref(), Some("count=1"));
+    assert_eq!(info_field(&mut r, "stats", "total_error_replies"), "2");
+    assert_eq!(r.call(&["CONFIG", "RESETSTAT"]), ok());
+    assert_eq!(info_line(&mut r, "errorstats", "errorstat_WRONGTYPE:"), None);
+    // INFO all lists the per-command sections.
+    let Resp::Bulk(Some(all)) = r.call(&["INFO", "all"]) else { panic!() };
+    let all = String::from_utf8(all).unwrap();
+    for header in ["# Commandstats", "# Errorstats", "# Latencystats"] {
+        assert!(all.contains(header), "{header} missing from INFO all");
+    }
+    let Resp::Bulk(Some(default)) = r.call(&["INFO"]) else { panic!() };
+    assert!(!String::from_utf8(default).unwrap().contains("# Commandstats"));
+    // The latency-tracking settings.
+    assert_eq!(
+        pairs(r.call(&["CONFIG", "GET", "latency-tracking*"])).into_iter().collect::<std::collections::HashMap<_, _>>(),
+        [("latency-tracking", "yes"), ("latency-tracking-info-percentiles", "50 99 99.9")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    );
+    assert_eq!(r.call(&["CONFIG", "SET", "latency-tracking-info-percentiles", "0.0 50.0 100.0"]), ok());
+    assert_eq!(pairs(r.call(&["CONFIG", "GET", "latency-tracking-info-percentiles"]))[0].1, "0 50 100");
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "latency-tracking-info-percentiles", "10.0 50.0 a"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters")
+    );
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "latency-tracking-info-percentiles", "101"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+    );
+    assert_eq!(pairs(r.call(&["CONFIG", "GET", "latency-tracking-info-percentiles"]))[0].1, "0 50 100");
+    assert_eq!(r.call(&["CONFIG", "SET", "latency-tracking", "no"]), ok());
+}
+
+#[test]
+#[ignore = "needs the stats hooks in cmd/mod.rs (record_call in run, record_rejected in dispatch) and server/connection.rs (record_error in emit)"]
+fn commandstats_count_calls_rejections_and_failures() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["CONFIG", "RESETSTAT"]), ok());
+    assert_eq!(r.call(&["SET", "k"]), err("ERR wrong number of arguments for 'set' command"));
+    assert_eq!(r.call(&["SET", "k1", "v"]), ok());
+    assert_eq!(r.call(&["SET", "k2", "v"]), ok());
+    let set = info_line(&mut r, "commandstats", "cmdstat_set:").unwrap();
+    assert!(set.starts_with("calls=2,") && set.ends_with(",rejected_calls=1,failed_calls=0"), "{set}");
+    assert!(matches!(r.call(&["LPUSH", "k1", "a"]), Resp::Error(_)));
+    let lpush = info_line(&mut r, "commandstats", "cmdstat_lpush:").unwrap();
+    assert!(lpush.ends_with(",rejected_calls=0,failed_calls=1"), "{lpush}");
+    assert!(matches!(r.call(&["NOSUCH"]), Resp::Error(_)));
+    assert_eq!(info_line(&mut r, "errorstats", "errorstat_ERR:").as_deref(), Some("count=2"));
+    assert_eq!(info_line(&mut r, "errorstats", "errorstat_WRONGTYPE:").as_deref(), Some("count=1"));
+    assert!(matches!(r.call(&["CLIENT", "ID"]), Resp::Int(_)));
+    assert!(info_line(&mut r, "commandstats", "cmdstat_client|id:").is_some());
+    let lat = info_line(&mut r, "latencystats", "latency_percentiles_usec_client|id:").unwrap();
+    assert!(lat.starts_with("p50=") && lat.contains(",p99=") && lat.contains(",p99.9="), "{lat}");
+    assert_eq!(r.call(&["DEBUG", "SLEEP", "0.05"]), ok());
+    let debug = info_line(&mut r, "latencystats", "latency_percentiles_usec_debug:").unwrap();
+    let p50: f64 = debug.trim_start_matches("p50=").split(',').next().unwrap().parse().unwrap();
+    assert!(p50 >= 50000.0, "{debug}");
 }

@@ -7,6 +7,8 @@ use std::sync::atomic::Ordering;
 use super::connection::REDIS_VERSION;
 use crate::server::Server;
 
+pub mod stats;
+
 /// Sections INFO prints with no argument (Redis's "default" set).
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
@@ -61,7 +63,9 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
     let want: Vec<String> = if sections.is_empty() {
         DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
     } else if sections.iter().any(|s| s == "all" || s == "everything") {
-        DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect()
+        let mut v: Vec<String> = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
+        v.extend(["commandstats", "latencystats"].map(String::from));
+        v
     } else if sections.iter().any(|s| s == "default") {
         let mut v: Vec<String> = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
         v.extend(sections.iter().cloned());
@@ -148,8 +152,20 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
     if has("modules") {
         o.push_str("# Modules\r\n\r\n");
     }
+    if has("commandstats") {
+        o.push_str("# Commandstats\r\n");
+        stats::commandstats(&mut o);
+        o.push_str("\r\n");
+    }
     if has("errorstats") {
-        o.push_str("# Errorstats\r\n\r\n");
+        o.push_str("# Errorstats\r\n");
+        stats::errorstats(&mut o);
+        o.push_str("\r\n");
+    }
+    if has("latencystats") {
+        o.push_str("# Latencystats\r\n");
+        stats::latencystats(&mut o, &cfg.latency_tracking_info_percentiles);
+        o.push_str("\r\n");
     }
     if has("cluster") {
         o.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");

@@ -289,16 +289,38 @@ fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return fail(err::DB_INDEX);
     }
     let (x, y) = (x as usize, y as usize);
-    // A watched key changes if it exists on either side of the swap.
+    // A watched key changes if it exists on either side of the swap. Keys
+    // already expired count as missing (a stale key swapped for nothing, or
+    // for another stale key, is no change): the watched ones are expired
+    // first, outside the WATCH registry's lock, since expiring notifies it.
+    let mut watched: Vec<Bytes> = Vec::new();
+    for db in [x, y] {
+        ctx.srv.watches.touch_db(Some(db), |_, k| {
+            watched.push(Bytes::copy_from_slice(k));
+            false
+        });
+    }
+    for k in &watched {
+        ctx.ks.exists_in(x, k);
+        ctx.ks.exists_in(y, k);
+    }
     let ks = &mut ctx.ks;
     for db in [x, y] {
-        ctx.srv.watches.touch_db(Some(db), |_, k| ks.exists_in(x, k) || ks.exists_in(y, k));
+        ctx.srv.watches.touch_db(Some(db), |_, k| stored(ks, x, k) || stored(ks, y, k));
     }
     for s in ctx.ks.shards_mut() {
         s.dbs.swap(x, y);
     }
     ctx.srv.blocking.wake_all();
     args::ok()
+}
+
+/// Whether `key` is stored in database `db`, expired or not, without
+/// applying expiry (so without notifying anyone: safe while the WATCH
+/// registry is locked). Requires every shard locked. O(1).
+fn stored(ks: &mut crate::db::Locked, db: usize, key: &[u8]) -> bool {
+    let shard = ks.keyspace().shard_of(key);
+    ks.db_parts(db).nth(shard).is_some_and(|p| p.map.contains_key(key))
 }
 
 fn flush_opts(a: &[Bytes]) -> Result<(), Reply> {
@@ -313,7 +335,9 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     flush_opts(a)?;
     let db = ctx.client.db;
     let ks = &mut ctx.ks;
-    ctx.srv.watches.touch_db(Some(db), |d, k| ks.exists_in(d, k));
+    // Watched keys stored there change, even those that expired since
+    // WATCH (keys already expired at WATCH were deleted by it).
+    ctx.srv.watches.touch_db(Some(db), |d, k| stored(ks, d, k));
     for part in ctx.ks.db_parts(db) {
         *part = Default::default();
     }
@@ -323,7 +347,7 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     flush_opts(a)?;
     let ks = &mut ctx.ks;
-    ctx.srv.watches.touch_db(None, |d, k| ks.exists_in(d, k));
+    ctx.srv.watches.touch_db(None, |d, k| stored(ks, d, k));
     for s in ctx.ks.shards_mut() {
         for d in s.dbs.iter_mut() {
             *d = Default::default();

@@ -66,6 +66,7 @@ fn config(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "set" => config_set(ctx, &a[2..]),
         "resetstat" => {
             crate::server::reset_stats(ctx.srv);
+            super::info::stats::reset();
             args::ok()
         }
         _ => fail("ERR The server is running without a config file"),
@@ -93,23 +94,23 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
         let Some(p) = crate::server::config::param(&name) else {
-            restore(&mut *cfg);
+            restore(&mut cfg);
             return fail(&format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
         };
         if names.contains(&p.name) {
-            restore(&mut *cfg);
+            restore(&mut cfg);
             return fail(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
             ));
         }
         if !p.mutable {
-            restore(&mut *cfg);
+            restore(&mut cfg);
             return fail(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
             ));
         }
         if let Err(e) = (p.set)(&mut cfg, &value) {
-            restore(&mut *cfg);
+            restore(&mut cfg);
             return fail(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
         names.push(p.name);
@@ -117,7 +118,7 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
     drop(cfg);
     for name in &names {
         if let Err(e) = crate::server::apply_config_change(ctx.srv, name) {
-            restore(&mut *ctx.srv.config.write());
+            restore(&mut ctx.srv.config.write());
             return fail(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
     }

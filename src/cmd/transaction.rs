@@ -90,6 +90,12 @@ fn exec(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
             Some(spec) => run(ctx, spec, args),
             None => Reply::err("ERR unknown command"),
         };
+        // Errors inside EXEC's reply count as error replies (INFO stats and
+        // errorstats), as in Redis; the connection counts only top-level ones.
+        if let Reply::Error(msg) = &r {
+            ctx.srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            super::info::stats::record_error(msg);
+        }
         replies.push(r);
     }
     ctx.client.in_exec = false;

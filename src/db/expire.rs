@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use super::{now_ms, Keyspace};
 
 const SAMPLE: usize = 20;
@@ -34,20 +32,11 @@ pub fn active_expire_enabled() -> bool {
     ACTIVE_EXPIRE.load(Ordering::Relaxed)
 }
 
-/// Called for each key the cycle deletes, with its database, while the
-/// key's shard is still locked (so a WATCH touch or an AOF `DEL` is ordered
-/// with the commands on that key).
-pub type ExpiredHook = Arc<dyn Fn(usize, &Bytes) + Send + Sync>;
-
 /// Runs one cycle starting at shard `start`; returns where to resume and
-/// how many keys were deleted.
+/// how many keys were deleted. Each deleted key is reported to the
+/// keyspace's expired sink ([`Keyspace::notify_expired`]) under its shard
+/// lock.
 pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
-    expire_cycle_with(ks, start, &|_, _| {})
-}
-
-/// [`expire_cycle`], calling `on_expired(db, key)` for every deleted key
-/// under its shard lock.
-pub fn expire_cycle_with(ks: &Keyspace, start: usize, on_expired: &dyn Fn(usize, &Bytes)) -> (usize, u64) {
     let began = Instant::now();
     let mut deleted = 0u64;
     let nshards = super::keyspace::SHARDS;
@@ -78,7 +67,6 @@ pub fn expire_cycle_with(ks: &Keyspace, start: usize, on_expired: &dyn Fn(usize,
                                 ks.notify_expired(db, &key);
                                 stale += 1;
                                 ks.count_expired();
-                                on_expired(db, &key);
                             }
                         }
                     }
@@ -105,12 +93,6 @@ pub fn expire_cycle_with(ks: &Keyspace, start: usize, on_expired: &dyn Fn(usize,
 
 /// Spawns the periodic active-expiry task; it ends when `ks` is dropped.
 pub fn spawn_active_expiry(ks: &Arc<Keyspace>) {
-    spawn_active_expiry_with(ks, Arc::new(|_, _| {}));
-}
-
-/// [`spawn_active_expiry`], calling `on_expired` for every key the cycle
-/// deletes (Redis touches WATCHers and propagates a `DEL` for each).
-pub fn spawn_active_expiry_with(ks: &Arc<Keyspace>, on_expired: ExpiredHook) {
     let weak = Arc::downgrade(ks);
     tokio::spawn(async move {
         let mut next = 0;
@@ -122,8 +104,44 @@ pub fn spawn_active_expiry_with(ks: &Arc<Keyspace>, on_expired: ExpiredHook) {
             if !active_expire_enabled() {
                 continue;
             }
-            let (resume, _) = tokio::task::block_in_place(|| expire_cycle_with(&ks, next, &*on_expired));
+            let (resume, _) = tokio::task::block_in_place(|| expire_cycle(&ks, next));
             next = resume;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Value;
+    use bytes::Bytes;
+
+    #[test]
+    fn the_cycle_reports_each_deleted_key() {
+        let ks = Keyspace::new(2);
+        let past = super::super::now_ms() - 1000;
+        for i in 0..50 {
+            let key = Bytes::from(format!("k{i}"));
+            let mut l = ks.lock_keys(1, [&key[..]]);
+            l.db = 1;
+            l.set_with_expiry(key, Value::Str(Bytes::from_static(b"v")), past);
+        }
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        ks.set_expired_sink(Box::new(move |db, key| sink.lock().push((db, Bytes::copy_from_slice(key)))));
+        let mut deleted = 0;
+        let mut next = 0;
+        for _ in 0..100 {
+            let (resume, n) = expire_cycle(&ks, next);
+            deleted += n;
+            next = resume;
+            if deleted == 50 {
+                break;
+            }
+        }
+        assert_eq!(deleted, 50);
+        let seen = seen.lock();
+        assert_eq!(seen.len(), 50);
+        assert!(seen.iter().all(|(db, _)| *db == 1));
+    }
 }

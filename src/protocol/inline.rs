@@ -19,7 +19,8 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
         while i < n && line[i].is_ascii_whitespace() {
             i += 1;
         }
-        if i >= n {
+        // Redis splits a C string: a NUL byte outside quotes ends the line.
+        if i >= n || line[i] == 0 {
             return Some(args);
         }
         let mut cur = Vec::new();

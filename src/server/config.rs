@@ -65,6 +65,10 @@ pub struct Config {
     pub zset_max_listpack_entries: u64,
     /// `zset-max-listpack-value` (no sorted sets here: informs `CONFIG GET`).
     pub zset_max_listpack_value: u64,
+    /// `latency-tracking`: keep a latency histogram per command (INFO latencystats).
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats prints.
+    pub latency_tracking_info_percentiles: Vec<f64>,
 }
 
 impl Default for Config {
@@ -116,6 +120,8 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
         }
     }
 }
@@ -377,6 +383,39 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
     },
+    Param {
+        name: "latency-tracking",
+        get: |c| yes_no(c.latency_tracking),
+        set: |c, v| {
+            c.latency_tracking = parse_bool(v)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "latency-tracking-info-percentiles",
+        get: |c| {
+            let names: Vec<String> =
+                c.latency_tracking_info_percentiles.iter().map(|p| crate::cmd::info::stats::percentile_name(*p)).collect();
+            names.join(" ")
+        },
+        set: |c, v| {
+            let mut out = Vec::new();
+            for w in v.split_whitespace() {
+                let p = crate::cmd::args::parse_f64_bytes(w.as_bytes())
+                    .filter(|p| p.is_finite())
+                    .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                }
+                out.push(p);
+            }
+            c.latency_tracking_info_percentiles = out;
+            Ok(())
+        },
+        mutable: true,
+    },
 ];
 
 /// Redis's older names for parameters (`alias`, `name`): accepted wherever
@@ -440,10 +479,11 @@ impl Config {
     }
 
     /// Publishes the settings other modules read without the config lock
-    /// (the hash encoding thresholds). Called by their setters, and again
-    /// after `CONFIG SET` restores the previous settings.
+    /// (the hash encoding thresholds, latency tracking). Called by their
+    /// setters, and again after `CONFIG SET` restores the previous settings.
     pub fn apply_encoding_limits(&self) {
         crate::db::value::set_hash_listpack_limits(self.hash_max_listpack_entries, self.hash_max_listpack_value);
+        crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
     }
 
     /// Applies a redis.conf-syntax file's directives. Errors name the line.

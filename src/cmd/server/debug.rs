@@ -72,7 +72,7 @@ pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let db = ctx.client.db;
         let keys = &a[2..];
         let digests = with_all_locked(ctx, |l, _| {
-            keys.iter().map(|k| find_raw(l, db, k).map_or([0; 20], |e| value_digest(&e))).collect::<Vec<_>>()
+            keys.iter().map(|k| stored_value_digest(l, db, k)).collect::<Vec<_>>()
         });
         return Ok(Reply::Array(digests.iter().map(|d| Reply::StatusOwned(hex(d))).collect()));
     }
@@ -81,7 +81,7 @@ pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     if is(sub, "set-active-expire") && n == 3 {
         // Redis takes atoi() of the argument: anything but a non-zero number is 0.
-        let on = std::str::from_utf8(&a[2]).ok().and_then(|s| atoi(s)).is_some_and(|v| v != 0);
+        let on = std::str::from_utf8(&a[2]).ok().and_then(atoi).is_some_and(|v| v != 0);
         crate::db::expire::set_active_expire(on);
         return args::ok();
     }
@@ -130,10 +130,12 @@ fn with_all_locked<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Locked, usize) -> R) ->
     f(&mut l, db)
 }
 
-/// A key's entry as stored, logically expired or not (DEBUG looks at the
-/// data without applying expiry). Requires every shard locked. O(shards).
-fn find_raw(l: &mut Locked, db: usize, key: &[u8]) -> Option<Entry> {
-    l.db_parts(db).find_map(|p| p.map.get(key).map(|e| (**e).clone()))
+/// The digest of a key's value as stored, logically expired or not (DEBUG
+/// looks at the data without applying expiry); zeros for a missing key.
+/// Requires every shard locked. O(size of the value).
+fn stored_value_digest(l: &mut Locked, db: usize, key: &[u8]) -> [u8; 20] {
+    let shard = l.keyspace().shard_of(key);
+    l.db_parts(db).nth(shard).and_then(|p| p.map.get(key).map(|e| value_digest(e))).unwrap_or([0; 20])
 }
 
 fn object(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
@@ -248,6 +250,7 @@ fn dataset_digest(l: &mut Locked) -> [u8; 20] {
 
 /// DEBUG PROTOCOL: one sample reply of each RESP type, encoded here for
 /// the types `Reply` has no variant for (big numbers, attributes).
+#[allow(clippy::approx_constant)] // 3.141 is the sample Redis sends, not π.
 fn protocol(resp: u8, kind: &[u8]) -> CmdResult {
     let resp3 = resp >= 3;
     let k = String::from_utf8_lossy(kind).to_ascii_lowercase();

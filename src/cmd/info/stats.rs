@@ -1,0 +1,279 @@
+//! Per-command and per-error statistics for INFO `commandstats`,
+//! `latencystats` and `errorstats`, kept as Redis keeps them: calls,
+//! microseconds, rejected and failed calls per command (subcommands of
+//! container commands apart, as `config|set`), a latency histogram per
+//! command, and a count per error code.
+//!
+//! Process-wide (one server per process). Recording a call costs a read
+//! lock on the table and a few relaxed atomic additions.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::cmd::table::CommandSpec;
+
+/// Commands whose first argument names a subcommand, counted apart.
+const CONTAINERS: &[&str] = &[
+    "acl", "client", "cluster", "command", "config", "function", "latency", "memory", "module", "object", "pubsub",
+    "script", "slowlog", "xgroup", "xinfo",
+];
+
+/// Histogram buckets: values below 16 ns exact, then 16 buckets per power
+/// of two (at most 1/16 = 6.25% above the true value).
+const SUB_BUCKETS: u64 = 16;
+const BUCKETS: usize = 16 + 60 * 16;
+
+/// A log-linear latency histogram in nanoseconds.
+struct Histogram {
+    counts: Box<[AtomicU64]>,
+}
+
+impl Histogram {
+    fn new() -> Histogram {
+        Histogram { counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    fn index(v: u64) -> usize {
+        if v < SUB_BUCKETS {
+            return v as usize;
+        }
+        let e = 63 - v.leading_zeros() as u64; // >= 4
+        let m = (v >> (e - 4)) & (SUB_BUCKETS - 1);
+        ((e - 3) * SUB_BUCKETS + m) as usize
+    }
+
+    /// The largest value that falls in bucket `i`.
+    fn upper(i: usize) -> u64 {
+        let i = i as u64;
+        if i < SUB_BUCKETS {
+            return i;
+        }
+        let e = i / SUB_BUCKETS + 3;
+        let m = i % SUB_BUCKETS;
+        ((SUB_BUCKETS + m + 1) << (e - 4)) - 1
+    }
+
+    fn record(&self, v: u64) {
+        self.counts[Self::index(v).min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The value at percentile `p` (0–100): the upper bound of the bucket
+    /// holding that rank, so never below the true value.
+    fn value_at(&self, p: f64, total: u64) -> u64 {
+        let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c.load(Ordering::Relaxed);
+            if seen >= rank {
+                return Self::upper(i);
+            }
+        }
+        0
+    }
+}
+
+/// One command's (or subcommand's) counters.
+struct CmdStat {
+    calls: AtomicU64,
+    usec: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    latency: Histogram,
+}
+
+impl CmdStat {
+    fn new() -> CmdStat {
+        CmdStat {
+            calls: AtomicU64::new(0),
+            usec: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            latency: Histogram::new(),
+        }
+    }
+}
+
+static COMMANDS: LazyLock<RwLock<HashMap<String, Arc<CmdStat>>>> = LazyLock::new(Default::default);
+static ERRORS: LazyLock<RwLock<HashMap<String, u64>>> = LazyLock::new(Default::default);
+static LATENCY_TRACKING: AtomicBool = AtomicBool::new(true);
+
+/// Turns per-command latency histograms on or off (`latency-tracking`).
+pub fn set_latency_tracking(on: bool) {
+    LATENCY_TRACKING.store(on, Ordering::Relaxed);
+}
+
+/// The name a call is counted under: `name`, or `name|sub` for a
+/// container command; `None` when the subcommand is not a plausible name.
+fn full_name(spec: &CommandSpec, args: &[Bytes]) -> Option<String> {
+    if !CONTAINERS.contains(&spec.name) {
+        return Some(spec.name.to_string());
+    }
+    let sub = args.get(1)?;
+    if sub.is_empty() || sub.len() > 32 || !sub.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_') {
+        return None;
+    }
+    Some(format!("{}|{}", spec.name, String::from_utf8_lossy(sub).to_ascii_lowercase()))
+}
+
+fn stat(name: String) -> Arc<CmdStat> {
+    if let Some(s) = COMMANDS.read().get(&name) {
+        return s.clone();
+    }
+    COMMANDS.write().entry(name).or_insert_with(|| Arc::new(CmdStat::new())).clone()
+}
+
+/// Records a command that ran: `nanos` it took, and its error reply if it
+/// failed. An unknown subcommand is not counted (Redis rejects it before
+/// finding a command to count it under); a subcommand's arity error counts
+/// as a rejection, as Redis checks that arity before running. Call once
+/// per completed command (not for a blocked attempt that will be retried).
+/// O(1) amortized.
+pub fn record_call(spec: &CommandSpec, args: &[Bytes], nanos: u64, error: Option<&str>) {
+    if error.is_some_and(|e| e.starts_with("ERR unknown subcommand")) {
+        return;
+    }
+    let Some(name) = full_name(spec, args) else { return };
+    let s = stat(name);
+    if error.is_some_and(|e| e.starts_with("ERR wrong number of arguments")) {
+        s.rejected.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    s.calls.fetch_add(1, Ordering::Relaxed);
+    s.usec.fetch_add(nanos / 1000, Ordering::Relaxed);
+    if error.is_some() {
+        s.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    if LATENCY_TRACKING.load(Ordering::Relaxed) {
+        s.latency.record(nanos);
+    }
+}
+
+/// Records a command refused before it ran (arity, authentication, ACL,
+/// OOM, a write refused by persistence errors…). O(1) amortized.
+pub fn record_rejected(spec: &CommandSpec, args: &[Bytes]) {
+    if let Some(name) = full_name(spec, args) {
+        stat(name).rejected.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Records an error reply sent to a client, under its code (the first
+/// word, when it ends within 32 characters; `ERR` otherwise). Does not
+/// count `total_error_replies`: the caller does. O(1) amortized.
+pub fn record_error(msg: &str) {
+    let code = msg.get(..msg.len().min(32)).and_then(|head| head.find(' ')).map_or("ERR", |i| &msg[..i]);
+    let code = if code.is_empty() { "ERR" } else { code };
+    let mut m = ERRORS.write();
+    match m.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            m.insert(code.to_string(), 1);
+        }
+    }
+}
+
+/// Forgets every counter (CONFIG RESETSTAT).
+pub fn reset() {
+    COMMANDS.write().clear();
+    ERRORS.write().clear();
+}
+
+/// Redis's `getSafeInfoString`: INFO keys cannot hold `:` or newlines.
+fn safe(name: &str) -> String {
+    name.chars().map(|c| if matches!(c, ':' | '\r' | '\n') { '_' } else { c }).collect()
+}
+
+fn sorted_commands() -> Vec<(String, Arc<CmdStat>)> {
+    let mut v: Vec<(String, Arc<CmdStat>)> = COMMANDS.read().iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// The lines of INFO commandstats (no header). O(commands).
+pub fn commandstats(o: &mut String) {
+    for (name, s) in sorted_commands() {
+        let (calls, usec) = (s.calls.load(Ordering::Relaxed), s.usec.load(Ordering::Relaxed));
+        let (rejected, failed) = (s.rejected.load(Ordering::Relaxed), s.failed.load(Ordering::Relaxed));
+        if calls == 0 && rejected == 0 && failed == 0 {
+            continue;
+        }
+        let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
+        let _ = write!(
+            o,
+            "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+            safe(&name)
+        );
+    }
+}
+
+/// Formats a percentile as Redis does (`%f` with trailing zeros trimmed).
+pub fn percentile_name(p: f64) -> String {
+    let s = format!("{p:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// The lines of INFO latencystats (no header), at `percentiles`.
+/// O(commands × buckets).
+pub fn latencystats(o: &mut String, percentiles: &[f64]) {
+    for (name, s) in sorted_commands() {
+        let total = s.latency.total();
+        if total == 0 {
+            continue;
+        }
+        let parts: Vec<String> = percentiles
+            .iter()
+            .map(|&p| format!("p{}={:.3}", percentile_name(p), s.latency.value_at(p, total) as f64 / 1000.0))
+            .collect();
+        let _ = write!(o, "latency_percentiles_usec_{}:{}\r\n", safe(&name), parts.join(","));
+    }
+}
+
+/// The lines of INFO errorstats (no header), by error code. O(codes).
+pub fn errorstats(o: &mut String) {
+    let mut v: Vec<(String, u64)> = ERRORS.read().iter().map(|(k, n)| (k.clone(), *n)).collect();
+    v.sort();
+    for (code, n) in v {
+        let _ = write!(o, "errorstat_{}:count={n}\r\n", safe(&code));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_bound_values_from_above_within_a_sixteenth() {
+        for v in [0u64, 1, 15, 16, 17, 31, 32, 33, 1000, 50_000_000, 123_456_789, u64::MAX / 2] {
+            let i = Histogram::index(v);
+            let up = Histogram::upper(i);
+            assert!(up >= v, "{v} -> {up}");
+            assert!(up - v <= v / 16 + 1, "{v} -> {up}");
+            assert!(i == 0 || Histogram::upper(i - 1) < v, "{v} in bucket {i}");
+        }
+    }
+
+    #[test]
+    fn percentiles() {
+        let h = Histogram::new();
+        for v in 1..=100u64 {
+            h.record(v * 1000);
+        }
+        let total = h.total();
+        let p50 = h.value_at(50.0, total);
+        assert!((50_000..=53_200).contains(&p50), "{p50}");
+        assert!(h.value_at(100.0, total) >= 100_000);
+        assert!(h.value_at(0.0, total) >= 1000);
+        assert_eq!(percentile_name(99.9), "99.9");
+        assert_eq!(percentile_name(50.0), "50");
+        assert_eq!(percentile_name(0.0), "0");
+    }
+}

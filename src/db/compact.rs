@@ -1,0 +1,160 @@
+//! Compact byte strings for keys and string values.
+//!
+//! Most keys and many values are short. Stored as `Bytes` each would cost a
+//! 32-byte handle plus a heap block plus, once shared, a 24-byte header. A
+//! [`CompactBytes`] is 24 bytes: up to 22 bytes inline with no allocation,
+//! longer contents in one reference-counted block, handed out to replies
+//! without copying.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// Longest content kept inline.
+pub const INLINE_MAX: usize = 22;
+
+/// An immutable byte string: inline when short, shared when long. It hashes
+/// and compares as its bytes, so maps keyed by it are looked up by `&[u8]`.
+#[derive(Clone)]
+pub enum CompactBytes {
+    /// Up to [`INLINE_MAX`] bytes stored in place.
+    Inline(u8, [u8; INLINE_MAX]),
+    /// Longer contents, shared (a reply takes a reference, not a copy).
+    Shared(Arc<[u8]>),
+}
+
+impl CompactBytes {
+    /// Copies `b` (inline if it fits). O(len).
+    pub fn from_slice(b: &[u8]) -> CompactBytes {
+        if b.len() <= INLINE_MAX {
+            let mut buf = [0u8; INLINE_MAX];
+            buf[..b.len()].copy_from_slice(b);
+            CompactBytes::Inline(b.len() as u8, buf)
+        } else {
+            CompactBytes::Shared(Arc::from(b))
+        }
+    }
+
+    /// The contents as `Bytes` for a reply: a copy when inline (at most 22
+    /// bytes), a new reference to the same block when shared.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            CompactBytes::Inline(len, buf) => Bytes::copy_from_slice(&buf[..*len as usize]),
+            CompactBytes::Shared(a) => Bytes::from_owner(SharedSlice(a.clone())),
+        }
+    }
+}
+
+/// Lets `Bytes` borrow an `Arc<[u8]>` without copying it.
+struct SharedSlice(Arc<[u8]>);
+
+impl AsRef<[u8]> for SharedSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Deref for CompactBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            CompactBytes::Inline(len, buf) => &buf[..*len as usize],
+            CompactBytes::Shared(a) => a,
+        }
+    }
+}
+
+impl Borrow<[u8]> for CompactBytes {
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
+impl AsRef<[u8]> for CompactBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl PartialEq for CompactBytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for CompactBytes {}
+
+impl Hash for CompactBytes {
+    // Must hash exactly as `[u8]` does, for lookups by `&[u8]`.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl fmt::Debug for CompactBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
+impl From<&[u8]> for CompactBytes {
+    fn from(b: &[u8]) -> Self {
+        CompactBytes::from_slice(b)
+    }
+}
+
+impl From<&Bytes> for CompactBytes {
+    fn from(b: &Bytes) -> Self {
+        CompactBytes::from_slice(b)
+    }
+}
+
+impl From<Bytes> for CompactBytes {
+    fn from(b: Bytes) -> Self {
+        CompactBytes::from_slice(&b)
+    }
+}
+
+impl PartialEq<[u8]> for CompactBytes {
+    fn eq(&self, other: &[u8]) -> bool {
+        **self == *other
+    }
+}
+
+impl PartialEq<Bytes> for CompactBytes {
+    fn eq(&self, other: &Bytes) -> bool {
+        **self == **other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn size_and_round_trip() {
+        assert_eq!(std::mem::size_of::<CompactBytes>(), 24);
+        for len in [0, 1, 22, 23, 100] {
+            let v: Vec<u8> = (0..len as u8).collect();
+            let c = CompactBytes::from_slice(&v);
+            assert_eq!(&c[..], &v[..]);
+            assert_eq!(&c.to_bytes()[..], &v[..]);
+            assert_eq!(matches!(c, CompactBytes::Inline(..)), len <= INLINE_MAX);
+        }
+    }
+
+    #[test]
+    fn map_lookup_by_slice() {
+        let mut m: HashMap<CompactBytes, u32> = HashMap::new();
+        m.insert(CompactBytes::from_slice(b"short"), 1);
+        m.insert(CompactBytes::from_slice(&[7u8; 40]), 2);
+        assert_eq!(m.get(&b"short"[..]), Some(&1));
+        assert_eq!(m.get(&[7u8; 40][..]), Some(&2));
+    }
+}
