@@ -366,7 +366,6 @@ fn errors_inside_exec_are_counted_and_latency_settings() {
 }
 
 #[test]
-#[ignore = "needs the stats hooks in cmd/mod.rs (record_call in run, record_rejected in dispatch) and server/connection.rs (record_error in emit)"]
 fn commandstats_count_calls_rejections_and_failures() {
     let s = Server::start(&[]);
     let mut r = s.raw();
@@ -390,4 +389,44 @@ fn commandstats_count_calls_rejections_and_failures() {
     let debug = info_line(&mut r, "latencystats", "latency_percentiles_usec_debug:").unwrap();
     let p50: f64 = debug.trim_start_matches("p50=").split(',').next().unwrap().parse().unwrap();
     assert!(p50 >= 50000.0, "{debug}");
+}
+
+#[test]
+fn oom_inside_multi_fails_the_transaction() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let mut admin = s.raw();
+    assert_eq!(r.call(&["MULTI"]), ok());
+    assert_eq!(r.call(&["SET", "a", "1"]), status("QUEUED"));
+    assert_eq!(admin.call(&["CONFIG", "SET", "maxmemory", "1"]), ok());
+    assert_eq!(r.call(&["SET", "b", "1"]), err("OOM command not allowed when used memory > 'maxmemory'."));
+    assert_eq!(r.call(&["GET", "a"]), status("QUEUED"), "reads are still queued");
+    assert_eq!(admin.call(&["CONFIG", "SET", "maxmemory", "0"]), ok());
+    assert_eq!(r.call(&["EXEC"]), err("EXECABORT Transaction discarded because of previous errors."));
+    // Memory runs out between MULTI and EXEC: EXEC itself is refused.
+    assert_eq!(r.call(&["MULTI"]), ok());
+    assert_eq!(r.call(&["SET", "x", "1"]), status("QUEUED"));
+    assert_eq!(admin.call(&["CONFIG", "SET", "maxmemory", "1"]), ok());
+    assert_eq!(
+        r.call(&["EXEC"]),
+        err("EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.")
+    );
+    // Only reads queued: EXEC runs.
+    assert_eq!(r.call(&["MULTI"]), ok());
+    assert_eq!(r.call(&["GET", "x"]), status("QUEUED"));
+    assert_eq!(r.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Bulk(None)])));
+    assert_eq!(admin.call(&["CONFIG", "SET", "maxmemory", "0"]), ok());
+    assert_eq!(r.call(&["EXISTS", "a", "b", "x"]), int(0));
+}
+
+#[test]
+fn a_watched_key_reclaimed_by_active_expiry_fails_exec() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "x", "foo", "PX", "50"]), ok());
+    assert_eq!(r.call(&["WATCH", "x"]), ok());
+    wait_for("the active cycle to reclaim x", || r.call(&["DBSIZE"]) == int(0));
+    assert_eq!(r.call(&["MULTI"]), ok());
+    assert_eq!(r.call(&["PING"]), status("QUEUED"));
+    assert_eq!(r.call(&["EXEC"]), Resp::Array(None));
 }

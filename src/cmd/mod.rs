@@ -72,6 +72,7 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     client.handle.last_active_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     *client.handle.last_cmd.lock() = spec.name;
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        info::stats::record_rejected(spec, args);
         return Reply::err("NOAUTH Authentication required.");
     }
     // The original project's `TTL key seconds` is EXPIRE.
@@ -82,31 +83,54 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         if client.multi.is_some() {
             client.multi_error = true;
         }
+        info::stats::record_rejected(spec, args);
         return args::arity_error(spec.name);
     }
     if let Err(e) = crate::acl::check(srv, client, spec, args) {
+        info::stats::record_rejected(spec, args);
         return e;
+    }
+    // As Redis's processCommand: EXEC counts as a write / a command that
+    // may grow memory when its queue holds one, and a command refused here
+    // inside MULTI makes the transaction fail (EXEC itself aborts it).
+    let queued_has = |f: u32| {
+        spec.name == "exec"
+            && client.multi.as_ref().is_some_and(|q| q.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| s.has(f))))
+    };
+    let is_write = spec.has(flags::WRITE) || queued_has(flags::WRITE);
+    let is_denyoom = spec.has(flags::DENYOOM) || queued_has(flags::DENYOOM);
+    let mut refusal = None;
+    if is_write {
+        refusal = srv.persist.write_refusal();
+    }
+    if refusal.is_none()
+        && srv.evictor.maxmemory() > 0
+        && !srv.persist.loading.load(Ordering::Relaxed)
+        && !srv.evictor.free_memory_with(&srv.keyspace, || crate::server::used_memory(srv), |l, key| {
+            srv.watches.touch(l.db, key);
+            srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
+        })
+        && is_denyoom
+    {
+        refusal = Some(Reply::err("OOM command not allowed when used memory > 'maxmemory'."));
+    }
+    if let Some(refusal) = refusal {
+        info::stats::record_rejected(spec, args);
+        if spec.name == "exec" && client.multi.is_some() {
+            transaction::discard_state(srv, client);
+            let Reply::Error(msg) = &refusal else { return refusal };
+            return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
+        }
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return refusal;
     }
     if let Some(queue) = client.multi.as_mut() {
         if !spec.has(flags::NO_MULTI) {
             queue.push(args.to_vec());
             return Reply::Status("QUEUED");
         }
-    }
-    if spec.has(flags::WRITE) {
-        if let Some(refusal) = srv.persist.write_refusal() {
-            return refusal;
-        }
-    }
-    if srv.evictor.maxmemory() > 0
-        && !srv.persist.loading.load(Ordering::Relaxed)
-        && !srv.evictor.free_memory_with(&srv.keyspace, || crate::server::used_memory(srv), |l, key| {
-            srv.watches.touch(l.db, key);
-            srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
-        })
-        && spec.has(flags::DENYOOM)
-    {
-        return Reply::err("OOM command not allowed when used memory > 'maxmemory'.");
     }
     execute(srv, client, spec, args)
 }
@@ -147,7 +171,15 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
 pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     ctx.ks.db = ctx.client.db;
     let no_touch = ctx.client.no_touch && spec.name != "touch";
+    let started = std::time::Instant::now();
     let result = with_no_touch(no_touch, || (spec.handler)(ctx, args));
+    if ctx.client.block.is_none() {
+        let error = match &result {
+            Err(Reply::Error(m)) => Some(m.as_str()),
+            _ => None,
+        };
+        info::stats::record_call(spec, args, started.elapsed().as_nanos() as u64, error);
+    }
     let reply = match result {
         Ok(r) => r,
         Err(e) => return e,

@@ -396,8 +396,11 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "latency-tracking-info-percentiles",
         get: |c| {
-            let names: Vec<String> =
-                c.latency_tracking_info_percentiles.iter().map(|p| crate::cmd::info::stats::percentile_name(*p)).collect();
+            let names: Vec<String> = c
+                .latency_tracking_info_percentiles
+                .iter()
+                .map(|p| crate::cmd::info::stats::percentile_name(*p))
+                .collect();
             names.join(" ")
         },
         set: |c, v| {

@@ -215,6 +215,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let weak = Arc::downgrade(&srv);
     srv.keyspace.set_expired_sink(Box::new(move |db, key| {
         if let Some(srv) = weak.upgrade() {
+            srv.watches.touch(db, key);
             srv.persist.propagate_expired(db, &[bytes::Bytes::copy_from_slice(key)]);
         }
     }));

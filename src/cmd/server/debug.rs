@@ -71,9 +71,8 @@ pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if is(sub, "digest-value") {
         let db = ctx.client.db;
         let keys = &a[2..];
-        let digests = with_all_locked(ctx, |l, _| {
-            keys.iter().map(|k| stored_value_digest(l, db, k)).collect::<Vec<_>>()
-        });
+        let digests =
+            with_all_locked(ctx, |l, _| keys.iter().map(|k| stored_value_digest(l, db, k)).collect::<Vec<_>>());
         return Ok(Reply::Array(digests.iter().map(|d| Reply::StatusOwned(hex(d))).collect()));
     }
     if is(sub, "protocol") && n == 3 {
