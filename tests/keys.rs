@@ -431,7 +431,6 @@ fn object_subcommands() {
 }
 
 #[test]
-#[ignore = "needs an encoding flag on string values (src/db/value.rs): Redis answers 'raw' after APPEND/SETRANGE"]
 fn object_encoding_raw_after_in_place_edits() {
     let s = Server::start(&[]);
     let mut r = s.raw();

@@ -55,7 +55,7 @@ fn write_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut Has
 /// The hash at `key`, created empty if missing (the caller must add a
 /// field before returning). The key's TTL is untouched. O(1).
 fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut HashValue, Reply> {
-    match &mut ctx.ks.entry_or_insert(key, || Value::Hash(HashValue::default())).value {
+    match &mut ctx.ks.entry_or_insert(key, || Value::hash(HashValue::default())).value {
         Value::Hash(h) => Ok(h),
         _ => wrongtype(),
     }

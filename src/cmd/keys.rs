@@ -48,7 +48,7 @@ fn keys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for part in ctx.ks.db_parts(db) {
         for (k, e) in part.map.iter() {
             if (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pat, k, false)) {
-                out.push(Reply::Bulk(k.clone()));
+                out.push(Reply::Bulk(k.to_bytes()));
             }
         }
     }
@@ -151,7 +151,7 @@ fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 let m = o.pattern.as_ref().is_none_or(|p| glob_match(p, k, false));
                 let t = o.type_name.as_ref().is_none_or(|t| t == e.value.type_name());
                 if live && m && t {
-                    out.push(Reply::Bulk(k.clone()));
+                    out.push(Reply::Bulk(k.to_bytes()));
                 }
             }
         }
@@ -185,7 +185,7 @@ fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
                     p.map.get_index(pick).map(|(k, e)| (k.clone(), e.expire_at != 0 && e.expire_at <= now))
                 });
                 match key {
-                    Some((k, false)) => return Ok(Reply::Bulk(k)),
+                    Some((k, false)) => return Ok(Reply::Bulk(k.to_bytes())),
                     Some((k, true)) => {
                         ctx.ks.remove(&k);
                     }

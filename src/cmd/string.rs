@@ -17,7 +17,7 @@ pub fn read_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match ctx.ks.read(key) {
         None => Ok(None),
         Some(e) => match &e.value {
-            Value::Str(s) => Ok(Some(s.clone())),
+            Value::Str(s) => Ok(Some(s.to_bytes())),
             _ => wrongtype(),
         },
     }
@@ -28,7 +28,7 @@ fn peek_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match ctx.ks.peek(key) {
         None => Ok(None),
         Some(e) => match &e.value {
-            Value::Str(s) => Ok(Some(s.clone())),
+            Value::Str(s) => Ok(Some(s.to_bytes())),
             _ => wrongtype(),
         },
     }
@@ -36,7 +36,7 @@ fn peek_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
 
 /// Replaces the string at `key` keeping its TTL (counters, APPEND, SETRANGE).
 fn store_keep_ttl(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
-    ctx.ks.set_keep_ttl(key.clone(), Value::Str(v));
+    ctx.ks.set_keep_ttl(key.clone(), Value::str(&v));
 }
 
 /// Stores the result of an in-place modification (APPEND, SETRANGE):
@@ -44,11 +44,11 @@ fn store_keep_ttl(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
 /// Redis does for strings it modified in place. O(1).
 fn store_in_place(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
     if let Some(e) = ctx.ks.write(key) {
-        e.value = Value::Str(v);
+        e.value = Value::str(&v);
         e.modified_in_place = true;
         return;
     }
-    ctx.ks.set(key.clone(), Value::Str(v));
+    ctx.ks.set(key.clone(), Value::str(&v));
     if let Some(e) = ctx.ks.peek(key) {
         e.modified_in_place = true;
     }
@@ -144,7 +144,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if (nx && exists) || (xx && !exists) {
         return Ok(if get { Reply::opt_bulk(old) } else { Reply::Nil });
     }
-    let value = Value::Str(a[2].clone());
+    let value = Value::str(&a[2]);
     match exp {
         Expiry::KeepTtl => ctx.ks.set_keep_ttl(key.clone(), value),
         Expiry::At(at) if at <= now_ms() && !crate::db::loading() => {
@@ -160,14 +160,14 @@ fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if ctx.ks.peek(&a[1]).is_some() {
         return Ok(Reply::Int(0));
     }
-    ctx.ks.set(a[1].clone(), Value::Str(a[2].clone()));
+    ctx.ks.set(a[1].clone(), Value::str(&a[2]));
     Ok(Reply::Int(1))
 }
 
 fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit: &str) -> CmdResult {
     let name = a[0].to_ascii_lowercase();
     let at = expiry_at(&String::from_utf8_lossy(&name), unit.as_bytes(), &a[2])?;
-    ctx.ks.set_with_expiry(a[1].clone(), Value::Str(a[3].clone()), at);
+    ctx.ks.set_with_expiry(a[1].clone(), Value::str(&a[3]), at);
     args::ok()
 }
 
@@ -181,7 +181,7 @@ fn psetex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn getset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let old = peek_str(ctx, &a[1])?;
-    ctx.ks.set(a[1].clone(), Value::Str(a[2].clone()));
+    ctx.ks.set(a[1].clone(), Value::str(&a[2]));
     Ok(Reply::opt_bulk(old))
 }
 
@@ -216,7 +216,7 @@ fn mget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for k in &a[1..] {
         let v = match ctx.ks.read(k) {
             Some(e) => match &e.value {
-                Value::Str(s) => Reply::Bulk(s.clone()),
+                Value::Str(s) => Reply::Bulk(s.to_bytes()),
                 _ => Reply::Nil,
             },
             None => Reply::Nil,
@@ -231,7 +231,7 @@ fn mset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Err(args::arity_error("mset"));
     }
     for kv in a[1..].chunks(2) {
-        ctx.ks.set(kv[0].clone(), Value::Str(kv[1].clone()));
+        ctx.ks.set(kv[0].clone(), Value::str(&kv[1]));
     }
     args::ok()
 }
@@ -244,7 +244,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     for kv in a[1..].chunks(2) {
-        ctx.ks.set(kv[0].clone(), Value::Str(kv[1].clone()));
+        ctx.ks.set(kv[0].clone(), Value::str(&kv[1]));
     }
     Ok(Reply::Int(1))
 }
@@ -252,7 +252,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let Some(cur) = peek_str(ctx, &a[1])? else {
         // A new key holds the argument as SET would store it.
-        ctx.ks.set(a[1].clone(), Value::Str(a[2].clone()));
+        ctx.ks.set(a[1].clone(), Value::str(&a[2]));
         return Ok(Reply::Int(a[2].len() as i64));
     };
     check_size(ctx, cur.len() + a[2].len())?;

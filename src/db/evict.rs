@@ -231,7 +231,7 @@ impl Evictor {
                         part.map.get_index(fastrand::usize(..part.map.len().max(1))).map(|(k, _)| k)
                     };
                     if let Some(k) = key {
-                        return Some(Candidate { score: 0, db, key: k.clone() });
+                        return Some(Candidate { score: 0, db, key: k.to_bytes() });
                     }
                 }
             }
@@ -264,7 +264,7 @@ impl Evictor {
                     Policy::VolatileTtl => u64::MAX - e.expire_at.max(now),
                     _ => idle_seconds(e.lru),
                 };
-                insert_pool(&mut pool.cands, Candidate { score, db, key: k.clone() });
+                insert_pool(&mut pool.cands, Candidate { score, db, key: k.to_bytes() });
             }
         }
         // Best candidates sit at the end; skip ones that vanished meanwhile

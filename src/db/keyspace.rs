@@ -18,6 +18,7 @@ use indexmap::{IndexMap, IndexSet};
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
+use super::compact::CompactBytes;
 use super::value::{Entry, Hasher, Value};
 use super::{lru_clock, now_ms};
 
@@ -31,9 +32,9 @@ pub struct DbShard {
     /// which is what lets SCAN walk positions downwards without missing keys.
     /// Entries are boxed so deleting or evicting a key frees its memory at
     /// once (a slot in the table costs 48 bytes; the rest goes with the key).
-    pub map: IndexMap<Bytes, Box<Entry>, Hasher>,
+    pub map: IndexMap<CompactBytes, Box<Entry>, Hasher>,
     /// Keys that have an expiry, for sampling by the active expire cycle.
-    pub expires: IndexSet<Bytes, Hasher>,
+    pub expires: IndexSet<CompactBytes, Hasher>,
 }
 
 impl DbShard {
@@ -46,6 +47,17 @@ impl DbShard {
         }
         self.maybe_shrink();
         Some(*e)
+    }
+
+    /// Stores `entry` under `key`, reusing the existing slot and box when the
+    /// key is present (no allocation for an overwrite).
+    pub fn put(&mut self, key: &[u8], entry: Entry) {
+        match self.map.get_mut(key) {
+            Some(slot) => **slot = entry,
+            None => {
+                self.map.insert(CompactBytes::from_slice(key), Box::new(entry));
+            }
+        }
     }
 
     /// Gives memory back after mass deletion (eviction, expiry, DEL).
@@ -321,11 +333,11 @@ impl<'a> Locked<'a> {
         entry.expire_at = expire_at;
         let had_ttl = d.map.get(&key[..]).is_some_and(|e| e.expire_at != 0);
         if expire_at != 0 && !had_ttl {
-            d.expires.insert(key.clone());
+            d.expires.insert(CompactBytes::from(&key));
         } else if expire_at == 0 && had_ttl {
             d.expires.swap_remove(&key[..]);
         }
-        d.map.insert(key, Box::new(entry));
+        d.put(&key, entry);
     }
 
     /// Replaces the value of an existing key, keeping its TTL (KEEPTTL), or
@@ -340,7 +352,7 @@ impl<'a> Locked<'a> {
         self.changes.note(self.db, key);
         if !self.lookup(key, true) {
             let db = self.db;
-            self.dbs_mut(key, db).map.insert(key.clone(), Box::new(Entry::new(make())));
+            self.dbs_mut(key, db).put(key, Entry::new(make()));
         }
         let db = self.db;
         match self.dbs_mut(key, db).map.get_mut(&key[..]) {
@@ -380,11 +392,11 @@ impl<'a> Locked<'a> {
         self.changes.note(db, &key);
         let d = self.dbs_mut(&key, db);
         if entry.expire_at != 0 {
-            d.expires.insert(key.clone());
+            d.expires.insert(CompactBytes::from(&key));
         } else {
             d.expires.swap_remove(&key[..]);
         }
-        d.map.insert(key, Box::new(entry));
+        d.put(&key, entry);
     }
 
     /// Sets or clears (0) the expiry of an existing key. Returns false if missing.

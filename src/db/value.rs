@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
+
+use super::compact::CompactBytes;
 use indexmap::IndexMap;
 
 /// Hash state used by every map in the keyspace: fast, seeded per process
@@ -17,12 +19,14 @@ pub type HashValue = IndexMap<Bytes, Bytes, Hasher>;
 /// A value of one of the types this server holds.
 #[derive(Debug, Clone)]
 pub enum Value {
-    /// A binary-safe string (also integers and floats, as text).
-    Str(Bytes),
-    /// A list: O(1) push and pop at both ends, O(n) by index.
-    List(VecDeque<Bytes>),
-    /// A hash of field → value.
-    Hash(HashValue),
+    /// A binary-safe string (also integers and floats, as text); up to 22
+    /// bytes are stored inline.
+    Str(CompactBytes),
+    /// A list: O(1) push and pop at both ends, O(n) by index. Boxed so a
+    /// string entry does not pay for the collection types' size.
+    List(Box<VecDeque<Bytes>>),
+    /// A hash of field → value (boxed, as lists).
+    Hash(Box<HashValue>),
 }
 
 /// `hash-max-listpack-entries` (Redis 7.0's default: 512).
@@ -53,6 +57,21 @@ pub fn hash_is_listpack(h: &HashValue) -> bool {
 }
 
 impl Value {
+    /// A string value holding a copy of `b`.
+    pub fn str(b: &[u8]) -> Value {
+        Value::Str(CompactBytes::from_slice(b))
+    }
+
+    /// A list value.
+    pub fn list(l: VecDeque<Bytes>) -> Value {
+        Value::List(Box::new(l))
+    }
+
+    /// A hash value.
+    pub fn hash(h: HashValue) -> Value {
+        Value::Hash(Box::new(h))
+    }
+
     /// The name `TYPE` answers.
     pub fn type_name(&self) -> &'static str {
         match self {

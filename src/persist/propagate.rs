@@ -30,8 +30,8 @@ pub(super) fn translate(ks: &mut Locked, spec: &CommandSpec, args: &[Bytes], rep
     // The state of a string key after the command (SET with options, GETEX …).
     let string_state = |ks: &mut Locked| -> Vec<Vec<Bytes>> {
         match ks.peek(&args[1]).map(|e| (e.value.clone(), e.expire_at)) {
-            Some((crate::db::Value::Str(v), 0)) => vec![vec![b("SET"), key(), v]],
-            Some((crate::db::Value::Str(v), at)) => vec![vec![b("SET"), key(), v, b("PXAT"), num(at)]],
+            Some((crate::db::Value::Str(v), 0)) => vec![vec![b("SET"), key(), v.to_bytes()]],
+            Some((crate::db::Value::Str(v), at)) => vec![vec![b("SET"), key(), v.to_bytes(), b("PXAT"), num(at)]],
             Some((_, 0)) => vec![vec![b("PERSIST"), key()]],
             Some((_, at)) => vec![vec![b("PEXPIREAT"), key(), num(at)]],
             None => vec![vec![b("DEL"), key()]],

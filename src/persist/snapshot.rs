@@ -20,7 +20,7 @@ use crate::db::{now_ms, Entry, Keyspace, Locked, Value};
 
 fn to_rdb(v: &Value) -> RdbValue {
     match v {
-        Value::Str(s) => RdbValue::Str(s.clone()),
+        Value::Str(s) => RdbValue::Str(s.to_bytes()),
         Value::List(l) => RdbValue::List(l.iter().cloned().collect()),
         Value::Hash(h) => RdbValue::Hash(h.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
     }
@@ -28,9 +28,9 @@ fn to_rdb(v: &Value) -> RdbValue {
 
 fn from_rdb(v: RdbValue) -> Value {
     match v {
-        RdbValue::Str(s) => Value::Str(s),
-        RdbValue::List(l) => Value::List(VecDeque::from(l)),
-        RdbValue::Hash(h) => Value::Hash(h.into_iter().collect::<HashValue>()),
+        RdbValue::Str(s) => Value::str(&s),
+        RdbValue::List(l) => Value::list(VecDeque::from(l)),
+        RdbValue::Hash(h) => Value::hash(h.into_iter().collect::<HashValue>()),
     }
 }
 

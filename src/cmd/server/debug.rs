@@ -194,13 +194,13 @@ fn value_digest(e: &Entry) -> [u8; 20] {
     match &e.value {
         Value::Str(s) => mix_in(&mut d, s),
         Value::List(l) => {
-            for item in l {
+            for item in l.iter() {
                 mix_in(&mut d, item);
             }
         }
         Value::Hash(h) => {
             let mut acc = [0u8; 20];
-            for (f, v) in h {
+            for (f, v) in h.iter() {
                 let mut pair = [0u8; 20];
                 mix_in(&mut pair, f);
                 mix_in(&mut pair, v);
