@@ -12,8 +12,11 @@ fn commands() {
     let mut rows: Vec<_> = table::all().filter(|c| c.alias_of.is_none()).collect();
     rows.sort_by_key(|c| (c.group, c.name));
     for c in rows {
-        let mut alias: Vec<String> =
-            aliases.iter().filter(|a| a.alias_of == Some(c.name)).map(|a| format!("`{}`", a.name.to_uppercase())).collect();
+        let mut alias: Vec<String> = aliases
+            .iter()
+            .filter(|a| a.alias_of == Some(c.name))
+            .map(|a| format!("`{}`", a.name.to_uppercase()))
+            .collect();
         if c.name == "ttl" {
             alias.push("`TTL key seconds` sets a TTL".into());
         }

@@ -106,10 +106,14 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     if refusal.is_none()
         && srv.evictor.maxmemory() > 0
         && !srv.persist.loading.load(Ordering::Relaxed)
-        && !srv.evictor.free_memory_with(&srv.keyspace, || crate::server::used_memory(srv), |l, key| {
-            srv.watches.touch(l.db, key);
-            srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
-        })
+        && !srv.evictor.free_memory_with(
+            &srv.keyspace,
+            || crate::server::used_memory(srv),
+            |l, key| {
+                srv.watches.touch(l.db, key);
+                srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
+            },
+        )
         && is_denyoom
     {
         refusal = Some(Reply::err("OOM command not allowed when used memory > 'maxmemory'."));

@@ -116,7 +116,10 @@ static COMMANDS: LazyLock<RwLock<HashMap<String, Arc<CmdStat>>>> = LazyLock::new
 /// Counters of the commands that are not containers, made once: the hot
 /// path finds its counters without a lock or an allocation.
 static FIXED: LazyLock<HashMap<&'static str, Arc<CmdStat>>> = LazyLock::new(|| {
-    crate::cmd::table::all().filter(|c| !CONTAINERS.contains(&c.name)).map(|c| (c.name, Arc::new(CmdStat::new()))).collect()
+    crate::cmd::table::all()
+        .filter(|c| !CONTAINERS.contains(&c.name))
+        .map(|c| (c.name, Arc::new(CmdStat::new())))
+        .collect()
 });
 static ERRORS: LazyLock<RwLock<HashMap<String, u64>>> = LazyLock::new(Default::default);
 static LATENCY_TRACKING: AtomicBool = AtomicBool::new(true);
