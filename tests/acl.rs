@@ -5,15 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, Raw, Resp, Server};
+use common::{bulk, err, ok, Raw, Resp, Server};
 
 const NOAUTH: &str = "NOAUTH Authentication required.";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 const KEY_DENIED: &str = "NOPERM this user has no permissions to access one of the keys used as arguments";
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
 
 fn denied(cmd: &str) -> Resp {
     err(&format!("NOPERM this user has no permissions to run the '{cmd}' command"))

@@ -9,14 +9,10 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{bulk, encode_cmd, Raw, Resp, Server};
+use common::{bulk, encode_cmd, ok, Raw, Resp, Server};
 
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 const MB: u64 = 1024 * 1024;
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
 
 /// INFO `section` as field → value.
 fn info(c: &mut Raw, section: &str) -> HashMap<String, String> {

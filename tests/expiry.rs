@@ -5,15 +5,7 @@
 mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{bulk, err, Raw, Resp, Server};
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
-}
+use common::{bulk, err, int, ok, Raw, Resp, Server};
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64

@@ -5,22 +5,10 @@
 mod common;
 use std::collections::{HashMap, HashSet};
 
-use common::{bulk, err, Raw, Resp, Server};
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
-}
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
+use common::{bulk, err, int, nil, ok, Raw, Resp, Server};
 
 fn arr(items: &[&str]) -> Resp {
     Resp::Array(Some(items.iter().map(|s| bulk(s)).collect()))
-}
-
-fn nil() -> Resp {
-    Resp::Bulk(None)
 }
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";

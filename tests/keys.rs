@@ -8,19 +8,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{bulk, err, Raw, Resp, Server};
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
-}
-
-fn status(s: &str) -> Resp {
-    Resp::Simple(s.into())
-}
+use common::{bulk, err, int, ok, status, Raw, Resp, Server};
 
 fn arr(items: Vec<Resp>) -> Resp {
     Resp::Array(Some(items))

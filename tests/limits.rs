@@ -8,11 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{bulk, encode_cmd, err, Raw, Resp, Server};
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
+use common::{bulk, encode_cmd, err, ok, Raw, Resp, Server};
 
 fn pong() -> Resp {
     Resp::Simple("PONG".into())

@@ -6,15 +6,7 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, Raw, Resp, Server};
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
-}
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
+use common::{bulk, err, int, nil, ok, Raw, Resp, Server};
 
 fn arr(items: &[&str]) -> Resp {
     Resp::Array(Some(items.iter().map(|s| bulk(s)).collect()))
@@ -22,10 +14,6 @@ fn arr(items: &[&str]) -> Resp {
 
 fn ints(items: &[i64]) -> Resp {
     Resp::Array(Some(items.iter().map(|&n| Resp::Int(n)).collect()))
-}
-
-fn nil() -> Resp {
-    Resp::Bulk(None)
 }
 
 fn nil_array() -> Resp {

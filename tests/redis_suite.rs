@@ -8,19 +8,7 @@ mod common;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, Raw, Resp, Server};
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
-}
-
-fn status(s: &str) -> Resp {
-    Resp::Simple(s.into())
-}
+use common::{bulk, err, int, ok, status, Raw, Resp, Server};
 
 /// A RESP2 flat key/value array as pairs of strings.
 fn pairs(r: Resp) -> Vec<(String, String)> {

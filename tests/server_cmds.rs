@@ -6,19 +6,7 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, Raw, Resp, Server};
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
-}
-
-fn status(s: &str) -> Resp {
-    Resp::Simple(s.into())
-}
+use common::{bulk, err, int, ok, status, Raw, Resp, Server};
 
 fn arr(items: Vec<Resp>) -> Resp {
     Resp::Array(Some(items))

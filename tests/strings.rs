@@ -3,20 +3,8 @@
 //! Redis 7 gives (checked against redis-server 7.0).
 
 mod common;
-use common::{bulk, err, Resp, Server};
+use common::{bulk, err, int, nil, ok, Resp, Server};
 use redis::Commands;
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
-}
-
-fn nil() -> Resp {
-    Resp::Bulk(None)
-}
 
 fn arr(items: Vec<Resp>) -> Resp {
     Resp::Array(Some(items))

@@ -6,18 +6,10 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{bulk, err, Raw, Resp, Server};
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
+use common::{bulk, err, int, ok, Raw, Resp, Server};
 
 fn queued() -> Resp {
     Resp::Simple("QUEUED".into())
-}
-
-fn int(n: i64) -> Resp {
-    Resp::Int(n)
 }
 
 fn arr(items: Vec<Resp>) -> Resp {

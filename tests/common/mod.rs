@@ -284,3 +284,23 @@ pub fn bulk(s: &str) -> Resp {
 pub fn err(s: &str) -> Resp {
     Resp::Error(s.into())
 }
+
+/// The `+OK` reply.
+pub fn ok() -> Resp {
+    Resp::Simple("OK".into())
+}
+
+/// An integer reply.
+pub fn int(n: i64) -> Resp {
+    Resp::Int(n)
+}
+
+/// A status reply.
+pub fn status(s: &str) -> Resp {
+    Resp::Simple(s.into())
+}
+
+/// The null bulk reply.
+pub fn nil() -> Resp {
+    Resp::Bulk(None)
+}
