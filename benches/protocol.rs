@@ -36,18 +36,14 @@ fn resp_request(args: &[&[u8]]) -> Vec<u8> {
 const CHUNK: usize = 64 * 1024;
 
 /// Feeds `wire` to a fresh parser in 64 KB reads, reserving before each read
-/// as the connection does (`exact`: only the bytes still missing). Returns the request.
-fn parse_chunked(wire: &[u8], exact: bool) -> Vec<Bytes> {
+/// what the parser says it needs, as `server/connection.rs` does. Returns the request.
+fn parse_chunked(wire: &[u8]) -> Vec<Bytes> {
     let mut p = RequestParser::default();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut got = None;
     for chunk in wire.chunks(CHUNK) {
-        if exact {
-            buf.reserve(p.needed().saturating_sub(buf.len()).max(16 * 1024));
-        } else {
-            let want = p.needed().max(16 * 1024);
-            buf.reserve(want.saturating_sub(buf.capacity() - buf.len()));
-        }
+        let want = p.needed().max(16 * 1024);
+        buf.reserve(want.saturating_sub(buf.capacity() - buf.len()));
         buf.extend_from_slice(chunk);
         if let Ok(Some(args)) = p.parse(&mut buf, true) {
             got = Some(args);
@@ -88,13 +84,7 @@ fn parse_group(c: &mut Criterion) {
         let wire = resp_request(&[b"SET", b"big", &value]);
         g.throughput(Throughput::Bytes(wire.len() as u64));
         g.sample_size(20);
-        // "conn": the reserve rule of server/connection.rs (asks for the whole body
-        // again although part of it is buffered: capacity ends near 2x the body and
-        // one reallocation copies half of it). "exact": reserves only what is missing.
-        for exact in [false, true] {
-            let name = format!("bulk_{mb}mb_in_64k_chunks_{}", if exact { "exact" } else { "conn" });
-            g.bench_function(name, |b| b.iter(|| black_box(parse_chunked(&wire, exact))));
-        }
+        g.bench_function(format!("bulk_{mb}mb_in_64k_chunks"), |b| b.iter(|| black_box(parse_chunked(&wire))));
     }
     g.finish();
 }
