@@ -69,7 +69,7 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         }
         return unknown_command(args);
     };
-    client.handle.last_active_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    client.handle.last_active_ms.store(crate::db::coarse_ms(), Ordering::Relaxed);
     *client.handle.last_cmd.lock() = spec.name;
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         info::stats::record_rejected(spec, args);

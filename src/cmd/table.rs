@@ -138,27 +138,27 @@ fn families() -> [&'static [CommandSpec]; 9] {
 pub const ALIASES: &[(&str, &str)] = &[("lget", "lindex"), ("size", "dbsize"), ("remove", "del")];
 
 struct Table {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::FixedState>,
     aliases: Vec<&'static CommandSpec>,
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let mut by_name = HashMap::new();
+    let mut by_name = HashMap::with_hasher(foldhash::fast::FixedState::default());
     for fam in families() {
         for c in fam {
-            by_name.insert(c.name, c);
+            by_name.insert(c.name.as_bytes(), c);
         }
     }
     let mut aliases = Vec::new();
     for (alias, target) in ALIASES {
-        if let Some(t) = by_name.get(target) {
+        if let Some(t) = by_name.get(target.as_bytes()) {
             let row: &'static CommandSpec =
                 Box::leak(Box::new(CommandSpec { name: alias, alias_of: Some(t.name), ..**t }));
             aliases.push(row);
         }
     }
     for a in &aliases {
-        by_name.insert(a.name, a);
+        by_name.insert(a.name.as_bytes(), a);
     }
     Table { by_name, aliases }
 });
@@ -172,8 +172,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    let s = std::str::from_utf8(lower).ok()?;
-    TABLE.by_name.get(s).copied()
+    TABLE.by_name.get(&*lower).copied()
 }
 
 /// Every command (Redis names first, then the original project's aliases).

@@ -30,9 +30,27 @@ pub fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
+static COARSE_MS: AtomicU64 = AtomicU64::new(0);
+static COARSE_CLOCK: std::sync::Once = std::sync::Once::new();
+
+/// Wall-clock Unix milliseconds, refreshed every millisecond by a
+/// background thread: for access times and idle times, which do not need a
+/// system call per command (Redis caches its clock the same way). Expiry
+/// uses [`now_ms`].
+pub fn coarse_ms() -> u64 {
+    COARSE_CLOCK.call_once(|| {
+        COARSE_MS.store(now_ms(), Ordering::Relaxed);
+        let _ = std::thread::Builder::new().name("coarse-clock".into()).spawn(|| loop {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            COARSE_MS.store(now_ms(), Ordering::Relaxed);
+        });
+    });
+    COARSE_MS.load(Ordering::Relaxed)
+}
+
 /// The LRU clock: seconds, wrapping at 2^24 like Redis's `LRU_CLOCK`.
 pub fn lru_clock() -> u32 {
-    ((now_ms() / 1000) & 0xFF_FFFF) as u32
+    ((coarse_ms() / 1000) & 0xFF_FFFF) as u32
 }
 
 /// Seconds since `lru` by the LRU clock (handles one wrap-around).

@@ -57,7 +57,7 @@ pub struct ClientHandle {
     pub db: AtomicUsize,
     /// Protocol version (2 or 3).
     pub resp: AtomicU8,
-    /// Last command time, ms since `created`.
+    /// Last command time, Unix ms by the coarse clock (`crate::db::coarse_ms`).
     pub last_active_ms: AtomicU64,
     /// Last command name.
     pub last_cmd: Mutex<&'static str>,
@@ -82,8 +82,8 @@ impl ClientHandle {
 
     /// Idle seconds.
     pub fn idle(&self) -> Duration {
-        let last = Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed));
-        self.created.elapsed().saturating_sub(last)
+        let last = self.last_active_ms.load(Ordering::Relaxed);
+        Duration::from_millis(crate::db::coarse_ms().saturating_sub(last))
     }
 
     /// One line of `CLIENT LIST`, in Redis's field order.
@@ -207,7 +207,7 @@ impl ClientRegistry {
             lib: Mutex::new((String::new(), String::new())),
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
-            last_active_ms: AtomicU64::new(0),
+            last_active_ms: AtomicU64::new(crate::db::coarse_ms()),
             last_cmd: Mutex::new("NULL"),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
