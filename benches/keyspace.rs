@@ -6,7 +6,7 @@
 //! every request: `cmd::dispatch` (table lookup, arity and auth checks, shard
 //! locking, the handler, write bookkeeping). Further groups show
 //!
-//! - `locked`: the same GET/SET straight on a [`Locked`] view, i.e. what the
+//! - `locked`: the same GET/SET straight on a `db::Locked` view, i.e. what the
 //!   dispatcher costs on top of the data structure;
 //! - `request`: one whole request without sockets: RESP parsing, dispatch
 //!   and reply encoding, which is what a pipelined connection repeats.

@@ -49,19 +49,12 @@ pub fn parse_i64_bytes(b: &[u8]) -> Option<i64> {
     if b == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
-    if digits.is_empty() || digits[0] == b'0' {
+    // Redis's string2ll: no leading zeros, no "-0", no "+".
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.first().is_none_or(|&c| c == b'0') {
         return None;
     }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let d = (c - b'0') as i64;
-        v = if neg { v.checked_mul(10)?.checked_sub(d)? } else { v.checked_mul(10)?.checked_add(d)? };
-    }
-    Some(v)
+    crate::protocol::parse_decimal(b)
 }
 
 /// An integer argument, or `ERR value is not an integer or out of range`.

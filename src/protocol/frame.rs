@@ -318,25 +318,7 @@ impl FrameReader {
 
 /// Parses a header's decimal integer (`-12`, `+3` refused like Redis does).
 fn parse_int(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = match b[0] {
-        b'-' => (true, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let d = (c - b'0') as i64;
-        v = if neg { v.checked_mul(10)?.checked_sub(d)? } else { v.checked_mul(10)?.checked_add(d)? };
-    }
-    Some(v)
+    super::parse_decimal(b)
 }
 
 /// Turns a read frame into a [`Frame`] whose strings are slices of `raw`.

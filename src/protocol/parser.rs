@@ -203,22 +203,7 @@ impl RequestParser {
 
 /// Parses the integer of a `*n\r` / `$n\r` header line (the `\n` excluded).
 fn parse_header_int(line: &[u8]) -> Option<i64> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let (neg, digits) = match line.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, line),
-    };
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as i64)?;
-    }
-    Some(if neg { -v } else { v })
+    super::parse_decimal(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 #[cfg(test)]
