@@ -162,6 +162,7 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
     };
     locked.db = client.db;
     locked.changes.record_keys = !srv.watches.is_empty();
+    locked.wake_blocked = !srv.blocking.is_empty();
     let mut ctx = Ctx { srv, client, ks: locked };
     let reply = run(&mut ctx, spec, args);
     let ready = std::mem::take(&mut ctx.ks.ready);

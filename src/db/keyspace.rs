@@ -138,14 +138,32 @@ impl Keyspace {
         idx.sort_unstable();
         idx.dedup();
         let guards = idx.iter().map(|&i| self.shards[i as usize].lock()).collect();
-        Locked { ks: self, db, idx, guards, all: false, ready: Vec::new(), changes: Changes::default() }
+        Locked {
+            ks: self,
+            db,
+            idx,
+            guards,
+            all: false,
+            ready: Vec::new(),
+            wake_blocked: true,
+            changes: Changes::default(),
+        }
     }
 
     /// Locks every shard: the caller sees and changes the keyspace atomically.
     pub fn lock_all(&self) -> Locked<'_> {
         let idx = (0..SHARDS as u8).collect();
         let guards = self.shards.iter().map(|m| m.lock()).collect();
-        Locked { ks: self, db: 0, idx, guards, all: true, ready: Vec::new(), changes: Changes::default() }
+        Locked {
+            ks: self,
+            db: 0,
+            idx,
+            guards,
+            all: true,
+            ready: Vec::new(),
+            wake_blocked: true,
+            changes: Changes::default(),
+        }
     }
 
     /// Locks no shard (for commands that touch no key).
@@ -157,6 +175,7 @@ impl Keyspace {
             guards: SmallVec::new(),
             all: false,
             ready: Vec::new(),
+            wake_blocked: true,
             changes: Changes::default(),
         }
     }
@@ -213,6 +232,10 @@ pub struct Locked<'a> {
     /// Lists that received elements while locked; blocked clients are woken
     /// for them once the locks are released.
     pub ready: Vec<(usize, Bytes)>,
+    /// Whether any client is blocked, read while these shards are locked: a
+    /// client that blocks later retries under the same locks and sees the
+    /// push itself, so no wake-up is lost by skipping [`Locked::signal_ready`].
+    pub wake_blocked: bool,
     /// What the command changed (Redis's `server.dirty` and `signalModifiedKey`).
     pub changes: Changes,
 }
@@ -421,7 +444,9 @@ impl<'a> Locked<'a> {
 
     /// Records that a list got elements, so blocked poppers are woken.
     pub fn signal_ready(&mut self, key: &Bytes) {
-        self.ready.push((self.db, key.clone()));
+        if self.wake_blocked {
+            self.ready.push((self.db, key.clone()));
+        }
     }
 
     /// Iterates over the databases' shards of the current database. Requires
