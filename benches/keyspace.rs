@@ -130,7 +130,7 @@ fn locked_group(c: &mut Criterion) {
     let value = Bytes::from_static(b"value");
     {
         let mut l = srv.keyspace.lock_keys(0, [&key[..]]);
-        l.set(key.clone(), Value::str(&value));
+        l.set(&key, Value::str(&value));
     }
     g.bench_function("GET", |b| {
         b.iter(|| {
@@ -148,7 +148,7 @@ fn locked_group(c: &mut Criterion) {
     g.bench_function("SET", |b| {
         b.iter(|| {
             let mut l = srv.keyspace.lock_keys(0, [black_box(&key[..])]);
-            l.set(key.clone(), Value::str(&value));
+            l.set(&key, Value::str(&value));
         })
     });
     g.bench_function("lock only", |b| b.iter(|| black_box(srv.keyspace.lock_keys(0, [black_box(&key[..])]))));

@@ -130,7 +130,7 @@ fn push_to(ctx: &mut Ctx, key: &Bytes, end: End, items: &[Bytes], only_existing:
             let mut l = VecDeque::with_capacity(items.len());
             push_all(&mut l, end, items);
             let n = l.len();
-            ctx.ks.set(key.clone(), Value::list(l));
+            ctx.ks.set(key, Value::list(l));
             n
         }
     };

@@ -36,7 +36,7 @@ fn peek_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
 
 /// Replaces the string at `key` keeping its TTL (counters, APPEND, SETRANGE).
 fn store_keep_ttl(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
-    ctx.ks.set_keep_ttl(key.clone(), Value::str(&v));
+    ctx.ks.set_keep_ttl(key, Value::str(&v));
 }
 
 /// Stores the result of an in-place modification (APPEND, SETRANGE):
@@ -48,7 +48,7 @@ fn store_in_place(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
         e.modified_in_place = true;
         return;
     }
-    ctx.ks.set(key.clone(), Value::str(&v));
+    ctx.ks.set(key, Value::str(&v));
     if let Some(e) = ctx.ks.peek(key) {
         e.modified_in_place = true;
     }
@@ -146,12 +146,12 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     let value = Value::str(&a[2]);
     match exp {
-        Expiry::KeepTtl => ctx.ks.set_keep_ttl(key.clone(), value),
+        Expiry::KeepTtl => ctx.ks.set_keep_ttl(key, value),
         Expiry::At(at) if at <= now_ms() && !crate::db::loading() => {
             ctx.ks.remove(key);
         }
-        Expiry::At(at) => ctx.ks.set_with_expiry(key.clone(), value, at),
-        _ => ctx.ks.set(key.clone(), value),
+        Expiry::At(at) => ctx.ks.set_with_expiry(key, value, at),
+        _ => ctx.ks.set(key, value),
     }
     Ok(if get { Reply::opt_bulk(old) } else { OK })
 }
@@ -160,14 +160,14 @@ fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if ctx.ks.peek(&a[1]).is_some() {
         return Ok(Reply::Int(0));
     }
-    ctx.ks.set(a[1].clone(), Value::str(&a[2]));
+    ctx.ks.set(&a[1], Value::str(&a[2]));
     Ok(Reply::Int(1))
 }
 
 fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit: &str) -> CmdResult {
     let name = a[0].to_ascii_lowercase();
     let at = expiry_at(&String::from_utf8_lossy(&name), unit.as_bytes(), &a[2])?;
-    ctx.ks.set_with_expiry(a[1].clone(), Value::str(&a[3]), at);
+    ctx.ks.set_with_expiry(&a[1], Value::str(&a[3]), at);
     args::ok()
 }
 
@@ -181,7 +181,7 @@ fn psetex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn getset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let old = peek_str(ctx, &a[1])?;
-    ctx.ks.set(a[1].clone(), Value::str(&a[2]));
+    ctx.ks.set(&a[1], Value::str(&a[2]));
     Ok(Reply::opt_bulk(old))
 }
 
@@ -231,7 +231,7 @@ fn mset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Err(args::arity_error("mset"));
     }
     for kv in a[1..].chunks(2) {
-        ctx.ks.set(kv[0].clone(), Value::str(&kv[1]));
+        ctx.ks.set(&kv[0], Value::str(&kv[1]));
     }
     args::ok()
 }
@@ -244,7 +244,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     for kv in a[1..].chunks(2) {
-        ctx.ks.set(kv[0].clone(), Value::str(&kv[1]));
+        ctx.ks.set(&kv[0], Value::str(&kv[1]));
     }
     Ok(Reply::Int(1))
 }
@@ -252,7 +252,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let Some(cur) = peek_str(ctx, &a[1])? else {
         // A new key holds the argument as SET would store it.
-        ctx.ks.set(a[1].clone(), Value::str(&a[2]));
+        ctx.ks.set(&a[1], Value::str(&a[2]));
         return Ok(Reply::Int(a[2].len() as i64));
     };
     check_size(ctx, cur.len() + a[2].len())?;

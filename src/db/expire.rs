@@ -124,7 +124,7 @@ mod tests {
             let key = Bytes::from(format!("k{i}"));
             let mut l = ks.lock_keys(1, [&key[..]]);
             l.db = 1;
-            l.set_with_expiry(key, Value::str(b"v"), past);
+            l.set_with_expiry(&key, Value::str(b"v"), past);
         }
         let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
         let sink = seen.clone();

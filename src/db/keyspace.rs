@@ -343,30 +343,30 @@ impl<'a> Locked<'a> {
     }
 
     /// Inserts or replaces a value, clearing any TTL (Redis's overwrite rule).
-    pub fn set(&mut self, key: Bytes, value: Value) {
+    pub fn set(&mut self, key: &[u8], value: Value) {
         self.set_with_expiry(key, value, 0);
     }
 
     /// Inserts or replaces a value with an absolute expiry (0 = none).
-    pub fn set_with_expiry(&mut self, key: Bytes, value: Value, expire_at: u64) {
+    pub fn set_with_expiry(&mut self, key: &[u8], value: Value, expire_at: u64) {
         let db = self.db;
-        self.changes.note(db, &key);
-        let d = self.dbs_mut(&key, db);
+        self.changes.note(db, key);
+        let d = self.dbs_mut(key, db);
         let mut entry = Entry::new(value);
         entry.expire_at = expire_at;
-        let had_ttl = d.map.get(&key[..]).is_some_and(|e| e.expire_at != 0);
+        let had_ttl = d.map.get(key).is_some_and(|e| e.expire_at != 0);
         if expire_at != 0 && !had_ttl {
-            d.expires.insert(CompactBytes::from(&key));
+            d.expires.insert(CompactBytes::from_slice(key));
         } else if expire_at == 0 && had_ttl {
-            d.expires.swap_remove(&key[..]);
+            d.expires.swap_remove(key);
         }
-        d.put(&key, entry);
+        d.put(key, entry);
     }
 
     /// Replaces the value of an existing key, keeping its TTL (KEEPTTL), or
     /// inserts it without TTL.
-    pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
-        let ttl = self.peek(&key).map_or(0, |e| e.expire_at);
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        let ttl = self.peek(key).map_or(0, |e| e.expire_at);
         self.set_with_expiry(key, value, ttl);
     }
 
