@@ -76,18 +76,7 @@ pub struct Job {
 
 /// Encodes a command as a RESP multibulk. O(total size).
 pub fn encode_command(args: &[Bytes], out: &mut BytesMut) {
-    use bytes::BufMut;
-    let mut ib = itoa::Buffer::new();
-    out.put_u8(b'*');
-    out.put_slice(ib.format(args.len()).as_bytes());
-    out.put_slice(b"\r\n");
-    for a in args {
-        out.put_u8(b'$');
-        out.put_slice(ib.format(a.len()).as_bytes());
-        out.put_slice(b"\r\n");
-        out.put_slice(a);
-        out.put_slice(b"\r\n");
-    }
+    inmemory::protocol::reply::encode_request(out, args);
 }
 
 /// A server's failure record: consecutive failures, backoff, ejection.

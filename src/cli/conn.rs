@@ -11,7 +11,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -138,12 +138,7 @@ pub struct Client {
 /// Encodes a command as a RESP array of bulk strings. O(total length).
 pub fn encode_command(args: &[Bytes]) -> BytesMut {
     let mut out = BytesMut::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    out.put_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.put_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.put_slice(a);
-        out.put_slice(b"\r\n");
-    }
+    crate::protocol::reply::encode_request(&mut out, args);
     out
 }
 

@@ -48,19 +48,9 @@ pub fn fsync_policy(s: &str) -> u8 {
     }
 }
 
-/// Appends one command as a RESP array.
+/// Appends one command as a RESP array (typed for literal argument lists).
 pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    let mut ib = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(ib.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.push(b'$');
-        out.extend_from_slice(ib.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    crate::protocol::reply::encode_request(out, args);
 }
 
 /// Encodes commands, logging a SELECT before each change of database.

@@ -125,6 +125,24 @@ fn put_line(buf: &mut BytesMut, prefix: u8, s: &str) {
     buf.put_slice(b"\r\n");
 }
 
+/// Encodes a request (or an AOF entry): a RESP array of bulk strings. The
+/// one request encoder, used by the AOF, the proxy and the client.
+/// O(total size).
+pub fn encode_request<B: BufMut, A: AsRef<[u8]>>(out: &mut B, args: &[A]) {
+    let mut ib = itoa::Buffer::new();
+    out.put_u8(b'*');
+    out.put_slice(ib.format(args.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.put_u8(b'$');
+        out.put_slice(ib.format(a.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        out.put_slice(a);
+        out.put_slice(b"\r\n");
+    }
+}
+
 /// Encodes `reply` for a client speaking protocol version `proto` (2 or 3).
 pub fn encode(reply: &Reply, proto: u8, buf: &mut BytesMut) {
     let resp3 = proto >= 3;

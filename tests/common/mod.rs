@@ -207,12 +207,8 @@ impl Raw {
 
 /// Encodes a command as a RESP array of bulk strings.
 pub fn encode_cmd(args: &[&[u8]]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
-    }
+    let mut v = Vec::new();
+    inmemory::protocol::reply::encode_request(&mut v, args);
     v
 }
 

@@ -203,15 +203,7 @@ mod tests {
         let c = roundtrip(&text);
         assert!(c < text.len() / 2);
         // Pseudo-random (incompressible) data still round-trips.
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let noise: Vec<u8> = (0..70_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = super::super::test_encoders::XorShift(0x1234_5678_9abc_def0).bytes(70_000);
         roundtrip(&noise);
     }
 

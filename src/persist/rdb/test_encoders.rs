@@ -1,6 +1,25 @@
 //! Test-only encoders building listpack, ziplist and zipmap blobs the way
 //! Redis lays them out, so the decoders can be exercised on every encoding.
 
+/// A small deterministic pseudo-random generator (xorshift64) for
+/// incompressible test data and random mutations.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64-bit value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `len` pseudo-random bytes.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| (self.next_u64() >> 11) as u8).collect()
+    }
+}
+
 /// Parses `s` as a canonical decimal i64 (as Redis's `string2ll`).
 pub fn canonical_int(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {

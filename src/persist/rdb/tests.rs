@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::test_encoders::{listpack, ziplist, zipmap};
+use super::test_encoders::{listpack, ziplist, zipmap, XorShift};
 use super::*;
 
 pub(super) fn b(s: &str) -> Bytes {
@@ -60,23 +60,9 @@ impl Raw {
 
 fn sample_entries() -> Vec<RdbEntry> {
     let long_text = "the quick brown fox jumps over the lazy dog ".repeat(50);
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let noise: Vec<u8> = (0..3000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let noise_big: Vec<u8> = (0..2_500_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as u8
-        })
-        .collect();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let noise = rng.bytes(3000);
+    let noise_big = rng.bytes(2_500_000);
     let big_list: Vec<Bytes> = (0..1000).map(|i| Bytes::from(format!("element-{i}-{}", "x".repeat(i % 300)))).collect();
     let big_hash: Vec<(Bytes, Bytes)> =
         (0..1000).map(|i| (Bytes::from(format!("field{i}")), Bytes::from(format!("{}", i * 37)))).collect();
@@ -417,13 +403,8 @@ fn callback_errors_stop_the_load() {
 #[test]
 fn random_mutations_never_panic() {
     let file = write_entries(&small_entries(), RdbWriterOptions::default());
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    let mut next = move || rng.next_u64();
     for _ in 0..3000 {
         let mut f = file.clone();
         for _ in 0..(next() % 4 + 1) {
