@@ -1,13 +1,10 @@
 //! Hash commands (Redis's `t_hash.c`): HSET/HGET and friends, counters,
 //! HRANDFIELD and HSCAN.
 //!
-//! A hash is an [`IndexMap`](indexmap::IndexMap) in insertion order. Small
-//! hashes (at most `hash-max-listpack-entries` fields, Redis's listpack
-//! size) delete with `shift_remove`, so they keep insertion order exactly as
-//! a listpack does; larger ones delete with `swap_remove` (O(1)), which
-//! moves the last field into the hole. Either way fields only move to lower
-//! positions, and HSCAN walks positions from the highest down, so a field
-//! present for the whole scan is never missed.
+//! Storage (packed while small, a table when large) is
+//! [`crate::db::hash::HashValue`]. Either way fields only move to lower
+//! positions, and HSCAN walks a table's positions from the highest down, so
+//! a field present for the whole scan is never missed.
 
 use std::collections::HashSet;
 
@@ -18,7 +15,7 @@ use super::keys::{parse_cursor, parse_scan_opts};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
-use crate::db::value::{hash_is_listpack, hash_max_listpack_entries, HashValue};
+use crate::db::value::HashValue;
 use crate::db::Value;
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
@@ -55,18 +52,9 @@ fn write_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut Has
 /// The hash at `key`, created empty if missing (the caller must add a
 /// field before returning). The key's TTL is untouched. O(1).
 fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut HashValue, Reply> {
-    match &mut ctx.ks.entry_or_insert(key, || Value::hash(HashValue::default())).value {
+    match &mut ctx.ks.entry_or_insert(key, || Value::Hash(HashValue::default())).value {
         Value::Hash(h) => Ok(h),
         _ => wrongtype(),
-    }
-}
-
-/// Removes a field: order-keeping for small hashes, O(1) swap for large ones.
-fn remove_field(h: &mut HashValue, field: &[u8]) -> bool {
-    if h.len() > hash_max_listpack_entries() {
-        h.swap_remove(field).is_some()
-    } else {
-        h.shift_remove(field).is_some()
     }
 }
 
@@ -78,7 +66,7 @@ fn set_pairs(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
     let h = hash_or_create(ctx, &a[1])?;
     let mut created = 0;
     for pair in a[2..].chunks_exact(2) {
-        if h.insert(pair[0].clone(), pair[1].clone()).is_none() {
+        if h.insert(&pair[0], &pair[1]) {
             created += 1;
         }
     }
@@ -95,45 +83,44 @@ fn hmset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    if write_hash(ctx, &a[1])?.is_some_and(|h| h.contains_key(&a[2][..])) {
+    if write_hash(ctx, &a[1])?.is_some_and(|h| h.contains(&a[2])) {
         return Ok(Reply::Int(0));
     }
-    hash_or_create(ctx, &a[1])?.insert(a[2].clone(), a[3].clone());
+    hash_or_create(ctx, &a[1])?.insert(&a[2], &a[3]);
     Ok(Reply::Int(1))
 }
 
 fn hget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let v = read_hash(ctx, &a[1])?.and_then(|h| h.get(&a[2][..]).cloned());
-    Ok(Reply::opt_bulk(v))
+    Ok(read_hash(ctx, &a[1])?.and_then(|h| h.get(&a[2])).map_or(Reply::Nil, Reply::bulk_from))
 }
 
 fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let h = read_hash(ctx, &a[1])?;
-    let out = a[2..].iter().map(|f| Reply::opt_bulk(h.as_ref().and_then(|h| h.get(&f[..]).cloned()))).collect();
+    let out = a[2..].iter().map(|f| h.as_ref().and_then(|h| h.get(f)).map_or(Reply::Nil, Reply::bulk_from)).collect();
     Ok(Reply::Array(out))
 }
 
 fn hgetall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let pairs = match read_hash(ctx, &a[1])? {
         None => Vec::new(),
-        Some(h) => h.iter().map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))).collect(),
+        Some(h) => h.iter().map(|(f, v)| (Reply::bulk_from(f), Reply::bulk_from(v))).collect(),
     };
     Ok(Reply::Map(pairs))
 }
 
 fn hkeys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let h = read_hash(ctx, &a[1])?;
-    Ok(Reply::bulk_array(h.as_deref().into_iter().flat_map(|h| h.keys().cloned())))
+    Ok(Reply::bulk_array_encoded(h.as_deref().into_iter().flat_map(|h| h.iter()).map(|(f, _)| f)))
 }
 
 fn hvals(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let h = read_hash(ctx, &a[1])?;
-    Ok(Reply::bulk_array(h.as_deref().into_iter().flat_map(|h| h.values().cloned())))
+    Ok(Reply::bulk_array_encoded(h.as_deref().into_iter().flat_map(|h| h.iter()).map(|(_, v)| v)))
 }
 
 fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let Some(h) = write_hash(ctx, &a[1])? else { return Ok(Reply::Int(0)) };
-    let deleted = a[2..].iter().filter(|f| remove_field(h, f)).count();
+    let deleted = a[2..].iter().filter(|f| h.remove(f)).count();
     if h.is_empty() {
         ctx.ks.remove(&a[1]);
     }
@@ -141,7 +128,7 @@ fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn hexists(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let found = read_hash(ctx, &a[1])?.is_some_and(|h| h.contains_key(&a[2][..]));
+    let found = read_hash(ctx, &a[1])?.is_some_and(|h| h.contains(&a[2]));
     Ok(Reply::Int(found as i64))
 }
 
@@ -150,13 +137,13 @@ fn hlen(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn hstrlen(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let n = read_hash(ctx, &a[1])?.and_then(|h| h.get(&a[2][..]).map(|v| v.len())).unwrap_or(0);
+    let n = read_hash(ctx, &a[1])?.and_then(|h| h.get(&a[2]).map(|v| v.len())).unwrap_or(0);
     Ok(Reply::Int(n as i64))
 }
 
 /// The current value of a field for a counter (`None`: key or field missing).
 fn field_value(ctx: &mut Ctx, key: &[u8], field: &[u8]) -> Result<Option<Bytes>, Reply> {
-    Ok(write_hash(ctx, key)?.and_then(|h| h.get(field).cloned()))
+    Ok(write_hash(ctx, key)?.and_then(|h| h.get(field)).map(Bytes::copy_from_slice))
 }
 
 fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -166,7 +153,7 @@ fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Some(v) => args::parse_i64_bytes(&v).ok_or_else(|| Reply::err(err::HASH_NOT_INT))?,
     };
     let new = cur.checked_add(by).ok_or_else(|| Reply::err(err::OVERFLOW))?;
-    hash_or_create(ctx, &a[1])?.insert(a[2].clone(), args::int_bytes(new));
+    hash_or_create(ctx, &a[1])?.insert(&a[2], &args::int_bytes(new));
     Ok(Reply::Int(new))
 }
 
@@ -184,7 +171,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return fail(err::NAN_INF);
     }
     let s = Bytes::from(format_double(new));
-    hash_or_create(ctx, &a[1])?.insert(a[2].clone(), s.clone());
+    hash_or_create(ctx, &a[1])?.insert(&a[2], &s);
     Ok(Reply::Bulk(s))
 }
 
@@ -214,15 +201,15 @@ fn distinct_positions(size: usize, count: usize) -> Vec<usize> {
 
 /// Replies with fields (and values): RESP3 nests `[field, value]` pairs,
 /// RESP2 flattens them.
-fn fields_reply<'h>(items: impl Iterator<Item = (&'h Bytes, &'h Bytes)>, withvalues: bool, resp3: bool) -> Reply {
+fn fields_reply<'h>(items: impl Iterator<Item = (&'h [u8], &'h [u8])>, withvalues: bool, resp3: bool) -> Reply {
     let mut out = Vec::new();
     for (f, v) in items {
         match (withvalues, resp3) {
-            (false, _) => out.push(Reply::Bulk(f.clone())),
-            (true, true) => out.push(Reply::Array(vec![Reply::Bulk(f.clone()), Reply::Bulk(v.clone())])),
+            (false, _) => out.push(Reply::bulk_from(f)),
+            (true, true) => out.push(Reply::Array(vec![Reply::bulk_from(f), Reply::bulk_from(v)])),
             (true, false) => {
-                out.push(Reply::Bulk(f.clone()));
-                out.push(Reply::Bulk(v.clone()));
+                out.push(Reply::bulk_from(f));
+                out.push(Reply::bulk_from(v));
             }
         }
     }
@@ -233,7 +220,7 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if a.len() == 2 {
         let Some(h) = read_hash(ctx, &a[1])? else { return Ok(Reply::Nil) };
         let pick = fastrand::usize(..h.len().max(1));
-        return Ok(Reply::opt_bulk(h.get_index(pick).map(|(f, _)| f.clone())));
+        return Ok(h.get_index(pick).map_or(Reply::Nil, |(f, _)| Reply::bulk_from(f)));
     }
     let count = args::int(&a[2])?;
     if count == i64::MIN {
@@ -255,12 +242,15 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if count == 0 || size == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
-    let items: Vec<(&Bytes, &Bytes)> = if count < 0 {
-        (0..count.unsigned_abs()).filter_map(|_| h.get_index(fastrand::usize(..size))).collect()
+    let items: Vec<(&[u8], &[u8])> = if count < 0 {
+        // Packed hashes are walked once per pick: copy their pairs out first.
+        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+        (0..count.unsigned_abs()).map(|_| pairs[fastrand::usize(..size)]).collect()
     } else if count as u64 >= size as u64 {
         h.iter().collect()
     } else {
-        distinct_positions(size, count as usize).into_iter().filter_map(|i| h.get_index(i)).collect()
+        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+        distinct_positions(size, count as usize).into_iter().map(|i| pairs[i]).collect()
     };
     Ok(fields_reply(items.into_iter(), withvalues, resp3))
 }
@@ -294,16 +284,16 @@ fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let Some(h) = read_hash(ctx, &a[1])? else { return Ok(scan_reply(0, Vec::new())) };
     let (o, novalues) = hscan_opts(&a[3..])?;
     let mut out = Vec::new();
-    let mut emit = |f: &Bytes, v: &Bytes| {
+    let mut emit = |f: &[u8], v: &[u8]| {
         if o.pattern.as_ref().is_none_or(|p| glob_match(p, f, false)) {
-            out.push(Reply::Bulk(f.clone()));
+            out.push(Reply::bulk_from(f));
             if !novalues {
-                out.push(Reply::Bulk(v.clone()));
+                out.push(Reply::bulk_from(v));
             }
         }
     };
     let len = h.len();
-    let next = if hash_is_listpack(h) {
+    let next = if h.is_packed() {
         h.iter().for_each(|(f, v)| emit(f, v));
         0
     } else {

@@ -3,11 +3,11 @@
 //! (in `list_blocking.rs`) the blocking pops BLPOP, BRPOP, BLMOVE,
 //! BRPOPLPUSH and BLMPOP.
 //!
-//! A list is a `VecDeque`: O(1) at both ends, O(n) by index. A list that
-//! becomes empty is deleted, and every command that adds elements signals
-//! the key so clients blocked on it retry.
+//! Storage (packed while small, a deque when large) is
+//! [`crate::db::list::ListValue`]. A list that becomes empty is deleted,
+//! and every command that adds elements signals the key so clients blocked
+//! on it retry.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +15,8 @@ use bytes::Bytes;
 use super::args::{self, err, fail, int, is, wrongtype};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
+pub(crate) use crate::db::list::End;
+use crate::db::list::ListValue;
 use crate::db::{Locked, Value};
 use crate::protocol::Reply;
 use crate::spec;
@@ -22,14 +24,7 @@ use crate::spec;
 #[path = "list_blocking.rs"]
 mod blocking;
 
-type List = VecDeque<Bytes>;
-
-/// An end of a list: `LEFT` is the head, `RIGHT` the tail.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum End {
-    Left,
-    Right,
-}
+type List = ListValue;
 
 /// Parses `LEFT|RIGHT`, or `ERR syntax error`.
 fn parse_end(arg: &[u8]) -> Result<End, Reply> {
@@ -90,10 +85,7 @@ fn read_list<'c>(ks: &'c mut Locked<'_>, key: &[u8]) -> Result<Option<&'c mut Li
 /// Pushes `items` one by one at `end` (so LPUSH reverses them, as Redis).
 fn push_all(l: &mut List, end: End, items: &[Bytes]) {
     for v in items {
-        match end {
-            End::Left => l.push_front(v.clone()),
-            End::Right => l.push_back(v.clone()),
-        }
+        l.push(end, v);
     }
 }
 
@@ -103,10 +95,7 @@ fn pop_n(ks: &mut Locked<'_>, key: &[u8], end: End, n: usize) -> Vec<Bytes> {
     let (out, empty) = match write_list(ks, key) {
         Ok(Some(l)) => {
             let n = n.min(l.len());
-            let out: Vec<Bytes> = match end {
-                End::Left => l.drain(..n).collect(),
-                End::Right => (0..n).filter_map(|_| l.pop_back()).collect(),
-            };
+            let out: Vec<Bytes> = (0..n).filter_map(|_| l.pop(end)).map(|v| v.to_bytes()).collect();
             (out, l.is_empty())
         }
         _ => return Vec::new(),
@@ -127,10 +116,10 @@ fn push_to(ctx: &mut Ctx, key: &Bytes, end: End, items: &[Bytes], only_existing:
         }
         None if only_existing => return Ok(0),
         None => {
-            let mut l = VecDeque::with_capacity(items.len());
+            let mut l = ListValue::default();
             push_all(&mut l, end, items);
             let n = l.len();
-            ctx.ks.set(key, Value::list(l));
+            ctx.ks.set(key, Value::List(l));
             n
         }
     };
@@ -188,24 +177,23 @@ fn llen(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn lindex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let Some(l) = read_list(&mut ctx.ks, &a[1])? else { return Ok(Reply::Nil) };
     let idx = int(&a[2])?;
-    Ok(Reply::opt_bulk(args::index(idx, l.len()).and_then(|i| l.get(i).cloned())))
+    Ok(args::index(idx, l.len()).and_then(|i| l.get(i)).map_or(Reply::Nil, Reply::bulk_from))
 }
 
 fn lset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let Some(l) = write_list(&mut ctx.ks, &a[1])? else { return fail(err::NO_KEY) };
     let idx = int(&a[2])?;
-    match args::index(idx, l.len()).and_then(|i| l.get_mut(i)) {
-        Some(slot) => *slot = a[3].clone(),
-        None => return fail(err::INDEX_RANGE),
+    match args::index(idx, l.len()) {
+        Some(i) if l.set(i, &a[3]) => args::ok(),
+        _ => fail(err::INDEX_RANGE),
     }
-    args::ok()
 }
 
 fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (start, stop) = (int(&a[2])?, int(&a[3])?);
     let Some(l) = read_list(&mut ctx.ks, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
     Ok(match args::range(start, stop, l.len()) {
-        Some((s, e)) => Reply::bulk_array(l.range(s..=e).cloned()),
+        Some((s, e)) => Reply::bulk_array_encoded(l.range(s, e)),
         None => Reply::Array(Vec::new()),
     })
 }
@@ -215,10 +203,7 @@ fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let key = &a[1];
     let Some(l) = write_list(&mut ctx.ks, key)? else { return args::ok() };
     match args::range(start, stop, l.len()) {
-        Some((s, e)) => {
-            l.truncate(e + 1);
-            l.drain(..s);
-        }
+        Some((s, e)) => l.trim(s, e),
         None => {
             ctx.ks.remove(key);
         }
@@ -237,19 +222,15 @@ fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (lo, hi) = if count == 0 {
         (0, usize::MAX)
     } else if count > 0 {
-        let last = l.iter().enumerate().filter(|(_, v)| *v == elem).take(limit).last();
+        let last = l.iter().enumerate().filter(|(_, v)| *v == &elem[..]).take(limit).last();
         (0, last.map_or(0, |(i, _)| i))
     } else {
-        let first = l.iter().enumerate().rev().filter(|(_, v)| *v == elem).take(limit).last();
-        (first.map_or(usize::MAX, |(i, _)| i), usize::MAX)
+        let matches: Vec<usize> = l.iter().enumerate().filter(|(_, v)| *v == &elem[..]).map(|(i, _)| i).collect();
+        let first = matches.get(matches.len().saturating_sub(limit));
+        (first.map_or(usize::MAX, |&i| i), usize::MAX)
     };
     let before = l.len();
-    let mut i = 0;
-    l.retain(|v| {
-        let keep = i < lo || i > hi || v != elem;
-        i += 1;
-        keep
-    });
+    l.retain(|i, v| i < lo || i > hi || v != &elem[..]);
     let removed = before - l.len();
     if l.is_empty() {
         ctx.ks.remove(key);
@@ -267,8 +248,8 @@ fn linsert(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     };
     let key = &a[1];
     let Some(l) = write_list(&mut ctx.ks, key)? else { return Ok(Reply::Int(0)) };
-    let Some(pos) = l.iter().position(|v| *v == a[3]) else { return Ok(Reply::Int(-1)) };
-    l.insert(if after { pos + 1 } else { pos }, a[4].clone());
+    let Some(pos) = l.iter().position(|v| v == &a[3][..]) else { return Ok(Reply::Int(-1)) };
+    l.insert(if after { pos + 1 } else { pos }, &a[4]);
     let n = l.len();
     ctx.ks.signal_ready(key);
     Ok(Reply::Int(n as i64))
@@ -308,9 +289,15 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Some(n) => n,
         None => 1,
     };
-    let positions: Box<dyn Iterator<Item = usize>> =
-        if rank > 0 { Box::new(0..scan) } else { Box::new((len - scan..len).rev()) };
-    let found: Vec<usize> = positions.filter(|&p| l[p] == *elem).skip(skip).take(want).collect();
+    let found: Vec<usize> = if rank > 0 {
+        l.iter().take(scan).enumerate().filter(|(_, v)| v == &&elem[..]).map(|(p, _)| p).skip(skip).take(want).collect()
+    } else {
+        // A walk from the head finds the matches; the tail's come last.
+        let mut m: Vec<usize> =
+            l.range(len - scan, len - 1).enumerate().filter(|(_, v)| v == &&elem[..]).map(|(p, _)| p + len - scan).collect();
+        m.reverse();
+        m.into_iter().skip(skip).take(want).collect()
+    };
     Ok(match count {
         Some(_) => Reply::Array(found.into_iter().map(|p| Reply::Int(p as i64)).collect()),
         None => found.first().map_or(Reply::Nil, |&p| Reply::Int(p as i64)),
@@ -327,10 +314,10 @@ fn move_one(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) -> CmdR
     if src == dst {
         // A rotation: the list is never empty in between, so it keeps its TTL.
         let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(Reply::Nil) };
-        let Some(v) = (if from == End::Left { l.pop_front() } else { l.pop_back() }) else { return Ok(Reply::Nil) };
-        push_all(l, to, std::slice::from_ref(&v));
+        let Some(v) = l.pop(from) else { return Ok(Reply::Nil) };
+        l.push(to, &v);
         ctx.ks.signal_ready(dst);
-        return Ok(Reply::Bulk(v));
+        return Ok(Reply::Bulk(v.to_bytes()));
     }
     write_list(&mut ctx.ks, dst)?;
     let Some(v) = pop_n(&mut ctx.ks, src, from, 1).into_iter().next() else { return Ok(Reply::Nil) };

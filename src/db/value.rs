@@ -1,20 +1,12 @@
 //! Stored values and the per-key metadata kept beside them.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use bytes::Bytes;
-
 use super::compact::CompactBytes;
-use indexmap::IndexMap;
+pub use super::hash::HashValue;
+pub use super::list::ListValue;
 
 /// Hash state used by every map in the keyspace: fast, seeded per process
 /// (so collisions cannot be precomputed by clients).
 pub type Hasher = foldhash::fast::RandomState;
-
-/// The fields of a hash, in insertion order (as Redis's listpack keeps them
-/// for small hashes).
-pub type HashValue = IndexMap<Bytes, Bytes, Hasher>;
 
 /// A value of one of the types this server holds.
 #[derive(Debug, Clone)]
@@ -22,38 +14,19 @@ pub enum Value {
     /// A binary-safe string (also integers and floats, as text); up to 22
     /// bytes are stored inline.
     Str(CompactBytes),
-    /// A list: O(1) push and pop at both ends, O(n) by index. Boxed so a
-    /// string entry does not pay for the collection types' size.
-    List(Box<VecDeque<Bytes>>),
-    /// A hash of field → value (boxed, as lists).
-    Hash(Box<HashValue>),
+    /// A list: packed while small, a deque when large (see [`ListValue`]).
+    List(ListValue),
+    /// A hash of field → value: packed while small, a table when large
+    /// (see [`HashValue`]).
+    Hash(HashValue),
 }
 
-/// `hash-max-listpack-entries` (Redis 7.0's default: 512).
-static HASH_MAX_LISTPACK_ENTRIES: AtomicUsize = AtomicUsize::new(512);
-/// `hash-max-listpack-value` (default 64 bytes).
-static HASH_MAX_LISTPACK_VALUE: AtomicUsize = AtomicUsize::new(64);
-
-/// Sets the thresholds under which a hash reports the `listpack` encoding
-/// (and keeps listpack behaviour: order-keeping deletes, whole HSCAN replies).
-pub fn set_hash_listpack_limits(max_entries: u64, max_value: u64) {
-    let clamp = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    HASH_MAX_LISTPACK_ENTRIES.store(clamp(max_entries), Ordering::Relaxed);
-    HASH_MAX_LISTPACK_VALUE.store(clamp(max_value), Ordering::Relaxed);
-}
-
-/// The current `hash-max-listpack-entries`. O(1).
-pub fn hash_max_listpack_entries() -> usize {
-    HASH_MAX_LISTPACK_ENTRIES.load(Ordering::Relaxed)
-}
-
-/// Whether Redis would keep this hash as a listpack: at most
-/// `hash-max-listpack-entries` fields, none of whose names or values is
-/// longer than `hash-max-listpack-value`. O(1) for a hash over the entry
-/// limit, O(n) otherwise.
-pub fn hash_is_listpack(h: &HashValue) -> bool {
-    let max_value = HASH_MAX_LISTPACK_VALUE.load(Ordering::Relaxed);
-    h.len() <= hash_max_listpack_entries() && h.iter().all(|(k, v)| k.len() <= max_value && v.len() <= max_value)
+/// Publishes the encoding limits (`hash-max-listpack-entries`,
+/// `hash-max-listpack-value`, `list-max-listpack-size`) to the value
+/// types; values changed from now on follow them.
+pub fn set_listpack_limits(hash_entries: u64, hash_value: u64, list_size: i64) {
+    super::hash::set_hash_listpack_limits(hash_entries, hash_value);
+    super::list::set_list_max_listpack_size(list_size);
 }
 
 impl Value {
@@ -62,15 +35,6 @@ impl Value {
         Value::Str(CompactBytes::from_slice(b))
     }
 
-    /// A list value.
-    pub fn list(l: VecDeque<Bytes>) -> Value {
-        Value::List(Box::new(l))
-    }
-
-    /// A hash value.
-    pub fn hash(h: HashValue) -> Value {
-        Value::Hash(Box::new(h))
-    }
 
     /// The name `TYPE` answers.
     pub fn type_name(&self) -> &'static str {
@@ -83,7 +47,7 @@ impl Value {
 
     /// The name `OBJECT ENCODING` answers: the encoding Redis 7.0 would use
     /// for the same content (lists are always quicklists in 7.0; hashes
-    /// follow [`hash_is_listpack`]). O(1) except for hashes (see there).
+    /// are `listpack` while packed). O(1) (O(len) for a short string).
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
@@ -96,13 +60,8 @@ impl Value {
                 }
             }
             Value::List(_) => "quicklist",
-            Value::Hash(h) => {
-                if hash_is_listpack(h) {
-                    "listpack"
-                } else {
-                    "hashtable"
-                }
-            }
+            Value::Hash(h) if h.is_packed() => "listpack",
+            Value::Hash(_) => "hashtable",
         }
     }
 
@@ -110,8 +69,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
-            Value::List(l) => l.capacity() * 32 + l.iter().map(|e| e.len() + 16).sum::<usize>(),
-            Value::Hash(h) => h.capacity() * 80 + h.iter().map(|(k, v)| k.len() + v.len() + 32).sum::<usize>(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 }
@@ -151,3 +110,16 @@ impl Entry {
 
 /// Initial LFU counter of a new key (Redis's `LFU_INIT_VAL`).
 pub const LFU_INIT: u8 = 5;
+
+#[cfg(test)]
+mod size_tests {
+    /// Every key pays for an `Entry` (a 40-byte allocation: a 48-byte
+    /// block in glibc malloc): a new variant or field must not grow it
+    /// unnoticed. `Value` fits in 24 bytes because each collection's two
+    /// forms are a boxed slice or a box, leaving room for the enum tags.
+    #[test]
+    fn entries_stay_within_one_48_byte_block() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+        assert_eq!(std::mem::size_of::<super::Entry>(), 40);
+    }
+}

@@ -6,7 +6,6 @@
 //! forked child (BGSAVE, BGREWRITEAOF), where the locks were taken by the
 //! parent right before `fork` and the child sees that instant's memory.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -15,22 +14,24 @@ use bytes::Bytes;
 
 use super::aof::encode_command;
 use super::rdb::{read_rdb, RdbEntry, RdbStats, RdbValue, RdbWriter, RdbWriterOptions};
-use crate::db::value::HashValue;
+use crate::db::value::{HashValue, ListValue};
 use crate::db::{now_ms, Entry, Keyspace, Locked, Value};
 
 fn to_rdb(v: &Value) -> RdbValue {
     match v {
         Value::Str(s) => RdbValue::Str(s.to_bytes()),
-        Value::List(l) => RdbValue::List(l.iter().cloned().collect()),
-        Value::Hash(h) => RdbValue::Hash(h.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::List(l) => RdbValue::List(l.iter().map(Bytes::copy_from_slice).collect()),
+        Value::Hash(h) => {
+            RdbValue::Hash(h.iter().map(|(k, v)| (Bytes::copy_from_slice(k), Bytes::copy_from_slice(v))).collect())
+        }
     }
 }
 
 fn from_rdb(v: RdbValue) -> Value {
     match v {
         RdbValue::Str(s) => Value::str(&s),
-        RdbValue::List(l) => Value::list(VecDeque::from(l)),
-        RdbValue::Hash(h) => Value::hash(h.into_iter().collect::<HashValue>()),
+        RdbValue::List(l) => Value::List(ListValue::from_items(l.iter().map(|e| &e[..]))),
+        RdbValue::Hash(h) => Value::Hash(HashValue::from_pairs(h.iter().map(|(f, v)| (&f[..], &v[..])))),
     }
 }
 
@@ -92,15 +93,15 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
                 match &e.value {
                     Value::Str(s) => encode_command(&mut out, &[b"SET", k, s]),
                     Value::List(l) => {
-                        let items: Vec<&Bytes> = l.iter().collect();
+                        let items: Vec<&[u8]> = l.iter().collect();
                         for chunk in items.chunks(ITEMS_PER_CMD) {
                             let mut args: Vec<&[u8]> = vec![b"RPUSH", k];
-                            args.extend(chunk.iter().map(|b| &b[..]));
+                            args.extend(chunk.iter().copied());
                             encode_command(&mut out, &args);
                         }
                     }
                     Value::Hash(h) => {
-                        let pairs: Vec<(&Bytes, &Bytes)> = h.iter().collect();
+                        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
                         for chunk in pairs.chunks(ITEMS_PER_CMD) {
                             let mut args: Vec<&[u8]> = vec![b"HSET", k];
                             for (f, v) in chunk {

@@ -39,7 +39,9 @@ pub enum Reply {
     Verbatim(Bytes),
     /// A RESP3 push frame; on RESP2 an array.
     Push(Vec<Reply>),
-    /// Already-encoded bytes, written as they are (the proxy forwards backend replies this way).
+    /// Already-encoded bytes, written as they are (the proxy forwards
+    /// backend replies this way; long arrays of bulk strings are built so,
+    /// see [`Reply::bulk_array_encoded`]).
     Raw(Bytes),
     /// Nothing is written: the command replies later (blocking) or never (`CLIENT REPLY OFF`).
     None,
@@ -75,6 +77,17 @@ impl Reply {
     /// An array of bulk strings.
     pub fn bulk_array<I: IntoIterator<Item = Bytes>>(items: I) -> Reply {
         Reply::Array(items.into_iter().map(Reply::Bulk).collect())
+    }
+
+    /// An array of bulk strings, encoded at once: one buffer for the whole
+    /// reply instead of an allocation per element (RESP2 and RESP3 spell
+    /// such an array the same way). For replies of many elements copied
+    /// out of a value (LRANGE, HKEYS). O(total size).
+    pub fn bulk_array_encoded<'a>(items: impl Iterator<Item = &'a [u8]> + Clone) -> Reply {
+        let (n, bytes) = items.clone().fold((0, 0), |(n, b), it| (n + 1, b + it.len()));
+        let mut out = BytesMut::with_capacity(16 + bytes + 16 * n);
+        put_bulk_array(&mut out, n, items);
+        Reply::Raw(out.freeze())
     }
 
     /// True for error replies (used by MULTI/EXEC bookkeeping and stats).
@@ -129,12 +142,16 @@ fn put_line(buf: &mut BytesMut, prefix: u8, s: &str) {
 /// one request encoder, used by the AOF, the proxy and the client.
 /// O(total size).
 pub fn encode_request<B: BufMut, A: AsRef<[u8]>>(out: &mut B, args: &[A]) {
+    put_bulk_array(out, args.len(), args.iter().map(|a| a.as_ref()));
+}
+
+/// Writes `*n` and the `n` bulk strings of `items`. O(total size).
+fn put_bulk_array<'a, B: BufMut>(out: &mut B, n: usize, items: impl Iterator<Item = &'a [u8]>) {
     let mut ib = itoa::Buffer::new();
     out.put_u8(b'*');
-    out.put_slice(ib.format(args.len()).as_bytes());
+    out.put_slice(ib.format(n).as_bytes());
     out.put_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
+    for a in items {
         out.put_u8(b'$');
         out.put_slice(ib.format(a.len()).as_bytes());
         out.put_slice(b"\r\n");

@@ -49,15 +49,15 @@ pub struct Config {
     pub tls_auth_clients: String,
     /// The original project's `--backup PATH`: an RDB file loaded at start.
     pub backup: String,
-    /// Longest list node Redis packs (`list-max-listpack-size`): our lists
-    /// are never packed, so this only informs `CONFIG GET`.
+    /// Largest list kept packed in one block (`list-max-listpack-size`):
+    /// negative -1..-5 mean 4..64 KiB, positive a count of elements.
     pub list_max_listpack_size: i64,
     /// `list-compress-depth`: our list nodes are never compressed, so this
     /// only informs `CONFIG GET`.
     pub list_compress_depth: i64,
-    /// Most fields a hash may have and still report `listpack`.
+    /// Most fields a hash may have and still be packed (`listpack`).
     pub hash_max_listpack_entries: u64,
-    /// Longest field or value a hash may hold and still report `listpack`.
+    /// Longest field or value a packed hash may hold.
     pub hash_max_listpack_value: u64,
     /// `set-max-intset-entries` (no set type here: informs `CONFIG GET`).
     pub set_max_intset_entries: u64,
@@ -323,6 +323,7 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.list_max_listpack_size.to_string(),
         set: |c, v| {
             c.list_max_listpack_size = ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)?;
+            c.apply_encoding_limits();
             Ok(())
         },
         mutable: true,
@@ -485,7 +486,11 @@ impl Config {
     /// (the hash encoding thresholds, latency tracking). Called by their
     /// setters, and again after `CONFIG SET` restores the previous settings.
     pub fn apply_encoding_limits(&self) {
-        crate::db::value::set_hash_listpack_limits(self.hash_max_listpack_entries, self.hash_max_listpack_value);
+        crate::db::value::set_listpack_limits(
+            self.hash_max_listpack_entries,
+            self.hash_max_listpack_value,
+            self.list_max_listpack_size,
+        );
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
     }
 
