@@ -9,7 +9,7 @@ use super::keys::help_reply;
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::protocol::Reply;
-use crate::server::client::ReplyMode;
+use crate::server::client::{ReplyMode, Unblock};
 use crate::spec;
 
 /// The Redis version this server answers as (clients gate features on it).
@@ -160,6 +160,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "HELP",
     "    Prints this help.",
 ];
@@ -187,6 +189,7 @@ const CLIENT_SUBS: &[(&str, i32)] = &[
     ("reply", 3),
     ("setinfo", 4),
     ("setname", 3),
+    ("unblock", -3),
 ];
 
 fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -204,6 +207,7 @@ fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "list" => client_list(ctx, &a[2..]),
         "setinfo" => client_setinfo(ctx, &a[2], &a[3]),
         "kill" => client_kill(ctx, &a[2..]),
+        "unblock" => client_unblock(ctx, a),
         "no-evict" => {
             ctx.client.no_evict = on_off(&a[2])?;
             args::ok()
@@ -280,6 +284,26 @@ fn client_list(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
         }
     }
     Ok(Reply::Verbatim(Bytes::from(s)))
+}
+
+/// `CLIENT UNBLOCK client-id [TIMEOUT|ERROR]`: 1 if the client was parked
+/// in a blocking command and now answers its timeout reply (or the
+/// `UNBLOCKED` error), else 0. Checks the reason before the id, as Redis
+/// does. O(log clients).
+fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if a.len() > 4 {
+        let sub: String = String::from_utf8_lossy(&a[1]).chars().take(128).collect();
+        return fail(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."));
+    }
+    let how = match a.get(3) {
+        None => Unblock::Timeout,
+        Some(r) if is(r, "timeout") => Unblock::Timeout,
+        Some(r) if is(r, "error") => Unblock::Error,
+        Some(_) => return fail("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let id = int(&a[2])?;
+    let done = u64::try_from(id).ok().and_then(|id| ctx.srv.clients.get(id)).is_some_and(|c| c.request_unblock(how));
+    Ok(Reply::Int(done as i64))
 }
 
 fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {

@@ -19,6 +19,13 @@
 //! so the next one in line retries. New blocking commands queue behind
 //! clients already waiting, as in Redis.
 //!
+//! # CLIENT UNBLOCK
+//!
+//! An unblock request wakes the client; its retry answers the timeout reply
+//! (or the `UNBLOCKED` error) and hands its place in line on like a served
+//! client. A retry about to pop claims the client's block state first, so a
+//! client is either served or unblocked, never both.
+//!
 //! Limits of the retry design: a non-blocking pop (LPOP …) can take
 //! elements before a woken client retries; and a client that disconnects at
 //! the very moment it is woken leaves the element to the next push's wake-up.
@@ -36,7 +43,7 @@ use crate::cmd::{CmdResult, Ctx};
 use crate::db::value::Hasher;
 use crate::db::Value;
 use crate::protocol::Reply;
-use crate::server::client::{BlockSpec, ClientHandle};
+use crate::server::client::{BlockSpec, ClientHandle, Unblock};
 
 /// A waiter whose deadline is closer than this may time out instead of
 /// retrying, so nobody defers to it.
@@ -73,7 +80,7 @@ impl Session {
         match self.handle.upgrade() {
             None => false,
             Some(h) => {
-                h.blocked.load(Ordering::Acquire)
+                h.is_waiting()
                     && !h.killed.load(Ordering::Acquire)
                     && self.deadline.is_none_or(|d| d > now + DEADLINE_MARGIN)
             }
@@ -195,6 +202,15 @@ fn finish(ctx: &mut Ctx, keys: &[Bytes], result: CmdResult) -> CmdResult {
     result
 }
 
+/// The answer of a command unblocked by `CLIENT UNBLOCK` (errors as `Err`,
+/// so they are counted as failed calls). O(size of `timeout_reply`).
+fn unblocked(how: Unblock, timeout_reply: &Reply) -> CmdResult {
+    match how.reply(timeout_reply) {
+        e @ Reply::Error(_) => Err(e),
+        r => Ok(r),
+    }
+}
+
 /// The shared body of every blocking command: tries `keys` in order and
 /// runs `take` on the first holding elements that are the caller's to
 /// take; otherwise blocks (or, inside EXEC, answers `timeout_reply`).
@@ -206,10 +222,15 @@ fn serve(
     mut take: impl FnMut(&mut Ctx, &Bytes) -> CmdResult,
 ) -> CmdResult {
     let fifo = !ctx.client.in_exec;
-    let retry = fifo && ctx.client.handle.blocked.load(Ordering::Acquire);
+    let retry = fifo && ctx.client.handle.is_blocked();
     if fifo && !retry {
         // A new command, not a retry: forget the client's earlier session.
         FIFO.lock().remove(me(ctx));
+    }
+    if retry {
+        if let Some(how) = ctx.client.handle.unblock_requested() {
+            return finish(ctx, keys, unblocked(how, &timeout_reply));
+        }
     }
     for key in keys {
         let ready = match write_list(&mut ctx.ks, key) {
@@ -220,6 +241,13 @@ fn serve(
             Ok(l) => l.is_some_and(|l| !l.is_empty()),
         };
         if ready && !(fifo && someone_ahead(ctx, key)) {
+            // Serving and CLIENT UNBLOCK exclude each other: whichever
+            // changes the client's block state first wins.
+            if retry && !ctx.client.handle.claim_served() {
+                if let Some(how) = ctx.client.handle.unblock_requested() {
+                    return finish(ctx, keys, unblocked(how, &timeout_reply));
+                }
+            }
             let r = take(ctx, key);
             return finish(ctx, keys, r);
         }

@@ -38,6 +38,41 @@ pub struct BlockSpec {
     pub timeout_reply: crate::protocol::Reply,
 }
 
+/// The error a client blocked in a command gets from `CLIENT UNBLOCK id ERROR`.
+pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+/// How `CLIENT UNBLOCK` asked a blocked client to stop waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unblock {
+    /// As if the command's timeout had passed (the default).
+    Timeout,
+    /// With the [`UNBLOCKED_ERROR`] error.
+    Error,
+}
+
+impl Unblock {
+    /// The reply the unblocked command answers: `timeout_reply` or the
+    /// `UNBLOCKED` error. O(size of `timeout_reply`).
+    pub fn reply(self, timeout_reply: &crate::protocol::Reply) -> crate::protocol::Reply {
+        match self {
+            Unblock::Timeout => timeout_reply.clone(),
+            Unblock::Error => crate::protocol::Reply::err(UNBLOCKED_ERROR),
+        }
+    }
+}
+
+/// Values of [`ClientHandle`]'s block state.
+mod block_state {
+    /// Not in a blocking command.
+    pub const IDLE: u8 = 0;
+    /// Parked in a blocking command; may be served or unblocked.
+    pub const BLOCKED: u8 = 1;
+    /// `CLIENT UNBLOCK … TIMEOUT` won: the command must answer its timeout reply.
+    pub const UNBLOCK_TIMEOUT: u8 = 2;
+    /// `CLIENT UNBLOCK … ERROR` won: the command must answer the `UNBLOCKED` error.
+    pub const UNBLOCK_ERROR: u8 = 3;
+}
+
 /// The part of a client other tasks may see or act on.
 #[derive(Debug)]
 pub struct ClientHandle {
@@ -67,8 +102,13 @@ pub struct ClientHandle {
     pub kill_notify: Notify,
     /// Authenticated user name.
     pub user: Mutex<String>,
-    /// Blocked in a blocking command.
-    pub blocked: AtomicBool,
+    /// Where the client stands in a blocking command (`block_state::*`).
+    /// Moves IDLE → BLOCKED (the connection parks), BLOCKED → IDLE (served,
+    /// timed out, gone) or BLOCKED → UNBLOCK_* (`CLIENT UNBLOCK`) → IDLE;
+    /// the compare-and-swaps make serving and unblocking mutually exclusive.
+    block_state: AtomicU8,
+    /// Wakes the parked connection when `CLIENT UNBLOCK` targets it.
+    pub unblock_notify: Notify,
     /// Inside MULTI.
     pub in_multi: AtomicBool,
 }
@@ -78,6 +118,63 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_notify.notify_one();
+    }
+
+    /// True while the client is parked in a blocking command (including
+    /// after an unblock request it has not answered yet). O(1).
+    pub fn is_blocked(&self) -> bool {
+        self.block_state.load(Ordering::Acquire) != block_state::IDLE
+    }
+
+    /// True while the client is parked and neither served nor unblocked:
+    /// it will retry its command when woken. O(1).
+    pub fn is_waiting(&self) -> bool {
+        self.block_state.load(Ordering::Acquire) == block_state::BLOCKED
+    }
+
+    /// Marks the client parked in a blocking command (its connection does
+    /// this before the first retry). O(1).
+    pub fn set_blocked(&self) {
+        self.block_state.store(block_state::BLOCKED, Ordering::Release);
+    }
+
+    /// Ends the blocked state and returns the unblock request it held, if
+    /// `CLIENT UNBLOCK` got in before the end. O(1).
+    pub fn end_block(&self) -> Option<Unblock> {
+        decode_unblock(self.block_state.swap(block_state::IDLE, Ordering::AcqRel))
+    }
+
+    /// The pending `CLIENT UNBLOCK` request, if any. O(1).
+    pub fn unblock_requested(&self) -> Option<Unblock> {
+        decode_unblock(self.block_state.load(Ordering::Acquire))
+    }
+
+    /// A blocked command about to be served claims it: true (and the client
+    /// is no longer blocked) unless `CLIENT UNBLOCK` got in first, in which
+    /// case the command must answer [`Unblock::reply`] instead. O(1).
+    pub fn claim_served(&self) -> bool {
+        self.block_state
+            .compare_exchange(block_state::BLOCKED, block_state::IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// `CLIENT UNBLOCK`: if the client is parked, not yet served nor
+    /// unblocked, and not killed, records `how` and wakes its connection
+    /// (which then answers accordingly). True if it did. O(1).
+    pub fn request_unblock(&self, how: Unblock) -> bool {
+        if self.killed.load(Ordering::Acquire) {
+            return false;
+        }
+        let to = match how {
+            Unblock::Timeout => block_state::UNBLOCK_TIMEOUT,
+            Unblock::Error => block_state::UNBLOCK_ERROR,
+        };
+        let won =
+            self.block_state.compare_exchange(block_state::BLOCKED, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
+        if won {
+            self.unblock_notify.notify_one();
+        }
+        won
     }
 
     /// Idle seconds.
@@ -94,7 +191,7 @@ impl ClientHandle {
         if self.in_multi.load(Ordering::Relaxed) {
             flags.push('x');
         }
-        if self.blocked.load(Ordering::Relaxed) {
+        if self.is_blocked() {
             flags.push('b');
         }
         if flags.is_empty() {
@@ -137,7 +234,7 @@ pub struct ClientState {
     pub watch_dirty: DirtyFlag,
     /// Set by a blocking command that found nothing to pop.
     pub block: Option<BlockSpec>,
-    /// The blocked command was woken by its deadline (retry returns the timeout reply).
+    /// Commands are running inside EXEC (blocking commands answer at once).
     pub in_exec: bool,
     /// `CLIENT REPLY` state.
     pub reply_mode: ReplyMode,
@@ -212,7 +309,8 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             user: Mutex::new("default".into()),
-            blocked: AtomicBool::new(false),
+            block_state: AtomicU8::new(block_state::IDLE),
+            unblock_notify: Notify::new(),
             in_multi: AtomicBool::new(false),
         });
         self.clients.lock().insert(id, h.clone());
@@ -241,6 +339,20 @@ impl ClientRegistry {
 
     /// Number of clients blocked in a blocking command.
     pub fn blocked(&self) -> usize {
-        self.clients.lock().values().filter(|c| c.blocked.load(Ordering::Relaxed)).count()
+        self.clients.lock().values().filter(|c| c.is_blocked()).count()
+    }
+
+    /// The client with this id, if connected. O(log clients).
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
+    }
+}
+
+/// The unblock request a block state value holds.
+fn decode_unblock(state: u8) -> Option<Unblock> {
+    match state {
+        block_state::UNBLOCK_TIMEOUT => Some(Unblock::Timeout),
+        block_state::UNBLOCK_ERROR => Some(Unblock::Error),
+        _ => None,
     }
 }

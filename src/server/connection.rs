@@ -271,8 +271,13 @@ async fn flush<S: AsyncWrite + Unpin>(
 }
 
 /// Parks a blocked command until a key it waits on gets data, its timeout
-/// passes, or the client goes away (`None`). Bytes the client sends
-/// meanwhile are buffered for after.
+/// passes, `CLIENT UNBLOCK` targets it, or the client goes away (`None`).
+/// Bytes the client sends meanwhile are buffered for after.
+///
+/// An unblock request wakes the client like a ready key: the retry sees the
+/// request (the blocking command answers it and hands its place in line on,
+/// see `cmd/list_blocking.rs`). A command that does not look at requests is
+/// answered here after one more retry.
 async fn wait_blocked<S: AsyncRead + Unpin>(
     srv: &Server,
     client: &mut ClientState,
@@ -285,13 +290,22 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
     let id = client.id();
     let handle = client.handle.clone();
     srv.blocking.register(id, &block.keys, &notify);
-    handle.blocked.store(true, Ordering::Relaxed);
+    handle.set_blocked();
     let mut shutdown = srv.shutdown.subscribe();
     let mut eof = false;
-    let result = loop {
+    let mut saw_unblock = false;
+    // None: the client is gone; Some(None): timed out; Some(Some(r)): answered r.
+    let result: Option<Option<Reply>> = loop {
         let r = cmd::execute_again(srv, client, args);
         if client.block.take().is_none() {
-            break Some(r);
+            break Some(Some(r));
+        }
+        if let Some(how) = handle.unblock_requested() {
+            if saw_unblock {
+                break Some(Some(how.reply(&block.timeout_reply)));
+            }
+            saw_unblock = true;
+            continue;
         }
         let deadline = block.deadline;
         let woke = loop {
@@ -303,6 +317,7 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
             };
             tokio::select! {
                 _ = notify.notified() => break Some(true),
+                _ = handle.unblock_notify.notified() => break Some(true),
                 _ = sleep => break Some(false),
                 r = stream.read_buf(buf), if !eof => match r {
                     Ok(0) | Err(_) => { eof = true; break None; }
@@ -314,11 +329,24 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
         };
         match woke {
             Some(true) => continue,
-            Some(false) => break Some(block.timeout_reply.clone()),
+            Some(false) => break Some(None),
             None => break None,
         }
     };
     srv.blocking.unregister(id, &block.keys);
-    handle.blocked.store(false, Ordering::Relaxed);
-    result
+    let pending = handle.end_block();
+    if pending.is_some() {
+        // Use up the wake-up the request left if it was seen without waiting,
+        // so it does not cause a spurious retry of the next blocking command.
+        tokio::select! {
+            biased;
+            _ = handle.unblock_notify.notified() => {}
+            _ = std::future::ready(()) => {}
+        }
+    }
+    // `Some(None)`: timed out. If CLIENT UNBLOCK got in first (and so
+    // already replied 1), answer as it asked.
+    result.map(|r| {
+        r.unwrap_or_else(|| pending.map_or_else(|| block.timeout_reply.clone(), |how| how.reply(&block.timeout_reply)))
+    })
 }
