@@ -1,6 +1,7 @@
 //! Test harness: starts the real `inmemory-server` binary on a free port
 //! and gives clients to it (the `redis` crate, or raw RESP over a socket).
-//! The process is killed when the handle drops.
+//! The process is killed when the handle drops, and (Linux) when the test
+//! process dies. The proxy's test harness includes this file too.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -27,9 +28,115 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
-/// Path of a binary built by this workspace.
+/// Path of the `inmemory-server` binary. In the root package's tests cargo
+/// names it (`CARGO_BIN_EXE_inmemory-server`). Other packages that include
+/// this file (the proxy's tests, with `#[path]`) get the one in the running
+/// test's target directory, built once with `cargo build` when absent (as
+/// after `cargo test -p inmemory-proxy` on a fresh tree).
 pub fn server_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_inmemory-server"))
+    match option_env!("CARGO_BIN_EXE_inmemory-server") {
+        Some(bin) => PathBuf::from(bin),
+        None => workspace_server_bin(),
+    }
+}
+
+/// `<target>/<profile>/inmemory-server`, next to the directory of the
+/// running test executable (`<target>/<profile>/deps/`); built on first use
+/// if missing.
+fn workspace_server_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target profile directory");
+        let bin = profile_dir.join("inmemory-server");
+        if !bin.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let ok = Command::new(cargo)
+                .args(["build", "-p", "inmemory", "--bin", "inmemory-server"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build");
+            assert!(ok.success(), "building inmemory-server failed");
+        }
+        assert!(bin.exists(), "no inmemory-server at {}", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// Makes the child started by `cmd` get SIGKILL when the thread that spawns
+/// it exits (Linux `PR_SET_PDEATHSIG`), so a test process killed by a signal
+/// leaves no server or proxy behind. The signal follows the spawning
+/// *thread*: spawn from the test's own thread, not from a helper thread that
+/// ends before the test does. Elsewhere than Linux: does nothing.
+pub fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the hook runs in the forked child before exec and only makes
+        // async-signal-safe system calls (prctl, getppid); it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before prctl took effect: no signal will come.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("parent exited during spawn"));
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
+/// Spawns `cmd` (with `RUST_LOG=info`, piped output, no stdin, and
+/// [`die_with_parent`]) and waits up to 30 s for it to log "Ready to accept
+/// connections". Gives back the child and a receiver of the lines it logs
+/// from then on (stdout and stderr, read by two background threads); on
+/// failure the child is killed and the error holds what it printed.
+pub fn spawn_ready(mut cmd: Command) -> Result<(Child, mpsc::Receiver<String>), String> {
+    cmd.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx2.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("Ready to accept connections") => return Ok((child, rx)),
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no ready line; output: {}", seen.join("\n")));
+            }
+        }
+    }
+}
+
+/// The command line of a data server on `port` with its data in `dir`,
+/// saving disabled, plus `extra` flags.
+pub fn server_command(port: u16, dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(server_bin());
+    cmd.arg("--port").arg(port.to_string()).arg("--dir").arg(dir).arg("--save").arg("");
+    cmd.args(extra);
+    cmd
 }
 
 impl Server {
@@ -53,37 +160,7 @@ impl Server {
     }
 
     fn try_start(dir: &Path, port: u16, extra: &[&str]) -> Result<(Child, mpsc::Receiver<String>), String> {
-        let mut cmd = Command::new(server_bin());
-        cmd.arg("--port").arg(port.to_string()).arg("--dir").arg(dir).arg("--save").arg("");
-        cmd.args(extra);
-        cmd.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let (tx, rx) = mpsc::channel();
-        let tx2 = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx2.send(line);
-            }
-        });
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(line) if line.contains("Ready to accept connections") => return Ok((child, rx)),
-                Ok(line) => seen.push(line),
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("no ready line; output: {}", seen.join("\n")));
-                }
-            }
-        }
+        spawn_ready(server_command(port, dir, extra))
     }
 
     /// `redis://127.0.0.1:port/`.
@@ -111,9 +188,7 @@ impl Server {
 
     /// A raw socket to the server.
     pub fn raw(&self) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        Raw { r: BufReader::new(s.try_clone().expect("clone")), w: s }
+        Raw::connect(self.port)
     }
 
     /// Stops the server with SIGTERM and waits for it (graceful shutdown path).
@@ -176,6 +251,13 @@ pub struct Raw {
 }
 
 impl Raw {
+    /// Connects to 127.0.0.1:`port` (reads time out after 30 s).
+    pub fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        Raw { r: BufReader::new(s.try_clone().expect("clone")), w: s }
+    }
+
     /// Sends raw bytes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.w.write_all(bytes).expect("write");

@@ -1,50 +1,27 @@
 //! Test harness for the proxy: starts real `inmemory-server` processes and
 //! a real `inmemory-proxy` in front of them, on free 127.0.0.1 ports.
 //!
-//! The data server binary is found next to the proxy binary in the shared
-//! target directory; when it is missing (`cargo test -p inmemory-proxy` on
-//! a fresh tree) it is built once with `cargo build -p inmemory --bin
-//! inmemory-server`. Every process is killed when its handle drops.
+//! Starting a process and waiting for its ready line, finding the data
+//! server binary, and the raw RESP client come from the data server's
+//! harness (`tests/common/mod.rs`, shared by path). Every process is killed
+//! when its handle drops, and (Linux) when the test process dies.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
+#[path = "../../../tests/common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
+// Each test file uses a different part of what is re-exported.
+#[allow(unused_imports)]
+pub use common::{bulk, encode_cmd, free_port, Raw, Resp};
 
 /// The proxy binary under test.
 pub fn proxy_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_inmemory-proxy"))
-}
-
-/// The data server binary (built on first use if absent).
-pub fn server_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let proxy = proxy_bin();
-        let dir = proxy.parent().expect("bin dir");
-        let bin = dir.join("inmemory-server");
-        if !bin.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
-            let ok = Command::new(cargo)
-                .args(["build", "-p", "inmemory", "--bin", "inmemory-server"])
-                .current_dir(root)
-                .status()
-                .expect("run cargo build");
-            assert!(ok.success(), "building inmemory-server failed");
-        }
-        assert!(bin.exists(), "no inmemory-server at {}", bin.display());
-        bin
-    })
-    .clone()
 }
 
 /// A running process that printed "Ready to accept connections".
@@ -55,36 +32,9 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(mut cmd: Command) -> Result<Proc, String> {
-        cmd.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let (tx, rx) = mpsc::channel();
-        for out in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(line) if line.contains("Ready to accept connections") => return Ok(Proc { child, log: rx }),
-                Ok(line) => seen.push(line),
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("no ready line; output: {}", seen.join("\n")));
-                }
-            }
-        }
+    fn spawn(cmd: Command) -> Result<Proc, String> {
+        let (child, log) = common::spawn_ready(cmd)?;
+        Ok(Proc { child, log })
     }
 
     /// SIGKILL and wait.
@@ -133,10 +83,8 @@ impl DataServer {
     /// Starts a data server on `port` with `extra` flags.
     pub fn start_with(port: u16, extra: &[&str]) -> Result<DataServer, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(server_bin());
-        cmd.arg("--port").arg(port.to_string()).arg("--dir").arg(dir.path()).arg("--save").arg("");
-        cmd.args(extra);
-        Ok(DataServer { proc: Proc::spawn(cmd)?, port, dir })
+        let proc = Proc::spawn(common::server_command(port, dir.path(), extra))?;
+        Ok(DataServer { proc, port, dir })
     }
 
     /// `127.0.0.1:port`.
@@ -248,120 +196,7 @@ pub fn connect(port: u16, resp3: bool) -> redis::Connection {
     c
 }
 
-/// A RESP reply read from a raw socket.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Resp {
-    Simple(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<Resp>>),
-    Null,
-    Map(Vec<(Resp, Resp)>),
-    Set(Vec<Resp>),
-    Double(String),
-    Bool(bool),
-    Verbatim(Vec<u8>),
-}
-
-/// A raw client connection.
-pub struct Raw {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Raw {
-    /// Connects to 127.0.0.1:port.
-    pub fn connect(port: u16) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        Raw { r: BufReader::new(s.try_clone().expect("clone")), w: s }
-    }
-
-    /// Sends bytes as they are.
-    pub fn send(&mut self, b: &[u8]) {
-        self.w.write_all(b).expect("write");
-    }
-
-    /// Reads one reply.
-    pub fn read(&mut self) -> Resp {
-        read_resp(&mut self.r).expect("read reply")
-    }
-
-    /// Sends one command and reads its reply.
-    pub fn call(&mut self, args: &[&str]) -> Resp {
-        self.send(&encode(args));
-        self.read()
-    }
-
-    /// True once the other side closed.
-    pub fn is_closed(&mut self) -> bool {
-        let mut b = [0u8; 1];
-        matches!(self.r.read(&mut b), Ok(0))
-    }
-}
-
 /// A command as a RESP multibulk.
 pub fn encode(args: &[&str]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    v
-}
-
-fn read_line(r: &mut impl BufRead) -> std::io::Result<String> {
-    let mut line = String::new();
-    if r.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
-    }
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
-/// Reads one RESP2/RESP3 reply.
-pub fn read_resp(r: &mut impl BufRead) -> std::io::Result<Resp> {
-    let line = read_line(r)?;
-    let (t, rest) = line.split_at(1);
-    let n: i64 = rest.parse().unwrap_or(-1);
-    Ok(match t {
-        "+" => Resp::Simple(rest.into()),
-        "-" => Resp::Error(rest.into()),
-        ":" => Resp::Int(n),
-        "$" | "=" if n < 0 => Resp::Bulk(None),
-        "$" | "=" => {
-            let mut b = vec![0u8; n as usize + 2];
-            r.read_exact(&mut b)?;
-            b.truncate(n as usize);
-            if t == "=" {
-                Resp::Verbatim(b[4..].to_vec())
-            } else {
-                Resp::Bulk(Some(b))
-            }
-        }
-        "*" if n < 0 => Resp::Array(None),
-        "*" | "~" => {
-            let items = (0..n).map(|_| read_resp(r)).collect::<Result<Vec<_>, _>>()?;
-            if t == "~" {
-                Resp::Set(items)
-            } else {
-                Resp::Array(Some(items))
-            }
-        }
-        "%" => {
-            let mut m = Vec::new();
-            for _ in 0..n {
-                m.push((read_resp(r)?, read_resp(r)?));
-            }
-            Resp::Map(m)
-        }
-        "_" => Resp::Null,
-        "," => Resp::Double(rest.into()),
-        "#" => Resp::Bool(rest == "t"),
-        _ => Resp::Error(format!("unparsed: {line}")),
-    })
-}
-
-/// A bulk reply.
-pub fn bulk(s: &str) -> Resp {
-    Resp::Bulk(Some(s.as_bytes().to_vec()))
+    encode_cmd(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>())
 }
