@@ -287,7 +287,8 @@ fn small_hashes_and_lists_cost_less_than_in_redis() {
     let before = used_memory(&mut c);
     let mut p = redis::pipe();
     for i in 0..N {
-        let fields: Vec<(String, String)> = (0..10).map(|f| (format!("fld:{f:04}"), format!("val:{:04}", (i + f) % 10000))).collect();
+        let fields: Vec<(String, String)> =
+            (0..10).map(|f| (format!("fld:{f:04}"), format!("val:{:04}", (i + f) % 10000))).collect();
         p.hset_multiple(format!("hsh:{i:012}"), &fields).ignore();
     }
     let () = p.query(&mut c).unwrap();

@@ -385,11 +385,11 @@ fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
 #[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
     spec!("ping", -1, FAST | CONNECTION, 0, 0, 0, ping, "connection", "Returns the server's liveliness response.", "O(1)"),
-    spec!("echo", 2, FAST | CONNECTION, 0, 0, 0, echo, "connection", "Returns the given string.", "O(1)"),
-    spec!("quit", -1, FAST | CONNECTION | NO_AUTH | NO_MULTI, 0, 0, 0, quit, "connection", "Closes the connection.", "O(1)"),
-    spec!("reset", 1, FAST | CONNECTION | NO_AUTH | NO_MULTI, 0, 0, 0, reset, "connection", "Resets the connection.", "O(1)"),
-    spec!("select", 2, FAST | CONNECTION, 0, 0, 0, select, "connection", "Changes the selected database.", "O(1)"),
-    spec!("auth", -2, FAST | CONNECTION | NO_AUTH, 0, 0, 0, auth, "connection", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user"),
-    spec!("hello", -1, FAST | CONNECTION | NO_AUTH, 0, 0, 0, hello, "connection", "Handshakes with the Redis server.", "O(1)"),
-    spec!("client", -2, CONNECTION, 0, 0, 0, client, "connection", "A container for client connection commands.", "Depends on subcommand."),
+    spec!("echo", 2, FAST | CONNECTION | LOADING, 0, 0, 0, echo, "connection", "Returns the given string.", "O(1)"),
+    spec!("quit", -1, FAST | CONNECTION | NO_AUTH | NO_MULTI | LOADING, 0, 0, 0, quit, "connection", "Closes the connection.", "O(1)"),
+    spec!("reset", 1, FAST | CONNECTION | NO_AUTH | NO_MULTI | LOADING, 0, 0, 0, reset, "connection", "Resets the connection.", "O(1)"),
+    spec!("select", 2, FAST | CONNECTION | LOADING, 0, 0, 0, select, "connection", "Changes the selected database.", "O(1)"),
+    spec!("auth", -2, FAST | CONNECTION | NO_AUTH | LOADING, 0, 0, 0, auth, "connection", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user"),
+    spec!("hello", -1, FAST | CONNECTION | NO_AUTH | LOADING, 0, 0, 0, hello, "connection", "Handshakes with the Redis server.", "O(1)"),
+    spec!("client", -2, CONNECTION | LOADING, 0, 0, 0, client, "connection", "A container for client connection commands.", "Depends on subcommand."),
 ];

@@ -293,8 +293,12 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         l.iter().take(scan).enumerate().filter(|(_, v)| v == &&elem[..]).map(|(p, _)| p).skip(skip).take(want).collect()
     } else {
         // A walk from the head finds the matches; the tail's come last.
-        let mut m: Vec<usize> =
-            l.range(len - scan, len - 1).enumerate().filter(|(_, v)| v == &&elem[..]).map(|(p, _)| p + len - scan).collect();
+        let mut m: Vec<usize> = l
+            .range(len - scan, len - 1)
+            .enumerate()
+            .filter(|(_, v)| v == &&elem[..])
+            .map(|(p, _)| p + len - scan)
+            .collect();
         m.reverse();
         m.into_iter().skip(skip).take(want).collect()
     };

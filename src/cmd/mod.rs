@@ -3,7 +3,8 @@
 //! `connection`, `transaction`).
 //!
 //! Dispatch order follows Redis's `processCommand`: look the name up, check
-//! arity, check authentication, queue inside MULTI, then lock the shards of
+//! arity, check authentication and ACLs, refuse (`-MISCONF`, `-OOM`,
+//! `-LOADING` while the dataset loads), queue inside MULTI, then lock the shards of
 //! the command's keys and run its handler. Locks are released before
 //! blocked clients are woken.
 
@@ -43,6 +44,9 @@ pub struct Ctx<'a> {
     /// The shards holding the command's keys, locked for its duration.
     pub ks: Locked<'a>,
 }
+
+/// Redis's refusal of a command while the dataset loads at start.
+pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory";
 
 /// Redis's reply to an unknown command name.
 fn unknown_command(args: &[Bytes]) -> Reply {
@@ -118,6 +122,16 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     {
         refusal = Some(Reply::err("OOM command not allowed when used memory > 'maxmemory'."));
     }
+    // Loading at start: only Redis's `loading` commands run (EXEC only if
+    // its whole queue may), so clients never race the loader, which itself
+    // replays an AOF through here on a thread marked loading.
+    if refusal.is_none()
+        && srv.persist.loading.load(Ordering::Relaxed)
+        && !crate::db::loading()
+        && !loading_ok(client, spec, args)
+    {
+        refusal = Some(Reply::err(LOADING_ERROR));
+    }
     if let Some(refusal) = refusal {
         info::stats::record_rejected(spec, args);
         if spec.name == "exec" && client.multi.is_some() {
@@ -137,6 +151,16 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         }
     }
     execute(srv, client, spec, args)
+}
+
+/// Whether a command may run while the dataset loads: see
+/// [`table::allowed_while_loading`]; EXEC when every queued command may.
+fn loading_ok(client: &ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if !table::allowed_while_loading(spec, args) {
+        return false;
+    }
+    let queued_ok = |a: &Vec<Bytes>| table::lookup(&a[0]).is_some_and(|s| table::allowed_while_loading(s, a));
+    spec.name != "exec" || client.multi.as_ref().is_none_or(|q| q.iter().all(queued_ok))
 }
 
 /// Re-runs a blocked command (arity and queueing were checked the first time).

@@ -45,6 +45,6 @@ fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 pub const COMMANDS: &[super::table::CommandSpec] = &[
     spec!("save", 1, ADMIN | ALL_KEYS, 0, 0, 0, save, "server", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases"),
     spec!("bgsave", -1, ADMIN | ALL_KEYS, 0, 0, 0, bgsave, "server", "Asynchronously saves the database(s) to disk.", "O(1) in the server (the forked child does O(N))"),
-    spec!("lastsave", 1, FAST, 0, 0, 0, lastsave, "server", "Returns the Unix timestamp of the last successful save to disk.", "O(1)"),
+    spec!("lastsave", 1, FAST | LOADING, 0, 0, 0, lastsave, "server", "Returns the Unix timestamp of the last successful save to disk.", "O(1)"),
     spec!("bgrewriteaof", 1, ADMIN | ALL_KEYS, 0, 0, 0, bgrewriteaof, "server", "Asynchronously rewrites the append-only file to disk.", "O(1) in the server (the forked child does O(N))"),
 ];

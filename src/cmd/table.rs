@@ -38,7 +38,8 @@ pub mod flags {
     pub const MOVABLE_KEYS: u32 = 1 << 9;
     /// Connection-level command (no keyspace access).
     pub const CONNECTION: u32 = 1 << 10;
-    /// Allowed while loading/stale (informational).
+    /// Served while the dataset loads at start, as Redis's `loading` flag
+    /// (see [`super::allowed_while_loading`]).
     pub const LOADING: u32 = 1 << 11;
     /// Dangerous (ACL category @dangerous).
     pub const DANGEROUS: u32 = 1 << 12;
@@ -183,4 +184,43 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
 /// Number of commands in the table (`COMMAND COUNT`).
 pub fn count() -> usize {
     TABLE.by_name.len()
+}
+
+/// Container commands of which Redis 7.0 serves only `HELP` while loading.
+const LOADING_HELP_ONLY: &[&str] = &["cluster", "function", "memory", "module", "object", "script", "xgroup", "xinfo"];
+
+/// Whether Redis 7.0 runs this command while loading the dataset at start
+/// (otherwise it answers `-LOADING`): the rows' `LOADING` flag (set on the
+/// commands whose every subcommand Redis 7.0 flags `loading`), plus `HELP`
+/// of the containers below. `args` is the whole request (name
+/// first). EXEC's queue is checked by the dispatcher. O(1).
+pub fn allowed_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if spec.flags & flags::LOADING != 0 {
+        return true;
+    }
+    let name = spec.alias_of.unwrap_or(spec.name);
+    LOADING_HELP_ONLY.contains(&name) && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"help"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(args: &[&str]) -> bool {
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let spec = lookup(&args[0]).expect("known command");
+        allowed_while_loading(spec, &args)
+    }
+
+    #[test]
+    fn loading_allow_list_follows_redis() {
+        for ok in [&["INFO"][..], &["config", "get", "*"], &["CLIENT", "LIST"], &["object", "HELP"], &["MULTI"]] {
+            assert!(allowed(ok), "{ok:?}");
+        }
+        for refused in
+            [&["GET", "k"][..], &["PING"], &["DBSIZE"], &["OBJECT", "ENCODING", "k"], &["SAVE"], &["lget", "k", "0"]]
+        {
+            assert!(!allowed(refused), "{refused:?}");
+        }
+    }
 }

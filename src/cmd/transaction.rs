@@ -127,9 +127,9 @@ fn unwatch(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 /// The transaction family's rows of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
-    spec!("multi", 1, NO_MULTI | FAST, 0, 0, 0, multi, "transactions", "Starts a transaction.", "O(1)"),
-    spec!("exec", 1, NO_MULTI | ALL_KEYS, 0, 0, 0, exec, "transactions", "Executes all commands in a transaction.", "Depends on commands in the transaction"),
-    spec!("discard", 1, NO_MULTI | FAST, 0, 0, 0, discard, "transactions", "Discards a transaction.", "O(N), when N is the number of queued commands"),
-    spec!("watch", -2, NO_MULTI | FAST, 1, -1, 1, watch, "transactions", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key."),
-    spec!("unwatch", 1, FAST, 0, 0, 0, unwatch, "transactions", "Forgets about watched keys of a transaction.", "O(1)"),
+    spec!("multi", 1, NO_MULTI | FAST | LOADING, 0, 0, 0, multi, "transactions", "Starts a transaction.", "O(1)"),
+    spec!("exec", 1, NO_MULTI | ALL_KEYS | LOADING, 0, 0, 0, exec, "transactions", "Executes all commands in a transaction.", "Depends on commands in the transaction"),
+    spec!("discard", 1, NO_MULTI | FAST | LOADING, 0, 0, 0, discard, "transactions", "Discards a transaction.", "O(N), when N is the number of queued commands"),
+    spec!("watch", -2, NO_MULTI | FAST | LOADING, 1, -1, 1, watch, "transactions", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key."),
+    spec!("unwatch", 1, FAST | LOADING, 0, 0, 0, unwatch, "transactions", "Forgets about watched keys of a transaction.", "O(1)"),
 ];

@@ -148,9 +148,7 @@ impl HashValue {
                     }
                 }
             }
-            HashValue::Table(t) => {
-                t.insert(CompactBytes::from_slice(field), CompactBytes::from_slice(value)).is_none()
-            }
+            HashValue::Table(t) => t.insert(CompactBytes::from_slice(field), CompactBytes::from_slice(value)).is_none(),
         }
     }
 

@@ -118,7 +118,11 @@ impl ListValue {
             ListValue::Deque(d) => {
                 std::mem::size_of::<Deque>()
                     + d.items.capacity() * std::mem::size_of::<CompactBytes>()
-                    + d.items.iter().filter(|e| e.len() > super::compact::INLINE_MAX).map(|e| e.len() + 16).sum::<usize>()
+                    + d.items
+                        .iter()
+                        .filter(|e| e.len() > super::compact::INLINE_MAX)
+                        .map(|e| e.len() + 16)
+                        .sum::<usize>()
             }
         }
     }

@@ -35,7 +35,6 @@ impl Value {
         Value::Str(CompactBytes::from_slice(b))
     }
 
-
     /// The name `TYPE` answers.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -3,6 +3,7 @@
 //! - [`rdb`]: the RDB file codec (Redis 7 compatible, both directions).
 //! - [`snapshot`]: the keyspace written as an RDB image or AOF base; RDB loading.
 //! - [`aof`]: the append-only log, its writer thread, rewrite and replay.
+//! - [`load`]: loading at start while clients get `-LOADING`, its progress.
 //!
 //! Promises: a snapshot is written to a temporary file, synced, renamed
 //! over the old one and the directory synced, so a crash leaves either the
@@ -10,9 +11,11 @@
 //! writes the image of the instant the parent held every shard lock, while
 //! the parent keeps serving. At start the AOF (if enabled and present) wins
 //! over the RDB, as in Redis; a corrupt file stops the start with an error
-//! naming the file and offset.
+//! naming the file and offset. The load runs while the listeners already
+//! accept clients (see [`load`]).
 
 pub mod aof;
+pub mod load;
 mod propagate;
 pub mod rdb;
 pub mod snapshot;
@@ -32,6 +35,7 @@ use crate::server::client::ClientState;
 use crate::server::config::Config;
 use crate::server::Server;
 use aof::Aof;
+pub use load::{begin_loading, load_at_start, LoadProgress, LoadSource};
 use propagate::{b, translate};
 
 /// Why writes are refused (`-MISCONF`).
@@ -44,8 +48,11 @@ const MISCONF_AOF: u8 = 2;
 pub struct Persistence {
     /// The open append-only file, when `appendonly yes`.
     pub aof: RwLock<Option<Arc<Aof>>>,
-    /// True while data is loaded at start (nothing is logged then).
+    /// True while data is loaded at start: nothing is logged then, and
+    /// clients get `-LOADING` for commands Redis refuses while loading.
     pub loading: AtomicBool,
+    /// Progress and controls of the start-up load.
+    pub load: LoadProgress,
     state: Arc<SaveState>,
 }
 
@@ -189,75 +196,6 @@ pub fn rdb_path(cfg: &Config) -> PathBuf {
 /// Path of the append-only file.
 pub fn aof_path(cfg: &Config) -> PathBuf {
     cfg.dir.join(&cfg.appendfilename)
-}
-
-/// Loads data at start: the AOF if enabled and present, otherwise the RDB
-/// (or the original project's `--backup` file). Then opens the AOF (a new
-/// log starts with the loaded data as its base). O(file size); an error
-/// (naming the file and offset) means the server must not start.
-pub fn load_at_start(srv: &Arc<Server>) -> Result<(), String> {
-    let cfg = srv.config.read().clone();
-    let p = &srv.persist;
-    p.loading.store(true, Ordering::Relaxed);
-    let started = std::time::Instant::now();
-    let aof_file = aof_path(&cfg);
-    let result = if cfg.appendonly && aof_file.exists() {
-        load_aof(srv, &aof_file, cfg.aof_load_truncated).map(|n| {
-            tracing::info!(
-                "DB loaded from append only file: {:.3} seconds ({n} commands)",
-                started.elapsed().as_secs_f64()
-            )
-        })
-    } else {
-        let rdb = if cfg.backup.is_empty() { rdb_path(&cfg) } else { PathBuf::from(&cfg.backup) };
-        if rdb.exists() {
-            snapshot::load_rdb(&srv.keyspace, &rdb).map(|st| {
-                tracing::info!(
-                    "DB loaded from disk: {:.3} seconds ({} keys)",
-                    started.elapsed().as_secs_f64(),
-                    st.keys_loaded
-                )
-            })
-        } else if !cfg.backup.is_empty() {
-            Err(format!("Backup file {} does not exist", rdb.display()))
-        } else {
-            Ok(())
-        }
-    };
-    p.loading.store(false, Ordering::Relaxed);
-    result?;
-    // What was loaded is on disk already: it is not a change to save.
-    p.state.dirty_at_save.store(srv.keyspace.stats.dirty.load(Ordering::Relaxed), Ordering::Relaxed);
-    if cfg.appendonly {
-        let existed = aof_file.exists();
-        let aof = Aof::open(aof_file.clone(), aof::fsync_policy(&cfg.appendfsync))?;
-        if !existed {
-            // A new log starts from the loaded data (Redis writes a base too).
-            let mut l = srv.keyspace.lock_all();
-            let tmp = cfg.dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
-            aof.begin_rewrite();
-            snapshot::write_aof_base(&mut l, &tmp)?;
-            drop(l);
-            aof.finish_rewrite(&tmp)?;
-        }
-        *p.aof.write() = Some(aof);
-    }
-    Ok(())
-}
-
-/// Replays an AOF through the command dispatcher as a loader client.
-fn load_aof(srv: &Arc<Server>, path: &Path, load_truncated: bool) -> Result<u64, String> {
-    let handle = srv.clients.register(None, None);
-    srv.clients.unregister(handle.id);
-    let mut client = ClientState::new(handle, true);
-    let r = aof::replay(path, load_truncated, |args| {
-        let reply = crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, args));
-        match reply {
-            Reply::Error(e) if e.starts_with("ERR unknown command") => Err(e),
-            _ => Ok(()),
-        }
-    })?;
-    Ok(r.commands)
 }
 
 /// Foreground save (SAVE, shutdown, DEBUG RELOAD): the caller holds every
@@ -452,6 +390,10 @@ pub fn spawn_cron(srv: &Arc<Server>) {
 }
 
 fn cron_once(srv: &Server) {
+    // Nothing is saved or rewritten from a partly loaded dataset.
+    if srv.persist.loading.load(Ordering::Relaxed) {
+        return;
+    }
     let cfg = srv.config.read().clone();
     let st = &srv.persist.state;
     // AOF write errors refuse writes until the log writes again.
@@ -529,7 +471,10 @@ pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
         a.close();
     }
     let rules = !srv.config.read().save.is_empty();
-    if save.unwrap_or(rules) {
+    // As Redis: never save while loading, the data is incomplete.
+    if srv.persist.loading.load(Ordering::Relaxed) {
+        tracing::warn!("Shutdown during loading: not saving the partial dataset.");
+    } else if save.unwrap_or(rules) {
         tracing::info!("Saving the final RDB snapshot before exiting.");
         let mut l = srv.keyspace.lock_all();
         save_locked(srv, &mut l)?;
@@ -540,7 +485,12 @@ pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
 /// Turns the AOF on or off at run time (`CONFIG SET appendonly`). Turning it
 /// on writes the current data as the log's base with every shard locked
 /// (O(dataset), clients wait meanwhile); off syncs and closes the log.
+/// While loading nothing happens here: the end of the load opens the log as
+/// the settings then say.
 pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
+    if srv.persist.loading.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let cfg = srv.config.read().clone();
     if !on {
         if let Some(a) = srv.persist.aof.write().take() {
@@ -571,13 +521,15 @@ pub fn info(srv: &Server) -> String {
         srv.keyspace.stats.dirty.load(Ordering::Relaxed).saturating_sub(st.dirty_at_save.load(Ordering::Relaxed));
     let aof = srv.persist.aof.read().clone();
     let ok = |b: bool| if b { "ok" } else { "err" };
+    let loading = srv.persist.loading.load(Ordering::Relaxed);
     let mut s = format!(
-        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_fork_perc:0.00\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
-        srv.persist.loading.load(Ordering::Relaxed) as u8,
+        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_fork_perc:0.00\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\n{}aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
+        loading as u8,
         (st.bgsave_child.load(Ordering::Relaxed) > 0) as u8,
         st.lastsave.load(Ordering::Relaxed),
         ok(st.last_bgsave_ok.load(Ordering::Relaxed)),
         st.saves.load(Ordering::Relaxed),
+        srv.persist.load.last_load_info(),
         aof.is_some() as u8,
         (st.rewrite_child.load(Ordering::Relaxed) > 0) as u8,
         ok(st.last_rewrite_ok.load(Ordering::Relaxed)),
@@ -586,6 +538,9 @@ pub fn info(srv: &Server) -> String {
     );
     if let Some(a) = aof {
         s.push_str(&format!("aof_current_size:{}\r\naof_base_size:{}\r\n", a.size(), a.base_size()));
+    }
+    if loading {
+        s.push_str(&srv.persist.load.loading_info());
     }
     s.push_str("\r\n");
     s

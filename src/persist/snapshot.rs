@@ -13,9 +13,9 @@ use std::path::Path;
 use bytes::Bytes;
 
 use super::aof::encode_command;
-use super::rdb::{read_rdb, RdbEntry, RdbStats, RdbValue, RdbWriter, RdbWriterOptions};
+use super::rdb::{read_rdb, RdbEntry, RdbError, RdbStats, RdbValue, RdbWriter, RdbWriterOptions};
 use crate::db::value::{HashValue, ListValue};
-use crate::db::{now_ms, Entry, Keyspace, Locked, Value};
+use crate::db::{now_ms, Entry, Locked, Value};
 
 fn to_rdb(v: &Value) -> RdbValue {
     match v {
@@ -27,7 +27,8 @@ fn to_rdb(v: &Value) -> RdbValue {
     }
 }
 
-fn from_rdb(v: RdbValue) -> Value {
+/// A value read from an RDB file, in the encoding its size calls for. O(size).
+pub(super) fn from_rdb(v: RdbValue) -> Value {
     match v {
         RdbValue::Str(s) => Value::str(&s),
         RdbValue::List(l) => Value::List(ListValue::from_items(l.iter().map(|e| &e[..]))),
@@ -127,58 +128,15 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
     f.sync_all().map_err(|e| format!("fsync of {} failed: {e}", path.display()))
 }
 
-/// Keys handed to a loader thread at a time.
-const LOAD_BATCH: usize = 512;
-
-/// Loads an RDB file into the keyspace (which should be empty). The calling
-/// thread parses; keys are inserted by worker threads that each own a subset
-/// of the lock shards (so they never contend, and a key's shard — hence its
-/// worker — is fixed, keeping file order per key). O(file size). Errors name
-/// the file and the byte offset; on error the caller refuses to start.
-pub fn load_rdb(ks: &Keyspace, path: &Path) -> Result<RdbStats, String> {
-    let f = File::open(path).map_err(|e| format!("Can't open the RDB file {}: {e}", path.display()))?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, f);
-    let ndb = ks.databases();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 9) - 1;
-    std::thread::scope(|scope| {
-        let mut txs = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RdbEntry>>(16);
-            txs.push(tx);
-            scope.spawn(move || {
-                for batch in rx {
-                    for e in batch {
-                        let mut l = ks.lock_keys(e.db, [&e.key[..]]);
-                        let mut entry = Entry::new(from_rdb(e.value));
-                        entry.expire_at = e.expire_at_ms.unwrap_or(0);
-                        l.insert_entry_in(e.db, e.key, entry);
-                    }
-                }
-            });
-        }
-        let mut batches: Vec<Vec<RdbEntry>> = (0..workers).map(|_| Vec::with_capacity(LOAD_BATCH)).collect();
-        let r = read_rdb(reader, now_ms(), |e| {
-            if e.db >= ndb {
-                return Err(super::rdb::RdbError::Corrupt {
-                    offset: 0,
-                    reason: format!("database {} is out of range (databases is {ndb})", e.db),
-                });
-            }
-            let w = ks.shard_of(&e.key) % workers;
-            batches[w].push(e);
-            if batches[w].len() >= LOAD_BATCH {
-                let full = std::mem::replace(&mut batches[w], Vec::with_capacity(LOAD_BATCH));
-                txs[w].send(full).map_err(|_| super::rdb::RdbError::Aborted("a loader thread stopped".into()))?;
-            }
-            Ok(())
+/// Refuses an entry for a database this server does not have.
+pub(super) fn check_db(e: &RdbEntry, ndb: usize) -> Result<(), RdbError> {
+    if e.db >= ndb {
+        return Err(RdbError::Corrupt {
+            offset: 0,
+            reason: format!("database {} is out of range (databases is {ndb})", e.db),
         });
-        for (tx, batch) in txs.iter().zip(batches) {
-            let _ = tx.send(batch);
-        }
-        drop(txs);
-        r
-    })
-    .map_err(|e| format!("Error loading the RDB file {}: {e}", path.display()))
+    }
+    Ok(())
 }
 
 /// Loads an RDB file into shards the caller holds (every shard locked, the
@@ -189,12 +147,7 @@ pub fn load_rdb_locked(locked: &mut Locked, path: &Path) -> Result<RdbStats, Str
     let reader = std::io::BufReader::with_capacity(1 << 20, f);
     let ndb = locked.keyspace().databases();
     read_rdb(reader, now_ms(), |e| {
-        if e.db >= ndb {
-            return Err(super::rdb::RdbError::Corrupt {
-                offset: 0,
-                reason: format!("database {} is out of range (databases is {ndb})", e.db),
-            });
-        }
+        check_db(&e, ndb)?;
         let mut entry = Entry::new(from_rdb(e.value));
         entry.expire_at = e.expire_at_ms.unwrap_or(0);
         locked.insert_entry_in(e.db, e.key, entry);

@@ -69,6 +69,13 @@ pub struct Config {
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats prints.
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// `key-load-delay` (hidden, for tests): microseconds to sleep per key
+    /// loaded at start; `-n` sleeps one microsecond with probability 1/n.
+    pub key_load_delay: i64,
+    /// `loading-process-events-interval-bytes` (hidden): Redis serves
+    /// clients every that many bytes loaded; here clients are served
+    /// throughout, so this only informs `CONFIG GET`.
+    pub loading_process_events_interval_bytes: i64,
 }
 
 impl Default for Config {
@@ -122,6 +129,8 @@ impl Default for Config {
             zset_max_listpack_value: 64,
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            key_load_delay: 0,
+            loading_process_events_interval_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -422,6 +431,30 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
+/// Redis's hidden parameters (its tests' knobs): not in [`PARAMS`] (nor the
+/// README), and `CONFIG GET` shows them only when asked by their exact
+/// name, never for a glob pattern, as Redis does.
+pub static HIDDEN_PARAMS: &[Param] = &[
+    Param {
+        name: "key-load-delay",
+        get: |c| c.key_load_delay.to_string(),
+        set: |c, v| {
+            c.key_load_delay = ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "loading-process-events-interval-bytes",
+        get: |c| c.loading_process_events_interval_bytes.to_string(),
+        set: |c, v| {
+            c.loading_process_events_interval_bytes = ranged(parse_num(v)?, 1024, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+];
+
 /// Redis's older names for parameters (`alias`, `name`): accepted wherever
 /// the name is, and listed by `CONFIG GET` patterns under both.
 pub static ALIASES: &[(&str, &str)] = &[
@@ -449,10 +482,11 @@ fn ranged_memory(v: &str) -> Result<u64, String> {
     Ok(n)
 }
 
-/// Finds a parameter by exact (case-insensitive) name or alias.
+/// Finds a parameter (hidden ones included) by exact (case-insensitive)
+/// name or alias. O(parameters).
 pub fn param(name: &str) -> Option<&'static Param> {
     let name = ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(name)).map_or(name, |(_, n)| n);
-    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    PARAMS.iter().chain(HIDDEN_PARAMS).find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 impl Config {
@@ -464,7 +498,8 @@ impl Config {
 
     /// `(name, value)` of every parameter matching a glob pattern, as
     /// Redis's `CONFIG GET`: a pattern without glob characters names one
-    /// parameter (or alias), a glob matches names and aliases alike.
+    /// parameter (or alias, or hidden parameter), a glob matches names and
+    /// aliases alike (never hidden parameters). O(parameters).
     pub fn matching(&self, pattern: &str) -> Vec<(&'static str, String)> {
         let names = PARAMS.iter().map(|p| (p.name, p)).chain(
             ALIASES.iter().filter_map(|(alias, name)| PARAMS.iter().find(|p| p.name == *name).map(|p| (*alias, p))),
@@ -479,6 +514,12 @@ impl Config {
                 }
             })
             .map(|(n, p)| (n, (p.get)(self)))
+            .chain(
+                HIDDEN_PARAMS
+                    .iter()
+                    .filter(|p| !glob && p.name.eq_ignore_ascii_case(pattern))
+                    .map(|p| (p.name, (p.get)(self))),
+            )
             .collect()
     }
 
@@ -534,5 +575,18 @@ mod tests {
         assert_eq!(c.matching("maxmemory*").len(), 3);
         assert!(c.load_file_text("nosuch 1").is_err());
         assert!(c.set("appendfsync", "sometimes").is_err());
+    }
+
+    #[test]
+    fn hidden_params_need_their_exact_name() {
+        let mut c = Config::default();
+        c.set("key-load-delay", "-50").unwrap();
+        assert_eq!(c.matching("key-load-delay"), vec![("key-load-delay", "-50".to_string())]);
+        assert!(c.matching("key-load*").is_empty());
+        assert!(c.matching("*").iter().all(|(n, _)| HIDDEN_PARAMS.iter().all(|p| p.name != *n)));
+        assert_eq!(c.matching("KEY-LOAD-DELAY").len(), 1);
+        assert!(c.set("key-load-delay", "2147483648").is_err());
+        assert!(c.set("loading-process-events-interval-bytes", "100").is_err());
+        c.set("loading-process-events-interval-bytes", "1024").unwrap();
     }
 }

@@ -8,7 +8,9 @@
 //!                       Server { keyspace (64 lock shards), config, clients,
 //!                                blocking + watch registries, stats }
 //!                         ▲
-//!  background: active expiry cycle (db::expire)
+//!  background: active expiry cycle (db::expire), save cron (persist) —
+//!              both started once the start-up load (persist::load, on its
+//!              own thread; clients get -LOADING meanwhile) has finished
 //! ```
 
 pub mod client;
@@ -163,13 +165,22 @@ pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
             Ok(())
         }
         "tls-cert-file" | "tls-key-file" | "tls-ca-cert-file" | "tls-auth-clients" => listener::reload_tls(srv),
+        "key-load-delay" => {
+            srv.persist.load.set_key_load_delay(srv.config.read().key_load_delay);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
 
 /// DEBUG subcommands owned by other modules (RELOAD by persistence).
+/// RELOAD is refused with `-LOADING` while the dataset loads at start (it
+/// would save the partial data over the file being loaded).
 pub fn debug_extension(srv: &Server, args: &[bytes::Bytes]) -> Option<crate::cmd::CmdResult> {
     if args.len() >= 2 && args[1].eq_ignore_ascii_case(b"reload") {
+        if srv.persist.loading.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(Err(crate::protocol::Reply::err(crate::cmd::LOADING_ERROR)));
+        }
         let mut l = srv.keyspace.lock_all();
         let r = crate::persist::debug_reload(srv, &mut l);
         return Some(match r {
@@ -203,8 +214,11 @@ pub fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).try_init();
 }
 
-/// Runs the data server until SIGTERM/SIGINT or SHUTDOWN: binds, serves,
-/// then stops accepting, lets connections finish their replies, and returns.
+/// Runs the data server until SIGTERM/SIGINT or SHUTDOWN: binds, serves
+/// (answering `-LOADING` to data commands while the dataset loads, as
+/// Redis), then stops accepting, lets connections finish their replies, and
+/// returns. "Ready to accept connections" is logged once the data is loaded;
+/// "Server initialized" once the listeners accept (loading may go on).
 pub async fn run(cfg: Config) -> Result<(), String> {
     if let Err(e) = std::fs::create_dir_all(&cfg.dir) {
         return Err(format!("Can't create data directory '{}': {e}", cfg.dir.display()));
@@ -219,7 +233,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             srv.persist.propagate_expired(db, &[bytes::Bytes::copy_from_slice(key)]);
         }
     }));
-    crate::persist::load_at_start(&srv)?;
+    // Loading from here on: clients that connect get -LOADING for data
+    // commands until the file is read (and the AOF open).
+    let source = crate::persist::begin_loading(&srv)?;
     if !cfg.aclfile.is_empty() {
         crate::acl::file::load(&srv.acl, std::path::Path::new(&cfg.aclfile))?;
     }
@@ -233,18 +249,40 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if tasks.is_empty() {
         return Err("No listener configured: set --port or --tls-port".into());
     }
-    crate::db::expire::spawn_active_expiry(&srv.keyspace);
-    crate::persist::spawn_cron(&srv);
-    tracing::info!(
-        port = cfg.port,
-        tls_port = cfg.tls_port,
-        pid = std::process::id(),
-        "Ready to accept connections tcp"
-    );
+    tracing::info!(port = cfg.port, tls_port = cfg.tls_port, pid = std::process::id(), "Server initialized");
+    let mut loaded = spawn_loader(&srv, source)?;
     let mut shutdown = srv.shutdown.subscribe();
-    tokio::select! {
-        _ = signals.wait() => tracing::info!("Received signal, scheduling shutdown..."),
-        _ = shutdown_started(&mut shutdown) => tracing::info!("SHUTDOWN requested"),
+    let stopped_while_loading = tokio::select! {
+        r = &mut loaded => {
+            r.unwrap_or_else(|_| Err("the loading thread stopped".into()))?;
+            false
+        }
+        _ = signals.wait() => {
+            tracing::info!("Received signal during loading, shutting down without saving...");
+            true
+        }
+        _ = shutdown_started(&mut shutdown) => {
+            tracing::info!("SHUTDOWN requested during loading");
+            true
+        }
+    };
+    if stopped_while_loading {
+        // The loader stops at its next key; the data it read is dropped.
+        srv.persist.load.abort();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), loaded).await;
+    } else {
+        crate::db::expire::spawn_active_expiry(&srv.keyspace);
+        crate::persist::spawn_cron(&srv);
+        tracing::info!(
+            port = cfg.port,
+            tls_port = cfg.tls_port,
+            pid = std::process::id(),
+            "Ready to accept connections tcp"
+        );
+        tokio::select! {
+            _ = signals.wait() => tracing::info!("Received signal, scheduling shutdown..."),
+            _ = shutdown_started(&mut shutdown) => tracing::info!("SHUTDOWN requested"),
+        }
     }
     srv.begin_shutdown();
     for t in tasks {
@@ -263,6 +301,23 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     }
     tracing::info!("inmemory is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Runs the start-up load on a thread of its own (not tokio's blocking pool,
+/// which the runtime would wait for at exit); the receiver gets its result.
+fn spawn_loader(
+    srv: &Arc<Server>,
+    source: crate::persist::LoadSource,
+) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let srv = srv.clone();
+    std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || {
+            let _ = tx.send(crate::persist::load_at_start(&srv, source));
+        })
+        .map_err(|e| format!("Can't start the loading thread: {e}"))?;
+    Ok(rx)
 }
 
 /// SIGTERM and SIGINT streams, created before the server says it is ready

@@ -1,0 +1,348 @@
+//! Loading the dataset at start, while clients are already served (as Redis 7
+//! does): [`begin_loading`] marks the server loading before the listeners
+//! open, [`load_at_start`] reads the AOF or RDB file (on a thread of its own)
+//! and clears the mark once the data is in and the AOF is open.
+//!
+//! While loading, the dispatcher answers commands without Redis's `loading`
+//! flag with `-LOADING`, so no client write can race with the loader; INFO
+//! reports `loading:1` and the `loading_*` progress fields; the expiry cycle
+//! and the save cron start only afterwards. `key-load-delay` (Redis's test
+//! knob) sleeps that many microseconds per key (per command for an AOF); a
+//! negative value `-n` sleeps one microsecond with probability 1/n.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::rdb::{read_rdb, RdbEntry, RdbError, RdbStats};
+use super::snapshot::{check_db, from_rdb};
+use super::{aof, aof_path, rdb_path, snapshot, unix_now, Aof};
+use crate::db::{now_ms, Entry};
+use crate::protocol::Reply;
+use crate::server::client::ClientState;
+use crate::server::Server;
+
+/// Progress of the start-up load (INFO's `loading_*` and
+/// `rdb_last_load_keys_*` fields) and its controls. All O(1).
+#[derive(Default)]
+pub struct LoadProgress {
+    /// Unix seconds when the load began.
+    start_time: AtomicU64,
+    /// Size of the file being loaded.
+    total_bytes: AtomicU64,
+    /// Bytes of it consumed so far.
+    loaded_bytes: AtomicU64,
+    /// Keys the last RDB load inserted.
+    keys_loaded: AtomicU64,
+    /// Keys the last RDB load skipped because their TTL had passed.
+    keys_expired: AtomicU64,
+    /// `key-load-delay`, microseconds per key.
+    key_load_delay: AtomicI64,
+    /// Set by a shutdown: the loader stops at the next key.
+    abort: AtomicBool,
+}
+
+impl LoadProgress {
+    /// Sets `key-load-delay` (microseconds slept per key loaded; `-n`: one
+    /// microsecond with probability 1/n). Takes effect at the next key. O(1).
+    pub fn set_key_load_delay(&self, micros: i64) {
+        self.key_load_delay.store(micros, Ordering::Relaxed);
+    }
+
+    /// Asks a load in progress to stop at its next key (shutdown while
+    /// loading). O(1).
+    pub fn abort(&self) {
+        self.abort.store(true, Ordering::Relaxed);
+    }
+
+    fn aborted(&self) -> bool {
+        self.abort.load(Ordering::Relaxed)
+    }
+
+    fn start(&self, total: u64) {
+        self.start_time.store(unix_now(), Ordering::Relaxed);
+        self.total_bytes.store(total, Ordering::Relaxed);
+        self.loaded_bytes.store(0, Ordering::Relaxed);
+        self.keys_loaded.store(0, Ordering::Relaxed);
+        self.keys_expired.store(0, Ordering::Relaxed);
+    }
+
+    /// Sleeps as `key-load-delay` says, as Redis's `debugDelay`.
+    fn delay_key(&self) {
+        let d = self.key_load_delay.load(Ordering::Relaxed);
+        if d > 0 {
+            std::thread::sleep(Duration::from_micros(d.unsigned_abs()));
+        } else if d < 0 && fastrand::u64(..d.unsigned_abs()) == 0 {
+            std::thread::sleep(Duration::from_micros(1));
+        }
+    }
+
+    /// INFO's `rdb_last_load_keys_expired` and `rdb_last_load_keys_loaded` lines.
+    pub(super) fn last_load_info(&self) -> String {
+        format!(
+            "rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+            self.keys_expired.load(Ordering::Relaxed),
+            self.keys_loaded.load(Ordering::Relaxed)
+        )
+    }
+
+    /// INFO's `loading_*` lines (printed only while loading), computed as
+    /// Redis does: the ETA is elapsed × remaining / loaded, 1 in the first second.
+    pub(super) fn loading_info(&self) -> String {
+        let total = self.total_bytes.load(Ordering::Relaxed);
+        let loaded = self.loaded_bytes.load(Ordering::Relaxed).min(total);
+        let start = self.start_time.load(Ordering::Relaxed);
+        let (perc, remaining) =
+            if total > 0 { (loaded as f64 * 100.0 / total as f64, total - loaded) } else { (0.0, 1) };
+        let elapsed = unix_now().saturating_sub(start);
+        let eta = if elapsed == 0 { 1 } else { elapsed.saturating_mul(remaining) / (loaded + 1) };
+        format!(
+            "loading_start_time:{start}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
+        )
+    }
+}
+
+/// The file a start-up load reads, chosen by [`begin_loading`].
+pub enum LoadSource {
+    /// No file: start empty.
+    Nothing,
+    /// Replay the append-only file.
+    Aof(PathBuf),
+    /// Read an RDB snapshot (the dump, or the original project's `--backup`).
+    Rdb(PathBuf),
+}
+
+/// Marks the server loading (INFO `loading:1`, data commands refused with
+/// `-LOADING`) and picks the file to load: the AOF if enabled and present
+/// (it wins, as in Redis), otherwise the RDB dump or `--backup` file. Call
+/// before the listeners open. O(1); an error (a `--backup` file that does
+/// not exist) means the server must not start.
+pub fn begin_loading(srv: &Server) -> Result<LoadSource, String> {
+    let cfg = srv.config.read().clone();
+    let p = &srv.persist;
+    p.load.set_key_load_delay(cfg.key_load_delay);
+    let aof_file = aof_path(&cfg);
+    let rdb = if cfg.backup.is_empty() { rdb_path(&cfg) } else { PathBuf::from(&cfg.backup) };
+    let source = if cfg.appendonly && aof_file.exists() {
+        LoadSource::Aof(aof_file)
+    } else if rdb.exists() {
+        LoadSource::Rdb(rdb)
+    } else if !cfg.backup.is_empty() {
+        return Err(format!("Backup file {} does not exist", rdb.display()));
+    } else {
+        LoadSource::Nothing
+    };
+    let size = match &source {
+        LoadSource::Aof(f) | LoadSource::Rdb(f) => std::fs::metadata(f).map_or(0, |m| m.len()),
+        LoadSource::Nothing => 0,
+    };
+    p.load.start(size);
+    p.loading.store(true, Ordering::Relaxed);
+    Ok(source)
+}
+
+/// Loads `source` (see [`begin_loading`]), then opens the AOF when
+/// `appendonly` is on (a log not just replayed gets the loaded data as its
+/// new base), and only then ends the loading state, so the first client
+/// write is logged. O(file size) plus `key-load-delay` per key. An error
+/// (naming the file and offset, or saying a shutdown stopped the load)
+/// means the server must not serve; the loading state then stays on, so a
+/// shutdown never saves the partial data.
+pub fn load_at_start(srv: &Arc<Server>, source: LoadSource) -> Result<(), String> {
+    load_and_open(srv, &source)?;
+    srv.persist.loading.store(false, Ordering::Relaxed);
+    Ok(())
+}
+
+fn load_and_open(srv: &Arc<Server>, source: &LoadSource) -> Result<(), String> {
+    let p = &srv.persist;
+    let started = Instant::now();
+    match source {
+        LoadSource::Aof(path) => {
+            let truncated_ok = srv.config.read().aof_load_truncated;
+            let n = load_aof(srv, path, truncated_ok)?;
+            tracing::info!(
+                "DB loaded from append only file: {:.3} seconds ({n} commands)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        LoadSource::Rdb(path) => {
+            let st = load_rdb(srv, path)?;
+            p.load.keys_loaded.store(st.keys_loaded, Ordering::Relaxed);
+            p.load.keys_expired.store(st.expired_skipped, Ordering::Relaxed);
+            tracing::info!(
+                "DB loaded from disk: {:.3} seconds ({} keys)",
+                started.elapsed().as_secs_f64(),
+                st.keys_loaded
+            );
+        }
+        LoadSource::Nothing => {}
+    }
+    if p.load.aborted() {
+        return Err("Loading stopped by a shutdown".into());
+    }
+    // What was loaded is on disk already: it is not a change to save.
+    p.state.dirty_at_save.store(srv.keyspace.stats.dirty.load(Ordering::Relaxed), Ordering::Relaxed);
+    // Read now: `CONFIG SET appendonly` during the load is honoured here.
+    let cfg = srv.config.read().clone();
+    if cfg.appendonly {
+        let aof_file = aof_path(&cfg);
+        let aof = Aof::open(aof_file, aof::fsync_policy(&cfg.appendfsync))?;
+        if !matches!(source, LoadSource::Aof(_)) {
+            // A new log starts from the loaded data (Redis writes a base too).
+            let mut l = srv.keyspace.lock_all();
+            let tmp = cfg.dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
+            aof.begin_rewrite();
+            snapshot::write_aof_base(&mut l, &tmp)?;
+            drop(l);
+            aof.finish_rewrite(&tmp)?;
+        }
+        *p.aof.write() = Some(aof);
+    }
+    Ok(())
+}
+
+/// Bytes a command takes in the AOF (a RESP multibulk), for the progress.
+fn resp_len(args: &[Bytes]) -> u64 {
+    let digits = |n: usize| itoa::Buffer::new().format(n).len() as u64;
+    let mut n = 3 + digits(args.len());
+    for a in args {
+        n += 3 + digits(a.len()) + a.len() as u64 + 2;
+    }
+    n
+}
+
+/// Replays an AOF through the command dispatcher as a loader client (whose
+/// thread is marked loading, so the `-LOADING` refusal does not apply to it).
+fn load_aof(srv: &Arc<Server>, path: &Path, load_truncated: bool) -> Result<u64, String> {
+    let handle = srv.clients.register(None, None);
+    srv.clients.unregister(handle.id);
+    let mut client = ClientState::new(handle, true);
+    let progress = &srv.persist.load;
+    let mut consumed = 0u64;
+    let r = aof::replay(path, load_truncated, |args| {
+        if progress.aborted() {
+            return Err("loading stopped by a shutdown".into());
+        }
+        progress.delay_key();
+        let reply = crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, args));
+        consumed += resp_len(args);
+        progress.loaded_bytes.store(consumed, Ordering::Relaxed);
+        match reply {
+            Reply::Error(e) if e.starts_with("ERR unknown command") => Err(e),
+            _ => Ok(()),
+        }
+    })?;
+    Ok(r.commands)
+}
+
+/// A reader that publishes how many bytes were read (the load's progress)
+/// and hands them over in pieces of at most [`PROGRESS_STEP`] bytes, so the
+/// progress advances even while the parser's buffer is large.
+struct Counting<'a, R> {
+    inner: R,
+    read: u64,
+    progress: &'a AtomicU64,
+}
+
+/// Granularity of `loading_loaded_bytes` for RDB files.
+const PROGRESS_STEP: usize = 4096;
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(PROGRESS_STEP);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.read += n as u64;
+        self.progress.store(self.read, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Keys handed to an inserting thread at a time.
+const LOAD_BATCH: usize = 512;
+
+/// Loads an RDB file into the (empty) keyspace. The calling thread parses
+/// (applying `key-load-delay` per key and publishing the progress); keys are
+/// inserted by worker threads that each own a subset of the lock shards (so
+/// they never contend, and a key's shard — hence its worker — is fixed,
+/// keeping file order per key). Each insertion locks one shard briefly, so
+/// INFO and other loading-time commands are served meanwhile. O(file size).
+/// Errors name the file and the byte offset.
+fn load_rdb(srv: &Server, path: &Path) -> Result<RdbStats, String> {
+    let ks = &*srv.keyspace;
+    let progress = &srv.persist.load;
+    let f = File::open(path).map_err(|e| format!("Can't open the RDB file {}: {e}", path.display()))?;
+    let reader =
+        Counting { inner: std::io::BufReader::with_capacity(1 << 20, f), read: 0, progress: &progress.loaded_bytes };
+    let ndb = ks.databases();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 9) - 1;
+    std::thread::scope(|scope| {
+        let mut txs = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RdbEntry>>(16);
+            txs.push(tx);
+            scope.spawn(move || {
+                for batch in rx {
+                    for e in batch {
+                        let mut l = ks.lock_keys(e.db, [&e.key[..]]);
+                        let mut entry = Entry::new(from_rdb(e.value));
+                        entry.expire_at = e.expire_at_ms.unwrap_or(0);
+                        l.insert_entry_in(e.db, e.key, entry);
+                    }
+                }
+            });
+        }
+        let mut batches: Vec<Vec<RdbEntry>> = (0..workers).map(|_| Vec::with_capacity(LOAD_BATCH)).collect();
+        let r = read_rdb(reader, now_ms(), |e| {
+            check_db(&e, ndb)?;
+            if progress.aborted() {
+                return Err(RdbError::Aborted("stopped by a shutdown".into()));
+            }
+            progress.delay_key();
+            let w = ks.shard_of(&e.key) % workers;
+            batches[w].push(e);
+            if batches[w].len() >= LOAD_BATCH {
+                let full = std::mem::replace(&mut batches[w], Vec::with_capacity(LOAD_BATCH));
+                txs[w].send(full).map_err(|_| RdbError::Aborted("a loader thread stopped".into()))?;
+            }
+            Ok(())
+        });
+        for (tx, batch) in txs.iter().zip(batches) {
+            let _ = tx.send(batch);
+        }
+        drop(txs);
+        r
+    })
+    .map_err(|e| format!("Error loading the RDB file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp_len_matches_the_encoding() {
+        let args: Vec<Bytes> = ["SET", "key", "a value that is longer than ten bytes"].map(Bytes::from).to_vec();
+        let mut out = Vec::new();
+        let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        aof::encode_command(&mut out, &refs);
+        assert_eq!(resp_len(&args), out.len() as u64);
+    }
+
+    #[test]
+    fn loading_info_before_any_progress() {
+        let p = LoadProgress::default();
+        p.start(1000);
+        let s = p.loading_info();
+        assert!(s.contains("loading_total_bytes:1000\r\n"), "{s}");
+        assert!(s.contains("loading_loaded_bytes:0\r\n"), "{s}");
+        assert!(s.contains("loading_loaded_perc:0.00\r\n"), "{s}");
+        p.loaded_bytes.store(250, Ordering::Relaxed);
+        assert!(p.loading_info().contains("loading_loaded_perc:25.00\r\n"));
+    }
+}
