@@ -4,11 +4,14 @@
 //! - [`protocol`]: RESP request parser (resumable, inline + multibulk) and
 //!   reply encoder (RESP2/RESP3). Shared by server, proxy and client.
 //! - [`db`]: the keyspace (databases split into lock shards), stored values,
-//!   lazy and active expiry, glob matching, blocking and WATCH registries.
+//!   their encodings (small hashes and lists packed in one block), lazy and
+//!   active expiry, glob matching, blocking and WATCH registries.
 //! - [`cmd`]: the command table and one module per command family
 //!   (`string`, `list`, `hash`, `keys`, `server`, `connection`,
 //!   `transaction`), with shared argument parsing in `cmd::args`.
 //! - [`memory`]: the counting allocator behind `used_memory` and `maxmemory`.
+//! - [`stopwatch`]: the cheap per-command timer behind commandstats and
+//!   latency percentiles.
 //! - [`persist`]: RDB snapshots (Redis-compatible codec), the append-only
 //!   file with its fsync policies and rewrite, loading at start.
 //! - [`acl`]: ACL users, authentication, the per-command permission check,
@@ -27,4 +30,5 @@ pub mod memory;
 pub mod persist;
 pub mod protocol;
 pub mod server;
+pub mod stopwatch;
 pub mod tls;

@@ -104,7 +104,7 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             i += 3;
         } else if is(&a[i], "setname") && i + 1 < a.len() {
             valid_name(&a[i + 1])?;
-            setname = Some(a[i + 1].clone());
+            setname = Some(Bytes::copy_from_slice(&a[i + 1]));
             i += 2;
         } else {
             return fail(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i])));
@@ -200,7 +200,8 @@ fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "getname" => Ok(Reply::opt_bulk(me.name.lock().clone())),
         "setname" => {
             valid_name(&a[2])?;
-            *me.name.lock() = Some(a[2].clone()).filter(|n| !n.is_empty());
+            // A copy: the argument shares the connection's input buffer.
+            *me.name.lock() = Some(Bytes::copy_from_slice(&a[2])).filter(|n| !n.is_empty());
             args::ok()
         }
         "info" => Ok(Reply::Verbatim(Bytes::from(me.info_line() + "\n"))),

@@ -200,14 +200,14 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
 pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     ctx.ks.db = ctx.client.db;
     let no_touch = ctx.client.no_touch && spec.name != "touch";
-    let started = std::time::Instant::now();
+    let started = crate::stopwatch::Stopwatch::start();
     let result = with_no_touch(no_touch, || (spec.handler)(ctx, args));
     if ctx.client.block.is_none() {
         let error = match &result {
             Err(Reply::Error(m)) => Some(m.as_str()),
             _ => None,
         };
-        info::stats::record_call(spec, args, started.elapsed().as_nanos() as u64, error);
+        info::stats::record_call(spec, args, started.elapsed_ns(), error);
     }
     let reply = match result {
         Ok(r) => r,

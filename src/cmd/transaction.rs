@@ -112,8 +112,11 @@ fn watch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         // not exist for this transaction (see `watched_key_expired`).
         ctx.ks.peek(k);
         if !ctx.client.watched.iter().any(|(d, w)| *d == db && w == k) {
+            // A copy: an argument shares the connection's input buffer,
+            // which a watch can outlive by far.
+            let k = Bytes::copy_from_slice(k);
             ctx.srv.watches.watch(ctx.client.id(), db, k.clone(), &ctx.client.watch_dirty);
-            ctx.client.watched.push((db, k.clone()));
+            ctx.client.watched.push((db, k));
         }
     }
     args::ok()

@@ -39,13 +39,14 @@ static COARSE_CLOCK: std::sync::Once = std::sync::Once::new();
 /// Wall-clock Unix milliseconds, refreshed every millisecond by a
 /// background thread: for access times and idle times, which do not need a
 /// system call per command (Redis caches its clock the same way). Expiry
-/// uses [`now_ms`].
+/// uses [`now_ms`]. The same thread calibrates [`crate::stopwatch`].
 pub fn coarse_ms() -> u64 {
     COARSE_CLOCK.call_once(|| {
         COARSE_MS.store(now_ms(), Ordering::Relaxed);
         let _ = std::thread::Builder::new().name("coarse-clock".into()).spawn(|| loop {
             std::thread::sleep(std::time::Duration::from_millis(1));
             COARSE_MS.store(now_ms(), Ordering::Relaxed);
+            crate::stopwatch::calibrate();
         });
     });
     COARSE_MS.load(Ordering::Relaxed)

@@ -191,9 +191,12 @@ impl RequestParser {
                     if buf.len() < len + 2 {
                         return Ok(None);
                     }
-                    // Redis does not check the trailing CRLF's content, only skips it.
-                    self.args.push(Bytes::copy_from_slice(&buf[..len]));
-                    buf.advance(len + 2);
+                    // The argument shares the input buffer (a reference count,
+                    // no allocation or copy); the buffer's memory is reused
+                    // once every argument of the batch is dropped. Redis does
+                    // not check the trailing CRLF's content, only skips it.
+                    self.args.push(buf.split_to(len).freeze());
+                    buf.advance(2);
                     self.state = State::Args { remaining: remaining - 1 };
                 }
             }
