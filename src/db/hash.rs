@@ -60,8 +60,30 @@ fn find(p: &Listpack, field: &[u8]) -> Option<usize> {
 
 impl HashValue {
     /// A hash of `pairs` (later duplicates overwrite), in the encoding its
-    /// content calls for. O(n) (O(n²) while packed, bounded by the limits).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> HashValue {
+    /// content calls for. O(n): a packed hash is built in one block.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone) -> HashValue {
+        let mut n = 0;
+        let packable = pairs.clone().into_iter().all(|(f, v)| {
+            n += 1;
+            fits_value(f) && fits_value(v)
+        }) && n <= HASH_MAX_LISTPACK_ENTRIES.load(Ordering::Relaxed);
+        // Fields of a file written by a server are distinct; a crafted one
+        // may repeat them (the later value wins, through `insert`).
+        let distinct = |pairs: &[(&[u8], &[u8])]| {
+            if pairs.len() <= 16 {
+                pairs.iter().enumerate().all(|(i, (f, _))| pairs[..i].iter().all(|(g, _)| f != g))
+            } else {
+                let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+                pairs.iter().all(|(f, _)| seen.insert(*f))
+            }
+        };
+        if packable {
+            let list: Vec<(&[u8], &[u8])> = pairs.clone().into_iter().collect();
+            if distinct(&list) {
+                // One exactly sized block, no reallocation per field.
+                return HashValue::Pack(Listpack::from_items(list.iter().flat_map(|(f, v)| [*f, *v])));
+            }
+        }
         let mut h = HashValue::default();
         for (f, v) in pairs {
             h.insert(f, v);

@@ -84,12 +84,14 @@ pub enum End {
 
 impl ListValue {
     /// A list of `items` in order, in the encoding its size calls for. O(n).
-    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> ListValue {
-        let mut l = ListValue::default();
-        for it in items {
-            l.push(End::Right, it);
+    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]> + Clone) -> ListValue {
+        let (count, bytes) = items.clone().into_iter().fold((0, 4), |(n, b), it| (n + 1, b + packed_size(it)));
+        if within_limit(count, bytes, 1, 1) {
+            // One exactly sized block, no reallocation per element.
+            return ListValue::Pack(Listpack::from_items(items));
         }
-        l
+        let items: VecDeque<CompactBytes> = items.into_iter().map(CompactBytes::from_slice).collect();
+        ListValue::Deque(Box::new(Deque { items, packed_bytes: bytes - 4 }))
     }
 
     /// Number of elements. O(1).
