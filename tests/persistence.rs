@@ -2,7 +2,8 @@
 //! DEBUG RELOAD, interchange with the real `redis-server`, corrupt files),
 //! the append-only file (round trips, absolute expiries, MULTI/EXEC,
 //! blocking pops, rewrites, truncated and corrupt logs), durability under
-//! `kill -9`, MISCONF, and INFO persistence's fields.
+//! `kill -9`, MISCONF, INFO persistence's fields, and the one background
+//! child at a time (scheduled jobs, `CONFIG SET appendonly yes`).
 
 mod common;
 
@@ -465,3 +466,6 @@ fn bgsave_under_concurrent_writes_is_point_in_time() {
 
 #[path = "persistence/aof.rs"]
 mod aof;
+
+#[path = "persistence/jobs.rs"]
+mod jobs;

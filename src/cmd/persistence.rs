@@ -1,11 +1,15 @@
 //! Persistence commands: SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF.
+//!
+//! One background child at a time (see `persist::jobs`): BGREWRITEAOF
+//! during a BGSAVE is scheduled, BGSAVE during a rewrite is refused unless
+//! `SCHEDULE` is given; inside EXEC both are scheduled, as in Redis.
 
 use bytes::Bytes;
 
 use super::args::{self, fail, is};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
-use crate::persist;
+use crate::persist::{self, JobStart};
 use crate::protocol::Reply;
 use crate::spec;
 
@@ -23,8 +27,10 @@ fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if a.len() > 2 || (a.len() == 2 && !is(&a[1], "schedule")) {
         return fail(args::err::SYNTAX);
     }
-    match persist::bgsave(ctx.srv, &mut ctx.ks) {
-        Ok(()) => Ok(Reply::Status("Background saving started")),
+    let in_exec = ctx.client.in_exec;
+    match persist::bgsave_command(ctx.srv, &mut ctx.ks, a.len() == 2, in_exec) {
+        Ok(JobStart::Started) => Ok(Reply::Status("Background saving started")),
+        Ok(JobStart::Scheduled) => Ok(Reply::Status("Background saving scheduled")),
         Err(e) => fail(&format!("ERR {e}")),
     }
 }
@@ -34,8 +40,10 @@ fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 }
 
 fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    match persist::bgrewriteaof(ctx.srv, &mut ctx.ks) {
-        Ok(()) => Ok(Reply::Status("Background append only file rewriting started")),
+    let in_exec = ctx.client.in_exec;
+    match persist::bgrewriteaof_command(ctx.srv, &mut ctx.ks, in_exec) {
+        Ok(JobStart::Started) => Ok(Reply::Status("Background append only file rewriting started")),
+        Ok(JobStart::Scheduled) => Ok(Reply::Status("Background append only file rewriting scheduled")),
         Err(e) => fail(&format!("ERR {e}")),
     }
 }

@@ -19,6 +19,13 @@
 //! since the fork; the copy is appended, the file synced and renamed over
 //! the old log, and the writer switches to it. No write is lost and clients
 //! are not blocked for longer than the fork.
+//!
+//! A log turned on at run time (`CONFIG SET appendonly yes`) starts
+//! *pending* ([`Aof::pending`]): it has no file until its first rewrite
+//! completes. Commands queued meanwhile are either in that rewrite's base
+//! (queued before its fork) or in its copy (after), so the writer drops
+//! them; under `always` their replies wait until the rewritten file holding
+//! them is synced.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -99,6 +106,8 @@ pub struct Aof {
     stop: AtomicBool,
     /// A rewrite is running.
     pub rewriting: AtomicBool,
+    /// No file yet: waiting for the first rewrite (see [`Aof::pending`]).
+    pending: AtomicBool,
 }
 
 impl Aof {
@@ -109,13 +118,28 @@ impl Aof {
             .append(true)
             .open(&path)
             .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Aof::start(path, policy, Some(file))
+    }
+
+    /// A log without a file yet, for `CONFIG SET appendonly yes`: it accepts
+    /// commands at once, and becomes the file at `path` when the first
+    /// rewrite (begun with [`Aof::begin_rewrite`] at its fork) completes
+    /// ([`Aof::finish_rewrite`]). Until then the writer drops what is queued
+    /// (the rewrite's base or copy holds it) and [`Aof::wait_synced`] waits.
+    /// Any file already at `path` is left as it is until then. O(1).
+    pub fn pending(path: PathBuf, policy: u8) -> Result<Arc<Aof>, String> {
+        Aof::start(path, policy, None)
+    }
+
+    fn start(path: PathBuf, policy: u8, file: Option<File>) -> Result<Arc<Aof>, String> {
+        let pending = file.is_none();
+        let size = file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
         let (synced, _) = tokio::sync::watch::channel(0);
         let aof = Arc::new(Aof {
             path,
             queue: Mutex::new(Queue { buf: Vec::new(), db: None, fed: 0, rewrite: None, epoch: 0 }),
             wake: Condvar::new(),
-            file: Mutex::new(Some(file)),
+            file: Mutex::new(file),
             policy: AtomicU8::new(policy),
             synced,
             size: AtomicU64::new(size),
@@ -123,6 +147,7 @@ impl Aof {
             last_error: Mutex::new(None),
             stop: AtomicBool::new(false),
             rewriting: AtomicBool::new(false),
+            pending: AtomicBool::new(pending),
         });
         let w = aof.clone();
         std::thread::Builder::new()
@@ -135,6 +160,16 @@ impl Aof {
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True while the log waits for its first rewrite (no file yet). O(1).
+    pub fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// True once [`Aof::close`] was called. O(1).
+    pub fn is_closed(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 
     /// Changes the fsync policy at run time.
@@ -199,6 +234,16 @@ impl Aof {
                 // A rewrite completed meanwhile: its file already holds these
                 // commands (and is synced), so they must not be written again.
                 drop(file);
+                continue;
+            }
+            if file.is_none() {
+                // Pending: the first rewrite's base or copy holds these
+                // commands; nothing is on disk to acknowledge yet.
+                drop(file);
+                if self.stop.load(Ordering::Relaxed) {
+                    self.synced.send_replace(u64::MAX);
+                    return;
+                }
                 continue;
             }
             if !data.is_empty() {
@@ -309,6 +354,7 @@ impl Aof {
         std::fs::rename(tmp, &self.path).map_err(|e| e.to_string())?;
         super::sync_dir(&self.path);
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        self.pending.store(false, Ordering::Relaxed);
         // Everything queued since the fork is in the new file already.
         q.buf.clear();
         q.db = rw_db;

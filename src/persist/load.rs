@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -74,12 +74,7 @@ impl LoadProgress {
 
     /// Sleeps as `key-load-delay` says, as Redis's `debugDelay`.
     fn delay_key(&self) {
-        let d = self.key_load_delay.load(Ordering::Relaxed);
-        if d > 0 {
-            std::thread::sleep(Duration::from_micros(d.unsigned_abs()));
-        } else if d < 0 && fastrand::u64(..d.unsigned_abs()) == 0 {
-            std::thread::sleep(Duration::from_micros(1));
-        }
+        snapshot::debug_delay(self.key_load_delay.load(Ordering::Relaxed));
     }
 
     /// INFO's `rdb_last_load_keys_expired` and `rdb_last_load_keys_loaded` lines.

@@ -4,6 +4,8 @@
 //! - [`snapshot`]: the keyspace written as an RDB image or AOF base; RDB loading.
 //! - [`aof`]: the append-only log, its writer thread, rewrite and replay.
 //! - [`load`]: loading at start while clients get `-LOADING`, its progress.
+//! - [`jobs`]: the one background child (BGSAVE or rewrite), scheduled
+//!   jobs, the save rules and automatic rewrite.
 //!
 //! Promises: a snapshot is written to a temporary file, synced, renamed
 //! over the old one and the directory synced, so a crash leaves either the
@@ -15,15 +17,15 @@
 //! accept clients (see [`load`]).
 
 pub mod aof;
+pub mod jobs;
 pub mod load;
 mod propagate;
 pub mod rdb;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -35,6 +37,8 @@ use crate::server::client::ClientState;
 use crate::server::config::Config;
 use crate::server::Server;
 use aof::Aof;
+pub use jobs::{bgrewriteaof_command, bgsave_command, spawn_cron, JobStart};
+use jobs::{Jobs, Kind};
 pub use load::{begin_loading, load_at_start, LoadProgress, LoadSource};
 use propagate::{b, translate};
 
@@ -61,14 +65,13 @@ struct SaveState {
     lastsave: AtomicU64,
     last_bgsave_ok: AtomicBool,
     last_bgsave_failed_at: AtomicU64,
-    bgsave_child: AtomicI32,
-    rewrite_child: AtomicI32,
     last_rewrite_ok: AtomicBool,
     dirty_at_save: AtomicU64,
     misconf: AtomicU8,
     saves: AtomicU64,
     rewrites: AtomicU64,
     bgsave_error: Mutex<String>,
+    jobs: Jobs,
 }
 
 /// Unix seconds now.
@@ -177,9 +180,9 @@ impl Persistence {
         }
     }
 
-    /// True while a BGSAVE child runs.
+    /// True while a BGSAVE child runs. O(1).
     pub fn bgsave_running(&self) -> bool {
-        self.state.bgsave_child.load(Ordering::Relaxed) > 0
+        self.state.jobs.running() == Some(Kind::Rdb)
     }
 
     /// Unix time of the last successful save (`LASTSAVE`).
@@ -245,234 +248,39 @@ impl SaveState {
     }
 }
 
-/// Forks a child that runs `work` on the locked image (with its own pid)
-/// and exits with 0 on success. Returns the child's pid. The caller holds
-/// every shard lock.
-fn fork_child(locked: &mut Locked, work: impl FnOnce(&mut Locked, u32) -> Result<(), String>) -> Result<i32, String> {
-    // SAFETY: the child only reads the keyspace it inherited (whose locks the
-    // parent holds), allocates (glibc makes malloc fork-safe) and writes a
-    // file, then leaves with _exit without running destructors or touching
-    // the runtime. A panic is caught so it can never unwind into a copy of
-    // the server.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(locked, std::process::id())));
-        let code = match r {
-            Ok(Ok(())) => 0,
-            Ok(Err(e)) => {
-                // Raw write: stderr's lock may have been held by another
-                // thread at the fork.
-                let msg = format!("Background child {} failed: {e}\n", std::process::id());
-                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-                1
-            }
-            Err(_) => 1,
-        };
-        unsafe { libc::_exit(code) };
-    }
-    if pid < 0 {
-        return Err(format!("Can't fork: {}", std::io::Error::last_os_error()));
-    }
-    Ok(pid)
-}
-
-/// Waits for a child in a helper thread and reports whether it succeeded.
-fn wait_child(pid: i32, done: impl FnOnce(bool) + Send + 'static) {
-    std::thread::spawn(move || {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child's pid with a valid status pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        done(r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-    });
-}
-
-/// The temporary file a save by process `pid` writes (Redis's name).
-fn rdb_temp(path: &Path, pid: u32) -> PathBuf {
-    path.with_file_name(format!("temp-{pid}.rdb"))
-}
-
-/// BGSAVE: forks a child that writes the RDB to `temp-<child pid>.rdb`; once
-/// it succeeded the file is renamed over the dump. The caller holds every
-/// shard lock (the image is that instant's). O(1) here plus the fork.
-pub fn bgsave(srv: &Server, locked: &mut Locked) -> Result<(), String> {
-    let st = srv.persist.state.clone();
-    if st.bgsave_child.load(Ordering::Relaxed) > 0 {
-        return Err("Background save already in progress".into());
-    }
-    let (path, compress, refuse_on_error) = {
-        let c = srv.config.read();
-        (rdb_path(&c), c.rdbcompression, c.stop_writes_on_bgsave_error && !c.save.is_empty())
-    };
-    let dirty = srv.keyspace.stats.dirty.load(Ordering::Relaxed);
-    let child_path = path.clone();
-    let pid = fork_child(locked, move |l, me| snapshot::write_rdb(l, &rdb_temp(&child_path, me), compress))?;
-    let tmp = rdb_temp(&path, pid as u32);
-    st.bgsave_child.store(pid, Ordering::Relaxed);
-    tracing::info!("Background saving started by pid {pid}");
-    wait_child(pid, move |ok| {
-        let r = if ok {
-            std::fs::rename(&tmp, &path).map_err(|e| format!("rename of {} failed: {e}", path.display()))
-        } else {
-            Err("Background saving child failed".to_string())
-        };
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        if r.is_err() && refuse_on_error {
-            st.misconf.store(MISCONF_RDB, Ordering::Relaxed);
-        }
-        st.finish_save(&r, dirty, &path, true);
-        st.bgsave_child.store(0, Ordering::Relaxed);
-    });
-    Ok(())
-}
-
-/// BGREWRITEAOF: forks a child that writes the dataset as an AOF base while
-/// the log keeps a copy of new writes; the caller holds every shard lock.
-/// O(1) here plus the fork; when the child is done, the copy is appended
-/// and the new file renamed over the log (no write lost or duplicated).
-pub fn bgrewriteaof(srv: &Server, locked: &mut Locked) -> Result<(), String> {
-    let st = srv.persist.state.clone();
-    if st.rewrite_child.load(Ordering::Relaxed) > 0 {
-        return Err("Background append only file rewriting already in progress".into());
-    }
-    let aof = srv.persist.aof.read().clone();
-    let path = aof_path(&srv.config.read());
-    let tmp = path.with_file_name(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-    if let Some(a) = &aof {
-        a.begin_rewrite();
-    }
-    let child_tmp = tmp.clone();
-    let pid = match fork_child(locked, move |l, _| snapshot::write_aof_base(l, &child_tmp)) {
-        Ok(p) => p,
-        Err(e) => {
-            if let Some(a) = &aof {
-                a.abort_rewrite();
-            }
-            return Err(e);
-        }
-    };
-    st.rewrite_child.store(pid, Ordering::Relaxed);
-    tracing::info!("Background append only file rewriting started by pid {pid}");
-    wait_child(pid, move |ok| {
-        let r = match (ok, &aof) {
-            (true, Some(a)) => a.finish_rewrite(&tmp),
-            (true, None) => std::fs::rename(&tmp, &path).map_err(|e| e.to_string()),
-            (false, _) => Err("rewrite child failed".into()),
-        };
-        if let Err(e) = &r {
-            tracing::warn!("Background AOF rewrite failed: {e}");
-            if let Some(a) = &aof {
-                a.abort_rewrite();
-            }
-            let _ = std::fs::remove_file(&tmp);
-        } else {
-            tracing::info!("Background AOF rewrite finished successfully");
-            st.rewrites.fetch_add(1, Ordering::Relaxed);
-        }
-        st.last_rewrite_ok.store(r.is_ok(), Ordering::Relaxed);
-        st.rewrite_child.store(0, Ordering::Relaxed);
-    });
-    Ok(())
-}
-
-/// The save rules and automatic AOF rewrite, checked ten times a second.
-pub fn spawn_cron(srv: &Arc<Server>) {
-    let weak = Arc::downgrade(srv);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tick.tick().await;
-            let Some(srv) = weak.upgrade() else { return };
-            cron_once(&srv);
-        }
-    });
-}
-
-fn cron_once(srv: &Server) {
-    // Nothing is saved or rewritten from a partly loaded dataset.
-    if srv.persist.loading.load(Ordering::Relaxed) {
-        return;
-    }
-    let cfg = srv.config.read().clone();
-    let st = &srv.persist.state;
-    // AOF write errors refuse writes until the log writes again.
-    let aof = srv.persist.aof.read().clone();
-    let aof_err = aof.as_ref().is_some_and(|a| a.last_error.lock().is_some());
-    if aof_err {
-        st.misconf.store(MISCONF_AOF, Ordering::Relaxed);
-    } else {
-        let _ = st.misconf.compare_exchange(MISCONF_AOF, MISCONF_NONE, Ordering::Relaxed, Ordering::Relaxed);
-    }
-    let rdb_failed = !st.last_bgsave_ok.load(Ordering::Relaxed);
-    let misconf_rdb = rdb_failed && cfg.stop_writes_on_bgsave_error && !cfg.save.is_empty();
-    if misconf_rdb {
-        let _ = st.misconf.compare_exchange(MISCONF_NONE, MISCONF_RDB, Ordering::Relaxed, Ordering::Relaxed);
-    } else {
-        let _ = st.misconf.compare_exchange(MISCONF_RDB, MISCONF_NONE, Ordering::Relaxed, Ordering::Relaxed);
-    }
-    let busy = st.bgsave_child.load(Ordering::Relaxed) > 0 || st.rewrite_child.load(Ordering::Relaxed) > 0;
-    if busy {
-        return;
-    }
-    let changes =
-        srv.keyspace.stats.dirty.load(Ordering::Relaxed).saturating_sub(st.dirty_at_save.load(Ordering::Relaxed));
-    let since = unix_now().saturating_sub(st.lastsave.load(Ordering::Relaxed));
-    let retry_ok = !rdb_failed || unix_now().saturating_sub(st.last_bgsave_failed_at.load(Ordering::Relaxed)) >= 5;
-    let rules: Vec<u64> = cfg.save.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-    let due = rules.chunks(2).any(|r| r.len() == 2 && changes >= r[1] && since >= r[0]);
-    if due && retry_ok && changes > 0 {
-        let mut l = srv.keyspace.lock_all();
-        if let Err(e) = bgsave(srv, &mut l) {
-            tracing::warn!("Background save failed to start: {e}");
-        }
-        return;
-    }
-    if let Some(a) = aof {
-        let base = a.base_size().max(1);
-        let size = a.size();
-        let pct = cfg.auto_aof_rewrite_percentage;
-        if pct > 0 && size >= cfg.auto_aof_rewrite_min_size && (size - base.min(size)) * 100 / base >= pct {
-            tracing::info!("Starting automatic rewriting of AOF on {}% growth", (size - base.min(size)) * 100 / base);
-            let mut l = srv.keyspace.lock_all();
-            if let Err(e) = bgrewriteaof(srv, &mut l) {
-                tracing::warn!("Automatic AOF rewrite failed to start: {e}");
-            }
-        }
-    }
-}
-
-/// At shutdown: kill any saving child, sync the AOF and, when save rules
-/// exist (or `save` says so), write a final snapshot. O(dataset) when saving.
+/// At shutdown: kill any background child, give a log switched on at run
+/// time whose first rewrite has not finished its base now (in the
+/// foreground, so no acknowledged write is lost; Redis refuses to exit
+/// then), sync the AOF and, when save rules exist (or `save` says so),
+/// write a final snapshot. O(dataset) when writing a base or saving.
 pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
     // A background save or rewrite still running is abandoned (as Redis does):
     // the final save below writes the newest data anyway.
-    let st = &srv.persist.state;
-    let (rdb, aof) = {
-        let c = srv.config.read();
-        (rdb_path(&c), aof_path(&c))
-    };
-    for (child, what) in [(&st.bgsave_child, "saving an .rdb"), (&st.rewrite_child, "rewriting the AOF")] {
-        let pid = child.load(Ordering::Relaxed);
-        if pid > 0 {
+    // Every shard locked: the cron cannot start another child meanwhile
+    // (and will not after, seeing the shutdown flag).
+    let jobs = &srv.persist.state.jobs;
+    let all = srv.keyspace.lock_all();
+    for (kind, what) in [(Kind::Rdb, "saving an .rdb"), (Kind::Aof, "rewriting the AOF")] {
+        if jobs.running() == Some(kind) {
             tracing::warn!("There is a child {what}. Killing it!");
-            // SAFETY: signalling our own child process by its pid.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            jobs.kill(kind);
         }
     }
-    let bg = st.bgsave_child.load(Ordering::Relaxed);
-    if bg > 0 {
-        let _ = std::fs::remove_file(rdb_temp(&rdb, bg as u32));
-    }
-    if st.rewrite_child.load(Ordering::Relaxed) > 0 {
-        let _ = std::fs::remove_file(aof.with_file_name(format!("temp-rewriteaof-bg-{}.aof", std::process::id())));
-    }
-    if let Some(a) = srv.persist.aof.read().as_ref() {
+    drop(all);
+    let loading = srv.persist.loading.load(Ordering::Relaxed);
+    let aof = srv.persist.aof.read().clone();
+    if let Some(a) = aof {
+        if a.is_pending() && !loading {
+            tracing::warn!("Writing the initial AOF before exiting.");
+            if let Err(e) = write_first_base(srv, &a) {
+                tracing::warn!("Error writing the initial AOF: {e}");
+            }
+        }
         a.close();
     }
     let rules = !srv.config.read().save.is_empty();
     // As Redis: never save while loading, the data is incomplete.
-    if srv.persist.loading.load(Ordering::Relaxed) {
+    if loading {
         tracing::warn!("Shutdown during loading: not saving the partial dataset.");
     } else if save.unwrap_or(rules) {
         tracing::info!("Saving the final RDB snapshot before exiting.");
@@ -482,35 +290,76 @@ pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
     Ok(())
 }
 
-/// Turns the AOF on or off at run time (`CONFIG SET appendonly`). Turning it
-/// on writes the current data as the log's base with every shard locked
-/// (O(dataset), clients wait meanwhile); off syncs and closes the log.
-/// While loading nothing happens here: the end of the load opens the log as
-/// the settings then say.
+/// Writes the base of a pending log in the foreground (no child may run):
+/// the whole dataset, with every shard locked. O(dataset).
+fn write_first_base(srv: &Server, a: &Aof) -> Result<(), String> {
+    let tmp = a.path().with_file_name(format!("temp-rewriteaof-{}.aof", std::process::id()));
+    let mut l = srv.keyspace.lock_all();
+    a.abort_rewrite();
+    a.begin_rewrite();
+    let r = snapshot::write_aof_base(&mut l, &tmp).and_then(|_| a.finish_rewrite(&tmp));
+    if r.is_err() {
+        a.abort_rewrite();
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// Turns the AOF on or off at run time (`CONFIG SET appendonly`), as
+/// Redis's startAppendOnly / stopAppendOnly. On: the log is on at once
+/// (INFO `aof_enabled:1`, every write from now on is queued to it) and its
+/// file is written by a background rewrite, started now, or scheduled while
+/// a BGSAVE runs (a rewrite running with the AOF off is killed and started
+/// again, as it keeps no copy of new writes); the file appears, holding
+/// every write, when that rewrite ends (see [`Aof::pending`]). Returns
+/// after the fork: O(1) plus the fork; an error (the fork failed) leaves
+/// the AOF off. Off: syncs and closes the log, kills its rewrite and drops
+/// a scheduled one. While loading nothing happens here: the end of the
+/// load opens the log as the settings then say.
 pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
     if srv.persist.loading.load(Ordering::Relaxed) {
         return Ok(());
     }
     let cfg = srv.config.read().clone();
+    let policy = aof::fsync_policy(&cfg.appendfsync);
+    let jobs = &srv.persist.state.jobs;
     if !on {
-        if let Some(a) = srv.persist.aof.write().take() {
+        let taken = srv.persist.aof.write().take();
+        if let Some(a) = taken {
+            jobs.rewrite_scheduled.store(false, Ordering::Relaxed);
             a.close();
+            jobs.kill(Kind::Aof);
         }
         return Ok(());
     }
     if let Some(a) = srv.persist.aof.read().as_ref() {
-        a.set_policy(aof::fsync_policy(&cfg.appendfsync));
+        a.set_policy(policy);
         return Ok(());
     }
-    let path = aof_path(&cfg);
-    let tmp = cfg.dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
+    // Every shard locked: no write runs, no other switch or job starts.
     let mut l = srv.keyspace.lock_all();
-    snapshot::write_aof_base(&mut l, &tmp)?;
-    std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
-    sync_dir(&path);
-    let aof = Aof::open(path, aof::fsync_policy(&cfg.appendfsync))?;
-    *srv.persist.aof.write() = Some(aof);
-    drop(l);
+    if let Some(a) = srv.persist.aof.read().as_ref() {
+        a.set_policy(policy);
+        return Ok(());
+    }
+    if jobs.running() == Some(Kind::Aof) {
+        tracing::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+        jobs.kill(Kind::Aof);
+    }
+    let a = Aof::pending(aof_path(&cfg), policy)?;
+    *srv.persist.aof.write() = Some(a.clone());
+    if jobs.running().is_some() {
+        jobs.rewrite_scheduled.store(true, Ordering::Relaxed);
+        tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        return Ok(());
+    }
+    if let Err(e) = jobs::start_rewrite(srv, &mut l) {
+        srv.persist.aof.write().take();
+        drop(l);
+        a.close();
+        tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
+        return Err(e);
+    }
     Ok(())
 }
 
@@ -522,22 +371,31 @@ pub fn info(srv: &Server) -> String {
     let aof = srv.persist.aof.read().clone();
     let ok = |b: bool| if b { "ok" } else { "err" };
     let loading = srv.persist.loading.load(Ordering::Relaxed);
+    let jobs = &st.jobs;
+    let scheduled = jobs.rewrite_scheduled.load(Ordering::Relaxed) as u8;
     let mut s = format!(
-        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_fork_perc:0.00\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_saves:{}\r\n{}aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
+        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_fork_perc:0.00\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\n{}aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{scheduled}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n",
         loading as u8,
-        (st.bgsave_child.load(Ordering::Relaxed) > 0) as u8,
+        (jobs.running() == Some(Kind::Rdb)) as u8,
         st.lastsave.load(Ordering::Relaxed),
         ok(st.last_bgsave_ok.load(Ordering::Relaxed)),
+        jobs.elapsed(Kind::Rdb),
         st.saves.load(Ordering::Relaxed),
         srv.persist.load.last_load_info(),
         aof.is_some() as u8,
-        (st.rewrite_child.load(Ordering::Relaxed) > 0) as u8,
+        (jobs.running() == Some(Kind::Aof)) as u8,
+        jobs.elapsed(Kind::Aof),
         ok(st.last_rewrite_ok.load(Ordering::Relaxed)),
         st.rewrites.load(Ordering::Relaxed),
+        jobs.rewrite_failures.load(Ordering::Relaxed),
         ok(aof.as_ref().is_none_or(|a| a.last_error.lock().is_none())),
     );
     if let Some(a) = aof {
-        s.push_str(&format!("aof_current_size:{}\r\naof_base_size:{}\r\n", a.size(), a.base_size()));
+        s.push_str(&format!(
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{scheduled}\r\n",
+            a.size(),
+            a.base_size()
+        ));
     }
     if loading {
         s.push_str(&srv.persist.load.loading_info());

@@ -9,6 +9,8 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -16,6 +18,33 @@ use super::aof::encode_command;
 use super::rdb::{read_rdb, RdbEntry, RdbError, RdbStats, RdbValue, RdbWriter, RdbWriterOptions};
 use crate::db::value::{HashValue, ListValue};
 use crate::db::{now_ms, Entry, Locked, Value};
+
+/// `rdb-key-save-delay` (Redis's hidden test knob): microseconds slept per
+/// key written by an RDB save or an AOF rewrite. Process-wide: the setting
+/// is stored here rather than in `Config`, so a forked child sees the value
+/// of the instant it was forked.
+static RDB_KEY_SAVE_DELAY: AtomicI64 = AtomicI64::new(0);
+
+/// Sets `rdb-key-save-delay` (microseconds per key saved; `-n`: one
+/// microsecond with probability 1/n, as Redis's `debugDelay`). O(1).
+pub fn set_rdb_key_save_delay(micros: i64) {
+    RDB_KEY_SAVE_DELAY.store(micros, Ordering::Relaxed);
+}
+
+/// The current `rdb-key-save-delay`. O(1).
+pub fn rdb_key_save_delay() -> i64 {
+    RDB_KEY_SAVE_DELAY.load(Ordering::Relaxed)
+}
+
+/// Sleeps as Redis's `debugDelay(micros)`: `micros` microseconds when
+/// positive, one microsecond with probability 1/|micros| when negative.
+pub(super) fn debug_delay(micros: i64) {
+    if micros > 0 {
+        std::thread::sleep(Duration::from_micros(micros.unsigned_abs()));
+    } else if micros < 0 && fastrand::u64(..micros.unsigned_abs()) == 0 {
+        std::thread::sleep(Duration::from_micros(1));
+    }
+}
 
 fn to_rdb(v: &Value) -> RdbValue {
     match v {
@@ -37,8 +66,10 @@ pub(super) fn from_rdb(v: RdbValue) -> Value {
 }
 
 /// Writes every live key of every database to `path` as an RDB file and
-/// syncs it. Keys whose TTL has passed are left out.
+/// syncs it. Keys whose TTL has passed are left out. O(dataset), plus
+/// `rdb-key-save-delay` per key.
 pub fn write_rdb(locked: &mut Locked, path: &Path, compress: bool) -> Result<(), String> {
+    let delay = rdb_key_save_delay();
     let f = File::create(path).map_err(|e| format!("Failed opening the temp RDB file {}: {e}", path.display()))?;
     let opts = RdbWriterOptions { compression: compress, ..Default::default() };
     let mut w = RdbWriter::with_options(BufWriter::with_capacity(1 << 20, f), opts).map_err(|e| e.to_string())?;
@@ -59,6 +90,7 @@ pub fn write_rdb(locked: &mut Locked, path: &Path, compress: bool) -> Result<(),
                 if e.expire_at != 0 && e.expire_at <= now {
                     continue;
                 }
+                debug_delay(delay);
                 let exp = (e.expire_at != 0).then_some(e.expire_at);
                 w.write_entry(k, &to_rdb(&e.value), exp).map_err(|e| e.to_string())?;
             }
@@ -73,7 +105,9 @@ pub fn write_rdb(locked: &mut Locked, path: &Path, compress: bool) -> Result<(),
 const ITEMS_PER_CMD: usize = 64;
 
 /// Writes the dataset as commands (an AOF base) to `path` and syncs it.
+/// O(dataset), plus `rdb-key-save-delay` per key (as Redis's rewrite).
 pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
+    let delay = rdb_key_save_delay();
     let f = File::create(path).map_err(|e| format!("Failed opening the temp AOF file {}: {e}", path.display()))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let mut out = Vec::with_capacity(64 * 1024);
@@ -87,6 +121,7 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
                 if e.expire_at != 0 && e.expire_at <= now {
                     continue;
                 }
+                debug_delay(delay);
                 if !selected {
                     encode_command(&mut out, &[b"SELECT", ib.format(db).as_bytes()]);
                     selected = true;

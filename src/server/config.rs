@@ -72,6 +72,10 @@ pub struct Config {
     /// `key-load-delay` (hidden, for tests): microseconds to sleep per key
     /// loaded at start; `-n` sleeps one microsecond with probability 1/n.
     pub key_load_delay: i64,
+    /// `rdb-key-save-delay` (hidden, for tests): microseconds to sleep per
+    /// key written by a snapshot or rewrite (published to the writer, which
+    /// may run in a forked child, by [`Config::apply_encoding_limits`]).
+    pub rdb_key_save_delay: i64,
     /// `loading-process-events-interval-bytes` (hidden): Redis serves
     /// clients every that many bytes loaded; here clients are served
     /// throughout, so this only informs `CONFIG GET`.
@@ -130,6 +134,7 @@ impl Default for Config {
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             key_load_delay: 0,
+            rdb_key_save_delay: 0,
             loading_process_events_interval_bytes: 2 * 1024 * 1024,
         }
     }
@@ -445,6 +450,16 @@ pub static HIDDEN_PARAMS: &[Param] = &[
         mutable: true,
     },
     Param {
+        name: "rdb-key-save-delay",
+        get: |c| c.rdb_key_save_delay.to_string(),
+        set: |c, v| {
+            c.rdb_key_save_delay = ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
         name: "loading-process-events-interval-bytes",
         get: |c| c.loading_process_events_interval_bytes.to_string(),
         set: |c, v| {
@@ -524,7 +539,8 @@ impl Config {
     }
 
     /// Publishes the settings other modules read without the config lock
-    /// (the hash encoding thresholds, latency tracking). Called by their
+    /// (the encoding thresholds, latency tracking, `rdb-key-save-delay`).
+    /// Called by their
     /// setters, and again after `CONFIG SET` restores the previous settings.
     pub fn apply_encoding_limits(&self) {
         crate::db::value::set_listpack_limits(
@@ -533,6 +549,7 @@ impl Config {
             self.list_max_listpack_size,
         );
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
+        crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
     }
 
     /// Applies a redis.conf-syntax file's directives. Errors name the line.
