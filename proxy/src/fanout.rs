@@ -13,13 +13,19 @@
 //!   the servers on the ring one after the other; a reload between calls
 //!   may repeat or skip keys (SCAN's guarantees hold per server).
 //! - INFO: a `# Proxy` section, one `shardN:` line per server (status,
-//!   keys, memory, clients, request counts) and the summed `# Keyspace`.
+//!   keys of every database, memory, clients, request counts) and the
+//!   `# Keyspace` summed per database.
 //! - CONFIG SET/RESETSTAT go to every server; other CONFIG subcommands to
 //!   the first.
+//!
+//! Every part travels on the client's connections for its selected
+//! database (`Router::send`), so these commands see that database only
+//! (FLUSHALL and INFO cover all, as on a server).
 //!
 //! When a server cannot answer, the whole command answers the error that
 //! names it. Cost: O(arguments + reply sizes), all servers asked in parallel.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -187,13 +193,18 @@ fn info_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
     text.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).map(|v| v.trim())
 }
 
-/// `keys=` and `expires=` of the `db0:` line of an INFO text.
-fn db0_counts(text: &str) -> (u64, u64) {
-    let Some(line) = info_field(text, "db0") else { return (0, 0) };
-    let get = |name: &str| {
-        line.split(',').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok()).unwrap_or(0)
-    };
-    (get("keys"), get("expires"))
+/// `keys=` and `expires=` of every `dbN:` line of an INFO text, by database.
+fn db_counts(text: &str) -> BTreeMap<u32, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for l in text.lines() {
+        let Some((db, line)) = l.strip_prefix("db").and_then(|r| r.split_once(':')) else { continue };
+        let Ok(db) = db.parse::<u32>() else { continue };
+        let get = |name: &str| {
+            line.split(',').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.trim().parse::<u64>().ok())
+        };
+        out.insert(db, (get("keys").unwrap_or(0), get("expires").unwrap_or(0)));
+    }
+    out
 }
 
 impl Router {
@@ -370,7 +381,7 @@ impl Router {
         let proto = self.proto;
         self.later(async move {
             let mut shard_text = String::from("# Shards\r\n");
-            let (mut keys, mut expires) = (0u64, 0u64);
+            let mut dbs: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
             for (i, rx) in waiting.into_iter().enumerate() {
                 let b = &topo.servers[i];
                 let _ = write!(
@@ -385,9 +396,14 @@ impl Router {
                 );
                 match frame_of(rx).await.map(|f| f.text().map(|t| String::from_utf8_lossy(t).into_owned())) {
                     Ok(Some(t)) => {
-                        let (k, e) = db0_counts(&t);
-                        keys += k;
-                        expires += e;
+                        let (mut k, mut e) = (0, 0);
+                        for (db, (dk, de)) in db_counts(&t) {
+                            let sum = dbs.entry(db).or_default();
+                            sum.0 += dk;
+                            sum.1 += de;
+                            k += dk;
+                            e += de;
+                        }
                         let f = |n| info_field(&t, n).unwrap_or("?").to_string();
                         let _ = write!(
                             shard_text,
@@ -411,8 +427,8 @@ impl Router {
             }
             if keyspace {
                 text.push_str("# Keyspace\r\n");
-                if keys > 0 {
-                    let _ = write!(text, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+                for (db, (keys, expires)) in dbs.into_iter().filter(|(_, (k, _))| *k > 0) {
+                    let _ = write!(text, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }
                 text.push_str("\r\n");
             }
@@ -431,7 +447,10 @@ mod tests {
     fn info_parsing() {
         let t = "# Server\r\nredis_version:7.0.0\r\n# Keyspace\r\ndb0:keys=12,expires=3,avg_ttl=0\r\ndb1:keys=1,expires=0,avg_ttl=0\r\n";
         assert_eq!(info_field(t, "redis_version"), Some("7.0.0"));
-        assert_eq!(db0_counts(t), (12, 3));
-        assert_eq!(db0_counts("# Keyspace\r\n"), (0, 0));
+        let dbs = db_counts(t);
+        assert_eq!(dbs.get(&0), Some(&(12, 3)));
+        assert_eq!(dbs.get(&1), Some(&(1, 0)));
+        assert_eq!(dbs.len(), 2);
+        assert!(db_counts("# Keyspace\r\n").is_empty());
     }
 }

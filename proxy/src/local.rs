@@ -2,6 +2,12 @@
 //! SELECT, QUIT, RESET and COMMAND. Their replies and error texts are the
 //! data server's; COMMAND runs the data server's own handler against the
 //! shared command table, so both describe the same commands.
+//!
+//! Client state as in Redis: SELECT sets the client's database (see
+//! `router.rs` for how requests then reach it), HELLO changes the protocol
+//! but neither the database nor a WATCH, CLIENT INFO/LIST show `db=`, and
+//! RESET discards MULTI, ends the WATCH, and goes back to database 0,
+//! RESP2, no name and (with --requirepass) unauthenticated.
 
 use std::sync::{Arc, LazyLock};
 
@@ -13,6 +19,7 @@ use inmemory::server::client::ClientState;
 use inmemory::server::config::Config;
 use inmemory::server::Server;
 
+use crate::pool::ConnError;
 use crate::router::{Flow, Router};
 
 /// A data server with no data, used only to run COMMAND's handler.
@@ -51,17 +58,15 @@ impl Router {
                 _ => self.error("ERR wrong number of arguments for 'ping' command").await,
             },
             "echo" => self.reply(Reply::Bulk(a[1].clone())).await,
-            "select" => match std::str::from_utf8(&a[1]).ok().and_then(|s| s.parse::<i64>().ok()) {
-                Some(0) => self.reply(Reply::Status("OK")).await,
-                Some(_) => self.error("ERR DB index is out of range").await,
-                None => self.error("ERR value is not an integer or out of range").await,
-            },
+            "select" => self.select(&a[1]).await,
             "quit" => {
                 self.reply(Reply::Status("OK")).await;
                 Flow::Close
             }
             "reset" => {
                 self.multi = None;
+                self.release_watch().await;
+                self.set_db(0).await;
                 self.name = None;
                 self.set_proto(2).await;
                 self.authed = self.cluster.requirepass.is_none();
@@ -110,7 +115,41 @@ impl Router {
         if proto != self.proto {
             self.barrier().await;
             self.proto = proto;
+            self.watch_follow_proto(proto);
         }
+    }
+
+    /// Switches database; earlier replies are resolved first so requests
+    /// on the old database's connections cannot be overtaken.
+    async fn set_db(&mut self, db: u32) {
+        if db != self.db {
+            self.barrier().await;
+            self.db = db;
+        }
+    }
+
+    /// SELECT: accepted when no server on the ring refuses the database
+    /// (each one's pool connection for it is opened, or already open); an
+    /// unreachable server does not count. O(servers) connects the first time.
+    async fn select(&mut self, arg: &[u8]) -> Flow {
+        let Some(n) = std::str::from_utf8(arg).ok().and_then(|s| s.parse::<i64>().ok()) else {
+            return self.error("ERR value is not an integer or out of range").await;
+        };
+        let Ok(db) = u32::try_from(n) else { return self.error("ERR DB index is out of range").await };
+        if db == self.db {
+            return self.reply(Reply::Status("OK")).await;
+        }
+        let servers: Vec<_> = self.topo.live().cloned().collect();
+        for b in servers {
+            if let Err(ConnError::Refused(e)) = b.get(self.slot(), self.proto, db).await {
+                return self.error(&e).await;
+            }
+        }
+        if let Err(e) = self.watch_follow_db(db).await {
+            return self.error(&e).await;
+        }
+        self.set_db(db).await;
+        self.reply(Reply::Status("OK")).await
     }
 
     async fn hello(&mut self, a: &[Bytes]) -> Flow {
@@ -164,7 +203,7 @@ impl Router {
 
     fn client_line(&self) -> String {
         let name = self.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
-        format!("id={} addr={} name={} db=0 resp={} cmd=client\n", self.id, self.peer, name, self.proto)
+        format!("id={} addr={} name={} db={} resp={} cmd=client\n", self.id, self.peer, name, self.db, self.proto)
     }
 
     async fn client(&mut self, a: &[Bytes]) -> Flow {

@@ -16,6 +16,7 @@
 
 mod cluster;
 mod config;
+mod conn;
 mod fanout;
 mod local;
 mod pool;
@@ -23,6 +24,7 @@ mod ring;
 mod router;
 mod session;
 mod tls;
+mod txn;
 mod watch;
 
 use std::process::ExitCode;

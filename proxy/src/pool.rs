@@ -1,83 +1,56 @@
 //! Connections to the data servers.
 //!
-//! Each [`Backend`] (one data server) has two pools of `--conns N` slots,
-//! one per protocol (RESP2 clients' requests travel on RESP2 connections,
-//! RESP3 clients' on connections that said `HELLO 3`, so replies are
-//! forwarded byte for byte). A slot's connection is opened on first use,
-//! and replaced on the next use after it breaks. A client is pinned to one
-//! slot (its id modulo N), so its requests to one server stay in order on
-//! one connection, while many clients share each connection.
+//! Each [`Backend`] (one data server) has pools of `--conns N` slots, one
+//! per protocol and database: RESP2 clients' requests travel on RESP2
+//! connections, RESP3 clients' on connections that said `HELLO 3`, so
+//! replies are forwarded byte for byte; and requests of a client that
+//! selected database `n` travel on connections that said `SELECT n` in
+//! their handshake, so a shared connection never changes database and a
+//! request can never run in another client's database. The database 0
+//! pools always exist; the pool of another database is added the first
+//! time the server accepts a connection to it (a refused database number
+//! leaves nothing behind). This is simpler than tracking which database
+//! each shared connection is in and sending `SELECT n` in front of a
+//! request when it differs: no per-request state, and no way for a request
+//! pipelined behind a SELECT the server refused to run in the database the
+//! connection was in before; the cost is a few more connections (per
+//! database in use). A slot's connection is opened on first use, and
+//! replaced on the next use after it breaks. A client is pinned to one slot
+//! (its id modulo N), so its requests to one server and database stay in
+//! order on one connection, while many clients share each connection.
 //!
-//! A [`Conn`] is two tasks around one socket: the writer takes jobs from a
-//! channel, writes as many as are queued in one write, and hands them to the
-//! reader in the same order; the reader matches replies to jobs in order
-//! (pipelining: any number of requests in flight). When the server is
-//! silent for `timeout` while requests are in flight, or the socket fails,
-//! every job in flight is answered with an error naming the server and the
-//! connection is dropped. An idle connection sends `PING` every
-//! `PING_IDLE` (health check).
+//! The connection itself (pipelining, timeouts, idle pings) is
+//! [`crate::conn`].
 //!
 //! Failures feed the backend's [`Health`]: after one, connecting waits for
 //! an exponential backoff (50 ms doubling to 2 s) and requests fail at once
-//! meanwhile; a success resets it.
+//! meanwhile; a success resets it. A server refusing a database number
+//! (`SELECT n` answered an error) is healthy: that is [`ConnError::Refused`],
+//! and the client gets the server's own error line.
 //!
 //! TLS: [`open_stream`] wraps the `TcpStream` with `inmemory::tls::connect`
 //! when the entry says `"tls": true`; everything after it is generic over
 //! [`Stream`].
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use inmemory::protocol::frame::{Frame, FrameReader};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::ServerSpec;
+pub use crate::conn::{encode_command, Answer, Conn, Stream};
+use crate::conn::{spawn_conn, ConnOpts};
 
 /// How long a connect plus handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// An idle pooled connection sends PING this often.
 pub const PING_IDLE: Duration = Duration::from_secs(5);
-/// Most bytes gathered into one write to a server.
-const WRITE_BATCH: usize = 256 * 1024;
 const BACKOFF_MIN_MS: u64 = 50;
 const BACKOFF_MAX_MS: u64 = 2000;
-
-/// A byte stream to a server: plain TCP today, TLS when wired in.
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
-
-/// A server's reply: its exact bytes, and the decoded frame when asked for.
-#[derive(Debug, Clone)]
-pub struct Resp {
-    /// The reply's bytes, to forward as they are.
-    pub raw: Bytes,
-    /// The decoded reply (only when the job asked for it).
-    pub frame: Option<Frame>,
-}
-
-/// A job's outcome: the reply, or an error line naming the server.
-pub type Answer = Result<Resp, String>;
-
-/// One request (or a batch such as MULTI … EXEC) for a server connection.
-pub struct Job {
-    /// Encoded request(s).
-    pub data: Bytes,
-    /// How many replies the data produces; the last one is the answer.
-    pub replies: u32,
-    /// Decode the answer into a [`Frame`] (merges need it; forwarding does not).
-    pub want_frame: bool,
-    /// Where the answer goes.
-    pub tx: oneshot::Sender<Answer>,
-}
-
-/// Encodes a command as a RESP multibulk. O(total size).
-pub fn encode_command(args: &[Bytes], out: &mut BytesMut) {
-    inmemory::protocol::reply::encode_request(out, args);
-}
 
 /// A server's failure record: consecutive failures, backoff, ejection.
 #[derive(Debug, Default)]
@@ -151,37 +124,33 @@ impl Health {
     }
 }
 
-/// A live connection to a server: a handle to its two tasks.
-pub struct Conn {
-    tx: mpsc::UnboundedSender<Job>,
-    alive: Arc<AtomicBool>,
-}
-
-impl Conn {
-    /// False once the connection broke; the pool then opens a new one.
-    pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::Relaxed) && !self.tx.is_closed()
-    }
-
-    /// Queues a job. The answer always arrives on `job.tx` (an error if the
-    /// connection is gone). O(1).
-    pub fn send(&self, job: Job) {
-        if let Err(mpsc::error::SendError(job)) = self.tx.send(job) {
-            let _ = job.tx.send(Err("connection closed".into()));
-        }
-    }
-
-    /// Queues one request and gives the receiver of its answer.
-    pub fn request(&self, data: Bytes, replies: u32, want_frame: bool) -> oneshot::Receiver<Answer> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Job { data, replies, want_frame, tx });
-        rx
-    }
-}
-
 struct Slot {
     conn: Mutex<Option<Arc<Conn>>>,
     connecting: tokio::sync::Mutex<()>,
+}
+
+/// The `--conns` slots of one protocol and database.
+type Pool = Arc<[Slot]>;
+
+fn new_pool(conns: usize) -> Pool {
+    (0..conns.max(1)).map(|_| Slot { conn: Mutex::new(None), connecting: Default::default() }).collect()
+}
+
+/// Why no connection to a server could be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnError {
+    /// The server cannot be reached, or is in backoff: an error line naming it.
+    Unavailable(String),
+    /// The server refused the database (`SELECT n` failed): its own error line.
+    Refused(String),
+}
+
+impl From<ConnError> for String {
+    fn from(e: ConnError) -> String {
+        match e {
+            ConnError::Unavailable(s) | ConnError::Refused(s) => s,
+        }
+    }
 }
 
 /// Per-server counters for INFO.
@@ -201,7 +170,11 @@ pub struct Backend {
     pub spec: ServerSpec,
     /// `name (addr)` or `addr`, for logs and errors.
     pub label: Arc<str>,
-    pools: [Vec<Slot>; 2],
+    /// Database 0, per protocol.
+    pools: [Pool; 2],
+    /// Other databases, by (protocol index, database).
+    db_pools: Mutex<HashMap<(usize, u32), Pool>>,
+    conns: usize,
     /// Failures, backoff, ejection.
     pub health: Arc<Health>,
     /// Counters.
@@ -211,14 +184,15 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// A backend with `conns` lazily opened connections per protocol;
-    /// `tls` is the client configuration for `"tls": true` entries.
+    /// A backend with `conns` lazily opened connections per protocol and
+    /// database; `tls` is the client configuration for `"tls": true` entries.
     pub fn new(spec: ServerSpec, conns: usize, timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> Backend {
-        let slots = || (0..conns.max(1)).map(|_| Slot { conn: Mutex::new(None), connecting: Default::default() });
         Backend {
             label: Arc::from(spec.label()),
             spec,
-            pools: [slots().collect(), slots().collect()],
+            pools: [new_pool(conns), new_pool(conns)],
+            db_pools: Mutex::new(HashMap::new()),
+            conns,
             health: Arc::new(Health::default()),
             stats: BackendStats::default(),
             timeout,
@@ -231,38 +205,70 @@ impl Backend {
         format!("ERR proxy: server {} is unavailable: {reason}", self.label)
     }
 
-    /// Connections currently open (both protocols).
+    /// Pooled connections currently open (every protocol and database).
+    /// O(slots).
     pub fn open_conns(&self) -> usize {
-        self.pools
-            .iter()
-            .flatten()
-            .filter(|s| s.conn.lock().ok().is_some_and(|c| c.as_ref().is_some_and(|c| c.is_alive())))
-            .count()
+        let open = |p: &Pool| {
+            p.iter().filter(|s| s.conn.lock().ok().is_some_and(|c| c.as_ref().is_some_and(|c| c.is_alive()))).count()
+        };
+        let others: usize = self.db_pools.lock().map(|m| m.values().map(open).sum()).unwrap_or(0);
+        self.pools.iter().map(open).sum::<usize>() + others
     }
 
-    /// The pooled connection of slot `slot` for protocol `proto`, opening
-    /// it if absent or broken. Fails at once during a backoff. O(1) when open.
-    pub async fn get(&self, slot: usize, proto: u8) -> Result<Arc<Conn>, String> {
-        let pool = &self.pools[usize::from(proto >= 3)];
+    /// The pooled connection of slot `slot` for protocol `proto` and
+    /// database `db`, opening it if absent or broken. Fails at once during
+    /// a backoff. O(1) when open.
+    pub async fn get(&self, slot: usize, proto: u8, db: u32) -> Result<Arc<Conn>, ConnError> {
+        let p = usize::from(proto >= 3);
+        if db == 0 {
+            return self.get_in(&self.pools[p], slot, proto, 0).await;
+        }
+        let pool = self.db_pools.lock().ok().and_then(|m| m.get(&(p, db)).cloned());
+        if let Some(pool) = pool {
+            return self.get_in(&pool, slot, proto, db).await;
+        }
+        // First use of `db` here: the pool is added once the server accepted it.
+        self.not_in_backoff()?;
+        let conn = Arc::new(self.connect(proto, true, db).await?);
+        let Ok(mut m) = self.db_pools.lock() else { return Ok(conn) };
+        let pool = m.entry((p, db)).or_insert_with(|| new_pool(self.conns)).clone();
+        drop(m);
+        let s = &pool[slot % pool.len()];
+        let Ok(mut g) = s.conn.lock() else { return Ok(conn) };
+        match g.as_ref().filter(|c| c.is_alive()) {
+            // Opened meanwhile for another client of this slot: ours closes.
+            Some(c) => Ok(c.clone()),
+            None => {
+                *g = Some(conn.clone());
+                Ok(conn)
+            }
+        }
+    }
+
+    async fn get_in(&self, pool: &[Slot], slot: usize, proto: u8, db: u32) -> Result<Arc<Conn>, ConnError> {
         let s = &pool[slot % pool.len()];
         if let Some(c) = self.cached(s) {
             return Ok(c);
         }
-        if let Some(e) = self.health.in_backoff() {
-            return Err(self.unavailable(&e));
-        }
+        self.not_in_backoff()?;
         let _one_at_a_time = s.connecting.lock().await;
         if let Some(c) = self.cached(s) {
             return Ok(c);
         }
-        if let Some(e) = self.health.in_backoff() {
-            return Err(self.unavailable(&e));
-        }
-        let conn = Arc::new(self.connect(proto, true).await?);
+        self.not_in_backoff()?;
+        let conn = Arc::new(self.connect(proto, true, db).await?);
         if let Ok(mut g) = s.conn.lock() {
             *g = Some(conn.clone());
         }
         Ok(conn)
+    }
+
+    /// `Err` naming the server while its backoff lasts (no connect is tried then). O(1).
+    pub fn not_in_backoff(&self) -> Result<(), ConnError> {
+        match self.health.in_backoff() {
+            Some(e) => Err(ConnError::Unavailable(self.unavailable(&e))),
+            None => Ok(()),
+        }
     }
 
     fn cached(&self, s: &Slot) -> Option<Arc<Conn>> {
@@ -270,17 +276,18 @@ impl Backend {
         g.as_ref().filter(|c| c.is_alive()).cloned()
     }
 
-    /// Opens a new connection (pooled: with read timeout and idle pings;
-    /// dedicated: for blocking commands, neither). Records the outcome in
-    /// the backend's health.
-    pub async fn connect(&self, proto: u8, pooled: bool) -> Result<Conn, String> {
+    /// Opens a new connection in database `db` (pooled: with read timeout
+    /// and idle pings; for blocking commands: neither). Authenticated like
+    /// every connection. Records reachability in the backend's health; a
+    /// refused database is [`ConnError::Refused`] and not a failure.
+    pub async fn connect(&self, proto: u8, pooled: bool, db: u32) -> Result<Conn, ConnError> {
         let r = tokio::time::timeout(CONNECT_TIMEOUT, async {
-            let mut stream = open_stream(&self.spec, self.tls.as_ref()).await?;
-            handshake(&mut stream, &self.spec, proto).await?;
-            Ok::<_, String>(stream)
+            let mut stream = open_stream(&self.spec, self.tls.as_ref()).await.map_err(Handshake::Failed)?;
+            handshake(&mut stream, &self.spec, proto, db).await?;
+            Ok::<_, Handshake>(stream)
         })
         .await
-        .unwrap_or_else(|_| Err("connect timed out".into()));
+        .unwrap_or_else(|_| Err(Handshake::Failed("connect timed out".into())));
         match r {
             Ok(stream) => {
                 self.health.success();
@@ -293,17 +300,21 @@ impl Backend {
                 };
                 Ok(spawn_conn(stream, opts))
             }
-            Err(e) => {
+            Err(Handshake::DbRefused(e)) => {
+                self.health.success();
+                Err(ConnError::Refused(e))
+            }
+            Err(Handshake::Failed(e)) => {
                 tracing::warn!("server {}: {e}", self.label);
                 self.health.failure(&e);
-                Err(self.unavailable(&e))
+                Err(ConnError::Unavailable(self.unavailable(&e)))
             }
         }
     }
 
     /// Connects and PINGs once (the monitor's probe of a failed server).
     pub async fn probe(&self) -> bool {
-        let Ok(c) = self.connect(2, false).await else { return false };
+        let Ok(c) = self.connect(2, false, 0).await else { return false };
         let rx = c.request(Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"), 1, false);
         match tokio::time::timeout(CONNECT_TIMEOUT, rx).await {
             Ok(Ok(Ok(_))) => true,
@@ -332,8 +343,22 @@ pub async fn open_stream(
     Ok(Box::new(stream))
 }
 
-/// Authenticates and switches protocol on a fresh connection.
-async fn handshake(stream: &mut Box<dyn Stream>, spec: &ServerSpec, proto: u8) -> Result<(), String> {
+/// How a handshake failed.
+enum Handshake {
+    /// The server is unreachable or refused AUTH/HELLO.
+    Failed(String),
+    /// The server refused `SELECT db`: its error line.
+    DbRefused(String),
+}
+
+impl From<std::io::Error> for Handshake {
+    fn from(e: std::io::Error) -> Handshake {
+        Handshake::Failed(e.to_string())
+    }
+}
+
+/// Authenticates, switches protocol and selects `db` on a fresh connection.
+async fn handshake(stream: &mut Box<dyn Stream>, spec: &ServerSpec, proto: u8, db: u32) -> Result<(), Handshake> {
     let mut out = BytesMut::new();
     let mut expect = 0;
     if let Some(pw) = &spec.password {
@@ -344,188 +369,33 @@ async fn handshake(stream: &mut Box<dyn Stream>, spec: &ServerSpec, proto: u8) -
         encode_command(&[Bytes::from_static(b"HELLO"), Bytes::from_static(b"3")], &mut out);
         expect += 1;
     }
+    if db != 0 {
+        let n = Bytes::copy_from_slice(itoa::Buffer::new().format(db).as_bytes());
+        encode_command(&[Bytes::from_static(b"SELECT"), n], &mut out);
+        expect += 1;
+    }
     if expect == 0 {
         return Ok(());
     }
-    stream.write_all(&out).await.map_err(|e| e.to_string())?;
+    stream.write_all(&out).await?;
     let mut buf = BytesMut::with_capacity(1024);
     let mut reader = FrameReader::new();
     while expect > 0 {
-        match reader.next(&mut buf).map_err(|e| e.to_string())? {
-            Some(Frame::Error(e)) => return Err(format!("handshake refused: {}", String::from_utf8_lossy(&e))),
+        match reader.next(&mut buf).map_err(|e| Handshake::Failed(e.to_string()))? {
+            // SELECT is sent last: an error as the last reply is its refusal.
+            Some(Frame::Error(e)) if expect == 1 && db != 0 => {
+                return Err(Handshake::DbRefused(String::from_utf8_lossy(&e).into_owned()))
+            }
+            Some(Frame::Error(e)) => {
+                return Err(Handshake::Failed(format!("handshake refused: {}", String::from_utf8_lossy(&e))))
+            }
             Some(_) => expect -= 1,
             None => {
-                if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
-                    return Err("connection closed during handshake".into());
+                if stream.read_buf(&mut buf).await? == 0 {
+                    return Err(Handshake::Failed("connection closed during handshake".into()));
                 }
             }
         }
     }
     Ok(())
-}
-
-struct ConnOpts {
-    label: Arc<str>,
-    health: Arc<Health>,
-    /// Longest silence allowed while requests are in flight.
-    timeout: Option<Duration>,
-    /// PING after this much idleness.
-    ping: Option<Duration>,
-}
-
-/// A job the writer passed to the reader: replies still expected.
-struct InFlight {
-    remaining: u32,
-    want_frame: bool,
-    tx: oneshot::Sender<Answer>,
-}
-
-fn spawn_conn<S: Stream>(stream: S, opts: ConnOpts) -> Conn {
-    let (r, w) = tokio::io::split(stream);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (itx, irx) = mpsc::unbounded_channel();
-    let alive = Arc::new(AtomicBool::new(true));
-    let dead = Arc::new(Notify::new());
-    let opts = Arc::new(opts);
-    tokio::spawn(writer(w, rx, itx, alive.clone(), dead.clone(), opts.clone()));
-    tokio::spawn(reader(r, irx, alive.clone(), dead, opts));
-    Conn { tx, alive }
-}
-
-async fn writer<W: AsyncWrite + Unpin>(
-    mut w: W,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    inflight: mpsc::UnboundedSender<InFlight>,
-    alive: Arc<AtomicBool>,
-    dead: Arc<Notify>,
-    opts: Arc<ConnOpts>,
-) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    let every = opts.ping.unwrap_or(Duration::from_secs(86400));
-    let tick = tokio::time::sleep(every);
-    tokio::pin!(tick);
-    let mut busy = false;
-    loop {
-        let job = tokio::select! {
-            j = rx.recv() => match j {
-                Some(j) => j,
-                None => break,
-            },
-            _ = dead.notified() => break,
-            _ = &mut tick, if opts.ping.is_some() => {
-                tick.as_mut().reset(tokio::time::Instant::now() + every);
-                if std::mem::take(&mut busy) {
-                    continue;
-                }
-                let (tx, _) = oneshot::channel();
-                Job { data: Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"), replies: 1, want_frame: false, tx }
-            }
-        };
-        busy = true;
-        let mut next = Some(job);
-        while let Some(job) = next.take() {
-            buf.extend_from_slice(&job.data);
-            let f = InFlight { remaining: job.replies.max(1), want_frame: job.want_frame, tx: job.tx };
-            if let Err(mpsc::error::SendError(f)) = inflight.send(f) {
-                let _ = f.tx.send(Err(format!("ERR proxy: server {} is unavailable: connection lost", opts.label)));
-            }
-            if buf.len() < WRITE_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        if let Err(e) = w.write_all(&buf).await {
-            tracing::debug!("server {}: write failed: {e}", opts.label);
-            break;
-        }
-        buf.clear();
-    }
-    alive.store(false, Ordering::Relaxed);
-    rx.close();
-    while let Ok(job) = rx.try_recv() {
-        let _ = job.tx.send(Err(format!("ERR proxy: server {} is unavailable: connection lost", opts.label)));
-    }
-    let _ = w.shutdown().await;
-}
-
-async fn reader<R: AsyncRead + Unpin>(
-    mut r: R,
-    mut inflight: mpsc::UnboundedReceiver<InFlight>,
-    alive: Arc<AtomicBool>,
-    dead: Arc<Notify>,
-    opts: Arc<ConnOpts>,
-) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut frames = FrameReader::new();
-    let mut pending: VecDeque<InFlight> = VecDeque::new();
-    let mut writer_done = false;
-    let failure: Option<String> = 'conn: loop {
-        while let Ok(j) = inflight.try_recv() {
-            pending.push_back(j);
-        }
-        while let Some(front) = pending.front_mut() {
-            let got = if front.want_frame && front.remaining == 1 {
-                frames.next_raw(&mut buf).map(|o| o.map(|(f, raw)| Resp { raw, frame: Some(f) }))
-            } else {
-                frames.next_raw_only(&mut buf).map(|o| o.map(|raw| Resp { raw, frame: None }))
-            };
-            match got {
-                Err(e) => break 'conn Some(format!("bad reply: {e}")),
-                Ok(None) => break,
-                Ok(Some(resp)) => {
-                    front.remaining -= 1;
-                    if front.remaining == 0 {
-                        if let Some(j) = pending.pop_front() {
-                            let _ = j.tx.send(Ok(resp));
-                        }
-                    }
-                }
-            }
-        }
-        if pending.is_empty() && !buf.is_empty() {
-            break Some("unexpected data from the server".into());
-        }
-        if pending.is_empty() && writer_done {
-            break None;
-        }
-        let limit = opts.timeout.filter(|_| !pending.is_empty());
-        let read = async {
-            match limit {
-                Some(t) => tokio::time::timeout(t, r.read_buf(&mut buf)).await.unwrap_or_else(|_| {
-                    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no reply within {t:?}")))
-                }),
-                None => r.read_buf(&mut buf).await,
-            }
-        };
-        tokio::select! {
-            j = inflight.recv(), if !writer_done => match j {
-                Some(j) => pending.push_back(j),
-                None => writer_done = true,
-            },
-            n = read => match n {
-                Ok(0) if pending.is_empty() => break None,
-                Ok(0) => break Some("connection closed by the server".into()),
-                Ok(_) => {
-                    opts.health.success();
-                }
-                Err(e) => break Some(e.to_string()),
-            }
-        }
-    };
-    alive.store(false, Ordering::Relaxed);
-    dead.notify_one();
-    if let Some(e) = &failure {
-        tracing::warn!("server {}: {e}", opts.label);
-        opts.health.failure(e);
-    }
-    let msg = format!(
-        "ERR proxy: server {} is unavailable: {}",
-        opts.label,
-        failure.as_deref().unwrap_or("connection closed")
-    );
-    for j in pending.drain(..) {
-        let _ = j.tx.send(Err(msg.clone()));
-    }
-    while let Some(j) = inflight.recv().await {
-        let _ = j.tx.send(Err(msg.clone()));
-    }
 }

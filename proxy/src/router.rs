@@ -13,11 +13,19 @@
 //!   `-CROSSSLOT Keys in request don't hash to the same slot`.
 //! - KEYS, DBSIZE/SIZE, FLUSHDB, FLUSHALL, SCAN, RANDOMKEY, INFO and CONFIG
 //!   fan out to every server on the ring (`fanout.rs`).
-//! - PING, ECHO, HELLO, AUTH, CLIENT, SELECT 0, QUIT, RESET and COMMAND are
+//! - PING, ECHO, HELLO, AUTH, CLIENT, SELECT, QUIT, RESET and COMMAND are
 //!   answered by the proxy (`local.rs`).
-//! - MULTI … EXEC is queued here and sent as one batch to the one server
-//!   all its keys live on; a queued command whose keys are elsewhere is
-//!   refused with CROSSSLOT and the transaction aborts at EXEC.
+//! - MULTI … EXEC, WATCH, UNWATCH and DISCARD: `txn.rs` (MULTI is sent as
+//!   one batch to the server of its keys; WATCH holds a connection of the
+//!   client's own to the watched server until EXEC).
+//! - SELECT n: the client's database. Requests travel on the pool
+//!   connections of that database (`pool.rs`: one pool per protocol and
+//!   database, each connection selected its database once in its
+//!   handshake), so fan-outs and transactions honour it too. SELECT is
+//!   checked against every server on the ring (the server's own error,
+//!   e.g. `ERR DB index is out of range`, when one refuses) and waits for
+//!   the client's earlier replies, so requests on the old database's
+//!   connections cannot be overtaken by later ones on the new.
 //! - Blocking commands (BLPOP …) travel on a connection of their own, so
 //!   they never hold up the shared ones; the client waits for the reply
 //!   before its next request is read, as with a direct connection.
@@ -36,6 +44,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cluster::{Cluster, Topology};
 use crate::pool::{encode_command, Answer, Backend, Conn};
+use crate::txn::{Multi, Watching};
 
 /// The error for keys of one request living on different servers.
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -62,17 +71,6 @@ pub enum Flow {
     Wait(oneshot::Receiver<()>),
 }
 
-/// A transaction being queued.
-pub(crate) struct Multi {
-    /// The queued commands, encoded.
-    pub cmds: BytesMut,
-    pub count: u32,
-    /// The server every queued key lives on.
-    pub server: Option<Arc<Backend>>,
-    /// A command failed to queue: EXEC answers EXECABORT.
-    pub error: bool,
-}
-
 /// One client's routing state.
 pub struct Router {
     pub(crate) cluster: Arc<Cluster>,
@@ -88,8 +86,13 @@ pub struct Router {
     pub name: Option<Bytes>,
     /// `ip:port` of the client.
     pub peer: String,
+    /// The selected database (SELECT).
+    pub db: u32,
     pub(crate) multi: Option<Multi>,
-    dedicated: Vec<(Arc<Backend>, u8, Conn)>,
+    /// The WATCH in force and its connection.
+    pub(crate) watching: Option<Watching>,
+    /// Connections for blocking commands, by server, protocol and database.
+    dedicated: Vec<(Arc<Backend>, u8, u32, Conn)>,
 }
 
 /// Encodes a reply for a client speaking `proto`.
@@ -125,7 +128,7 @@ fn unknown_command(args: &[Bytes]) -> String {
 
 /// Positions of the key arguments; `None` when they cannot be found
 /// (a malformed `numkeys`), in which case the first server answers.
-fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
+pub(crate) fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
     if !spec.has(flags::MOVABLE_KEYS) {
         return Some(spec.key_indexes(args.len()).collect());
     }
@@ -151,7 +154,9 @@ impl Router {
             authed,
             name: None,
             peer,
+            db: 0,
             multi: None,
+            watching: None,
             dedicated: Vec::new(),
         }
     }
@@ -193,8 +198,10 @@ impl Router {
         }
     }
 
-    /// Sends one request to `b` on this client's pooled connection; the
-    /// receiver always gets an answer (an error naming the server if it is down).
+    /// Sends one request to `b` on this client's pooled connection for its
+    /// protocol and database (on the watch connection while `b` holds the
+    /// client's WATCH and it is up); the receiver always gets an answer (an
+    /// error naming the server if it is down).
     pub(crate) async fn send(
         &self,
         b: &Arc<Backend>,
@@ -203,12 +210,16 @@ impl Router {
         frame: bool,
     ) -> oneshot::Receiver<Answer> {
         b.stats.requests.fetch_add(1, Ordering::Relaxed);
-        match b.get(self.slot(), self.proto).await {
+        // A broken watch connection leaves the watch void (EXEC fails): other requests use the pool.
+        if let Some(w) = self.watching.as_ref().filter(|w| Arc::ptr_eq(&w.backend, b) && w.conn.is_alive()) {
+            return w.request(data, replies, frame);
+        }
+        match b.get(self.slot(), self.proto, self.db).await {
             Ok(c) => c.request(data, replies, frame),
             Err(e) => {
                 b.stats.errors.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = oneshot::channel();
-                let _ = tx.send(Err(e));
+                let _ = tx.send(Err(e.into()));
                 rx
             }
         }
@@ -275,12 +286,9 @@ impl Router {
             }
             "multi" => self.multi_cmd().await,
             "exec" => self.exec().await,
-            "discard" => match self.multi.take() {
-                Some(_) => self.reply(Reply::Status("OK")).await,
-                None => self.error("ERR DISCARD without MULTI").await,
-            },
-            "watch" => self.error("ERR proxy: WATCH is not supported (its keys may live on several servers)").await,
-            "unwatch" => self.reply(Reply::Status("OK")).await,
+            "discard" => self.discard().await,
+            "watch" => self.watch(&args).await,
+            "unwatch" => self.unwatch().await,
             "mget" | "mset" | "del" | "unlink" | "exists" | "touch" => self.multi_key(name, &args).await,
             "keys" | "dbsize" | "flushdb" | "flushall" | "scan" | "randomkey" | "info" | "config" => {
                 self.fan_out(name, &args).await
@@ -321,23 +329,23 @@ impl Router {
     /// after every earlier reply, and nothing else is read until it answers.
     async fn blocking(&mut self, b: &Arc<Backend>, args: &[Bytes]) -> Flow {
         self.barrier().await;
-        let proto = self.proto;
-        self.dedicated.retain(|(_, _, c)| c.is_alive());
-        let idx = self.dedicated.iter().position(|(d, p, _)| Arc::ptr_eq(d, b) && *p == proto);
+        let (proto, db) = (self.proto, self.db);
+        self.dedicated.retain(|(.., c)| c.is_alive());
+        let idx = self.dedicated.iter().position(|(d, p, n, _)| Arc::ptr_eq(d, b) && *p == proto && *n == db);
         let idx = match idx {
             Some(i) => i,
-            None => match b.connect(proto, false).await {
+            None => match b.connect(proto, false, db).await {
                 Ok(c) => {
-                    self.dedicated.push((b.clone(), proto, c));
+                    self.dedicated.push((b.clone(), proto, db, c));
                     self.dedicated.len() - 1
                 }
-                Err(e) => return self.error(&e).await,
+                Err(e) => return self.error(&String::from(e)).await,
             },
         };
         let mut data = BytesMut::new();
         encode_command(args, &mut data);
         b.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let rx = self.dedicated[idx].2.request(data.freeze(), 1, false);
+        let rx = self.dedicated[idx].3.request(data.freeze(), 1, false);
         if !self.push(Pending::Backend(rx)).await {
             return Flow::Close;
         }
@@ -346,67 +354,5 @@ impl Router {
             return Flow::Close;
         }
         Flow::Wait(rx)
-    }
-
-    async fn multi_cmd(&mut self) -> Flow {
-        if self.multi.is_some() {
-            return self.error("ERR MULTI calls can not be nested").await;
-        }
-        self.multi = Some(Multi { cmds: BytesMut::new(), count: 0, server: None, error: false });
-        self.reply(Reply::Status("OK")).await
-    }
-
-    /// Queues a command inside MULTI after checking where its keys live.
-    async fn queue(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
-        let name = spec.alias_of.unwrap_or(spec.name);
-        let keyless_ok = matches!(name, "ping" | "echo" | "time");
-        let target = if spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS) {
-            match key_positions(spec, args) {
-                Some(pos) => self.server_of(pos.iter().map(|&i| &args[i])),
-                None => Ok(None),
-            }
-        } else if keyless_ok {
-            Ok(None)
-        } else {
-            Err(format!("ERR proxy: '{name}' cannot be used inside MULTI"))
-        };
-        let Some(m) = self.multi.as_mut() else { return Flow::Continue };
-        let target = target.and_then(|t| match (t, &m.server) {
-            (Some(t), Some(s)) if !Arc::ptr_eq(&t, s) => Err(CROSSSLOT.to_string()),
-            (t, _) => Ok(t),
-        });
-        match target {
-            Ok(t) => {
-                if m.server.is_none() {
-                    m.server = t;
-                }
-                encode_command(args, &mut m.cmds);
-                m.count += 1;
-                self.reply(Reply::Status("QUEUED")).await
-            }
-            Err(e) => {
-                m.error = true;
-                self.error(&e).await
-            }
-        }
-    }
-
-    async fn exec(&mut self) -> Flow {
-        let Some(m) = self.multi.take() else { return self.error("ERR EXEC without MULTI").await };
-        if m.error {
-            return self.error("EXECABORT Transaction discarded because of previous errors.").await;
-        }
-        if m.count == 0 {
-            return self.reply(Reply::Array(vec![])).await;
-        }
-        let Some(b) = m.server.or_else(|| self.any_server()) else {
-            return self.error("ERR proxy: no server is available").await;
-        };
-        let mut data = BytesMut::with_capacity(m.cmds.len() + 32);
-        data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
-        data.extend_from_slice(&m.cmds);
-        data.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
-        let rx = self.send(&b, data.freeze(), m.count + 2, false).await;
-        self.flow(Pending::Backend(rx)).await
     }
 }

@@ -2,7 +2,8 @@
 //! and a writer that sends the replies back in request order.
 //!
 //! The reader never waits for a reply before parsing the next request
-//! (except around a blocking command or a protocol switch), so a client's
+//! (except around a blocking command, a protocol or database switch, and
+//! the start and end of a WATCH), so a client's
 //! pipeline reaches the servers as a pipeline. The writer resolves the
 //! queued [`Pending`] replies in order and writes them in batches: it
 //! flushes whenever the next reply is not ready yet, so nothing waits

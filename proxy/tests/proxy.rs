@@ -220,7 +220,9 @@ fn local_commands_and_resp3() {
     assert_eq!(raw.call(&["PING", "hi"]), bulk("hi"));
     assert_eq!(raw.call(&["ECHO", "e"]), bulk("e"));
     assert_eq!(raw.call(&["SELECT", "0"]), Resp::Simple("OK".into()));
-    assert_eq!(raw.call(&["SELECT", "1"]), Resp::Error("ERR DB index is out of range".into()));
+    assert_eq!(raw.call(&["SELECT", "1"]), Resp::Simple("OK".into()));
+    assert_eq!(raw.call(&["SELECT", "99"]), Resp::Error("ERR DB index is out of range".into()));
+    assert_eq!(raw.call(&["SELECT", "0"]), Resp::Simple("OK".into()));
     assert_eq!(raw.call(&["CLIENT", "SETNAME", "me"]), Resp::Simple("OK".into()));
     assert_eq!(raw.call(&["CLIENT", "GETNAME"]), bulk("me"));
     assert_eq!(raw.call(&["CLIENT", "SETINFO", "LIB-NAME", "x"]), Resp::Simple("OK".into()));
