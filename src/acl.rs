@@ -9,7 +9,7 @@ pub mod file;
 pub mod user;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,8 +24,8 @@ use user::{User, KEY_READ, KEY_WRITE};
 
 /// Redis's reply to failed authentication.
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-/// Entries kept in the ACL log (Redis's `acllog-max-len` default).
-const LOG_MAX: usize = 128;
+/// Entries kept in the ACL log by default (Redis's `acllog-max-len` default).
+pub const LOG_MAX_DEFAULT: usize = 128;
 /// Denials of the same kind within this many milliseconds are counted in one log entry.
 const LOG_GROUPING_MS: u128 = 60_000;
 
@@ -64,12 +64,18 @@ pub struct Acl {
     users: RwLock<BTreeMap<String, Arc<User>>>,
     version: AtomicU64,
     log: Mutex<VecDeque<LogEntry>>,
+    log_max: AtomicUsize,
 }
 
 impl Acl {
     /// Only the `default` user, with `requirepass` as its password (`nopass` when empty).
     pub fn new(requirepass: &str) -> Acl {
-        let acl = Acl { users: RwLock::new(BTreeMap::new()), version: AtomicU64::new(1), log: Mutex::default() };
+        let acl = Acl {
+            users: RwLock::new(BTreeMap::new()),
+            version: AtomicU64::new(1),
+            log: Mutex::default(),
+            log_max: AtomicUsize::new(LOG_MAX_DEFAULT),
+        };
         acl.users.write().insert("default".into(), Arc::new(User::new_default()));
         acl.set_default_password(requirepass);
         acl
@@ -194,7 +200,14 @@ impl Acl {
             None => LogEntry { count: 1, reason, context, object, username, updated: now, client_info },
         };
         log.push_front(entry);
-        log.truncate(LOG_MAX);
+        log.truncate(self.log_max.load(Ordering::Relaxed));
+    }
+
+    /// `acllog-max-len`: the log keeps at most `n` entries from now on (the
+    /// oldest go first, at once if there are more). O(entries dropped).
+    pub fn set_log_max(&self, n: usize) {
+        self.log_max.store(n, Ordering::Relaxed);
+        self.log.lock().truncate(n);
     }
 
     /// The newest `count` log entries, newest first.
@@ -218,9 +231,13 @@ fn refresh_user(srv: &Server, client: &mut ClientState) {
     }
 }
 
-/// Redis's NOPERM reply for a command.
-pub fn command_denied(spec: &CommandSpec) -> Reply {
-    Reply::err(format!("NOPERM this user has no permissions to run the '{}' command", spec.name))
+/// Redis's NOPERM reply for a command: named `container|sub` for a known
+/// subcommand of a container command (`client|kill`), as Redis names it.
+pub fn command_denied(spec: &CommandSpec, args: &[Bytes]) -> Reply {
+    Reply::err(format!(
+        "NOPERM this user has no permissions to run the '{}' command",
+        crate::cmd::server::subcommands::call_name(spec, args)
+    ))
 }
 
 /// Redis's NOPERM reply for a key.
@@ -273,8 +290,14 @@ pub fn check(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec,
         Some((_, u)) if u.unrestricted() => return Ok(()),
         Some((_, u)) => u.clone(),
         None if spec.has(flags::NO_AUTH) => return Ok(()),
-        None => return Err(command_denied(spec)),
+        None => return Err(command_denied(spec, args)),
     };
+    // As Redis finds a container's subcommand before checking ACLs, an
+    // unknown one gets the handler's "unknown subcommand" error, not NOPERM.
+    let subs = crate::cmd::server::subcommands::of(spec.name);
+    if args.len() > 1 && !subs.is_empty() && !subs.iter().any(|(s, _)| s.as_bytes().eq_ignore_ascii_case(&args[1])) {
+        return Ok(());
+    }
     let Err((reason, pos)) = permission(&user, spec, args) else { return Ok(()) };
     let context = if client.multi.is_some() { "multi" } else { "toplevel" };
     if client.multi.is_some() {
@@ -282,12 +305,12 @@ pub fn check(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec,
     }
     let object = match pos {
         Some(i) => String::from_utf8_lossy(&args[i]).into_owned(),
-        None => spec.name.to_string(),
+        None => crate::cmd::server::subcommands::call_name(spec, args).to_string(),
     };
     srv.acl.log(reason, context, object, user.name.clone(), client.handle.info_line());
     Err(match reason {
         Denial::Key => Reply::err(KEY_DENIED),
-        _ => command_denied(spec),
+        _ => command_denied(spec, args),
     })
 }
 
@@ -334,4 +357,23 @@ pub fn kill_clients_of(srv: &Server, names: &[String], me: u64) -> bool {
         }
     }
     self_hit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_length_is_bounded_and_adjustable() {
+        let acl = Acl::new("");
+        for i in 0..5 {
+            acl.log(Denial::Key, "toplevel", format!("k{i}"), "u".into(), String::new());
+        }
+        assert_eq!(acl.log_entries(10).len(), 5);
+        acl.set_log_max(2);
+        let kept: Vec<String> = acl.log_entries(10).into_iter().map(|e| e.object).collect();
+        assert_eq!(kept, ["k4", "k3"], "the newest stay");
+        acl.log(Denial::Key, "toplevel", "k5".into(), "u".into(), String::new());
+        assert_eq!(acl.log_entries(10).len(), 2);
+    }
 }

@@ -15,6 +15,14 @@ fn denied(cmd: &str) -> Resp {
     err(&format!("NOPERM this user has no permissions to run the '{cmd}' command"))
 }
 
+/// Field `name` of an `ACL LOG` entry (RESP2: a flat array of pairs).
+fn field(e: &Resp, name: &str) -> Option<Resp> {
+    match e {
+        Resp::Array(Some(kv)) => kv.chunks(2).find(|p| p[0] == bulk(name)).map(|p| p[1].clone()),
+        _ => None,
+    }
+}
+
 /// A new connection authenticated as `user`.
 fn login(s: &Server, user: &str, pass: &str) -> Raw {
     let mut c = s.raw();
@@ -88,7 +96,7 @@ fn acl_users_categories_commands_and_keys() {
     assert_eq!(admin.call(&["SET", "secret", "s"]), ok());
 
     let mut r = login(&s, "reader", "rpass");
-    assert_eq!(r.call(&["ACL", "WHOAMI"]), denied("acl"));
+    assert_eq!(r.call(&["ACL", "WHOAMI"]), denied("acl|whoami"), "a subcommand is denied by its full name");
     assert_eq!(r.call(&["GET", "cache:1"]), bulk("one"));
     assert_eq!(r.call(&["GET", "secret"]), err(KEY_DENIED));
     assert_eq!(r.call(&["MGET", "cache:1", "secret"]), err(KEY_DENIED));
@@ -121,7 +129,7 @@ fn acl_users_categories_commands_and_keys() {
     setuser(&mut admin, "ops", &["on", "nopass", "-@all", "+config|get", "+client"]);
     let mut ops = login(&s, "ops", "x");
     assert!(matches!(ops.call(&["CONFIG", "GET", "maxclients"]), Resp::Array(Some(_))));
-    assert_eq!(ops.call(&["CONFIG", "SET", "maxclients", "5"]), denied("config"));
+    assert_eq!(ops.call(&["CONFIG", "SET", "maxclients", "5"]), denied("config|set"));
     assert!(matches!(ops.call(&["CLIENT", "ID"]), Resp::Int(_)));
 }
 
@@ -251,10 +259,6 @@ fn denials_are_logged_and_abort_transactions() {
     assert_eq!(s.raw().call(&["AUTH", "limited2", "bad"]), err(WRONGPASS));
     let Resp::Array(Some(entries)) = admin.call(&["ACL", "LOG"]) else { panic!("ACL LOG") };
     assert_eq!(entries.len(), 3);
-    let field = |e: &Resp, name: &str| match e {
-        Resp::Array(Some(kv)) => kv.chunks(2).find(|p| p[0] == bulk(name)).map(|p| p[1].clone()),
-        _ => None,
-    };
     assert_eq!(field(&entries[0], "reason"), Some(bulk("auth")));
     assert_eq!(field(&entries[0], "username"), Some(bulk("limited2")));
     assert_eq!(field(&entries[1], "reason"), Some(bulk("key")));
@@ -345,4 +349,65 @@ fn wrong_passwords_take_no_longer_than_right_ones_by_much() {
     let wrong = time(&mut c, "x");
     let right = time(&mut c, "correct horse battery staple");
     assert!(wrong < right * 20 + Duration::from_millis(500) && right < wrong * 20 + Duration::from_millis(500));
+}
+
+/// Subcommands of container commands are ACL objects of their own, as in
+/// Redis 7.0: named `container|sub` in denials, the ACL log and DRYRUN;
+/// rules naming an unknown subcommand, a first argument of a subcommand, or
+/// denying a plain command's first argument are refused; a rule that
+/// changes nothing is not shown; ACL CAT lists subcommands.
+#[test]
+fn subcommand_rules_names_and_errors() {
+    let s = Server::start(&[]);
+    let mut admin = s.raw();
+    let refused = |c: &mut Raw, rule: &str, why: &str| {
+        let want = format!("ERR Error in ACL SETUSER modifier '{rule}': {why}");
+        assert_eq!(c.call(&["ACL", "SETUSER", "x", rule]), err(&want), "{rule}");
+    };
+    refused(&mut admin, "+config|get|appendonly", "Allowing first-arg of a subcommand is not supported");
+    for rule in ["+config|asdf", "-config|asdf", "+get|key1|key2", "-get|key1|key2", "-select|0"] {
+        refused(&mut admin, rule, "Unknown command or category name in ACL");
+    }
+
+    setuser(&mut admin, "u", &["on", "nopass", "~*", "+@all", "-client", "+client|id", "+client|setname"]);
+    let commands = |c: &mut Raw, user: &str| {
+        let r = c.call(&["ACL", "GETUSER", user]);
+        let Resp::Array(Some(f)) = r else { panic!("{r:?}") };
+        f[5].clone()
+    };
+    assert_eq!(commands(&mut admin, "u"), bulk("+@all -client +client|id +client|setname"));
+    let mut u = login(&s, "u", "x");
+    assert!(matches!(u.call(&["CLIENT", "ID"]), Resp::Int(_)));
+    assert_eq!(u.call(&["CLIENT", "SETNAME", "foo"]), ok());
+    assert_eq!(u.call(&["CLIENT", "KILL", "TYPE", "master"]), denied("client|kill"));
+    // As in Redis, an unknown subcommand is reported as such, not as a denial.
+    assert_eq!(u.call(&["CLIENT", "NOSUCH"]), err("ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP."));
+
+    // `+@all +client|id` changes nothing: Redis 7.0 shows just `+@all`.
+    setuser(&mut admin, "bob", &["+memory|doctor"]);
+    assert_eq!(commands(&mut admin, "bob"), bulk("-@all +memory|doctor"));
+    setuser(&mut admin, "bob", &["+memory"]);
+    assert_eq!(commands(&mut admin, "bob"), bulk("-@all +memory"));
+    setuser(&mut admin, "bob", &["+@all", "+client|id"]);
+    assert_eq!(commands(&mut admin, "bob"), bulk("+@all"));
+    setuser(&mut admin, "alice", &["on", "nopass", "~*", "+@all", "-memory|doctor"]);
+    assert_eq!(commands(&mut admin, "alice"), bulk("+@all -memory|doctor"));
+    let mut alice = login(&s, "alice", "x");
+    assert_eq!(alice.call(&["MEMORY", "DOCTOR"]), denied("memory|doctor"));
+    assert!(matches!(alice.call(&["MEMORY", "STATS"]), Resp::Array(Some(_))));
+    setuser(&mut admin, "alice", &["-memory"]);
+    assert_eq!(alice.call(&["MEMORY", "STATS"]), denied("memory|stats"));
+
+    let Resp::Array(Some(entries)) = admin.call(&["ACL", "LOG", "1"]) else { panic!("ACL LOG") };
+    assert_eq!(field(&entries[0], "object"), Some(bulk("memory|stats")));
+    assert_eq!(
+        admin.call(&["ACL", "DRYRUN", "alice", "memory", "doctor"]),
+        bulk("This user has no permissions to run the 'memory|doctor' command")
+    );
+    let Resp::Array(Some(scripting)) = admin.call(&["ACL", "CAT", "scripting"]) else { panic!("ACL CAT") };
+    assert!(scripting.contains(&bulk("function|list")), "{scripting:?}");
+    assert_eq!(
+        admin.call(&["ACL", "CAT", "a", "b"]),
+        err("ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.")
+    );
 }

@@ -144,6 +144,11 @@ fn client_id_name_list_info() {
     assert_eq!(lines.len(), 2, "{list}");
     assert!(lines[0].starts_with(&format!("id={ida} ")) && lines[0].contains(" name=alpha "));
     assert!(lines[1].starts_with(&format!("id={idb} ")) && lines[1].contains(" db=3 "));
+    // `cmd=` names a container's subcommand in full, as Redis does.
+    assert!(lines[0].contains(" cmd=client|info ") && lines[1].contains(" cmd=client|list "), "{list}");
+    assert!(text(a.call(&["CLIENT", "INFO"])).contains(" cmd=client|info "));
+    assert!(matches!(b.call(&["CONFIG", "GET", "port"]), Resp::Array(_)));
+    assert!(text(a.call(&["CLIENT", "LIST", "ID", &idb.to_string()])).contains(" cmd=config|get "));
     let only_b = text(a.call(&["CLIENT", "LIST", "ID", &idb.to_string(), "0", "99999"]));
     assert_eq!(only_b.lines().count(), 1);
     assert!(only_b.starts_with(&format!("id={idb} ")));

@@ -197,7 +197,8 @@ fn command_introspection() {
     let Resp::Int(count) = r.call(&["COMMAND", "COUNT"]) else { panic!() };
     assert!(count > 60, "{count}");
     let list = strings(r.call(&["COMMAND", "LIST"]));
-    assert_eq!(list.len() as i64, count);
+    // COMMAND COUNT counts commands; COMMAND LIST also names their subcommands.
+    assert_eq!(list.iter().filter(|n| !n.contains('|')).count() as i64, count);
     for name in ["get", "set", "del", "multi", "client", "size", "remove"] {
         assert!(list.contains(&name.to_string()), "{name}");
     }
@@ -329,4 +330,105 @@ fn sigterm_shuts_down_gracefully() {
     let status = s.terminate();
     assert!(status.success(), "exit status {status:?}");
     assert!(r.is_closed());
+}
+
+/// Container commands' subcommands are listed and described by their full
+/// names (`config|get`), each right after its container, as Redis does.
+#[test]
+fn command_list_and_info_know_subcommands() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let list = strings(r.call(&["COMMAND", "LIST"]));
+    for name in ["client|list", "config|get", "acl|setuser", "object|encoding", "memory|usage", "command|info"] {
+        assert!(list.contains(&name.to_string()), "{name} missing");
+    }
+    let at = |n: &str| list.iter().position(|x| x == n).unwrap();
+    assert_eq!(at("config|get"), at("config") + 1, "subcommands follow their container");
+    let config = strings(r.call(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config*"]));
+    assert!(config.contains(&"config".into()) && config.contains(&"config|get".into()), "{config:?}");
+    let re = strings(r.call(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config|*re*"]));
+    assert_eq!(re, vec!["config|resetstat", "config|rewrite"]);
+    let help = strings(r.call(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "cl*help"]));
+    assert_eq!(help, vec!["client|help"]);
+    let scripting = strings(r.call(&["COMMAND", "LIST", "FILTERBY", "ACLCAT", "scripting"]));
+    assert!(scripting.contains(&"function|list".into()), "{scripting:?}");
+
+    let Resp::Array(Some(info)) = r.call(&["COMMAND", "INFO", "config|get", "get|key", "config|get|key", "CONFIG"])
+    else {
+        panic!()
+    };
+    let Resp::Array(Some(get)) = &info[0] else { panic!("{info:?}") };
+    assert_eq!(&get[..2], &[bulk("config|get"), int(-3)]);
+    assert_eq!(&info[1..3], &[Resp::Bulk(None), Resp::Bulk(None)]);
+    let Resp::Array(Some(config)) = &info[3] else { panic!("{info:?}") };
+    let Resp::Array(Some(subs)) = &config[9] else { panic!("{config:?}") };
+    assert!(subs.iter().any(|e| matches!(e, Resp::Array(Some(v)) if v[0] == bulk("config|set"))), "{subs:?}");
+}
+
+/// LATENCY HISTOGRAM reports each command's calls and a cumulative
+/// distribution; a container stands for its subcommands.
+#[test]
+fn latency_histogram_per_command() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["CONFIG", "RESETSTAT"]), ok());
+    let all = r.call(&["LATENCY", "HISTOGRAM"]);
+    let Resp::Array(Some(all)) = all else { panic!("{all:?}") };
+    assert_eq!(all[0], bulk("config|resetstat"), "the RESETSTAT itself is counted: {all:?}");
+    for _ in 0..2 {
+        assert_eq!(r.call(&["SET", "a", "b"]), ok());
+    }
+    assert!(matches!(r.call(&["CLIENT", "ID"]), Resp::Int(_)));
+    let Resp::Array(Some(h)) = r.call(&["LATENCY", "HISTOGRAM", "blabla", "set", "client"]) else { panic!() };
+    assert_eq!(h.len(), 4, "set and client|id: {h:?}");
+    assert_eq!(h[0], bulk("set"));
+    assert_eq!(h[2], bulk("client|id"));
+    let Resp::Array(Some(set)) = &h[1] else { panic!("{h:?}") };
+    assert_eq!(&set[..2], &[bulk("calls"), int(2)]);
+    assert_eq!(set[2], bulk("histogram_usec"));
+    let Resp::Array(Some(cdf)) = &set[3] else { panic!("{set:?}") };
+    assert!(!cdf.is_empty() && cdf.len() % 2 == 0, "{cdf:?}");
+    assert_eq!(cdf[cdf.len() - 1], int(2), "cumulative: the last bucket holds every call");
+    let Resp::Array(Some(one)) = r.call(&["LATENCY", "HISTOGRAM", "CLIENT|ID"]) else { panic!() };
+    assert_eq!((one.len(), &one[0]), (2, &bulk("client|id")));
+    assert_eq!(r.call(&["LATENCY", "HISTOGRAM", "nosuch"]), arr(vec![]));
+}
+
+/// MEMORY STATS and MEMORY DOCTOR answer (Redis clients and ACL rules such
+/// as `-memory|doctor` rely on them).
+#[test]
+fn memory_stats_and_doctor() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "k", "v"]), ok());
+    let stats = r.call(&["MEMORY", "STATS"]);
+    let Resp::Array(Some(items)) = stats else { panic!("{stats:?}") };
+    let keys: Vec<String> = items.iter().step_by(2).map(|k| text(k.clone())).collect();
+    for k in ["peak.allocated", "total.allocated", "keys.count", "dataset.bytes", "db.0"] {
+        assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
+    }
+    let at = keys.iter().position(|k| k == "keys.count").unwrap();
+    assert_eq!(items[2 * at + 1], int(1));
+    assert!(text(r.call(&["MEMORY", "DOCTOR"])).starts_with("Hi Sam"));
+    assert_eq!(r.call(&["MEMORY", "STATS", "x"]), err("ERR wrong number of arguments for 'memory|stats' command"));
+}
+
+/// Parameters this server cannot change at run time accept their current
+/// value (as Redis, which can change them, does); another value is refused.
+#[test]
+fn config_set_immutable_to_same_value() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let port = strings(r.call(&["CONFIG", "GET", "port"])).remove(1);
+    assert_eq!(r.call(&["CONFIG", "SET", "port", &port]), ok());
+    let bind = strings(r.call(&["CONFIG", "GET", "bind"])).remove(1);
+    assert_eq!(r.call(&["CONFIG", "SET", "bind", &bind, "maxmemory", "0"]), ok());
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "port", "1"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config")
+    );
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "databases", "16"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config")
+    );
 }

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
+use crate::cmd::server::subcommands;
 use crate::cmd::table::{self, flags, CommandSpec};
 use crate::db::glob::glob_match;
 
@@ -95,6 +96,8 @@ pub enum RuleError {
     NoSuchPassword,
     /// `#hash` / `!hash` that is not 64 lower-case hex digits.
     BadHash,
+    /// `+config|get|x`: a first-argument rule on a subcommand.
+    SubcommandFirstArg,
 }
 
 impl fmt::Display for RuleError {
@@ -114,9 +117,13 @@ impl fmt::Display for RuleError {
             RuleError::BadHash => {
                 "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
             }
+            RuleError::SubcommandFirstArg => "Allowing first-arg of a subcommand is not supported",
         })
     }
 }
+
+/// First arguments (subcommands) allowed or denied apart, by command bitmap position.
+type FirstArgs = HashMap<usize, Vec<String>>;
 
 /// An ACL user. Cloned (copy-on-write) by every `ACL SETUSER`; connections hold an `Arc` of the version they use.
 #[derive(Debug, Clone)]
@@ -136,8 +143,8 @@ pub struct User {
     /// The rules started from `+@all`: commands added to the table later are allowed too.
     future_commands: bool,
     allowed: Vec<bool>,
-    first_allowed: HashMap<usize, Vec<String>>,
-    first_denied: HashMap<usize, Vec<String>>,
+    first_allowed: FirstArgs,
+    first_denied: FirstArgs,
     /// Command rules after the `+@all`/`-@all` base, in the order they matter.
     rules: Vec<String>,
     /// `~*` / `allkeys`.
@@ -268,10 +275,14 @@ impl User {
             b'+' | b'-' => {
                 let allow = op[0] == b'+';
                 let name = text[1..].to_ascii_lowercase();
+                let before = (self.allowed.clone(), self.first_allowed.clone(), self.first_denied.clone());
+                let rules_before = self.rules.clone();
+                let category = name.starts_with('@');
                 match name.strip_prefix('@') {
                     Some(cat) => self.set_category(cat, allow)?,
                     None => self.set_command(&name, allow)?,
                 }
+                self.simplify(category, before, rules_before);
             }
             b'(' => return Err(RuleError::Syntax), // selectors are not supported
             _ => return Err(RuleError::Syntax),
@@ -345,8 +356,26 @@ impl User {
         Ok(())
     }
 
+    /// As Redis 7.0 describes a user from its permission bitmap, a command
+    /// rule that changed nothing leaves no trace (`+@all +client|id` is
+    /// shown `+@all`). Category rules stay: a category may have no command
+    /// in this server's table, yet `-@set` is what the user asked for.
+    fn simplify(&mut self, category: bool, before: (Vec<bool>, FirstArgs, FirstArgs), rules_before: Vec<String>) {
+        self.first_allowed.retain(|_, v| !v.is_empty());
+        self.first_denied.retain(|_, v| !v.is_empty());
+        let unchanged = before.0 == self.allowed && before.1 == self.first_allowed && before.2 == self.first_denied;
+        if unchanged && !category {
+            self.rules = rules_before;
+        }
+        self.all_commands = self.allowed.iter().all(|&b| b) && self.first_denied.is_empty();
+    }
+
+    /// `±name`, `±container|sub` and `+name|first-arg` rules, checked as
+    /// Redis 7.0 checks them: a container's subcommand must exist, a plain
+    /// command's first argument can only be allowed, and a subcommand's
+    /// first argument not at all.
     fn set_command(&mut self, name: &str, allow: bool) -> Result<(), RuleError> {
-        let (cmd, sub) = match name.rsplit_once('|') {
+        let (cmd, sub) = match name.split_once('|') {
             Some((c, s)) => (c, Some(s)),
             None => (name, None),
         };
@@ -358,7 +387,20 @@ impl User {
             self.push_rule(canonical, allow);
             return Ok(());
         };
-        if sub.is_empty() || sub.contains('|') {
+        let container = subcommands::is_container(canonical);
+        if let Some((first, _)) = sub.split_once('|') {
+            if allow && container && subcommands::full_name(canonical, first.as_bytes()).is_some() {
+                return Err(RuleError::SubcommandFirstArg);
+            }
+            return Err(RuleError::UnknownName);
+        }
+        if container {
+            if subcommands::full_name(canonical, sub.as_bytes()).is_none() {
+                return Err(RuleError::UnknownName);
+            }
+        } else if !allow {
+            return Err(RuleError::UnknownName);
+        } else if sub.is_empty() {
             return Err(RuleError::Syntax);
         }
         let (add, remove) = if self.allowed[id] == allow {
@@ -496,79 +538,4 @@ fn valid_hash(h: &[u8]) -> Result<String, RuleError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    fn user(rules: &[&str]) -> User {
-        let mut u = User::new("u");
-        for r in rules {
-            u.apply(r.as_bytes()).unwrap_or_else(|e| panic!("{r}: {e}"));
-        }
-        u
-    }
-
-    fn args(v: &[&str]) -> Vec<Bytes> {
-        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
-    }
-
-    fn can(u: &User, a: &[&str]) -> bool {
-        let a = args(a);
-        u.can_run(table::lookup(&a[0]).expect("command"), &a)
-    }
-
-    #[test]
-    fn describe_matches_redis() {
-        assert_eq!(User::new_default().describe(), "on nopass ~* &* +@all");
-        assert_eq!(User::new("x").describe(), "off resetchannels -@all");
-        assert_eq!(user(&["reset"]).describe(), "off sanitize-payload resetchannels -@all");
-        let u = user(&["on", ">p1", "~cache:*", "%R~ro:*", "+@read", "-@dangerous", "+set", "-get", "allchannels"]);
-        assert_eq!(
-            u.describe(),
-            format!("on #{} ~cache:* %R~ro:* &* -@all +@read -@dangerous +set -get", hash_password(b"p1"))
-        );
-        // A later rule for the same command replaces the earlier one.
-        assert_eq!(user(&["+get", "+set", "-get"]).command_rules(), "-@all +set -get");
-        assert_eq!(user(&["+config|get", "+config"]).command_rules(), "-@all +config");
-    }
-
-    #[test]
-    fn commands_categories_and_first_args() {
-        let u = user(&["+@all", "-@dangerous", "+flushdb"]);
-        assert!(can(&u, &["get", "k"]) && can(&u, &["flushdb"]) && !can(&u, &["flushall"]));
-        assert!(!u.all_commands);
-        let u = user(&["+config|get", "+client"]);
-        assert!(can(&u, &["config", "GET", "x"]) && !can(&u, &["config", "set", "x", "y"]));
-        assert!(can(&u, &["client", "id"]) && can(&u, &["auth", "x"]) && !can(&u, &["get", "k"]));
-        let u = user(&["+@all", "-config|set"]);
-        assert!(can(&u, &["config", "get", "x"]) && !can(&u, &["config", "SET", "x", "y"]));
-        // Aliases share their target's permission.
-        let u = user(&["+lindex"]);
-        assert!(can(&u, &["lget", "k", "0"]));
-    }
-
-    #[test]
-    fn keys_and_errors() {
-        let u = user(&["~a:*", "%R~r:*", "%W~w:*"]);
-        assert!(u.can_access_key(b"a:1", KEY_READ | KEY_WRITE));
-        assert!(u.can_access_key(b"r:1", KEY_READ) && !u.can_access_key(b"r:1", KEY_WRITE));
-        assert!(u.can_access_key(b"w:1", KEY_WRITE) && !u.can_access_key(b"w:1", KEY_READ));
-        assert!(!u.can_access_key(b"other", KEY_READ));
-        assert_eq!(u.keys_string(), "~a:* %R~r:* %W~w:*");
-        let mut u = user(&["~*"]);
-        assert_eq!(u.apply(b"~x"), Err(RuleError::KeyAfterAll));
-        assert_eq!(u.apply(b"+nosuch"), Err(RuleError::UnknownName));
-        assert_eq!(u.apply(b"+@nosuch"), Err(RuleError::UnknownName));
-        assert_eq!(u.apply(b"#abc"), Err(RuleError::BadHash));
-        assert_eq!(u.apply(b"<nope"), Err(RuleError::NoSuchPassword));
-        assert_eq!(u.apply(b"foo"), Err(RuleError::Syntax));
-        assert_eq!(User::new("v").apply(b"%X~k"), Err(RuleError::Syntax));
-        assert_eq!(User::new("v").apply(b"%~k"), Err(RuleError::Syntax));
-        assert_eq!(u.apply(b"+get|"), Err(RuleError::Syntax));
-        let h = hash_password(b"secret");
-        assert_eq!(h.len(), 64);
-        u.apply(format!("#{h}").as_bytes()).unwrap();
-        u.apply(b"<secret").unwrap();
-        assert!(u.passwords.is_empty());
-    }
-}
+mod tests;

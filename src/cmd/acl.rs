@@ -4,14 +4,15 @@
 use bytes::Bytes;
 
 use super::args::{self, fail, int, is};
-use super::keys::{help_reply, subcommand};
+use super::keys::help_reply;
 use super::table::{self, flags::*};
 use super::{CmdResult, Ctx};
 use crate::acl::{self as acls, user, Denial};
 use crate::protocol::Reply;
 use crate::spec;
 
-const ACL_SUBS: &[(&str, i32)] = &[
+/// Its subcommands with their Redis arities (the container's name counted).
+pub(crate) const ACL_SUBS: &[(&str, i32)] = &[
     ("cat", -2),
     ("deluser", -3),
     ("dryrun", -4),
@@ -68,12 +69,14 @@ fn s(x: impl Into<String>) -> Reply {
     Reply::bulk_str(x)
 }
 
-fn syntax(sub: &str) -> Reply {
+/// Redis's reply to bad arguments of a subcommand, naming it as typed.
+fn syntax(sub: &[u8]) -> Reply {
+    let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
     Reply::err(format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try ACL HELP."))
 }
 
 fn acl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = subcommand("acl", a, ACL_SUBS)?;
+    let sub = super::server::subcommands::resolve(ctx, "acl", a)?;
     let srv = ctx.srv;
     match sub {
         "help" => Ok(help_reply(ACL_HELP)),
@@ -100,7 +103,7 @@ fn acl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "genpass" => genpass(a),
         "log" => log(ctx, a),
         "dryrun" => dryrun(ctx, a),
-        _ => Err(syntax(sub)),
+        _ => Err(syntax(&a[1])),
     }
 }
 
@@ -125,10 +128,13 @@ fn cat(a: &[Bytes]) -> CmdResult {
                 let shown: String = text(&a[2]).chars().take(128).collect();
                 return fail(&format!("ERR Unknown category '{shown}'"));
             }
-            let names = user::commands().iter().filter(|c| user::in_category(c, &want));
-            Ok(Reply::Array(names.map(|c| Reply::bulk_str(c.name)).collect()))
+            // Each command, then its subcommands (which share its categories).
+            let names = user::commands().iter().filter(|c| user::in_category(c, &want)).flat_map(|c| {
+                std::iter::once(c.name).chain(super::server::subcommands::full_names(c.name).map(|(n, _)| n))
+            });
+            Ok(Reply::Array(names.map(Reply::bulk_str).collect()))
         }
-        _ => Err(syntax("cat")),
+        _ => Err(syntax(&a[1])),
     }
 }
 
@@ -161,7 +167,7 @@ fn load_save(ctx: &mut Ctx, sub: &str) -> CmdResult {
 
 fn genpass(a: &[Bytes]) -> CmdResult {
     if a.len() > 3 {
-        return Err(syntax("genpass"));
+        return Err(syntax(&a[1]));
     }
     let bits = if a.len() == 3 { int(&a[2])? } else { 256 };
     if bits <= 0 || bits > 4096 {
@@ -195,7 +201,7 @@ fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
 
 fn log(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if a.len() > 3 {
-        return Err(syntax("log"));
+        return Err(syntax(&a[1]));
     }
     let mut count = 10;
     if a.len() == 3 {
@@ -240,7 +246,10 @@ fn dryrun(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Err((Denial::Key, Some(i))) => {
             Reply::bulk_str(format!("This user has no permissions to access the '{}' key", text(&cmd[i])))
         }
-        Err(_) => Reply::bulk_str(format!("This user has no permissions to run the '{}' command", spec.name)),
+        Err(_) => Reply::bulk_str(format!(
+            "This user has no permissions to run the '{}' command",
+            super::server::subcommands::call_name(spec, cmd)
+        )),
     })
 }
 

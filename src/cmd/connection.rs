@@ -177,7 +177,7 @@ fn on_off(arg: &[u8]) -> Result<bool, Reply> {
 }
 
 /// CLIENT subcommands and their Redis arities (the container's name counted).
-const CLIENT_SUBS: &[(&str, i32)] = &[
+pub(crate) const CLIENT_SUBS: &[(&str, i32)] = &[
     ("getname", 2),
     ("help", 2),
     ("id", 2),
@@ -194,7 +194,7 @@ const CLIENT_SUBS: &[(&str, i32)] = &[
 
 fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let me = ctx.client.handle.clone();
-    match super::keys::subcommand("client", a, CLIENT_SUBS)? {
+    match super::server::subcommands::resolve(ctx, "client", a)? {
         "help" => Ok(help_reply(CLIENT_HELP)),
         "id" => Ok(Reply::Int(me.id as i64)),
         "getname" => Ok(Reply::opt_bulk(me.name.lock().clone())),

@@ -531,10 +531,12 @@ fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
     }
 }
 
-const OBJECT_SUBS: &[(&str, i32)] = &[("encoding", 3), ("freq", 3), ("help", 2), ("idletime", 3), ("refcount", 3)];
+/// OBJECT's subcommands with their Redis arities (the container's name counted).
+pub(crate) const OBJECT_SUBS: &[(&str, i32)] =
+    &[("encoding", 3), ("freq", 3), ("help", 2), ("idletime", 3), ("refcount", 3)];
 
 fn object(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = subcommand("object", a, OBJECT_SUBS)?;
+    let sub = super::server::subcommands::resolve(ctx, "object", a)?;
     if sub == "help" {
         return Ok(help_reply(OBJECT_HELP));
     }

@@ -4,14 +4,18 @@
 use bytes::Bytes;
 
 use super::args::{self, fail, int, is};
-use super::keys::{help_reply, subcommand, unknown_subcommand};
-use super::table::{self, flags::*, CommandSpec};
+use super::keys::help_reply;
+use super::table::{flags::*, CommandSpec};
 use super::{CmdResult, Ctx};
 use crate::protocol::Reply;
 use crate::spec;
 
+mod command;
 mod debug;
 mod memory;
+pub mod subcommands;
+pub use command::categories;
+use command::command;
 use debug::{debug, sub_syntax_error};
 use memory::memory;
 
@@ -45,10 +49,12 @@ const CONFIG_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-const CONFIG_SUBS: &[(&str, i32)] = &[("get", -3), ("help", 2), ("resetstat", 2), ("rewrite", 2), ("set", -4)];
+/// CONFIG's subcommands with their Redis arities (the container's name counted).
+pub(crate) const CONFIG_SUBS: &[(&str, i32)] =
+    &[("get", -3), ("help", 2), ("resetstat", 2), ("rewrite", 2), ("set", -4)];
 
 fn config(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    match subcommand("config", a, CONFIG_SUBS)? {
+    match subcommands::resolve(ctx, "config", a)? {
         "help" => Ok(help_reply(CONFIG_HELP)),
         "get" => {
             let cfg = ctx.srv.config.read();
@@ -72,6 +78,12 @@ fn config(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         _ => fail("ERR The server is running without a config file"),
     }
 }
+
+/// Parameters Redis can change at run time (or that Redis does not have)
+/// but this server cannot: setting one to the value it already has is
+/// accepted, as the no-op it is (so a CONFIG GET / CONFIG SET round trip
+/// works as it does in Redis).
+const SAME_VALUE_OK: &[&str] = &["bind", "port", "tls-port", "backup"];
 
 /// CONFIG SET of several parameters: all applied, or none.
 fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
@@ -103,7 +115,8 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
             ));
         }
-        if !p.mutable {
+        let unchanged = SAME_VALUE_OK.contains(&p.name) && (p.get)(&cfg) == value;
+        if !p.mutable && !unchanged {
             restore(&mut cfg);
             return fail(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
@@ -125,219 +138,8 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
     args::ok()
 }
 
-/// Redis's flag names for `COMMAND INFO`.
-fn flag_names(c: &CommandSpec) -> Vec<Reply> {
-    let mut v = Vec::new();
-    let pairs = [
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (ADMIN, "admin"),
-        (FAST, "fast"),
-        (BLOCKING, "blocking"),
-        (NO_AUTH, "no_auth"),
-        (MOVABLE_KEYS, "movablekeys"),
-        (LOADING, "loading"),
-    ];
-    for (f, n) in pairs {
-        if c.has(f) {
-            v.push(Reply::Status(n));
-        }
-    }
-    v
-}
-
-/// ACL categories of a command, derived from its flags and group.
-pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if c.has(WRITE) {
-        v.push("@write");
-    }
-    if c.has(READONLY) {
-        v.push("@read");
-    }
-    match c.group {
-        "string" => v.push("@string"),
-        "list" => v.push("@list"),
-        "hash" => v.push("@hash"),
-        "generic" | "server" => v.push("@keyspace"),
-        "connection" => v.push("@connection"),
-        "transactions" => v.push("@transaction"),
-        _ => {}
-    }
-    if c.has(DANGEROUS) || c.has(ADMIN) {
-        v.push("@dangerous");
-    }
-    if c.has(ADMIN) {
-        v.push("@admin");
-    }
-    if c.has(BLOCKING) {
-        v.push("@blocking");
-    }
-    v.push(if c.has(FAST) { "@fast" } else { "@slow" });
-    v
-}
-
-/// Key-spec flags of a command's keys, approximated from its flags (the
-/// table has no per-key access data): read-only commands `RO access`,
-/// writes `RW update`.
-fn key_flags(c: &CommandSpec) -> Vec<Reply> {
-    let names: &[&'static str] = if c.has(WRITE) { &["RW", "update"] } else { &["RO", "access"] };
-    names.iter().map(|n| Reply::Status(n)).collect()
-}
-
-/// The command's key specification in Redis 7 form, from its fixed key
-/// positions (`begin_search` index, `find_keys` range). Empty without keys.
-fn key_specs(c: &CommandSpec) -> Reply {
-    if c.first_key <= 0 {
-        return Reply::Set(vec![]);
-    }
-    let lastkey = if c.last_key < 0 { c.last_key } else { c.last_key - c.first_key };
-    let map = |pairs: Vec<(&str, Reply)>| Reply::Map(pairs.into_iter().map(|(k, v)| (Reply::bulk_str(k), v)).collect());
-    Reply::Set(vec![map(vec![
-        ("flags", Reply::Set(key_flags(c))),
-        (
-            "begin_search",
-            map(vec![
-                ("type", Reply::bulk_str("index")),
-                ("spec", map(vec![("index", Reply::Int(c.first_key as i64))])),
-            ]),
-        ),
-        (
-            "find_keys",
-            map(vec![
-                ("type", Reply::bulk_str("range")),
-                (
-                    "spec",
-                    map(vec![
-                        ("lastkey", Reply::Int(lastkey as i64)),
-                        ("keystep", Reply::Int(c.step as i64)),
-                        ("limit", Reply::Int(0)),
-                    ]),
-                ),
-            ]),
-        ),
-    ])])
-}
-
-fn command_info(c: &CommandSpec) -> Reply {
-    Reply::Array(vec![
-        Reply::bulk_str(c.name),
-        Reply::Int(c.arity as i64),
-        Reply::Set(flag_names(c)),
-        Reply::Int(c.first_key as i64),
-        Reply::Int(c.last_key as i64),
-        Reply::Int(c.step as i64),
-        Reply::Set(categories(c).into_iter().map(Reply::Status).collect()),
-        Reply::Set(vec![]),
-        key_specs(c),
-        Reply::Set(vec![]),
-    ])
-}
-
-fn command_docs(c: &CommandSpec) -> Reply {
-    let mut m = vec![
-        (Reply::bulk_str("summary"), Reply::bulk_str(c.summary)),
-        (Reply::bulk_str("since"), Reply::bulk_str("1.0.0")),
-        (Reply::bulk_str("group"), Reply::bulk_str(c.group)),
-        (Reply::bulk_str("complexity"), Reply::bulk_str(c.complexity)),
-    ];
-    if let Some(target) = c.alias_of {
-        m.push((Reply::bulk_str("doc_flags"), Reply::Set(vec![Reply::Status("deprecated")])));
-        m.push((Reply::bulk_str("replaced_by"), Reply::bulk_str(format!("`{}`", target.to_ascii_uppercase()))));
-    }
-    Reply::Map(m)
-}
-
-const COMMAND_SUBS: &[(&str, i32)] =
-    &[("count", 2), ("docs", -2), ("getkeys", -4), ("getkeysandflags", -4), ("help", 2), ("info", -2), ("list", -2)];
-
-const COMMAND_HELP: &[&str] = &[
-    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "(no subcommand)",
-    "    Return details about all Redis commands.",
-    "COUNT",
-    "    Return the total number of commands in this Redis server.",
-    "LIST",
-    "    Return a list of all commands in this Redis server.",
-    "INFO [<command-name> ...]",
-    "    Return details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "DOCS [<command-name> ...]",
-    "    Return documentation details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "GETKEYS <full-command>",
-    "    Return the keys from a full Redis command.",
-    "GETKEYSANDFLAGS <full-command>",
-    "    Return the keys and the access flags from a full Redis command.",
-    "HELP",
-    "    Prints this help.",
-];
-
-fn command(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    if a.len() == 1 {
-        return Ok(Reply::Array(table::all().map(command_info).collect()));
-    }
-    let find = |n: &Bytes| table::lookup(n);
-    match subcommand("command", a, COMMAND_SUBS)? {
-        "count" => Ok(Reply::Int(table::count() as i64)),
-        "list" => command_list(&a[2..]),
-        "info" if a.len() == 2 => Ok(Reply::Array(table::all().map(command_info).collect())),
-        "info" => Ok(Reply::Array(a[2..].iter().map(|n| find(n).map_or(Reply::Nil, command_info)).collect())),
-        "docs" => {
-            let list: Vec<&CommandSpec> =
-                if a.len() == 2 { table::all().collect() } else { a[2..].iter().filter_map(find).collect() };
-            Ok(Reply::Map(list.into_iter().map(|c| (Reply::bulk_str(c.name), command_docs(c))).collect()))
-        }
-        "help" => Ok(help_reply(COMMAND_HELP)),
-        sub => {
-            let Some(c) = find(&a[2]) else { return fail("ERR Invalid command specified") };
-            if c.first_key <= 0 && !c.has(MOVABLE_KEYS) {
-                return fail("ERR The command has no key arguments");
-            }
-            let args = &a[2..];
-            if !c.arity_ok(args.len()) {
-                return fail("ERR Invalid number of arguments specified for command");
-            }
-            let positions = crate::acl::key_positions(c, args).unwrap_or_default();
-            let keys = positions.into_iter().map(|i| args[i].clone());
-            if sub == "getkeys" {
-                let keys: Vec<Reply> = keys.map(Reply::Bulk).collect();
-                if keys.is_empty() {
-                    return fail("ERR Invalid arguments specified for command");
-                }
-                return Ok(Reply::Array(keys));
-            }
-            Ok(Reply::Array(keys.map(|k| Reply::Array(vec![Reply::Bulk(k), Reply::Set(key_flags(c))])).collect()))
-        }
-    }
-}
-
-/// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN glob]`.
-fn command_list(opts: &[Bytes]) -> CmdResult {
-    let names = |keep: &dyn Fn(&CommandSpec) -> bool| {
-        Ok(Reply::Array(table::all().filter(|c| keep(c)).map(|c| Reply::bulk_str(c.name)).collect()))
-    };
-    match opts {
-        [] => names(&|_| true),
-        [f, kind, v] if is(f, "filterby") && is(kind, "module") => {
-            let _ = v;
-            Ok(Reply::Array(vec![]))
-        }
-        [f, kind, v] if is(f, "filterby") && is(kind, "aclcat") => {
-            let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
-            names(&|c| categories(c).contains(&cat.as_str()))
-        }
-        [f, kind, v] if is(f, "filterby") && is(kind, "pattern") => {
-            names(&|c| crate::db::glob::glob_match(v, c.name.as_bytes(), true))
-        }
-        _ => fail(args::err::SYNTAX),
-    }
-}
-
-const LATENCY_SUBS: &[(&str, i32)] =
+/// LATENCY's subcommands with their Redis arities (the container's name counted).
+pub(crate) const LATENCY_SUBS: &[(&str, i32)] =
     &[("doctor", 2), ("graph", 3), ("help", 2), ("histogram", -2), ("history", 3), ("latest", 2), ("reset", -2)];
 
 const LATENCY_HELP: &[&str] = &[
@@ -360,11 +162,44 @@ const LATENCY_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// LATENCY: no latency monitor runs here (threshold 0), so there are never samples.
-fn latency(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    match subcommand("latency", a, LATENCY_SUBS)? {
+/// `LATENCY HISTOGRAM [command ...]`: every command with samples, or the
+/// named ones (a container stands for its subcommands; unknown names are
+/// skipped), each as `calls` and a cumulative `histogram_usec`.
+/// O(commands × buckets).
+fn latency_histogram(names: &[Bytes]) -> Reply {
+    use super::info::stats;
+    let mut wanted = Vec::new();
+    if names.is_empty() {
+        wanted = stats::latency_names(None);
+    }
+    for n in names {
+        if n.contains(&b'|') {
+            wanted.extend(subcommands::lookup(n).map(|(_, full)| full.to_string()));
+        } else if let Some(c) = super::table::lookup(n) {
+            if subcommands::is_container(c.name) {
+                wanted.extend(stats::latency_names(Some(&format!("{}|", c.name))));
+            } else {
+                wanted.push(c.name.to_string());
+            }
+        }
+    }
+    let entry = |calls: u64, cdf: Vec<(u64, u64)>| {
+        let cdf = cdf.into_iter().map(|(us, n)| (Reply::Int(us as i64), Reply::Int(n as i64))).collect();
+        Reply::Map(vec![
+            (Reply::bulk_str("calls"), Reply::Int(calls as i64)),
+            (Reply::bulk_str("histogram_usec"), Reply::Map(cdf)),
+        ])
+    };
+    let found = wanted.into_iter().filter_map(|n| stats::latency_histogram(&n).map(|(c, cdf)| (n, c, cdf)));
+    Reply::Map(found.map(|(n, calls, cdf)| (Reply::bulk_str(n), entry(calls, cdf))).collect())
+}
+
+/// LATENCY: no latency monitor runs here (threshold 0), so there are never
+/// event samples; HISTOGRAM reports the per-command latency histograms.
+fn latency(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    match subcommands::resolve(ctx, "latency", a)? {
         "latest" | "history" => Ok(Reply::Array(vec![])),
-        "histogram" => Ok(Reply::Map(vec![])),
+        "histogram" => Ok(latency_histogram(&a[2..])),
         "reset" => Ok(Reply::Int(0)),
         "graph" => fail(&format!("ERR No samples available for event '{}'", String::from_utf8_lossy(&a[2]))),
         "doctor" => Ok(Reply::Verbatim(Bytes::from_static(b"Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep better tonight.\n"))),
@@ -372,38 +207,39 @@ fn latency(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
 }
 
+/// FUNCTION's subcommands with their Redis arities (the container's name
+/// counted): only those an engine-less server can answer.
+pub(crate) const FUNCTION_SUBS: &[(&str, i32)] = &[("flush", -2), ("list", -2), ("stats", 2)];
+
 /// FUNCTION: there is no scripting engine, so there are never libraries;
 /// FLUSH, LIST and STATS answer as an empty Redis does.
-fn function(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+fn function(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let sub = &a[1];
-    if is(sub, "flush") {
-        return match a.len() {
+    match subcommands::resolve(ctx, "function", a)? {
+        "flush" => match a.len() {
             2 => args::ok(),
             3 if is(&a[2], "async") || is(&a[2], "sync") => args::ok(),
             3 => fail("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
             _ => Err(sub_syntax_error("function", sub)),
-        };
-    }
-    if is(sub, "list") {
-        let mut i = 2;
-        while i < a.len() {
-            if is(&a[i], "withcode") {
-                i += 1;
-            } else if is(&a[i], "libraryname") && i + 1 < a.len() {
-                i += 2;
-            } else {
-                return fail(&format!("ERR Unknown argument {}", String::from_utf8_lossy(&a[i])));
+        },
+        "list" => {
+            let mut i = 2;
+            while i < a.len() {
+                if is(&a[i], "withcode") {
+                    i += 1;
+                } else if is(&a[i], "libraryname") && i + 1 < a.len() {
+                    i += 2;
+                } else {
+                    return fail(&format!("ERR Unknown argument {}", String::from_utf8_lossy(&a[i])));
+                }
             }
+            Ok(Reply::Array(vec![]))
         }
-        return Ok(Reply::Array(vec![]));
-    }
-    if is(sub, "stats") && a.len() == 2 {
-        return Ok(Reply::Map(vec![
+        _ => Ok(Reply::Map(vec![
             (Reply::bulk_str("running_script"), Reply::Nil),
             (Reply::bulk_str("engines"), Reply::Map(vec![])),
-        ]));
+        ])),
     }
-    Err(unknown_subcommand("function", sub))
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. The shutdown starts at once

@@ -266,6 +266,45 @@ pub fn latencystats(o: &mut String, percentiles: &[f64]) {
     }
 }
 
+/// Names (`set`, `client|list` …) of the commands with latency samples,
+/// sorted; with `prefix`, only those starting with it. O(commands).
+pub fn latency_names(prefix: Option<&str>) -> Vec<String> {
+    let keep = |name: &str| prefix.is_none_or(|p| name.starts_with(p));
+    sorted_commands().into_iter().filter(|(n, s)| keep(n) && s.latency.total() > 0).map(|(n, _)| n).collect()
+}
+
+/// LATENCY HISTOGRAM data of command `name` (as [`latency_names`] gives
+/// it): its calls and the cumulative distribution Redis reports, as
+/// `(microseconds, calls that took at most that long)` at each power of
+/// two from 1024 ns, listed where the count grows. `None` without samples.
+/// O(buckets).
+pub fn latency_histogram(name: &str) -> Option<(u64, Vec<(u64, u64)>)> {
+    let s = match FIXED.get(name) {
+        Some(s) => s.clone(),
+        None => COMMANDS.read().get(name)?.clone(),
+    };
+    let counts: Vec<u64> = s.latency.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let (mut out, mut seen, mut next) = (Vec::new(), 0u64, 0usize);
+    // Values below 2^e fill the buckets before index (e - 3) * SUB_BUCKETS.
+    for e in 10..64u32 {
+        let end = ((e as usize - 3) * SUB_BUCKETS as usize).min(BUCKETS);
+        seen += counts[next..end].iter().sum::<u64>();
+        next = end;
+        if seen > out.last().map_or(0, |&(_, c)| c) {
+            out.push(((1u64 << e) / 1000, seen));
+        }
+        if seen == total {
+            return Some((total, out));
+        }
+    }
+    out.push((u64::MAX / 1000, total));
+    Some((total, out))
+}
+
 /// The lines of INFO errorstats (no header), by error code. O(codes).
 pub fn errorstats(o: &mut String) {
     let mut v: Vec<(String, u64)> = ERRORS.read().iter().map(|(k, n)| (k.clone(), *n)).collect();
@@ -304,5 +343,16 @@ mod tests {
         assert_eq!(percentile_name(99.9), "99.9");
         assert_eq!(percentile_name(50.0), "50");
         assert_eq!(percentile_name(0.0), "0");
+    }
+
+    #[test]
+    fn latency_cdf_is_cumulative_at_powers_of_two() {
+        let s = stat("test|cdf".into());
+        for v in [10, 500, 1500, 3000, 3000, 70_000] {
+            s.latency.record(v);
+        }
+        let (calls, cdf) = latency_histogram("test|cdf").unwrap();
+        assert_eq!(calls, 6);
+        assert_eq!(cdf, vec![(1, 2), (2, 3), (4, 5), (131, 6)]);
     }
 }
