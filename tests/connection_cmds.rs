@@ -319,3 +319,32 @@ fn time_auth_quit_reset() {
     assert!(p.is_closed());
     assert_eq!(s.raw().call(&["EXISTS", "after"]), int(0));
 }
+
+/// The `qbuf=`/`qbuf-free=`/`rbs=` fields of CLIENT LIST for client `id`.
+fn qbuf_fields(c: &mut Raw, id: i64) -> (u64, u64, u64) {
+    let line = text(c.call(&["CLIENT", "LIST", "ID", &id.to_string()]));
+    let field = |name: &str| -> u64 {
+        let rest = line.split(&format!(" {name}=")).nth(1).unwrap_or_else(|| panic!("{name} in {line}"));
+        rest.split(' ').next().unwrap().parse().unwrap()
+    };
+    (field("qbuf"), field("qbuf-free"), field("rbs"))
+}
+
+/// As Redis: `qbuf` counts the unexecuted input (the running command
+/// included: 26 bytes for `CLIENT LIST` as RESP), and a client idle for two
+/// seconds gives its buffers back, keeps working, and grows them again.
+#[test]
+fn query_buffer_is_reported_and_released_when_idle() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    let Resp::Int(id) = c.call(&["CLIENT", "ID"]) else { panic!() };
+    let line = text(c.call(&["CLIENT", "LIST"]));
+    assert!(line.contains(" qbuf=26 ") && !line.contains(" watch="), "{line}");
+    let (_, free, rbs) = qbuf_fields(&mut c, id);
+    assert!(rbs >= 15 * 1024 && free > 0, "rbs={rbs} free={free}");
+    let mut watcher = s.raw();
+    wait_for(10, "an idle client's buffers to be released", || qbuf_fields(&mut watcher, id) == (0, 0, 0));
+    assert_eq!(c.call(&["SET", "k", "v"]), ok());
+    assert_eq!(c.call(&["GET", "k"]), bulk("v"));
+    assert!(qbuf_fields(&mut c, id).2 >= 15 * 1024, "the buffer grows again once used");
+}

@@ -313,9 +313,12 @@ fn shutdown_command() {
     for bad in [&["SHUTDOWN", "FOO"][..], &["SHUTDOWN", "SAVE", "NOSAVE"], &["SHUTDOWN", "NOSAVE", "ABORT"]] {
         assert_eq!(r.call(bad), err("ERR syntax error"), "{bad:?}");
     }
-    assert_eq!(r.call(&["MULTI"]), ok());
-    assert_eq!(r.call(&["SHUTDOWN", "NOSAVE"]), err("ERR Command not allowed inside a transaction"));
-    assert_eq!(r.call(&["EXEC"]), err("EXECABORT Transaction discarded because of previous errors."));
+    // SHUTDOWN and SAVE are refused inside MULTI and fail the transaction.
+    for refused in ["SHUTDOWN", "SAVE"] {
+        assert_eq!(r.call(&["MULTI"]), ok());
+        assert_eq!(r.call(&[refused]), err("ERR Command not allowed inside a transaction"));
+        assert_eq!(r.call(&["EXEC"]), err("EXECABORT Transaction discarded because of previous errors."));
+    }
     assert_eq!(r.call(&["PING"]), status("PONG"));
     r.cmd(&[b"SHUTDOWN", b"NOSAVE"]);
     assert!(r.is_closed(), "SHUTDOWN closes without a reply");
@@ -431,4 +434,48 @@ fn config_set_immutable_to_same_value() {
         r.call(&["CONFIG", "SET", "databases", "16"]),
         err("ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config")
     );
+}
+
+/// Settings Redis tools read or tests set: client-output-buffer-limit is
+/// validated and shown normalised, daemonize is an immutable "no",
+/// acllog-max-len bounds the ACL log.
+#[test]
+fn output_buffer_limit_daemonize_and_acllog_settings() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let get = |r: &mut Raw, name: &str| strings(r.call(&["CONFIG", "GET", name])).remove(1);
+    assert_eq!(
+        get(&mut r, "client-output-buffer-limit"),
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    );
+    assert_eq!(r.call(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 512kb 10 replica 1gb 0 0"]), ok());
+    assert_eq!(
+        get(&mut r, "client-output-buffer-limit"),
+        "normal 1048576 524288 10 slave 1073741824 0 0 pubsub 33554432 8388608 60"
+    );
+    for (bad, why) in [
+        ("normal 1 2", "Wrong number of arguments in buffer limit configuration."),
+        ("master 0 0 0", "Invalid client class specified in buffer limit configuration."),
+        ("normal x 0 0", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+    ] {
+        assert_eq!(
+            r.call(&["CONFIG", "SET", "client-output-buffer-limit", bad]),
+            err(&format!("ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - {why}"))
+        );
+    }
+    assert_eq!(get(&mut r, "client-output-buffer-limit").split(' ').nth(1), Some("1048576"), "unchanged by errors");
+
+    assert_eq!(get(&mut r, "daemonize"), "no");
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "daemonize", "yes"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config")
+    );
+
+    assert_eq!(r.call(&["CONFIG", "SET", "acllog-max-len", "2"]), ok());
+    for _ in 0..4 {
+        assert!(matches!(r.call(&["AUTH", "nobody", "wrong"]), Resp::Error(_)));
+        assert!(matches!(r.call(&["AUTH", "someone", "wrong"]), Resp::Error(_)));
+    }
+    let Resp::Array(Some(log)) = r.call(&["ACL", "LOG"]) else { panic!("ACL LOG") };
+    assert_eq!(log.len(), 2, "the log keeps acllog-max-len entries");
 }

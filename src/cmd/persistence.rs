@@ -13,7 +13,10 @@ use crate::persist::{self, JobStart};
 use crate::protocol::Reply;
 use crate::spec;
 
+/// SAVE: refused inside MULTI, as in Redis (a foreground save would stall
+/// the transaction's atomic run).
 fn save(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    super::transaction::refuse_inside_multi(ctx)?;
     if ctx.srv.persist.bgsave_running() {
         return fail("ERR Background save already in progress");
     }
@@ -51,7 +54,7 @@ fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 /// The persistence family's rows of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
-    spec!("save", 1, ADMIN | ALL_KEYS, 0, 0, 0, save, "server", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases"),
+    spec!("save", 1, ADMIN | ALL_KEYS | NO_MULTI, 0, 0, 0, save, "server", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases"),
     spec!("bgsave", -1, ADMIN | ALL_KEYS, 0, 0, 0, bgsave, "server", "Asynchronously saves the database(s) to disk.", "O(1) in the server (the forked child does O(N))"),
     spec!("lastsave", 1, FAST | LOADING, 0, 0, 0, lastsave, "server", "Returns the Unix timestamp of the last successful save to disk.", "O(1)"),
     spec!("bgrewriteaof", 1, ADMIN | ALL_KEYS, 0, 0, 0, bgrewriteaof, "server", "Asynchronously rewrites the append-only file to disk.", "O(1) in the server (the forked child does O(N))"),

@@ -246,10 +246,7 @@ fn function(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// (there is no pending-shutdown phase to abort), and, as in Redis, it is
 /// refused inside MULTI and makes the transaction fail.
 fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_some() {
-        ctx.client.multi_error = true;
-        return fail("ERR Command not allowed inside a transaction");
-    }
+    super::transaction::refuse_inside_multi(ctx)?;
     let (mut save, mut nosave, mut flags, mut abort) = (false, false, false, false);
     for o in &a[1..] {
         if is(o, "nosave") {

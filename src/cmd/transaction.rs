@@ -102,6 +102,17 @@ fn exec(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(replies))
 }
 
+/// Refuses a command Redis flags `no-multi` (SAVE, SHUTDOWN) issued inside
+/// MULTI (such rows carry `NO_MULTI`, so they reach their handler instead
+/// of the queue): Redis's error, and the transaction will fail. O(1).
+pub(crate) fn refuse_inside_multi(ctx: &mut Ctx) -> Result<(), Reply> {
+    if ctx.client.multi.is_some() {
+        ctx.client.multi_error = true;
+        return fail("ERR Command not allowed inside a transaction");
+    }
+    Ok(())
+}
+
 fn watch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return fail("ERR WATCH inside MULTI is not allowed");

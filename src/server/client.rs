@@ -111,6 +111,12 @@ pub struct ClientHandle {
     pub unblock_notify: Notify,
     /// Inside MULTI.
     pub in_multi: AtomicBool,
+    /// Query buffer: bytes not yet executed (the current command's
+    /// included, as Redis counts them) and the buffer's capacity, published
+    /// by the connection for `CLIENT LIST` (`qbuf`, `qbuf-free`, `rbs`).
+    pub qbuf: AtomicUsize,
+    /// See `qbuf`.
+    pub qbuf_cap: AtomicUsize,
 }
 
 impl ClientHandle {
@@ -197,8 +203,9 @@ impl ClientHandle {
         if flags.is_empty() {
             flags.push('N');
         }
+        let (qbuf, qbuf_cap) = (self.qbuf.load(Ordering::Relaxed), self.qbuf_cap.load(Ordering::Relaxed));
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -207,6 +214,9 @@ impl ClientHandle {
             self.idle().as_secs(),
             flags,
             self.db.load(Ordering::Relaxed),
+            qbuf,
+            qbuf_cap.saturating_sub(qbuf),
+            qbuf_cap,
             self.last_cmd.lock(),
             self.user.lock(),
             self.resp.load(Ordering::Relaxed),
@@ -312,6 +322,8 @@ impl ClientRegistry {
             block_state: AtomicU8::new(block_state::IDLE),
             unblock_notify: Notify::new(),
             in_multi: AtomicBool::new(false),
+            qbuf: AtomicUsize::new(0),
+            qbuf_cap: AtomicUsize::new(0),
         });
         self.clients.lock().insert(id, h.clone());
         h

@@ -21,7 +21,7 @@ pub struct Config {
     pub tcp_keepalive: u64,
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
-    pub client_output_buffer_limit: String,
+    pub client_output_buffer_limit: super::output_limit::Limits,
     pub hz: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
@@ -76,6 +76,8 @@ pub struct Config {
     /// key written by a snapshot or rewrite (published to the writer, which
     /// may run in a forked child, by [`Config::apply_encoding_limits`]).
     pub rdb_key_save_delay: i64,
+    /// `acllog-max-len`: entries the ACL LOG keeps.
+    pub acllog_max_len: u64,
     /// `loading-process-events-interval-bytes` (hidden): Redis serves
     /// clients every that many bytes loaded; here clients are served
     /// throughout, so this only informs `CONFIG GET`.
@@ -97,7 +99,7 @@ impl Default for Config {
             tcp_keepalive: 300,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
-            client_output_buffer_limit: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
+            client_output_buffer_limit: Default::default(),
             hz: 10,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
@@ -135,6 +137,7 @@ impl Default for Config {
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             key_load_delay: 0,
             rdb_key_save_delay: 0,
+            acllog_max_len: 128,
             loading_process_events_interval_bytes: 2 * 1024 * 1024,
         }
     }
@@ -285,7 +288,23 @@ pub static PARAMS: &[Param] = &[
     param!("tcp-keepalive", tcp_keepalive, num, true),
     param!("proto-max-bulk-len", proto_max_bulk_len, mem, true),
     param!("client-query-buffer-limit", client_query_buffer_limit, mem, true),
-    param!("client-output-buffer-limit", client_output_buffer_limit, string, true),
+    param!("acllog-max-len", acllog_max_len, num, true),
+    // Never daemonizes (run it under a supervisor); shown for tools that ask.
+    Param {
+        name: "daemonize",
+        get: |_| "no".into(),
+        set: |_, v| match parse_bool(v)? {
+            false => Ok(()),
+            true => Err("daemonize yes is not supported: run the server under a supervisor".into()),
+        },
+        mutable: false,
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        get: |c| c.client_output_buffer_limit.to_string(),
+        set: |c, v| c.client_output_buffer_limit.set(v),
+        mutable: true,
+    },
     param!("hz", hz, num, true),
     param!("maxmemory", maxmemory, mem, true),
     param!(

@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use super::client::{BlockSpec, ClientState, ReplyMode};
+use super::output_limit::{check as output_check, Limit};
 use super::Server;
 use crate::cmd;
 use crate::protocol::{encode, Reply, RequestParser};
@@ -24,10 +25,17 @@ use crate::protocol::{encode, Reply, RequestParser};
 /// Flush replies early when a long pipeline has produced this much output.
 const OUT_FLUSH_AT: usize = 64 * 1024;
 
+/// A connection with nothing buffered for this long frees its 16 KiB input
+/// and output buffers (Redis frees an idle client's query buffer after 2 s);
+/// the next read starts small and grows again.
+const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why the connection loop ended.
 enum Next {
     Continue,
     Close,
+    /// Idle: release the buffers.
+    Shrink,
 }
 
 /// Serves one client until it quits, errs, is killed, or the server shuts down.
@@ -52,6 +60,8 @@ pub async fn serve<S>(
     let mut shutdown = srv.shutdown.subscribe();
     // When the pending output first passed the soft client-output-buffer-limit.
     let mut obuf_soft: Option<Instant> = None;
+    // The buffers were released after an idle spell (see IDLE_SHRINK_AFTER).
+    let mut idle_shrunk = false;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
 
     'conn: loop {
@@ -60,6 +70,7 @@ pub async fn serve<S>(
             if handle.killed.load(Ordering::Acquire) {
                 break 'conn;
             }
+            handle.qbuf.store(buf.len(), Ordering::Relaxed);
             match parser.parse(&mut buf, client.authenticated) {
                 Ok(Some(args)) => {
                     let mut reply = cmd::dispatch(&srv, &mut client, &args);
@@ -96,8 +107,13 @@ pub async fn serve<S>(
             tracing::warn!(id = handle.id, "closing client that exceeded client-query-buffer-limit");
             break;
         }
-        buf.reserve(parser.needed().max(16 * 1024).saturating_sub(buf.capacity() - buf.len()));
+        handle.qbuf.store(buf.len(), Ordering::Relaxed);
+        if !idle_shrunk {
+            buf.reserve(parser.needed().max(16 * 1024).saturating_sub(buf.capacity() - buf.len()));
+        }
+        handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
         let idle = srv.config.read().timeout;
+        let can_shrink = buf.is_empty() && out.is_empty() && !idle_shrunk;
         let read = async {
             if idle > 0 {
                 match tokio::time::timeout(std::time::Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
@@ -108,19 +124,36 @@ pub async fn serve<S>(
                 stream.read_buf(&mut buf).await
             }
         };
+        // A client idle for a while gives its buffers back, as Redis's
+        // clientsCron does: many idle connections cost little memory.
+        let shrink_after = async {
+            if can_shrink {
+                tokio::time::sleep(IDLE_SHRINK_AFTER).await
+            } else {
+                std::future::pending().await
+            }
+        };
         let next = tokio::select! {
             r = read => match r {
                 Ok(0) | Err(_) => Next::Close,
                 Ok(n) => {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    idle_shrunk = false;
                     Next::Continue
                 }
             },
+            _ = shrink_after => Next::Shrink,
             _ = handle.kill_notify.notified() => Next::Close,
             _ = super::shutdown_started(&mut shutdown) => Next::Close,
         };
-        if let Next::Close = next {
-            break;
+        match next {
+            Next::Close => break,
+            Next::Shrink => {
+                buf = BytesMut::new();
+                out = BytesMut::new();
+                idle_shrunk = true;
+            }
+            Next::Continue => {}
         }
     }
     let _ = stream.shutdown().await;
@@ -145,38 +178,9 @@ fn emit(srv: &Server, client: &mut ClientState, reply: &Reply, out: &mut BytesMu
 
 // ---- client-output-buffer-limit (normal clients) ----
 
-/// The `normal` class of `client-output-buffer-limit`: (hard bytes, soft bytes, soft seconds); 0 means no limit.
-/// O(length of the setting), no allocation.
-fn output_limit(srv: &Server) -> (usize, usize, u64) {
-    let cfg = srv.config.read();
-    let mut words = cfg.client_output_buffer_limit.split_whitespace();
-    while let Some(class) = words.next() {
-        let (hard, soft, secs) = (words.next(), words.next(), words.next());
-        if class.eq_ignore_ascii_case("normal") {
-            let mem = |s: Option<&str>| s.and_then(|s| super::config::parse_memory(s).ok()).unwrap_or(0) as usize;
-            return (mem(hard), mem(soft), secs.and_then(|s| s.parse().ok()).unwrap_or(0));
-        }
-    }
-    (0, 0, 0)
-}
-
-/// Checks `pending` unwritten bytes against the limit: `Err` when the client must be closed (over the hard limit,
-/// or over the soft one for longer than its seconds), else when the soft limit will expire if still passed.
-fn output_check(
-    lim: (usize, usize, u64),
-    pending: usize,
-    soft_since: &mut Option<Instant>,
-) -> Result<Option<Instant>, ()> {
-    let (hard, soft, secs) = lim;
-    if hard > 0 && pending > hard {
-        return Err(());
-    }
-    if soft > 0 && pending > soft {
-        let deadline = *soft_since.get_or_insert_with(Instant::now) + std::time::Duration::from_secs(secs);
-        return if Instant::now() > deadline { Err(()) } else { Ok(Some(deadline)) };
-    }
-    *soft_since = None;
-    Ok(None)
+/// The `normal` class of `client-output-buffer-limit` (parsed when set). O(1).
+fn output_limit(srv: &Server) -> Limit {
+    srv.config.read().client_output_buffer_limit.normal()
 }
 
 fn output_limit_reached(client: &ClientState) -> bool {
@@ -195,7 +199,7 @@ async fn drain<S: AsyncWrite + Unpin>(
     soft_since: &mut Option<Instant>,
 ) -> bool {
     let lim = output_limit(srv);
-    if lim == (0, 0, 0) || client.aof_offset > 0 {
+    if lim == Limit::default() || client.aof_offset > 0 {
         return flush(srv, client, stream, out, soft_since).await;
     }
     if output_check(lim, out.len(), soft_since).is_err() {

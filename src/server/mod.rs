@@ -17,6 +17,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod listener;
+pub mod output_limit;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -80,6 +81,7 @@ impl Server {
             .collect();
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let acl = crate::acl::Acl::new(&config.requirepass);
+        acl.set_log_max(usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX));
         Arc::new(Server {
             keyspace: Arc::new(Keyspace::new(config.databases.max(1))),
             blocking: BlockingRegistry::default(),
@@ -158,6 +160,11 @@ pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
         "appendonly" | "appendfsync" => {
             let on = srv.config.read().appendonly;
             crate::persist::set_appendonly(srv, on)
+        }
+        "acllog-max-len" => {
+            let n = srv.config.read().acllog_max_len;
+            srv.acl.set_log_max(usize::try_from(n).unwrap_or(usize::MAX));
+            Ok(())
         }
         "requirepass" => {
             let pass = srv.config.read().requirepass.clone();
