@@ -320,6 +320,11 @@ fn time_auth_quit_reset() {
     assert_eq!(s.raw().call(&["EXISTS", "after"]), int(0));
 }
 
+/// Bytes of `args` as a RESP request.
+fn encode_len(args: &[&str]) -> usize {
+    common::encode_cmd(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>()).len()
+}
+
 /// The `qbuf=`/`qbuf-free=`/`rbs=` fields of CLIENT LIST for client `id`.
 fn qbuf_fields(c: &mut Raw, id: i64) -> (u64, u64, u64) {
     let line = text(c.call(&["CLIENT", "LIST", "ID", &id.to_string()]));
@@ -331,19 +336,26 @@ fn qbuf_fields(c: &mut Raw, id: i64) -> (u64, u64, u64) {
 }
 
 /// As Redis: `qbuf` counts the unexecuted input (the running command
-/// included: 26 bytes for `CLIENT LIST` as RESP), and a client idle for two
+/// included, as Redis counts it), and a client idle for two
 /// seconds gives its buffers back, keeps working, and grows them again.
 #[test]
 fn query_buffer_is_reported_and_released_when_idle() {
     let s = Server::start(&[]);
+    // A client blocked meanwhile (connected first, so the cron asks it
+    // first) is asked too, and must stay blocked and be served after.
+    let mut blocked = s.raw();
+    blocked.cmd(&[b"BLPOP", b"queue", b"0"]);
     let mut c = s.raw();
     let Resp::Int(id) = c.call(&["CLIENT", "ID"]) else { panic!() };
-    let line = text(c.call(&["CLIENT", "LIST"]));
-    assert!(line.contains(" qbuf=26 ") && !line.contains(" watch="), "{line}");
+    let line = text(c.call(&["CLIENT", "LIST", "ID", &id.to_string()]));
+    let request_len = encode_len(&["CLIENT", "LIST", "ID", &id.to_string()]);
+    assert!(line.contains(&format!(" qbuf={request_len} ")) && !line.contains(" watch="), "{line}");
     let (_, free, rbs) = qbuf_fields(&mut c, id);
     assert!(rbs >= 15 * 1024 && free > 0, "rbs={rbs} free={free}");
     let mut watcher = s.raw();
     wait_for(10, "an idle client's buffers to be released", || qbuf_fields(&mut watcher, id) == (0, 0, 0));
+    assert_eq!(c.call(&["RPUSH", "queue", "job"]), int(1));
+    assert_eq!(blocked.read(), Resp::Array(Some(vec![bulk("queue"), bulk("job")])));
     assert_eq!(c.call(&["SET", "k", "v"]), ok());
     assert_eq!(c.call(&["GET", "k"]), bulk("v"));
     assert!(qbuf_fields(&mut c, id).2 >= 15 * 1024, "the buffer grows again once used");

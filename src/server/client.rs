@@ -98,8 +98,11 @@ pub struct ClientHandle {
     pub last_cmd: Mutex<&'static str>,
     /// Set by `CLIENT KILL`; the connection closes at its next step.
     pub killed: AtomicBool,
-    /// Wakes the connection task when killed.
+    /// Wakes the connection task when killed, or when asked to release its
+    /// buffers (it checks which).
     pub kill_notify: Notify,
+    /// Set by the clients cron for an idle client: release the buffers.
+    pub shrink_requested: AtomicBool,
     /// Authenticated user name.
     pub user: Mutex<String>,
     /// Where the client stands in a blocking command (`block_state::*`).
@@ -124,6 +127,14 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_notify.notify_one();
+    }
+
+    /// Asks the connection to release its buffers once nothing is buffered
+    /// (the clients cron, for a client idle for 2 s). O(1).
+    pub fn request_shrink(&self) {
+        if !self.shrink_requested.swap(true, Ordering::AcqRel) {
+            self.kill_notify.notify_one();
+        }
     }
 
     /// True while the client is parked in a blocking command (including
@@ -318,6 +329,7 @@ impl ClientRegistry {
             last_cmd: Mutex::new("NULL"),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            shrink_requested: AtomicBool::new(false),
             user: Mutex::new("default".into()),
             block_state: AtomicU8::new(block_state::IDLE),
             unblock_notify: Notify::new(),

@@ -25,17 +25,10 @@ use crate::protocol::{encode, Reply, RequestParser};
 /// Flush replies early when a long pipeline has produced this much output.
 const OUT_FLUSH_AT: usize = 64 * 1024;
 
-/// A connection with nothing buffered for this long frees its 16 KiB input
-/// and output buffers (Redis frees an idle client's query buffer after 2 s);
-/// the next read starts small and grows again.
-const IDLE_SHRINK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Why the connection loop ended.
 enum Next {
     Continue,
     Close,
-    /// Idle: release the buffers.
-    Shrink,
 }
 
 /// Serves one client until it quits, errs, is killed, or the server shuts down.
@@ -60,7 +53,8 @@ pub async fn serve<S>(
     let mut shutdown = srv.shutdown.subscribe();
     // When the pending output first passed the soft client-output-buffer-limit.
     let mut obuf_soft: Option<Instant> = None;
-    // The buffers were released after an idle spell (see IDLE_SHRINK_AFTER).
+    // The buffers were released after an idle spell; the next read starts
+    // small and they grow again.
     let mut idle_shrunk = false;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
 
@@ -107,13 +101,22 @@ pub async fn serve<S>(
             tracing::warn!(id = handle.id, "closing client that exceeded client-query-buffer-limit");
             break;
         }
+        // An idle client gives its buffers back when the clients cron asks
+        // (see `server::clients_cron`): many idle connections cost little.
+        if handle.shrink_requested.load(Ordering::Relaxed) {
+            handle.shrink_requested.store(false, Ordering::Relaxed);
+            if buf.is_empty() && out.is_empty() {
+                buf = BytesMut::new();
+                out = BytesMut::new();
+                idle_shrunk = true;
+            }
+        }
         handle.qbuf.store(buf.len(), Ordering::Relaxed);
         if !idle_shrunk {
             buf.reserve(parser.needed().max(16 * 1024).saturating_sub(buf.capacity() - buf.len()));
         }
         handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
         let idle = srv.config.read().timeout;
-        let can_shrink = buf.is_empty() && out.is_empty() && !idle_shrunk;
         let read = async {
             if idle > 0 {
                 match tokio::time::timeout(std::time::Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
@@ -122,15 +125,6 @@ pub async fn serve<S>(
                 }
             } else {
                 stream.read_buf(&mut buf).await
-            }
-        };
-        // A client idle for a while gives its buffers back, as Redis's
-        // clientsCron does: many idle connections cost little memory.
-        let shrink_after = async {
-            if can_shrink {
-                tokio::time::sleep(IDLE_SHRINK_AFTER).await
-            } else {
-                std::future::pending().await
             }
         };
         let next = tokio::select! {
@@ -142,18 +136,15 @@ pub async fn serve<S>(
                     Next::Continue
                 }
             },
-            _ = shrink_after => Next::Shrink,
-            _ = handle.kill_notify.notified() => Next::Close,
+
+            // Also a request to release the buffers (see the loop's top).
+            _ = handle.kill_notify.notified() => {
+                if handle.killed.load(Ordering::Acquire) { Next::Close } else { Next::Continue }
+            }
             _ = super::shutdown_started(&mut shutdown) => Next::Close,
         };
-        match next {
-            Next::Close => break,
-            Next::Shrink => {
-                buf = BytesMut::new();
-                out = BytesMut::new();
-                idle_shrunk = true;
-            }
-            Next::Continue => {}
+        if let Next::Close = next {
+            break;
         }
     }
     let _ = stream.shutdown().await;
@@ -259,14 +250,17 @@ async fn flush<S: AsyncWrite + Unpin>(
                 _ => ok = false,
             },
             _ = expiry => {}
-            _ = kill.notified() => ok = false,
+            // The same notification asks idle clients to shrink: only a kill stops.
+            _ = kill.notified() => ok = !client.handle.killed.load(Ordering::Acquire),
         }
     }
     if ok {
         *soft_since = None;
-        ok = tokio::select! {
-            r = stream.flush() => r.is_ok(),
-            _ = kill.notified() => false,
+        ok = loop {
+            tokio::select! {
+                r = stream.flush() => break r.is_ok(),
+                _ = kill.notified() => if client.handle.killed.load(Ordering::Acquire) { break false },
+            }
         };
     }
     srv.stats.net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
@@ -327,7 +321,7 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
                     Ok(0) | Err(_) => { eof = true; break None; }
                     Ok(_) => continue,
                 },
-                _ = handle.kill_notify.notified() => break None,
+                _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { break None },
                 _ = super::shutdown_started(&mut shutdown) => break None,
             }
         };
