@@ -47,7 +47,7 @@ impl Limits {
     /// (Redis's texts) nothing changes.
     pub fn set(&mut self, value: &str) -> Result<(), String> {
         let words: Vec<&str> = value.split_whitespace().collect();
-        if words.len() % 4 != 0 {
+        if !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
         let mut next = self.classes;
@@ -80,18 +80,22 @@ impl std::fmt::Display for Limits {
     }
 }
 
+/// A client over its output limit: it must be disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverLimit;
+
 /// Checks `pending` unsent bytes against `lim`: `Err` when the client must
 /// be closed (over the hard limit, or over the soft one for longer than its
 /// seconds), else the instant the soft limit will expire if it is passed
 /// now. `soft_since` remembers when the soft limit was first passed. O(1).
-pub fn check(lim: Limit, pending: usize, soft_since: &mut Option<Instant>) -> Result<Option<Instant>, ()> {
+pub fn check(lim: Limit, pending: usize, soft_since: &mut Option<Instant>) -> Result<Option<Instant>, OverLimit> {
     let pending = pending as u64;
     if lim.hard > 0 && pending > lim.hard {
-        return Err(());
+        return Err(OverLimit);
     }
     if lim.soft > 0 && pending > lim.soft {
         let deadline = *soft_since.get_or_insert_with(Instant::now) + Duration::from_secs(lim.soft_secs);
-        return if Instant::now() > deadline { Err(()) } else { Ok(Some(deadline)) };
+        return if Instant::now() > deadline { Err(OverLimit) } else { Ok(Some(deadline)) };
     }
     *soft_since = None;
     Ok(None)
@@ -125,9 +129,9 @@ mod tests {
         assert!(since.is_some());
         assert_eq!(check(lim, 5, &mut since), Ok(None));
         assert!(since.is_none(), "back under the soft limit resets its clock");
-        assert_eq!(check(lim, 101, &mut since), Err(()));
+        assert_eq!(check(lim, 101, &mut since), Err(OverLimit));
         let expired = Limit { hard: 0, soft: 10, soft_secs: 0 };
         let mut since = Some(Instant::now() - Duration::from_secs(1));
-        assert_eq!(check(expired, 50, &mut since), Err(()));
+        assert_eq!(check(expired, 50, &mut since), Err(OverLimit));
     }
 }
