@@ -167,6 +167,34 @@ fn populate(c: &mut Connection) {
         p.cmd("HSET").arg("h:big").arg(format!("field-{i}")).arg(i * 7).ignore();
     }
     p.cmd("RPUSH").arg("l:big").arg(&big[..1000]).ignore();
+    // Small values in every listpack integer encoding, strings that only
+    // look like integers, and a list whose nodes a big element splits.
+    let ints = [
+        "0",
+        "127",
+        "128",
+        "-1",
+        "4095",
+        "-4096",
+        "32767",
+        "-32769",
+        "8388607",
+        "-8388609",
+        "2147483647",
+        "-2147483649",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "007",
+        "-0",
+        "+1",
+        "1.5",
+        "9223372036854775808",
+    ];
+    p.cmd("RPUSH").arg("l:ints").arg(&ints[..]).ignore();
+    for (i, v) in ints.iter().enumerate() {
+        p.cmd("HSET").arg("h:ints").arg(*v).arg(i as i64 - 3).ignore();
+    }
+    p.cmd("RPUSH").arg("l:nodes").arg("head").arg("n".repeat(20_000)).arg("tail").ignore();
     p.query::<()>(c).unwrap();
 }
 
@@ -337,6 +365,35 @@ fn a_dump_written_here_loads_in_redis_and_passes_redis_check_rdb() {
     }
     let Some(redis) = redis_server(rdir.path()) else { return };
     assert_same(&before, &dump_all(&mut redis.conn()));
+}
+
+/// Many small hashes and lists, as in a cache: Redis stores each as one
+/// listpack blob (RDB types 16 and 18), and so must we.
+#[test]
+fn small_hashes_and_lists_dump_as_compactly_as_in_redis() {
+    let rdir = tempfile::tempdir().unwrap();
+    let Some(redis) = redis_server(rdir.path()) else { return };
+    let srv = Server::start(&[]);
+    let mut sizes = Vec::new();
+    for (mut c, dir) in [(redis.conn(), rdir.path()), (srv.conn(), srv.dir.path())] {
+        let mut p = redis::pipe();
+        for i in 0..2000 {
+            let mut hset = redis::cmd("HSET");
+            hset.arg(format!("hash:{i:06}"));
+            let mut rpush = redis::cmd("RPUSH");
+            rpush.arg(format!("list:{i:06}"));
+            for j in 0..10 {
+                hset.arg(format!("fld:{j:04}")).arg(format!("val:{:04}", (i * 7 + j) % 10_000));
+                rpush.arg(format!("elem:{:03}", (i + j) % 1000)).arg(i * 10 + j);
+            }
+            p.add_command(hset).ignore().add_command(rpush).ignore();
+        }
+        p.query::<()>(&mut c).unwrap();
+        let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+        sizes.push(std::fs::metadata(dir.join("dump.rdb")).unwrap().len());
+    }
+    let (theirs, ours) = (sizes[0], sizes[1]);
+    assert!(ours <= theirs + theirs / 50, "our dump is {ours} bytes, Redis's {theirs}");
 }
 
 #[test]

@@ -19,10 +19,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::rdb::{read_rdb, RdbEntry, RdbError, RdbStats};
-use super::snapshot::{check_db, from_rdb};
+use super::rdb::{read_rdb_ref, Elements, RdbEntryRef, RdbError, RdbStats, RdbValueRef};
+use super::snapshot::check_db;
 use super::{aof, aof_path, rdb_path, snapshot, unix_now, Aof};
-use crate::db::{now_ms, Entry};
+use crate::db::keyspace::Keyspace;
+use crate::db::value::{HashValue, ListValue};
+use crate::db::{now_ms, Entry, Value};
 use crate::protocol::Reply;
 use crate::server::client::ClientState;
 use crate::server::Server;
@@ -258,15 +260,99 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-/// Keys handed to an inserting thread at a time.
+/// Keys handed to an inserting thread at a time (at most).
 const LOAD_BATCH: usize = 512;
+/// Bytes of keys and values handed to an inserting thread at a time: a
+/// batch is sent once it holds this much even if it has fewer keys.
+const LOAD_BATCH_BYTES: usize = 1 << 20;
+/// A used batch holding more than this is freed instead of reused.
+const BATCH_KEEP_BYTES: usize = 4 << 20;
+
+/// What a parsed key holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    List,
+    Hash,
+}
+
+/// A key of a [`Batch`].
+struct Parsed {
+    db: usize,
+    kind: Kind,
+    /// Elements after the key's name in [`Batch::data`] (1 for a string).
+    len: usize,
+    expire_at: u64,
+}
+
+/// Keys parsed but not inserted yet, stored flat. The parsing thread copies
+/// each key into a batch it reuses (allocating nothing per key), and the
+/// inserting worker frees nothing the parser allocated per key: with
+/// glibc malloc, freeing another thread's blocks contends on its arena,
+/// which made the two threads slower than one.
+#[derive(Default)]
+struct Batch {
+    /// Per key: its name, then its value (one element for a string; a
+    /// hash's fields and values alternately).
+    data: Elements,
+    keys: Vec<Parsed>,
+}
+
+impl Batch {
+    /// Adds a copy of `e`. O(size of the key).
+    fn push(&mut self, e: &RdbEntryRef<'_>) {
+        self.data.push(e.key);
+        let (kind, len) = match e.value {
+            RdbValueRef::Str(s) => {
+                self.data.push(s);
+                (Kind::Str, 1)
+            }
+            RdbValueRef::List(l) => {
+                self.data.extend_from(l);
+                (Kind::List, l.len())
+            }
+            RdbValueRef::Hash(h) => {
+                self.data.extend_from(h);
+                (Kind::Hash, h.len())
+            }
+        };
+        self.keys.push(Parsed { db: e.db, kind, len, expire_at: e.expire_at_ms.unwrap_or(0) });
+    }
+
+    fn is_full(&self) -> bool {
+        self.keys.len() >= LOAD_BATCH || self.data.byte_len() >= LOAD_BATCH_BYTES
+    }
+
+    /// Inserts every key (each under its shard's lock) and empties the
+    /// batch. O(size of the batch).
+    fn insert_all(&mut self, ks: &Keyspace) {
+        let mut i = 0;
+        for p in &self.keys {
+            let key = self.data.get(i).unwrap_or_default();
+            let items = self.data.range(i + 1, i + 1 + p.len);
+            i += 1 + p.len;
+            let value = match p.kind {
+                Kind::Str => Value::str(items.clone().next().unwrap_or_default()),
+                Kind::List => Value::List(ListValue::from_items(items)),
+                Kind::Hash => Value::Hash(HashValue::from_pairs(items.pairs())),
+            };
+            let mut entry = Entry::new(value);
+            entry.expire_at = p.expire_at;
+            let mut l = ks.lock_keys(p.db, [key]);
+            l.insert_entry_in(p.db, Bytes::copy_from_slice(key), entry);
+        }
+        self.keys.clear();
+        self.data.clear();
+    }
+}
 
 /// Loads an RDB file into the (empty) keyspace. The calling thread parses
-/// (applying `key-load-delay` per key and publishing the progress); keys are
-/// inserted by worker threads that each own a subset of the lock shards (so
-/// they never contend, and a key's shard — hence its worker — is fixed,
-/// keeping file order per key). Each insertion locks one shard briefly, so
-/// INFO and other loading-time commands are served meanwhile. O(file size).
+/// (applying `key-load-delay` per key and publishing the progress) into
+/// [`Batch`]es; keys are inserted by worker threads that each own a subset
+/// of the lock shards (so they never contend, and a key's shard — hence its
+/// worker — is fixed, keeping file order per key), and hand the emptied
+/// batches back for reuse. Each insertion locks one shard briefly, so INFO
+/// and other loading-time commands are served meanwhile. O(file size).
 /// Errors name the file and the byte offset.
 fn load_rdb(srv: &Server, path: &Path) -> Result<RdbStats, String> {
     let ks = &*srv.keyspace;
@@ -277,32 +363,35 @@ fn load_rdb(srv: &Server, path: &Path) -> Result<RdbStats, String> {
     let ndb = ks.databases();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 9) - 1;
     std::thread::scope(|scope| {
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
         let mut txs = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RdbEntry>>(16);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(16);
             txs.push(tx);
+            let back = back_tx.clone();
             scope.spawn(move || {
-                for batch in rx {
-                    for e in batch {
-                        let mut l = ks.lock_keys(e.db, [&e.key[..]]);
-                        let mut entry = Entry::new(from_rdb(e.value));
-                        entry.expire_at = e.expire_at_ms.unwrap_or(0);
-                        l.insert_entry_in(e.db, e.key, entry);
+                for mut batch in rx {
+                    batch.insert_all(ks);
+                    if batch.data.capacity_bytes() <= BATCH_KEEP_BYTES {
+                        // The parser may be gone (an error): then just drop it.
+                        let _ = back.send(batch);
                     }
                 }
             });
         }
-        let mut batches: Vec<Vec<RdbEntry>> = (0..workers).map(|_| Vec::with_capacity(LOAD_BATCH)).collect();
-        let r = read_rdb(reader, now_ms(), |e| {
-            check_db(&e, ndb)?;
+        drop(back_tx);
+        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
+        let r = read_rdb_ref(reader, now_ms(), |e| {
+            check_db(e.db, ndb)?;
             if progress.aborted() {
                 return Err(RdbError::Aborted("stopped by a shutdown".into()));
             }
             progress.delay_key();
-            let w = ks.shard_of(&e.key) % workers;
-            batches[w].push(e);
-            if batches[w].len() >= LOAD_BATCH {
-                let full = std::mem::replace(&mut batches[w], Vec::with_capacity(LOAD_BATCH));
+            let w = ks.shard_of(e.key) % workers;
+            batches[w].push(&e);
+            if batches[w].is_full() {
+                let next = back_rx.try_recv().unwrap_or_default();
+                let full = std::mem::replace(&mut batches[w], next);
                 txs[w].send(full).map_err(|_| RdbError::Aborted("a loader thread stopped".into()))?;
             }
             Ok(())

@@ -123,22 +123,39 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
 /// (growing only as output is produced), and rejects an `expected_len` larger than the input could possibly
 /// produce before allocating anything. The error names what went wrong and
 /// the position in the compressed input.
+#[cfg(test)]
 pub fn decompress(input: &[u8], expected_len: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    decompress_into(input, expected_len, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`], appending the output to `out` (back references reach
+/// only into this call's output). On error `out` may hold part of the
+/// output after its original contents. O(expected_len).
+pub fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> Result<(), String> {
     if expected_len > input.len().saturating_mul(MAX_EXPANSION) {
         return Err(format!("LZF: declared length {expected_len} is impossible for {} compressed bytes", input.len()));
     }
     // Start modestly: a bogus (but not impossible) length costs at most a
     // few times the compressed size before the stream proves it wrong.
-    let mut out: Vec<u8> = Vec::with_capacity(expected_len.min(input.len().saturating_mul(8).max(4096)));
+    let room = expected_len.min(input.len().saturating_mul(8).max(4096));
+    if out.is_empty() {
+        out.reserve_exact(room);
+    } else {
+        out.reserve(room);
+    }
+    let base = out.len();
     let mut ip = 0usize;
     while let Some(&ctrl) = input.get(ip) {
         let item = ip;
         ip += 1;
+        let produced = out.len() - base;
         if ctrl < 32 {
             let run = usize::from(ctrl) + 1;
             let lit =
                 input.get(ip..ip + run).ok_or_else(|| format!("LZF: literal run at {item} overruns the input"))?;
-            if out.len() + run > expected_len {
+            if produced + run > expected_len {
                 return Err(format!("LZF: output exceeds {expected_len} bytes at {item}"));
             }
             out.extend_from_slice(lit);
@@ -154,10 +171,10 @@ pub fn decompress(input: &[u8], expected_len: usize) -> Result<Vec<u8>, String> 
             ip += 1;
             let dist = ((usize::from(ctrl & 0x1f) << 8) | usize::from(*low)) + 1;
             let len = len + 2;
-            if dist > out.len() {
+            if dist > produced {
                 return Err(format!("LZF: back reference at {item} points before the start"));
             }
-            if out.len() + len > expected_len {
+            if produced + len > expected_len {
                 return Err(format!("LZF: output exceeds {expected_len} bytes at {item}"));
             }
             let start = out.len() - dist;
@@ -172,10 +189,10 @@ pub fn decompress(input: &[u8], expected_len: usize) -> Result<Vec<u8>, String> 
             }
         }
     }
-    if out.len() != expected_len {
-        return Err(format!("LZF: stream expands to {} bytes, expected {expected_len}", out.len()));
+    if out.len() - base != expected_len {
+        return Err(format!("LZF: stream expands to {} bytes, expected {expected_len}", out.len() - base));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -187,6 +204,18 @@ mod tests {
         let d = decompress(&c, data.len()).expect("decompress");
         assert_eq!(d, data);
         c.len()
+    }
+
+    #[test]
+    fn decompress_into_appends_and_never_reaches_into_earlier_bytes() {
+        let c = compress(b"abcabcabcabcabcabc", usize::MAX).unwrap();
+        let mut out = b"prefix".to_vec();
+        decompress_into(&c, 18, &mut out).unwrap();
+        assert_eq!(out, b"prefixabcabcabcabcabcabc");
+        // A back reference before this call's output is corrupt, even
+        // though the buffer has bytes there.
+        let mut out = b"xyz".to_vec();
+        assert!(decompress_into(&[0x20, 0x00], 3, &mut out).is_err());
     }
 
     #[test]

@@ -14,9 +14,19 @@
 //! ```text
 //! "REDIS0010" AUX* (SELECTDB RESIZEDB (EXPIRETIME_MS? TYPE KEY VALUE)*)* EOF CRC64
 //! ```
+//!
+//! Values are written as Redis 7.0 writes them: a small hash as one
+//! listpack (type 16), a list as quicklist nodes of listpacks (type 18),
+//! so files are as small as Redis's. Lists and hashes are held as
+//! [`Elements`] (all elements in one buffer), and [`read_rdb_ref`] lends
+//! each key from buffers reused for the next, so reading allocates nothing
+//! per element (nor, with `read_rdb_ref`, per key).
 
 mod crc64;
+mod elements;
 mod encodings;
+mod input;
+mod listpack;
 mod lzf;
 mod reader;
 mod writer;
@@ -29,7 +39,8 @@ mod test_encoders;
 mod tests;
 
 pub use crc64::crc64;
-pub use reader::read_rdb;
+pub use elements::Elements;
+pub use reader::{read_rdb, read_rdb_ref};
 pub use writer::{RdbWriter, RdbWriterOptions};
 
 use bytes::Bytes;
@@ -48,10 +59,59 @@ pub enum RdbValue {
     /// A string value (binary safe).
     Str(Bytes),
     /// A list value, elements in order from head to tail.
-    List(Vec<Bytes>),
-    /// A hash value as field/value pairs in the order they were stored.
+    List(Elements),
+    /// A hash value: its fields and values alternately (an even number of
+    /// elements; see [`Elements::pairs`]), in the order they were stored.
     /// Field names are expected to be unique.
-    Hash(Vec<(Bytes, Bytes)>),
+    Hash(Elements),
+}
+
+/// A value as [`read_rdb_ref`] hands it over: borrowed from the reader's
+/// buffers, valid during the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RdbValueRef<'a> {
+    /// A string value.
+    Str(&'a [u8]),
+    /// A list value, elements in order from head to tail.
+    List(&'a Elements),
+    /// A hash value: fields and values alternately (see [`RdbValue::Hash`]).
+    Hash(&'a Elements),
+}
+
+impl RdbValueRef<'_> {
+    /// An owned copy. O(size).
+    pub fn to_owned(&self) -> RdbValue {
+        match *self {
+            RdbValueRef::Str(s) => RdbValue::Str(Bytes::copy_from_slice(s)),
+            RdbValueRef::List(l) => RdbValue::List(l.clone()),
+            RdbValueRef::Hash(h) => RdbValue::Hash(h.clone()),
+        }
+    }
+}
+
+/// A key as [`read_rdb_ref`] hands it over (see [`RdbEntry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RdbEntryRef<'a> {
+    /// Database index given by the most recent SELECTDB opcode (0 if none).
+    pub db: usize,
+    /// The key name.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: RdbValueRef<'a>,
+    /// Absolute expiry time in Unix milliseconds, if the key has a TTL.
+    pub expire_at_ms: Option<u64>,
+}
+
+impl RdbEntryRef<'_> {
+    /// An owned copy. O(size).
+    pub fn to_owned(&self) -> RdbEntry {
+        RdbEntry {
+            db: self.db,
+            key: Bytes::copy_from_slice(self.key),
+            value: self.value.to_owned(),
+            expire_at_ms: self.expire_at_ms,
+        }
+    }
 }
 
 /// One key loaded from (or destined for) an RDB file.

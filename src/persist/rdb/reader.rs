@@ -1,49 +1,24 @@
 //! Streaming RDB reader.
 //!
 //! Reads the file front to back through a buffered, byte-counting,
-//! checksumming wrapper, hands each key to a callback as soon as it is
-//! decoded, and keeps nothing else. Every length taken from the input is
-//! treated as untrusted: buffers grow only as data actually arrives, and
+//! checksumming wrapper ([`Input`]), hands each key to a callback as soon
+//! as it is decoded, and keeps nothing else. Each key is decoded into
+//! buffers reused for the next one, so a load allocates nothing per key
+//! unless the callback does. Every length taken from the input is treated
+//! as untrusted: buffers grow only as data actually arrives, and
 //! element-count preallocation is capped.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::Read;
 
-use bytes::Bytes;
-
+use super::input::{corrupt, keep_scratch, Input, CHUNK};
 use super::op;
 use super::{
-    crc64, encodings, lzf, RdbEntry, RdbError, RdbStats, RdbValue, RDB_MAX_READ_VERSION, RDB_MIN_READ_VERSION,
+    encodings, Elements, RdbEntry, RdbEntryRef, RdbError, RdbStats, RdbValueRef, RDB_MAX_READ_VERSION,
+    RDB_MIN_READ_VERSION,
 };
 
-/// Buffer size of the internal `BufReader`.
-const READ_BUF: usize = 64 * 1024;
-/// Strings longer than this are read in steps of this size, so a bogus huge
-/// length in a truncated file fails at end of input instead of allocating.
-const CHUNK: usize = 1 << 20;
 /// Cap on preallocated element slots for lists/hashes/quicklists.
 const MAX_PREALLOC_ELEMS: usize = 1024;
-
-/// A length field: either a plain length or the "special encoding" marker
-/// with its 6-bit kind.
-enum Len {
-    Plain(u64),
-    Encoded(u8),
-}
-
-/// Buffered input that tracks the byte offset and the running CRC-64.
-struct Input<R: Read> {
-    inner: BufReader<R>,
-    offset: u64,
-    crc: u64,
-}
-
-fn corrupt(offset: u64, reason: impl Into<String>) -> RdbError {
-    RdbError::Corrupt { offset, reason: reason.into() }
-}
-
-fn io_error(offset: u64, e: io::Error) -> RdbError {
-    RdbError::Io(io::Error::new(e.kind(), format!("at byte offset {offset}: {e}")))
-}
 
 /// Shortens a key for error messages.
 fn show_key(key: &[u8]) -> String {
@@ -55,139 +30,26 @@ fn show_key(key: &[u8]) -> String {
     }
 }
 
-impl<R: Read> Input<R> {
-    fn new(r: R) -> Self {
-        Input { inner: BufReader::with_capacity(READ_BUF, r), offset: 0, crc: 0 }
-    }
-
-    /// Fills `buf` completely or reports where the input ended.
-    fn read_exact(&mut self, buf: &mut [u8], what: &str) -> Result<(), RdbError> {
-        self.fill(buf, what, self.offset, buf.len() as u64)
-    }
-
-    /// Fills `buf`, which is part of an item of `total` bytes starting at
-    /// `start` (used in the end-of-file message).
-    fn fill(&mut self, buf: &mut [u8], what: &str, start: u64, total: u64) -> Result<(), RdbError> {
-        let mut filled = 0usize;
-        while filled < buf.len() {
-            let avail = match self.inner.fill_buf() {
-                Ok(a) => a,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(self.offset, e)),
-            };
-            if avail.is_empty() {
-                return Err(corrupt(
-                    self.offset,
-                    format!("unexpected end of file: {what} of {total} bytes starting at offset {start} is cut short"),
-                ));
-            }
-            let n = avail.len().min(buf.len() - filled);
-            let dst = &mut buf[filled..filled + n];
-            dst.copy_from_slice(&avail[..n]);
-            self.crc = crc64(self.crc, dst);
-            self.inner.consume(n);
-            self.offset += n as u64;
-            filled += n;
-        }
-        Ok(())
-    }
-
-    fn read_u8(&mut self, what: &str) -> Result<u8, RdbError> {
-        let mut b = [0u8; 1];
-        self.read_exact(&mut b, what)?;
-        Ok(b[0])
-    }
-
-    fn read_array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], RdbError> {
-        let mut b = [0u8; N];
-        self.read_exact(&mut b, what)?;
-        Ok(b)
-    }
-
-    /// Reads `len` bytes into a new vector, growing it only as data arrives.
-    fn read_vec(&mut self, len: u64, what: &str) -> Result<Vec<u8>, RdbError> {
-        let start = self.offset;
-        let len =
-            usize::try_from(len).map_err(|_| corrupt(start, format!("{what}: length {len} does not fit in memory")))?;
-        if len <= CHUNK {
-            let mut v = vec![0u8; len];
-            self.read_exact(&mut v, what)?;
-            return Ok(v);
-        }
-        let mut v: Vec<u8> = Vec::with_capacity(CHUNK);
-        while v.len() < len {
-            let old = v.len();
-            let n = CHUNK.min(len - old);
-            v.resize(old + n, 0);
-            self.fill(&mut v[old..], what, start, len as u64)?;
-        }
-        Ok(v)
-    }
-
-    fn read_len_raw(&mut self, what: &str) -> Result<Len, RdbError> {
-        let start = self.offset;
-        let b = self.read_u8(what)?;
-        Ok(match b >> 6 {
-            0 => Len::Plain(u64::from(b & 0x3f)),
-            1 => {
-                let lo = self.read_u8(what)?;
-                Len::Plain((u64::from(b & 0x3f) << 8) | u64::from(lo))
-            }
-            2 => match b {
-                op::LEN_32BIT => Len::Plain(u64::from(u32::from_be_bytes(self.read_array(what)?))),
-                op::LEN_64BIT => Len::Plain(u64::from_be_bytes(self.read_array(what)?)),
-                _ => return Err(corrupt(start, format!("{what}: invalid length encoding byte {b:#04x}"))),
-            },
-            _ => Len::Encoded(b & 0x3f),
-        })
-    }
-
-    /// Reads a plain length (an encoded-value marker here is corruption).
-    fn read_len(&mut self, what: &str) -> Result<u64, RdbError> {
-        let start = self.offset;
-        match self.read_len_raw(what)? {
-            Len::Plain(n) => Ok(n),
-            Len::Encoded(k) => {
-                Err(corrupt(start, format!("{what}: expected a length, found string encoding marker {k}")))
-            }
-        }
-    }
-
-    /// Reads an RDB string in any of its encodings (raw, int, LZF).
-    fn read_string(&mut self, what: &str) -> Result<Vec<u8>, RdbError> {
-        let start = self.offset;
-        match self.read_len_raw(what)? {
-            Len::Plain(n) => self.read_vec(n, what),
-            Len::Encoded(op::ENC_INT8) => {
-                let [b] = self.read_array::<1>(what)?;
-                Ok((b as i8).to_string().into_bytes())
-            }
-            Len::Encoded(op::ENC_INT16) => Ok(i16::from_le_bytes(self.read_array(what)?).to_string().into_bytes()),
-            Len::Encoded(op::ENC_INT32) => Ok(i32::from_le_bytes(self.read_array(what)?).to_string().into_bytes()),
-            Len::Encoded(op::ENC_LZF) => {
-                let clen = self.read_len(what)?;
-                let ulen = self.read_len(what)?;
-                let ulen = usize::try_from(ulen)
-                    .map_err(|_| corrupt(start, format!("{what}: LZF length {ulen} does not fit in memory")))?;
-                let packed = self.read_vec(clen, what)?;
-                lzf::decompress(&packed, ulen).map_err(|reason| corrupt(start, format!("{what}: {reason}")))
-            }
-            Len::Encoded(k) => Err(corrupt(start, format!("{what}: unknown string encoding {k}"))),
-        }
-    }
-
-    fn read_bytes(&mut self, what: &str) -> Result<Bytes, RdbError> {
-        self.read_string(what).map(Bytes::from)
-    }
-}
-
 /// Converts a signed on-disk expiry to the API's unsigned form: times before
 /// the epoch become 0 (already expired).
 fn clamp_expire(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0)
 }
 
-/// Reads an RDB file, calling `on_entry` once per live key, in file order.
+/// Reads an RDB file, calling `on_entry` once per live key, in file order,
+/// with the key and value as owned data. Same promises as
+/// [`read_rdb_ref`], which it wraps (copying each key once).
+pub fn read_rdb<R: Read>(
+    r: R,
+    now_ms: u64,
+    mut on_entry: impl FnMut(RdbEntry) -> Result<(), RdbError>,
+) -> Result<RdbStats, RdbError> {
+    read_rdb_ref(r, now_ms, |e| on_entry(e.to_owned()))
+}
+
+/// Reads an RDB file, calling `on_entry` once per live key, in file order,
+/// with the key and value borrowed from buffers reused for the next key
+/// (so nothing is allocated per key unless the callback copies).
 ///
 /// Promises:
 /// * Accepts RDB versions 1..=11 (Redis up to 7.2); other versions are
@@ -206,17 +68,18 @@ fn clamp_expire(ms: i64) -> u64 {
 /// * Truncation, checksum mismatch, impossible lengths and malformed nested
 ///   encodings are [`RdbError::Corrupt`] with the byte offset. Never
 ///   panics on any input, and never allocates much more than the input
-///   actually supplies. Keys are not retained after the callback returns.
+///   actually supplies. Keys are not retained after the callback returns
+///   (buffers grown past 1 MiB by a large key are freed).
 /// * An error returned by `on_entry` stops reading and is returned as is.
 /// * Keys are handed over before the checksum at the end can be checked:
-///   when `read_rdb` returns an error, discard everything it delivered.
+///   when reading returns an error, discard everything it delivered.
 /// * Bytes after the checksum (or after EOF for old versions) are not read.
 ///
-/// The reader is buffered internally; pass a plain `File`.
-pub fn read_rdb<R: Read>(
+/// The reader is buffered internally; pass a plain `File`. O(file size).
+pub fn read_rdb_ref<R: Read>(
     r: R,
     now_ms: u64,
-    mut on_entry: impl FnMut(RdbEntry) -> Result<(), RdbError>,
+    mut on_entry: impl FnMut(RdbEntryRef<'_>) -> Result<(), RdbError>,
 ) -> Result<RdbStats, RdbError> {
     let mut inp = Input::new(r);
     let header: [u8; 9] = inp.read_array("file header")?;
@@ -236,6 +99,7 @@ pub fn read_rdb<R: Read>(
     }
 
     let mut stats = RdbStats { rdb_version: version, ..RdbStats::default() };
+    let mut slot = Slot::default();
     let mut db = 0usize;
     let mut expire: Option<u64> = None;
     loop {
@@ -290,16 +154,22 @@ pub fn read_rdb<R: Read>(
             }
             op::EOF => break,
             _ => {
-                let value = read_key_value(&mut inp, t, op_off)?;
+                let kind = read_key_value(&mut inp, t, op_off, &mut slot)?;
                 let key_expire = expire.take();
-                match value {
+                match kind {
                     None => stats.empty_keys_skipped += 1,
                     Some(_) if key_expire.is_some_and(|e| e < now_ms) => stats.expired_skipped += 1,
-                    Some((key, value)) => {
-                        on_entry(RdbEntry { db, key, value, expire_at_ms: key_expire })?;
+                    Some(kind) => {
+                        let value = match kind {
+                            Kind::Str => RdbValueRef::Str(&slot.string),
+                            Kind::List => RdbValueRef::List(&slot.elements),
+                            Kind::Hash => RdbValueRef::Hash(&slot.elements),
+                        };
+                        on_entry(RdbEntryRef { db, key: &slot.key, value, expire_at_ms: key_expire })?;
                         stats.keys_loaded += 1;
                     }
                 }
+                slot.recycle();
             }
         }
     }
@@ -318,9 +188,45 @@ pub fn read_rdb<R: Read>(
     Ok(stats)
 }
 
-/// Reads the key and value following value type byte `t` (at `op_off`).
-/// Returns `None` for an empty aggregate (to be skipped).
-fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64) -> Result<Option<(Bytes, RdbValue)>, RdbError> {
+/// What a key read into a [`Slot`] holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    List,
+    Hash,
+}
+
+/// The buffers one key is read into, reused from key to key.
+#[derive(Default)]
+struct Slot {
+    key: Vec<u8>,
+    /// A string value.
+    string: Vec<u8>,
+    /// A list's elements, or a hash's fields and values alternately.
+    elements: Elements,
+}
+
+impl Slot {
+    /// Empties the buffers for the next key, freeing any grown past
+    /// [`CHUNK`] (a large key must not stay allocated). O(1).
+    fn recycle(&mut self) {
+        for v in [&mut self.key, &mut self.string] {
+            if v.capacity() > CHUNK {
+                *v = Vec::new();
+            }
+            v.clear();
+        }
+        if self.elements.capacity_bytes() > CHUNK {
+            self.elements = Elements::new();
+        }
+        self.elements.clear();
+    }
+}
+
+/// Reads the key and value following value type byte `t` (at `op_off`)
+/// into `slot` (whose buffers are empty). Returns `None` for an empty
+/// aggregate (to be skipped).
+fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64, slot: &mut Slot) -> Result<Option<Kind>, RdbError> {
     let known = matches!(
         t,
         op::TYPE_STRING
@@ -337,77 +243,93 @@ fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64) -> Result<Opt
     if !known && unsupported.is_none() {
         return Err(corrupt(op_off, format!("invalid opcode or value type byte {t:#04x}")));
     }
-    let key = inp.read_bytes("key")?;
+    inp.read_string_into(&mut slot.key, "key")?;
     if let Some(name) = unsupported {
         return Err(RdbError::Unsupported {
             offset: op_off,
-            reason: format!("value type {t} ({name}) of key {} is not supported", show_key(&key)),
+            reason: format!("value type {t} ({name}) of key {} is not supported", show_key(&slot.key)),
         });
     }
-    let value = read_value(inp, t)?;
-    let empty = match &value {
-        RdbValue::Str(_) => false,
-        RdbValue::List(l) => l.is_empty(),
-        RdbValue::Hash(h) => h.is_empty(),
-    };
-    Ok((!empty).then_some((key, value)))
-}
-
-/// Reads a counted sequence of RDB strings.
-fn read_string_seq<R: Read>(inp: &mut Input<R>, n: u64, what: &str) -> Result<Vec<Bytes>, RdbError> {
-    let cap = usize::try_from(n).unwrap_or(usize::MAX).min(MAX_PREALLOC_ELEMS);
-    let mut v = Vec::with_capacity(cap);
-    for _ in 0..n {
-        v.push(inp.read_bytes(what)?);
+    if t == op::TYPE_STRING {
+        inp.read_string_into(&mut slot.string, "string value")?;
+        return Ok(Some(Kind::Str));
     }
-    Ok(v)
+    let kind = read_value(inp, t, &mut slot.elements)?;
+    Ok((!slot.elements.is_empty()).then_some(kind))
 }
 
-/// Reads one nested blob (ziplist/listpack/zipmap) and decodes it with
-/// `decode`, mapping decode failures to `Corrupt` at the blob's offset.
-fn read_blob<R: Read, T>(
+/// Reads a counted sequence of RDB strings as elements of `out`.
+fn read_string_seq<R: Read>(inp: &mut Input<R>, n: u64, what: &str, out: &mut Elements) -> Result<(), RdbError> {
+    out.reserve(usize::try_from(n).unwrap_or(usize::MAX).min(MAX_PREALLOC_ELEMS), 0);
+    for _ in 0..n {
+        inp.read_element(out, what, false)?;
+    }
+    Ok(())
+}
+
+/// Reads one nested blob (ziplist/listpack/zipmap) into the reused blob
+/// buffer and decodes it into `out` with `decode`, mapping decode failures
+/// to `Corrupt` at the blob's offset. An empty blob is an error when
+/// `nonempty` (a quicklist node).
+fn read_blob<R: Read>(
     inp: &mut Input<R>,
     what: &str,
-    decode: impl FnOnce(&[u8]) -> Result<T, String>,
-) -> Result<T, RdbError> {
+    nonempty: bool,
+    decode: fn(&[u8], &mut Elements) -> Result<(), String>,
+    out: &mut Elements,
+) -> Result<(), RdbError> {
     let off = inp.offset;
-    let blob = inp.read_string(what)?;
-    decode(&blob).map_err(|reason| corrupt(off, format!("{what}: {reason}")))
+    let mut blob = std::mem::take(&mut inp.blob);
+    blob.clear();
+    let r = inp.read_string_into(&mut blob, what).and_then(|()| {
+        if nonempty && blob.is_empty() {
+            return Err(corrupt(off, format!("{what} is empty")));
+        }
+        decode(&blob, out).map_err(|reason| corrupt(off, format!("{what}: {reason}")))
+    });
+    keep_scratch(&mut inp.blob, blob);
+    r
 }
 
-fn read_value<R: Read>(inp: &mut Input<R>, t: u8) -> Result<RdbValue, RdbError> {
+/// Reads a hash stored as one blob of fields and values alternately.
+fn read_hash_blob<R: Read>(
+    inp: &mut Input<R>,
+    what: &str,
+    decode: fn(&[u8], &mut Elements) -> Result<(), String>,
+    out: &mut Elements,
+) -> Result<Kind, RdbError> {
+    let off = inp.offset;
+    read_blob(inp, what, false, decode, out)?;
+    encodings::check_pairs(out).map_err(|reason| corrupt(off, format!("{what}: {reason}")))?;
+    Ok(Kind::Hash)
+}
+
+/// Reads a list or hash value of type `t` into `out` (empty).
+fn read_value<R: Read>(inp: &mut Input<R>, t: u8, out: &mut Elements) -> Result<Kind, RdbError> {
     Ok(match t {
-        op::TYPE_STRING => RdbValue::Str(inp.read_bytes("string value")?),
         op::TYPE_LIST => {
             let n = inp.read_len("list length")?;
-            RdbValue::List(read_string_seq(inp, n, "list element")?)
+            read_string_seq(inp, n, "list element", out)?;
+            Kind::List
         }
         op::TYPE_HASH => {
             let off = inp.offset;
             let n = inp.read_len("hash length")?;
             let n2 = n.checked_mul(2).ok_or_else(|| corrupt(off, format!("hash length {n} is impossible")))?;
-            let flat = read_string_seq(inp, n2, "hash field or value")?;
-            RdbValue::Hash(encodings::into_pairs(flat).map_err(|r| corrupt(off, r))?)
+            read_string_seq(inp, n2, "hash field or value", out)?;
+            Kind::Hash
         }
-        op::TYPE_HASH_ZIPMAP => RdbValue::Hash(read_blob(inp, "zipmap", |b| {
-            let mut pairs = Vec::new();
-            encodings::zipmap_pairs(b, &mut pairs).map(|()| pairs)
-        })?),
-        op::TYPE_LIST_ZIPLIST => RdbValue::List(read_blob(inp, "ziplist", |b| {
-            let mut v = Vec::new();
-            encodings::ziplist_entries(b, &mut v).map(|()| v)
-        })?),
-        op::TYPE_HASH_ZIPLIST => RdbValue::Hash(read_blob(inp, "hash ziplist", |b| {
-            let mut v = Vec::new();
-            encodings::ziplist_entries(b, &mut v)?;
-            encodings::into_pairs(v)
-        })?),
-        op::TYPE_HASH_LISTPACK => RdbValue::Hash(read_blob(inp, "hash listpack", |b| {
-            let mut v = Vec::new();
-            encodings::listpack_entries(b, &mut v)?;
-            encodings::into_pairs(v)
-        })?),
-        op::TYPE_LIST_QUICKLIST | op::TYPE_LIST_QUICKLIST_2 => read_quicklist(inp, t)?,
+        op::TYPE_HASH_ZIPMAP => read_hash_blob(inp, "zipmap", encodings::zipmap_pairs, out)?,
+        op::TYPE_LIST_ZIPLIST => {
+            read_blob(inp, "ziplist", false, encodings::ziplist_entries, out)?;
+            Kind::List
+        }
+        op::TYPE_HASH_ZIPLIST => read_hash_blob(inp, "hash ziplist", encodings::ziplist_entries, out)?,
+        op::TYPE_HASH_LISTPACK => read_hash_blob(inp, "hash listpack", encodings::listpack_entries, out)?,
+        op::TYPE_LIST_QUICKLIST | op::TYPE_LIST_QUICKLIST_2 => {
+            read_quicklist(inp, t, out)?;
+            Kind::List
+        }
         _ => {
             // Unreachable: callers only pass known types. Report, don't panic.
             return Err(corrupt(inp.offset, format!("value type {t} cannot be decoded")));
@@ -416,10 +338,10 @@ fn read_value<R: Read>(inp: &mut Input<R>, t: u8) -> Result<RdbValue, RdbError> 
 }
 
 /// Reads a quicklist (type 14: nodes are ziplists) or quicklist 2 (type 18:
-/// nodes are listpacks or, with container PLAIN, single raw elements).
-fn read_quicklist<R: Read>(inp: &mut Input<R>, t: u8) -> Result<RdbValue, RdbError> {
+/// nodes are listpacks or, with container PLAIN, single raw elements) into
+/// `items`.
+fn read_quicklist<R: Read>(inp: &mut Input<R>, t: u8, items: &mut Elements) -> Result<(), RdbError> {
     let nodes = inp.read_len("quicklist node count")?;
-    let mut items: Vec<Bytes> = Vec::new();
     for _ in 0..nodes {
         let mut container = op::QL_PACKED;
         if t == op::TYPE_LIST_QUICKLIST_2 {
@@ -432,20 +354,42 @@ fn read_quicklist<R: Read>(inp: &mut Input<R>, t: u8) -> Result<RdbValue, RdbErr
                 ));
             }
         }
-        let off = inp.offset;
-        let data = inp.read_string("quicklist node")?;
-        if data.is_empty() {
-            return Err(corrupt(off, "quicklist node is empty"));
-        }
-        let decoded = if container == op::QL_PLAIN {
-            items.push(Bytes::from(data));
-            continue;
+        if container == op::QL_PLAIN {
+            inp.read_element(items, "quicklist node", true)?;
         } else if t == op::TYPE_LIST_QUICKLIST_2 {
-            encodings::listpack_entries(&data, &mut items)
+            read_blob(inp, "quicklist node", true, encodings::listpack_entries, items)?;
         } else {
-            encodings::ziplist_entries(&data, &mut items)
-        };
-        decoded.map_err(|reason| corrupt(off, format!("quicklist node: {reason}")))?;
+            read_blob(inp, "quicklist node", true, encodings::ziplist_entries, items)?;
+        }
     }
-    Ok(RdbValue::List(items))
+    Ok(())
+}
+
+/// A quicklist node as stored: its container and its (decompressed) blob.
+#[cfg(test)]
+pub(super) type RawNode = (u64, Vec<u8>);
+
+/// Test helper: the value of key `key` in `file` as stored, found by
+/// searching for its type byte and name (keys under 64 bytes): the type
+/// and, for a listpack hash (16), its one blob, for a quicklist 2 (18),
+/// each node's container and blob, decompressed.
+#[cfg(test)]
+pub(super) fn raw_value(file: &[u8], key: &[u8]) -> Option<(u8, Vec<RawNode>)> {
+    for t in [op::TYPE_HASH_LISTPACK, op::TYPE_LIST_QUICKLIST_2] {
+        let mut pat = vec![t, key.len() as u8];
+        pat.extend_from_slice(key);
+        let Some(pos) = file.windows(pat.len()).position(|w| w == pat) else { continue };
+        let mut inp = Input::new(&file[pos + pat.len()..]);
+        if t == op::TYPE_HASH_LISTPACK {
+            return Some((t, vec![(0, inp.read_string("blob").ok()?)]));
+        }
+        let n = inp.read_len("nodes").ok()?;
+        let mut nodes = Vec::new();
+        for _ in 0..n {
+            let container = inp.read_len("container").ok()?;
+            nodes.push((container, inp.read_string("node").ok()?));
+        }
+        return Some((t, nodes));
+    }
+    None
 }

@@ -30,7 +30,7 @@ pub fn canonical_int(s: &[u8]) -> Option<i64> {
 }
 
 fn backlen(l: usize) -> Vec<u8> {
-    let n = super::encodings::lp_backlen_size(l);
+    let n = super::listpack::backlen_size(l);
     (0..n)
         .map(|i| {
             let shift = 7 * (n - 1 - i);

@@ -63,9 +63,8 @@ fn sample_entries() -> Vec<RdbEntry> {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let noise = rng.bytes(3000);
     let noise_big = rng.bytes(2_500_000);
-    let big_list: Vec<Bytes> = (0..1000).map(|i| Bytes::from(format!("element-{i}-{}", "x".repeat(i % 300)))).collect();
-    let big_hash: Vec<(Bytes, Bytes)> =
-        (0..1000).map(|i| (Bytes::from(format!("field{i}")), Bytes::from(format!("{}", i * 37)))).collect();
+    let big_list: Elements = (0..1000).map(|i| format!("element-{i}-{}", "x".repeat(i % 300))).collect();
+    let big_hash = Elements::from_pairs((0..1000).map(|i| (format!("field{i}"), format!("{}", i * 37))));
     let strings = [
         ("s:empty", Bytes::new()),
         ("s:int", b("12345")),
@@ -92,14 +91,14 @@ fn sample_entries() -> Vec<RdbEntry> {
     v.push(RdbEntry {
         db: 0,
         key: b("l:small"),
-        value: RdbValue::List(vec![b("a"), b("1"), b(""), b("-100000"), b("zz")]),
+        value: RdbValue::List(["a", "1", "", "-100000", "zz"].into_iter().collect()),
         expire_at_ms: None,
     });
     v.push(RdbEntry { db: 0, key: b("l:big"), value: RdbValue::List(big_list), expire_at_ms: Some(4_100_000_000_000) });
     v.push(RdbEntry {
         db: 3,
         key: b("h:small"),
-        value: RdbValue::Hash(vec![(b("f"), b("v")), (b("n"), b("42"))]),
+        value: RdbValue::Hash(Elements::from_pairs([("f", "v"), ("n", "42")])),
         expire_at_ms: Some(4_200_000_000_000),
     });
     v.push(RdbEntry { db: 3, key: b("h:big"), value: RdbValue::Hash(big_hash), expire_at_ms: None });
@@ -174,8 +173,8 @@ fn expired_keys_are_skipped_and_counted() {
 fn empty_aggregates_are_not_written() {
     let mut w = RdbWriter::new(Vec::new()).unwrap();
     w.select_db(0, 2, 0).unwrap();
-    w.write_entry(b"l", &RdbValue::List(vec![]), None).unwrap();
-    w.write_entry(b"h", &RdbValue::Hash(vec![]), None).unwrap();
+    w.write_entry(b"l", &RdbValue::List(Elements::new()), None).unwrap();
+    w.write_entry(b"h", &RdbValue::Hash(Elements::new()), None).unwrap();
     let (got, _) = read_all(&w.finish().unwrap(), 0).unwrap();
     assert!(got.is_empty());
 }
@@ -270,8 +269,8 @@ fn nested_encodings_are_decoded() {
     // Empty list (quicklist whose only node is empty) is skipped.
     r.bytes(&[14]).string(b"emptyql").len(1).string(&ziplist(&[]));
     let (got, stats) = read_all(&r.finish(), 0).unwrap();
-    let list = |v: &[&str]| RdbValue::List(v.iter().map(|s| b(s)).collect());
-    let hash = |v: &[(&str, &str)]| RdbValue::Hash(v.iter().map(|(f, x)| (b(f), b(x))).collect());
+    let list = |v: &[&str]| RdbValue::List(v.iter().collect());
+    let hash = |v: &[(&str, &str)]| RdbValue::Hash(Elements::from_pairs(v.iter().copied()));
     let plain = String::from_utf8(vec![b'P'; 100]).unwrap();
     let expect = vec![
         ("zm", hash(&[("a", "1"), ("bb", "two")]), None),
@@ -306,7 +305,7 @@ fn old_versions_without_checksum() {
     let (got, stats) = read_all(&file, 0).unwrap();
     assert_eq!(stats.rdb_version, 3);
     assert_eq!(got[0].expire_at_ms, Some(2_000_000_000_000));
-    assert_eq!(got[1].value, RdbValue::List(vec![b("-10"), b("-70000"), Bytes::from_static(text)]));
+    assert_eq!(got[1].value, RdbValue::List([&b"-10"[..], b"-70000", text].into_iter().collect()));
 }
 
 #[test]
@@ -414,4 +413,20 @@ fn random_mutations_never_panic() {
         let cut = f.len() - (next() as usize % 16).min(f.len());
         let _ = read_all(&f[..cut], 0);
     }
+}
+
+#[test]
+fn borrowed_reading_hands_over_what_owned_reading_does() {
+    // The 2.5 MB string makes the reader free its grown buffer before the
+    // next key.
+    let entries = sample_entries();
+    let file = write_entries(&entries, RdbWriterOptions::default());
+    let mut borrowed = Vec::new();
+    let stats = read_rdb_ref(&file[..], 0, |e| {
+        borrowed.push(e.to_owned());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(borrowed, entries);
+    assert_eq!(stats.keys_loaded, entries.len() as u64);
 }

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::listpack::{self, Encoder};
 use super::op;
 use super::{crc64, lzf, RdbError, RdbValue, RDB_WRITE_VERSION};
 
@@ -10,6 +11,67 @@ use super::{crc64, lzf, RdbError, RdbValue, RDB_WRITE_VERSION};
 const WRITE_BUF: usize = 64 * 1024;
 /// Strings longer than this are tried with LZF (as Redis's rdbcompression).
 const COMPRESS_MIN_LEN: usize = 20;
+/// Scratch buffers larger than this are freed after use.
+const SCRATCH_KEEP: usize = 1 << 20;
+/// Size limit of a quicklist node: Redis's default `list-max-listpack-size`
+/// (-2, 8 KiB). A node always takes at least one element.
+const NODE_BYTES: usize = 8 * 1024;
+/// What Redis adds to an element's length when it estimates whether the
+/// element still fits in a node (`SIZE_ESTIMATE_OVERHEAD`).
+const NODE_ESTIMATE_OVERHEAD: usize = 8;
+/// Elements at least this long get a plain node of their own, as Redis
+/// does past its `packed_threshold` (1 GiB).
+const PLAIN_MIN: usize = 1 << 30;
+/// Redis 7.0's default `hash-max-listpack-entries` and
+/// `hash-max-listpack-value`: an owned [`RdbValue::Hash`] within both is
+/// written as a listpack.
+const HASH_PACK_ENTRIES: usize = 512;
+const HASH_PACK_VALUE: usize = 64;
+
+/// Where the next element of a list goes.
+#[derive(PartialEq, Eq)]
+enum Place {
+    /// Into the open node.
+    Same,
+    /// Into a new packed node.
+    NewNode,
+    /// Into a plain node of its own.
+    Plain,
+}
+
+/// Cuts a list into quicklist nodes where Redis 7.0 cuts a list built by
+/// RPUSH (`_quicklistNodeAllowInsert` with the default fill): an element
+/// joins the open node if the node's listpack size plus the element's
+/// length plus [`NODE_ESTIMATE_OVERHEAD`] is within [`NODE_BYTES`]; an
+/// element of `plain_min` bytes or more gets a plain node of its own.
+/// Deterministic, so counting the nodes and writing them cut the list the
+/// same way.
+struct Nodes {
+    /// Encoded bytes of the open node (0: no node is open).
+    open: usize,
+    plain_min: usize,
+}
+
+impl Nodes {
+    fn new(plain_min: usize) -> Nodes {
+        Nodes { open: 0, plain_min }
+    }
+
+    fn place(&mut self, item: &[u8]) -> Place {
+        if item.len() >= self.plain_min {
+            self.open = 0;
+            return Place::Plain;
+        }
+        let size = listpack::entry_size(item);
+        if self.open != 0 && self.open + item.len() + NODE_ESTIMATE_OVERHEAD <= NODE_BYTES {
+            self.open += size;
+            Place::Same
+        } else {
+            self.open = listpack::HEADER + 1 + size;
+            Place::NewNode
+        }
+    }
+}
 
 /// Knobs for [`RdbWriter::with_options`]. `Default` matches
 /// [`RdbWriter::new`].
@@ -34,7 +96,10 @@ impl Default for RdbWriterOptions {
 ///
 /// Usage: [`new`](Self::new), then for each database
 /// [`select_db`](Self::select_db) followed by its
-/// [`write_entry`](Self::write_entry) calls, then [`finish`](Self::finish).
+/// [`write_entry`](Self::write_entry) calls (or, for data borrowed from
+/// elsewhere, [`write_string`](Self::write_string),
+/// [`write_list`](Self::write_list) and [`write_hash`](Self::write_hash)),
+/// then [`finish`](Self::finish).
 /// Output is buffered internally; the sink needs no extra buffering. After
 /// any error the writer's output is incomplete and must be discarded.
 pub struct RdbWriter<W: Write> {
@@ -44,18 +109,21 @@ pub struct RdbWriter<W: Write> {
     compression: bool,
     lzf_table: Vec<usize>,
     lzf_out: Vec<u8>,
+    /// Scratch for the listpacks of hashes and quicklist nodes.
+    lp: Encoder,
+    /// List elements this long get a plain node ([`PLAIN_MIN`]; lowered
+    /// by tests).
+    plain_min: usize,
 }
 
 /// If `s` is the canonical decimal form of an integer fitting in 32 bits,
-/// returns it (Redis stores such strings as INT8/16/32).
+/// returns it (Redis stores such strings as INT8/16/32; "+1", "007", "-0"
+/// and the like stay strings).
 fn int_encodable(s: &[u8]) -> Option<i32> {
-    if s.is_empty() || s.len() > 11 {
+    if s.len() > 11 {
         return None;
     }
-    let v: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;
-    let v = i32::try_from(v).ok()?;
-    // Rejects "+1", "007", "-0" and the like, which must stay strings.
-    (v.to_string().as_bytes() == s).then_some(v)
+    listpack::string_to_i64(s).and_then(|v| i32::try_from(v).ok())
 }
 
 impl<W: Write> RdbWriter<W> {
@@ -75,6 +143,8 @@ impl<W: Write> RdbWriter<W> {
             compression: opts.compression,
             lzf_table: Vec::new(),
             lzf_out: Vec::new(),
+            lp: Encoder::default(),
+            plain_min: PLAIN_MIN,
         };
         wr.raw(format!("REDIS{RDB_WRITE_VERSION:04}").as_bytes())?;
         let ctime = opts
@@ -109,44 +179,166 @@ impl<W: Write> RdbWriter<W> {
     ///
     /// `expire_at_ms` is an absolute Unix time in milliseconds, written as
     /// an EXPIRETIME_MS opcode (values above `i64::MAX` are clamped to it).
-    /// Strings are written as type 0, lists as type 1 (plain list) and
-    /// hashes as type 4 (plain hash); Redis re-encodes them compactly on
-    /// load. Hash field names must be unique (Redis rejects duplicates).
-    /// Empty lists and hashes are not written at all, because Redis has no
-    /// empty aggregates (it would skip them on load).
+    /// Strings are written as type 0 and lists as type 18 (see
+    /// [`write_list`](Self::write_list)); a hash within Redis 7.0's default
+    /// listpack limits (512 fields, none longer than 64 bytes) is written
+    /// as type 16 and a larger one as type 4 (see
+    /// [`write_hash`](Self::write_hash)). Hash field names must be unique
+    /// (Redis rejects duplicates). Empty lists and hashes are not written
+    /// at all, because Redis has no empty aggregates (it would skip them on
+    /// load). O(size of the value).
     pub fn write_entry(&mut self, key: &[u8], value: &RdbValue, expire_at_ms: Option<u64>) -> Result<(), RdbError> {
         match value {
-            RdbValue::List(l) if l.is_empty() => return Ok(()),
-            RdbValue::Hash(h) if h.is_empty() => return Ok(()),
-            _ => {}
+            RdbValue::Str(s) => self.write_string(key, s, expire_at_ms),
+            RdbValue::List(items) => self.write_list(key, items.iter(), expire_at_ms),
+            RdbValue::Hash(flat) => {
+                let packed = flat.len() / 2 <= HASH_PACK_ENTRIES && flat.iter().all(|b| b.len() <= HASH_PACK_VALUE);
+                self.write_hash(key, flat.pairs(), packed, expire_at_ms)
+            }
         }
+    }
+
+    /// Writes a string key (type 0; see [`write_entry`](Self::write_entry)
+    /// for `expire_at_ms`). O(len).
+    pub fn write_string(&mut self, key: &[u8], value: &[u8], expire_at_ms: Option<u64>) -> Result<(), RdbError> {
+        self.key_header(op::TYPE_STRING, key, expire_at_ms)?;
+        self.string(value)
+    }
+
+    /// Writes a list key as Redis 7.0 does: type 18 (quicklist 2), the list
+    /// cut into nodes of about 8 KiB where Redis cuts a list built by RPUSH
+    /// (a larger element gets a node of its own), each node one listpack
+    /// with integer-looking elements integer-encoded, LZF-compressed like
+    /// any string. An element of 1 GiB or more gets a plain node of its
+    /// own. Nothing is written for an empty list. `items` is walked twice
+    /// (to count the nodes, then to write them) and must yield the same
+    /// elements both times. O(total bytes); memory: one node.
+    pub fn write_list<'a, I>(&mut self, key: &[u8], items: I, expire_at_ms: Option<u64>) -> Result<(), RdbError>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+        I::IntoIter: Clone,
+    {
+        let items = items.into_iter();
+        let mut nodes = Nodes::new(self.plain_min);
+        let count = items.clone().filter(|it| nodes.place(it) != Place::Same).count() as u64;
+        if count == 0 {
+            return Ok(());
+        }
+        self.key_header(op::TYPE_LIST_QUICKLIST_2, key, expire_at_ms)?;
+        self.len(count)?;
+        let mut lp = std::mem::take(&mut self.lp);
+        let r = self.list_nodes(&mut lp, items, count);
+        if lp.capacity() <= SCRATCH_KEEP {
+            self.lp = lp;
+        }
+        r
+    }
+
+    /// The nodes of [`write_list`](Self::write_list), built in `lp`.
+    fn list_nodes<'a>(
+        &mut self,
+        lp: &mut Encoder,
+        items: impl Iterator<Item = &'a [u8]>,
+        count: u64,
+    ) -> Result<(), RdbError> {
+        let mut nodes = Nodes::new(self.plain_min);
+        let mut written = 0u64;
+        lp.clear();
+        for it in items {
+            let place = nodes.place(it);
+            if place != Place::Same && lp.count() > 0 {
+                self.packed_node(lp)?;
+                written += 1;
+            }
+            if place == Place::Plain {
+                self.len(op::QL_PLAIN)?;
+                self.string(it)?;
+                written += 1;
+            } else {
+                lp.push(it);
+            }
+        }
+        if lp.count() > 0 {
+            self.packed_node(lp)?;
+            written += 1;
+        }
+        if written != count {
+            // Only if `items` yielded different elements the second time.
+            return Err(RdbError::Io(std::io::Error::other("list changed while it was being written")));
+        }
+        Ok(())
+    }
+
+    /// Writes the node built in `lp` as a PACKED quicklist node, then
+    /// clears `lp`.
+    fn packed_node(&mut self, lp: &mut Encoder) -> Result<(), RdbError> {
+        self.len(op::QL_PACKED)?;
+        // A node is within 8 KiB or holds one element under 1 GiB.
+        let blob = lp.finish().ok_or_else(|| RdbError::Io(std::io::Error::other("quicklist node over 4 GiB")))?;
+        self.string(blob)?;
+        lp.clear();
+        Ok(())
+    }
+
+    /// Writes a hash key. `packed` (the hash is listpack-encoded, in
+    /// Redis's terms): as type 16, one listpack string holding fields and
+    /// values alternately, integer-looking ones integer-encoded, the blob
+    /// LZF-compressed like any string — what Redis 7.0 writes for such a
+    /// hash. Otherwise (or for a pack too large for a listpack) as type 4,
+    /// one string per field and value. Field names must be unique. Nothing
+    /// is written for an empty hash. `pairs` is walked up to three times
+    /// and must yield the same pairs each time. O(total bytes).
+    pub fn write_hash<'a, I>(
+        &mut self,
+        key: &[u8],
+        pairs: I,
+        packed: bool,
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), RdbError>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        I::IntoIter: Clone,
+    {
+        let pairs = pairs.into_iter();
+        if pairs.clone().next().is_none() {
+            return Ok(());
+        }
+        if packed {
+            let mut lp = std::mem::take(&mut self.lp);
+            lp.clear();
+            for (f, v) in pairs.clone() {
+                lp.push(f);
+                lp.push(v);
+            }
+            let r = lp.finish().map(|blob| {
+                self.key_header(op::TYPE_HASH_LISTPACK, key, expire_at_ms).and_then(|()| self.string(blob))
+            });
+            if lp.capacity() <= SCRATCH_KEEP {
+                self.lp = lp;
+            }
+            if let Some(r) = r {
+                return r;
+            }
+        }
+        let n = pairs.clone().count();
+        self.key_header(op::TYPE_HASH, key, expire_at_ms)?;
+        self.len(n as u64)?;
+        for (f, v) in pairs {
+            self.string(f)?;
+            self.string(v)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the expiry (if any), the type byte and the key name.
+    fn key_header(&mut self, t: u8, key: &[u8], expire_at_ms: Option<u64>) -> Result<(), RdbError> {
         if let Some(ms) = expire_at_ms {
             let ms = i64::try_from(ms).unwrap_or(i64::MAX);
             self.raw(&[op::EXPIRETIME_MS])?;
             self.raw(&ms.to_le_bytes())?;
         }
-        match value {
-            RdbValue::Str(s) => {
-                self.raw(&[op::TYPE_STRING])?;
-                self.string(key)?;
-                self.string(s)
-            }
-            RdbValue::List(items) => {
-                self.raw(&[op::TYPE_LIST])?;
-                self.string(key)?;
-                self.len(items.len() as u64)?;
-                items.iter().try_for_each(|it| self.string(it))
-            }
-            RdbValue::Hash(pairs) => {
-                self.raw(&[op::TYPE_HASH])?;
-                self.string(key)?;
-                self.len(pairs.len() as u64)?;
-                pairs.iter().try_for_each(|(f, v)| {
-                    self.string(f)?;
-                    self.string(v)
-                })
-            }
-        }
+        self.raw(&[t])?;
+        self.string(key)
     }
 
     /// Ends the file: writes the EOF opcode and the little-endian CRC-64 of
@@ -228,7 +420,7 @@ impl<W: Write> RdbWriter<W> {
                 Ok(())
             };
             // Keep the scratch buffer, but not a huge one.
-            if packed.capacity() <= 1 << 20 {
+            if packed.capacity() <= SCRATCH_KEEP {
                 self.lzf_out = packed;
             }
             if ok {
@@ -241,49 +433,5 @@ impl<W: Write> RdbWriter<W> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn int_encoding_is_canonical_only() {
-        assert_eq!(int_encodable(b"0"), Some(0));
-        assert_eq!(int_encodable(b"-128"), Some(-128));
-        assert_eq!(int_encodable(b"2147483647"), Some(i32::MAX));
-        assert_eq!(int_encodable(b"-2147483648"), Some(i32::MIN));
-        for s in [&b""[..], b"2147483648", b"-0", b"+1", b"01", b" 1", b"1 ", b"1.0", b"abc"] {
-            assert_eq!(int_encodable(s), None, "{s:?}");
-        }
-    }
-
-    #[test]
-    fn header_and_empty_file_layout() {
-        let opts = RdbWriterOptions { compression: true, ctime_secs: Some(1_700_000_000), used_mem: 123_456 };
-        let out = RdbWriter::with_options(Vec::new(), opts).unwrap().finish().unwrap();
-        assert!(out.starts_with(b"REDIS0010\xfa\x09redis-ver\x057.0.0"));
-        let body = &out[..out.len() - 8];
-        assert_eq!(body.last(), Some(&0xFF));
-        let sum = u64::from_le_bytes(out[out.len() - 8..].try_into().unwrap());
-        assert_eq!(sum, crc64(0, body));
-    }
-
-    #[test]
-    fn length_forms() {
-        let mut w = RdbWriter::with_options(Vec::new(), RdbWriterOptions::default()).unwrap();
-        let start = w.buf.len();
-        for n in [0u64, 63, 64, 16383, 16384, u32::MAX as u64, u32::MAX as u64 + 1] {
-            w.len(n).unwrap();
-        }
-        let b = &w.buf[start..];
-        let expect: Vec<u8> = [
-            &[0x00][..],
-            &[0x3f],
-            &[0x40, 0x40],
-            &[0x7f, 0xff],
-            &[0x80, 0x00, 0x00, 0x40, 0x00],
-            &[0x80, 0xff, 0xff, 0xff, 0xff],
-            &[0x81, 0, 0, 0, 1, 0, 0, 0, 0],
-        ]
-        .concat();
-        assert_eq!(b, &expect[..]);
-    }
-}
+#[path = "writer_tests.rs"]
+mod tests;
