@@ -8,6 +8,7 @@
 #   --pin        run both servers on CPU 1 and redis-benchmark on CPU 0
 #                (same core budget for both servers; needs taskset and 2+ CPUs)
 #   --workloads  subset of: SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100
+#   OURS=<binary>  benchmark that binary instead of building this checkout
 #
 # Both servers listen on free ports on 127.0.0.1, without persistence
 # (redis: --save "" --appendonly no). Runs alternate between the servers
@@ -61,11 +62,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== building inmemory-server (release)" >&2
-(cd "$ROOT" && cargo build --release --quiet --bin inmemory-server)
-TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-OURS_BIN="${TARGET_DIR:-$ROOT/target}/release/inmemory-server"
+if [[ -n "${OURS:-}" ]]; then
+    OURS_BIN="$OURS"    # a given binary (e.g. built from another checkout)
+else
+    echo "== building inmemory-server (release)" >&2
+    (cd "$ROOT" && cargo build --release --quiet --bin inmemory-server)
+    TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+    OURS_BIN="${TARGET_DIR:-$ROOT/target}/release/inmemory-server"
+fi
 [[ -x "$OURS_BIN" ]] || { echo "built binary not found at $OURS_BIN" >&2; exit 1; }
 
 # A TCP port on 127.0.0.1 nobody listens on.
