@@ -1,19 +1,19 @@
-//! The list type's storage: packed while small, a deque of elements when
-//! large (Redis 7.2's listpack/quicklist switch; 7.0 used quicklist nodes
-//! of listpacks, so `OBJECT ENCODING` keeps answering `quicklist`).
+//! The list type's storage: one pack while small, a quicklist of packed
+//! nodes when large (Redis 7.2's listpack/quicklist switch; 7.0 always used
+//! a quicklist, so `OBJECT ENCODING` keeps answering `quicklist`).
 //!
 //! A list stays a [`Listpack`] while it is within `list-max-listpack-size`
 //! (negative: -1..-5 = 4..64 KiB of encoded bytes; positive: that many
-//! elements). Past the limit it becomes a deque of [`CompactBytes`] (O(1)
-//! at both ends, O(1) by index) and turns back into a pack when it shrinks
-//! to half the limit, so a list hovering at the limit does not convert on
-//! every push.
+//! elements). Past the limit it becomes a [`Quicklist`] (O(node) at both
+//! ends, O(nodes) by index, as in Redis) and turns back into a pack when it
+//! shrinks to half the limit, so a list hovering at the limit does not
+//! convert on every push.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::compact::CompactBytes;
 use super::listpack::{self, Listpack};
+use super::quicklist::{self, Quicklist};
 
 /// `list-max-listpack-size` (default -2: 8 KiB).
 static LIST_MAX_LISTPACK_SIZE: AtomicI64 = AtomicI64::new(-2);
@@ -45,17 +45,15 @@ fn fits(limit: i64, count: usize, bytes: usize, num: usize, den: usize) -> bool 
     }
 }
 
-/// Encoded size of one element in a pack (length prefix + bytes).
+/// Encoded size of one element in a pack (LEB128 length + bytes).
 fn packed_size(v: &[u8]) -> usize {
-    v.len() + if v.len() < 0x80 { 1 } else { 5 }
-}
-
-/// A large list: its elements and their packed size (so the way back to
-/// a pack is decided in O(1)).
-#[derive(Debug, Clone, Default)]
-pub struct Deque {
-    items: VecDeque<CompactBytes>,
-    packed_bytes: usize,
+    let mut n = v.len();
+    let mut size = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        size += 1;
+    }
+    size + v.len()
 }
 
 /// A list value. Indexes are 0-based from the head.
@@ -63,8 +61,8 @@ pub struct Deque {
 pub enum ListValue {
     /// Small: one block, O(bytes) access.
     Pack(Listpack),
-    /// Large: O(1) at both ends and by index.
-    Deque(Box<Deque>),
+    /// Large: packed nodes, O(node) at both ends.
+    Quick(Box<Quicklist>),
 }
 
 impl Default for ListValue {
@@ -90,15 +88,14 @@ impl ListValue {
             // One exactly sized block, no reallocation per element.
             return ListValue::Pack(Listpack::from_items(items));
         }
-        let items: VecDeque<CompactBytes> = items.into_iter().map(CompactBytes::from_slice).collect();
-        ListValue::Deque(Box::new(Deque { items, packed_bytes: bytes - 4 }))
+        ListValue::Quick(Box::new(Quicklist::from_items(items)))
     }
 
     /// Number of elements. O(1).
     pub fn len(&self) -> usize {
         match self {
             ListValue::Pack(p) => p.len(),
-            ListValue::Deque(d) => d.items.len(),
+            ListValue::Quick(q) => q.len(),
         }
     }
 
@@ -107,25 +104,16 @@ impl ListValue {
         self.len() == 0
     }
 
-    /// Whether the list is packed (for tests and `DEBUG`). O(1).
+    /// Whether the list is one pack (for tests and `DEBUG`). O(1).
     pub fn is_packed(&self) -> bool {
         matches!(self, ListValue::Pack(_))
     }
 
-    /// Heap bytes held (for MEMORY USAGE and eviction estimates). O(n) for
-    /// a deque.
+    /// Heap bytes held (for MEMORY USAGE and eviction estimates). O(1).
     pub fn heap_size(&self) -> usize {
         match self {
             ListValue::Pack(p) => p.heap_size(),
-            ListValue::Deque(d) => {
-                std::mem::size_of::<Deque>()
-                    + d.items.capacity() * std::mem::size_of::<CompactBytes>()
-                    + d.items
-                        .iter()
-                        .filter(|e| e.len() > super::compact::INLINE_MAX)
-                        .map(|e| e.len() + 16)
-                        .sum::<usize>()
-            }
+            ListValue::Quick(q) => std::mem::size_of::<Quicklist>() + q.heap_size(),
         }
     }
 
@@ -133,15 +121,16 @@ impl ListValue {
     pub fn iter(&self) -> Iter<'_> {
         match self {
             ListValue::Pack(p) => Iter::Pack(p.iter()),
-            ListValue::Deque(d) => Iter::Deque(d.items.iter()),
+            ListValue::Quick(q) => Iter::Quick(q.iter()),
         }
     }
 
-    /// Element `i`. O(1) for a deque, O(bytes) for a pack.
+    /// Element `i`. O(bytes) for a pack, O(nodes + node) for a quicklist
+    /// (O(node) near either end).
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         match self {
             ListValue::Pack(p) => p.get(i),
-            ListValue::Deque(d) => d.items.get(i).map(|e| &e[..]),
+            ListValue::Quick(q) => q.get(i),
         }
     }
 
@@ -156,12 +145,12 @@ impl ListValue {
                 }
                 Iter::Pack(it)
             }
-            ListValue::Deque(d) => Iter::Deque(d.items.range(from.min(d.items.len())..)),
+            ListValue::Quick(q) => Iter::Quick(q.iter_from(from)),
         };
         it.take(n)
     }
 
-    /// Pushes `v` at `end`. O(1) amortized for a deque, O(bytes) for a pack.
+    /// Pushes `v` at `end`. O(node) (O(bytes) for a pack).
     pub fn push(&mut self, end: End, v: &[u8]) {
         match self {
             ListValue::Pack(p) => {
@@ -173,18 +162,14 @@ impl ListValue {
                     self.unpack();
                 }
             }
-            ListValue::Deque(d) => {
-                d.packed_bytes += packed_size(v);
-                let v = CompactBytes::from_slice(v);
-                match end {
-                    End::Left => d.items.push_front(v),
-                    End::Right => d.items.push_back(v),
-                }
-            }
+            ListValue::Quick(q) => match end {
+                End::Left => q.push_front(v),
+                End::Right => q.push_back(v),
+            },
         }
     }
 
-    /// Pops the element at `end`. O(1) for a deque, O(bytes) for a pack.
+    /// Pops the element at `end`. O(node) (O(bytes) for a pack).
     pub fn pop(&mut self, end: End) -> Option<CompactBytes> {
         let v = match self {
             ListValue::Pack(p) => {
@@ -196,20 +181,16 @@ impl ListValue {
                 p.remove(i);
                 v
             }
-            ListValue::Deque(d) => {
-                let v = match end {
-                    End::Left => d.items.pop_front(),
-                    End::Right => d.items.pop_back(),
-                }?;
-                d.packed_bytes -= packed_size(&v);
-                v
-            }
+            ListValue::Quick(q) => match end {
+                End::Left => q.pop_front(),
+                End::Right => q.pop_back(),
+            }?,
         };
         self.maybe_pack();
         Some(v)
     }
 
-    /// Replaces element `i`; false if out of range. O(1) for a deque.
+    /// Replaces element `i`; false if out of range. O(nodes + node).
     pub fn set(&mut self, i: usize, v: &[u8]) -> bool {
         if i >= self.len() {
             return false;
@@ -221,16 +202,16 @@ impl ListValue {
                     self.unpack();
                 }
             }
-            ListValue::Deque(d) => {
-                d.packed_bytes = d.packed_bytes - packed_size(&d.items[i]) + packed_size(v);
-                d.items[i] = CompactBytes::from_slice(v);
+            ListValue::Quick(q) => {
+                q.set(i, v);
                 self.maybe_pack();
             }
         }
         true
     }
 
-    /// Inserts `v` before element `i` (`i == len` appends). O(n).
+    /// Inserts `v` before element `i` (`i == len` appends). O(n) for a
+    /// pack, O(nodes + node) for a quicklist.
     pub fn insert(&mut self, i: usize, v: &[u8]) {
         match self {
             ListValue::Pack(p) => {
@@ -239,10 +220,7 @@ impl ListValue {
                     self.unpack();
                 }
             }
-            ListValue::Deque(d) => {
-                d.packed_bytes += packed_size(v);
-                d.items.insert(i, CompactBytes::from_slice(v));
-            }
+            ListValue::Quick(q) => q.insert(i, v),
         }
     }
 
@@ -253,60 +231,48 @@ impl ListValue {
                 p.remove_range(to + 1, usize::MAX);
                 p.remove_range(0, from);
             }
-            ListValue::Deque(d) => {
-                d.items.truncate(to + 1);
-                d.items.drain(..from.min(d.items.len()));
-                d.packed_bytes = d.items.iter().map(|e| packed_size(e)).sum();
+            ListValue::Quick(q) => {
+                q.remove_range(to + 1, usize::MAX);
+                q.remove_range(0, from);
             }
         }
         self.maybe_pack();
     }
 
     /// Keeps only the elements for which `keep(position, element)` holds. O(n).
-    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool) {
+    pub fn retain(&mut self, keep: impl FnMut(usize, &[u8]) -> bool) {
         match self {
             ListValue::Pack(p) => p.retain(keep),
-            ListValue::Deque(d) => {
-                let mut i = 0;
-                d.items.retain(|e| {
-                    let k = keep(i, e);
-                    i += 1;
-                    k
-                });
-                d.packed_bytes = d.items.iter().map(|e| packed_size(e)).sum();
-            }
+            ListValue::Quick(q) => q.retain(keep),
         }
         self.maybe_pack();
     }
 
-    /// Pack → deque, once a pack outgrows the limit. O(n).
+    /// Pack → quicklist, once a pack outgrows the limit. O(n).
     fn unpack(&mut self) {
         if let ListValue::Pack(p) = self {
-            let items: VecDeque<CompactBytes> = p.iter().map(CompactBytes::from_slice).collect();
-            let packed_bytes = p.iter().map(packed_size).sum();
-            *self = ListValue::Deque(Box::new(Deque { items, packed_bytes }));
+            *self = ListValue::Quick(Box::new(Quicklist::from_items(p.iter())));
         }
     }
 
-    /// Deque → pack, once a deque is within half the limit. O(1) unless it
+    /// Quicklist → pack, once it is within half the limit. O(1) unless it
     /// converts.
     fn maybe_pack(&mut self) {
-        if let ListValue::Deque(d) = self {
-            if within_limit(d.items.len(), d.packed_bytes + 4, 1, 2) {
-                *self = ListValue::Pack(Listpack::from_items(d.items.iter().map(|e| &e[..])));
+        if let ListValue::Quick(q) = self {
+            if within_limit(q.len(), q.payload_size() + 4, 1, 2) {
+                *self = ListValue::Pack(Listpack::from_items(q.iter()));
             }
         }
     }
 }
 
-/// Iterator over a list's elements, from the head (double-ended for deques
-/// only through [`ListValue::get`]).
+/// Iterator over a list's elements, from the head.
 #[derive(Clone)]
 pub enum Iter<'a> {
     /// Over a pack.
     Pack(listpack::Iter<'a>),
-    /// Over a deque.
-    Deque(std::collections::vec_deque::Iter<'a, CompactBytes>),
+    /// Over a quicklist.
+    Quick(quicklist::Iter<'a>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -315,21 +281,14 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         match self {
             Iter::Pack(it) => it.next(),
-            Iter::Deque(it) => it.next().map(|e| &e[..]),
+            Iter::Quick(it) => it.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
             Iter::Pack(it) => it.size_hint(),
-            Iter::Deque(it) => it.size_hint(),
-        }
-    }
-
-    fn nth(&mut self, n: usize) -> Option<&'a [u8]> {
-        match self {
-            Iter::Pack(it) => it.nth(n),
-            Iter::Deque(it) => it.nth(n).map(|e| &e[..]),
+            Iter::Quick(it) => it.size_hint(),
         }
     }
 }

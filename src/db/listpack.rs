@@ -121,6 +121,25 @@ impl Listpack {
         self.buf.len()
     }
 
+    /// Bytes of the elements alone (the block without its header). O(1).
+    pub fn payload_size(&self) -> usize {
+        self.buf.len().saturating_sub(HEADER)
+    }
+
+    /// Removes the last element, handing it to `take` first. One walk:
+    /// O(bytes).
+    pub fn pop_back_with<R>(&mut self, take: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let len = self.len();
+        let at = self.offset(len.checked_sub(1)?);
+        let (s, n) = read_at(&self.buf, at);
+        let r = take(&self.buf[s..s + n]);
+        self.edit(|buf| {
+            buf.truncate(at);
+            len - 1
+        });
+        Some(r)
+    }
+
     /// Heap bytes held. O(1).
     pub fn heap_size(&self) -> usize {
         self.buf.len()

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod listpack;
+pub mod quicklist;
 pub mod registry;
 pub mod value;
 pub mod watch;
