@@ -37,6 +37,13 @@ pub struct DbShard {
     pub expires: IndexSet<CompactBytes, Hasher>,
 }
 
+/// From this many keys a database part grows its entry array by a quarter
+/// at a time instead of matching the hash index, which doubles: just past a
+/// doubling the array would otherwise hold up to twice the 40-byte slots it
+/// needs, all counted in `used_memory` (and so against `maxmemory`). The
+/// index itself (9 bytes a slot) still doubles.
+const ENTRY_GROWTH_FROM: usize = 1024;
+
 impl DbShard {
     /// Removes a key and its expiry record. O(1) amortized; the table
     /// shrinks when three quarters of it are empty.
@@ -50,11 +57,16 @@ impl DbShard {
     }
 
     /// Stores `entry` under `key`, reusing the existing slot and box when the
-    /// key is present (no allocation for an overwrite).
+    /// key is present (no allocation for an overwrite). A full table grows
+    /// its entries by a quarter (see [`ENTRY_GROWTH_FROM`]). O(1) amortized.
     pub fn put(&mut self, key: &[u8], entry: Entry) {
         match self.map.get_mut(key) {
             Some(slot) => **slot = entry,
             None => {
+                let len = self.map.len();
+                if len >= ENTRY_GROWTH_FROM && len == self.map.capacity() {
+                    self.map.reserve_exact(len / 4);
+                }
                 self.map.insert(CompactBytes::from_slice(key), Box::new(entry));
             }
         }
