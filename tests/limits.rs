@@ -237,3 +237,68 @@ fn protected_mode_lets_loopback_clients_in() {
     );
     assert_eq!(c.call(&["PING"]), pong());
 }
+
+/// Reads until the server closes the connection or `secs` pass: the bytes received, and whether it was closed.
+fn read_until_closed(s: &mut TcpStream, secs: u64) -> (usize, bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let (mut got, mut buf) = (0, vec![0u8; 1 << 16]);
+    while Instant::now() < deadline {
+        s.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return (got, true),
+        }
+    }
+    (got, false)
+}
+
+/// As Redis's obuf-limits.tcl: the hard limit applies to what one batch of pipelined requests produces (Redis adds
+/// every reply before writing any), so a pipeline whose replies pass it gets none of them and is closed, even
+/// though each reply alone is under the limit; other clients are served as usual.
+#[test]
+fn pipeline_over_the_hard_limit_gets_no_reply_and_is_closed() {
+    let s = Server::start(&[]);
+    let mut admin = s.raw();
+    assert_eq!(admin.call(&["SET", "bigkey", &"x".repeat(10_000)]), ok());
+    assert_eq!(admin.call(&["CONFIG", "SET", "client-output-buffer-limit", "normal 100000 0 0"]), ok());
+    // 15 rounds of SET / GET / DEL / GET bigkey: about 150 KB of replies, in one write.
+    let pipeline: Vec<u8> = (0..15)
+        .flat_map(|i| {
+            let i = i.to_string();
+            let i = i.as_bytes();
+            [&[b"SET", i, i][..], &[b"GET", i], &[b"DEL", i], &[b"GET", b"bigkey"]]
+                .into_iter()
+                .flat_map(encode_cmd)
+                .collect::<Vec<u8>>()
+        })
+        .collect();
+    let mut piped = s.raw();
+    assert_eq!(piped.call(&["CLIENT", "SETNAME", "piped"]), ok());
+    piped.send(&pipeline);
+    assert_eq!(read_until_closed(&mut piped.w, 10), (0, true), "no reply at all, then closed");
+    let listed = |admin: &mut Raw| match admin.call(&["CLIENT", "LIST"]) {
+        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8_lossy(&b).contains("name=piped"),
+        other => panic!("CLIENT LIST: {other:?}"),
+    };
+    assert!(!listed(&mut admin), "gone from CLIENT LIST once closed");
+    assert_eq!(admin.call(&["PING"]), pong());
+    // A pipeline whose replies stay under the limit is answered in full.
+    let mut fine = s.raw();
+    let small: Vec<u8> = (0..5).flat_map(|_| encode_cmd(&[b"GET", b"bigkey"])).collect();
+    fine.send(&small);
+    for _ in 0..5 {
+        assert!(matches!(fine.read(), Resp::Bulk(Some(v)) if v.len() == 10_000));
+    }
+    // Without a limit (the default) the same big pipeline is answered in full.
+    assert_eq!(admin.call(&["CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0"]), ok());
+    let mut unlimited = s.raw();
+    unlimited.send(&pipeline);
+    for i in 0..15 {
+        assert_eq!(unlimited.read(), ok());
+        assert_eq!(unlimited.read(), bulk(&i.to_string()));
+        assert_eq!(unlimited.read(), Resp::Int(1));
+        assert!(matches!(unlimited.read(), Resp::Bulk(Some(v)) if v.len() == 10_000));
+    }
+}

@@ -526,3 +526,6 @@ mod aof;
 
 #[path = "persistence/jobs.rs"]
 mod jobs;
+
+#[path = "persistence/multipart.rs"]
+mod multipart;

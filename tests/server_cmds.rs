@@ -271,7 +271,7 @@ fn debug_latency_function() {
     assert_eq!(r.call(&["LATENCY", "HISTORY", "command"]), arr(vec![]));
     assert_eq!(r.call(&["LATENCY", "RESET"]), int(0));
     assert_eq!(r.call(&["LATENCY", "GRAPH", "command"]), err("ERR No samples available for event 'command'"));
-    assert!(text(r.call(&["LATENCY", "DOCTOR"])).contains("no latency spike"));
+    assert!(text(r.call(&["LATENCY", "DOCTOR"])).contains("Latency monitoring is disabled"));
     assert!(strings(r.call(&["LATENCY", "HELP"]))[0].starts_with("LATENCY <subcommand>"));
     assert_eq!(r.call(&["LATENCY", "LATEST", "x"]), err("ERR wrong number of arguments for 'latency|latest' command"));
     assert_eq!(r.call(&["LATENCY", "FOO"]), err("ERR unknown subcommand 'FOO'. Try LATENCY HELP."));

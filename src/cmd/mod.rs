@@ -207,7 +207,9 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
             Err(Reply::Error(m)) => Some(m.as_str()),
             _ => None,
         };
-        info::stats::record_call(spec, args, started.elapsed_ns(), error);
+        let ns = started.elapsed_ns();
+        info::stats::record_call(spec, args, ns, error);
+        server::latency::record_command(spec, ns);
     }
     let reply = match result {
         Ok(r) => r,

@@ -12,11 +12,14 @@ use crate::spec;
 
 mod command;
 mod debug;
+pub mod latency;
 mod memory;
 pub mod subcommands;
 pub use command::categories;
 use command::command;
 use debug::{debug, sub_syntax_error};
+use latency::latency;
+pub(crate) use latency::LATENCY_SUBS;
 use memory::memory;
 
 fn info(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -136,75 +139,6 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
         }
     }
     args::ok()
-}
-
-/// LATENCY's subcommands with their Redis arities (the container's name counted).
-pub(crate) const LATENCY_SUBS: &[(&str, i32)] =
-    &[("doctor", 2), ("graph", 3), ("help", 2), ("histogram", -2), ("history", 3), ("latest", 2), ("reset", -2)];
-
-const LATENCY_HELP: &[&str] = &[
-    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "DOCTOR",
-    "    Return a human readable latency analysis report.",
-    "GRAPH <event>",
-    "    Return an ASCII latency graph for the <event> class.",
-    "HISTORY <event>",
-    "    Return time-latency samples for the <event> class.",
-    "LATEST",
-    "    Return the latest latency samples for all events.",
-    "RESET [<event> ...]",
-    "    Reset latency data of one or more <event> classes.",
-    "    (default: reset all data for all event classes)",
-    "HISTOGRAM [COMMAND ...]",
-    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
-    "    If no commands are specified then all histograms are replied.",
-    "HELP",
-    "    Prints this help.",
-];
-
-/// `LATENCY HISTOGRAM [command ...]`: every command with samples, or the
-/// named ones (a container stands for its subcommands; unknown names are
-/// skipped), each as `calls` and a cumulative `histogram_usec`.
-/// O(commands × buckets).
-fn latency_histogram(names: &[Bytes]) -> Reply {
-    use super::info::stats;
-    let mut wanted = Vec::new();
-    if names.is_empty() {
-        wanted = stats::latency_names(None);
-    }
-    for n in names {
-        if n.contains(&b'|') {
-            wanted.extend(subcommands::lookup(n).map(|(_, full)| full.to_string()));
-        } else if let Some(c) = super::table::lookup(n) {
-            if subcommands::is_container(c.name) {
-                wanted.extend(stats::latency_names(Some(&format!("{}|", c.name))));
-            } else {
-                wanted.push(c.name.to_string());
-            }
-        }
-    }
-    let entry = |calls: u64, cdf: Vec<(u64, u64)>| {
-        let cdf = cdf.into_iter().map(|(us, n)| (Reply::Int(us as i64), Reply::Int(n as i64))).collect();
-        Reply::Map(vec![
-            (Reply::bulk_str("calls"), Reply::Int(calls as i64)),
-            (Reply::bulk_str("histogram_usec"), Reply::Map(cdf)),
-        ])
-    };
-    let found = wanted.into_iter().filter_map(|n| stats::latency_histogram(&n).map(|(c, cdf)| (n, c, cdf)));
-    Reply::Map(found.map(|(n, calls, cdf)| (Reply::bulk_str(n), entry(calls, cdf))).collect())
-}
-
-/// LATENCY: no latency monitor runs here (threshold 0), so there are never
-/// event samples; HISTOGRAM reports the per-command latency histograms.
-fn latency(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    match subcommands::resolve(ctx, "latency", a)? {
-        "latest" | "history" => Ok(Reply::Array(vec![])),
-        "histogram" => Ok(latency_histogram(&a[2..])),
-        "reset" => Ok(Reply::Int(0)),
-        "graph" => fail(&format!("ERR No samples available for event '{}'", String::from_utf8_lossy(&a[2]))),
-        "doctor" => Ok(Reply::Verbatim(Bytes::from_static(b"Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep better tonight.\n"))),
-        _ => Ok(help_reply(LATENCY_HELP)),
-    }
 }
 
 /// FUNCTION's subcommands with their Redis arities (the container's name

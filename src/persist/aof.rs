@@ -14,11 +14,18 @@
 //! log's order of writes to any key is the order they executed in.
 //! Relative expiries are logged as absolute `PEXPIREAT`s.
 //!
-//! Rewrite (`BGREWRITEAOF`): a forked child writes the dataset as commands to
-//! a temporary file while the parent keeps a copy of everything queued
-//! since the fork; the copy is appended, the file synced and renamed over
-//! the old log, and the writer switches to it. No write is lost and clients
-//! are not blocked for longer than the fork.
+//! Files (Redis 7's multi-part AOF, see [`super::manifest`]): the log is a
+//! base (the dataset as an RDB image, or as commands with
+//! `aof-use-rdb-preamble no`) plus incremental files of commands, listed by
+//! a manifest in `dir`/`appenddirname`; new commands go to the last
+//! incremental file.
+//!
+//! Rewrite (`BGREWRITEAOF`): a forked child writes the dataset as a new
+//! base to a temporary file while the parent keeps a copy of everything
+//! queued since the fork; the copy becomes a new incremental file (synced),
+//! the base is renamed into place, the manifest replaced atomically, the
+//! writer switched to the new file and the old files deleted. No write is
+//! lost and clients are not blocked for longer than the fork.
 //!
 //! A log turned on at run time (`CONFIG SET appendonly yes`) starts
 //! *pending* ([`Aof::pending`]): it has no file until its first rewrite
@@ -29,7 +36,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +44,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use parking_lot::{Condvar, Mutex};
 
+use super::manifest::{Layout, Manifest};
 use crate::protocol::RequestParser;
 
 /// `appendfsync` policies.
@@ -90,7 +98,9 @@ struct Queue {
 
 /// The open log and its writer thread's shared state.
 pub struct Aof {
-    path: PathBuf,
+    layout: Layout,
+    /// The files of the log as the manifest on disk lists them.
+    manifest: Mutex<Manifest>,
     queue: Mutex<Queue>,
     wake: Condvar,
     file: Mutex<Option<File>>,
@@ -111,14 +121,35 @@ pub struct Aof {
 }
 
 impl Aof {
-    /// Opens (creating) the log at `path` for appending and starts its writer.
-    pub fn open(path: PathBuf, policy: u8) -> Result<Arc<Aof>, String> {
+    /// Opens the log whose manifest is in `layout` (creating the directory
+    /// and an empty manifest if missing) and starts its writer. Commands are
+    /// appended to the last incremental file; with none, a new one is
+    /// created and the manifest replaced (Redis's
+    /// aofOpenIfNeededOnServerStart). O(number of files).
+    pub fn open(layout: Layout, policy: u8) -> Result<Arc<Aof>, String> {
+        layout.ensure_dir()?;
+        let mut m = layout.load()?.unwrap_or_default();
+        let had_history = m.delete_history(&layout);
+        let created = m.incrs.is_empty();
+        if created {
+            m.new_incr(&layout.filename);
+        }
+        let last = m.incrs.last().map(|f| layout.file(&f.name)).unwrap_or_default();
+        // The file exists before a manifest names it.
         let file = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
-            .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
-        Aof::start(path, policy, Some(file))
+            .open(&last)
+            .map_err(|e| format!("Can't open the append-only file {}: {e}", last.display()))?;
+        if created || had_history {
+            layout.persist(&m)?;
+        }
+        let base = m.base.as_ref().map_or(0, |b| layout.size_of(b));
+        let total = base + m.incrs.iter().map(|f| layout.size_of(f)).sum::<u64>();
+        let aof = Aof::start(layout, policy, Some(file), m)?;
+        aof.size.store(total, Ordering::Relaxed);
+        aof.base_size.store(base, Ordering::Relaxed);
+        Ok(aof)
     }
 
     /// A log without a file yet, for `CONFIG SET appendonly yes`: it accepts
@@ -127,16 +158,19 @@ impl Aof {
     /// ([`Aof::finish_rewrite`]). Until then the writer drops what is queued
     /// (the rewrite's base or copy holds it) and [`Aof::wait_synced`] waits.
     /// Any file already at `path` is left as it is until then. O(1).
-    pub fn pending(path: PathBuf, policy: u8) -> Result<Arc<Aof>, String> {
-        Aof::start(path, policy, None)
+    pub fn pending(layout: Layout, policy: u8) -> Result<Arc<Aof>, String> {
+        layout.ensure_dir()?;
+        let m = layout.load().ok().flatten().unwrap_or_default();
+        Aof::start(layout, policy, None, m)
     }
 
-    fn start(path: PathBuf, policy: u8, file: Option<File>) -> Result<Arc<Aof>, String> {
+    fn start(layout: Layout, policy: u8, file: Option<File>, manifest: Manifest) -> Result<Arc<Aof>, String> {
         let pending = file.is_none();
         let size = file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
         let (synced, _) = tokio::sync::watch::channel(0);
         let aof = Arc::new(Aof {
-            path,
+            layout,
+            manifest: Mutex::new(manifest),
             queue: Mutex::new(Queue { buf: Vec::new(), db: None, fed: 0, rewrite: None, epoch: 0 }),
             wake: Condvar::new(),
             file: Mutex::new(file),
@@ -157,9 +191,9 @@ impl Aof {
         Ok(aof)
     }
 
-    /// The log's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the log's files are.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// True while the log waits for its first rewrite (no file yet). O(1).
@@ -342,18 +376,49 @@ impl Aof {
         self.rewriting.store(false, Ordering::Relaxed);
     }
 
-    /// Completes a rewrite whose child wrote `tmp`: appends what was queued
-    /// meanwhile, syncs, renames over the log and switches the writer to it.
-    pub fn finish_rewrite(&self, tmp: &Path) -> Result<(), String> {
+    /// Completes a rewrite whose child wrote the base `tmp` (an RDB image
+    /// when `rdb`): writes what was queued meanwhile to a new incremental
+    /// file and syncs it, renames the base into the directory, replaces
+    /// the manifest (the old files' contents are all in the new ones, so a
+    /// crash at any point leaves a complete log), switches the writer to
+    /// the new file and deletes the old ones (Redis's
+    /// backgroundRewriteDoneHandler). O(size of the queued copy).
+    pub fn finish_rewrite(&self, tmp: &Path, rdb: bool) -> Result<(), String> {
         let mut file = self.file.lock();
         let mut q = self.queue.lock();
         let Some((rw, rw_db)) = q.rewrite.take() else { return Err("no rewrite in progress".into()) };
         self.rewriting.store(false, Ordering::Relaxed);
-        let mut f = OpenOptions::new().append(true).open(tmp).map_err(|e| e.to_string())?;
-        f.write_all(&rw).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
-        std::fs::rename(tmp, &self.path).map_err(|e| e.to_string())?;
-        super::sync_dir(&self.path);
-        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let layout = &self.layout;
+        let mut m = self.manifest.lock().clone();
+        let base_name = m.new_base(&layout.filename, rdb);
+        m.incrs_to_history();
+        let incr_name = m.new_incr(&layout.filename);
+        let incr_path = layout.file(&incr_name);
+        let base_path = layout.file(&base_name);
+        let created = (|| {
+            let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(&incr_path)?;
+            f.write_all(&rw)?;
+            f.sync_all()?;
+            std::fs::rename(tmp, &base_path)?;
+            Ok::<File, std::io::Error>(f)
+        })();
+        let f = match created.map_err(|e| e.to_string()).and_then(|f| {
+            let history = std::mem::take(&mut m.history);
+            layout.persist(&m)?;
+            m.history = history;
+            Ok(f)
+        }) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = std::fs::remove_file(&incr_path);
+                let _ = std::fs::remove_file(&base_path);
+                return Err(e);
+            }
+        };
+        m.delete_history(layout);
+        let base_size = std::fs::metadata(&base_path).map_or(0, |m| m.len());
+        let size = base_size + rw.len() as u64;
+        *self.manifest.lock() = m;
         self.pending.store(false, Ordering::Relaxed);
         // Everything queued since the fork is in the new file already.
         q.buf.clear();
@@ -362,6 +427,8 @@ impl Aof {
         let fed = q.fed;
         *file = Some(f);
         self.size.store(size, Ordering::Relaxed);
+        // As Redis: the growth of the next automatic rewrite counts from the
+        // whole log as this rewrite left it (at start: from the base alone).
         self.base_size.store(size, Ordering::Relaxed);
         drop(q);
         drop(file);

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{aof_path, rdb_path, snapshot, sync_dir, unix_now, SaveState, MISCONF_AOF, MISCONF_NONE, MISCONF_RDB};
+use super::manifest::Layout;
+use super::{aof_layout, rdb_path, snapshot, unix_now, SaveState, MISCONF_AOF, MISCONF_NONE, MISCONF_RDB};
 use crate::db::Locked;
 use crate::server::Server;
 
@@ -248,9 +249,10 @@ fn rdb_temp(path: &Path, pid: u32) -> PathBuf {
     path.with_file_name(format!("temp-{pid}.rdb"))
 }
 
-/// The temporary AOF base a rewrite child `pid` writes (Redis's name).
-fn rewrite_temp(aof: &Path, pid: u32) -> PathBuf {
-    aof.with_file_name(format!("temp-rewriteaof-bg-{pid}.aof"))
+/// The temporary AOF base a rewrite child `pid` writes (Redis's name), in
+/// the AOF directory (so renaming it into place is atomic).
+fn rewrite_temp(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("temp-rewriteaof-bg-{pid}.aof"))
 }
 
 /// Forks a child that writes the RDB to `temp-<child pid>.rdb`; once it
@@ -316,33 +318,36 @@ pub(super) fn start_rewrite(srv: &Server, locked: &mut Locked) -> Result<(), Str
         return Err("a background child is already running".into());
     }
     let aof = srv.persist.aof.read().clone();
-    let path = aof.as_ref().map_or_else(|| aof_path(&srv.config.read()), |a| a.path().to_path_buf());
+    let (layout, rdb, compress) = {
+        let c = srv.config.read();
+        (aof.as_ref().map_or_else(|| aof_layout(&c), |a| a.layout().clone()), c.aof_use_rdb_preamble, c.rdbcompression)
+    };
+    layout.ensure_dir()?;
     if let Some(a) = &aof {
         a.begin_rewrite();
     }
-    let child_path = path.clone();
-    let pid = match fork_child(locked, move |l, me| snapshot::write_aof_base(l, &rewrite_temp(&child_path, me))) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!("Can't rewrite append only file in background: {e}");
-            if let Some(a) = &aof {
-                a.abort_rewrite();
+    let child_dir = layout.dir.clone();
+    let pid =
+        match fork_child(locked, move |l, me| snapshot::write_base(l, &rewrite_temp(&child_dir, me), rdb, compress)) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!("Can't rewrite append only file in background: {e}");
+                if let Some(a) = &aof {
+                    a.abort_rewrite();
+                }
+                st.last_rewrite_ok.store(false, Ordering::Relaxed);
+                return Err(e);
             }
-            st.last_rewrite_ok.store(false, Ordering::Relaxed);
-            return Err(e);
-        }
-    };
+        };
     st.jobs.rewrite_scheduled.store(false, Ordering::Relaxed);
-    let tmp = rewrite_temp(&path, pid as u32);
+    let tmp = rewrite_temp(&layout.dir, pid as u32);
     tracing::info!("Background append only file rewriting started by pid {pid}");
     let state = st.clone();
     watch_child(&st, pid, Kind::Aof, move |outcome| {
         let st = state;
         let r = match (outcome, &aof) {
-            (Outcome::Done, Some(a)) => a.finish_rewrite(&tmp),
-            (Outcome::Done, None) => {
-                std::fs::rename(&tmp, &path).map(|_| sync_dir(&path)).map_err(|e| format!("rename failed: {e}"))
-            }
+            (Outcome::Done, Some(a)) => a.finish_rewrite(&tmp, rdb),
+            (Outcome::Done, None) => install_base_only(&layout, &tmp, rdb),
             (Outcome::Failed, _) => Err("the rewrite child failed".into()),
             (Outcome::Killed, _) => Err("the rewrite child was killed".into()),
         };
@@ -373,6 +378,24 @@ pub(super) fn start_rewrite(srv: &Server, locked: &mut Locked) -> Result<(), Str
             }
         }
     });
+    Ok(())
+}
+
+/// A rewrite with the AOF off: the new base becomes the log's only file
+/// (the manifest replaced, the old files deleted), as Redis 7 does.
+/// O(number of files).
+fn install_base_only(layout: &Layout, tmp: &Path, rdb: bool) -> Result<(), String> {
+    let mut m = layout.load()?.unwrap_or_default();
+    let name = m.new_base(&layout.filename, rdb);
+    m.incrs_to_history();
+    std::fs::rename(tmp, layout.file(&name)).map_err(|e| format!("rename failed: {e}"))?;
+    let history = std::mem::take(&mut m.history);
+    if let Err(e) = layout.persist(&m) {
+        let _ = std::fs::remove_file(layout.file(&name));
+        return Err(e);
+    }
+    m.history = history;
+    m.delete_history(layout);
     Ok(())
 }
 

@@ -19,9 +19,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::manifest::{Layout, Manifest};
 use super::rdb::{read_rdb_ref, Elements, RdbEntryRef, RdbError, RdbStats, RdbValueRef};
 use super::snapshot::check_db;
-use super::{aof, aof_path, rdb_path, snapshot, unix_now, Aof};
+use super::{aof, aof_layout, aof_path, rdb_path, snapshot, unix_now, Aof};
 use crate::db::keyspace::Keyspace;
 use crate::db::value::{HashValue, ListValue};
 use crate::db::{now_ms, Entry, Value};
@@ -108,15 +109,21 @@ impl LoadProgress {
 pub enum LoadSource {
     /// No file: start empty.
     Nothing,
-    /// Replay the append-only file.
-    Aof(PathBuf),
+    /// Replay the multi-part AOF: the files the manifest lists, in order
+    /// (the base first).
+    Aof(Vec<PathBuf>),
+    /// Replay a single-file AOF of Redis before 7.0, then move it into the
+    /// AOF directory as the base (Redis's aofUpgradePrepare).
+    LegacyAof(PathBuf),
     /// Read an RDB snapshot (the dump, or the original project's `--backup`).
     Rdb(PathBuf),
 }
 
 /// Marks the server loading (INFO `loading:1`, data commands refused with
-/// `-LOADING`) and picks the file to load: the AOF if enabled and present
-/// (it wins, as in Redis), otherwise the RDB dump or `--backup` file. Call
+/// `-LOADING`) and picks the files to load: the AOF if enabled and present
+/// (it wins, as in Redis) — the files its manifest lists, or else a single
+/// pre-7.0 `appendfilename` in `dir` — otherwise the RDB dump or `--backup`
+/// file. An unreadable manifest, or one naming a missing file, is an error. Call
 /// before the listeners open. O(1); an error (a `--backup` file that does
 /// not exist) means the server must not start.
 pub fn begin_loading(srv: &Server) -> Result<LoadSource, String> {
@@ -124,9 +131,13 @@ pub fn begin_loading(srv: &Server) -> Result<LoadSource, String> {
     let p = &srv.persist;
     p.load.set_key_load_delay(cfg.key_load_delay);
     let aof_file = aof_path(&cfg);
+    let layout = aof_layout(&cfg);
+    let manifest = if cfg.appendonly { layout.load()? } else { None };
     let rdb = if cfg.backup.is_empty() { rdb_path(&cfg) } else { PathBuf::from(&cfg.backup) };
-    let source = if cfg.appendonly && aof_file.exists() {
-        LoadSource::Aof(aof_file)
+    let source = if let Some(m) = manifest.filter(|m| m.base.is_some() || !m.incrs.is_empty()) {
+        LoadSource::Aof(files_to_load(&layout, &m, &aof_file)?)
+    } else if cfg.appendonly && aof_file.exists() {
+        LoadSource::LegacyAof(aof_file)
     } else if rdb.exists() {
         LoadSource::Rdb(rdb)
     } else if !cfg.backup.is_empty() {
@@ -134,8 +145,10 @@ pub fn begin_loading(srv: &Server) -> Result<LoadSource, String> {
     } else {
         LoadSource::Nothing
     };
+    let size_of = |f: &PathBuf| std::fs::metadata(f).map_or(0, |m| m.len());
     let size = match &source {
-        LoadSource::Aof(f) | LoadSource::Rdb(f) => std::fs::metadata(f).map_or(0, |m| m.len()),
+        LoadSource::LegacyAof(f) | LoadSource::Rdb(f) => size_of(f),
+        LoadSource::Aof(files) => files.iter().map(size_of).sum(),
         LoadSource::Nothing => 0,
     };
     p.load.start(size);
@@ -160,16 +173,44 @@ fn load_and_open(srv: &Arc<Server>, source: &LoadSource) -> Result<(), String> {
     let p = &srv.persist;
     let started = Instant::now();
     match source {
-        LoadSource::Aof(path) => {
+        LoadSource::Aof(files) => {
             let truncated_ok = srv.config.read().aof_load_truncated;
-            let n = load_aof(srv, path, truncated_ok)?;
+            // Bytes of the files before this one (the progress is of them all).
+            let mut done = 0;
+            for (i, path) in files.iter().enumerate() {
+                // A cut-off tail is acceptable in the last file only.
+                let last = i + 1 == files.len();
+                let offset = done;
+                done += std::fs::metadata(path).map_or(0, |m| m.len());
+                if is_rdb(path)? {
+                    let st = load_rdb(srv, path, offset)?;
+                    p.load.keys_loaded.store(st.keys_loaded, Ordering::Relaxed);
+                    p.load.keys_expired.store(st.expired_skipped, Ordering::Relaxed);
+                    continue;
+                }
+                load_aof(srv, path, truncated_ok && last, offset).map_err(|e| {
+                    if last || !e.starts_with("Unexpected end of file") {
+                        return e;
+                    }
+                    format!("Fatal error: the truncated file {} is not the last file of the AOF: {e}", path.display())
+                })?;
+            }
+            tracing::info!("DB loaded from append only files: {:.3} seconds", started.elapsed().as_secs_f64());
+        }
+        LoadSource::LegacyAof(path) => {
+            let truncated_ok = srv.config.read().aof_load_truncated;
+            let n = load_aof(srv, path, truncated_ok, 0)?;
             tracing::info!(
                 "DB loaded from append only file: {:.3} seconds ({n} commands)",
                 started.elapsed().as_secs_f64()
             );
+            let cfg = srv.config.read().clone();
+            if cfg.appendonly {
+                upgrade_legacy(&aof_layout(&cfg), path)?;
+            }
         }
         LoadSource::Rdb(path) => {
-            let st = load_rdb(srv, path)?;
+            let st = load_rdb(srv, path, 0)?;
             p.load.keys_loaded.store(st.keys_loaded, Ordering::Relaxed);
             p.load.keys_expired.store(st.expired_skipped, Ordering::Relaxed);
             tracing::info!(
@@ -188,20 +229,84 @@ fn load_and_open(srv: &Arc<Server>, source: &LoadSource) -> Result<(), String> {
     // Read now: `CONFIG SET appendonly` during the load is honoured here.
     let cfg = srv.config.read().clone();
     if cfg.appendonly {
-        let aof_file = aof_path(&cfg);
-        let aof = Aof::open(aof_file, aof::fsync_policy(&cfg.appendfsync))?;
-        if !matches!(source, LoadSource::Aof(_)) {
+        let layout = aof_layout(&cfg);
+        let policy = aof::fsync_policy(&cfg.appendfsync);
+        let aof = if matches!(source, LoadSource::Aof(_) | LoadSource::LegacyAof(_)) {
+            Aof::open(layout, policy)?
+        } else {
             // A new log starts from the loaded data (Redis writes a base too).
+            let aof = Aof::pending(layout.clone(), policy)?;
             let mut l = srv.keyspace.lock_all();
-            let tmp = cfg.dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
+            let tmp = layout.file(&format!("temp-rewriteaof-{}.aof", std::process::id()));
             aof.begin_rewrite();
-            snapshot::write_aof_base(&mut l, &tmp)?;
+            let rdb = cfg.aof_use_rdb_preamble;
+            let r =
+                snapshot::write_base(&mut l, &tmp, rdb, cfg.rdbcompression).and_then(|_| aof.finish_rewrite(&tmp, rdb));
             drop(l);
-            aof.finish_rewrite(&tmp)?;
-        }
+            if let Err(e) = r {
+                let _ = std::fs::remove_file(&tmp);
+                aof.close();
+                return Err(e);
+            }
+            aof
+        };
         *p.aof.write() = Some(aof);
     }
     Ok(())
+}
+
+/// The paths of the files `m` lists, base first. A base missing from the
+/// directory while the old single file is still beside it is an upgrade
+/// cut short: the old file is moved in now. O(number of files); an error
+/// names a missing file.
+fn files_to_load(layout: &Layout, m: &Manifest, legacy: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for f in m.load_order() {
+        let path = layout.file(&f.name);
+        if !path.exists() {
+            let is_legacy_base = m.base.as_ref() == Some(f) && f.name == layout.filename && legacy.exists();
+            if !is_legacy_base {
+                return Err(format!("The AOF file {} doesn't exist", path.display()));
+            }
+            std::fs::rename(legacy, &path).map_err(|e| format!("Can't move {} into place: {e}", legacy.display()))?;
+            super::sync_dir(legacy);
+            super::sync_dir(&path);
+        }
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// Moves a loaded single-file AOF into the directory as the base: the
+/// manifest naming it is written first, then the file moved (a crash in
+/// between is completed by [`files_to_load`]). O(1).
+fn upgrade_legacy(layout: &Layout, legacy: &Path) -> Result<(), String> {
+    layout.ensure_dir()?;
+    let base = super::manifest::AofFile { name: layout.filename.clone(), seq: 1 };
+    let m = Manifest { base: Some(base), base_seq: 1, ..Default::default() };
+    layout.persist(&m)?;
+    let dest = layout.file(&layout.filename);
+    std::fs::rename(legacy, &dest)
+        .map_err(|e| format!("Can't move {} into {}: {e}", legacy.display(), dest.display()))?;
+    super::sync_dir(legacy);
+    super::sync_dir(&dest);
+    tracing::info!("Successfully migrated an old-style AOF into {}", layout.dir.display());
+    Ok(())
+}
+
+/// True when the file starts as an RDB image (`REDIS`).
+fn is_rdb(path: &Path) -> Result<bool, String> {
+    let mut f = File::open(path).map_err(|e| format!("Can't open the AOF file {}: {e}", path.display()))?;
+    let mut sig = [0u8; 5];
+    let mut n = 0;
+    while n < 5 {
+        match f.read(&mut sig[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(format!("Error reading {}: {e}", path.display())),
+        }
+    }
+    Ok(n == 5 && &sig == b"REDIS")
 }
 
 /// Bytes a command takes in the AOF (a RESP multibulk), for the progress.
@@ -216,12 +321,13 @@ fn resp_len(args: &[Bytes]) -> u64 {
 
 /// Replays an AOF through the command dispatcher as a loader client (whose
 /// thread is marked loading, so the `-LOADING` refusal does not apply to it).
-fn load_aof(srv: &Arc<Server>, path: &Path, load_truncated: bool) -> Result<u64, String> {
+/// `offset`: bytes loaded before this file (the progress counts on from it).
+fn load_aof(srv: &Arc<Server>, path: &Path, load_truncated: bool, offset: u64) -> Result<u64, String> {
     let handle = srv.clients.register(None, None);
     srv.clients.unregister(handle.id);
     let mut client = ClientState::new(handle, true);
     let progress = &srv.persist.load;
-    let mut consumed = 0u64;
+    let mut consumed = offset;
     let r = aof::replay(path, load_truncated, |args| {
         if progress.aborted() {
             return Err("loading stopped by a shutdown".into());
@@ -353,13 +459,17 @@ impl Batch {
 /// worker — is fixed, keeping file order per key), and hand the emptied
 /// batches back for reuse. Each insertion locks one shard briefly, so INFO
 /// and other loading-time commands are served meanwhile. O(file size).
-/// Errors name the file and the byte offset.
-fn load_rdb(srv: &Server, path: &Path) -> Result<RdbStats, String> {
+/// Errors name the file and the byte offset. `offset`: bytes loaded before
+/// this file (the progress counts on from it).
+fn load_rdb(srv: &Server, path: &Path, offset: u64) -> Result<RdbStats, String> {
     let ks = &*srv.keyspace;
     let progress = &srv.persist.load;
     let f = File::open(path).map_err(|e| format!("Can't open the RDB file {}: {e}", path.display()))?;
-    let reader =
-        Counting { inner: std::io::BufReader::with_capacity(1 << 20, f), read: 0, progress: &progress.loaded_bytes };
+    let reader = Counting {
+        inner: std::io::BufReader::with_capacity(1 << 20, f),
+        read: offset,
+        progress: &progress.loaded_bytes,
+    };
     let ndb = ks.databases();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 9) - 1;
     std::thread::scope(|scope| {

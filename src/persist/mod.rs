@@ -3,13 +3,17 @@
 //! - [`rdb`]: the RDB file codec (Redis 7 compatible, both directions).
 //! - [`snapshot`]: the keyspace written as an RDB image or AOF base; RDB loading.
 //! - [`aof`]: the append-only log, its writer thread, rewrite and replay.
+//! - [`manifest`]: the multi-part AOF directory (Redis 7): file names and
+//!   the manifest listing them.
 //! - [`load`]: loading at start while clients get `-LOADING`, its progress.
 //! - [`jobs`]: the one background child (BGSAVE or rewrite), scheduled
 //!   jobs, the save rules and automatic rewrite.
 //!
 //! Promises: a snapshot is written to a temporary file, synced, renamed
 //! over the old one and the directory synced, so a crash leaves either the
-//! old or the new file, never a torn one. Background saves fork: the child
+//! old or the new file, never a torn one; the AOF directory's manifest is
+//! replaced the same way, and names only complete, synced files.
+//! Background saves fork: the child
 //! writes the image of the instant the parent held every shard lock, while
 //! the parent keeps serving. At start the AOF (if enabled and present) wins
 //! over the RDB, as in Redis; a corrupt file stops the start with an error
@@ -19,6 +23,7 @@
 pub mod aof;
 pub mod jobs;
 pub mod load;
+pub mod manifest;
 mod propagate;
 pub mod rdb;
 pub mod snapshot;
@@ -196,9 +201,15 @@ pub fn rdb_path(cfg: &Config) -> PathBuf {
     cfg.dir.join(&cfg.dbfilename)
 }
 
-/// Path of the append-only file.
+/// Path of a single-file append-only log of Redis before 7.0 (loaded, then
+/// moved into the directory as the base: see [`load`]).
 pub fn aof_path(cfg: &Config) -> PathBuf {
     cfg.dir.join(&cfg.appendfilename)
+}
+
+/// The multi-part AOF directory and file names the settings give.
+pub fn aof_layout(cfg: &Config) -> manifest::Layout {
+    manifest::Layout::new(&cfg.dir, &cfg.appenddirname, &cfg.appendfilename)
 }
 
 /// Foreground save (SAVE, shutdown, DEBUG RELOAD): the caller holds every
@@ -293,11 +304,15 @@ pub fn on_shutdown(srv: &Server, save: Option<bool>) -> Result<(), String> {
 /// Writes the base of a pending log in the foreground (no child may run):
 /// the whole dataset, with every shard locked. O(dataset).
 fn write_first_base(srv: &Server, a: &Aof) -> Result<(), String> {
-    let tmp = a.path().with_file_name(format!("temp-rewriteaof-{}.aof", std::process::id()));
+    let tmp = a.layout().file(&format!("temp-rewriteaof-{}.aof", std::process::id()));
+    let (rdb, compress) = {
+        let c = srv.config.read();
+        (c.aof_use_rdb_preamble, c.rdbcompression)
+    };
     let mut l = srv.keyspace.lock_all();
     a.abort_rewrite();
     a.begin_rewrite();
-    let r = snapshot::write_aof_base(&mut l, &tmp).and_then(|_| a.finish_rewrite(&tmp));
+    let r = snapshot::write_base(&mut l, &tmp, rdb, compress).and_then(|_| a.finish_rewrite(&tmp, rdb));
     if r.is_err() {
         a.abort_rewrite();
         let _ = std::fs::remove_file(&tmp);
@@ -346,7 +361,7 @@ pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
         tracing::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
         jobs.kill(Kind::Aof);
     }
-    let a = Aof::pending(aof_path(&cfg), policy)?;
+    let a = Aof::pending(aof_layout(&cfg), policy)?;
     *srv.persist.aof.write() = Some(a.clone());
     if jobs.running().is_some() {
         jobs.rewrite_scheduled.store(true, Ordering::Relaxed);

@@ -106,6 +106,17 @@ pub fn write_rdb(locked: &mut Locked, path: &Path, compress: bool) -> Result<(),
     f.sync_all().map_err(|e| format!("fsync of {} failed: {e}", path.display()))
 }
 
+/// Writes an AOF base to `path` and syncs it: an RDB image when `rdb`
+/// (`aof-use-rdb-preamble yes`, compressed as `compress` says), otherwise
+/// commands. O(dataset), plus `rdb-key-save-delay` per key.
+pub fn write_base(locked: &mut Locked, path: &Path, rdb: bool, compress: bool) -> Result<(), String> {
+    if rdb {
+        write_rdb(locked, path, compress)
+    } else {
+        write_aof_base(locked, path)
+    }
+}
+
 /// Commands per RPUSH/HSET when writing an AOF base (Redis's value).
 const ITEMS_PER_CMD: usize = 64;
 

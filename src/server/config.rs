@@ -35,6 +35,7 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
     pub aof_load_truncated: bool,
+    pub aof_use_rdb_preamble: bool,
     pub save: String,
     pub stop_writes_on_bgsave_error: bool,
     pub rdbcompression: bool,
@@ -69,6 +70,8 @@ pub struct Config {
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats prints.
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// `latency-monitor-threshold`: milliseconds from which the latency monitor records an event (0: off).
+    pub latency_monitor_threshold: u64,
     /// `key-load-delay` (hidden, for tests): microseconds to sleep per key
     /// loaded at start; `-n` sleeps one microsecond with probability 1/n.
     pub key_load_delay: i64,
@@ -113,6 +116,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
             save: "3600 1 300 100 60 10000".into(),
             stop_writes_on_bgsave_error: true,
             rdbcompression: true,
@@ -135,6 +139,7 @@ impl Default for Config {
             zset_max_listpack_value: 64,
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            latency_monitor_threshold: 0,
             key_load_delay: 0,
             rdb_key_save_delay: 0,
             acllog_max_len: 128,
@@ -326,6 +331,7 @@ pub static PARAMS: &[Param] = &[
     param!("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, num, true),
     param!("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, mem, true),
     param!("aof-load-truncated", aof_load_truncated, bool, true),
+    param!("aof-use-rdb-preamble", aof_use_rdb_preamble, bool, true),
     Param {
         name: "save",
         get: |c| c.save.clone(),
@@ -422,6 +428,16 @@ pub static PARAMS: &[Param] = &[
         get: |c| yes_no(c.latency_tracking),
         set: |c, v| {
             c.latency_tracking = parse_bool(v)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "latency-monitor-threshold",
+        get: |c| c.latency_monitor_threshold.to_string(),
+        set: |c, v| {
+            c.latency_monitor_threshold = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
             c.apply_encoding_limits();
             Ok(())
         },
@@ -568,6 +584,7 @@ impl Config {
             self.list_max_listpack_size,
         );
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
+        crate::cmd::server::latency::set_threshold(self.latency_monitor_threshold);
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
     }
 

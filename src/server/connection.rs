@@ -53,12 +53,16 @@ pub async fn serve<S>(
     let mut shutdown = srv.shutdown.subscribe();
     // When the pending output first passed the soft client-output-buffer-limit.
     let mut obuf_soft: Option<Instant> = None;
+    // The `normal` client-output-buffer-limit, read again when each batch of requests arrives (a CONFIG SET applies
+    // from the next read on); with Redis's default (`0 0 0`) the only cost per reply is testing one flag.
+    let mut lim = output_limit(&srv);
     // The buffers were released after an idle spell; the next read starts
     // small and they grow again.
     let mut idle_shrunk = false;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
 
     'conn: loop {
+        let mut limited = lim != Limit::default();
         // Execute every complete request already buffered.
         loop {
             if handle.killed.load(Ordering::Acquire) {
@@ -69,19 +73,34 @@ pub async fn serve<S>(
                 Ok(Some(args)) => {
                     let mut reply = cmd::dispatch(&srv, &mut client, &args);
                     if let Some(block) = client.block.take() {
-                        if !flush(&srv, &client, &mut stream, &mut out, &mut obuf_soft).await {
+                        if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
                             break 'conn;
                         }
                         match wait_blocked(&srv, &mut client, &args, block, &mut stream, &mut buf).await {
                             Some(r) => reply = r,
                             None => break 'conn,
                         }
+                        // The wait may have been long: the limit in force now applies.
+                        lim = output_limit(&srv);
+                        limited = lim != Limit::default();
                     }
                     emit(&srv, &mut client, &reply, &mut out);
+                    // As Redis checks after adding each reply: over the limit, the client is closed at once, its
+                    // pending output and the rest of its pipeline dropped.
+                    if limited && output_check(lim, out.len(), &mut obuf_soft).is_err() {
+                        output_limit_reached(&client);
+                        break 'conn;
+                    }
                     if client.close_after_reply {
                         break;
                     }
-                    if out.len() >= OUT_FLUSH_AT && !drain(&srv, &client, &mut stream, &mut out, &mut obuf_soft).await {
+                    // With a hard limit nothing is written before the batch ends (as Redis writes replies only
+                    // between event-loop turns), so the limit bounds what one batch may produce; without one, a
+                    // long pipeline's output is written as it grows.
+                    if out.len() >= OUT_FLUSH_AT
+                        && lim.hard == 0
+                        && !drain(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await
+                    {
                         break 'conn;
                     }
                 }
@@ -94,7 +113,7 @@ pub async fn serve<S>(
                 }
             }
         }
-        if !flush(&srv, &client, &mut stream, &mut out, &mut obuf_soft).await || client.close_after_reply {
+        if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await || client.close_after_reply {
             break;
         }
         if buf.len() > qbuf_limit {
@@ -133,6 +152,7 @@ pub async fn serve<S>(
                 Ok(n) => {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     idle_shrunk = false;
+                    lim = output_limit(&srv);
                     Next::Continue
                 }
             },
@@ -147,9 +167,10 @@ pub async fn serve<S>(
             break;
         }
     }
-    let _ = stream.shutdown().await;
+    // Gone from CLIENT LIST before the peer sees the connection close, as in Redis.
     cmd::transaction::unwatch_all(&srv, &mut client);
     srv.clients.unregister(handle.id);
+    let _ = stream.shutdown().await;
     tracing::debug!(id = handle.id, "client disconnected");
 }
 
@@ -174,24 +195,26 @@ fn output_limit(srv: &Server) -> Limit {
     srv.config.read().client_output_buffer_limit.normal()
 }
 
+/// Logs, as Redis does, that a client is closed for its output; always false (the connection must close).
 fn output_limit_reached(client: &ClientState) -> bool {
     tracing::warn!(id = client.id(), addr = %client.handle.addr, "closing client for overcoming of output buffer limits");
     false
 }
 
-/// Mid-pipeline output. With no limit for normal clients (Redis's default), writes it all: a client that does not
-/// read is not served further until it does. With a limit, writes only what the socket takes now and goes on
-/// executing, checking the output held against the limit, as Redis does. False: close the connection.
+/// Mid-pipeline output (called only without a hard limit). With no limit for normal clients (Redis's default),
+/// writes it all: a client that does not read is not served further until it does. With a soft limit, writes only
+/// what the socket takes now and goes on executing, checking the output held against the limit. False: close the
+/// connection.
 async fn drain<S: AsyncWrite + Unpin>(
     srv: &Server,
     client: &ClientState,
     stream: &mut S,
     out: &mut BytesMut,
+    lim: Limit,
     soft_since: &mut Option<Instant>,
 ) -> bool {
-    let lim = output_limit(srv);
     if lim == Limit::default() || client.aof_offset > 0 {
-        return flush(srv, client, stream, out, soft_since).await;
+        return flush(srv, client, stream, out, lim, soft_since).await;
     }
     if output_check(lim, out.len(), soft_since).is_err() {
         return output_limit_reached(client);
@@ -214,13 +237,14 @@ async fn drain<S: AsyncWrite + Unpin>(
 }
 
 /// Writes all pending output; false if the peer is gone, the client was killed meanwhile, or its unwritten output
-/// broke `client-output-buffer-limit`. Under `appendfsync always` it first waits until this client's writes are on
-/// disk.
+/// broke `client-output-buffer-limit` (`lim`). Under `appendfsync always` it first waits until this client's writes
+/// are on disk.
 async fn flush<S: AsyncWrite + Unpin>(
     srv: &Server,
     client: &ClientState,
     stream: &mut S,
     out: &mut BytesMut,
+    lim: Limit,
     soft_since: &mut Option<Instant>,
 ) -> bool {
     if out.is_empty() {
@@ -229,7 +253,6 @@ async fn flush<S: AsyncWrite + Unpin>(
     if client.aof_offset > 0 {
         srv.persist.wait_durable(client.aof_offset).await;
     }
-    let lim = output_limit(srv);
     let kill = &client.handle.kill_notify;
     let mut written = 0;
     let mut ok = true;

@@ -4,8 +4,30 @@ use super::*;
 
 const AOF: &[&str] = &["--appendonly", "yes"];
 
+/// The incremental files the manifest in `dir/appendonlydir` lists, in order.
+fn incr_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let aof_dir = dir.join("appendonlydir");
+    let manifest = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    manifest
+        .lines()
+        .filter(|l| l.ends_with("type i"))
+        .map(|l| aof_dir.join(l.split_whitespace().nth(1).unwrap()))
+        .collect()
+}
+
+/// The last incremental file (where new commands are appended).
+fn last_incr(dir: &Path) -> std::path::PathBuf {
+    incr_files(dir).pop().unwrap()
+}
+
+/// The commands logged since the last rewrite (all incremental files).
 fn aof_text(dir: &Path) -> String {
-    String::from_utf8_lossy(&std::fs::read(dir.join("appendonly.aof")).unwrap()).into_owned()
+    incr_files(dir).iter().map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned()).collect()
+}
+
+/// Total size of the AOF directory's files.
+fn aof_dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join("appendonlydir")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
 }
 
 #[test]
@@ -153,7 +175,7 @@ fn aof_rewrites_automatically_on_growth() {
     wait_for(20, "rewrite end", || info(&mut c, "aof_rewrite_in_progress") == "0");
     let _: () = c.set("after", "1").unwrap();
     srv.terminate();
-    assert!(std::fs::metadata(srv.dir.path().join("appendonly.aof")).unwrap().len() < 100_000);
+    assert!(aof_dir_size(srv.dir.path()) < 100_000);
     let srv = Server::start_in(srv.into_dir(true), AOF);
     let mut c = srv.conn();
     assert_eq!(c.get::<_, String>("k").unwrap(), format!("299-{}", "v".repeat(1000)));
@@ -167,13 +189,13 @@ fn written_aof() -> (tempfile::TempDir, usize) {
     let _: () = c.set("a", "1").unwrap();
     let _: () = c.rpush("l", &["x", "y"]).unwrap();
     srv.terminate();
-    let len = std::fs::read(srv.dir.path().join("appendonly.aof")).unwrap().len();
+    let len = std::fs::read(last_incr(srv.dir.path())).unwrap().len();
     (srv.into_dir(true), len)
 }
 
 fn append(dir: &Path, bytes: &[u8]) {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(dir.join("appendonly.aof")).unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(last_incr(dir)).unwrap();
     f.write_all(bytes).unwrap();
 }
 
@@ -207,10 +229,10 @@ fn garbage_in_the_middle_of_the_aof_refuses_to_start_naming_the_offset() {
     append(dir.path(), b"this is not a command\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n");
     let out = start_fails(dir.path(), AOF);
     assert!(out.contains("Bad file format") && out.contains(&format!("offset {len}")), "{out}");
-    let mut bytes = std::fs::read(dir.path().join("appendonly.aof")).unwrap();
+    let mut bytes = std::fs::read(last_incr(dir.path())).unwrap();
     bytes.truncate(len);
     bytes.extend_from_slice(b"*2\r\n$3\r\nDEL\r\n$x\r\na\r\n*1\r\n$4\r\nPING\r\n");
-    std::fs::write(dir.path().join("appendonly.aof"), bytes).unwrap();
+    std::fs::write(last_incr(dir.path()), bytes).unwrap();
     let out = start_fails(dir.path(), AOF);
     assert!(out.contains("Bad file format") && out.contains(&format!("offset {len}")), "{out}");
 }

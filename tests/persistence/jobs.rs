@@ -41,10 +41,12 @@ fn wait_jobs(c: &mut Connection, what: &str, mut done: impl FnMut(&HashMap<Strin
     });
 }
 
-/// No temporary file of a save or rewrite is left in `dir`.
+/// No temporary file of a save or rewrite is left in `dir` or its AOF directory.
 fn assert_no_temp_files(dir: &Path) {
+    let aof_dir = dir.join("appendonlydir");
     let left: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
+        .chain(std::fs::read_dir(aof_dir).into_iter().flatten())
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("temp-"))
         .collect();
@@ -122,7 +124,7 @@ fn bgsave_and_bgrewriteaof_inside_exec_are_scheduled() {
         i["rdb_saves"] == "1" && i["aof_rewrites"] == "1" && i["rdb_bgsave_in_progress"] == "0"
     });
     assert!(srv.dir.path().join("dump.rdb").exists());
-    assert!(srv.dir.path().join("appendonly.aof").exists());
+    assert!(srv.dir.path().join("appendonlydir").join("appendonly.aof.manifest").exists());
 }
 
 /// A writer for the CONFIG SET tests: SET w:n for n = 0, 1 … until the
@@ -221,7 +223,7 @@ fn appendonly_no_during_the_first_rewrite_stops_it_cleanly() {
     assert_eq!((i["aof_enabled"].as_str(), i["aof_rewrite_in_progress"].as_str()), ("0", "0"), "{i:?}");
     assert_eq!((i["aof_rewrite_scheduled"].as_str(), i["aof_last_bgrewrite_status"].as_str()), ("0", "ok"));
     assert_no_temp_files(srv.dir.path());
-    assert!(!srv.dir.path().join("appendonly.aof").exists());
+    assert!(!srv.dir.path().join("appendonlydir").join("appendonly.aof.manifest").exists());
     // Nothing is left scheduled or running: a BGSAVE starts at once.
     config_set(&mut c, "rdb-key-save-delay", "0");
     assert_eq!(status(&mut c, &["BGSAVE"]), "Background saving started");

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -29,14 +29,21 @@ const CONTAINERS: &[&str] = &[
 const SUB_BUCKETS: u64 = 16;
 const BUCKETS: usize = 16 + 60 * 16;
 
-/// A log-linear latency histogram in nanoseconds.
+/// A log-linear latency histogram in nanoseconds. Its buckets (8 KB) are
+/// allocated by the first sample, as Redis allocates its histograms: with
+/// `latency-tracking no` a command's counters cost a few words.
 struct Histogram {
-    counts: Box<[AtomicU64]>,
+    buckets: OnceLock<Box<[AtomicU64]>>,
 }
 
 impl Histogram {
     fn new() -> Histogram {
-        Histogram { counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+        Histogram { buckets: OnceLock::new() }
+    }
+
+    /// The bucket counts; empty before the first sample.
+    fn counts(&self) -> &[AtomicU64] {
+        self.buckets.get().map_or(&[], |b| &b[..])
     }
 
     fn index(v: u64) -> usize {
@@ -60,11 +67,12 @@ impl Histogram {
     }
 
     fn record(&self, v: u64) {
-        self.counts[Self::index(v).min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        let counts = self.buckets.get_or_init(|| (0..BUCKETS).map(|_| AtomicU64::new(0)).collect());
+        counts[Self::index(v).min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
     }
 
     fn total(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.counts().iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
     /// The value at percentile `p` (0–100): the upper bound of the bucket
@@ -72,7 +80,7 @@ impl Histogram {
     fn value_at(&self, p: f64, total: u64) -> u64 {
         let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
         let mut seen = 0;
-        for (i, c) in self.counts.iter().enumerate() {
+        for (i, c) in self.counts().iter().enumerate() {
             seen += c.load(Ordering::Relaxed);
             if seen >= rank {
                 return Self::upper(i);
@@ -96,7 +104,7 @@ impl CmdStat {
         for c in [&self.calls, &self.usec, &self.rejected, &self.failed] {
             c.store(0, Ordering::Relaxed);
         }
-        for c in self.latency.counts.iter() {
+        for c in self.latency.counts() {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -283,7 +291,7 @@ pub fn latency_histogram(name: &str) -> Option<(u64, Vec<(u64, u64)>)> {
         Some(s) => s.clone(),
         None => COMMANDS.read().get(name)?.clone(),
     };
-    let counts: Vec<u64> = s.latency.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let counts: Vec<u64> = s.latency.counts().iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let total: u64 = counts.iter().sum();
     if total == 0 {
         return None;

@@ -55,7 +55,10 @@ pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if is(sub, "sleep") && n == 3 {
         // Redis reads the time with strtod and no check: junk sleeps 0 s.
         let secs = args::parse_f64_bytes(&a[2]).filter(|f| f.is_finite()).unwrap_or(0.0).max(0.0);
-        std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+        // Off the async worker (as the expire cycle does): the connections queued on this worker go on being
+        // served by the others, in the order their requests arrive, instead of waiting for the sleep to end.
+        let pause = std::time::Duration::from_secs_f64(secs.min(3600.0));
+        tokio::task::block_in_place(|| std::thread::sleep(pause));
         return args::ok();
     }
     if is(sub, "object") && n == 3 {
