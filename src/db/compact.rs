@@ -3,8 +3,9 @@
 //! Most keys and many values are short. Stored as `Bytes` each would cost a
 //! 32-byte handle plus a heap block plus, once shared, a 24-byte header. A
 //! [`CompactBytes`] is 24 bytes: up to 22 bytes inline with no allocation,
-//! longer contents in one reference-counted block, handed out to replies
-//! without copying.
+//! up to 4 KiB in one exactly sized block (copied into a reply, which costs
+//! what taking a reference would: one allocation), longer contents in one
+//! reference-counted block handed out to replies without copying.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -17,12 +18,20 @@ use bytes::Bytes;
 /// Longest content kept inline.
 pub const INLINE_MAX: usize = 22;
 
+/// Longest content kept in a plain block; longer ones are shared, so a
+/// reply takes a reference instead of a copy. A reference count would add
+/// 16 bytes to every medium value (a 100-byte value: 128-byte block instead
+/// of 112).
+pub const BOXED_MAX: usize = 4096;
+
 /// An immutable byte string: inline when short, shared when long. It hashes
 /// and compares as its bytes, so maps keyed by it are looked up by `&[u8]`.
 #[derive(Clone)]
 pub enum CompactBytes {
     /// Up to [`INLINE_MAX`] bytes stored in place.
     Inline(u8, [u8; INLINE_MAX]),
+    /// Up to [`BOXED_MAX`] bytes in one block of their own.
+    Boxed(Box<[u8]>),
     /// Longer contents, shared (a reply takes a reference, not a copy).
     Shared(Arc<[u8]>),
 }
@@ -34,16 +43,19 @@ impl CompactBytes {
             let mut buf = [0u8; INLINE_MAX];
             buf[..b.len()].copy_from_slice(b);
             CompactBytes::Inline(b.len() as u8, buf)
+        } else if b.len() <= BOXED_MAX {
+            CompactBytes::Boxed(Box::from(b))
         } else {
             CompactBytes::Shared(Arc::from(b))
         }
     }
 
-    /// The contents as `Bytes` for a reply: a copy when inline (at most 22
-    /// bytes), a new reference to the same block when shared.
+    /// The contents as `Bytes` for a reply: a copy up to [`BOXED_MAX`]
+    /// bytes, a new reference to the same block beyond.
     pub fn to_bytes(&self) -> Bytes {
         match self {
             CompactBytes::Inline(len, buf) => Bytes::copy_from_slice(&buf[..*len as usize]),
+            CompactBytes::Boxed(b) => Bytes::copy_from_slice(b),
             CompactBytes::Shared(a) => Bytes::from_owner(SharedSlice(a.clone())),
         }
     }
@@ -64,6 +76,7 @@ impl Deref for CompactBytes {
     fn deref(&self) -> &[u8] {
         match self {
             CompactBytes::Inline(len, buf) => &buf[..*len as usize],
+            CompactBytes::Boxed(b) => b,
             CompactBytes::Shared(a) => a,
         }
     }
@@ -140,12 +153,13 @@ mod tests {
     #[test]
     fn size_and_round_trip() {
         assert_eq!(std::mem::size_of::<CompactBytes>(), 24);
-        for len in [0, 1, 22, 23, 100] {
-            let v: Vec<u8> = (0..len as u8).collect();
+        for len in [0, 1, 22, 23, 100, 4096, 4097, 10000] {
+            let v: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let c = CompactBytes::from_slice(&v);
             assert_eq!(&c[..], &v[..]);
             assert_eq!(&c.to_bytes()[..], &v[..]);
             assert_eq!(matches!(c, CompactBytes::Inline(..)), len <= INLINE_MAX);
+            assert_eq!(matches!(c, CompactBytes::Boxed(..)), len > INLINE_MAX && len <= BOXED_MAX);
         }
     }
 
