@@ -45,17 +45,6 @@ fn fits(limit: i64, count: usize, bytes: usize, num: usize, den: usize) -> bool 
     }
 }
 
-/// Encoded size of one element in a pack (LEB128 length + bytes).
-fn packed_size(v: &[u8]) -> usize {
-    let mut n = v.len();
-    let mut size = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        size += 1;
-    }
-    size + v.len()
-}
-
 /// A list value. Indexes are 0-based from the head.
 #[derive(Debug, Clone)]
 pub enum ListValue {
@@ -83,7 +72,8 @@ pub enum End {
 impl ListValue {
     /// A list of `items` in order, in the encoding its size calls for. O(n).
     pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]> + Clone) -> ListValue {
-        let (count, bytes) = items.clone().into_iter().fold((0, 4), |(n, b), it| (n + 1, b + packed_size(it)));
+        let (count, bytes) =
+            items.clone().into_iter().fold((0, 4), |(n, b), it| (n + 1, b + listpack::encoded_len(it)));
         if within_limit(count, bytes, 1, 1) {
             // One exactly sized block, no reallocation per element.
             return ListValue::Pack(Listpack::from_items(items));

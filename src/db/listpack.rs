@@ -23,23 +23,23 @@ pub struct Listpack {
     buf: Box<[u8]>,
 }
 
-/// Writes `n` as LEB128 into `out`.
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
+/// The LEB128 length prefix of an element of `n` bytes: the bytes, and
+/// how many of them are used.
+fn len_prefix(mut n: usize) -> ([u8; 10], usize) {
+    let (mut out, mut k) = ([0u8; 10], 0);
     while n >= 0x80 {
-        out.push((n as u8) | 0x80);
+        out[k] = (n as u8) | 0x80;
         n >>= 7;
+        k += 1;
     }
-    out.push(n as u8);
+    out[k] = n as u8;
+    (out, k + 1)
 }
 
-/// Bytes a LEB128 length of `n` takes.
-fn len_size(mut n: usize) -> usize {
-    let mut size = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        size += 1;
-    }
-    size
+/// Bytes `v` takes in a pack (length prefix and contents): what the size
+/// limits of packed lists and hashes and quicklist nodes count. O(1).
+pub fn encoded_len(v: &[u8]) -> usize {
+    len_prefix(v.len()).1 + v.len()
 }
 
 /// Reads the element at `off`: `(start of its bytes, its length)`. The
@@ -88,11 +88,12 @@ impl Listpack {
         let mut p = Listpack::new();
         let mut n = 0usize;
         // Sized first: one allocation, no growth and no shrink at the end.
-        let size = items.clone().into_iter().fold(HEADER, |s, it| s + len_size(it.len()) + it.len());
+        let size = items.clone().into_iter().fold(HEADER, |s, it| s + encoded_len(it));
         let mut body = Vec::with_capacity(size);
         body.extend_from_slice(&[0; HEADER]);
         for it in items {
-            put_len(&mut body, it.len());
+            let (prefix, k) = len_prefix(it.len());
+            body.extend_from_slice(&prefix[..k]);
             body.extend_from_slice(it);
             n += 1;
         }
@@ -150,8 +151,12 @@ impl Listpack {
         Iter { buf: &self.buf, off: HEADER.min(self.buf.len()), left: self.len() }
     }
 
-    /// Byte offset of element `i` (`i == len` gives the end). O(bytes before it).
+    /// Byte offset of element `i` (`i == len` gives the end, without a
+    /// walk). O(bytes before it).
     fn offset(&self, i: usize) -> usize {
+        if i >= self.len() {
+            return self.buf.len().max(HEADER);
+        }
         let mut off = HEADER;
         for _ in 0..i {
             let (start, n) = read_at(&self.buf, off);
@@ -173,34 +178,20 @@ impl Listpack {
     pub fn insert(&mut self, i: usize, v: &[u8]) {
         let len = self.len();
         debug_assert!(i <= len);
-        let at = self.offset(i.min(len));
+        let at = self.offset(i);
+        let (prefix, k) = len_prefix(v.len());
         self.edit(|buf| {
-            if buf.is_empty() {
-                buf.reserve_exact(HEADER + len_size(v.len()) + v.len());
-                buf.extend_from_slice(&[0; HEADER]);
-            }
-            let mut enc = Vec::with_capacity(len_size(v.len()) + v.len());
-            put_len(&mut enc, v.len());
-            enc.extend_from_slice(v);
-            buf.reserve_exact(enc.len());
-            buf.splice(at..at, enc);
+            let header = if buf.is_empty() { HEADER } else { 0 };
+            buf.reserve_exact(header + k + v.len());
+            buf.resize(buf.len() + header, 0);
+            buf.splice(at..at, prefix[..k].iter().chain(v).copied());
             len + 1
         });
     }
 
     /// Appends `v`. O(bytes) (a reallocation may copy the block).
     pub fn push_back(&mut self, v: &[u8]) {
-        let len = self.len();
-        self.edit(|buf| {
-            if buf.is_empty() {
-                buf.reserve_exact(HEADER + len_size(v.len()) + v.len());
-                buf.extend_from_slice(&[0; HEADER]);
-            }
-            buf.reserve_exact(len_size(v.len()) + v.len());
-            put_len(buf, v.len());
-            buf.extend_from_slice(v);
-            len + 1
-        });
+        self.insert(self.len(), v);
     }
 
     /// Prepends `v`. O(bytes) (everything moves).
@@ -239,13 +230,11 @@ impl Listpack {
         }
         let at = self.offset(i);
         let (s, n) = read_at(&self.buf, at);
-        let mut enc = Vec::with_capacity(len_size(v.len()) + v.len());
-        put_len(&mut enc, v.len());
-        enc.extend_from_slice(v);
+        let (prefix, k) = len_prefix(v.len());
         let len = self.len();
         self.edit(|buf| {
-            buf.reserve_exact(enc.len().saturating_sub(s + n - at));
-            buf.splice(at..s + n, enc);
+            buf.reserve_exact((k + v.len()).saturating_sub(s + n - at));
+            buf.splice(at..s + n, prefix[..k].iter().chain(v).copied());
             len
         });
     }

@@ -41,20 +41,9 @@ pub struct Quicklist {
     payload: usize,
 }
 
-/// Encoded size of one element in a node (LEB128 length + bytes).
-fn encoded(v: &[u8]) -> usize {
-    let mut n = v.len();
-    let mut size = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        size += 1;
-    }
-    size + v.len()
-}
-
 /// Whether a node of `count` elements and `payload` bytes may take `v`.
 fn has_room(count: u32, payload: usize, v: &[u8]) -> bool {
-    (count as usize) < NODE_MAX_ENTRIES && payload + encoded(v) <= NODE_MAX_BYTES
+    (count as usize) < NODE_MAX_ENTRIES && payload + listpack::encoded_len(v) <= NODE_MAX_BYTES
 }
 
 impl Quicklist {
@@ -69,7 +58,7 @@ impl Quicklist {
                 chunk.clear();
                 chunk_bytes = 0;
             }
-            chunk_bytes += encoded(it);
+            chunk_bytes += listpack::encoded_len(it);
             chunk.push(it);
         }
         if !chunk.is_empty() {
@@ -324,7 +313,7 @@ mod tests {
     fn check(q: &Quicklist, model: &[Vec<u8>]) {
         assert_eq!(q.len(), model.len());
         assert_eq!(q.iter().map(|v| v.to_vec()).collect::<Vec<_>>(), model);
-        assert_eq!(q.payload_size(), model.iter().map(|v| encoded(v)).sum::<usize>());
+        assert_eq!(q.payload_size(), model.iter().map(|v| listpack::encoded_len(v)).sum::<usize>());
         let counts: usize = q.nodes.iter().map(|n| n.count as usize).sum();
         assert_eq!(counts, model.len());
         for n in &q.nodes {
