@@ -6,18 +6,9 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, int, nil, ok, status, Raw, Resp, Server};
+use common::{bulk, err, int, nil, ok, status, text, Raw, Resp, Server};
 
 const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
-
-/// A string-like reply as text.
-fn text(r: Resp) -> String {
-    match r {
-        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8(b).unwrap(),
-        Resp::Simple(s) => s,
-        other => panic!("not a string: {other:?}"),
-    }
-}
 
 /// `blocked_clients` of INFO clients.
 fn blocked_clients(admin: &mut Raw) -> i64 {

@@ -4,37 +4,8 @@
 //! commands are in `server_cmds.rs`.
 
 mod common;
-use std::time::{Duration, Instant};
 
-use common::{bulk, err, int, ok, status, Raw, Resp, Server};
-
-fn arr(items: Vec<Resp>) -> Resp {
-    Resp::Array(Some(items))
-}
-
-/// A string-like reply (bulk, verbatim, status, integer) as text.
-fn text(r: Resp) -> String {
-    match r {
-        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8(b).unwrap(),
-        Resp::Simple(s) => s,
-        Resp::Int(n) => n.to_string(),
-        other => panic!("not a string: {other:?}"),
-    }
-}
-
-/// The bulk strings of a flat array reply.
-fn strings(r: Resp) -> Vec<String> {
-    let Resp::Array(Some(items)) = r else { panic!("not an array: {r:?}") };
-    items.into_iter().map(text).collect()
-}
-
-fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::{arr, bulk, err, int, ok, status, strings, text, wait_for, Raw, Resp, Server};
 
 #[test]
 fn ping_echo() {

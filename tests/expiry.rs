@@ -5,7 +5,7 @@
 mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{bulk, err, int, ok, Raw, Resp, Server};
+use common::{bulk, err, int, ok, wait_for, Raw, Resp, Server};
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
@@ -24,15 +24,6 @@ fn info_field(r: &mut Raw, section: &str, field: &str) -> i64 {
     let text = String::from_utf8(text).unwrap();
     let line = text.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or_else(|| panic!("{field}"));
     line.trim().parse().unwrap()
-}
-
-/// Polls `f` until it is true or `secs` pass.
-fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

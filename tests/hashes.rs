@@ -5,11 +5,7 @@
 mod common;
 use std::collections::{HashMap, HashSet};
 
-use common::{bulk, err, int, nil, ok, Raw, Resp, Server};
-
-fn arr(items: &[&str]) -> Resp {
-    Resp::Array(Some(items.iter().map(|s| bulk(s)).collect()))
-}
+use common::{bulk, bulks as arr, err, int, nil, ok, Raw, Resp, Server};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 

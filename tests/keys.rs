@@ -8,11 +8,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{bulk, err, int, ok, status, Raw, Resp, Server};
-
-fn arr(items: Vec<Resp>) -> Resp {
-    Resp::Array(Some(items))
-}
+use common::{arr, bulk, err, int, ok, status, Raw, Resp, Server};
 
 /// The bulk strings of an array reply, sorted.
 fn sorted(r: Resp) -> Vec<String> {

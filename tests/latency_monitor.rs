@@ -3,16 +3,7 @@
 
 mod common;
 
-use common::{err, int, ok, Resp, Server};
-
-/// A string-like reply (bulk, verbatim, status) as text.
-fn text(r: Resp) -> String {
-    match r {
-        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8(b).unwrap(),
-        Resp::Simple(s) => s,
-        other => panic!("not a string: {other:?}"),
-    }
-}
+use common::{err, int, ok, text, Resp, Server};
 
 fn items(r: Resp) -> Vec<Resp> {
     match r {

@@ -8,22 +8,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{bulk, encode_cmd, err, ok, Raw, Resp, Server};
+use common::{bulk, encode_cmd, err, ok, wait_until as eventually, Raw, Resp, Server};
 
 fn pong() -> Resp {
     Resp::Simple("PONG".into())
-}
-
-/// Polls `cond` every 20 ms until it holds or `secs` pass.
-fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
 }
 
 /// Number of connected clients, from CLIENT LIST.

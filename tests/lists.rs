@@ -4,24 +4,7 @@
 
 mod common;
 
-use common::{bulk, err, int, nil, ok, Raw, Resp, Server};
-
-fn arr(items: &[&str]) -> Resp {
-    Resp::Array(Some(items.iter().map(|s| bulk(s)).collect()))
-}
-
-fn ints(items: &[i64]) -> Resp {
-    Resp::Array(Some(items.iter().map(|&n| Resp::Int(n)).collect()))
-}
-
-fn nil_array() -> Resp {
-    Resp::Array(None)
-}
-
-/// LMPOP/BLMPOP's `[key, [elements]]`.
-fn keyed(key: &str, items: &[&str]) -> Resp {
-    Resp::Array(Some(vec![bulk(key), arr(items)]))
-}
+use common::{bulk, bulks as arr, err, int, ints, keyed, nil, nil_array, ok, Raw, Resp, Server};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 

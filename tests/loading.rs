@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, free_port, int, ok, server_bin, status, Raw, Resp, Server};
+use common::{bulk, err, free_port, info_field as field, int, ok, server_bin, status, Raw, Resp, Server};
 
 const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 
@@ -108,11 +108,6 @@ fn info(r: &mut Raw, section: &str) -> String {
         Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
         other => panic!("INFO {section}: {other:?}"),
     }
-}
-
-/// One field of an INFO text, if present.
-fn field(text: &str, name: &str) -> Option<String> {
-    text.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
 }
 
 /// Polls INFO persistence (no sleeping) until `loading:0`, for at most 10 s.

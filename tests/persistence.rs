@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, server_bin, Server};
+use common::{free_port, server_bin, wait_for, Server};
 use redis::{Commands, Connection};
 
 /// One stored value, as read back through commands.
@@ -28,15 +28,6 @@ enum V {
 
 /// The whole dataset: (db, key) → (value, PEXPIRETIME or -1).
 type Data = BTreeMap<(i64, Vec<u8>), (V, i64)>;
-
-/// Polls `f` every 10 ms until it holds; panics with `what` after `secs`.
-fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// A field of `INFO persistence`.
 fn info(c: &mut Connection, field: &str) -> String {

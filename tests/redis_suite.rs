@@ -6,9 +6,9 @@
 
 mod common;
 use std::io::BufRead;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bulk, err, int, ok, status, Raw, Resp, Server};
+use common::{bulk, err, int, ok, status, wait_for, Raw, Resp, Server};
 
 /// A RESP2 flat key/value array as pairs of strings.
 fn pairs(r: Resp) -> Vec<(String, String)> {
@@ -37,14 +37,6 @@ fn info_field(r: &mut Raw, section: &str, name: &str) -> String {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
         .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]
@@ -212,7 +204,7 @@ fn debug_set_active_expire_and_packed_threshold() {
     // …but they are gone for readers (lazy expiry still works).
     assert_eq!(r.call(&["EXISTS", "k0"]), int(0));
     assert_eq!(r.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]), ok());
-    wait_for("the active cycle to reclaim the keys", || r.call(&["DBSIZE"]) == int(0));
+    wait_for(10, "the active cycle to reclaim the keys", || r.call(&["DBSIZE"]) == int(0));
     assert_eq!(r.call(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1b"]), ok());
     assert_eq!(r.call(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]), ok());
     assert_eq!(
@@ -250,7 +242,7 @@ fn blocked_pop_keeps_waiting_when_the_key_becomes_another_type() {
     let mut r = s.raw();
     let mut b = s.raw();
     b.cmd(&[b"BLPOP", b"list", b"0"]);
-    wait_for("the client to block", || blocked_clients(&mut r) == 1);
+    wait_for(10, "the client to block", || blocked_clients(&mut r) == 1);
     // The list appears and is replaced by a string before the retry.
     assert_eq!(r.call(&["MULTI"]), ok());
     for cmd in [&["LPUSH", "list", "a"][..], &["DEL", "list"], &["SET", "list", "foo"]] {
@@ -413,7 +405,7 @@ fn a_watched_key_reclaimed_by_active_expiry_fails_exec() {
     let mut r = s.raw();
     assert_eq!(r.call(&["SET", "x", "foo", "PX", "50"]), ok());
     assert_eq!(r.call(&["WATCH", "x"]), ok());
-    wait_for("the active cycle to reclaim x", || r.call(&["DBSIZE"]) == int(0));
+    wait_for(10, "the active cycle to reclaim x", || r.call(&["DBSIZE"]) == int(0));
     assert_eq!(r.call(&["MULTI"]), ok());
     assert_eq!(r.call(&["PING"]), status("QUEUED"));
     assert_eq!(r.call(&["EXEC"]), Resp::Array(None));

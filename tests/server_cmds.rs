@@ -4,47 +4,13 @@
 //! `connection_cmds.rs`.
 
 mod common;
-use std::time::{Duration, Instant};
 
-use common::{bulk, err, int, ok, status, Raw, Resp, Server};
-
-fn arr(items: Vec<Resp>) -> Resp {
-    Resp::Array(Some(items))
-}
-
-/// A string-like reply (bulk, verbatim, status, integer) as text.
-fn text(r: Resp) -> String {
-    match r {
-        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8(b).unwrap(),
-        Resp::Simple(s) => s,
-        Resp::Int(n) => n.to_string(),
-        other => panic!("not a string: {other:?}"),
-    }
-}
-
-/// The bulk strings of a flat array reply.
-fn strings(r: Resp) -> Vec<String> {
-    let Resp::Array(Some(items)) = r else { panic!("not an array: {r:?}") };
-    items.into_iter().map(text).collect()
-}
+use common::{arr, bulk, err, info_field as field, int, ok, status, strings, text, wait_for, Raw, Resp, Server};
 
 /// A RESP2 flat key/value array as pairs of strings.
 fn pairs(r: Resp) -> Vec<(String, String)> {
     let v = strings(r);
     v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect()
-}
-
-/// A field of an INFO text.
-fn field(info: &str, name: &str) -> Option<String> {
-    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
-}
-
-fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

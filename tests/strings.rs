@@ -3,12 +3,8 @@
 //! Redis 7 gives (checked against redis-server 7.0).
 
 mod common;
-use common::{bulk, err, int, nil, ok, Resp, Server};
+use common::{arr, bulk, err, int, nil, ok, Resp, Server};
 use redis::Commands;
-
-fn arr(items: Vec<Resp>) -> Resp {
-    Resp::Array(Some(items))
-}
 
 const SYNTAX: &str = "ERR syntax error";
 const NOT_INT: &str = "ERR value is not an integer or out of range";

@@ -6,14 +6,10 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{bulk, err, int, ok, Raw, Resp, Server};
+use common::{arr, bulk, err, int, ok, Raw, Resp, Server};
 
 fn queued() -> Resp {
     Resp::Simple("QUEUED".into())
-}
-
-fn arr(items: Vec<Resp>) -> Resp {
-    Resp::Array(Some(items))
 }
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";

@@ -382,3 +382,66 @@ pub fn status(s: &str) -> Resp {
 pub fn nil() -> Resp {
     Resp::Bulk(None)
 }
+
+/// An array of bulk strings.
+pub fn bulks(items: &[&str]) -> Resp {
+    Resp::Array(Some(items.iter().map(|s| bulk(s)).collect()))
+}
+
+/// An array of integers.
+pub fn ints(items: &[i64]) -> Resp {
+    Resp::Array(Some(items.iter().map(|&n| Resp::Int(n)).collect()))
+}
+
+/// The null array reply (`*-1`).
+pub fn nil_array() -> Resp {
+    Resp::Array(None)
+}
+
+/// LMPOP/BLMPOP's `[key, [elements]]`.
+pub fn keyed(key: &str, items: &[&str]) -> Resp {
+    Resp::Array(Some(vec![bulk(key), bulks(items)]))
+}
+
+/// A string-like reply (bulk, verbatim, status, integer) as text.
+pub fn text(r: Resp) -> String {
+    match r {
+        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8(b).unwrap(),
+        Resp::Simple(s) => s,
+        Resp::Int(n) => n.to_string(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+/// The strings of a flat array reply.
+pub fn strings(r: Resp) -> Vec<String> {
+    let Resp::Array(Some(items)) = r else { panic!("not an array: {r:?}") };
+    items.into_iter().map(text).collect()
+}
+
+/// One `name:value` field of an INFO text.
+pub fn info_field(info: &str, name: &str) -> Option<String> {
+    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+}
+
+/// Polls `cond` every 10 ms until it holds or `secs` pass; whether it held.
+pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Polls `cond` until it holds; fails the test after `secs`, naming `what`.
+pub fn wait_for(secs: u64, what: &str, cond: impl FnMut() -> bool) {
+    assert!(wait_until(secs, cond), "timed out waiting for {what}");
+}
+
+/// An array reply of `items`.
+pub fn arr(items: Vec<Resp>) -> Resp {
+    Resp::Array(Some(items))
+}

@@ -10,10 +10,12 @@
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 
+pub use common::wait_until;
+
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // Each test file uses a different part of what is re-exported.
 #[allow(unused_imports)]
@@ -173,18 +175,6 @@ impl Proxy {
     pub fn wait_info(&self, field: &str, want: &str, secs: u64) -> bool {
         wait_until(secs, || self.info_field(field).as_deref() == Some(want))
     }
-}
-
-/// Polls `cond` every 20 ms for up to `secs` seconds.
-pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
 }
 
 /// A `redis` crate connection to 127.0.0.1:port.
