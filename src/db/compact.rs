@@ -50,6 +50,17 @@ impl CompactBytes {
         }
     }
 
+    /// Heap bytes held beyond the 24-byte handle (what the representation
+    /// costs, for MEMORY USAGE and estimates). O(1).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            CompactBytes::Inline(..) => 0,
+            CompactBytes::Boxed(b) => b.len(),
+            // The reference counts precede the bytes.
+            CompactBytes::Shared(a) => a.len() + 16,
+        }
+    }
+
     /// The contents as `Bytes` for a reply: a copy up to [`BOXED_MAX`]
     /// bytes, a new reference to the same block beyond.
     pub fn to_bytes(&self) -> Bytes {

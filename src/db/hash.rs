@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indexmap::IndexMap;
 
-use super::compact::{CompactBytes, INLINE_MAX};
+use super::compact::CompactBytes;
 use super::listpack::Listpack;
 use super::value::Hasher;
 
@@ -117,7 +117,7 @@ impl HashValue {
             HashValue::Table(t) => {
                 std::mem::size_of::<Table>()
                     + t.capacity() * (2 * std::mem::size_of::<CompactBytes>() + 8 + 9)
-                    + t.iter().map(|(f, v)| spill(f) + spill(v)).sum::<usize>()
+                    + t.iter().map(|(f, v)| f.heap_size() + v.heap_size()).sum::<usize>()
             }
         }
     }
@@ -224,15 +224,6 @@ impl HashValue {
             }
             *self = HashValue::Table(Box::new(t));
         }
-    }
-}
-
-/// Heap bytes of a compact string beyond its handle.
-fn spill(b: &CompactBytes) -> usize {
-    if b.len() > INLINE_MAX {
-        b.len() + 16
-    } else {
-        0
     }
 }
 
