@@ -8,8 +8,6 @@
 //! and every command that adds elements signals the key so clients blocked
 //! on it retry.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 
 use super::args::{self, err, fail, int, is, wrongtype};
@@ -48,15 +46,6 @@ fn ranged_int(arg: &[u8], min: i64, max: i64, msg: Option<&str>) -> Result<i64, 
         };
     }
     Ok(v)
-}
-
-/// A blocking timeout in seconds: [`args::timeout`], plus Redis's
-/// `ERR timeout is out of range` for values that overflow milliseconds.
-fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
-    if args::parse_f64_bytes(arg).is_some_and(|f| f * 1000.0 > i64::MAX as f64) {
-        return fail("ERR timeout is out of range");
-    }
-    args::timeout(arg)
 }
 
 /// The list at `key` for a write (LRU touch, no hit/miss stats): `None` if

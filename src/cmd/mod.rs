@@ -10,6 +10,7 @@
 
 pub mod acl;
 pub mod args;
+pub mod blocking;
 pub mod connection;
 pub mod hash;
 pub mod info;
@@ -17,9 +18,11 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod table;
 pub mod transaction;
+pub mod zset;
 
 use std::sync::atomic::Ordering;
 

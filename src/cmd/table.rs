@@ -121,11 +121,13 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 9] {
+fn families() -> [&'static [CommandSpec]; 11] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
         super::hash::COMMANDS,
+        super::set::COMMANDS,
+        super::zset::COMMANDS,
         super::keys::COMMANDS,
         super::server::COMMANDS,
         super::connection::COMMANDS,

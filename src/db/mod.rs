@@ -14,8 +14,10 @@ pub mod list;
 pub mod listpack;
 pub mod quicklist;
 pub mod registry;
+pub mod set;
 pub mod value;
 pub mod watch;
+pub mod zset;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};

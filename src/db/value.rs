@@ -3,6 +3,8 @@
 use super::compact::CompactBytes;
 pub use super::hash::HashValue;
 pub use super::list::ListValue;
+pub use super::set::SetValue;
+pub use super::zset::ZSetValue;
 
 /// Hash state used by every map in the keyspace: fast, seeded per process
 /// (so collisions cannot be precomputed by clients).
@@ -19,6 +21,10 @@ pub enum Value {
     /// A hash of field → value: packed while small, a table when large
     /// (see [`HashValue`]).
     Hash(HashValue),
+    /// A set of distinct members (see [`SetValue`]).
+    Set(SetValue),
+    /// A sorted set: members ordered by score (see [`ZSetValue`]).
+    ZSet(ZSetValue),
 }
 
 /// Publishes the encoding limits (`hash-max-listpack-entries`,
@@ -41,6 +47,8 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -61,6 +69,10 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) if h.is_packed() => "listpack",
             Value::Hash(_) => "hashtable",
+            Value::Set(s) if s.is_intset() => "intset",
+            Value::Set(_) => "hashtable",
+            Value::ZSet(z) if z.is_packed() => "listpack",
+            Value::ZSet(_) => "skiplist",
         }
     }
 
@@ -70,6 +82,8 @@ impl Value {
             Value::Str(s) => s.len(),
             Value::List(l) => l.heap_size(),
             Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

@@ -16,6 +16,7 @@ use super::aof::encode_command;
 use super::rdb::{read_rdb_ref, RdbError, RdbStats, RdbValueRef, RdbWriter, RdbWriterOptions};
 use crate::db::value::{HashValue, ListValue};
 use crate::db::{now_ms, Entry, Locked, Value};
+use crate::protocol::reply::format_double;
 use bytes::Bytes;
 
 /// `rdb-key-save-delay` (Redis's hidden test knob): microseconds slept per
@@ -58,6 +59,9 @@ fn write_value<W: Write>(
         Value::Str(s) => w.write_string(key, s, expire_at_ms),
         Value::List(l) => w.write_list(key, l.iter(), expire_at_ms),
         Value::Hash(h) => w.write_hash(key, h.iter(), h.is_packed(), expire_at_ms),
+        Value::Set(_) | Value::ZSet(_) => {
+            Err(RdbError::Unsupported { offset: 0, reason: format!("type {} not written yet", v.type_name()) })
+        }
     }
 }
 
@@ -159,6 +163,25 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
                             for (f, v) in chunk {
                                 args.push(f);
                                 args.push(v);
+                            }
+                            encode_command(&mut out, &args);
+                        }
+                    }
+                    Value::Set(set) => {
+                        let members: Vec<_> = set.iter().collect();
+                        for chunk in members.chunks(ITEMS_PER_CMD) {
+                            let mut args: Vec<&[u8]> = vec![b"SADD", k];
+                            args.extend(chunk.iter().map(|m| &m[..]));
+                            encode_command(&mut out, &args);
+                        }
+                    }
+                    Value::ZSet(z) => {
+                        let pairs: Vec<(&[u8], String)> = z.iter().map(|(m, s)| (m, format_double(s))).collect();
+                        for chunk in pairs.chunks(ITEMS_PER_CMD) {
+                            let mut args: Vec<&[u8]> = vec![b"ZADD", k];
+                            for (m, s) in chunk {
+                                args.push(s.as_bytes());
+                                args.push(m);
                             }
                             encode_command(&mut out, &args);
                         }

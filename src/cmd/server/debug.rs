@@ -9,6 +9,7 @@ use super::super::args::{self, fail, is};
 use super::super::keys::help_reply;
 use super::super::{CmdResult, Ctx};
 use crate::db::{Entry, Locked, Value};
+use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 
 const DEBUG_HELP: &[&str] = &[
@@ -201,23 +202,36 @@ fn value_digest(e: &Entry) -> [u8; 20] {
                 mix_in(&mut d, item);
             }
         }
-        Value::Hash(h) => {
+        Value::Hash(h) => unordered_pairs(&mut d, h.iter()),
+        Value::Set(s) => {
             let mut acc = [0u8; 20];
-            for (f, v) in h.iter() {
-                let mut pair = [0u8; 20];
-                mix_in(&mut pair, f);
-                mix_in(&mut pair, v);
-                for (x, y) in acc.iter_mut().zip(pair) {
-                    *x ^= y;
-                }
+            for m in s.iter() {
+                xor_in(&mut acc, &hash20(&m));
             }
             mix_in(&mut d, &acc);
+        }
+        Value::ZSet(z) => {
+            let scored: Vec<(&[u8], String)> = z.iter().map(|(m, s)| (m, format_double(s))).collect();
+            unordered_pairs(&mut d, scored.iter().map(|(m, s)| (*m, s.as_bytes())));
         }
     }
     if e.expire_at != 0 {
         xor_in(&mut d, b"!!expire!!");
     }
     d
+}
+
+/// Mixes pairs (hash fields and values, sorted-set members and scores) into
+/// `d` without regard to their order. O(pairs).
+fn unordered_pairs<'a>(d: &mut [u8; 20], pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+    let mut acc = [0u8; 20];
+    for (f, v) in pairs {
+        let mut pair = [0u8; 20];
+        mix_in(&mut pair, f);
+        mix_in(&mut pair, v);
+        xor_in(&mut acc, &pair);
+    }
+    mix_in(d, &acc);
 }
 
 /// The digest of every database: per key, the key mixed with its value's
