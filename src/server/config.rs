@@ -60,11 +60,11 @@ pub struct Config {
     pub hash_max_listpack_entries: u64,
     /// Longest field or value a packed hash may hold.
     pub hash_max_listpack_value: u64,
-    /// `set-max-intset-entries` (no set type here: informs `CONFIG GET`).
+    /// Most members an integer set may have (`set-max-intset-entries`).
     pub set_max_intset_entries: u64,
-    /// `zset-max-listpack-entries` (no sorted sets here: informs `CONFIG GET`).
+    /// Most members a sorted set may have and still be packed.
     pub zset_max_listpack_entries: u64,
-    /// `zset-max-listpack-value` (no sorted sets here: informs `CONFIG GET`).
+    /// Longest member a packed sorted set may hold.
     pub zset_max_listpack_value: u64,
     /// `latency-tracking`: keep a latency histogram per command (INFO latencystats).
     pub latency_tracking: bool,
@@ -401,6 +401,7 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.set_max_intset_entries.to_string(),
         set: |c, v| {
             c.set_max_intset_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            c.apply_encoding_limits();
             Ok(())
         },
         mutable: true,
@@ -410,6 +411,7 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.zset_max_listpack_entries.to_string(),
         set: |c, v| {
             c.zset_max_listpack_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            c.apply_encoding_limits();
             Ok(())
         },
         mutable: true,
@@ -419,6 +421,7 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.zset_max_listpack_value.to_string(),
         set: |c, v| {
             c.zset_max_listpack_value = ranged_memory(v)?;
+            c.apply_encoding_limits();
             Ok(())
         },
         mutable: true,
@@ -583,6 +586,8 @@ impl Config {
             self.hash_max_listpack_value,
             self.list_max_listpack_size,
         );
+        crate::db::set::set_max_intset_entries(self.set_max_intset_entries);
+        crate::db::zset::set_zset_listpack_limits(self.zset_max_listpack_entries, self.zset_max_listpack_value);
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
         crate::cmd::server::latency::set_threshold(self.latency_monitor_threshold);
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);

@@ -47,6 +47,8 @@ pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
         "string" => v.push("@string"),
         "list" => v.push("@list"),
         "hash" => v.push("@hash"),
+        "set" => v.push("@set"),
+        "sorted-set" => v.push("@sortedset"),
         "generic" | "server" => v.push("@keyspace"),
         "connection" => v.push("@connection"),
         "transactions" => v.push("@transaction"),
