@@ -121,7 +121,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 11] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -134,6 +134,7 @@ fn families() -> [&'static [CommandSpec]; 11] {
         super::transaction::COMMANDS,
         super::persistence::COMMANDS,
         super::acl::COMMANDS,
+        super::sort::COMMANDS,
     ]
 }
 
