@@ -1,269 +1,337 @@
 //! The shared mechanism of every blocking command (BLPOP and the other
 //! list pops, BZPOPMIN and the other sorted-set pops): serve at once when a
-//! key is ready, otherwise block the client on its keys.
+//! key is ready, otherwise park the client on its keys until a command
+//! makes one of them ready — and serve it right then, before that command's
+//! locks are released, as Redis's `handleClientsBlockedOnKeys` does after
+//! every `call()`.
 //!
-//! A blocking command that finds nothing to pop sets `client.block` and
-//! replies [`Reply::None`]; the connection then registers the client on the
-//! keys and re-executes the whole command whenever one of them is signalled
-//! (see `server/connection.rs`), until it produces a reply or times out.
+//! # How a client blocks
+//!
+//! A blocking command that finds nothing to take calls [`serve`], which sets
+//! `client.block` and answers [`Reply::None`]. [`super::execute`] then,
+//! still holding the command's shard locks, moves the client's whole
+//! [`ClientState`] and the command's arguments into a [`Parked`] slot and
+//! queues it, per (database, key), behind the clients already waiting there
+//! ([`BlockedClients::park`]). The connection task waits on the slot
+//! (`server/connection.rs`) for a reply, its timeout, `CLIENT UNBLOCK`, or
+//! its own disconnection, and takes its state back.
+//!
+//! # How a client is served
+//!
+//! A write whose keys have parked clients locks every shard
+//! ([`BlockedClients::waits_on`] decides, under the key's shard lock, and a
+//! client only parks while holding that lock, so the answer cannot go stale).
+//! Every key the write made ready ([`crate::db::Locked::signal_ready`]) is
+//! then served ([`serve_ready`]): its parked clients, in the order they
+//! blocked, re-run their command with their own state under the same locks.
+//! A client whose re-run still finds nothing stays parked in its place; one
+//! that is served gets its reply through its slot; keys its command made
+//! ready in turn (BLMOVE's destination) are served in the same pass. So no
+//! later command — the pusher's next one included — can see a key ready
+//! with a client still waiting on it, and clients are served first come,
+//! first served.
+//!
+//! Serving, timing out and `CLIENT UNBLOCK` all end a wait by taking the
+//! state out of the slot under its mutex, so exactly one of them wins.
 //! Inside EXEC the commands never block: they answer the timeout reply.
-//!
-//! # Serving order
-//!
-//! A push wakes every client blocked on the key and their retries race for
-//! the shard lock. To serve them first-come first-served anyway, this module
-//! keeps, per (database, key), the queue of clients that blocked on it
-//! (a *session* per blocked command). A blocking command that finds
-//! elements on a key pops them only if no client ahead of it in that key's
-//! queue is going to retry (it is blocked, not killed, not about to time
-//! out); otherwise it leaves them to that client and keeps waiting. A client
-//! that is served (or fails) re-signals its keys that still hold elements,
-//! so the next one in line retries. New blocking commands queue behind
-//! clients already waiting, as in Redis.
-//!
-//! # CLIENT UNBLOCK
-//!
-//! An unblock request wakes the client; its retry answers the timeout reply
-//! (or the `UNBLOCKED` error) and hands its place in line on like a served
-//! client. A retry about to pop claims the client's block state first, so a
-//! client is either served or unblocked, never both.
-//!
-//! Limits of the retry design: a non-blocking pop (LPOP …) can take
-//! elements before a woken client retries; and a client that disconnects at
-//! the very moment it is woken leaves the element to the next push's wake-up.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 
 use super::args::wrongtype;
-use super::{CmdResult, Ctx};
+use super::{table, CmdResult, Ctx};
 use crate::db::value::Hasher;
 use crate::db::Value;
 use crate::protocol::Reply;
-use crate::server::client::{BlockSpec, ClientHandle, Unblock};
-
-/// A waiter whose deadline is closer than this may time out instead of
-/// retrying, so nobody defers to it.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
+use crate::server::client::{BlockSpec, ClientState, Unblock};
 
 /// A (database, key) pair clients block on.
-type DbKey = (usize, Bytes);
-
-/// One blocked command of one client.
-struct Session {
-    /// Distinguishes this command from the client's earlier ones.
-    gen: u64,
-    /// The keys it waits on (deduplicated).
-    keys: Vec<DbKey>,
-    /// When it times out (`None`: never).
-    deadline: Option<Instant>,
-    /// The client; dead once the connection is gone.
-    handle: Weak<ClientHandle>,
-}
-
-impl Session {
-    /// True when this command can no longer be served: the client is gone
-    /// or killed, or its timeout passed.
-    fn gone(&self, now: Instant) -> bool {
-        match self.handle.upgrade() {
-            None => true,
-            Some(h) => h.killed.load(Ordering::Acquire) || self.deadline.is_some_and(|d| d <= now),
-        }
-    }
-
-    /// True when the client is parked on this command and will retry when
-    /// woken (so elements may be left to it).
-    fn will_retry(&self, now: Instant) -> bool {
-        match self.handle.upgrade() {
-            None => false,
-            Some(h) => {
-                h.is_waiting()
-                    && !h.killed.load(Ordering::Acquire)
-                    && self.deadline.is_none_or(|d| d > now + DEADLINE_MARGIN)
-            }
-        }
-    }
-}
-
-/// Sessions by client (the address of its [`ClientHandle`], unique while
-/// the session holds a `Weak` to it) and the per-key queues of
-/// `(client, gen)`. Invariant: a queue entry exists iff its session does.
-#[derive(Default)]
-struct Fifo {
-    sessions: HashMap<usize, Session, Hasher>,
-    queues: HashMap<DbKey, VecDeque<(usize, u64)>, Hasher>,
-    next_gen: u64,
-    sweep_at: usize,
-}
-
-impl Fifo {
-    /// Removes a session and its queue entries. O(keys × queue length).
-    fn remove(&mut self, id: usize) -> Option<Session> {
-        let s = self.sessions.remove(&id)?;
-        for k in &s.keys {
-            if let Some(q) = self.queues.get_mut(k) {
-                q.retain(|e| *e != (id, s.gen));
-                if q.is_empty() {
-                    self.queues.remove(k);
-                }
-            }
-        }
-        Some(s)
-    }
-
-    /// Drops every session that can no longer be served, once the number of
-    /// sessions has doubled since the last sweep (amortized O(1)).
-    fn maybe_sweep(&mut self, now: Instant) {
-        if self.sessions.len() < self.sweep_at {
-            return;
-        }
-        let dead: Vec<usize> = self.sessions.iter().filter(|(_, s)| s.gone(now)).map(|(id, _)| *id).collect();
-        for id in dead {
-            self.remove(id);
-        }
-        self.sweep_at = (self.sessions.len() * 2).max(64);
-    }
-}
-
-static FIFO: LazyLock<Mutex<Fifo>> = LazyLock::new(Default::default);
-
-/// The calling client's identity in [`Fifo`].
-fn me(ctx: &Ctx) -> usize {
-    Arc::as_ptr(&ctx.client.handle) as usize
-}
-
-/// True if a client ahead of the caller in `key`'s queue will retry, so the
-/// caller must leave the key's elements to it. Prunes dead entries.
-fn someone_ahead(ctx: &Ctx, key: &Bytes) -> bool {
-    let id = me(ctx);
-    let k = (ctx.ks.db, key.clone());
-    let now = Instant::now();
-    let mut f = FIFO.lock();
-    let Some(q) = f.queues.get(&k) else { return false };
-    let mut dead = Vec::new();
-    let mut ahead = false;
-    for &(cid, gen) in q {
-        let Some(s) = f.sessions.get(&cid).filter(|s| s.gen == gen) else { continue };
-        if cid == id {
-            break;
-        }
-        if s.gone(now) {
-            dead.push(cid);
-        } else if s.will_retry(now) {
-            ahead = true;
-            break;
-        }
-    }
-    for cid in dead {
-        f.remove(cid);
-    }
-    ahead
-}
-
-/// Queues the caller on `keys` unless its session already exists.
-fn enqueue(ctx: &Ctx, keys: &[DbKey], deadline: Option<Instant>) {
-    let id = me(ctx);
-    let mut f = FIFO.lock();
-    if f.sessions.contains_key(&id) {
-        return;
-    }
-    f.maybe_sweep(Instant::now());
-    f.next_gen += 1;
-    let gen = f.next_gen;
-    for k in keys {
-        f.queues.entry(k.clone()).or_default().push_back((id, gen));
-    }
-    let handle = Arc::downgrade(&ctx.client.handle);
-    f.sessions.insert(id, Session { gen, keys: keys.to_vec(), deadline, handle });
-}
-
-/// Ends the caller's session (if any) with `result`; its keys that still
-/// hold elements and have other waiters are signalled so the next in line
-/// retries.
-fn finish(ctx: &mut Ctx, keys: &[Bytes], ready: Readiness, result: CmdResult) -> CmdResult {
-    let id = me(ctx);
-    let mut waiting = Vec::new();
-    {
-        let mut f = FIFO.lock();
-        if let Some(s) = f.remove(id) {
-            waiting = s.keys.into_iter().filter(|k| f.queues.contains_key(k)).collect();
-        }
-    }
-    let db = ctx.ks.db;
-    for (d, k) in waiting {
-        // Only keys of this command are locked.
-        if d == db && keys.contains(&k) && ctx.ks.peek(&k).is_some_and(|e| ready(&e.value) == Some(true)) {
-            ctx.ks.signal_ready(&k);
-        }
-    }
-    result
-}
-
-/// The answer of a command unblocked by `CLIENT UNBLOCK` (errors as `Err`,
-/// so they are counted as failed calls). O(size of `timeout_reply`).
-fn unblocked(how: Unblock, timeout_reply: &Reply) -> CmdResult {
-    match how.reply(timeout_reply) {
-        e @ Reply::Error(_) => Err(e),
-        r => Ok(r),
-    }
-}
+pub type DbKey = (usize, Bytes);
 
 /// Whether a key's value can serve a blocked command: `Some(true)` when it
 /// is of the command's type and holds elements, `Some(false)` when of the
 /// type but empty, `None` when of another type (WRONGTYPE at first try).
 pub type Readiness = fn(&Value) -> Option<bool>;
 
+/// Where a parked client's state is while it waits.
+enum Slot {
+    /// Parked: the state and the command to re-run.
+    Waiting(Box<(ClientState, Vec<Bytes>)>),
+    /// Taken out by a command re-running it right now.
+    Running,
+    /// The wait is over: the state and the reply, for the connection.
+    Done(Box<(ClientState, Reply)>),
+    /// The connection has taken its state back.
+    Collected,
+}
+
+/// One parked client: its keys, its deadline and its slot.
+pub struct Parked {
+    /// The client's id (`CLIENT ID`).
+    id: u64,
+    /// The keys it waits on (deduplicated).
+    keys: Vec<DbKey>,
+    /// When it times out (`None`: never).
+    pub deadline: Option<Instant>,
+    /// The reply on timeout (and `CLIENT UNBLOCK … TIMEOUT`).
+    timeout_reply: Reply,
+    slot: Mutex<Slot>,
+    /// Signalled once the slot is `Done`.
+    done: Notify,
+}
+
+impl Parked {
+    /// Waits until the wait is over (served or unblocked). Cancel-safe.
+    pub async fn done(&self) {
+        self.done.notified().await
+    }
+}
+
+/// Parked clients by id, and per (database, key) the ids in blocking order.
+#[derive(Default)]
+struct Queues {
+    parked: HashMap<u64, Arc<Parked>, Hasher>,
+    by_key: HashMap<DbKey, VecDeque<u64>, Hasher>,
+}
+
+impl Queues {
+    /// Removes a client from the registry and its keys' queues.
+    /// O(keys × queue length).
+    fn remove(&mut self, p: &Parked) {
+        self.parked.remove(&p.id);
+        for k in &p.keys {
+            if let Some(q) = self.by_key.get_mut(k) {
+                q.retain(|&id| id != p.id);
+                if q.is_empty() {
+                    self.by_key.remove(k);
+                }
+            }
+        }
+    }
+}
+
+/// Every client parked in a blocking command.
+#[derive(Default)]
+pub struct BlockedClients {
+    queues: Mutex<Queues>,
+    count: AtomicUsize,
+}
+
+impl BlockedClients {
+    /// True when no client is parked (one atomic load: the fast path of
+    /// every command).
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
+    /// True if a client is parked on any of `keys` of database `db`.
+    /// Authoritative while the keys' shards are locked. O(keys).
+    pub fn waits_on<'k>(&self, db: usize, mut keys: impl Iterator<Item = &'k [u8]>) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        let q = self.queues.lock();
+        keys.any(|k| q.by_key.contains_key(&(db, Bytes::copy_from_slice(k))))
+    }
+
+    /// Every key some client waits on (SWAPDB and FLUSHALL change them all).
+    pub fn waited_keys(&self) -> Vec<DbKey> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        self.queues.lock().by_key.keys().cloned().collect()
+    }
+
+    /// Parks `client`, which just blocked in the command `args` as `block`
+    /// says, at the end of its keys' queues. Must be called with the keys'
+    /// shards locked. O(keys).
+    pub fn park(&self, client: ClientState, args: Vec<Bytes>, block: BlockSpec) -> Arc<Parked> {
+        let id = client.id();
+        client.handle.set_blocked();
+        let parked = Arc::new(Parked {
+            id,
+            keys: block.keys,
+            deadline: block.deadline,
+            timeout_reply: block.timeout_reply,
+            slot: Mutex::new(Slot::Waiting(Box::new((client, args)))),
+            done: Notify::new(),
+        });
+        let mut q = self.queues.lock();
+        for k in &parked.keys {
+            q.by_key.entry(k.clone()).or_default().push_back(id);
+        }
+        if let Some(old) = q.parked.insert(id, parked.clone()) {
+            q.remove(&old);
+            q.parked.insert(id, parked.clone());
+        } else {
+            self.count.fetch_add(1, Ordering::AcqRel);
+        }
+        parked
+    }
+
+    /// Ends a wait as `end` says if the client is still parked (not being
+    /// served): removes it and marks its slot done. False if it was not
+    /// parked or is being served.
+    fn end_if_waiting(&self, p: &Parked, end: impl FnOnce(&Parked) -> Reply) -> bool {
+        let mut q = self.queues.lock();
+        let mut slot = p.slot.lock();
+        if !matches!(*slot, Slot::Waiting(_)) {
+            return false;
+        }
+        let Slot::Waiting(w) = std::mem::replace(&mut *slot, Slot::Running) else { return false };
+        let (client, _) = *w;
+        *slot = Slot::Done(Box::new((client, end(p))));
+        drop(slot);
+        self.unregister(&mut q, p);
+        p.done.notify_one();
+        true
+    }
+
+    /// Removes a client whose wait ended from the registry.
+    fn unregister(&self, q: &mut Queues, p: &Parked) {
+        if q.parked.get(&p.id).is_some_and(|x| std::ptr::eq(&**x, p)) {
+            q.remove(p);
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// `CLIENT UNBLOCK`: ends client `id`'s wait with its timeout reply or
+    /// the `UNBLOCKED` error. True if it was parked (and not being served).
+    pub fn unblock(&self, id: u64, how: Unblock) -> bool {
+        let Some(p) = self.queues.lock().parked.get(&id).cloned() else { return false };
+        self.end_if_waiting(&p, |p| how.reply(&p.timeout_reply))
+    }
+
+    /// The connection takes its state back once the wait is over, or gives
+    /// up waiting (timeout, disconnection): a client still parked answers
+    /// its timeout reply. `None` while a command is re-running it (wait on
+    /// [`Parked::done`] and ask again).
+    pub fn collect(&self, p: &Parked) -> Option<(ClientState, Reply)> {
+        self.end_if_waiting(p, |p| p.timeout_reply.clone());
+        let mut slot = p.slot.lock();
+        match std::mem::replace(&mut *slot, Slot::Collected) {
+            Slot::Done(d) => {
+                let (client, reply) = *d;
+                client.handle.end_block();
+                Some((client, reply))
+            }
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
+    /// The clients parked on `key`, in blocking order.
+    fn queue(&self, key: &DbKey) -> Vec<Arc<Parked>> {
+        let q = self.queues.lock();
+        q.by_key.get(key).map_or_else(Vec::new, |ids| ids.iter().filter_map(|id| q.parked.get(id).cloned()).collect())
+    }
+}
+
+/// Serves the clients parked on every key `ctx.ks` made ready, in blocking
+/// order, re-running their commands under the same locks, until no ready
+/// key is left (a served command may make others ready). Requires every
+/// shard locked whenever a ready key has parked clients (see
+/// [`BlockedClients::waits_on`]). O(parked clients on the ready keys ×
+/// their commands).
+pub fn serve_ready(ctx: &mut Ctx<'_>) {
+    let db = ctx.ks.db;
+    while !ctx.ks.ready.is_empty() {
+        let ready = std::mem::take(&mut ctx.ks.ready);
+        for key in ready {
+            for p in ctx.srv.blocking.queue(&key) {
+                if !ctx.ks.is_all() {
+                    // Unreachable by construction (a write whose keys have
+                    // parked clients locks every shard); the client keeps
+                    // waiting rather than touching an unlocked shard.
+                    tracing::warn!(db = key.0, "ready key with parked clients served without every shard locked");
+                    break;
+                }
+                serve_one(ctx, &p);
+            }
+        }
+    }
+    ctx.ks.db = db;
+}
+
+/// Re-runs one parked client's command in `ctx` (the running command's
+/// locks, the parked client's state swapped in for the duration); answers
+/// it unless it blocks again.
+fn serve_one(ctx: &mut Ctx<'_>, p: &Arc<Parked>) {
+    let (mut state, args) = {
+        let mut slot = p.slot.lock();
+        if !matches!(*slot, Slot::Waiting(_)) {
+            return;
+        }
+        match std::mem::replace(&mut *slot, Slot::Running) {
+            Slot::Waiting(w) => *w,
+            _ => return,
+        }
+    };
+    let killed = state.handle.killed.load(Ordering::Acquire);
+    let reply = match table::lookup(&args[0]) {
+        Some(spec) if !killed => {
+            std::mem::swap(ctx.client, &mut state);
+            let reply = super::run(ctx, spec, &args);
+            std::mem::swap(ctx.client, &mut state);
+            reply
+        }
+        _ => Reply::None,
+    };
+    let blocking = &ctx.srv.blocking;
+    let mut q = blocking.queues.lock();
+    let mut slot = p.slot.lock();
+    if state.block.take().is_some() || matches!(reply, Reply::None) {
+        // Still nothing to take (or a killed client): keep its place.
+        *slot = Slot::Waiting(Box::new((state, args)));
+        return;
+    }
+    *slot = Slot::Done(Box::new((state, reply)));
+    drop(slot);
+    blocking.unregister(&mut q, p);
+    p.done.notify_one();
+}
+
 /// The shared body of every blocking command: tries `keys` in order and
-/// runs `take` on the first whose value `ready` accepts and that is the
-/// caller's to take; otherwise blocks (or, inside EXEC, answers
-/// `timeout_reply`). `take` must remove what it serves and delete a key it
-/// empties. O(keys) plus `take`.
+/// runs `take` on the first whose value `ready` accepts; otherwise blocks
+/// (or, inside EXEC, answers `timeout_reply`). `take` must remove what it
+/// serves and delete a key it empties. A re-run of a parked client (see
+/// [`serve_ready`]) skips keys of another type instead of failing.
+/// O(keys) plus `take`.
 pub fn serve(
     ctx: &mut Ctx,
     keys: &[Bytes],
     timeout: Option<Duration>,
     timeout_reply: Reply,
     ready: Readiness,
-    mut take: impl FnMut(&mut Ctx, &Bytes) -> CmdResult,
+    take: impl FnOnce(&mut Ctx, &Bytes) -> CmdResult,
 ) -> CmdResult {
-    let fifo = !ctx.client.in_exec;
-    let retry = fifo && ctx.client.handle.is_blocked();
-    if fifo && !retry {
-        // A new command, not a retry: forget the client's earlier session.
-        FIFO.lock().remove(me(ctx));
-    }
-    if retry {
-        if let Some(how) = ctx.client.handle.unblock_requested() {
-            return finish(ctx, keys, ready, unblocked(how, &timeout_reply));
-        }
-    }
+    let rerun = ctx.client.handle.is_blocked();
+    let mut found = None;
     for key in keys {
-        let has = match ctx.ks.write(key).map(|e| ready(&e.value)) {
-            None => false,
-            Some(Some(has)) => has,
-            // A key that now holds another type does not serve a blocked
-            // client (Redis only serves keys of the command's type): keep waiting.
-            Some(None) if retry => false,
-            Some(None) => return finish(ctx, keys, ready, wrongtype()),
-        };
-        if has && !(fifo && someone_ahead(ctx, key)) {
-            // Serving and CLIENT UNBLOCK exclude each other: whichever
-            // changes the client's block state first wins.
-            if retry && !ctx.client.handle.claim_served() {
-                if let Some(how) = ctx.client.handle.unblock_requested() {
-                    return finish(ctx, keys, ready, unblocked(how, &timeout_reply));
-                }
+        match ctx.ks.peek(key).map(|e| ready(&e.value)) {
+            None | Some(Some(false)) => {}
+            Some(Some(true)) => {
+                found = Some(key);
+                break;
             }
-            let r = take(ctx, key);
-            return finish(ctx, keys, ready, r);
+            // A key that now holds another type does not serve a parked
+            // client (Redis only serves keys of the command's type).
+            Some(None) if rerun => {}
+            Some(None) => return wrongtype(),
         }
     }
-    if !fifo {
+    if let Some(key) = found {
+        return take(ctx, key);
+    }
+    if ctx.client.in_exec {
         return Ok(timeout_reply);
     }
     let db = ctx.ks.db;
@@ -274,7 +342,6 @@ pub fn serve(
         }
     }
     let deadline = timeout.and_then(|d| Instant::now().checked_add(d));
-    enqueue(ctx, &waited, deadline);
     ctx.client.block = Some(BlockSpec { keys: waited, deadline, timeout_reply });
     Ok(Reply::None)
 }

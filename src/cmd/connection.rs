@@ -303,7 +303,7 @@ fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Some(_) => return fail("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
     };
     let id = int(&a[2])?;
-    let done = u64::try_from(id).ok().and_then(|id| ctx.srv.clients.get(id)).is_some_and(|c| c.request_unblock(how));
+    let done = u64::try_from(id).ok().is_some_and(|id| ctx.srv.blocking.unblock(id, how));
     Ok(Reply::Int(done as i64))
 }
 

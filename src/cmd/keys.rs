@@ -311,7 +311,9 @@ fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for s in ctx.ks.shards_mut() {
         s.dbs.swap(x, y);
     }
-    ctx.srv.blocking.wake_all();
+    // What clients wait on changed wholesale: serve any now ready.
+    let waited = ctx.srv.blocking.waited_keys();
+    ctx.ks.ready.extend(waited);
     args::ok()
 }
 

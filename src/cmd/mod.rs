@@ -5,8 +5,8 @@
 //! Dispatch order follows Redis's `processCommand`: look the name up, check
 //! arity, check authentication and ACLs, refuse (`-MISCONF`, `-OOM`,
 //! `-LOADING` while the dataset loads), queue inside MULTI, then lock the shards of
-//! the command's keys and run its handler. Locks are released before
-//! blocked clients are woken.
+//! the command's keys and run its handler; clients blocked on keys it made
+//! ready are served before the locks are released (see [`blocking`]).
 
 pub mod acl;
 pub mod args;
@@ -167,24 +167,24 @@ fn loading_ok(client: &ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool 
     spec.name != "exec" || client.multi.as_ref().is_none_or(|q| q.iter().all(queued_ok))
 }
 
-/// Re-runs a blocked command (arity and queueing were checked the first time).
-pub fn execute_again(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
-    match table::lookup(&args[0]) {
-        Some(spec) if spec.name == "ttl" && args.len() == 3 => {
-            execute(srv, client, table::lookup(b"expire").unwrap_or(spec), args)
-        }
-        Some(spec) => execute(srv, client, spec, args),
-        None => unknown_command(args),
-    }
-}
-
-/// Locks what `spec` needs, runs it, releases the locks, wakes blocked clients.
+/// Locks what `spec` needs, runs it, serves the clients blocked on the keys
+/// it made ready (see [`blocking`]), parks the caller if it blocked, then
+/// releases the locks.
 pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     let ks = &srv.keyspace;
     let mut locked = if spec.has(flags::ALL_KEYS | flags::MOVABLE_KEYS) {
         ks.lock_all()
     } else if spec.first_key > 0 {
-        ks.lock_keys(client.db, spec.key_indexes(args.len()).map(|i| &args[i][..]))
+        let keys = || spec.key_indexes(args.len()).map(|i| &args[i][..]);
+        let locked = ks.lock_keys(client.db, keys());
+        // Serving clients parked on these keys may touch any shard (BLMOVE's
+        // destination): take them all, as Redis runs one command at a time.
+        if spec.has(flags::WRITE) && srv.blocking.waits_on(client.db, keys()) {
+            drop(locked);
+            ks.lock_all()
+        } else {
+            locked
+        }
     } else {
         ks.lock_none()
     };
@@ -193,9 +193,16 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
     locked.wake_blocked = !srv.blocking.is_empty();
     let mut ctx = Ctx { srv, client, ks: locked };
     let reply = run(&mut ctx, spec, args);
-    let ready = std::mem::take(&mut ctx.ks.ready);
+    if !ctx.ks.ready.is_empty() {
+        blocking::serve_ready(&mut ctx);
+    }
+    if let Some(block) = ctx.client.block.take() {
+        // Parked under the keys' locks, so the next write to them serves it.
+        let idle = ClientState::new(ctx.client.handle.clone(), ctx.client.authenticated);
+        let state = std::mem::replace(ctx.client, idle);
+        ctx.client.parked = Some(srv.blocking.park(state, args.to_vec(), block));
+    }
     drop(ctx);
-    srv.blocking.wake(&ready);
     reply
 }
 

@@ -3,7 +3,6 @@
 //!
 //! Nothing here knows about the network or the protocol.
 
-pub mod blocking;
 pub mod compact;
 pub mod evict;
 pub mod expire;

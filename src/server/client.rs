@@ -61,18 +61,6 @@ impl Unblock {
     }
 }
 
-/// Values of [`ClientHandle`]'s block state.
-mod block_state {
-    /// Not in a blocking command.
-    pub const IDLE: u8 = 0;
-    /// Parked in a blocking command; may be served or unblocked.
-    pub const BLOCKED: u8 = 1;
-    /// `CLIENT UNBLOCK … TIMEOUT` won: the command must answer its timeout reply.
-    pub const UNBLOCK_TIMEOUT: u8 = 2;
-    /// `CLIENT UNBLOCK … ERROR` won: the command must answer the `UNBLOCKED` error.
-    pub const UNBLOCK_ERROR: u8 = 3;
-}
-
 /// The part of a client other tasks may see or act on.
 #[derive(Debug)]
 pub struct ClientHandle {
@@ -105,13 +93,9 @@ pub struct ClientHandle {
     pub shrink_requested: AtomicBool,
     /// Authenticated user name.
     pub user: Mutex<String>,
-    /// Where the client stands in a blocking command (`block_state::*`).
-    /// Moves IDLE → BLOCKED (the connection parks), BLOCKED → IDLE (served,
-    /// timed out, gone) or BLOCKED → UNBLOCK_* (`CLIENT UNBLOCK`) → IDLE;
-    /// the compare-and-swaps make serving and unblocking mutually exclusive.
-    block_state: AtomicU8,
-    /// Wakes the parked connection when `CLIENT UNBLOCK` targets it.
-    pub unblock_notify: Notify,
+    /// Parked in a blocking command (`CLIENT LIST` flag `b`; a command
+    /// re-run for a parked client knows it is one).
+    blocked: AtomicBool,
     /// Inside MULTI.
     pub in_multi: AtomicBool,
     /// Query buffer: bytes not yet executed (the current command's
@@ -137,61 +121,19 @@ impl ClientHandle {
         }
     }
 
-    /// True while the client is parked in a blocking command (including
-    /// after an unblock request it has not answered yet). O(1).
+    /// True while the client is parked in a blocking command. O(1).
     pub fn is_blocked(&self) -> bool {
-        self.block_state.load(Ordering::Acquire) != block_state::IDLE
+        self.blocked.load(Ordering::Acquire)
     }
 
-    /// True while the client is parked and neither served nor unblocked:
-    /// it will retry its command when woken. O(1).
-    pub fn is_waiting(&self) -> bool {
-        self.block_state.load(Ordering::Acquire) == block_state::BLOCKED
-    }
-
-    /// Marks the client parked in a blocking command (its connection does
-    /// this before the first retry). O(1).
+    /// Marks the client parked in a blocking command. O(1).
     pub fn set_blocked(&self) {
-        self.block_state.store(block_state::BLOCKED, Ordering::Release);
+        self.blocked.store(true, Ordering::Release);
     }
 
-    /// Ends the blocked state and returns the unblock request it held, if
-    /// `CLIENT UNBLOCK` got in before the end. O(1).
-    pub fn end_block(&self) -> Option<Unblock> {
-        decode_unblock(self.block_state.swap(block_state::IDLE, Ordering::AcqRel))
-    }
-
-    /// The pending `CLIENT UNBLOCK` request, if any. O(1).
-    pub fn unblock_requested(&self) -> Option<Unblock> {
-        decode_unblock(self.block_state.load(Ordering::Acquire))
-    }
-
-    /// A blocked command about to be served claims it: true (and the client
-    /// is no longer blocked) unless `CLIENT UNBLOCK` got in first, in which
-    /// case the command must answer [`Unblock::reply`] instead. O(1).
-    pub fn claim_served(&self) -> bool {
-        self.block_state
-            .compare_exchange(block_state::BLOCKED, block_state::IDLE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    /// `CLIENT UNBLOCK`: if the client is parked, not yet served nor
-    /// unblocked, and not killed, records `how` and wakes its connection
-    /// (which then answers accordingly). True if it did. O(1).
-    pub fn request_unblock(&self, how: Unblock) -> bool {
-        if self.killed.load(Ordering::Acquire) {
-            return false;
-        }
-        let to = match how {
-            Unblock::Timeout => block_state::UNBLOCK_TIMEOUT,
-            Unblock::Error => block_state::UNBLOCK_ERROR,
-        };
-        let won =
-            self.block_state.compare_exchange(block_state::BLOCKED, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
-        if won {
-            self.unblock_notify.notify_one();
-        }
-        won
+    /// Marks the client's wait over. O(1).
+    pub fn end_block(&self) {
+        self.blocked.store(false, Ordering::Release);
     }
 
     /// Idle seconds.
@@ -255,6 +197,9 @@ pub struct ClientState {
     pub watch_dirty: DirtyFlag,
     /// Set by a blocking command that found nothing to pop.
     pub block: Option<BlockSpec>,
+    /// Where this connection's state waits while it is parked in a blocking
+    /// command (set on the stand-in state the connection holds meanwhile).
+    pub parked: Option<Arc<crate::cmd::blocking::Parked>>,
     /// Commands are running inside EXEC (blocking commands answer at once).
     pub in_exec: bool,
     /// `CLIENT REPLY` state.
@@ -287,6 +232,7 @@ impl ClientState {
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             block: None,
+            parked: None,
             in_exec: false,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
@@ -331,8 +277,7 @@ impl ClientRegistry {
             kill_notify: Notify::new(),
             shrink_requested: AtomicBool::new(false),
             user: Mutex::new("default".into()),
-            block_state: AtomicU8::new(block_state::IDLE),
-            unblock_notify: Notify::new(),
+            blocked: AtomicBool::new(false),
             in_multi: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             qbuf_cap: AtomicUsize::new(0),
@@ -369,14 +314,5 @@ impl ClientRegistry {
     /// The client with this id, if connected. O(log clients).
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
         self.clients.lock().get(&id).cloned()
-    }
-}
-
-/// The unblock request a block state value holds.
-fn decode_unblock(state: u8) -> Option<Unblock> {
-    match state {
-        block_state::UNBLOCK_TIMEOUT => Some(Unblock::Timeout),
-        block_state::UNBLOCK_ERROR => Some(Unblock::Error),
-        _ => None,
     }
 }

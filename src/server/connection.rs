@@ -12,14 +12,14 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
 
-use super::client::{BlockSpec, ClientState, ReplyMode};
+use super::client::{ClientState, ReplyMode};
 use super::output_limit::{check as output_check, Limit};
 use super::Server;
 use crate::cmd;
+use crate::cmd::blocking::Parked;
 use crate::protocol::{encode, Reply, RequestParser};
 
 /// Flush replies early when a long pipeline has produced this much output.
@@ -72,11 +72,14 @@ pub async fn serve<S>(
             match parser.parse(&mut buf, client.authenticated) {
                 Ok(Some(args)) => {
                     let mut reply = cmd::dispatch(&srv, &mut client, &args);
-                    if let Some(block) = client.block.take() {
-                        if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
-                            break 'conn;
-                        }
-                        match wait_blocked(&srv, &mut client, &args, block, &mut stream, &mut buf).await {
+                    if let Some(parked) = client.parked.take() {
+                        let waited = if flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
+                            wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await
+                        } else {
+                            take_back(&srv, &mut client, &parked).await;
+                            None
+                        };
+                        match waited {
                             Some(r) => reply = r,
                             None => break 'conn,
                         }
@@ -291,83 +294,52 @@ async fn flush<S: AsyncWrite + Unpin>(
     ok
 }
 
-/// Parks a blocked command until a key it waits on gets data, its timeout
-/// passes, `CLIENT UNBLOCK` targets it, or the client goes away (`None`).
-/// Bytes the client sends meanwhile are buffered for after.
-///
-/// An unblock request wakes the client like a ready key: the retry sees the
-/// request (the blocking command answers it and hands its place in line on,
-/// see `cmd/list_blocking.rs`). A command that does not look at requests is
-/// answered here after one more retry.
+/// Waits while this client is parked in a blocking command (see
+/// `cmd/blocking.rs`): until a command serves it, `CLIENT UNBLOCK` ends the
+/// wait, its timeout passes, or the client goes away (`None`). Bytes the
+/// client sends meanwhile are buffered for after. Either way the client's
+/// state is taken back into `client`.
 async fn wait_blocked<S: AsyncRead + Unpin>(
     srv: &Server,
     client: &mut ClientState,
-    args: &[Bytes],
-    block: BlockSpec,
+    parked: &Parked,
     stream: &mut S,
     buf: &mut BytesMut,
 ) -> Option<Reply> {
-    let notify = Arc::new(Notify::new());
-    let id = client.id();
     let handle = client.handle.clone();
-    srv.blocking.register(id, &block.keys, &notify);
-    handle.set_blocked();
     let mut shutdown = srv.shutdown.subscribe();
-    let mut eof = false;
-    let mut saw_unblock = false;
-    // None: the client is gone; Some(None): timed out; Some(Some(r)): answered r.
-    let result: Option<Option<Reply>> = loop {
-        let r = cmd::execute_again(srv, client, args);
-        if client.block.take().is_none() {
-            break Some(Some(r));
-        }
-        if let Some(how) = handle.unblock_requested() {
-            if saw_unblock {
-                break Some(Some(how.reply(&block.timeout_reply)));
-            }
-            saw_unblock = true;
-            continue;
-        }
-        let deadline = block.deadline;
-        let woke = loop {
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = notify.notified() => break Some(true),
-                _ = handle.unblock_notify.notified() => break Some(true),
-                _ = sleep => break Some(false),
-                r = stream.read_buf(buf), if !eof => match r {
-                    Ok(0) | Err(_) => { eof = true; break None; }
-                    Ok(_) => continue,
-                },
-                _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { break None },
-                _ = super::shutdown_started(&mut shutdown) => break None,
-            }
-        };
-        match woke {
-            Some(true) => continue,
-            Some(false) => break Some(None),
-            None => break None,
+    let sleep = async {
+        match parked.deadline {
+            Some(d) => tokio::time::sleep_until(d.into()).await,
+            None => std::future::pending().await,
         }
     };
-    srv.blocking.unregister(id, &block.keys);
-    let pending = handle.end_block();
-    if pending.is_some() {
-        // Use up the wake-up the request left if it was seen without waiting,
-        // so it does not cause a spurious retry of the next blocking command.
+    tokio::pin!(sleep);
+    let gone = loop {
         tokio::select! {
-            biased;
-            _ = handle.unblock_notify.notified() => {}
-            _ = std::future::ready(()) => {}
+            _ = parked.done() => break false,
+            _ = &mut sleep => break false,
+            r = stream.read_buf(buf) => match r {
+                Ok(0) | Err(_) => break true,
+                Ok(_) => continue,
+            },
+            _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { break true },
+            _ = super::shutdown_started(&mut shutdown) => break true,
         }
+    };
+    let reply = take_back(srv, client, parked).await;
+    (!gone).then_some(reply)
+}
+
+/// Ends this client's wait (if nothing else has) and takes its state back
+/// into `client`, with the reply the wait ended with: its timeout reply if
+/// it was still waiting. A command re-running it right now answers first.
+async fn take_back(srv: &Server, client: &mut ClientState, parked: &Parked) -> Reply {
+    loop {
+        if let Some((state, reply)) = srv.blocking.collect(parked) {
+            *client = state;
+            return reply;
+        }
+        parked.done().await;
     }
-    // `Some(None)`: timed out. If CLIENT UNBLOCK got in first (and so
-    // already replied 1), answer as it asked.
-    result.map(|r| {
-        r.unwrap_or_else(|| pending.map_or_else(|| block.timeout_reply.clone(), |how| how.reply(&block.timeout_reply)))
-    })
 }

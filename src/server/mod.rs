@@ -25,7 +25,6 @@ use std::time::Instant;
 
 use parking_lot::RwLock;
 
-use crate::db::blocking::BlockingRegistry;
 use crate::db::watch::WatchRegistry;
 use crate::db::Keyspace;
 use client::ClientRegistry;
@@ -47,7 +46,7 @@ pub struct Server {
     /// All databases.
     pub keyspace: Arc<Keyspace>,
     /// Clients blocked on list keys.
-    pub blocking: BlockingRegistry,
+    pub blocking: crate::cmd::blocking::BlockedClients,
     /// Keys under WATCH.
     pub watches: WatchRegistry,
     /// Current settings (CONFIG SET changes them at run time).
@@ -84,7 +83,7 @@ impl Server {
         acl.set_log_max(usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX));
         Arc::new(Server {
             keyspace: Arc::new(Keyspace::new(config.databases.max(1))),
-            blocking: BlockingRegistry::default(),
+            blocking: Default::default(),
             watches: WatchRegistry::default(),
             config: RwLock::new(config),
             clients: ClientRegistry::default(),

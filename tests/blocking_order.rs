@@ -1,0 +1,150 @@
+//! Blocked clients are served by the command that makes their key ready,
+//! before any later command runs (Redis's `handleClientsBlockedOnKeys`
+//! after `call()`): no client — the pusher or a third one — ever sees a
+//! ready key while a client still waits on it; served in blocking order;
+//! chains of BLMOVEs complete within the push; a transaction serves after
+//! EXEC.
+
+mod common;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{bulk, bulks, info_field, int, text, Raw, Resp, Server};
+
+/// Sends a command without reading its reply.
+fn send(c: &mut Raw, args: &[&str]) {
+    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+    c.cmd(&a);
+}
+
+/// Polls INFO until exactly `n` clients are blocked (10 s deadline).
+fn wait_blocked(c: &mut Raw, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = text(c.call(&["INFO", "clients"]));
+        let now: usize = info_field(&info, "blocked_clients").and_then(|v| v.parse().ok()).expect("blocked_clients");
+        if now == n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "expected {n} blocked clients, have {now}");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn push_then_read_never_sees_the_unserved_element() {
+    let s = Server::start(&[]);
+    let mut waiter = s.raw();
+    let mut pusher = s.raw();
+    let mut admin = s.raw();
+    // A third client reads the list all along: it must never see it non-empty.
+    let stop = Arc::new(AtomicBool::new(false));
+    let observer = {
+        let (stop, mut obs) = (stop.clone(), s.raw());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                assert_eq!(obs.call(&["LLEN", "q"]), int(0), "a third client saw an element a blocked client was owed");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for i in 0..2000 {
+        send(&mut waiter, &["BLPOP", "q", "0"]);
+        wait_blocked(&mut admin, 1);
+        let v = i.to_string();
+        // Push and read in one pipeline: the read runs right after the push.
+        pusher.send(&common::encode_cmd(&[b"RPUSH", b"q", v.as_bytes()]));
+        pusher.send(&common::encode_cmd(&[b"LLEN", b"q"]));
+        assert_eq!(pusher.read(), int(1));
+        assert_eq!(pusher.read(), int(0), "round {i}: the pusher saw the element the blocked client was owed");
+        assert_eq!(waiter.read(), bulks(&["q", &v]));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let reads = observer.join().expect("observer");
+    assert!(reads > 0);
+}
+
+#[test]
+fn linked_lmoves_complete_within_the_push() {
+    let s = Server::start(&[]);
+    let (mut rd1, mut rd2, mut r) = (s.raw(), s.raw(), s.raw());
+    for round in 0..200 {
+        send(&mut rd1, &["BLMOVE", "list1", "list2", "RIGHT", "LEFT", "0"]);
+        wait_blocked(&mut r, 1);
+        send(&mut rd2, &["BLMOVE", "list2", "list3", "LEFT", "RIGHT", "0"]);
+        wait_blocked(&mut r, 2);
+        r.send(&common::encode_cmd(&[b"RPUSH", b"list1", b"foo"]));
+        r.send(&common::encode_cmd(&[b"LRANGE", b"list1", b"0", b"-1"]));
+        r.send(&common::encode_cmd(&[b"LRANGE", b"list2", b"0", b"-1"]));
+        r.send(&common::encode_cmd(&[b"LRANGE", b"list3", b"0", b"-1"]));
+        assert_eq!(r.read(), int(1));
+        assert_eq!(r.read(), bulks(&[]), "round {round}: list1");
+        assert_eq!(r.read(), bulks(&[]), "round {round}: list2");
+        assert_eq!(r.read(), bulks(&["foo"]), "round {round}: list3");
+        assert_eq!(rd1.read(), bulk("foo"));
+        assert_eq!(rd2.read(), bulk("foo"));
+        assert_eq!(r.call(&["DEL", "list3"]), int(1));
+    }
+}
+
+#[test]
+fn clients_are_served_in_the_order_they_blocked() {
+    let s = Server::start(&[]);
+    let mut admin = s.raw();
+    let mut waiters: Vec<Raw> = (0..5).map(|_| s.raw()).collect();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        send(w, &["BRPOP", "k", "0"]);
+        wait_blocked(&mut admin, i + 1);
+    }
+    // One push of five elements serves all five, first blocked first.
+    assert_eq!(admin.call(&["LPUSH", "k", "a", "b", "c", "d", "e"]), int(5));
+    assert_eq!(admin.call(&["EXISTS", "k"]), int(0));
+    for (w, want) in waiters.iter_mut().zip(["a", "b", "c", "d", "e"]) {
+        assert_eq!(w.read(), bulks(&["k", want]));
+    }
+    // Two elements for three waiters: the third keeps waiting.
+    for (i, w) in waiters.iter_mut().take(3).enumerate() {
+        send(w, &["BLPOP", "k", "0"]);
+        wait_blocked(&mut admin, i + 1);
+    }
+    assert_eq!(admin.call(&["RPUSH", "k", "x", "y"]), int(2));
+    assert_eq!(waiters[0].read(), bulks(&["k", "x"]));
+    assert_eq!(waiters[1].read(), bulks(&["k", "y"]));
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.call(&["RPUSH", "k", "z"]), int(1));
+    assert_eq!(waiters[2].read(), bulks(&["k", "z"]));
+}
+
+#[test]
+fn a_transaction_serves_blocked_clients_after_exec() {
+    let s = Server::start(&[]);
+    let (mut w, mut r) = (s.raw(), s.raw());
+    send(&mut w, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut r, 1);
+    assert_eq!(r.call(&["MULTI"]), Resp::Simple("OK".into()));
+    r.call(&["RPUSH", "k", "v"]);
+    r.call(&["LLEN", "k"]);
+    // Inside EXEC the list holds the element; the waiter takes it after.
+    assert_eq!(r.call(&["EXEC"]), Resp::Array(Some(vec![int(1), int(1)])));
+    assert_eq!(r.call(&["LLEN", "k"]), int(0));
+    assert_eq!(w.read(), bulks(&["k", "v"]));
+}
+
+#[test]
+fn a_key_of_another_type_does_not_serve_and_a_later_push_does() {
+    let s = Server::start(&[]);
+    let (mut w, mut r) = (s.raw(), s.raw());
+    send(&mut w, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut r, 1);
+    assert_eq!(r.call(&["SET", "k", "str"]), Resp::Simple("OK".into()));
+    wait_blocked(&mut r, 1);
+    assert_eq!(r.call(&["DEL", "k"]), int(1));
+    // RENAME of a list onto the awaited key serves the waiter, too.
+    assert_eq!(r.call(&["RPUSH", "src", "v"]), int(1));
+    assert_eq!(r.call(&["RENAME", "src", "k"]), Resp::Simple("OK".into()));
+    assert_eq!(w.read(), bulks(&["k", "v"]));
+    assert_eq!(r.call(&["EXISTS", "k"]), int(0));
+}
