@@ -24,7 +24,7 @@ use super::rdb::{read_rdb_ref, Elements, RdbEntryRef, RdbError, RdbStats, RdbVal
 use super::snapshot::check_db;
 use super::{aof, aof_layout, aof_path, rdb_path, snapshot, unix_now, Aof};
 use crate::db::keyspace::Keyspace;
-use crate::db::value::{HashValue, ListValue};
+use crate::db::value::{HashValue, ListValue, SetValue, ZSetValue};
 use crate::db::{now_ms, Entry, Value};
 use crate::protocol::Reply;
 use crate::server::client::ClientState;
@@ -380,13 +380,17 @@ enum Kind {
     Str,
     List,
     Hash,
+    Set,
+    ZSet,
 }
 
 /// A key of a [`Batch`].
 struct Parsed {
     db: usize,
     kind: Kind,
-    /// Elements after the key's name in [`Batch::data`] (1 for a string).
+    /// Elements after the key's name in [`Batch::data`] (1 for a string;
+    /// for a sorted set, its members, whose scores are in
+    /// [`Batch::scores`]).
     len: usize,
     expire_at: u64,
 }
@@ -399,8 +403,10 @@ struct Parsed {
 #[derive(Default)]
 struct Batch {
     /// Per key: its name, then its value (one element for a string; a
-    /// hash's fields and values alternately).
+    /// hash's fields and values alternately; a sorted set's members).
     data: Elements,
+    /// The scores of the sorted sets' members, in order.
+    scores: Vec<f64>,
     keys: Vec<Parsed>,
 }
 
@@ -421,6 +427,15 @@ impl Batch {
                 self.data.extend_from(h);
                 (Kind::Hash, h.len())
             }
+            RdbValueRef::Set(m) => {
+                self.data.extend_from(m);
+                (Kind::Set, m.len())
+            }
+            RdbValueRef::ZSet(z) => {
+                self.data.extend_from(z.members());
+                self.scores.extend_from_slice(z.scores());
+                (Kind::ZSet, z.len())
+            }
         };
         self.keys.push(Parsed { db: e.db, kind, len, expire_at: e.expire_at_ms.unwrap_or(0) });
     }
@@ -432,7 +447,7 @@ impl Batch {
     /// Inserts every key (each under its shard's lock) and empties the
     /// batch. O(size of the batch).
     fn insert_all(&mut self, ks: &Keyspace) {
-        let mut i = 0;
+        let (mut i, mut s) = (0, 0);
         for p in &self.keys {
             let key = self.data.get(i).unwrap_or_default();
             let items = self.data.range(i + 1, i + 1 + p.len);
@@ -441,6 +456,12 @@ impl Batch {
                 Kind::Str => Value::str(items.clone().next().unwrap_or_default()),
                 Kind::List => Value::List(ListValue::from_items(items)),
                 Kind::Hash => Value::Hash(HashValue::from_pairs(items.pairs())),
+                Kind::Set => Value::Set(SetValue::from_members(items)),
+                Kind::ZSet => {
+                    let scores = self.scores.get(s..s + p.len).unwrap_or_default();
+                    s += p.len;
+                    Value::ZSet(ZSetValue::from_pairs(items.zip(scores.iter().copied())))
+                }
             };
             let mut entry = Entry::new(value);
             entry.expire_at = p.expire_at;
@@ -449,6 +470,7 @@ impl Batch {
         }
         self.keys.clear();
         self.data.clear();
+        self.scores.clear();
     }
 }
 
@@ -482,7 +504,7 @@ fn load_rdb(srv: &Server, path: &Path, offset: u64) -> Result<RdbStats, String> 
             scope.spawn(move || {
                 for mut batch in rx {
                     batch.insert_all(ks);
-                    if batch.data.capacity_bytes() <= BATCH_KEEP_BYTES {
+                    if batch.data.capacity_bytes() + batch.scores.capacity() * 8 <= BATCH_KEEP_BYTES {
                         // The parser may be gone (an error): then just drop it.
                         let _ = back.send(batch);
                     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::aof::encode_command;
 use super::rdb::{read_rdb_ref, RdbError, RdbStats, RdbValueRef, RdbWriter, RdbWriterOptions};
-use crate::db::value::{HashValue, ListValue};
+use crate::db::value::{HashValue, ListValue, SetValue, ZSetValue};
 use crate::db::{now_ms, Entry, Locked, Value};
 use crate::protocol::reply::format_double;
 use bytes::Bytes;
@@ -48,7 +48,9 @@ pub(super) fn debug_delay(micros: i64) {
 
 /// Writes one key straight from the stored value (no copy): a packed
 /// hash as a listpack (RDB type 16), a list as quicklist nodes (type 18),
-/// as Redis 7.0 does. O(size of the value).
+/// an intset as type 11 and another set as type 2, a packed sorted set as
+/// a listpack (type 17) and another as type 5, as Redis 7.0 does.
+/// O(size of the value).
 fn write_value<W: Write>(
     w: &mut RdbWriter<W>,
     key: &[u8],
@@ -59,9 +61,8 @@ fn write_value<W: Write>(
         Value::Str(s) => w.write_string(key, s, expire_at_ms),
         Value::List(l) => w.write_list(key, l.iter(), expire_at_ms),
         Value::Hash(h) => w.write_hash(key, h.iter(), h.is_packed(), expire_at_ms),
-        Value::Set(_) | Value::ZSet(_) => {
-            Err(RdbError::Unsupported { offset: 0, reason: format!("type {} not written yet", v.type_name()) })
-        }
+        Value::Set(s) => w.write_set(key, s.len(), s.iter(), s.is_intset(), expire_at_ms),
+        Value::ZSet(z) => w.write_zset(key, z.len(), z.iter(), z.is_packed(), expire_at_ms),
     }
 }
 
@@ -71,6 +72,8 @@ fn from_rdb(v: RdbValueRef<'_>) -> Value {
         RdbValueRef::Str(s) => Value::str(s),
         RdbValueRef::List(l) => Value::List(ListValue::from_items(l.iter())),
         RdbValueRef::Hash(h) => Value::Hash(HashValue::from_pairs(h.pairs())),
+        RdbValueRef::Set(m) => Value::Set(SetValue::from_members(m.iter())),
+        RdbValueRef::ZSet(z) => Value::ZSet(ZSetValue::from_pairs(z.iter())),
     }
 }
 

@@ -3,11 +3,11 @@
 //!
 //! The module is self-contained: it depends only on `bytes`, `thiserror`
 //! and std, and knows nothing about the rest of the server. The data model
-//! covers the value kinds the server holds — strings, lists and hashes —
-//! in every on-disk encoding Redis has used for them (plain, ziplist,
-//! zipmap, listpack, quicklist, quicklist 2). Other Redis types (sets,
-//! sorted sets, streams, module values) are reported as
-//! [`RdbError::Unsupported`] rather than silently dropped.
+//! covers the value kinds the server holds — strings, lists, hashes, sets
+//! and sorted sets — in every on-disk encoding Redis has used for them
+//! (plain, ziplist, zipmap, listpack, quicklist, quicklist 2, intset,
+//! text and binary scores). Other Redis types (streams, module values) are
+//! reported as [`RdbError::Unsupported`] rather than silently dropped.
 //!
 //! Layout written by [`RdbWriter`]:
 //!
@@ -17,7 +17,9 @@
 //!
 //! Values are written as Redis 7.0 writes them: a small hash as one
 //! listpack (type 16), a list as quicklist nodes of listpacks (type 18),
-//! so files are as small as Redis's. Lists and hashes are held as
+//! an integer set as an intset (type 11), other sets as strings (type 2),
+//! a small sorted set as one listpack (type 17), a larger one with binary
+//! scores (type 5), so files are as small as Redis's. Lists and hashes are held as
 //! [`Elements`] (all elements in one buffer), and [`read_rdb_ref`] lends
 //! each key from buffers reused for the next, so reading allocates nothing
 //! per element (nor, with `read_rdb_ref`, per key).
@@ -26,13 +28,19 @@ mod crc64;
 mod elements;
 mod encodings;
 mod input;
+mod intset;
 mod listpack;
 mod lzf;
 mod reader;
+mod scored;
+mod scores;
+mod sets;
 mod writer;
 
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod set_tests;
 #[cfg(test)]
 mod test_encoders;
 #[cfg(test)]
@@ -41,6 +49,7 @@ mod tests;
 pub use crc64::crc64;
 pub use elements::Elements;
 pub use reader::{read_rdb, read_rdb_ref};
+pub use scored::{ScoredElements, ScoredIter};
 pub use writer::{RdbWriter, RdbWriterOptions};
 
 use bytes::Bytes;
@@ -64,6 +73,13 @@ pub enum RdbValue {
     /// elements; see [`Elements::pairs`]), in the order they were stored.
     /// Field names are expected to be unique.
     Hash(Elements),
+    /// A set value: its members, unique, in no particular order (as read:
+    /// the file's order; an intset's integers ascending, as decimal text).
+    Set(Elements),
+    /// A sorted set value: its members, unique, each with its score (never
+    /// NaN), in no particular order (as read: the file's order). Scores
+    /// keep their exact bits.
+    ZSet(ScoredElements),
 }
 
 /// A value as [`read_rdb_ref`] hands it over: borrowed from the reader's
@@ -76,6 +92,10 @@ pub enum RdbValueRef<'a> {
     List(&'a Elements),
     /// A hash value: fields and values alternately (see [`RdbValue::Hash`]).
     Hash(&'a Elements),
+    /// A set value: its members (see [`RdbValue::Set`]).
+    Set(&'a Elements),
+    /// A sorted set value: members and scores (see [`RdbValue::ZSet`]).
+    ZSet(&'a ScoredElements),
 }
 
 impl RdbValueRef<'_> {
@@ -85,6 +105,8 @@ impl RdbValueRef<'_> {
             RdbValueRef::Str(s) => RdbValue::Str(Bytes::copy_from_slice(s)),
             RdbValueRef::List(l) => RdbValue::List(l.clone()),
             RdbValueRef::Hash(h) => RdbValue::Hash(h.clone()),
+            RdbValueRef::Set(m) => RdbValue::Set(m.clone()),
+            RdbValueRef::ZSet(z) => RdbValue::ZSet(z.clone()),
         }
     }
 }
@@ -136,7 +158,8 @@ pub struct RdbStats {
     pub expired_skipped: u64,
     /// The RDB format version from the file header.
     pub rdb_version: u32,
-    /// Lists/hashes with no elements, skipped as Redis itself does.
+    /// Lists/hashes/sets/sorted sets with no elements, skipped as Redis
+    /// itself does.
     pub empty_keys_skipped: u64,
     /// Function libraries (opcode 0xF5, Redis 7 `FUNCTION`s) that were read
     /// and skipped: this server does not run Redis functions.
@@ -163,7 +186,7 @@ pub enum RdbError {
         reason: String,
     },
     /// The input is valid but holds something this codec does not handle:
-    /// an RDB version outside 1..=11, a set/sorted set/stream/module value,
+    /// an RDB version outside 1..=11, a stream or module value,
     /// module auxiliary data, ...
     #[error("unsupported RDB content at byte offset {offset}: {reason}")]
     Unsupported {
@@ -205,13 +228,25 @@ pub(crate) mod op {
 
     pub const TYPE_STRING: u8 = 0;
     pub const TYPE_LIST: u8 = 1;
+    pub const TYPE_SET: u8 = 2;
+    pub const TYPE_ZSET: u8 = 3;
     pub const TYPE_HASH: u8 = 4;
+    pub const TYPE_ZSET_2: u8 = 5;
     pub const TYPE_HASH_ZIPMAP: u8 = 9;
     pub const TYPE_LIST_ZIPLIST: u8 = 10;
+    pub const TYPE_SET_INTSET: u8 = 11;
+    pub const TYPE_ZSET_ZIPLIST: u8 = 12;
     pub const TYPE_HASH_ZIPLIST: u8 = 13;
     pub const TYPE_LIST_QUICKLIST: u8 = 14;
     pub const TYPE_HASH_LISTPACK: u8 = 16;
+    pub const TYPE_ZSET_LISTPACK: u8 = 17;
     pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+    pub const TYPE_SET_LISTPACK: u8 = 20;
+
+    /// Type-3 score lengths standing for NaN, +inf and -inf.
+    pub const SCORE_NAN: u8 = 253;
+    pub const SCORE_POS_INF: u8 = 254;
+    pub const SCORE_NEG_INF: u8 = 255;
 
     /// First byte of a length: 2 high bits select the form.
     pub const LEN_32BIT: u8 = 0x80;
@@ -229,17 +264,10 @@ pub(crate) mod op {
     /// not load (or `None` for types it loads / does not know).
     pub fn unsupported_type_name(t: u8) -> Option<&'static str> {
         Some(match t {
-            2 => "set",
-            3 => "sorted set",
-            5 => "sorted set (ZSET_2)",
             6 => "module value (pre-GA)",
             7 => "module value",
-            11 => "set (intset)",
-            12 => "sorted set (ziplist)",
             15 => "stream",
-            17 => "sorted set (listpack)",
             19 => "stream (v2)",
-            20 => "set (listpack)",
             21 => "stream (v3)",
             22 | 24 => "hash with field expirations",
             23 | 25 => "hash with field expirations (listpack)",

@@ -11,17 +11,18 @@
 use std::io::Read;
 
 use super::input::{corrupt, keep_scratch, Input, CHUNK};
-use super::op;
+use super::intset::DupCheck;
+use super::{encodings, sets};
+use super::{op, ScoredElements};
 use super::{
-    encodings, Elements, RdbEntry, RdbEntryRef, RdbError, RdbStats, RdbValueRef, RDB_MAX_READ_VERSION,
-    RDB_MIN_READ_VERSION,
+    Elements, RdbEntry, RdbEntryRef, RdbError, RdbStats, RdbValueRef, RDB_MAX_READ_VERSION, RDB_MIN_READ_VERSION,
 };
 
-/// Cap on preallocated element slots for lists/hashes/quicklists.
-const MAX_PREALLOC_ELEMS: usize = 1024;
+/// Cap on preallocated element slots for lists/hashes/sets/quicklists.
+pub(super) const MAX_PREALLOC_ELEMS: usize = 1024;
 
-/// Shortens a key for error messages.
-fn show_key(key: &[u8]) -> String {
+/// Shortens a key (or member) for error messages.
+pub(super) fn show_key(key: &[u8]) -> String {
     let s = String::from_utf8_lossy(&key[..key.len().min(64)]).into_owned();
     if key.len() > 64 {
         format!("{s:?}...")
@@ -54,15 +55,17 @@ pub fn read_rdb<R: Read>(
 /// Promises:
 /// * Accepts RDB versions 1..=11 (Redis up to 7.2); other versions are
 ///   [`RdbError::Unsupported`].
-/// * Loads strings, lists and hashes in every encoding Redis has written
-///   for them (types 0, 1, 4, 9, 10, 13, 14, 16, 18). Sets, sorted sets,
-///   streams, module values and module aux data are
-///   [`RdbError::Unsupported`] naming the type (and key) and its offset.
+/// * Loads strings, lists, hashes, sets and sorted sets in every encoding
+///   Redis has written for them (types 0-5, 9-14, 16-18, 20). Streams,
+///   module values and module aux data are [`RdbError::Unsupported`]
+///   naming the type (and key) and its offset. Sets and sorted sets with
+///   a duplicate member, a NaN score, or a malformed intset are
+///   [`RdbError::Corrupt`].
 ///   AUX, RESIZEDB, slot-info, LRU idle and LFU frequency fields are read and
 ///   ignored; function libraries are read, skipped and counted.
 /// * Keys whose expiry is before `now_ms` are skipped and counted in
-///   [`RdbStats::expired_skipped`]; empty lists/hashes are skipped and
-///   counted, as Redis does.
+///   [`RdbStats::expired_skipped`]; empty lists/hashes/sets/sorted sets
+///   are skipped and counted, as Redis does.
 /// * For version >= 5 files the trailing CRC-64 is verified unless it is 0
 ///   (written with checksums disabled).
 /// * Truncation, checksum mismatch, impossible lengths and malformed nested
@@ -164,6 +167,8 @@ pub fn read_rdb_ref<R: Read>(
                             Kind::Str => RdbValueRef::Str(&slot.string),
                             Kind::List => RdbValueRef::List(&slot.elements),
                             Kind::Hash => RdbValueRef::Hash(&slot.elements),
+                            Kind::Set => RdbValueRef::Set(&slot.elements),
+                            Kind::ZSet => RdbValueRef::ZSet(&slot.zset),
                         };
                         on_entry(RdbEntryRef { db, key: &slot.key, value, expire_at_ms: key_expire })?;
                         stats.keys_loaded += 1;
@@ -194,6 +199,8 @@ enum Kind {
     Str,
     List,
     Hash,
+    Set,
+    ZSet,
 }
 
 /// The buffers one key is read into, reused from key to key.
@@ -202,8 +209,13 @@ struct Slot {
     key: Vec<u8>,
     /// A string value.
     string: Vec<u8>,
-    /// A list's elements, or a hash's fields and values alternately.
+    /// A list's elements, a hash's fields and values alternately, or a
+    /// set's members (scratch while a sorted-set blob is decoded).
     elements: Elements,
+    /// A sorted set's members and scores.
+    zset: ScoredElements,
+    /// The duplicate check of sets and sorted sets.
+    dups: DupCheck,
 }
 
 impl Slot {
@@ -220,6 +232,11 @@ impl Slot {
             self.elements = Elements::new();
         }
         self.elements.clear();
+        if self.zset.capacity_bytes() > CHUNK {
+            self.zset = ScoredElements::new();
+        }
+        self.zset.clear();
+        self.dups.shrink(CHUNK);
     }
 }
 
@@ -238,7 +255,8 @@ fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64, slot: &mut Sl
             | op::TYPE_LIST_QUICKLIST
             | op::TYPE_HASH_LISTPACK
             | op::TYPE_LIST_QUICKLIST_2
-    );
+    ) || sets::is_set_type(t)
+        || sets::is_zset_type(t);
     let unsupported = op::unsupported_type_name(t);
     if !known && unsupported.is_none() {
         return Err(corrupt(op_off, format!("invalid opcode or value type byte {t:#04x}")));
@@ -254,12 +272,25 @@ fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64, slot: &mut Sl
         inp.read_string_into(&mut slot.string, "string value")?;
         return Ok(Some(Kind::Str));
     }
+    if sets::is_set_type(t) {
+        sets::read_set(inp, t, &mut slot.elements, &mut slot.dups)?;
+        return Ok((!slot.elements.is_empty()).then_some(Kind::Set));
+    }
+    if sets::is_zset_type(t) {
+        sets::read_zset(inp, t, &mut slot.zset, &mut slot.elements, &mut slot.dups)?;
+        return Ok((!slot.zset.is_empty()).then_some(Kind::ZSet));
+    }
     let kind = read_value(inp, t, &mut slot.elements)?;
     Ok((!slot.elements.is_empty()).then_some(kind))
 }
 
 /// Reads a counted sequence of RDB strings as elements of `out`.
-fn read_string_seq<R: Read>(inp: &mut Input<R>, n: u64, what: &str, out: &mut Elements) -> Result<(), RdbError> {
+pub(super) fn read_string_seq<R: Read>(
+    inp: &mut Input<R>,
+    n: u64,
+    what: &str,
+    out: &mut Elements,
+) -> Result<(), RdbError> {
     out.reserve(usize::try_from(n).unwrap_or(usize::MAX).min(MAX_PREALLOC_ELEMS), 0);
     for _ in 0..n {
         inp.read_element(out, what, false)?;
@@ -271,7 +302,7 @@ fn read_string_seq<R: Read>(inp: &mut Input<R>, n: u64, what: &str, out: &mut El
 /// buffer and decodes it into `out` with `decode`, mapping decode failures
 /// to `Corrupt` at the blob's offset. An empty blob is an error when
 /// `nonempty` (a quicklist node).
-fn read_blob<R: Read>(
+pub(super) fn read_blob<R: Read>(
     inp: &mut Input<R>,
     what: &str,
     nonempty: bool,
@@ -371,16 +402,17 @@ pub(super) type RawNode = (u64, Vec<u8>);
 
 /// Test helper: the value of key `key` in `file` as stored, found by
 /// searching for its type byte and name (keys under 64 bytes): the type
-/// and, for a listpack hash (16), its one blob, for a quicklist 2 (18),
-/// each node's container and blob, decompressed.
+/// and, for a one-blob type (listpack hash 16, intset 11, sorted-set
+/// listpack 17), its blob, for a quicklist 2 (18), each node's container
+/// and blob, decompressed.
 #[cfg(test)]
 pub(super) fn raw_value(file: &[u8], key: &[u8]) -> Option<(u8, Vec<RawNode>)> {
-    for t in [op::TYPE_HASH_LISTPACK, op::TYPE_LIST_QUICKLIST_2] {
+    for t in [op::TYPE_HASH_LISTPACK, op::TYPE_LIST_QUICKLIST_2, op::TYPE_SET_INTSET, op::TYPE_ZSET_LISTPACK] {
         let mut pat = vec![t, key.len() as u8];
         pat.extend_from_slice(key);
         let Some(pos) = file.windows(pat.len()).position(|w| w == pat) else { continue };
         let mut inp = Input::new(&file[pos + pat.len()..]);
-        if t == op::TYPE_HASH_LISTPACK {
+        if t != op::TYPE_LIST_QUICKLIST_2 {
             return Some((t, vec![(0, inp.read_string("blob").ok()?)]));
         }
         let n = inp.read_len("nodes").ok()?;

@@ -20,20 +20,20 @@ pub(super) fn read_all(data: &[u8], now_ms: u64) -> Result<(Vec<RdbEntry>, RdbSt
 }
 
 /// Minimal hand-rolled RDB builder for encodings the writer never emits.
-struct Raw {
-    buf: Vec<u8>,
+pub(super) struct Raw {
+    pub(super) buf: Vec<u8>,
     version: u32,
 }
 
 impl Raw {
-    fn new(version: u32) -> Self {
+    pub(super) fn new(version: u32) -> Self {
         Raw { buf: format!("REDIS{version:04}").into_bytes(), version }
     }
-    fn bytes(&mut self, d: &[u8]) -> &mut Self {
+    pub(super) fn bytes(&mut self, d: &[u8]) -> &mut Self {
         self.buf.extend_from_slice(d);
         self
     }
-    fn len(&mut self, n: u64) -> &mut Self {
+    pub(super) fn len(&mut self, n: u64) -> &mut Self {
         if n < 64 {
             self.bytes(&[n as u8])
         } else if n < 16384 {
@@ -44,10 +44,10 @@ impl Raw {
             self.bytes(&[0x81]).bytes(&n.to_be_bytes())
         }
     }
-    fn string(&mut self, s: &[u8]) -> &mut Self {
+    pub(super) fn string(&mut self, s: &[u8]) -> &mut Self {
         self.len(s.len() as u64).bytes(s)
     }
-    fn finish(&mut self) -> Vec<u8> {
+    pub(super) fn finish(&mut self) -> Vec<u8> {
         let mut out = self.buf.clone();
         out.push(0xFF);
         if self.version >= 5 {
@@ -58,7 +58,7 @@ impl Raw {
     }
 }
 
-fn sample_entries() -> Vec<RdbEntry> {
+pub(super) fn sample_entries() -> Vec<RdbEntry> {
     let long_text = "the quick brown fox jumps over the lazy dog ".repeat(50);
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let noise = rng.bytes(3000);
@@ -102,6 +102,19 @@ fn sample_entries() -> Vec<RdbEntry> {
         expire_at_ms: Some(4_200_000_000_000),
     });
     v.push(RdbEntry { db: 3, key: b("h:big"), value: RdbValue::Hash(big_hash), expire_at_ms: None });
+    // Sets and sorted sets, in the order they read back: an intset's
+    // integers and a packed sorted set's (score, member) pairs ascending.
+    let zbig = (0..300).map(|i| (format!("member-{i}"), if i == 7 { f64::NEG_INFINITY } else { 0.1 * i as f64 }));
+    let sets = [
+        ("set:ints", RdbValue::Set(["-70000", "-1", "0", "5", "9223372036854775807"].into_iter().collect())),
+        ("set:strs", RdbValue::Set(["b", "a", "", "12", "007"].into_iter().collect())),
+        ("set:big", RdbValue::Set((0..600).map(|i| (i * 3).to_string()).collect())),
+        ("z:small", RdbValue::ZSet(ScoredElements::from_pairs([("a", f64::NEG_INFINITY), ("x", -2.5), ("b", 3.0)]))),
+        ("z:big", RdbValue::ZSet(ScoredElements::from_pairs(zbig))),
+    ];
+    for (i, (k, value)) in sets.into_iter().enumerate() {
+        v.push(RdbEntry { db: 3, key: b(k), value, expire_at_ms: (i % 2 == 0).then_some(4_300_000_000_000) });
+    }
     v.push(RdbEntry {
         db: 3,
         key: Bytes::from_static(b"\x00binary\xffkey"),
@@ -313,17 +326,17 @@ fn unsupported_types_and_opcodes_name_type_and_offset() {
     let mut r = Raw::new(10);
     r.bytes(&[0]).string(b"k").string(b"v");
     let off = r.buf.len() as u64;
-    r.bytes(&[2]).string(b"myset").len(1).string(b"m");
+    r.bytes(&[15]).string(b"mystream").len(1).string(b"m");
     let e = read_all(&r.finish(), 0).unwrap_err();
     match &e {
         RdbError::Unsupported { offset, reason } => {
             assert_eq!(*offset, off);
-            assert!(reason.contains("set") && reason.contains("myset"), "{reason}");
+            assert!(reason.contains("stream") && reason.contains("mystream"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
     assert!(e.to_string().contains(&format!("offset {off}")));
-    for t in [3u8, 5, 7, 11, 12, 15, 17, 19, 20, 21] {
+    for t in [6u8, 7, 15, 19, 21, 22, 23, 24, 25] {
         let mut r = Raw::new(10);
         r.bytes(&[t]).string(b"x").string(b"whatever");
         let e = read_all(&r.finish(), 0).unwrap_err();

@@ -27,6 +27,14 @@ const PLAIN_MIN: usize = 1 << 30;
 /// written as a listpack.
 const HASH_PACK_ENTRIES: usize = 512;
 const HASH_PACK_VALUE: usize = 64;
+/// Redis 7.0's default `set-max-intset-entries`: an owned
+/// [`RdbValue::Set`] of at most this many integers is written as an intset.
+const SET_INTSET_ENTRIES: usize = 512;
+/// Redis 7.0's default `zset-max-listpack-entries` and
+/// `zset-max-listpack-value`: an owned [`RdbValue::ZSet`] within both is
+/// written as a listpack.
+const ZSET_PACK_ENTRIES: usize = 128;
+const ZSET_PACK_VALUE: usize = 64;
 
 /// Where the next element of a list goes.
 #[derive(PartialEq, Eq)]
@@ -98,7 +106,8 @@ impl Default for RdbWriterOptions {
 /// [`select_db`](Self::select_db) followed by its
 /// [`write_entry`](Self::write_entry) calls (or, for data borrowed from
 /// elsewhere, [`write_string`](Self::write_string),
-/// [`write_list`](Self::write_list) and [`write_hash`](Self::write_hash)),
+/// [`write_list`](Self::write_list), [`write_hash`](Self::write_hash),
+/// [`write_set`](Self::write_set) and [`write_zset`](Self::write_zset)),
 /// then [`finish`](Self::finish).
 /// Output is buffered internally; the sink needs no extra buffering. After
 /// any error the writer's output is incomplete and must be discarded.
@@ -109,8 +118,11 @@ pub struct RdbWriter<W: Write> {
     compression: bool,
     lzf_table: Vec<usize>,
     lzf_out: Vec<u8>,
-    /// Scratch for the listpacks of hashes and quicklist nodes.
+    /// Scratch for the listpacks of hashes, sorted sets and quicklist nodes.
     lp: Encoder,
+    /// Scratch for the integers and the blob of an intset.
+    ints: Vec<i64>,
+    blob: Vec<u8>,
     /// List elements this long get a plain node ([`PLAIN_MIN`]; lowered
     /// by tests).
     plain_min: usize,
@@ -144,6 +156,8 @@ impl<W: Write> RdbWriter<W> {
             lzf_table: Vec::new(),
             lzf_out: Vec::new(),
             lp: Encoder::default(),
+            ints: Vec::new(),
+            blob: Vec::new(),
             plain_min: PLAIN_MIN,
         };
         wr.raw(format!("REDIS{RDB_WRITE_VERSION:04}").as_bytes())?;
@@ -183,10 +197,16 @@ impl<W: Write> RdbWriter<W> {
     /// [`write_list`](Self::write_list)); a hash within Redis 7.0's default
     /// listpack limits (512 fields, none longer than 64 bytes) is written
     /// as type 16 and a larger one as type 4 (see
-    /// [`write_hash`](Self::write_hash)). Hash field names must be unique
-    /// (Redis rejects duplicates). Empty lists and hashes are not written
-    /// at all, because Redis has no empty aggregates (it would skip them on
-    /// load). O(size of the value).
+    /// [`write_hash`](Self::write_hash)). A set of at most 512 members,
+    /// all canonical 64-bit integers, is written as an intset (type 11),
+    /// another as type 2 (see [`write_set`](Self::write_set)); a sorted set
+    /// within Redis 7.0's listpack limits (128 members, none longer than
+    /// 64 bytes) as a listpack sorted by score (type 17), a larger one as
+    /// type 5 (see [`write_zset`](Self::write_zset)). Hash field names and
+    /// members must be unique (Redis rejects duplicates). Empty aggregates
+    /// are not written at all, because Redis has no empty aggregates (it
+    /// would skip them on load). O(size of the value), O(n log n) for an
+    /// intset or a packed sorted set.
     pub fn write_entry(&mut self, key: &[u8], value: &RdbValue, expire_at_ms: Option<u64>) -> Result<(), RdbError> {
         match value {
             RdbValue::Str(s) => self.write_string(key, s, expire_at_ms),
@@ -194,6 +214,21 @@ impl<W: Write> RdbWriter<W> {
             RdbValue::Hash(flat) => {
                 let packed = flat.len() / 2 <= HASH_PACK_ENTRIES && flat.iter().all(|b| b.len() <= HASH_PACK_VALUE);
                 self.write_hash(key, flat.pairs(), packed, expire_at_ms)
+            }
+            RdbValue::Set(members) => {
+                let intset =
+                    members.len() <= SET_INTSET_ENTRIES && members.iter().all(|m| listpack::string_to_i64(m).is_some());
+                self.write_set(key, members.len(), members.iter(), intset, expire_at_ms)
+            }
+            RdbValue::ZSet(z) => {
+                let packed = z.len() <= ZSET_PACK_ENTRIES && z.members().iter().all(|m| m.len() <= ZSET_PACK_VALUE);
+                if !packed {
+                    return self.write_zset(key, z.len(), z.iter(), false, expire_at_ms);
+                }
+                // A listpack is in (score, member) order.
+                let mut order: Vec<(&[u8], f64)> = z.iter().collect();
+                order.sort_by(|a, b| sets::zset_order(*a, *b));
+                self.write_zset(key, z.len(), order, true, expire_at_ms)
             }
         }
     }
@@ -431,6 +466,9 @@ impl<W: Write> RdbWriter<W> {
         self.raw(s)
     }
 }
+
+#[path = "writer_sets.rs"]
+mod sets;
 
 #[cfg(test)]
 #[path = "writer_tests.rs"]
