@@ -3,7 +3,7 @@
 //! after `call()`): no client — the pusher or a third one — ever sees a
 //! ready key while a client still waits on it; served in blocking order;
 //! chains of BLMOVEs complete within the push; a transaction serves after
-//! EXEC.
+//! EXEC; any command that creates the key (RENAME, COPY, MOVE) serves.
 
 mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,4 +147,16 @@ fn a_key_of_another_type_does_not_serve_and_a_later_push_does() {
     assert_eq!(r.call(&["RENAME", "src", "k"]), Resp::Simple("OK".into()));
     assert_eq!(w.read(), bulks(&["k", "v"]));
     assert_eq!(r.call(&["EXISTS", "k"]), int(0));
+    // So does any command that creates the key: COPY, MOVE.
+    send(&mut w, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut r, 1);
+    assert_eq!(r.call(&["RPUSH", "src", "c"]), int(1));
+    assert_eq!(r.call(&["COPY", "src", "k"]), int(1));
+    assert_eq!(w.read(), bulks(&["k", "c"]));
+    send(&mut w, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut r, 1);
+    assert_eq!(r.call(&["SELECT", "1"]), Resp::Simple("OK".into()));
+    assert_eq!(r.call(&["RPUSH", "k", "m"]), int(1));
+    assert_eq!(r.call(&["MOVE", "k", "0"]), int(1));
+    assert_eq!(w.read(), bulks(&["k", "m"]));
 }

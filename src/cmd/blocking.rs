@@ -98,6 +98,9 @@ impl Parked {
 struct Queues {
     parked: HashMap<u64, Arc<Parked>, Hasher>,
     by_key: HashMap<DbKey, VecDeque<u64>, Hasher>,
+    /// Waiters per key name in any database (MOVE and COPY … DB reach
+    /// another database's key).
+    any_db: HashMap<Bytes, usize, Hasher>,
 }
 
 impl Queues {
@@ -110,6 +113,12 @@ impl Queues {
                 q.retain(|&id| id != p.id);
                 if q.is_empty() {
                     self.by_key.remove(k);
+                }
+            }
+            if let Some(n) = self.any_db.get_mut(&k.1) {
+                *n -= 1;
+                if *n == 0 {
+                    self.any_db.remove(&k.1);
                 }
             }
         }
@@ -130,14 +139,15 @@ impl BlockedClients {
         self.count.load(Ordering::Acquire) == 0
     }
 
-    /// True if a client is parked on any of `keys` of database `db`.
-    /// Authoritative while the keys' shards are locked. O(keys).
-    pub fn waits_on<'k>(&self, db: usize, mut keys: impl Iterator<Item = &'k [u8]>) -> bool {
+    /// True if a client is parked on any of `keys`, in any database (MOVE
+    /// and COPY … DB write another database's key). Authoritative while the
+    /// keys' shards are locked. O(keys).
+    pub fn waits_on<'k>(&self, mut keys: impl Iterator<Item = &'k [u8]>) -> bool {
         if self.is_empty() {
             return false;
         }
         let q = self.queues.lock();
-        keys.any(|k| q.by_key.contains_key(&(db, Bytes::copy_from_slice(k))))
+        keys.any(|k| q.any_db.contains_key(k))
     }
 
     /// Every key some client waits on (SWAPDB and FLUSHALL change them all).
@@ -163,15 +173,17 @@ impl BlockedClients {
             done: Notify::new(),
         });
         let mut q = self.queues.lock();
+        if let Some(stale) = q.parked.get(&id).cloned() {
+            // Unreachable: a connection parks one command at a time.
+            q.remove(&stale);
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
         for k in &parked.keys {
             q.by_key.entry(k.clone()).or_default().push_back(id);
+            *q.any_db.entry(k.1.clone()).or_default() += 1;
         }
-        if let Some(old) = q.parked.insert(id, parked.clone()) {
-            q.remove(&old);
-            q.parked.insert(id, parked.clone());
-        } else {
-            self.count.fetch_add(1, Ordering::AcqRel);
-        }
+        q.parked.insert(id, parked.clone());
+        self.count.fetch_add(1, Ordering::AcqRel);
         parked
     }
 

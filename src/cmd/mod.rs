@@ -179,7 +179,7 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
         let locked = ks.lock_keys(client.db, keys());
         // Serving clients parked on these keys may touch any shard (BLMOVE's
         // destination): take them all, as Redis runs one command at a time.
-        if spec.has(flags::WRITE) && srv.blocking.waits_on(client.db, keys()) {
+        if spec.has(flags::WRITE) && srv.blocking.waits_on(keys()) {
             drop(locked);
             ks.lock_all()
         } else {

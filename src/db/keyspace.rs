@@ -241,12 +241,13 @@ pub struct Locked<'a> {
     idx: SmallVec<[u8; 4]>,
     guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
     all: bool,
-    /// Lists that received elements while locked; blocked clients are woken
-    /// for them once the locks are released.
+    /// Keys that received elements or were created while locked: the
+    /// clients blocked on them are served before the locks are released.
     pub ready: Vec<(usize, Bytes)>,
     /// Whether any client is blocked, read while these shards are locked: a
-    /// client that blocks later retries under the same locks and sees the
-    /// push itself, so no wake-up is lost by skipping [`Locked::signal_ready`].
+    /// client blocks only under its keys' locks, so none can start waiting
+    /// on these keys meanwhile and skipping [`Locked::signal_ready`] loses
+    /// nothing.
     pub wake_blocked: bool,
     /// What the command changed (Redis's `server.dirty` and `signalModifiedKey`).
     pub changes: Changes,
@@ -373,6 +374,7 @@ impl<'a> Locked<'a> {
             d.expires.swap_remove(key);
         }
         d.put(key, entry);
+        self.signal_ready_in(db, key);
     }
 
     /// Replaces the value of an existing key, keeping its TTL (KEEPTTL), or
@@ -388,6 +390,7 @@ impl<'a> Locked<'a> {
         if !self.lookup(key, true) {
             let db = self.db;
             self.dbs_mut(key, db).put(key, Entry::new(make()));
+            self.signal_ready_in(db, key);
         }
         let db = self.db;
         match self.dbs_mut(key, db).map.get_mut(&key[..]) {
@@ -432,6 +435,7 @@ impl<'a> Locked<'a> {
             d.expires.swap_remove(&key[..]);
         }
         d.put(&key, entry);
+        self.signal_ready_in(db, &key);
     }
 
     /// Sets or clears (0) the expiry of an existing key. Returns false if missing.
@@ -454,10 +458,16 @@ impl<'a> Locked<'a> {
         true
     }
 
-    /// Records that a list got elements, so blocked poppers are woken.
-    pub fn signal_ready(&mut self, key: &Bytes) {
-        if self.wake_blocked {
-            self.ready.push((self.db, key.clone()));
+    /// Records that `key` got elements (or was created), so the clients
+    /// blocked on it are served before these locks are released. Free when
+    /// no client is blocked. O(keys signalled by this command).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.signal_ready_in(self.db, key);
+    }
+
+    fn signal_ready_in(&mut self, db: usize, key: &[u8]) {
+        if self.wake_blocked && !self.ready.iter().any(|(d, k)| *d == db && k == key) {
+            self.ready.push((db, Bytes::copy_from_slice(key)));
         }
     }
 
