@@ -8,6 +8,8 @@
 #   --pin        run both servers on CPU 1 and redis-benchmark on CPU 0
 #                (same core budget for both servers; needs taskset and 2+ CPUs)
 #   --workloads  subset of: SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100
+#                SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M (default: the first
+#                eight; --workloads sets runs the six set/sorted-set ones)
 #   OURS=<binary>  benchmark that binary instead of building this checkout
 #
 # Both servers listen on free ports on 127.0.0.1, without persistence
@@ -29,7 +31,8 @@ while [[ $# -gt 0 ]]; do
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
         --quick) QUICK=1; ROUNDS=1; shift ;;
         --pin) PIN=1; shift ;;
-        --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2 ;;
+        --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2
+            [[ $WORKLOADS == sets ]] && WORKLOADS="SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M" ;;
         -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -125,8 +128,8 @@ wait_ready "$REDIS_PORT"
 requests() { # workload pipeline
     local n
     case "$1:$2" in
-        LRANGE_100:1) n=60000 ;;
-        LRANGE_100:*) n=150000 ;;
+        LRANGE_100:1 | ZRANGE_100:1) n=60000 ;;
+        LRANGE_100:* | ZRANGE_100:*) n=150000 ;;
         MSET:1) n=150000 ;;
         MSET:*) n=600000 ;;
         *:1) n=200000 ;;
@@ -147,11 +150,18 @@ workload_args() {
         HSET) echo "HSET myhash f v" ;;
         HGET) echo "HGET myhash f" ;;
         LRANGE_100) echo "LRANGE benchlist 0 99" ;; # what -t lrange_100 sends, without its LPUSH pre-pass
+        SADD) echo "-r 100000 -t sadd" ;;
+        SPOP) echo "-t spop" ;;           # on a set of as many members as requests (see prepare)
+        ZADD) echo "-r 100000 -t zadd" ;;
+        ZPOPMIN) echo "-t zpopmin" ;;     # on a sorted set of as many members as requests
+        ZRANGE_100) echo "ZRANGE benchzset 0 99 WITHSCORES" ;; # a 1,000-member sorted set
+        ZADD_1M) echo "-r 1000000 ZADD bigzset __rand_int__ m:__rand_int__" ;; # into 1,000,000 members
         *) echo "unknown workload $1" >&2; return 1 ;;
     esac
 }
 
-# Empties the server on port $1 and loads what workload $2 reads.
+# Empties the server on port $1 and loads what workload $2 reads ($3: the
+# request count, so SPOP and ZPOPMIN never pop from an empty key).
 prepare() {
     local cli=(redis-cli -h 127.0.0.1 -p "$1")
     "${cli[@]}" FLUSHALL >/dev/null
@@ -161,6 +171,12 @@ prepare() {
         LINDEX | LRANGE_100)
             # shellcheck disable=SC2046
             "${cli[@]}" RPUSH benchlist $(seq 1 600 | sed 's/^/xxx/') >/dev/null ;;
+        SPOP) seq 1 "$3" | awk '{ print "SADD myset element:" $1 }' | "${cli[@]}" --pipe >/dev/null ;;
+        ZPOPMIN) seq 1 "$3" | awk '{ print "ZADD myzset " $1 " element:" $1 }' | "${cli[@]}" --pipe >/dev/null ;;
+        ZRANGE_100)
+            # shellcheck disable=SC2046
+            "${cli[@]}" ZADD benchzset $(seq 1 1000 | awk '{ print $1, "member:" $1 }') >/dev/null ;;
+        ZADD_1M) seq 0 999999 | awk '{ print "ZADD bigzset " $1 " m:" sprintf("%012d", $1) }' | "${cli[@]}" --pipe >/dev/null ;;
     esac
 }
 
@@ -168,7 +184,7 @@ prepare() {
 run_one() { # port workload pipeline
     local n csv rps
     n="$(requests "$2" "$3")"
-    prepare "$1" "$2"
+    prepare "$1" "$2" "$n"
     # shellcheck disable=SC2046
     csv="$("${BENCH_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -P "$3" -n "$n" --csv $(workload_args "$2") 2>/dev/null)"
     rps="$(printf '%s\n' "$csv" | grep -v '^"test"' | tail -n1 | cut -d, -f2 | tr -d '"')"

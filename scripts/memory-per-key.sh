@@ -9,12 +9,18 @@
 #   strings: N_STRINGS  keys of 16 bytes with 16-byte values   (SET)
 #   hashes:  N_HASHES   keys of 16 bytes, 10 fields "fld:NNNN" -> "val:NNNN" (HSET)
 #   lists:   N_LISTS    keys of 16 bytes, 10 elements "elem:NNN" (RPUSH)
+#   intsets: N_SETS     keys of 16 bytes, 10 integer members (SADD)
+#   strsets: N_SETS     keys of 16 bytes, 10 members "mbr:NNNN" (SADD)
+#   zsets:   N_SETS     keys of 16 bytes, 10 members "mbr:NNNN" with integer scores (ZADD)
+#   bigzset: 1 key of BIG_ZSET members "member:NNNNNNNNNNNN" with scores i/7 (ZADD);
+#            its figure is bytes per member
 #
 # Usage: scripts/memory-per-key.sh            (from the repository root)
 # Environment: N_STRINGS (1000000) N_HASHES (100000) N_LISTS (100000)
+#   N_SETS (100000) BIG_ZSET (1000000)
 #   OURS (target/release/inmemory-server; built unless NO_BUILD=1)
 #   REDIS_SERVER (redis-server) REDIS_CLI (redis-cli) PORT (7411)
-#   SETS ("strings hashes lists")
+#   SETS ("strings hashes lists intsets strsets zsets bigzset")
 # Redis 7.0 reference figures: ~130 B/string key, ~416 B/10-field hash,
 # ~385 B/10-element list.
 set -euo pipefail
@@ -23,11 +29,13 @@ cd "$(dirname "$0")/.."
 N_STRINGS=${N_STRINGS:-1000000}
 N_HASHES=${N_HASHES:-100000}
 N_LISTS=${N_LISTS:-100000}
+N_SETS=${N_SETS:-100000}
+BIG_ZSET=${BIG_ZSET:-1000000}
 OURS=${OURS:-target/release/inmemory-server}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 PORT=${PORT:-7411}
-SETS=${SETS:-strings hashes lists}
+SETS=${SETS:-strings hashes lists intsets strsets zsets bigzset}
 
 for tool in "$REDIS_SERVER" "$REDIS_CLI" awk; do
     command -v "$tool" >/dev/null || { echo "memory-per-key: $tool not found" >&2; exit 1; }
@@ -56,11 +64,26 @@ gen() {
     lists) awk -v n="$N_LISTS" 'BEGIN { for (i = 0; i < n; i++) {
         printf "*12\r\n$5\r\nRPUSH\r\n$16\r\nlst:%012d\r\n", i
         for (e = 0; e < 10; e++) printf "$8\r\nelem:%03d\r\n", (i + e) % 1000 } }' ;;
+    intsets) awk -v n="$N_SETS" 'BEGIN { for (i = 0; i < n; i++) {
+        printf "*12\r\n$4\r\nSADD\r\n$16\r\nset:%012d\r\n", i
+        for (e = 0; e < 10; e++) printf "$4\r\n%04d\r\n", 1000 + (i + e) % 9000 } }' ;;
+    strsets) awk -v n="$N_SETS" 'BEGIN { for (i = 0; i < n; i++) {
+        printf "*12\r\n$4\r\nSADD\r\n$16\r\nset:%012d\r\n", i
+        for (e = 0; e < 10; e++) printf "$8\r\nmbr:%04d\r\n", (i + e) % 10000 } }' ;;
+    zsets) awk -v n="$N_SETS" 'BEGIN { for (i = 0; i < n; i++) {
+        printf "*22\r\n$4\r\nZADD\r\n$16\r\nzst:%012d\r\n", i
+        for (e = 0; e < 10; e++) printf "$%d\r\n%d\r\n$8\r\nmbr:%04d\r\n", length(e * 100), e * 100, (i + e) % 10000 } }' ;;
+    bigzset) awk -v n="$BIG_ZSET" 'BEGIN { for (i = 0; i < n; i++) {
+        s = sprintf("%.6f", i / 7)
+        printf "*4\r\n$4\r\nZADD\r\n$3\r\nbig\r\n$%d\r\n%s\r\n$19\r\nmember:%012d\r\n", length(s), s, i } }' ;;
     esac
 }
 
 count() {
-    case $1 in strings) echo "$N_STRINGS" ;; hashes) echo "$N_HASHES" ;; lists) echo "$N_LISTS" ;; esac
+    case $1 in
+    strings) echo "$N_STRINGS" ;; hashes) echo "$N_HASHES" ;; lists) echo "$N_LISTS" ;;
+    intsets | strsets | zsets) echo "$N_SETS" ;; bigzset) echo "$BIG_ZSET" ;;
+    esac
 }
 
 cli() { "$REDIS_CLI" -h 127.0.0.1 -p "$PORT" "$@"; }
@@ -100,6 +123,7 @@ for set in $SETS; do
         u0=$(used); r0=$(rss)
         cli --pipe <"$WORK/$set.resp" >"$WORK/pipe.log" 2>&1 || { cat "$WORK/pipe.log" >&2; exit 1; }
         keys=$(cli DBSIZE)
+        [ "$set" = bigzset ] && keys=$(cli ZCARD big)
         [ "$keys" = "$n" ] || { echo "memory-per-key: $server holds $keys keys, expected $n" >&2; cat "$WORK/pipe.log" >&2; exit 1; }
         u1=$(used); r1=$(rss)
         RESULT[$set,$server,used]=$(( (u1 - u0) / n ))
@@ -115,6 +139,10 @@ for set in $SETS; do
     strings) label="$N_STRINGS strings 16B/16B" ;;
     hashes) label="$N_HASHES hashes x10 fields" ;;
     lists) label="$N_LISTS lists x10 elements" ;;
+    intsets) label="$N_SETS sets x10 integers" ;;
+    strsets) label="$N_SETS sets x10 strings" ;;
+    zsets) label="$N_SETS zsets x10 members" ;;
+    bigzset) label="1 zset of $BIG_ZSET (per member)" ;;
     esac
     ou=${RESULT[$set,ours,used]}; ru=${RESULT[$set,redis,used]}
     printf '%-30s %14s %14s %14s %14s %9s\n' "$label" "$ou" "$ru" "${RESULT[$set,ours,rss]}" \
