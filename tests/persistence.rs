@@ -520,3 +520,6 @@ mod jobs;
 
 #[path = "persistence/multipart.rs"]
 mod multipart;
+
+#[path = "persistence/sets_rdb.rs"]
+mod sets_rdb;
