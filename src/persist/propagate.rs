@@ -4,7 +4,8 @@
 //! on when or how they ran are logged as their deterministic result:
 //! relative expiries become absolute `PXAT`/`PEXPIREAT` times (so a replay
 //! later does not extend a TTL), blocking pops their non-blocking forms,
-//! float increments the value they produced.
+//! float increments the value they produced, SPOP the SREM of what it
+//! popped.
 
 use bytes::Bytes;
 
@@ -76,6 +77,39 @@ pub(super) fn translate(ks: &mut Locked, spec: &CommandSpec, args: &[Bytes], rep
             }
             vec![vec![b("RPOPLPUSH"), args[1].clone(), args[2].clone()]]
         }
+        // A random pop is logged as the removal of what it popped.
+        "spop" => {
+            let popped: Vec<Bytes> = match reply {
+                Reply::Bulk(m) => vec![m.clone()],
+                Reply::Array(items) | Reply::Set(items) => {
+                    items.iter().filter_map(|i| if let Reply::Bulk(m) = i { Some(m.clone()) } else { None }).collect()
+                }
+                _ => vec![],
+            };
+            if popped.is_empty() {
+                return vec![];
+            }
+            let mut srem = vec![b("SREM"), key()];
+            srem.extend(popped);
+            vec![srem]
+        }
+        "bzpopmin" | "bzpopmax" => match reply {
+            Reply::Array(kv) if kv.len() == 3 => match &kv[0] {
+                Reply::Bulk(k) => vec![vec![b(if spec.name == "bzpopmin" { "ZPOPMIN" } else { "ZPOPMAX" }), k.clone()]],
+                _ => vec![],
+            },
+            _ => vec![],
+        },
+        "bzmpop" => match reply {
+            Reply::Array(kv) if kv.len() == 2 => {
+                let (Reply::Bulk(k), Reply::Array(items)) = (&kv[0], &kv[1]) else { return vec![] };
+                // BZMPOP timeout numkeys key.. MIN|MAX [COUNT n].
+                let nk = std::str::from_utf8(&args[2]).ok().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+                let min = args.get(3 + nk).is_some_and(|a| a.eq_ignore_ascii_case(b"min"));
+                vec![vec![b(if min { "ZPOPMIN" } else { "ZPOPMAX" }), k.clone(), num(items.len() as u64)]]
+            }
+            _ => vec![],
+        },
         "hincrbyfloat" => match reply {
             Reply::Bulk(v) => vec![vec![b("HSET"), key(), args[2].clone(), v.clone()]],
             _ => vec![],

@@ -407,3 +407,50 @@ fn info_persistence_has_redis_field_names() {
     let srv = Server::start_in(srv.into_dir(true), AOF);
     assert_eq!(info(&mut srv.conn(), "rdb_changes_since_last_save"), "0");
 }
+
+#[test]
+fn random_and_blocking_set_pops_replay_to_the_same_state() {
+    let mut srv = Server::start(AOF);
+    let mut c = srv.conn();
+    let members: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    let _: () = redis::cmd("SADD").arg("s").arg(&members).query(&mut c).unwrap();
+    let _: () = redis::cmd("SADD").arg("ints").arg(&(0..50).collect::<Vec<i64>>()).query(&mut c).unwrap();
+    let _: Vec<String> = redis::cmd("SPOP").arg("s").arg(37).query(&mut c).unwrap();
+    let _: Option<String> = redis::cmd("SPOP").arg("s").query(&mut c).unwrap();
+    let _: Option<i64> = redis::cmd("SPOP").arg("ints").query(&mut c).unwrap();
+    let mut b = srv.conn();
+    let waiter = std::thread::spawn(move || {
+        let min: redis::Value = redis::cmd("BZPOPMIN").arg("z1").arg(10).query(&mut b).unwrap();
+        let mpop: redis::Value =
+            redis::cmd("BZMPOP").arg(10).arg(1).arg("z2").arg("MAX").arg("COUNT").arg(2).query(&mut b).unwrap();
+        (min, mpop)
+    });
+    for (key, blocked) in [("z1", 1), ("z2", 1)] {
+        wait_for(10, "a blocked client", || {
+            let s: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+            s.contains(&format!("blocked_clients:{blocked}"))
+        });
+        let _: () = redis::cmd("ZADD").arg(key).arg(&[(1, "a"), (2, "b"), (3, "c")]).query(&mut c).unwrap();
+    }
+    waiter.join().unwrap();
+    let state = |c: &mut Connection| {
+        let mut s: Vec<String> = redis::cmd("SMEMBERS").arg("s").query(c).unwrap();
+        s.sort();
+        let mut ints: Vec<i64> = redis::cmd("SMEMBERS").arg("ints").query(c).unwrap();
+        ints.sort();
+        let z1: Vec<String> = redis::cmd("ZRANGE").arg("z1").arg(0).arg(-1).query(c).unwrap();
+        let z2: Vec<String> = redis::cmd("ZRANGE").arg("z2").arg(0).arg(-1).query(c).unwrap();
+        (s, ints, z1, z2)
+    };
+    let before = state(&mut c);
+    assert_eq!(before.0.len(), 200 - 38);
+    assert_eq!(before.1.len(), 49);
+    assert_eq!((before.2.clone(), before.3.clone()), (vec!["b".to_string(), "c".into()], vec!["a".to_string()]));
+    srv.terminate();
+    let text = aof_text(srv.dir.path());
+    for logged_as_is in ["SPOP", "BZPOPMIN", "BZMPOP"] {
+        assert!(!text.contains(logged_as_is), "{logged_as_is} logged");
+    }
+    let srv = Server::start_in(srv.into_dir(true), AOF);
+    assert_eq!(state(&mut srv.conn()), before);
+}
