@@ -173,11 +173,14 @@ fn every_encoding_is_decoded() {
     assert_eq!(pairs(find(&v, "z17")), zset(&[("a", -1.0), ("b", f64::INFINITY), ("c", 1e19)]));
 }
 
+/// Appends a value to a hand-built file.
+type Build = Box<dyn Fn(&mut Raw)>;
+
 /// Corrupt values: each is `Corrupt` at an offset inside the file.
 #[test]
 fn corrupt_values_are_rejected() {
     let lp_dup = listpack(&[b"a", b"1", b"a", b"2"]);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Raw)>)> = vec![
+    let cases: Vec<(&str, Build)> = vec![
         (
             "intset size 3",
             Box::new(|r| {
