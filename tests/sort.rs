@@ -291,3 +291,73 @@ fn lookups_count_keyspace_hits() {
     assert_eq!(info_field(&stats, "keyspace_hits").as_deref(), Some("3"));
     assert_eq!(info_field(&stats, "keyspace_misses").as_deref(), Some("2"));
 }
+
+#[test]
+fn store_touches_watched_keys_even_when_empty() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    c.call(&["LPUSH", "foo", "bar"]);
+    assert_eq!(c.call(&["WATCH", "foo"]), Resp::Simple("OK".into()));
+    assert_eq!(c.call(&["SORT", "emptylist", "STORE", "foo"]), int(0));
+    assert_eq!(c.call(&["EXISTS", "foo"]), int(0));
+    c.call(&["MULTI"]);
+    c.call(&["PING"]);
+    assert_eq!(c.call(&["EXEC"]), Resp::Array(None));
+}
+
+#[test]
+fn sorted_sets() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    for (score, m) in [("1", "a"), ("5", "b"), ("2", "c"), ("10", "d"), ("3", "e")] {
+        assert_eq!(c.call(&["ZADD", "z", score, m]), int(1));
+    }
+    assert_eq!(c.call(&["SORT", "z", "ALPHA", "DESC"]), bulks(&["e", "d", "c", "b", "a"]));
+    assert_eq!(c.call(&["SORT", "z"]), err(NOT_DOUBLE));
+    // BY nosort keeps the score order, LIMIT applies to it.
+    assert_eq!(c.call(&["SORT", "z", "BY", "nosort"]), bulks(&["a", "c", "e", "b", "d"]));
+    assert_eq!(c.call(&["SORT", "z", "BY", "nosort", "DESC"]), bulks(&["d", "b", "e", "c", "a"]));
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        ("0", "1", "ASC", &["a"]),
+        ("0", "1", "DESC", &["d"]),
+        ("0", "2", "ASC", &["a", "c"]),
+        ("0", "2", "DESC", &["d", "b"]),
+        ("1", "2", "ASC", &["c", "e"]),
+        ("1", "2", "DESC", &["b", "e"]),
+        ("3", "-1", "DESC", &["c", "a"]),
+        ("5", "10", "ASC", &[]),
+        ("0", "0", "DESC", &[]),
+        ("-10", "100", "ASC", &["a", "c", "e", "b", "d"]),
+    ];
+    for &(start, count, dir, want) in cases {
+        assert_eq!(
+            c.call(&["SORT", "z", "BY", "nosort", "LIMIT", start, count, dir]),
+            bulks(want),
+            "{start} {count} {dir}"
+        );
+    }
+    assert_eq!(c.call(&["SORT", "z", "BY", "nosort", "DESC", "STORE", "dst"]), int(5));
+    assert_eq!(c.call(&["LRANGE", "dst", "0", "-1"]), bulks(&["d", "b", "e", "c", "a"]));
+    // BY and GET over the members.
+    for (m, w) in [("a", "5"), ("b", "4"), ("c", "3"), ("d", "2"), ("e", "1")] {
+        c.call(&["SET", &format!("w_{m}"), w]);
+    }
+    assert_eq!(
+        c.call(&["SORT", "z", "BY", "w_*", "GET", "#", "GET", "w_*"]),
+        bulks(&["e", "1", "d", "2", "c", "3", "b", "4", "a", "5"])
+    );
+    // Numeric members, and a large (skip-list) sorted set.
+    let mut args = vec!["ZADD".to_string(), "big".to_string()];
+    for i in 0..300 {
+        args.push((300 - i).to_string());
+        args.push(i.to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(c.call(&args), int(300));
+    let Resp::Array(Some(v)) = c.call(&["SORT", "big"]) else { panic!("array") };
+    assert_eq!(v.len(), 300);
+    assert_eq!((v[0].clone(), v[299].clone()), (bulk("0"), bulk("299")));
+    assert_eq!(c.call(&["SORT", "big", "BY", "nosort", "LIMIT", "0", "3"]), bulks(&["299", "298", "297"]));
+    assert_eq!(c.call(&["SORT", "big", "BY", "nosort", "LIMIT", "1", "2", "DESC"]), bulks(&["1", "2"]));
+    assert_eq!(c.call(&["SORT", "big", "LIMIT", "10", "2", "DESC"]), bulks(&["289", "288"]));
+}
