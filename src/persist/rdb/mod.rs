@@ -19,10 +19,12 @@
 //! listpack (type 16), a list as quicklist nodes of listpacks (type 18),
 //! an integer set as an intset (type 11), other sets as strings (type 2),
 //! a small sorted set as one listpack (type 17), a larger one with binary
-//! scores (type 5), so files are as small as Redis's. Lists and hashes are held as
-//! [`Elements`] (all elements in one buffer), and [`read_rdb_ref`] lends
-//! each key from buffers reused for the next, so reading allocates nothing
-//! per element (nor, with `read_rdb_ref`, per key).
+//! scores (type 5), so files are as small as Redis's. Lists, hashes and
+//! sets are held as [`Elements`] (all elements in one buffer), sorted sets
+//! as [`ScoredElements`] (members in one buffer, scores beside them), and
+//! [`read_rdb_ref`] lends each key from buffers reused for the next, so
+//! reading allocates nothing per element (nor, with `read_rdb_ref`, per
+//! key).
 
 mod crc64;
 mod elements;
