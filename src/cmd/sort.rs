@@ -470,3 +470,41 @@ pub const COMMANDS: &[super::table::CommandSpec] = &[
     spec!("sort", -2, WRITE | DENYOOM | MOVABLE_KEYS | DANGEROUS, 1, 1, 1, sort, "generic", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N)."),
     spec!("sort_ro", -2, READONLY | MOVABLE_KEYS | DANGEROUS, 1, 1, 1, sort_ro, "generic", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N)."),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<Bytes> {
+        a.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    #[test]
+    fn key_positions_follow_sort_get_keys() {
+        assert_eq!(key_positions(&args(&["sort", "abc", "store", "def"])), [1, 3]);
+        assert_eq!(key_positions(&args(&["SORT_RO", "abc", "store", "def"])), [1]);
+        assert_eq!(
+            key_positions(&args(&["sort", "abc", "store", "invalid", "store", "stillbad", "store", "def"])),
+            [1, 7]
+        );
+        // Option arguments are skipped: a GET pattern named "store" is no STORE.
+        assert_eq!(
+            key_positions(&args(&["sort", "abc", "get", "store", "by", "store", "limit", "store", "store"])),
+            [1]
+        );
+        assert_eq!(key_positions(&args(&["sort", "abc", "store"])), [1]);
+    }
+
+    #[test]
+    fn strtod_as_c() {
+        assert_eq!(strtod(b""), Some(0.0));
+        assert_eq!(strtod(b"  -1.5e2"), Some(-150.0));
+        assert_eq!(strtod(b"0x10"), Some(16.0));
+        assert_eq!(strtod(b"0x1.8p1"), Some(3.0));
+        assert_eq!(strtod(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(strtod(b"12\0junk"), Some(12.0));
+        for bad in [&b"1e400"[..], b"1e-400", b"nan", b"-nan", b"1x", b" ", b".", b"e5", b"0x", b"1e"] {
+            assert_eq!(strtod(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+}
