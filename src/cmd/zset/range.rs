@@ -140,11 +140,11 @@ fn parse_request(a: &[Bytes], at: usize, store: bool, kind: Option<Kind>, rev: O
         } else if is(&a[j], "limit") && left >= 2 {
             limit = Some((args::int(&a[j + 1])?, args::int(&a[j + 2])?));
             j += 2;
-        } else if rev.is_none() && is(&a[j], "rev") {
+        } else if r.is_none() && is(&a[j], "rev") {
             r = Some(true);
-        } else if kind.is_none() && is(&a[j], "bylex") {
+        } else if k.is_none() && is(&a[j], "bylex") {
             k = Some(Kind::Lex);
-        } else if kind.is_none() && is(&a[j], "byscore") {
+        } else if k.is_none() && is(&a[j], "byscore") {
             k = Some(Kind::Score);
         } else {
             return fail(err::SYNTAX);
