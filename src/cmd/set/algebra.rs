@@ -71,27 +71,25 @@ impl Operands {
         self.slots[i].map(|j| &self.sets[j])
     }
 
-    /// Members common to every set, at most `limit` of them (0: no limit),
-    /// walking the smallest set. O(N*M), N the smallest set's size and M
-    /// the number of sets.
-    fn inter(&self, limit: usize) -> Vec<Cow<'_, [u8]>> {
-        let Some(mut distinct) = self.slots.iter().copied().collect::<Option<Vec<usize>>>() else {
-            return Vec::new();
-        };
+    /// Calls `each` with the members common to every set, at most `limit`
+    /// of them (0: no limit), walking the smallest set. O(N*M), N the
+    /// smallest set's size and M the number of sets.
+    fn inter_each<'s>(&'s self, limit: usize, mut each: impl FnMut(Cow<'s, [u8]>)) {
+        let Some(mut distinct) = self.slots.iter().copied().collect::<Option<Vec<usize>>>() else { return };
         distinct.sort_unstable();
         distinct.dedup();
         distinct.sort_by_key(|&j| self.sets[j].len());
-        let Some((&first, rest)) = distinct.split_first() else { return Vec::new() };
-        let mut out = Vec::new();
+        let Some((&first, rest)) = distinct.split_first() else { return };
+        let mut found = 0;
         for m in self.sets[first].iter() {
             if rest.iter().all(|&j| self.sets[j].contains(&m)) {
-                out.push(m);
-                if out.len() == limit {
-                    break;
+                each(m);
+                found += 1;
+                if found == limit {
+                    return;
                 }
             }
         }
-        out
     }
 
     /// Members of any set, each once. O(N), N the total size.
@@ -156,7 +154,11 @@ enum Op {
 fn compute(ctx: &mut Ctx, op: Op, keys: &[Bytes], dst: Option<&Bytes>) -> CmdResult {
     let ops = Operands::take(ctx, keys)?;
     let members = match op {
-        Op::Inter => ops.inter(0),
+        Op::Inter => {
+            let mut v = Vec::new();
+            ops.inter_each(0, |m| v.push(m));
+            v
+        }
         Op::Union => ops.union(),
         Op::Diff => ops.diff(),
     };
@@ -221,7 +223,8 @@ pub(super) fn sintercard(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     let ops = Operands::take(ctx, &a[2..end])?;
-    let n = ops.inter(limit).len();
+    let mut n = 0;
+    ops.inter_each(limit, |_| n += 1);
     ops.restore(ctx);
     Ok(Reply::Int(n as i64))
 }
