@@ -361,3 +361,46 @@ fn sorted_sets() {
     assert_eq!(c.call(&["SORT", "big", "BY", "nosort", "LIMIT", "1", "2", "DESC"]), bulks(&["1", "2"]));
     assert_eq!(c.call(&["SORT", "big", "LIMIT", "10", "2", "DESC"]), bulks(&["289", "288"]));
 }
+
+#[test]
+fn sets() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    c.call(&["SADD", "ints", "3", "1", "20", "2"]);
+    assert_eq!(c.call(&["SORT", "ints"]), bulks(&["1", "2", "3", "20"]));
+    assert_eq!(c.call(&["SORT", "ints", "DESC", "LIMIT", "0", "2"]), bulks(&["20", "3"]));
+    assert_eq!(c.call(&["SORT", "ints", "ALPHA"]), bulks(&["1", "2", "20", "3"]));
+    let words = [
+        "a", "b", "c", "d", "e", "f", "g", "h", "i", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "z", "aa",
+        "aaa", "azz",
+    ];
+    let mut sorted = words.to_vec();
+    sorted.sort();
+    let mut args = vec!["SADD", "s"];
+    args.extend_from_slice(&words);
+    c.call(&args);
+    // A constant BY without STORE keeps the set's own order (some permutation) ...
+    let Resp::Array(Some(v)) = c.call(&["SORT", "s", "BY", "_"]) else { panic!("array") };
+    let mut got: Vec<String> = v.into_iter().map(text).collect();
+    got.sort();
+    assert_eq!(got, sorted);
+    // ... but with STORE the result is sorted by bytes, as Redis does.
+    assert_eq!(c.call(&["SORT", "s", "BY", "_", "STORE", "dst"]), int(24));
+    assert_eq!(c.call(&["LRANGE", "dst", "0", "-1"]), bulks(&sorted));
+    assert_eq!(c.call(&["SORT", "s", "BY", "_", "DESC", "LIMIT", "0", "2", "STORE", "dst"]), int(2));
+    assert_eq!(c.call(&["LRANGE", "dst", "0", "-1"]), bulks(&["z", "v"]));
+    // Equal BY scores fall back to the members' bytes.
+    for w in words {
+        c.call(&["SET", &format!("score:{w}"), "100"]);
+    }
+    assert_eq!(c.call(&["SORT", "s", "BY", "score:*"]), bulks(&sorted));
+    assert_eq!(c.call(&["SORT", "s"]), err(NOT_DOUBLE));
+    // BY with values, GET with an integer-valued string, STORE.
+    c.call(&["DEL", "myset"]);
+    c.call(&["SADD", "myset", "1", "2"]);
+    c.call(&["MSET", "S1", "asdf", "S2", "123", "D1", "2", "D2", "1"]);
+    assert_eq!(c.call(&["SORT", "myset", "BY", "D*", "GET", "S*", "STORE", "mylist"]), int(2));
+    assert_eq!(c.call(&["LRANGE", "mylist", "0", "-1"]), bulks(&["123", "asdf"]));
+    c.call(&["MSET", "score:1", "10", "score:2", "x"]);
+    assert_eq!(c.call(&["SORT", "myset", "BY", "score:*"]), err(NOT_DOUBLE));
+}
