@@ -243,24 +243,6 @@ pub fn command_denied(spec: &CommandSpec, args: &[Bytes]) -> Reply {
 /// Redis's NOPERM reply for a key.
 pub const KEY_DENIED: &str = "NOPERM this user has no permissions to access one of the keys used as arguments";
 
-/// Positions of the key arguments of `args`, for fixed-position commands and the `numkeys` forms Redis has
-/// (LMPOP, BLMPOP, ZUNIONSTORE, EVAL …). `None` for a movable-keys command this function does not know.
-pub fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
-    if !spec.has(flags::MOVABLE_KEYS) {
-        return Some(spec.key_indexes(args.len()).collect());
-    }
-    let name = spec.alias_of.unwrap_or(spec.name);
-    let (numkeys_at, fixed): (usize, &[usize]) = match name {
-        "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => (1, &[]),
-        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => (2, &[]),
-        "zunionstore" | "zinterstore" | "zdiffstore" => (2, &[1]),
-        _ => return None,
-    };
-    let n = args.get(numkeys_at).and_then(|a| std::str::from_utf8(a).ok()?.parse::<usize>().ok()).unwrap_or(0);
-    let end = (numkeys_at + 1).saturating_add(n).min(args.len());
-    Some(fixed.iter().copied().filter(|&i| i < args.len()).chain(numkeys_at + 1..end).collect())
-}
-
 /// Why a user may not run a command: `Ok` if it may.
 pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), (Denial, Option<usize>)> {
     if user.unrestricted() {
@@ -273,7 +255,8 @@ pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(),
         return Ok(());
     }
     let need = if spec.has(flags::WRITE) { KEY_WRITE } else { KEY_READ };
-    let Some(positions) = key_positions(spec, args) else { return Err((Denial::Key, None)) };
+    // Keys that cannot be found (a malformed numkeys): the command refuses the call itself.
+    let positions = spec.key_positions(args).unwrap_or_default();
     match positions.into_iter().find(|&i| !user.can_access_key(&args[i], need)) {
         Some(i) => Err((Denial::Key, Some(i))),
         None => Ok(()),

@@ -126,21 +126,6 @@ fn unknown_command(args: &[Bytes]) -> String {
     format!("ERR unknown command '{name}', with args beginning with: {list}")
 }
 
-/// Positions of the key arguments; `None` when they cannot be found
-/// (a malformed `numkeys`), in which case the first server answers.
-pub(crate) fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
-    if !spec.has(flags::MOVABLE_KEYS) {
-        return Some(spec.key_indexes(args.len()).collect());
-    }
-    // `<cmd> [timeout] numkeys key [key ...] ...`: LMPOP, BLMPOP and friends.
-    let at = if spec.has(flags::BLOCKING) { 2 } else { 1 };
-    let n: usize = std::str::from_utf8(args.get(at)?).ok()?.parse().ok()?;
-    if n == 0 || at + n >= args.len() {
-        return None;
-    }
-    Some((at + 1..=at + n).collect())
-}
-
 impl Router {
     /// A router for a new client whose replies go to `out`.
     pub fn new(cluster: Arc<Cluster>, out: mpsc::Sender<Pending>, peer: String) -> Router {
@@ -307,7 +292,7 @@ impl Router {
 
     /// A command whose keys must all live on one server.
     async fn keyed(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
-        let target = match key_positions(spec, args) {
+        let target = match spec.key_positions(args) {
             Some(pos) => self.server_of(pos.iter().map(|&i| &args[i])),
             None => Ok(None),
         };

@@ -44,7 +44,7 @@ use inmemory::protocol::Reply;
 use tokio::sync::oneshot;
 
 use crate::pool::{encode_command, Answer, Backend, Conn};
-use crate::router::{key_positions, Flow, Pending, Router, CROSSSLOT};
+use crate::router::{Flow, Pending, Router, CROSSSLOT};
 
 /// A transaction being queued.
 pub(crate) struct Multi {
@@ -118,7 +118,7 @@ impl Router {
         let keyless_ok = matches!(name, "ping" | "echo" | "time" | "unwatch");
         let mut keys = Vec::new();
         let target = if spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS) {
-            match key_positions(spec, args) {
+            match spec.key_positions(args) {
                 Some(pos) => {
                     keys.extend(pos.iter().map(|&i| args[i].clone()));
                     self.server_of(&keys)

@@ -98,6 +98,33 @@ impl CommandSpec {
         let last = if valid { last.min(n - 1) } else { -1 };
         (first.max(0)..=last.max(-1)).step_by(step as usize).filter(move |_| valid).map(|i| i as usize)
     }
+
+    /// Positions of the key arguments of the call `args` (name first): the
+    /// fixed positions, or for a movable-keys command the keys its own
+    /// syntax names, as Redis's key specs find them (`numkeys` forms such as
+    /// LMPOP, ZUNIONSTORE, EVAL; SORT's key and STORE destination). `None`
+    /// when they cannot be found (a malformed or zero `numkeys`): the
+    /// command itself will refuse the call. The dispatcher (which locks
+    /// every shard for movable commands), ACL key checks, `COMMAND GETKEYS`
+    /// and the proxy's routing all use this. O(arguments).
+    pub fn key_positions(&self, args: &[Bytes]) -> Option<Vec<usize>> {
+        if !self.has(flags::MOVABLE_KEYS) {
+            return Some(self.key_indexes(args.len()).collect());
+        }
+        let (numkeys_at, fixed): (usize, &[usize]) = match self.alias_of.unwrap_or(self.name) {
+            "sort" | "sort_ro" => return Some(super::sort::key_positions(args)),
+            "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => (1, &[]),
+            "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => (2, &[]),
+            "zunionstore" | "zinterstore" | "zdiffstore" => (2, &[1]),
+            _ => return None,
+        };
+        let n: usize = std::str::from_utf8(args.get(numkeys_at)?).ok()?.parse().ok()?;
+        let end = (numkeys_at + 1).checked_add(n)?;
+        if n == 0 || end > args.len() {
+            return None;
+        }
+        Some(fixed.iter().copied().chain(numkeys_at + 1..end).collect())
+    }
 }
 
 /// Builds a [`CommandSpec`] row: `spec!(name, arity, flags, first, last, step, handler, group, summary, complexity)`.

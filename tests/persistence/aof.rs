@@ -414,7 +414,7 @@ fn random_and_blocking_set_pops_replay_to_the_same_state() {
     let mut c = srv.conn();
     let members: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
     let _: () = redis::cmd("SADD").arg("s").arg(&members).query(&mut c).unwrap();
-    let _: () = redis::cmd("SADD").arg("ints").arg(&(0..50).collect::<Vec<i64>>()).query(&mut c).unwrap();
+    let _: () = redis::cmd("SADD").arg("ints").arg((0..50).collect::<Vec<i64>>()).query(&mut c).unwrap();
     let _: Vec<String> = redis::cmd("SPOP").arg("s").arg(37).query(&mut c).unwrap();
     let _: Option<String> = redis::cmd("SPOP").arg("s").query(&mut c).unwrap();
     let _: Option<i64> = redis::cmd("SPOP").arg("ints").query(&mut c).unwrap();

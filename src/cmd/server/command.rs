@@ -219,7 +219,7 @@ pub(super) fn command(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             if !c.arity_ok(args.len()) {
                 return fail("ERR Invalid number of arguments specified for command");
             }
-            let positions = crate::acl::key_positions(c, args).unwrap_or_default();
+            let positions = c.key_positions(args).unwrap_or_default();
             let keys = positions.into_iter().map(|i| args[i].clone());
             if sub == "getkeys" {
                 let keys: Vec<Reply> = keys.map(Reply::Bulk).collect();
