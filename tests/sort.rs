@@ -276,6 +276,14 @@ fn table_rows_and_keys() {
     let Resp::Array(Some(row)) = &rows[0] else { panic!() };
     assert_eq!(row[1..2].to_vec(), [int(-2)]);
     assert_eq!(row[3..6].to_vec(), [int(1), int(1), int(1)]);
+    // COMMAND GETKEYS finds the sorted key and the last STORE destination.
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "sort", "abc", "store", "def"]), bulks(&["abc", "def"]));
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "sort_ro", "abc"]), bulks(&["abc"]));
+    assert_eq!(
+        c.call(&["COMMAND", "GETKEYS", "sort", "abc", "store", "invalid", "store", "stillbad", "store", "def"]),
+        bulks(&["abc", "def"])
+    );
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "sort", "abc", "get", "store", "limit", "0", "1"]), bulks(&["abc"]));
 }
 
 #[test]
@@ -403,4 +411,33 @@ fn sets() {
     assert_eq!(c.call(&["LRANGE", "mylist", "0", "-1"]), bulks(&["123", "asdf"]));
     c.call(&["MSET", "score:1", "10", "score:2", "x"]);
     assert_eq!(c.call(&["SORT", "myset", "BY", "score:*"]), err(NOT_DOUBLE));
+}
+
+#[test]
+fn by_and_get_need_read_access_to_every_key() {
+    let s = Server::start(&[]);
+    let mut admin = s.raw();
+    admin.call(&["SET", "v1", "1"]);
+    admin.call(&["LPUSH", "mylist", "1"]);
+    let by_denied = err("ERR BY option of SORT denied due to insufficient ACL permissions.");
+    let get_denied = err("ERR GET option of SORT denied due to insufficient ACL permissions.");
+    for (rules, allowed) in [
+        (&["~mylist"][..], false),
+        (&["~mylist", "~v*"], false),
+        (&["~mylist", "%W~*"], false),
+        (&["~mylist", "%R~*"], true),
+        (&["allkeys"], true),
+    ] {
+        admin.call(&["ACL", "DELUSER", "u"]);
+        let mut args = vec!["ACL", "SETUSER", "u", "on", "nopass", "+sort"];
+        args.extend_from_slice(rules);
+        assert_eq!(admin.call(&args), Resp::Simple("OK".into()));
+        let mut c = s.raw();
+        assert_eq!(c.call(&["AUTH", "u", "x"]), Resp::Simple("OK".into()));
+        let (by, get) = if allowed { (bulks(&["1"]), bulks(&["1"])) } else { (by_denied.clone(), get_denied.clone()) };
+        assert_eq!(c.call(&["SORT", "mylist", "BY", "v*"]), by, "{rules:?}");
+        assert_eq!(c.call(&["SORT", "mylist", "GET", "v*"]), get, "{rules:?}");
+        // A constant BY reads no other key: allowed.
+        assert_eq!(c.call(&["SORT", "mylist", "BY", "nosort"]), bulks(&["1"]), "{rules:?}");
+    }
 }
