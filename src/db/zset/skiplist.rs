@@ -33,13 +33,16 @@ struct Link {
 }
 
 /// A list node: its score, its member's map position, its predecessor at
-/// level 0 (`HEAD` for the first node) and its links (one per level).
+/// level 0 (`HEAD` for the first node) and its links: level 0 in place,
+/// higher levels (a quarter of the nodes have any) in a block of their own,
+/// so a one-level node costs 40 bytes and no allocation.
 #[derive(Debug, Clone)]
 struct Node {
     score: f64,
     pos: u32,
     back: u32,
-    levels: Box<[Link]>,
+    first: Link,
+    upper: Box<[Link]>,
 }
 
 /// A skip list ordered by (score, member bytes) plus a member → node map.
@@ -58,7 +61,8 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> Self {
-        let head = Node { score: 0.0, pos: 0, back: HEAD, levels: vec![Link::default(); MAX_LEVEL].into() };
+        let upper = vec![Link::default(); MAX_LEVEL - 1].into();
+        let head = Node { score: 0.0, pos: 0, back: HEAD, first: Link::default(), upper };
         SkipList {
             nodes: vec![head],
             free: Vec::new(),
@@ -107,11 +111,21 @@ impl SkipList {
     }
 
     fn link(&self, x: u32, i: usize) -> Link {
-        self.nodes[x as usize].levels[i]
+        let n = &self.nodes[x as usize];
+        if i == 0 {
+            n.first
+        } else {
+            n.upper[i - 1]
+        }
     }
 
     fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        &mut self.nodes[x as usize].levels[i]
+        let n = &mut self.nodes[x as usize];
+        if i == 0 {
+            &mut n.first
+        } else {
+            &mut n.upper[i - 1]
+        }
     }
 
     /// Whether node `x` sorts before (score, member).
@@ -145,8 +159,7 @@ impl SkipList {
     /// O(log n) expected.
     fn link_in(&mut self, x: u32) {
         let score = self.nodes[x as usize].score;
-        let member = self.member(x).to_vec();
-        let (mut update, mut rank) = self.find_update(score, &member);
+        let (mut update, mut rank) = self.find_update(score, self.member(x));
         let len = self.len() as u32 - 1; // x's member is already in the map
         let lvl = random_level();
         if lvl > self.level {
@@ -157,20 +170,18 @@ impl SkipList {
             }
             self.level = lvl;
         }
-        let mut levels = vec![Link::default(); lvl].into_boxed_slice();
-        for (i, l) in levels.iter_mut().enumerate() {
+        self.nodes[x as usize].upper = vec![Link::default(); lvl - 1].into_boxed_slice();
+        for i in 0..lvl {
             let u = self.link(update[i], i);
-            *l = Link { next: u.next, span: u.span - (rank[0] - rank[i]) };
+            *self.link_mut(x, i) = Link { next: u.next, span: u.span - (rank[0] - rank[i]) };
             *self.link_mut(update[i], i) = Link { next: x, span: rank[0] - rank[i] + 1 };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
             self.link_mut(u, i).span += 1;
         }
         self.links += lvl;
-        let next = levels[0].next;
-        let node = &mut self.nodes[x as usize];
-        node.levels = levels;
-        node.back = update[0];
+        let next = self.nodes[x as usize].first.next;
+        self.nodes[x as usize].back = update[0];
         if next != HEAD {
             self.nodes[next as usize].back = x;
         } else {
@@ -198,15 +209,16 @@ impl SkipList {
         while self.level > 1 && self.link(HEAD, self.level - 1).next == HEAD {
             self.level -= 1;
         }
-        self.links -= self.nodes[x as usize].levels.len();
-        self.nodes[x as usize].levels = Box::new([]);
+        let node = &mut self.nodes[x as usize];
+        self.links -= 1 + node.upper.len();
+        node.upper = Box::new([]);
+        node.first = Link::default();
     }
 
     /// Unlinks node `x` from the list (finding its predecessors). O(log n).
     fn unlink_node(&mut self, x: u32) {
         let score = self.nodes[x as usize].score;
-        let member = self.member(x).to_vec();
-        let (update, _) = self.find_update(score, &member);
+        let (update, _) = self.find_update(score, self.member(x));
         self.unlink(x, &update);
     }
 
@@ -238,13 +250,18 @@ impl SkipList {
             return false;
         }
         let pos = self.map.len() as u32;
-        let node = Node { score, pos, back: HEAD, levels: Box::new([]) };
+        let node = Node { score, pos, back: HEAD, first: Link::default(), upper: Box::new([]) };
         let x = match self.free.pop() {
             Some(x) => {
                 self.nodes[x as usize] = node;
                 x
             }
             None => {
+                if self.nodes.len() == self.nodes.capacity() {
+                    // Grow by a quarter, not double: the arena is most of
+                    // a large set's memory.
+                    self.nodes.reserve_exact(self.nodes.len() / 4 + 4);
+                }
                 self.nodes.push(node);
                 self.nodes.len() as u32 - 1
             }
@@ -387,7 +404,7 @@ impl SkipList {
     /// index) and long members. O(1).
     pub fn heap_size(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<Node>()
-            + (self.links + MAX_LEVEL) * std::mem::size_of::<Link>()
+            + (self.links.saturating_sub(self.len()) + MAX_LEVEL) * std::mem::size_of::<Link>()
             + self.free.capacity() * 4
             + self.map.capacity() * (std::mem::size_of::<(u64, CompactBytes, u32)>() + 9)
             + self.member_heap
