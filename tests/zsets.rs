@@ -109,6 +109,10 @@ fn zadd_errors() {
     assert_eq!(c.call(&["ZADD", "z", "1", "a", "nan", "b"]), err("ERR value is not a valid float"));
     assert_eq!(c.call(&["EXISTS", "z"]), int(0));
     assert_eq!(c.call(&["ZINCRBY", "z", "abc", "a"]), err("ERR value is not a valid float"));
+    // Out of a double's range (strtod's ERANGE) is refused; inf spelled out is not.
+    assert_eq!(c.call(&["ZADD", "z", "1e400", "a"]), err("ERR value is not a valid float"));
+    assert_eq!(c.call(&["ZADD", "z", "-1e-400", "a"]), err("ERR value is not a valid float"));
+    assert_eq!(c.call(&["ZUNION", "1", "z", "WEIGHTS", "1e400"]), err("ERR weight value is not a float"));
     assert_eq!(c.call(&["ZADD", "z", "inf", "a"]), int(1));
     assert_eq!(c.call(&["ZINCRBY", "z", "-inf", "a"]), err("ERR resulting score is not a number (NaN)"));
     assert_eq!(c.call(&["ZADD", "z", "INCR", "-inf", "a"]), err("ERR resulting score is not a number (NaN)"));
@@ -227,6 +231,9 @@ fn ranges_by_rank_score_and_lex() {
     assert_eq!(c.call(&["ZREVRANGEBYSCORE", "z", "4", "2", "LIMIT", "1", "5"]), arr(&["c", "b"]));
     assert_eq!(c.call(&["ZRANGEBYSCORE", "z", "(3", "(3"]), arr(&[]));
     assert_eq!(c.call(&["ZRANGEBYSCORE", "z", "5", "1"]), arr(&[]));
+    // Range ends are read as strtod reads them: empty is 0, hex, overflow is inf.
+    assert_eq!(c.call(&["ZRANGEBYSCORE", "z", "", "(0x2"]), arr(&["a"]));
+    assert_eq!(c.call(&["ZRANGEBYSCORE", "z", "( 4", "1e400"]), arr(&["e"]));
     assert_eq!(c.call(&["ZCOUNT", "z", "(1", "+inf"]), int(4));
     assert_eq!(c.call(&["ZCOUNT", "z", "4", "2"]), int(0));
     assert_eq!(c.call(&["ZRANK", "z", "c"]), int(2));

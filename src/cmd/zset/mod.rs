@@ -83,6 +83,28 @@ fn store(ctx: &mut Ctx, dst: &Bytes, z: ZSetValue) -> i64 {
     n
 }
 
+/// Parses a score, increment or weight as Redis's `getDoubleFromObject`:
+/// [`args::parse_f64_bytes`], except that a value out of a double's range
+/// (`1e400`, or `1e-400` rounding to zero) is refused as `strtod`'s ERANGE
+/// is; `inf` spelled out is accepted.
+fn parse_score(arg: &[u8]) -> Option<f64> {
+    let f = args::parse_f64_bytes(arg)?;
+    let digits = arg.strip_prefix(b"-").or_else(|| arg.strip_prefix(b"+")).unwrap_or(arg);
+    if f.is_infinite() && !digits.first().is_some_and(|c| c.eq_ignore_ascii_case(&b'i')) {
+        return None;
+    }
+    let mantissa = digits.split(|c| c.eq_ignore_ascii_case(&b'e')).next().unwrap_or(b"");
+    if f == 0.0 && mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
+        return None;
+    }
+    Some(f)
+}
+
+/// A score argument, or `ERR value is not a valid float`.
+fn score_arg(arg: &[u8]) -> Result<f64, Reply> {
+    parse_score(arg).ok_or_else(|| Reply::err(err::NOT_FLOAT))
+}
+
 /// Formats a score as Redis 7.0 replies with it (`%.17g`: 17 significant
 /// digits, trailing zeros dropped, exponent past 1e17 or below 1e-4;
 /// `inf`/`-inf`).
@@ -195,7 +217,7 @@ fn zadd_generic(ctx: &mut Ctx, a: &[Bytes], mut f: AddFlags) -> CmdResult {
     }
     let mut pairs = Vec::with_capacity(rest.len() / 2);
     for p in rest.chunks_exact(2) {
-        pairs.push((args::float(&p[0])?, &p[1]));
+        pairs.push((score_arg(&p[0])?, &p[1]));
     }
     let key = &a[1];
     let nil_or_zero = || if f.incr { Reply::Nil } else { Reply::Int(0) };

@@ -54,6 +54,16 @@ fn score_bound(arg: &[u8]) -> Option<(f64, bool)> {
     if trimmed.is_empty() && text.len() == trimmed.len() {
         return Some((0.0, ex));
     }
+    let (neg, digits) = match trimmed.first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    // strtod also reads hexadecimal (integers here).
+    if let Some(hex) = digits.strip_prefix(b"0x").or_else(|| digits.strip_prefix(b"0X")) {
+        let v = u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()? as f64;
+        return Some((if neg { -v } else { v }, ex));
+    }
     args::parse_f64_bytes(trimmed).map(|f| (f, ex))
 }
 

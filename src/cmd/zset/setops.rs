@@ -101,8 +101,8 @@ fn parse(ctx: &mut Ctx, a: &[Bytes], at: usize, op: Op, store: bool, card: bool)
         let left = a.len() - j;
         if op != Op::Diff && !card && left > n && is(&a[j], "weights") {
             for (i, s) in src.iter_mut().enumerate() {
-                s.weight = args::parse_f64_bytes(&a[j + 1 + i])
-                    .ok_or_else(|| Reply::err("ERR weight value is not a float"))?;
+                s.weight =
+                    super::parse_score(&a[j + 1 + i]).ok_or_else(|| Reply::err("ERR weight value is not a float"))?;
             }
             j += n + 1;
         } else if op != Op::Diff && !card && left >= 2 && is(&a[j], "aggregate") {
