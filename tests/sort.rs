@@ -275,6 +275,16 @@ fn table_rows_and_keys() {
     assert_eq!(flags(&rows[1]), ["readonly", "movablekeys"]);
     let Resp::Array(Some(row)) = &rows[0] else { panic!() };
     assert_eq!(row[1..2].to_vec(), [int(-2)]);
+    // ACL categories as Redis's: the three container types, not @keyspace.
+    let cats = |row: &Resp| match row {
+        Resp::Array(Some(f)) => match &f[6] {
+            Resp::Array(Some(v)) | Resp::Set(v) => v.iter().map(|x| text(x.clone())).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(cats(&rows[0]), ["@write", "@set", "@sortedset", "@list", "@dangerous", "@slow"]);
+    assert_eq!(cats(&rows[1]), ["@read", "@set", "@sortedset", "@list", "@dangerous", "@slow"]);
     assert_eq!(row[3..6].to_vec(), [int(1), int(1), int(1)]);
     // COMMAND GETKEYS finds the sorted key and the last STORE destination.
     assert_eq!(c.call(&["COMMAND", "GETKEYS", "sort", "abc", "store", "def"]), bulks(&["abc", "def"]));

@@ -44,6 +44,8 @@ pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
         v.push("@read");
     }
     match c.group {
+        // SORT reads lists, sets and sorted sets (Redis's own categories).
+        "generic" if matches!(c.name, "sort" | "sort_ro") => v.extend(["@set", "@sortedset", "@list"]),
         "string" => v.push("@string"),
         "list" => v.push("@list"),
         "hash" => v.push("@hash"),
