@@ -204,6 +204,10 @@ fn score_formatting_matches_redis_7_0() {
     // Scores survive a round trip through their printed form.
     assert_eq!(c.call(&["ZADD", "g", "0.10000000000000001", "x"]), int(1));
     assert_eq!(c.call(&["ZSCORE", "g", "x"]), bulk("0.10000000000000001"));
+    // -0: a packed set stores it as 0, computed results keep the sign.
+    assert_eq!(c.call(&["ZINCRBY", "n", "-0.0", "a"]), bulk("-0"));
+    assert_eq!(c.call(&["ZSCORE", "n", "a"]), bulk("0"));
+    assert_eq!(c.call(&["ZUNION", "1", "n", "WEIGHTS", "-1", "WITHSCORES"]), arr(&["a", "-0"]));
     // ZSCAN prints integral scores as integers (Redis's d2string).
     let scan = c.call(&["ZSCAN", "f", "0", "MATCH", "e"]);
     assert_eq!(scan, Resp::Array(Some(vec![bulk("0"), arr(&["e", "123456789012345680"])])));

@@ -108,22 +108,58 @@ impl Range {
                 let hi = z.prefix_len(|s, _| if *maxex { s < *max } else { s <= *max });
                 (lo, hi.max(lo))
             }
-            Range::Lex { min, max } => {
-                let lo = z.prefix_len(|_, m| match min {
-                    Lex::Min => false,
-                    Lex::Max => true,
-                    Lex::Incl(b) => m < &b[..],
-                    Lex::Excl(b) => m <= &b[..],
-                });
-                let hi = z.prefix_len(|_, m| match max {
-                    Lex::Min => false,
-                    Lex::Max => true,
-                    Lex::Incl(b) => m <= &b[..],
-                    Lex::Excl(b) => m < &b[..],
-                });
-                (lo, hi.max(lo))
-            }
+            Range::Lex { min, max } => lex_ranks(z, min, max, rev),
         }
+    }
+}
+
+/// Whether `m` is at or past the lower end of a lex range.
+fn gte_min(m: &[u8], min: &Lex) -> bool {
+    match min {
+        Lex::Min => true,
+        Lex::Max => false,
+        Lex::Incl(b) => m >= &b[..],
+        Lex::Excl(b) => m > &b[..],
+    }
+}
+
+/// Whether `m` is at or before the upper end of a lex range.
+fn lte_max(m: &[u8], max: &Lex) -> bool {
+    match max {
+        Lex::Min => false,
+        Lex::Max => true,
+        Lex::Incl(b) => m <= &b[..],
+        Lex::Excl(b) => m < &b[..],
+    }
+}
+
+/// The ascending ranks `lo..hi` of a lex range, found as Redis finds them
+/// (the same as a plain search when all scores are equal; otherwise
+/// Redis's answer is defined by its walk, which this follows): empty if
+/// the bounds cross or the set lies outside them; forwards, from the first
+/// member at or past `min` while members stay within `max`; backwards,
+/// from the last member within `max` while members stay at or past `min`.
+/// O(log n + matched) large, O(bytes) packed.
+fn lex_ranks(z: &ZSetValue, min: &Lex, max: &Lex, rev: bool) -> (usize, usize) {
+    let crossed = match (min, max) {
+        (Lex::Max, _) | (_, Lex::Min) => true,
+        (Lex::Min, _) | (_, Lex::Max) => false,
+        (Lex::Incl(a), Lex::Incl(b)) => a > b,
+        (Lex::Incl(a) | Lex::Excl(a), Lex::Incl(b) | Lex::Excl(b)) => a >= b,
+    };
+    let len = z.len();
+    let ends_in = |i: usize, f: &dyn Fn(&[u8]) -> bool| z.get(i).is_some_and(|(m, _)| f(m));
+    if crossed || len == 0 || !ends_in(len - 1, &|m| gte_min(m, min)) || !ends_in(0, &|m| lte_max(m, max)) {
+        return (0, 0);
+    }
+    if rev {
+        let Some(last) = z.last_where(|m| lte_max(m, max)) else { return (0, 0) };
+        let n = z.count_while(last, true, |m| gte_min(m, min));
+        (last + 1 - n, last + 1)
+    } else {
+        let first = z.prefix_len(|_, m| !gte_min(m, min));
+        let n = z.count_while(first, false, |m| lte_max(m, max));
+        (first, first + n)
     }
 }
 

@@ -39,8 +39,10 @@ impl Aggregate {
                     *acc = 0.0;
                 }
             }
-            Aggregate::Min => *acc = acc.min(v),
-            Aggregate::Max => *acc = acc.max(v),
+            // Redis's comparisons (so -0 against 0 keeps what is there).
+            Aggregate::Min if v < *acc => *acc = v,
+            Aggregate::Max if v > *acc => *acc = v,
+            Aggregate::Min | Aggregate::Max => {}
         }
     }
 }
@@ -144,6 +146,10 @@ fn weighted(s: f64, w: f64) -> f64 {
 /// Computes the operation; `limit` (> 0) stops an intersection early.
 /// O(total input) expected.
 fn compute(mut src: Vec<Source>, op: Op, agg: Aggregate, limit: usize) -> Vec<(Bytes, f64)> {
+    if op != Op::Diff {
+        // Smallest input first, as Redis (it decides the aggregation order).
+        src.sort_by_key(|s| s.items.len());
+    }
     match op {
         Op::Union => {
             let mut acc: HashMap<Bytes, f64, crate::db::value::Hasher> = HashMap::default();
@@ -161,7 +167,6 @@ fn compute(mut src: Vec<Source>, op: Op, agg: Aggregate, limit: usize) -> Vec<(B
             acc.into_iter().collect()
         }
         Op::Inter => {
-            src.sort_by_key(|s| s.items.len());
             let (first, rest) = src.split_at_mut(1);
             let mut out = Vec::new();
             'outer: for (m, v) in &first[0].items {
@@ -192,9 +197,10 @@ fn compute(mut src: Vec<Source>, op: Op, agg: Aggregate, limit: usize) -> Vec<(B
     }
 }
 
-/// Sorts results as a sorted set orders them: by score, then member.
+/// Sorts results as a sorted set orders them: by score (-0 equal to 0,
+/// scores are never NaN), then member.
 fn sorted(mut items: Vec<(Bytes, f64)>) -> Vec<(Bytes, f64)> {
-    items.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    items.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
     items
 }
 

@@ -52,7 +52,8 @@ fn fits_packed(len: usize, longest: usize) -> bool {
 /// back to exactly the same double.
 fn score_text(s: f64) -> String {
     if s == 0.0 {
-        return if s.is_sign_negative() { "-0".into() } else { "0".into() };
+        // -0 too, as Redis's listpack stores it (its skip list keeps -0).
+        return "0".into();
     }
     if s.fract() == 0.0 && s.abs() < 1e15 {
         return itoa::Buffer::new().format(s as i64).to_string();
@@ -152,8 +153,6 @@ impl ZSetValue {
     /// Sets `m`'s score; true if `m` was new. Converts to the large
     /// encoding past the packed limits. O(log n) large, O(bytes) packed.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
-        // -0 is stored (and replied) as 0, as Redis does.
-        let score = score + 0.0;
         if let ZSetValue::Pack(lp) = self {
             if m.len() > max_value() || (lp.len() / 2 + 1 > max_entries() && self.score(m).is_none()) {
                 self.convert();
@@ -255,6 +254,38 @@ impl ZSetValue {
                 let first = (start + 1).saturating_sub(count);
                 let items: Vec<(&[u8], f64)> = self.iter().skip(first).take(start + 1 - first).collect();
                 items.into_iter().rev().for_each(|(m, s)| f(m, s));
+            }
+        }
+    }
+
+    /// How many consecutive members from rank `start` on (downwards with
+    /// `rev`) satisfy `pred`. O(log n + counted) large, O(bytes) packed.
+    pub fn count_while(&self, start: usize, rev: bool, mut pred: impl FnMut(&[u8]) -> bool) -> usize {
+        match self {
+            ZSetValue::List(l) => l.count_while(start, rev, pred),
+            ZSetValue::Pack(_) if !rev => self.iter().skip(start).take_while(|(m, _)| pred(m)).count(),
+            ZSetValue::Pack(_) => {
+                let items: Vec<&[u8]> = self.iter().take(start + 1).map(|(m, _)| m).collect();
+                items.into_iter().rev().take_while(|m| pred(m)).count()
+            }
+        }
+    }
+
+    /// The rank of the last member (in ascending order) satisfying `pred`
+    /// as Redis finds it: a packed set is scanned from its tail, a large
+    /// one descended like [`ZSetValue::prefix_len`] (the same member when
+    /// `pred` holds for a prefix). O(log n) large, O(bytes) packed.
+    pub fn last_where(&self, mut pred: impl FnMut(&[u8]) -> bool) -> Option<usize> {
+        match self {
+            ZSetValue::List(l) => l.prefix_len(|_, m| pred(m)).checked_sub(1),
+            ZSetValue::Pack(_) => {
+                let mut last = None;
+                for (i, (m, _)) in self.iter().enumerate() {
+                    if pred(m) {
+                        last = Some(i);
+                    }
+                }
+                last
             }
         }
     }

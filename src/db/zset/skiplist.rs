@@ -340,6 +340,18 @@ impl SkipList {
         }
     }
 
+    /// How many consecutive members from `rank` on (downwards with `rev`)
+    /// satisfy `pred`. O(log n + counted) expected.
+    pub fn count_while(&self, rank: usize, rev: bool, mut pred: impl FnMut(&[u8]) -> bool) -> usize {
+        let mut x = self.node_at(rank).unwrap_or(HEAD);
+        let mut n = 0;
+        while x != HEAD && pred(self.member(x)) {
+            n += 1;
+            x = if rev { self.nodes[x as usize].back } else { self.link(x, 0).next };
+        }
+        n
+    }
+
     /// Removes the members at 0-based ranks `start..=end`; returns how many.
     /// O(log n + removed) expected.
     pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
