@@ -32,17 +32,15 @@ struct Link {
     span: u32,
 }
 
-/// A list node: its score, its member's map position, its predecessor at
-/// level 0 (`HEAD` for the first node) and its links: level 0 in place,
-/// higher levels (a quarter of the nodes have any) in a block of their own,
-/// so a one-level node costs 40 bytes and no allocation.
+/// A list node (16 bytes): its member's map position, its predecessor at
+/// level 0 (`HEAD` for the first node), and where its run in the arena
+/// starts: the score, then `height` links (one per level, lowest first).
 #[derive(Debug, Clone)]
 struct Node {
-    score: f64,
     pos: u32,
     back: u32,
-    first: Link,
-    upper: Box<[Link]>,
+    off: u32,
+    height: u32,
 }
 
 /// A skip list ordered by (score, member bytes) plus a member → node map.
@@ -53,23 +51,27 @@ pub struct SkipList {
     tail: u32,
     level: usize,
     map: IndexMap<CompactBytes, u32, Hasher>,
-    /// Level links held by the nodes, and heap bytes of long members
-    /// (kept up to date so [`SkipList::heap_size`] is O(1)).
-    links: usize,
+    /// Every node's score and links, each node's in one run (as inside a
+    /// Redis node: a search step reads a node's score and links from the
+    /// same cache line, with no pointer to follow and no allocation).
+    links: Vec<Link>,
+    /// Freed link runs by height, reused by nodes of that height.
+    free_links: Vec<Vec<u32>>,
+    /// Heap bytes of long members (so [`SkipList::heap_size`] is O(1)).
     member_heap: usize,
 }
 
 impl Default for SkipList {
     fn default() -> Self {
-        let upper = vec![Link::default(); MAX_LEVEL - 1].into();
-        let head = Node { score: 0.0, pos: 0, back: HEAD, first: Link::default(), upper };
+        let head = Node { pos: 0, back: HEAD, off: 0, height: MAX_LEVEL as u32 };
         SkipList {
             nodes: vec![head],
             free: Vec::new(),
             tail: HEAD,
             level: 1,
             map: IndexMap::default(),
-            links: 0,
+            links: vec![Link::default(); MAX_LEVEL + 1],
+            free_links: vec![Vec::new(); MAX_LEVEL + 1],
             member_heap: 0,
         }
     }
@@ -111,26 +113,17 @@ impl SkipList {
     }
 
     fn link(&self, x: u32, i: usize) -> Link {
-        let n = &self.nodes[x as usize];
-        if i == 0 {
-            n.first
-        } else {
-            n.upper[i - 1]
-        }
+        self.links[self.nodes[x as usize].off as usize + 1 + i]
     }
 
     fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        let n = &mut self.nodes[x as usize];
-        if i == 0 {
-            &mut n.first
-        } else {
-            &mut n.upper[i - 1]
-        }
+        let off = self.nodes[x as usize].off as usize;
+        &mut self.links[off + 1 + i]
     }
 
     /// Whether node `x` sorts before (score, member).
     fn before(&self, x: u32, score: f64, member: &[u8]) -> bool {
-        let s = self.nodes[x as usize].score;
+        let s = self.score_of(x);
         s < score || (s == score && self.member(x) < member)
     }
 
@@ -155,10 +148,15 @@ impl SkipList {
         (update, rank)
     }
 
-    /// Links node `x` (score and position set, no levels) into the list.
-    /// O(log n) expected.
-    fn link_in(&mut self, x: u32) {
-        let score = self.nodes[x as usize].score;
+    /// The score of node `x` (stored in the first slot of its run).
+    fn score_of(&self, x: u32) -> f64 {
+        let l = self.links[self.nodes[x as usize].off as usize];
+        f64::from_bits(u64::from(l.next) | u64::from(l.span) << 32)
+    }
+
+    /// Links node `x` (position set, not linked) into the list with
+    /// `score`. O(log n) expected.
+    fn link_in(&mut self, x: u32, score: f64) {
         let (mut update, mut rank) = self.find_update(score, self.member(x));
         let len = self.len() as u32 - 1; // x's member is already in the map
         let lvl = random_level();
@@ -170,7 +168,11 @@ impl SkipList {
             }
             self.level = lvl;
         }
-        self.nodes[x as usize].upper = vec![Link::default(); lvl - 1].into_boxed_slice();
+        let off = self.alloc_links(lvl);
+        self.nodes[x as usize].off = off;
+        self.nodes[x as usize].height = lvl as u32;
+        let bits = score.to_bits();
+        self.links[off as usize] = Link { next: bits as u32, span: (bits >> 32) as u32 };
         for i in 0..lvl {
             let u = self.link(update[i], i);
             *self.link_mut(x, i) = Link { next: u.next, span: u.span - (rank[0] - rank[i]) };
@@ -179,14 +181,27 @@ impl SkipList {
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
             self.link_mut(u, i).span += 1;
         }
-        self.links += lvl;
-        let next = self.nodes[x as usize].first.next;
+        let next = self.link(x, 0).next;
         self.nodes[x as usize].back = update[0];
         if next != HEAD {
             self.nodes[next as usize].back = x;
         } else {
             self.tail = x;
         }
+    }
+
+    /// A run for a node of `height` levels (its score and links): a freed run of that height, or
+    /// new room at the arena's end (grown by a quarter). O(1) amortized.
+    fn alloc_links(&mut self, height: usize) -> u32 {
+        if let Some(off) = self.free_links[height].pop() {
+            return off;
+        }
+        let (off, run) = (self.links.len(), height + 1);
+        if off + run > self.links.capacity() {
+            self.links.reserve_exact(off / 4 + run + 16);
+        }
+        self.links.resize(off + run, Link::default());
+        off as u32
     }
 
     /// Unlinks node `x` given the `update` array of its predecessors.
@@ -210,15 +225,14 @@ impl SkipList {
             self.level -= 1;
         }
         let node = &mut self.nodes[x as usize];
-        self.links -= 1 + node.upper.len();
-        node.upper = Box::new([]);
-        node.first = Link::default();
+        let (off, height) = (node.off, node.height as usize);
+        node.height = 0;
+        self.free_links[height].push(off);
     }
 
     /// Unlinks node `x` from the list (finding its predecessors). O(log n).
     fn unlink_node(&mut self, x: u32) {
-        let score = self.nodes[x as usize].score;
-        let (update, _) = self.find_update(score, self.member(x));
+        let (update, _) = self.find_update(self.score_of(x), self.member(x));
         self.unlink(x, &update);
     }
 
@@ -236,21 +250,20 @@ impl SkipList {
 
     /// The score of `member`. O(1).
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.map.get(member).map(|&x| self.nodes[x as usize].score)
+        self.map.get(member).map(|&x| self.score_of(x))
     }
 
     /// Sets `member`'s score; true if it was new. O(log n) expected.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
         if let Some(&x) = self.map.get(member) {
-            if self.nodes[x as usize].score != score {
+            if self.score_of(x) != score {
                 self.unlink_node(x);
-                self.nodes[x as usize].score = score;
-                self.link_in(x);
+                self.link_in(x, score);
             }
             return false;
         }
         let pos = self.map.len() as u32;
-        let node = Node { score, pos, back: HEAD, first: Link::default(), upper: Box::new([]) };
+        let node = Node { pos, back: HEAD, off: 0, height: 0 };
         let x = match self.free.pop() {
             Some(x) => {
                 self.nodes[x as usize] = node;
@@ -269,7 +282,7 @@ impl SkipList {
         let m = CompactBytes::from_slice(member);
         self.member_heap += m.heap_size();
         self.map.insert(m, x);
-        self.link_in(x);
+        self.link_in(x, score);
         true
     }
 
@@ -288,7 +301,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let l = self.link(x, i);
-                if l.next != HEAD && pred(self.nodes[l.next as usize].score, self.member(l.next)) {
+                if l.next != HEAD && pred(self.score_of(l.next), self.member(l.next)) {
                     r += l.span as usize;
                     x = l.next;
                 } else {
@@ -325,7 +338,7 @@ impl SkipList {
 
     /// The member and score at 0-based `rank`. O(log n) expected.
     pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
-        self.node_at(rank).map(|x| (self.member(x), self.nodes[x as usize].score))
+        self.node_at(rank).map(|x| (self.member(x), self.score_of(x)))
     }
 
     /// Calls `f` on `count` members from `rank` on, ascending (or, with
@@ -334,7 +347,7 @@ impl SkipList {
         let mut x = self.node_at(rank).unwrap_or(HEAD);
         let mut left = count;
         while x != HEAD && left > 0 {
-            f(self.member(x), self.nodes[x as usize].score);
+            f(self.member(x), self.score_of(x));
             left -= 1;
             x = if rev { self.nodes[x as usize].back } else { self.link(x, 0).next };
         }
@@ -390,7 +403,7 @@ impl SkipList {
 
     /// The member and score at map position `i` (ZSCAN). O(1).
     pub fn slot(&self, i: usize) -> Option<(&[u8], f64)> {
-        self.map.get_index(i).map(|(m, &x)| (&m[..], self.nodes[x as usize].score))
+        self.map.get_index(i).map(|(m, &x)| (&m[..], self.score_of(x)))
     }
 
     /// The 0-based rank of `member` and its score. O(log n) expected.
@@ -406,7 +419,7 @@ impl SkipList {
             if x == HEAD {
                 return None;
             }
-            let out = (self.member(x), self.nodes[x as usize].score);
+            let out = (self.member(x), self.score_of(x));
             x = self.link(x, 0).next;
             Some(out)
         })
@@ -416,7 +429,8 @@ impl SkipList {
     /// index) and long members. O(1).
     pub fn heap_size(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<Node>()
-            + (self.links.saturating_sub(self.len()) + MAX_LEVEL) * std::mem::size_of::<Link>()
+            + self.links.capacity() * std::mem::size_of::<Link>()
+            + self.free_links.iter().map(|f| f.capacity() * 4).sum::<usize>()
             + self.free.capacity() * 4
             + self.map.capacity() * (std::mem::size_of::<(u64, CompactBytes, u32)>() + 9)
             + self.member_heap
