@@ -1,19 +1,25 @@
 //! The large sorted-set encoding: a skip list with spans (Redis's
-//! `zskiplist`) whose nodes live in an arena `Vec` addressed by `u32`
-//! indices (no `unsafe`, no per-node pointers), plus an insertion-ordered
-//! member map ([`IndexMap`]) that owns the member bytes once.
+//! `zskiplist`) stored in one arena `Vec` of 8-byte slots addressed by
+//! `u32` offsets (no `unsafe`, no per-node allocation), plus an
+//! insertion-ordered member map ([`IndexMap`]) that owns the member bytes
+//! once.
 //!
-//! * The map takes a member to its node; a node knows its member by its
-//!   position in the map. Removing a member swaps the map's last entry into
-//!   the hole (fixing that entry's node), so entries only ever move to
-//!   lower positions: ZSCAN walks positions downwards and never misses a
-//!   member present for the whole scan. A score update relinks the node in
-//!   the list but keeps its map position.
-//! * Each list level link carries the number of level-0 steps it skips
-//!   (its span), so rank lookups and rank ranges are O(log n) expected.
+//! * A node is a run of slots at offset `x`: its score, then its member's
+//!   map position and its level-0 predecessor, then one link per level
+//!   (next node, span). As inside a Redis node, a search step reads the
+//!   next node's score and links from one place: one cache miss per step.
+//! * The map takes a member to its node's offset and height; a node knows
+//!   its member by its map position. Removing a member swaps the map's last
+//!   entry into the hole (fixing that entry's node), so entries only ever
+//!   move to lower positions: ZSCAN walks positions downwards and never
+//!   misses a member present for the whole scan. A score update relinks
+//!   the member as a new node but keeps its map position.
+//! * Each link carries the number of level-0 steps it skips (its span), so
+//!   rank lookups and rank ranges are O(log n) expected.
 //!
-//! Node 0 is the list head (32 levels); index 0 as a link target means
-//! "none". Spans are `u32`: a sorted set holds fewer than 2^32 members.
+//! The head is the run at offset 0 (32 levels); offset 0 as a link target
+//! means "none". Freed runs are reused by nodes of the same height. Spans
+//! are `u32`: a sorted set holds fewer than 2^32 members.
 
 use indexmap::IndexMap;
 
@@ -22,56 +28,42 @@ use super::super::value::Hasher;
 
 /// Most levels a node may have (Redis's `ZSKIPLIST_MAXLEVEL`).
 const MAX_LEVEL: usize = 32;
-/// Index of the head node, also "no node" as a link target.
+/// Offset of the head node, also "no node" as a link target.
 const HEAD: u32 = 0;
+/// Slots before a node's links: score, then (map position, predecessor).
+const META: usize = 2;
 
-/// A link at one level: the next node and how many level-0 steps it skips.
+/// One 8-byte slot: a link at one level (the next node and how many
+/// level-0 steps it skips), or a node's score bits or metadata.
 #[derive(Debug, Clone, Copy, Default)]
 struct Link {
     next: u32,
     span: u32,
 }
 
-/// A list node (16 bytes): its member's map position, its predecessor at
-/// level 0 (`HEAD` for the first node), and where its run in the arena
-/// starts: the score, then `height` links (one per level, lowest first).
-#[derive(Debug, Clone)]
-struct Node {
-    pos: u32,
-    back: u32,
-    off: u32,
-    height: u32,
-}
-
-/// A skip list ordered by (score, member bytes) plus a member → node map.
+/// A skip list ordered by (score, member bytes) plus a member map.
 #[derive(Debug, Clone)]
 pub struct SkipList {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    /// Every node's run of slots.
+    slots: Vec<Link>,
+    /// Freed runs by height, reused by nodes of that height.
+    free: Vec<Vec<u32>>,
     tail: u32,
     level: usize,
-    map: IndexMap<CompactBytes, u32, Hasher>,
-    /// Every node's score and links, each node's in one run (as inside a
-    /// Redis node: a search step reads a node's score and links from the
-    /// same cache line, with no pointer to follow and no allocation).
-    links: Vec<Link>,
-    /// Freed link runs by height, reused by nodes of that height.
-    free_links: Vec<Vec<u32>>,
+    /// Member → (node offset, node height).
+    map: IndexMap<CompactBytes, (u32, u32), Hasher>,
     /// Heap bytes of long members (so [`SkipList::heap_size`] is O(1)).
     member_heap: usize,
 }
 
 impl Default for SkipList {
     fn default() -> Self {
-        let head = Node { pos: 0, back: HEAD, off: 0, height: MAX_LEVEL as u32 };
         SkipList {
-            nodes: vec![head],
-            free: Vec::new(),
+            slots: vec![Link::default(); META + MAX_LEVEL],
+            free: vec![Vec::new(); MAX_LEVEL + 1],
             tail: HEAD,
             level: 1,
             map: IndexMap::default(),
-            links: vec![Link::default(); MAX_LEVEL + 1],
-            free_links: vec![Vec::new(); MAX_LEVEL + 1],
             member_heap: 0,
         }
     }
@@ -90,7 +82,7 @@ impl SkipList {
     /// An empty list with room for `n` members.
     pub fn with_capacity(n: usize) -> SkipList {
         let mut s = SkipList::default();
-        s.nodes.reserve(n);
+        s.slots.reserve(n * 4);
         s.map.reserve(n);
         s
     }
@@ -105,20 +97,36 @@ impl SkipList {
         self.map.is_empty()
     }
 
+    fn score_of(&self, x: u32) -> f64 {
+        let l = self.slots[x as usize];
+        f64::from_bits(u64::from(l.next) | u64::from(l.span) << 32)
+    }
+
+    fn pos_of(&self, x: u32) -> u32 {
+        self.slots[x as usize + 1].next
+    }
+
+    fn back_of(&self, x: u32) -> u32 {
+        self.slots[x as usize + 1].span
+    }
+
+    fn set_back(&mut self, x: u32, back: u32) {
+        self.slots[x as usize + 1].span = back;
+    }
+
     fn member(&self, x: u32) -> &[u8] {
-        match self.map.get_index(self.nodes[x as usize].pos as usize) {
+        match self.map.get_index(self.pos_of(x) as usize) {
             Some((m, _)) => m,
             None => &[],
         }
     }
 
     fn link(&self, x: u32, i: usize) -> Link {
-        self.links[self.nodes[x as usize].off as usize + 1 + i]
+        self.slots[x as usize + META + i]
     }
 
     fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        let off = self.nodes[x as usize].off as usize;
-        &mut self.links[off + 1 + i]
+        &mut self.slots[x as usize + META + i]
     }
 
     /// Whether node `x` sorts before (score, member).
@@ -148,17 +156,29 @@ impl SkipList {
         (update, rank)
     }
 
-    /// The score of node `x` (stored in the first slot of its run).
-    fn score_of(&self, x: u32) -> f64 {
-        let l = self.links[self.nodes[x as usize].off as usize];
-        f64::from_bits(u64::from(l.next) | u64::from(l.span) << 32)
+    /// A run for a node of `height` levels: a freed run of that height, or
+    /// new room at the arena's end (grown by a quarter). O(1) amortized.
+    fn alloc_run(&mut self, height: usize) -> u32 {
+        if let Some(x) = self.free[height].pop() {
+            return x;
+        }
+        let (x, run) = (self.slots.len(), META + height);
+        if x + run > self.slots.capacity() {
+            self.slots.reserve_exact(x / 4 + run + 16);
+        }
+        self.slots.resize(x + run, Link::default());
+        x as u32
     }
 
-    /// Links node `x` (position set, not linked) into the list with
-    /// `score`. O(log n) expected.
-    fn link_in(&mut self, x: u32, score: f64) {
-        let (mut update, mut rank) = self.find_update(score, self.member(x));
-        let len = self.len() as u32 - 1; // x's member is already in the map
+    /// Links a new node for the member at map position `pos` with `score`;
+    /// returns its offset and height. O(log n) expected.
+    fn link_in(&mut self, pos: u32, score: f64) -> (u32, u32) {
+        let member = match self.map.get_index(pos as usize) {
+            Some((m, _)) => m,
+            None => &[][..],
+        };
+        let (mut update, mut rank) = self.find_update(score, member);
+        let len = self.len() as u32 - 1; // the member is already in the map
         let lvl = random_level();
         if lvl > self.level {
             for i in self.level..lvl {
@@ -168,11 +188,10 @@ impl SkipList {
             }
             self.level = lvl;
         }
-        let off = self.alloc_links(lvl);
-        self.nodes[x as usize].off = off;
-        self.nodes[x as usize].height = lvl as u32;
+        let x = self.alloc_run(lvl);
         let bits = score.to_bits();
-        self.links[off as usize] = Link { next: bits as u32, span: (bits >> 32) as u32 };
+        self.slots[x as usize] = Link { next: bits as u32, span: (bits >> 32) as u32 };
+        self.slots[x as usize + 1] = Link { next: pos, span: update[0] };
         for i in 0..lvl {
             let u = self.link(update[i], i);
             *self.link_mut(x, i) = Link { next: u.next, span: u.span - (rank[0] - rank[i]) };
@@ -182,26 +201,12 @@ impl SkipList {
             self.link_mut(u, i).span += 1;
         }
         let next = self.link(x, 0).next;
-        self.nodes[x as usize].back = update[0];
         if next != HEAD {
-            self.nodes[next as usize].back = x;
+            self.set_back(next, x);
         } else {
             self.tail = x;
         }
-    }
-
-    /// A run for a node of `height` levels (its score and links): a freed run of that height, or
-    /// new room at the arena's end (grown by a quarter). O(1) amortized.
-    fn alloc_links(&mut self, height: usize) -> u32 {
-        if let Some(off) = self.free_links[height].pop() {
-            return off;
-        }
-        let (off, run) = (self.links.len(), height + 1);
-        if off + run > self.links.capacity() {
-            self.links.reserve_exact(off / 4 + run + 16);
-        }
-        self.links.resize(off + run, Link::default());
-        off as u32
+        (x, lvl as u32)
     }
 
     /// Unlinks node `x` given the `update` array of its predecessors.
@@ -215,19 +220,15 @@ impl SkipList {
                 self.link_mut(u, i).span -= 1;
             }
         }
-        let (next, back) = (self.link(x, 0).next, self.nodes[x as usize].back);
+        let (next, back) = (self.link(x, 0).next, self.back_of(x));
         if next != HEAD {
-            self.nodes[next as usize].back = back;
+            self.set_back(next, back);
         } else {
             self.tail = back;
         }
         while self.level > 1 && self.link(HEAD, self.level - 1).next == HEAD {
             self.level -= 1;
         }
-        let node = &mut self.nodes[x as usize];
-        let (off, height) = (node.off, node.height as usize);
-        node.height = 0;
-        self.free_links[height].push(off);
     }
 
     /// Unlinks node `x` from the list (finding its predecessors). O(log n).
@@ -236,61 +237,52 @@ impl SkipList {
         self.unlink(x, &update);
     }
 
-    /// Frees node `x` (already unlinked) and its map entry. O(1).
-    fn release(&mut self, x: u32) {
-        let pos = self.nodes[x as usize].pos as usize;
+    /// Frees node `x` (already unlinked) of `height` levels and its member's
+    /// map entry. O(1).
+    fn release(&mut self, x: u32, height: u32) {
+        self.free[height as usize].push(x);
+        let pos = self.pos_of(x) as usize;
         if let Some((m, _)) = self.map.swap_remove_index(pos) {
             self.member_heap -= m.heap_size();
         }
-        if let Some((_, &moved)) = self.map.get_index(pos) {
-            self.nodes[moved as usize].pos = pos as u32;
+        if let Some((_, &(moved, _))) = self.map.get_index(pos) {
+            self.slots[moved as usize + 1].next = pos as u32;
         }
-        self.free.push(x);
     }
 
     /// The score of `member`. O(1).
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.map.get(member).map(|&x| self.score_of(x))
+        self.map.get(member).map(|&(x, _)| self.score_of(x))
     }
 
     /// Sets `member`'s score; true if it was new. O(log n) expected.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
-        if let Some(&x) = self.map.get(member) {
+        if let Some((pos, _, &(x, h))) = self.map.get_full(member) {
             if self.score_of(x) != score {
                 self.unlink_node(x);
-                self.link_in(x, score);
+                self.free[h as usize].push(x);
+                let node = self.link_in(pos as u32, score);
+                if let Some((_, v)) = self.map.get_index_mut(pos) {
+                    *v = node;
+                }
             }
             return false;
         }
-        let pos = self.map.len() as u32;
-        let node = Node { pos, back: HEAD, off: 0, height: 0 };
-        let x = match self.free.pop() {
-            Some(x) => {
-                self.nodes[x as usize] = node;
-                x
-            }
-            None => {
-                if self.nodes.len() == self.nodes.capacity() {
-                    // Grow by a quarter, not double: the arena is most of
-                    // a large set's memory.
-                    self.nodes.reserve_exact(self.nodes.len() / 4 + 4);
-                }
-                self.nodes.push(node);
-                self.nodes.len() as u32 - 1
-            }
-        };
         let m = CompactBytes::from_slice(member);
         self.member_heap += m.heap_size();
-        self.map.insert(m, x);
-        self.link_in(x, score);
+        let (pos, _) = self.map.insert_full(m, (HEAD, 0));
+        let node = self.link_in(pos as u32, score);
+        if let Some((_, v)) = self.map.get_index_mut(pos) {
+            *v = node;
+        }
         true
     }
 
     /// Removes `member`; true if it was present. O(log n) expected.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        let Some(&x) = self.map.get(member) else { return false };
+        let Some(&(x, h)) = self.map.get(member) else { return false };
         self.unlink_node(x);
-        self.release(x);
+        self.release(x, h);
         true
     }
 
@@ -349,7 +341,7 @@ impl SkipList {
         while x != HEAD && left > 0 {
             f(self.member(x), self.score_of(x));
             left -= 1;
-            x = if rev { self.nodes[x as usize].back } else { self.link(x, 0).next };
+            x = if rev { self.back_of(x) } else { self.link(x, 0).next };
         }
     }
 
@@ -360,7 +352,7 @@ impl SkipList {
         let mut n = 0;
         while x != HEAD && pred(self.member(x)) {
             n += 1;
-            x = if rev { self.nodes[x as usize].back } else { self.link(x, 0).next };
+            x = if rev { self.back_of(x) } else { self.link(x, 0).next };
         }
         n
     }
@@ -387,8 +379,9 @@ impl SkipList {
         let mut rank = start;
         while x != HEAD && rank <= end {
             let next = self.link(x, 0).next;
+            let height = self.map.get_index(self.pos_of(x) as usize).map_or(0, |(_, &(_, h))| h);
             self.unlink(x, &update);
-            self.release(x);
+            self.release(x, height);
             removed += 1;
             rank += 1;
             x = next;
@@ -403,7 +396,7 @@ impl SkipList {
 
     /// The member and score at map position `i` (ZSCAN). O(1).
     pub fn slot(&self, i: usize) -> Option<(&[u8], f64)> {
-        self.map.get_index(i).map(|(m, &x)| (&m[..], self.score_of(x)))
+        self.map.get_index(i).map(|(m, &(x, _))| (&m[..], self.score_of(x)))
     }
 
     /// The 0-based rank of `member` and its score. O(log n) expected.
@@ -425,14 +418,12 @@ impl SkipList {
         })
     }
 
-    /// Heap bytes held: nodes, their level links, the map (entries and
+    /// Heap bytes held: the slot arena, free lists, the map (entries and
     /// index) and long members. O(1).
     pub fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.links.capacity() * std::mem::size_of::<Link>()
-            + self.free_links.iter().map(|f| f.capacity() * 4).sum::<usize>()
-            + self.free.capacity() * 4
-            + self.map.capacity() * (std::mem::size_of::<(u64, CompactBytes, u32)>() + 9)
+        self.slots.capacity() * std::mem::size_of::<Link>()
+            + self.free.iter().map(|f| f.capacity() * 4).sum::<usize>()
+            + self.map.capacity() * (std::mem::size_of::<(u64, CompactBytes, (u32, u32))>() + 9)
             + self.member_heap
     }
 }
