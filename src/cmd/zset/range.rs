@@ -104,8 +104,8 @@ impl Range {
                 Some((s, e)) => (s, e + 1),
             },
             Range::Score { min, minex, max, maxex } => {
-                let lo = z.prefix_len(|s, _| if *minex { s <= *min } else { s < *min });
-                let hi = z.prefix_len(|s, _| if *maxex { s < *max } else { s <= *max });
+                let lo = z.score_prefix_len(|s| if *minex { s <= *min } else { s < *min });
+                let hi = z.score_prefix_len(|s| if *maxex { s < *max } else { s <= *max });
                 (lo, hi.max(lo))
             }
             Range::Lex { min, max } => lex_ranks(z, min, max, rev),
@@ -211,6 +211,9 @@ fn parse_request(a: &[Bytes], at: usize, store: bool, kind: Option<Kind>, rev: O
 /// The members and scores a request selects from `z`, in reply order.
 /// O(log n + returned) large.
 fn select(z: &ZSetValue, q: &Request) -> Vec<(Bytes, f64)> {
+    if let Range::Score { min, minex, max, maxex } = q.range {
+        return select_scores(z, (min, minex, max, maxex), q.rev, q.limit.unwrap_or((0, -1)));
+    }
     let (lo, hi) = q.range.ranks(z, q.rev);
     let (offset, count) = q.limit.unwrap_or((0, -1));
     if offset < 0 || lo >= hi || offset as u64 >= (hi - lo) as u64 {
@@ -221,6 +224,43 @@ fn select(z: &ZSetValue, q: &Request) -> Vec<(Bytes, f64)> {
     let start = if q.rev { hi - 1 - offset as usize } else { lo + offset as usize };
     let mut out = Vec::with_capacity(n);
     z.walk(start, n, q.rev, |m, s| out.push((Bytes::copy_from_slice(m), s)));
+    out
+}
+
+/// A score range's members as Redis finds them: one search for the end
+/// the walk starts from, then a walk while members stay in range (LIMIT
+/// skips `offset`, keeps `count`; a negative count keeps all). O(log n +
+/// offset + returned) large.
+fn select_scores(z: &ZSetValue, r: (f64, bool, f64, bool), rev: bool, limit: (i64, i64)) -> Vec<(Bytes, f64)> {
+    let (min, minex, max, maxex) = r;
+    let (offset, count) = limit;
+    let mut out = Vec::new();
+    if offset < 0 || count == 0 {
+        return out;
+    }
+    let above_min = |s: f64| if minex { s > min } else { s >= min };
+    let below_max = |s: f64| if maxex { s < max } else { s <= max };
+    let want = if count < 0 { usize::MAX } else { count as usize };
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let start = if rev {
+        match z.score_prefix_len(below_max).checked_sub(1).and_then(|last| last.checked_sub(offset)) {
+            Some(s) => s,
+            None => return out,
+        }
+    } else {
+        match z.score_prefix_len(|s| !above_min(s)).checked_add(offset) {
+            Some(s) if s < z.len() => s,
+            _ => return out,
+        }
+    };
+    let in_range = |s: f64| if rev { above_min(s) } else { below_max(s) };
+    z.walk_while(start, rev, |m, s| {
+        if !in_range(s) {
+            return false;
+        }
+        out.push((Bytes::copy_from_slice(m), s));
+        out.len() < want
+    });
     out
 }
 

@@ -244,6 +244,16 @@ impl ZSetValue {
         }
     }
 
+    /// [`ZSetValue::prefix_len`] for a predicate on the score alone (a
+    /// score range's ends), cheaper on a large set. O(log n) large,
+    /// O(bytes) packed.
+    pub fn score_prefix_len(&self, mut pred: impl FnMut(f64) -> bool) -> usize {
+        match self {
+            ZSetValue::Pack(lp) => Self::pack_prefix(lp, |s, _| pred(s)),
+            ZSetValue::List(l) => l.score_prefix_len(pred),
+        }
+    }
+
     /// Calls `f` on up to `count` members starting at rank `start`, going
     /// up (or down with `rev`). O(log n + count) large, O(bytes) packed.
     pub fn walk(&self, start: usize, count: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
@@ -254,6 +264,29 @@ impl ZSetValue {
                 let first = (start + 1).saturating_sub(count);
                 let items: Vec<(&[u8], f64)> = self.iter().skip(first).take(start + 1 - first).collect();
                 items.into_iter().rev().for_each(|(m, s)| f(m, s));
+            }
+        }
+    }
+
+    /// Calls `f` on the members from rank `start` on (downwards with `rev`)
+    /// until it returns false. O(log n + visited) large, O(bytes) packed.
+    pub fn walk_while(&self, start: usize, rev: bool, mut f: impl FnMut(&[u8], f64) -> bool) {
+        match self {
+            ZSetValue::List(l) => l.walk_while(start, rev, f),
+            ZSetValue::Pack(_) if !rev => {
+                for (m, s) in self.iter().skip(start) {
+                    if !f(m, s) {
+                        break;
+                    }
+                }
+            }
+            ZSetValue::Pack(_) => {
+                let items: Vec<(&[u8], f64)> = self.iter().take(start + 1).collect();
+                for (m, s) in items.into_iter().rev() {
+                    if !f(m, s) {
+                        break;
+                    }
+                }
             }
         }
     }

@@ -304,6 +304,24 @@ impl SkipList {
         r
     }
 
+    /// [`SkipList::prefix_len`] for a predicate on the score alone (no
+    /// member is looked at). O(log n) expected.
+    pub fn score_prefix_len(&self, mut pred: impl FnMut(f64) -> bool) -> usize {
+        let (mut x, mut r) = (HEAD, 0usize);
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if l.next != HEAD && pred(self.score_of(l.next)) {
+                    r += l.span as usize;
+                    x = l.next;
+                } else {
+                    break;
+                }
+            }
+        }
+        r
+    }
+
     /// The node at 0-based `rank`. O(log n) expected.
     fn node_at(&self, rank: usize) -> Option<u32> {
         if rank >= self.len() {
@@ -341,6 +359,15 @@ impl SkipList {
         while x != HEAD && left > 0 {
             f(self.member(x), self.score_of(x));
             left -= 1;
+            x = if rev { self.back_of(x) } else { self.link(x, 0).next };
+        }
+    }
+
+    /// Calls `f` on the members from `rank` on (downwards with `rev`) until
+    /// it returns false. O(log n + visited) expected.
+    pub fn walk_while(&self, rank: usize, rev: bool, mut f: impl FnMut(&[u8], f64) -> bool) {
+        let mut x = self.node_at(rank).unwrap_or(HEAD);
+        while x != HEAD && f(self.member(x), self.score_of(x)) {
             x = if rev { self.back_of(x) } else { self.link(x, 0).next };
         }
     }
@@ -402,7 +429,8 @@ impl SkipList {
     /// The 0-based rank of `member` and its score. O(log n) expected.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let score = self.score(member)?;
-        Some((self.prefix_len(|s, m| s < score || (s == score && m < member)), score))
+        let (_, rank) = self.find_update(score, member);
+        Some((rank[0] as usize, score))
     }
 
     /// Iterates in ascending order. Each step O(1).

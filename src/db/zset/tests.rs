@@ -58,6 +58,7 @@ fn random_run(packed_limit: bool, ops: usize, universe: u32) {
                 let sorted = model_sorted(&model);
                 let below = sorted.iter().filter(|(sc, _)| *sc < s).count();
                 assert_eq!(z.prefix_len(|sc, _| sc < s), below);
+                assert_eq!(z.score_prefix_len(|sc| sc < s), below);
                 let start = fastrand::usize(..sorted.len() + 1);
                 let count = fastrand::usize(..5);
                 let mut got = Vec::new();
