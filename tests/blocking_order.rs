@@ -8,29 +8,8 @@
 mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use common::{bulk, bulks, info_field, int, text, Raw, Resp, Server};
-
-/// Sends a command without reading its reply.
-fn send(c: &mut Raw, args: &[&str]) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    c.cmd(&a);
-}
-
-/// Polls INFO until exactly `n` clients are blocked (10 s deadline).
-fn wait_blocked(c: &mut Raw, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info = text(c.call(&["INFO", "clients"]));
-        let now: usize = info_field(&info, "blocked_clients").and_then(|v| v.parse().ok()).expect("blocked_clients");
-        if now == n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "expected {n} blocked clients, have {now}");
-        std::thread::yield_now();
-    }
-}
+use common::{bulk, bulks, int, wait_blocked, Raw, Resp, Server};
 
 #[test]
 fn push_then_read_never_sees_the_unserved_element() {
@@ -52,7 +31,7 @@ fn push_then_read_never_sees_the_unserved_element() {
         })
     };
     for i in 0..2000 {
-        send(&mut waiter, &["BLPOP", "q", "0"]);
+        waiter.send_cmd(&["BLPOP", "q", "0"]);
         wait_blocked(&mut admin, 1);
         let v = i.to_string();
         // Push and read in one pipeline: the read runs right after the push.
@@ -72,9 +51,9 @@ fn linked_lmoves_complete_within_the_push() {
     let s = Server::start(&[]);
     let (mut rd1, mut rd2, mut r) = (s.raw(), s.raw(), s.raw());
     for round in 0..200 {
-        send(&mut rd1, &["BLMOVE", "list1", "list2", "RIGHT", "LEFT", "0"]);
+        rd1.send_cmd(&["BLMOVE", "list1", "list2", "RIGHT", "LEFT", "0"]);
         wait_blocked(&mut r, 1);
-        send(&mut rd2, &["BLMOVE", "list2", "list3", "LEFT", "RIGHT", "0"]);
+        rd2.send_cmd(&["BLMOVE", "list2", "list3", "LEFT", "RIGHT", "0"]);
         wait_blocked(&mut r, 2);
         r.send(&common::encode_cmd(&[b"RPUSH", b"list1", b"foo"]));
         r.send(&common::encode_cmd(&[b"LRANGE", b"list1", b"0", b"-1"]));
@@ -96,7 +75,7 @@ fn clients_are_served_in_the_order_they_blocked() {
     let mut admin = s.raw();
     let mut waiters: Vec<Raw> = (0..5).map(|_| s.raw()).collect();
     for (i, w) in waiters.iter_mut().enumerate() {
-        send(w, &["BRPOP", "k", "0"]);
+        w.send_cmd(&["BRPOP", "k", "0"]);
         wait_blocked(&mut admin, i + 1);
     }
     // One push of five elements serves all five, first blocked first.
@@ -107,7 +86,7 @@ fn clients_are_served_in_the_order_they_blocked() {
     }
     // Two elements for three waiters: the third keeps waiting.
     for (i, w) in waiters.iter_mut().take(3).enumerate() {
-        send(w, &["BLPOP", "k", "0"]);
+        w.send_cmd(&["BLPOP", "k", "0"]);
         wait_blocked(&mut admin, i + 1);
     }
     assert_eq!(admin.call(&["RPUSH", "k", "x", "y"]), int(2));
@@ -122,7 +101,7 @@ fn clients_are_served_in_the_order_they_blocked() {
 fn a_transaction_serves_blocked_clients_after_exec() {
     let s = Server::start(&[]);
     let (mut w, mut r) = (s.raw(), s.raw());
-    send(&mut w, &["BLPOP", "k", "0"]);
+    w.send_cmd(&["BLPOP", "k", "0"]);
     wait_blocked(&mut r, 1);
     assert_eq!(r.call(&["MULTI"]), Resp::Simple("OK".into()));
     r.call(&["RPUSH", "k", "v"]);
@@ -137,7 +116,7 @@ fn a_transaction_serves_blocked_clients_after_exec() {
 fn a_key_of_another_type_does_not_serve_and_a_later_push_does() {
     let s = Server::start(&[]);
     let (mut w, mut r) = (s.raw(), s.raw());
-    send(&mut w, &["BLPOP", "k", "0"]);
+    w.send_cmd(&["BLPOP", "k", "0"]);
     wait_blocked(&mut r, 1);
     assert_eq!(r.call(&["SET", "k", "str"]), Resp::Simple("OK".into()));
     wait_blocked(&mut r, 1);
@@ -148,12 +127,12 @@ fn a_key_of_another_type_does_not_serve_and_a_later_push_does() {
     assert_eq!(w.read(), bulks(&["k", "v"]));
     assert_eq!(r.call(&["EXISTS", "k"]), int(0));
     // So does any command that creates the key: COPY, MOVE.
-    send(&mut w, &["BLPOP", "k", "0"]);
+    w.send_cmd(&["BLPOP", "k", "0"]);
     wait_blocked(&mut r, 1);
     assert_eq!(r.call(&["RPUSH", "src", "c"]), int(1));
     assert_eq!(r.call(&["COPY", "src", "k"]), int(1));
     assert_eq!(w.read(), bulks(&["k", "c"]));
-    send(&mut w, &["BLPOP", "k", "0"]);
+    w.send_cmd(&["BLPOP", "k", "0"]);
     wait_blocked(&mut r, 1);
     assert_eq!(r.call(&["SELECT", "1"]), Resp::Simple("OK".into()));
     assert_eq!(r.call(&["RPUSH", "k", "m"]), int(1));

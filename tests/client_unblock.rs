@@ -10,12 +10,6 @@ use common::{bulk, err, int, nil, ok, status, text, Raw, Resp, Server};
 
 const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
-/// `blocked_clients` of INFO clients.
-fn blocked_clients(admin: &mut Raw) -> i64 {
-    let info = text(admin.call(&["INFO", "clients"]));
-    info.lines().find_map(|l| l.strip_prefix("blocked_clients:")).unwrap().trim().parse().unwrap()
-}
-
 /// The `flags=` field of one client's CLIENT LIST line.
 fn flags(admin: &mut Raw, id: i64) -> String {
     let line = text(admin.call(&["CLIENT", "LIST", "ID", &id.to_string()]));
@@ -27,15 +21,6 @@ fn wait_blocked(admin: &mut Raw, id: i64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !flags(admin, id).contains('b') {
         assert!(Instant::now() < deadline, "client {id} never blocked");
-        std::thread::yield_now();
-    }
-}
-
-/// Polls until INFO reports `n` blocked clients, with a deadline.
-fn wait_blocked_count(admin: &mut Raw, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while blocked_clients(admin) != n {
-        assert!(Instant::now() < deadline, "blocked_clients never reached {n}");
         std::thread::yield_now();
     }
 }
@@ -53,13 +38,13 @@ fn block_then_unblock(admin: &mut Raw, victim: &mut Raw, id: i64, cmd: &[&str], 
     let a: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
     victim.cmd(&a);
     wait_blocked(admin, id);
-    assert_eq!(blocked_clients(admin), 1);
+    assert_eq!(common::blocked_clients(admin), 1);
     let ids = id.to_string();
     let mut unblock = vec!["CLIENT", "UNBLOCK", &ids];
     unblock.extend(reason);
     assert_eq!(admin.call(&unblock), int(1));
     let got = victim.read();
-    assert_eq!(blocked_clients(admin), 0);
+    assert_eq!(common::blocked_clients(admin), 0);
     assert!(!flags(admin, id).contains('b'));
     got
 }
@@ -122,7 +107,7 @@ fn unblocked_connection_keeps_working() {
     wait_blocked(&mut admin, id);
     assert_eq!(admin.call(&["LPUSH", "q", "y"]), int(1));
     assert_eq!(v.read(), Resp::Array(Some(vec![bulk("q"), bulk("y")])));
-    wait_blocked_count(&mut admin, 0);
+    common::wait_blocked(&mut admin, 0);
     assert_eq!(v.call(&["SET", "k", "v"]), ok());
     // Unblocking it again now that it is not blocked does nothing.
     assert_eq!(admin.call(&["CLIENT", "UNBLOCK", &id.to_string()]), int(0));
@@ -154,7 +139,7 @@ fn unblock_of_unblockable_clients_is_zero() {
     assert_eq!(idle.call(&["BLPOP", "q", "0"]), status("QUEUED"));
     assert_eq!(admin.call(&["CLIENT", "UNBLOCK", &idle_id.to_string()]), int(0));
     assert_eq!(idle.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Array(None)])));
-    assert_eq!(blocked_clients(&mut admin), 0);
+    assert_eq!(common::blocked_clients(&mut admin), 0);
     // A second unblock of the same blocked client finds it no longer blocked.
     let (mut v, id) = client(&s);
     v.cmd(&[b"BLPOP", b"q", b"0"]);
@@ -199,12 +184,12 @@ fn unblocked_client_hands_its_place_in_line_on() {
     wait_blocked(&mut admin, first_id);
     second.cmd(&[b"BLPOP", b"q", b"0"]);
     wait_blocked(&mut admin, second_id);
-    assert_eq!(blocked_clients(&mut admin), 2);
+    assert_eq!(common::blocked_clients(&mut admin), 2);
     assert_eq!(admin.call(&["CLIENT", "UNBLOCK", &first_id.to_string()]), int(1));
     assert_eq!(first.read(), Resp::Array(None));
     assert_eq!(admin.call(&["RPUSH", "q", "x"]), int(1));
     assert_eq!(second.read(), Resp::Array(Some(vec![bulk("q"), bulk("x")])));
-    wait_blocked_count(&mut admin, 0);
+    common::wait_blocked(&mut admin, 0);
     assert_eq!(admin.call(&["EXISTS", "q"]), int(0));
 }
 
@@ -242,5 +227,5 @@ fn unblock_racing_a_push_either_serves_or_unblocks() {
             assert_eq!(left, int(0), "round {i}");
         }
     }
-    wait_blocked_count(&mut admin, 0);
+    common::wait_blocked(&mut admin, 0);
 }

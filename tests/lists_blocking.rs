@@ -6,36 +6,9 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use common::{bulk, bulks as arr, err, int, ints, keyed, nil, nil_array, ok, Raw, Resp, Server};
-
-/// `blocked_clients` from INFO clients.
-fn blocked_clients(c: &mut Raw) -> usize {
-    let text = match c.call(&["INFO", "clients"]) {
-        Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8(b).unwrap(),
-        other => panic!("INFO reply {other:?}"),
-    };
-    let line = text.lines().find(|l| l.starts_with("blocked_clients:")).expect("blocked_clients field");
-    line["blocked_clients:".len()..].trim().parse().unwrap()
-}
-
-/// Polls INFO until exactly `n` clients are blocked (10 s deadline).
-fn wait_blocked(c: &mut Raw, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = blocked_clients(c);
-        if now == n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "expected {n} blocked clients, have {now}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Sends a command without reading its reply.
-fn send(c: &mut Raw, args: &[&str]) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    c.cmd(&a);
-}
+use common::{
+    blocked_clients, bulk, bulks as arr, err, int, ints, keyed, nil, nil_array, ok, wait_blocked, Resp, Server,
+};
 
 #[test]
 fn blocking_commands_with_data_do_not_block() {
@@ -99,7 +72,7 @@ fn blpop_is_woken_by_a_push_from_another_connection() {
     let s = Server::start(&[]);
     let mut waiter = s.raw();
     let mut c = s.raw();
-    send(&mut waiter, &["BLPOP", "k1", "k2", "0"]);
+    waiter.send_cmd(&["BLPOP", "k1", "k2", "0"]);
     wait_blocked(&mut c, 1);
     let list = match c.call(&["CLIENT", "LIST"]) {
         Resp::Bulk(Some(b)) | Resp::Verbatim(b) => String::from_utf8(b).unwrap(),
@@ -112,14 +85,14 @@ fn blpop_is_woken_by_a_push_from_another_connection() {
     wait_blocked(&mut c, 0);
 
     // BRPOP from the tail; the key is created by the waker and deleted by the pop.
-    send(&mut waiter, &["BRPOP", "k3", "0"]);
+    waiter.send_cmd(&["BRPOP", "k3", "0"]);
     wait_blocked(&mut c, 1);
     assert_eq!(c.call(&["LPUSH", "k3", "x", "y"]), int(2));
     assert_eq!(waiter.read(), arr(&["k3", "x"]));
     assert_eq!(c.call(&["LRANGE", "k3", "0", "-1"]), arr(&["y"]));
 
     // A push inside EXEC wakes the waiter once EXEC is done.
-    send(&mut waiter, &["BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "2"]);
+    waiter.send_cmd(&["BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "2"]);
     wait_blocked(&mut c, 1);
     assert_eq!(c.call(&["MULTI"]), ok());
     assert_eq!(c.call(&["RPUSH", "m2", "1", "2", "3"]), Resp::Simple("QUEUED".into()));
@@ -134,9 +107,9 @@ fn blmove_is_woken_and_feeds_another_waiter() {
     let mut mover = s.raw();
     let mut popper = s.raw();
     let mut c = s.raw();
-    send(&mut mover, &["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]);
+    mover.send_cmd(&["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]);
     wait_blocked(&mut c, 1);
-    send(&mut popper, &["BLPOP", "dst", "0"]);
+    popper.send_cmd(&["BLPOP", "dst", "0"]);
     wait_blocked(&mut c, 2);
     assert_eq!(c.call(&["RPUSH", "src", "a", "b"]), int(2));
     assert_eq!(mover.read(), bulk("b"));
@@ -146,7 +119,7 @@ fn blmove_is_woken_and_feeds_another_waiter() {
     assert_eq!(c.call(&["EXISTS", "dst"]), int(0));
     wait_blocked(&mut c, 0);
 
-    send(&mut mover, &["BRPOPLPUSH", "s2", "d2", "0"]);
+    mover.send_cmd(&["BRPOPLPUSH", "s2", "d2", "0"]);
     wait_blocked(&mut c, 1);
     c.call(&["RPUSH", "tmp", "p", "v"]);
     assert_eq!(c.call(&["LINSERT", "tmp", "BEFORE", "v", "w"]), int(3));
@@ -164,11 +137,11 @@ fn clients_blocked_on_one_key_are_served_in_order() {
     let mut third = s.raw();
     for round in 0..10 {
         let key = format!("q{round}");
-        send(&mut first, &["BLPOP", &key, "0"]);
+        first.send_cmd(&["BLPOP", &key, "0"]);
         wait_blocked(&mut c, 1);
-        send(&mut second, &["BLPOP", &key, "0"]);
+        second.send_cmd(&["BLPOP", &key, "0"]);
         wait_blocked(&mut c, 2);
-        send(&mut third, &["BRPOP", "other", &key, "0"]);
+        third.send_cmd(&["BRPOP", "other", &key, "0"]);
         wait_blocked(&mut c, 3);
         // One push of two elements: the first two waiters get one each, in order.
         assert_eq!(c.call(&["RPUSH", &key, "a", "b"]), int(2));
@@ -184,9 +157,9 @@ fn clients_blocked_on_one_key_are_served_in_order() {
     // Single pushes with two waiters: the one that blocked first is served first.
     for round in 0..10 {
         let key = format!("s{round}");
-        send(&mut first, &["BLPOP", &key, "0"]);
+        first.send_cmd(&["BLPOP", &key, "0"]);
         wait_blocked(&mut c, 1);
-        send(&mut second, &["BLPOP", &key, "0"]);
+        second.send_cmd(&["BLPOP", &key, "0"]);
         wait_blocked(&mut c, 2);
         assert_eq!(c.call(&["RPUSH", &key, "x"]), int(1));
         assert_eq!(first.read(), arr(&[&key, "x"]), "round {round}");
@@ -229,10 +202,10 @@ fn a_disconnected_blocked_client_does_not_disturb_later_pushes() {
     let mut c = s.raw();
     {
         let mut gone = s.raw();
-        send(&mut gone, &["BLPOP", "k", "0"]);
+        gone.send_cmd(&["BLPOP", "k", "0"]);
         wait_blocked(&mut c, 1);
         let mut gone2 = s.raw();
-        send(&mut gone2, &["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
+        gone2.send_cmd(&["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
         wait_blocked(&mut c, 2);
     }
     wait_blocked(&mut c, 0);
@@ -242,13 +215,13 @@ fn a_disconnected_blocked_client_does_not_disturb_later_pushes() {
     // A new waiter behind the departed ones is served at once and by later pushes.
     let mut w = s.raw();
     assert_eq!(w.call(&["BLPOP", "k", "0"]), arr(&["k", "v"]));
-    send(&mut w, &["BLPOP", "k", "0"]);
+    w.send_cmd(&["BLPOP", "k", "0"]);
     wait_blocked(&mut c, 1);
     assert_eq!(c.call(&["RPUSH", "k", "again"]), int(1));
     assert_eq!(w.read(), arr(&["k", "again"]));
     // A waiter that timed out does not hold up the next one either.
     assert_eq!(w.call(&["BLPOP", "t", "0.05"]), nil_array());
-    send(&mut w, &["BLPOP", "t", "0"]);
+    w.send_cmd(&["BLPOP", "t", "0"]);
     wait_blocked(&mut c, 1);
     c.call(&["RPUSH", "t", "1"]);
     assert_eq!(w.read(), arr(&["t", "1"]));

@@ -8,7 +8,7 @@ mod common;
 use std::io::BufRead;
 use std::time::Duration;
 
-use common::{bulk, err, int, ok, status, wait_for, Raw, Resp, Server};
+use common::{blocked_clients, bulk, err, int, ok, status, wait_for, Raw, Resp, Server};
 
 /// A RESP2 flat key/value array as pairs of strings.
 fn pairs(r: Resp) -> Vec<(String, String)> {
@@ -229,11 +229,6 @@ fn memory_usage() {
     assert_eq!(r.call(&["MEMORY", "USAGE", "k", "FOO"]), err("ERR syntax error"));
     assert_eq!(r.call(&["MEMORY", "USAGE"]), err("ERR wrong number of arguments for 'memory|usage' command"));
     assert_eq!(r.call(&["MEMORY", "NOPE"]), err("ERR unknown subcommand 'NOPE'. Try MEMORY HELP."));
-}
-
-/// `blocked_clients` from INFO clients.
-fn blocked_clients(r: &mut Raw) -> usize {
-    info_field(r, "clients", "blocked_clients").parse().unwrap()
 }
 
 #[test]

@@ -6,12 +6,7 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use common::{bulk, bulks, err, info_field, int, nil_array, ok, status, text, Raw, Resp, Server};
-
-fn send(c: &mut Raw, args: &[&str]) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    c.cmd(&a);
-}
+use common::{bulk, bulks, err, info_field, int, nil_array, ok, status, text, wait_blocked, Raw, Resp, Server};
 
 fn num(r: Resp) -> i64 {
     match r {
@@ -197,12 +192,8 @@ fn digest_value_and_client_unblock() {
 
     let mut w = s.raw();
     let id = num(w.call(&["CLIENT", "ID"]));
-    send(&mut w, &["BZPOPMIN", "q", "0"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while info_field(&text(c.call(&["INFO", "clients"])), "blocked_clients").as_deref() != Some("1") {
-        assert!(Instant::now() < deadline, "BZPOPMIN never blocked");
-        std::thread::yield_now();
-    }
+    w.send_cmd(&["BZPOPMIN", "q", "0"]);
+    wait_blocked(&mut c, 1);
     assert_eq!(c.call(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]), int(1));
     assert_eq!(w.read(), err("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
     assert_eq!(c.call(&["CLIENT", "UNBLOCK", &id.to_string()]), int(0));

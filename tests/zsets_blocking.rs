@@ -5,24 +5,7 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use common::{bulk, bulks as arr, err, int, nil_array, ok, Raw, Resp, Server};
-
-/// `blocked_clients` from INFO clients.
-fn blocked_clients(c: &mut Raw) -> usize {
-    let info = common::text(c.call(&["INFO", "clients"]));
-    common::info_field(&info, "blocked_clients").unwrap().parse().unwrap()
-}
-
-/// Polls INFO until exactly `n` clients are blocked (10 s deadline).
-fn wait_blocked(c: &mut Raw, n: usize) {
-    common::wait_for(10, &format!("{n} blocked clients"), || blocked_clients(c) == n);
-}
-
-/// Sends a command without reading its reply.
-fn send(c: &mut Raw, args: &[&str]) {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    c.cmd(&a);
-}
+use common::{blocked_clients, bulk, bulks as arr, err, int, nil_array, ok, wait_blocked, Resp, Server};
 
 /// ZMPOP's `[key, [[member, score], ...]]`.
 fn keyed_pairs(key: &str, pairs: &[(&str, &str)]) -> Resp {
@@ -86,7 +69,7 @@ fn every_adding_command_wakes_the_waiter() {
         &["ZDIFFSTORE", "k", "1", "src"],
     ];
     for waker in wakers {
-        send(&mut w, &["BZPOPMIN", "other", "k", "0"]);
+        w.send_cmd(&["BZPOPMIN", "other", "k", "0"]);
         wait_blocked(&mut c, 1);
         c.call(waker);
         match w.read() {
@@ -97,7 +80,7 @@ fn every_adding_command_wakes_the_waiter() {
         c.call(&["DEL", "k"]);
     }
     // BZMPOP takes COUNT members at once.
-    send(&mut w, &["BZMPOP", "0", "1", "k", "MAX", "COUNT", "2"]);
+    w.send_cmd(&["BZMPOP", "0", "1", "k", "MAX", "COUNT", "2"]);
     wait_blocked(&mut c, 1);
     c.call(&["ZADD", "k", "1", "a", "2", "b", "3", "c"]);
     assert_eq!(w.read(), keyed_pairs("k", &[("c", "3"), ("b", "2")]));
@@ -113,11 +96,11 @@ fn waiters_are_served_first_come_first_served() {
     let mut third = s.raw();
     for round in 0..5 {
         let key = format!("q{round}");
-        send(&mut first, &["BZPOPMIN", &key, "0"]);
+        first.send_cmd(&["BZPOPMIN", &key, "0"]);
         wait_blocked(&mut c, 1);
-        send(&mut second, &["BZPOPMAX", &key, "0"]);
+        second.send_cmd(&["BZPOPMAX", &key, "0"]);
         wait_blocked(&mut c, 2);
-        send(&mut third, &["BZMPOP", "0", "2", "other", &key, "MIN"]);
+        third.send_cmd(&["BZMPOP", "0", "2", "other", &key, "MIN"]);
         wait_blocked(&mut c, 3);
         assert_eq!(c.call(&["ZADD", &key, "1", "a", "2", "b"]), int(2));
         assert_eq!(first.read(), arr(&[&key, "a", "1"]), "round {round}");
@@ -158,7 +141,7 @@ fn a_key_turned_to_another_type_keeps_the_waiter_waiting() {
     let s = Server::start(&[]);
     let mut w = s.raw();
     let mut c = s.raw();
-    send(&mut w, &["BZPOPMIN", "k", "0"]);
+    w.send_cmd(&["BZPOPMIN", "k", "0"]);
     wait_blocked(&mut c, 1);
     c.call(&["RPUSH", "k", "x"]);
     c.call(&["DEL", "k"]);

@@ -273,10 +273,16 @@ impl Raw {
         read_resp(&mut self.r).expect("read reply")
     }
 
-    /// Sends a command and reads its reply.
-    pub fn call(&mut self, args: &[&str]) -> Resp {
+    /// Sends a command without reading its reply (a blocking command, a
+    /// pipeline).
+    pub fn send_cmd(&mut self, args: &[&str]) {
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         self.cmd(&a);
+    }
+
+    /// Sends a command and reads its reply.
+    pub fn call(&mut self, args: &[&str]) -> Resp {
+        self.send_cmd(args);
         self.read()
     }
 
@@ -444,4 +450,15 @@ pub fn wait_for(secs: u64, what: &str, cond: impl FnMut() -> bool) {
 /// An array reply of `items`.
 pub fn arr(items: Vec<Resp>) -> Resp {
     Resp::Array(Some(items))
+}
+
+/// `blocked_clients` from INFO clients.
+pub fn blocked_clients(c: &mut Raw) -> usize {
+    let info = text(c.call(&["INFO", "clients"]));
+    info_field(&info, "blocked_clients").and_then(|v| v.parse().ok()).expect("blocked_clients in INFO clients")
+}
+
+/// Polls INFO until exactly `n` clients are blocked (10 s deadline).
+pub fn wait_blocked(c: &mut Raw, n: usize) {
+    wait_for(10, &format!("{n} blocked clients"), || blocked_clients(c) == n);
 }
