@@ -21,6 +21,7 @@ use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
 use crate::db::zset::ZSetValue;
 use crate::db::Value;
+use crate::protocol::reply::format_double_reply;
 use crate::protocol::Reply;
 use crate::spec;
 
@@ -105,68 +106,28 @@ fn score_arg(arg: &[u8]) -> Result<f64, Reply> {
     parse_score(arg).ok_or_else(|| Reply::err(err::NOT_FLOAT))
 }
 
-/// Formats a score as Redis 7.0 replies with it (`%.17g`: 17 significant
-/// digits, trailing zeros dropped, exponent past 1e17 or below 1e-4;
-/// `inf`/`-inf`).
-pub fn format_score(f: f64) -> String {
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    if f.fract() == 0.0 && f.abs() < 1e17 {
-        // Integral below 1e17: all its digits fit in 17, so %.17g prints it whole.
-        return itoa::Buffer::new().format(f as i64).to_string();
-    }
-    // Redis formats with the C library's printf, and so does this: Rust's
-    // exact formatting of 17 digits falls back to bignum arithmetic, ten
-    // times slower, which dominated range replies.
-    let mut buf = [0u8; 32];
-    // SAFETY: `buf` is 32 bytes and that size is passed, so at most 31
-    // bytes and a NUL are written (`%.17g` of a double needs at most 24);
-    // the format is NUL-terminated and takes exactly the one double passed.
-    let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), f) };
-    let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
 /// A score as ZSCAN shows it (Redis's `d2string`): integral scores as
-/// integers, others as [`format_score`].
+/// integers, others as [`format_double_reply`].
 fn scan_score(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 9.2e18 {
         return itoa::Buffer::new().format(f as i64).to_string();
     }
-    format_score(f)
-}
-
-/// A score reply: a bulk string in RESP2, a double in RESP3, printed as
-/// Redis 7.0 prints it ([`format_score`]).
-fn score_reply(f: f64, resp3: bool) -> Reply {
-    let s = format_score(f);
-    if resp3 {
-        Reply::Raw(Bytes::from(format!(",{s}\r\n")))
-    } else {
-        Reply::Bulk(Bytes::from(s))
-    }
+    format_double_reply(f)
 }
 
 /// Members (with their scores when `withscores`) as Redis 7.0 replies:
 /// `member, score` flat, or `[member, score]` pairs when `nested` (RESP3
-/// ranges, ZMPOP always); scores as RESP3 doubles when `resp3`.
-fn members_reply(items: Vec<(Bytes, f64)>, withscores: bool, resp3: bool, nested: bool) -> Reply {
+/// ranges, ZMPOP always); scores as doubles (bulk strings in RESP2).
+fn members_reply(items: Vec<(Bytes, f64)>, withscores: bool, nested: bool) -> Reply {
     let mut out = Vec::with_capacity(items.len() * if withscores && !nested { 2 } else { 1 });
     for (m, s) in items {
         if !withscores {
             out.push(Reply::Bulk(m));
         } else if nested {
-            out.push(Reply::Array(vec![Reply::Bulk(m), score_reply(s, resp3)]));
+            out.push(Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]));
         } else {
             out.push(Reply::Bulk(m));
-            out.push(score_reply(s, resp3));
+            out.push(Reply::Double(s));
         }
     }
     Reply::Array(out)
@@ -267,7 +228,7 @@ fn zadd_generic(ctx: &mut Ctx, a: &[Bytes], mut f: AddFlags) -> CmdResult {
         return fail(ERR_NAN);
     }
     if f.incr {
-        return Ok(last.map_or(Reply::Nil, |s| score_reply(s, ctx.client.resp >= 3)));
+        return Ok(last.map_or(Reply::Nil, Reply::Double));
     }
     Ok(Reply::Int(if f.ch { added + updated } else { added }))
 }
@@ -304,15 +265,13 @@ fn zcard(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn zscore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let resp3 = ctx.client.resp >= 3;
     let s = read_zset(ctx, &a[1])?.and_then(|z| z.score(&a[2]));
-    Ok(s.map_or(Reply::Nil, |s| score_reply(s, resp3)))
+    Ok(s.map_or(Reply::Nil, Reply::Double))
 }
 
 fn zmscore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let resp3 = ctx.client.resp >= 3;
     let z = read_zset(ctx, &a[1])?;
-    let out = a[2..].iter().map(|m| z.as_ref().and_then(|z| z.score(m)).map_or(Reply::Nil, |s| score_reply(s, resp3)));
+    let out = a[2..].iter().map(|m| z.as_ref().and_then(|z| z.score(m)).map_or(Reply::Nil, Reply::Double));
     Ok(Reply::Array(out.collect()))
 }
 
@@ -382,7 +341,7 @@ fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         fastrand::shuffle(&mut out);
         out
     };
-    Ok(members_reply(items, withscores, resp3, resp3))
+    Ok(members_reply(items, withscores, resp3))
 }
 
 /// `count` distinct members of `z` (`count < len`): a selection walk
@@ -486,33 +445,3 @@ pub const COMMANDS: &[super::table::CommandSpec] = &[
     spec!("zdiffstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, 1, 1, 1, setops::zdiffstore, "sorted-set", "Stores the difference of multiple sorted sets in a key.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
     spec!("zscan", -3, READONLY, 1, 1, 1, zscan, "sorted-set", "Iterates over members and scores of a sorted set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::format_score;
-
-    #[test]
-    fn scores_print_as_redis_7_0() {
-        let cases = [
-            (0.1, "0.10000000000000001"),
-            (1.5, "1.5"),
-            (-0.0, "-0"),
-            (3.0, "3"),
-            (1e300, "1.0000000000000001e+300"),
-            (1.5e-7, "1.4999999999999999e-07"),
-            (123456789012345678.0, "1.2345678901234568e+17"),
-            (1e16, "10000000000000000"),
-            (0.0001, "0.0001"),
-            (f64::NEG_INFINITY, "-inf"),
-        ];
-        for (f, want) in cases {
-            assert_eq!(format_score(f), want);
-        }
-        for _ in 0..10_000 {
-            let f = f64::from_bits(fastrand::u64(..));
-            if f.is_finite() {
-                assert_eq!(format_score(f).parse::<f64>().ok(), Some(f), "{f:e}");
-            }
-        }
-    }
-}

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{mark_changed, members_reply, peek_zset, score_reply};
+use super::{mark_changed, members_reply, peek_zset};
 use crate::cmd::args::{self, err, fail, is};
 use crate::cmd::blocking::{parse_timeout, serve};
 use crate::cmd::{CmdResult, Ctx};
@@ -54,7 +54,7 @@ fn zpop(ctx: &mut Ctx, a: &[Bytes], max: bool) -> CmdResult {
     }
     let items = pop_n(ctx, &a[1], max, count.unwrap_or(1));
     let resp3 = ctx.client.resp >= 3;
-    Ok(members_reply(items, true, resp3, resp3 && count.is_some()))
+    Ok(members_reply(items, true, resp3 && count.is_some()))
 }
 
 pub(super) fn zpopmin(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -102,12 +102,10 @@ fn parse_mpop(a: &[Bytes], at: usize) -> Result<Mpop<'_>, Reply> {
 }
 
 /// Pops from `key` (a non-empty sorted set) as ZMPOP's `[key, [[member,
-/// score], ...]]`, marking WATCHers dirty (the table cannot name the keys).
+/// score], ...]]`.
 fn mpop_from(ctx: &mut Ctx, key: &Bytes, max: bool, count: usize) -> Reply {
     let items = pop_n(ctx, key, max, count);
-    ctx.srv.watches.touch(ctx.ks.db, key);
-    let resp3 = ctx.client.resp >= 3;
-    Reply::Array(vec![Reply::Bulk(key.clone()), members_reply(items, true, resp3, true)])
+    Reply::Array(vec![Reply::Bulk(key.clone()), members_reply(items, true, true)])
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first
@@ -127,11 +125,10 @@ pub(super) fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn bzpop(ctx: &mut Ctx, a: &[Bytes], max: bool) -> CmdResult {
     let timeout = parse_timeout(&a[a.len() - 1])?;
     serve(ctx, &a[1..a.len() - 1], timeout, Reply::NilArray, zset_ready, |ctx, key| {
-        let resp3 = ctx.client.resp >= 3;
         let mut out = vec![Reply::Bulk(key.clone())];
         for (m, s) in pop_n(ctx, key, max, 1) {
             out.push(Reply::Bulk(m));
-            out.push(score_reply(s, resp3));
+            out.push(Reply::Double(s));
         }
         Ok(Reply::Array(out))
     })

@@ -269,7 +269,7 @@ fn range_reply(ctx: &mut Ctx, a: &[Bytes], kind: Option<Kind>, rev: Option<bool>
     let q = parse_request(a, 1, false, kind, rev)?;
     let resp3 = ctx.client.resp >= 3;
     let Some(z) = read_zset(ctx, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
-    Ok(members_reply(select(z, &q), q.withscores, resp3, resp3))
+    Ok(members_reply(select(z, &q), q.withscores, resp3))
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES].

@@ -209,7 +209,7 @@ fn reply_op(ctx: &mut Ctx, a: &[Bytes], op: Op) -> CmdResult {
     let (src, o) = parse(ctx, a, 1, op, false, false)?;
     let items = sorted(compute(src, op, o.aggregate, 0));
     let resp3 = ctx.client.resp >= 3;
-    Ok(members_reply(items, o.withscores, resp3, resp3))
+    Ok(members_reply(items, o.withscores, resp3))
 }
 
 /// ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE dst numkeys key... [options]: the
