@@ -25,6 +25,14 @@ pub mod err {
     pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 }
 
+/// WRONGTYPE, whichever collection a command expected (so `?` on the
+/// keyspace's typed lookups answers Redis's error).
+impl From<crate::db::value::WrongType> for Reply {
+    fn from(_: crate::db::value::WrongType) -> Reply {
+        Reply::err(err::WRONGTYPE)
+    }
+}
+
 /// An error reply as a command result.
 pub fn fail<T>(msg: &str) -> Result<T, Reply> {
     Err(Reply::Error(msg.to_string()))

@@ -10,13 +10,12 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::args::{self, err, fail, is, wrongtype};
+use super::args::{self, err, fail, is};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
 use crate::db::value::HashValue;
-use crate::db::Value;
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 use crate::spec;
@@ -29,33 +28,18 @@ const MAX_RANDOM_REPEATS: u64 = 1 << 24;
 /// The hash at `key` for a read (counts hit/miss): `None` if missing,
 /// WRONGTYPE if it holds another type. O(1).
 fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
-    match ctx.ks.read(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => wrongtype(),
-        },
-    }
+    Ok(ctx.ks.read_as(key)?)
 }
 
 /// The hash at `key` for a write (no hit/miss stats). O(1).
 fn write_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
-    match ctx.ks.write(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => wrongtype(),
-        },
-    }
+    Ok(ctx.ks.write_as(key)?)
 }
 
 /// The hash at `key`, created empty if missing (the caller must add a
 /// field before returning). The key's TTL is untouched. O(1).
 fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut HashValue, Reply> {
-    match &mut ctx.ks.entry_or_insert(key, || Value::Hash(HashValue::default())).value {
-        Value::Hash(h) => Ok(h),
-        _ => wrongtype(),
-    }
+    Ok(ctx.ks.get_or_create(key)?)
 }
 
 /// HSET/HMSET: sets every pair; returns how many fields were new.

@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::args::{self, err, fail, int, is, wrongtype};
+use super::args::{self, err, fail, int, is};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 pub(crate) use crate::db::list::End;
@@ -51,24 +51,12 @@ fn ranged_int(arg: &[u8], min: i64, max: i64, msg: Option<&str>) -> Result<i64, 
 /// The list at `key` for a write (LRU touch, no hit/miss stats): `None` if
 /// missing, WRONGTYPE if the key holds another type. O(1).
 fn write_list<'c>(ks: &'c mut Locked<'_>, key: &[u8]) -> Result<Option<&'c mut List>, Reply> {
-    match ks.write(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => wrongtype(),
-        },
-    }
+    Ok(ks.write_as(key)?)
 }
 
 /// The list at `key` for a read (counts a hit or miss). O(1).
 fn read_list<'c>(ks: &'c mut Locked<'_>, key: &[u8]) -> Result<Option<&'c mut List>, Reply> {
-    match ks.read(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => wrongtype(),
-        },
-    }
+    Ok(ks.read_as(key)?)
 }
 
 /// Pushes `items` one by one at `end` (so LPUSH reverses them, as Redis).

@@ -11,7 +11,7 @@ mod algebra;
 
 use bytes::Bytes;
 
-use super::args::{self, err, fail, wrongtype};
+use super::args::{self, err, fail};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
@@ -30,36 +30,28 @@ const MAX_RANDOM_REPEATS: u64 = 1 << 24;
 /// Redis's error for a count outside `-LONG_MAX..=LONG_MAX`.
 const COUNT_RANGE: &str = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
-/// The set in `value`, or WRONGTYPE.
-fn as_set(value: &mut Value) -> Result<&mut SetValue, Reply> {
-    match value {
-        Value::Set(s) => Ok(s),
-        _ => wrongtype(),
-    }
-}
-
 /// The set at `key` for a read (counts hit/miss): `None` if missing,
 /// WRONGTYPE if it holds another type. O(1).
 fn read_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
-    ctx.ks.read(key).map(|e| as_set(&mut e.value)).transpose()
+    Ok(ctx.ks.read_as(key)?)
 }
 
 /// The set at `key` before a possible write: no stats, and not yet counted
 /// as a modification (see [`write_set`]). O(1).
 fn peek_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
-    ctx.ks.peek(key).map(|e| as_set(&mut e.value)).transpose()
+    Ok(ctx.ks.peek_as(key)?)
 }
 
 /// The set at `key`, opened for a write that will change it (counted as a
 /// modification). O(1).
 fn write_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
-    ctx.ks.write(key).map(|e| as_set(&mut e.value)).transpose()
+    Ok(ctx.ks.write_as(key)?)
 }
 
 /// The set at `key`, created empty if missing (the caller adds a member
 /// before returning). The key's TTL is untouched. O(1).
 fn set_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut SetValue, Reply> {
-    as_set(&mut ctx.ks.entry_or_insert(key, || Value::Set(SetValue::default())).value)
+    Ok(ctx.ks.get_or_create(key)?)
 }
 
 /// Deletes `key` if its set became empty (Redis never keeps empty sets).

@@ -19,7 +19,7 @@ use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use super::compact::CompactBytes;
-use super::value::{Entry, Hasher, Value};
+use super::value::{Entry, Hasher, Typed, Value, WrongType};
 use super::{lru_clock, now_ms};
 
 /// Number of lock shards (a power of two, well above the core count).
@@ -334,6 +334,31 @@ impl<'a> Locked<'a> {
         } else {
             None
         }
+    }
+
+    /// [`Locked::read`] of a value of type `T`: `None` if missing,
+    /// [`WrongType`] if the key holds another type. O(1).
+    pub fn read_as<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&mut T>, WrongType> {
+        self.read(key).map(|e| T::of(&mut e.value).ok_or(WrongType)).transpose()
+    }
+
+    /// [`Locked::peek`] of a value of type `T` (no stats, not a
+    /// modification: for a write that may change nothing). O(1).
+    pub fn peek_as<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&mut T>, WrongType> {
+        self.peek(key).map(|e| T::of(&mut e.value).ok_or(WrongType)).transpose()
+    }
+
+    /// [`Locked::write`] of a value of type `T` (counted as a
+    /// modification when the key exists). O(1).
+    pub fn write_as<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&mut T>, WrongType> {
+        self.write(key).map(|e| T::of(&mut e.value).ok_or(WrongType)).transpose()
+    }
+
+    /// The value of type `T` at `key`, created empty if missing (the caller
+    /// must add to it before its command ends: empty collections are not
+    /// kept). The key's TTL is untouched. O(1).
+    pub fn get_or_create<T: Typed>(&mut self, key: &Bytes) -> Result<&mut T, WrongType> {
+        T::of(&mut self.entry_or_insert(key, || T::default().into_value()).value).ok_or(WrongType)
     }
 
     /// Lazy expiry: returns whether the key exists (deleting it if its TTL passed).

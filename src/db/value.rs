@@ -88,6 +88,41 @@ impl Value {
     }
 }
 
+/// A collection type held in one [`Value`] variant: lets the keyspace hand
+/// a command its key's value already typed ([`super::Locked::read_as`] and
+/// friends), with one wrong-type check for every type.
+pub trait Typed: Default + Sized {
+    /// The value of this type in `v`, if `v` holds one.
+    fn of(v: &mut Value) -> Option<&mut Self>;
+    /// `self` as a stored value.
+    fn into_value(self) -> Value;
+}
+
+macro_rules! typed {
+    ($t:ty, $variant:ident) => {
+        impl Typed for $t {
+            fn of(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn into_value(self) -> Value {
+                Value::$variant(self)
+            }
+        }
+    };
+}
+typed!(ListValue, List);
+typed!(HashValue, Hash);
+typed!(SetValue, Set);
+typed!(ZSetValue, ZSet);
+
+/// A key holds a value of another type than the command works on (the
+/// command layer answers Redis's WRONGTYPE error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
 /// A key's value with its expiry and access metadata.
 #[derive(Debug, Clone)]
 pub struct Entry {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use indexmap::IndexSet;
 
-use super::{as_set, bulks};
+use super::bulks;
 use crate::cmd::args::{self, err, fail};
 use crate::cmd::{CmdResult, Ctx};
 use crate::db::value::{Hasher, SetValue};
@@ -36,14 +36,11 @@ impl Operands {
         let mut seen: HashMap<&[u8], usize> = HashMap::new();
         for k in keys {
             let known = seen.get(&k[..]).copied();
-            let taken = match ctx.ks.read(k) {
-                None => Ok(None),
-                Some(e) => as_set(&mut e.value).map(|s| if known.is_none() { Some(std::mem::take(s)) } else { None }),
-            };
+            let taken = ctx.ks.read_as::<SetValue>(k).map(|s| s.filter(|_| known.is_none()).map(std::mem::take));
             match taken {
                 Err(e) => {
                     ops.restore(ctx);
-                    return Err(e);
+                    return Err(e.into());
                 }
                 Ok(Some(set)) => {
                     seen.insert(k, ops.sets.len());

@@ -14,7 +14,7 @@ mod setops;
 
 use bytes::Bytes;
 
-use super::args::{self, err, fail, is, wrongtype};
+use super::args::{self, err, fail, is};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
@@ -37,26 +37,14 @@ const MAX_RANDOM_REPEATS: u64 = 1 << 24;
 /// The sorted set at `key` for a read (counts hit/miss): `None` if
 /// missing, WRONGTYPE if it holds another type. O(1).
 fn read_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, Reply> {
-    match ctx.ks.read(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => wrongtype(),
-        },
-    }
+    Ok(ctx.ks.read_as(key)?)
 }
 
 /// The sorted set at `key` before a possible change: looked up without
 /// counting a modification (call [`mark_changed`] once something changed).
 /// O(1).
 fn peek_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, Reply> {
-    match ctx.ks.peek(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => wrongtype(),
-        },
-    }
+    Ok(ctx.ks.peek_as(key)?)
 }
 
 /// Records a change of the sorted set at `key`, deleting it if it became
