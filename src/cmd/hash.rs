@@ -6,15 +6,14 @@
 //! positions, and HSCAN walks a table's positions from the highest down, so
 //! a field present for the whole scan is never missed.
 
-use std::collections::HashSet;
-
 use bytes::Bytes;
 
 use super::args::{self, err, fail, is};
-use super::keys::{parse_cursor, parse_scan_opts};
+use super::keys::{parse_cursor, parse_scan_opts, scan_positions, scan_reply};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
+use crate::db::sample::distinct_positions;
 use crate::db::value::HashValue;
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
@@ -159,30 +158,6 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(s))
 }
 
-/// `count` distinct positions out of `size` (requires `count < size`).
-/// O(size) when dense, O(count) expected when sparse.
-fn distinct_positions(size: usize, count: usize) -> Vec<usize> {
-    if count * 3 > size {
-        let mut idx: Vec<usize> = (0..size).collect();
-        for i in 0..count {
-            let j = fastrand::usize(i..size);
-            idx.swap(i, j);
-        }
-        idx.truncate(count);
-        idx
-    } else {
-        let mut seen = HashSet::with_capacity(count);
-        let mut out = Vec::with_capacity(count);
-        while out.len() < count {
-            let i = fastrand::usize(..size);
-            if seen.insert(i) {
-                out.push(i);
-            }
-        }
-        out
-    }
-}
-
 /// Replies with fields (and values): RESP3 nests `[field, value]` pairs,
 /// RESP2 flattens them.
 fn fields_reply<'h>(items: impl Iterator<Item = (&'h [u8], &'h [u8])>, withvalues: bool, resp3: bool) -> Reply {
@@ -256,10 +231,6 @@ fn hscan_opts(a: &[Bytes]) -> Result<(super::keys::ScanOpts, bool), Reply> {
     Ok((parse_scan_opts(&rest, false)?, novalues))
 }
 
-fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::bulk_str(cursor.to_string()), Reply::Array(items)])
-}
-
 /// HSCAN: hashes Redis would keep as a listpack answer whole with cursor
 /// 0 (whatever COUNT says, as in Redis); others walk
 /// positions downwards, the cursor being how many positions remain.
@@ -276,21 +247,15 @@ fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             }
         }
     };
-    let len = h.len();
     let next = if h.is_packed() {
         h.iter().for_each(|(f, v)| emit(f, v));
         0
     } else {
-        let mut remaining = if cursor == 0 || cursor > len as u64 { len } else { cursor as usize };
-        let mut work = 0;
-        while remaining > 0 && work < o.count {
-            remaining -= 1;
-            work += 1;
-            if let Some((f, v)) = h.get_index(remaining) {
+        scan_positions(h.len(), cursor, o.count, |i| {
+            if let Some((f, v)) = h.get_index(i) {
                 emit(f, v);
             }
-        }
-        remaining as u64
+        })
     };
     Ok(scan_reply(next, out))
 }

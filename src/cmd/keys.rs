@@ -69,6 +69,27 @@ fn encode_cursor(shard: usize, remaining: u64) -> u64 {
     ((shard as u64) << 32 | remaining) ^ FRESH
 }
 
+/// One HSCAN/SSCAN/ZSCAN step over a collection kept in a table of `len`
+/// positions whose entries only ever move to lower positions: visits up to
+/// `count` positions downwards from `cursor` (0, or one past the end:
+/// from the top) and returns the next cursor (0 when done). So an entry
+/// present for the whole scan is visited at least once. O(count).
+pub fn scan_positions(len: usize, cursor: u64, count: usize, mut visit: impl FnMut(usize)) -> u64 {
+    let mut remaining = if cursor == 0 || cursor > len as u64 { len } else { cursor as usize };
+    let mut work = 0;
+    while remaining > 0 && work < count {
+        remaining -= 1;
+        work += 1;
+        visit(remaining);
+    }
+    remaining as u64
+}
+
+/// A SCAN-family reply: the next cursor and the items found.
+pub fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk_str(cursor.to_string()), Reply::Array(items)])
+}
+
 /// Parses a SCAN-family cursor as Redis does with `strtoul`: an optional
 /// sign (a negative number wraps around), decimal digits, nothing else;
 /// the empty string is cursor 0. `ERR invalid cursor` otherwise.
@@ -161,7 +182,7 @@ fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     let next = if shard >= SHARDS { 0 } else { encode_cursor(shard, remaining) };
-    Ok(Reply::Array(vec![Reply::bulk_str(next.to_string()), Reply::Array(out)]))
+    Ok(scan_reply(next, out))
 }
 
 fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {

@@ -12,11 +12,11 @@ mod algebra;
 use bytes::Bytes;
 
 use super::args::{self, err, fail};
-use super::keys::{parse_cursor, parse_scan_opts};
+use super::keys::{parse_cursor, parse_scan_opts, scan_positions, scan_reply};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
-use crate::db::set::distinct_positions;
+use crate::db::sample::distinct_positions;
 use crate::db::value::SetValue;
 use crate::db::Value;
 use crate::protocol::Reply;
@@ -182,10 +182,6 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     })
 }
 
-fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::bulk_str(cursor.to_string()), Reply::Array(items)])
-}
-
 /// SSCAN: sets in a compact form answer whole with cursor 0 (whatever
 /// COUNT says, as Redis answers intsets); tables walk positions
 /// downwards, the cursor being how many positions remain.
@@ -195,21 +191,15 @@ fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let o = parse_scan_opts(&a[3..], false)?;
     let wanted = |m: &[u8]| o.pattern.as_ref().is_none_or(|p| glob_match(p, m, false));
     let mut out = Vec::new();
-    let len = s.len();
     let next = if s.is_compact() {
         out.extend(s.iter().filter(|m| wanted(m)).map(|m| Reply::bulk_from(&m)));
         0
     } else {
-        let mut remaining = if cursor == 0 || cursor > len as u64 { len } else { cursor as usize };
-        let mut work = 0;
-        while remaining > 0 && work < o.count {
-            remaining -= 1;
-            work += 1;
-            if let Some(m) = s.get_index(remaining).filter(|m| wanted(m)) {
+        scan_positions(s.len(), cursor, o.count, |i| {
+            if let Some(m) = s.get_index(i).filter(|m| wanted(m)) {
                 out.push(Reply::bulk_from(&m));
             }
-        }
-        remaining as u64
+        })
     };
     Ok(scan_reply(next, out))
 }

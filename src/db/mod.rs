@@ -13,6 +13,7 @@ pub mod list;
 pub mod listpack;
 pub mod quicklist;
 pub mod registry;
+pub mod sample;
 pub mod set;
 pub mod value;
 pub mod watch;

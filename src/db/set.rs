@@ -28,6 +28,7 @@ use indexmap::IndexSet;
 pub use self::intset::IntSet;
 use super::compact::CompactBytes;
 use super::listpack::Listpack;
+use super::sample::distinct_positions;
 use super::value::Hasher;
 use crate::cmd::args::parse_i64_bytes;
 
@@ -85,32 +86,6 @@ fn packable(m: &[u8]) -> bool {
 /// Decimal bytes of `v`.
 fn int_cow<'a>(v: i64) -> Cow<'a, [u8]> {
     Cow::Owned(itoa::Buffer::new().format(v).as_bytes().to_vec())
-}
-
-/// `count` distinct positions out of `size`, uniformly (requires
-/// `count <= size`): a partial shuffle when `count` is a large part of
-/// `size` (Redis's "copy and remove" strategy, O(size)), else random draws
-/// with rejection of repeats (O(count) expected).
-pub fn distinct_positions(size: usize, count: usize) -> Vec<usize> {
-    let count = count.min(size);
-    if count * 3 > size {
-        let mut idx: Vec<usize> = (0..size).collect();
-        for i in 0..count {
-            idx.swap(i, fastrand::usize(i..size));
-        }
-        idx.truncate(count);
-        idx
-    } else {
-        let mut seen = std::collections::HashSet::with_capacity(count);
-        let mut out = Vec::with_capacity(count);
-        while out.len() < count {
-            let i = fastrand::usize(..size);
-            if seen.insert(i) {
-                out.push(i);
-            }
-        }
-        out
-    }
 }
 
 impl SetValue {

@@ -15,7 +15,7 @@ mod setops;
 use bytes::Bytes;
 
 use super::args::{self, err, fail, is};
-use super::keys::{parse_cursor, parse_scan_opts};
+use super::keys::{parse_cursor, parse_scan_opts, scan_positions, scan_reply};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
@@ -363,8 +363,7 @@ fn sample(z: &ZSetValue, count: usize) -> Vec<(Bytes, f64)> {
 fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
     let o = parse_scan_opts(&a[3..], false)?;
-    let reply = |c: u64, items: Vec<Reply>| Reply::Array(vec![Reply::bulk_str(c.to_string()), Reply::Array(items)]);
-    let Some(z) = read_zset(ctx, &a[1])? else { return Ok(reply(0, Vec::new())) };
+    let Some(z) = read_zset(ctx, &a[1])? else { return Ok(scan_reply(0, Vec::new())) };
     let mut out = Vec::new();
     let mut emit = |m: &[u8], s: f64| {
         if o.pattern.as_ref().is_none_or(|p| glob_match(p, m, false)) {
@@ -377,21 +376,13 @@ fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             z.iter().for_each(|(m, s)| emit(m, s));
             0
         }
-        Some(l) => {
-            let slots = l.slots();
-            let mut remaining = if cursor == 0 || cursor > slots as u64 { slots } else { cursor as usize };
-            let mut work = 0;
-            while remaining > 0 && work < o.count {
-                remaining -= 1;
-                work += 1;
-                if let Some((m, s)) = l.slot(remaining) {
-                    emit(m, s);
-                }
+        Some(l) => scan_positions(l.slots(), cursor, o.count, |i| {
+            if let Some((m, s)) = l.slot(i) {
+                emit(m, s);
             }
-            remaining as u64
-        }
+        }),
     };
-    Ok(reply(next, out))
+    Ok(scan_reply(next, out))
 }
 
 /// The sorted set commands' table rows.
