@@ -40,7 +40,7 @@ fn redis_server_aof(dir: &Path) -> Option<Proc> {
 
 /// Starts a rewrite and waits until it is done (the `aof_rewrites` count
 /// of our server, or the in-progress flags of redis-server).
-fn rewrite_and_wait(c: &mut Connection) {
+pub(super) fn rewrite_and_wait(c: &mut Connection) {
     let _: String = redis::cmd("BGREWRITEAOF").query(c).unwrap();
     wait_for(20, "rewrite end", || {
         info(c, "aof_rewrite_in_progress") == "0" && info(c, "aof_rewrite_scheduled") == "0"
