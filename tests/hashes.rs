@@ -5,35 +5,15 @@
 mod common;
 use std::collections::{HashMap, HashSet};
 
-use common::{bulk, bulks as arr, err, int, nil, ok, Raw, Resp, Server};
+use common::{bulk, bulks as arr, err, int, nil, ok, strings, Raw, Resp, Server};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-/// Sends a command built from owned strings.
-fn call_owned(c: &mut Raw, args: &[String]) -> Resp {
-    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    c.call(&a)
-}
-
-/// The bulk strings of an array reply.
-fn strings(r: &Resp) -> Vec<String> {
-    match r {
-        Resp::Array(Some(items)) => items
-            .iter()
-            .map(|i| match i {
-                Resp::Bulk(Some(b)) => String::from_utf8(b.clone()).unwrap(),
-                other => panic!("not a bulk: {other:?}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other:?}"),
-    }
-}
 
 /// Splits an HSCAN reply into its next cursor and items.
 fn scan_parts(r: Resp) -> (u64, Vec<String>) {
     match r {
         Resp::Array(Some(mut parts)) if parts.len() == 2 => {
-            let items = strings(&parts.pop().unwrap());
+            let items = strings(parts.pop().unwrap());
             let cursor = match parts.pop().unwrap() {
                 Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap().parse().unwrap(),
                 other => panic!("bad cursor {other:?}"),
@@ -51,7 +31,7 @@ fn fill(c: &mut Raw, key: &str, n: usize) {
         args.push(format!("f{i}"));
         args.push(format!("v{i}"));
     }
-    assert_eq!(call_owned(c, &args), int(n as i64));
+    assert_eq!(c.call_owned(&args), int(n as i64));
 }
 
 #[test]
@@ -183,9 +163,9 @@ fn hdel_variadic_and_key_removal() {
     fill(&mut c, "big", 300);
     let mut del = vec!["HDEL".to_string(), "big".to_string()];
     del.extend((0..300).step_by(2).map(|i| format!("f{i}")));
-    assert_eq!(call_owned(&mut c, &del), int(150));
+    assert_eq!(c.call_owned(&del), int(150));
     assert_eq!(c.call(&["HLEN", "big"]), int(150));
-    let keys: HashSet<String> = strings(&c.call(&["HKEYS", "big"])).into_iter().collect();
+    let keys: HashSet<String> = strings(c.call(&["HKEYS", "big"])).into_iter().collect();
     let want: HashSet<String> = (1..300).step_by(2).map(|i| format!("f{i}")).collect();
     assert_eq!(keys, want);
     assert_eq!(c.call(&["HGET", "big", "f1"]), bulk("v1"));
@@ -271,12 +251,12 @@ fn hscan_small_hash_options() {
     let mut c = s.raw();
     assert_eq!(c.call(&["HSCAN", "nokey", "0"]), Resp::Array(Some(vec![bulk("0"), arr(&[])])));
     assert_eq!(c.call(&["HSET", "h", "foo", "1", "bar", "2", "foz", "3"]), int(3));
-    assert_eq!(scan_parts(c.call(&["HSCAN", "h", "0"])), (0, strings(&arr(&["foo", "1", "bar", "2", "foz", "3"]))));
+    assert_eq!(scan_parts(c.call(&["HSCAN", "h", "0"])), (0, strings(arr(&["foo", "1", "bar", "2", "foz", "3"]))));
     assert_eq!(scan_parts(c.call(&["HSCAN", "h", "0", "MATCH", "fo*"])).1, vec!["foo", "1", "foz", "3"]);
     assert_eq!(scan_parts(c.call(&["HSCAN", "h", "0", "MATCH", "fo*", "NOVALUES"])).1, vec!["foo", "foz"]);
     assert_eq!(
         scan_parts(c.call(&["HSCAN", "h", "0", "NOVALUES", "COUNT", "1"])),
-        (0, strings(&arr(&["foo", "bar", "foz"])))
+        (0, strings(arr(&["foo", "bar", "foz"])))
     );
     assert_eq!(c.call(&["HSCAN", "h", "x"]), err("ERR invalid cursor"));
     assert_eq!(c.call(&["HSCAN", "h", "0", "COUNT", "0"]), err("ERR syntax error"));
@@ -377,14 +357,14 @@ fn hrandfield_count_semantics() {
     fill(&mut c, "h", 10);
     let fields: HashSet<String> = (0..10).map(|i| format!("f{i}")).collect();
     for _ in 0..20 {
-        let one = strings(&Resp::Array(Some(vec![c.call(&["HRANDFIELD", "h"])])));
+        let one = strings(Resp::Array(Some(vec![c.call(&["HRANDFIELD", "h"])])));
         assert!(fields.contains(&one[0]));
     }
     assert_eq!(c.call(&["HRANDFIELD", "h", "0"]), arr(&[]));
     assert_eq!(c.call(&["HRANDFIELD", "h", "0", "WITHVALUES"]), arr(&[]));
     // Positive: distinct fields, at most the hash's size.
     for n in [1usize, 3, 5, 9, 10, 11, 100] {
-        let got = strings(&c.call(&["HRANDFIELD", "h", &n.to_string()]));
+        let got = strings(c.call(&["HRANDFIELD", "h", &n.to_string()]));
         assert_eq!(got.len(), n.min(10), "count {n}");
         let set: HashSet<&String> = got.iter().collect();
         assert_eq!(set.len(), got.len(), "count {n} repeated a field");
@@ -392,13 +372,13 @@ fn hrandfield_count_semantics() {
     }
     // Negative: exactly |count| fields, repeats allowed (and, over 200 picks
     // from 10, certain in practice).
-    let got = strings(&c.call(&["HRANDFIELD", "h", "-200"]));
+    let got = strings(c.call(&["HRANDFIELD", "h", "-200"]));
     assert_eq!(got.len(), 200);
     assert!(got.iter().all(|f| fields.contains(f)));
     assert!(got.iter().collect::<HashSet<_>>().len() < 200);
     // WITHVALUES on RESP2: flat field, value pairs.
     for (n, want_len) in [("4", 8), ("-30", 60), ("50", 20)] {
-        let got = strings(&c.call(&["HRANDFIELD", "h", n, "WITHVALUES"]));
+        let got = strings(c.call(&["HRANDFIELD", "h", n, "WITHVALUES"]));
         assert_eq!(got.len(), want_len, "count {n}");
         let map: HashMap<&str, &str> = got.chunks(2).map(|p| (p[0].as_str(), p[1].as_str())).collect();
         for (f, v) in map {

@@ -8,21 +8,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{arr, bulk, err, int, ok, status, Raw, Resp, Server};
-
-/// The bulk strings of an array reply, sorted.
-fn sorted(r: Resp) -> Vec<String> {
-    let Resp::Array(Some(items)) = r else { panic!("not an array: {r:?}") };
-    let mut v: Vec<String> = items
-        .into_iter()
-        .map(|i| match i {
-            Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
-            other => panic!("not a bulk: {other:?}"),
-        })
-        .collect();
-    v.sort();
-    v
-}
+use common::{arr, bulk, err, int, ok, sorted_strings, status, Raw, Resp, Server};
 
 /// Fills the current database with `n` keys `prefix<i>` via pipelined MSETs.
 fn fill(s: &Server, prefix: &str, n: usize) {
@@ -99,14 +85,14 @@ fn keys_glob_patterns() {
     for (pat, want) in cases {
         let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
         want.sort();
-        assert_eq!(sorted(r.call(&["KEYS", pat])), want, "KEYS {pat}");
+        assert_eq!(sorted_strings(r.call(&["KEYS", pat])), want, "KEYS {pat}");
     }
     let mut all: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     all.sort();
-    assert_eq!(sorted(r.call(&["KEYS", "*"])), all);
+    assert_eq!(sorted_strings(r.call(&["KEYS", "*"])), all);
     // Expired keys are not listed.
     assert_eq!(r.call(&["PEXPIREAT", "hello", "1"]), int(1));
-    assert!(!sorted(r.call(&["KEYS", "*"])).contains(&"hello".to_string()));
+    assert!(!sorted_strings(r.call(&["KEYS", "*"])).contains(&"hello".to_string()));
 }
 
 #[test]

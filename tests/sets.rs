@@ -9,32 +9,9 @@ mod common;
 mod model;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use common::{arr, bulk, err, int, nil, ok, Raw, Resp, Server};
+use common::{arr, bulk, dirty, encoding, err, int, nil, ok, sorted_strings, Raw, Resp, Server};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-/// Sends a command built from owned strings.
-fn call_owned(c: &mut Raw, args: &[String]) -> Resp {
-    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    c.call(&a)
-}
-
-/// The strings of an array or set reply, sorted.
-fn members(r: Resp) -> Vec<String> {
-    let items = match r {
-        Resp::Array(Some(items)) | Resp::Set(items) => items,
-        other => panic!("not an array: {other:?}"),
-    };
-    let mut v: Vec<String> = items
-        .into_iter()
-        .map(|i| match i {
-            Resp::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
-            other => panic!("not a bulk: {other:?}"),
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 /// `items` as sorted owned strings.
 fn sorted(items: &[&str]) -> Vec<String> {
@@ -44,30 +21,16 @@ fn sorted(items: &[&str]) -> Vec<String> {
 }
 
 /// The raw (unsorted) strings of an array or set reply.
-fn raw_members(r: Resp) -> Vec<String> {
-    match r {
-        Resp::Array(Some(items)) | Resp::Set(items) => items.into_iter().map(common::text).collect(),
-        other => panic!("not an array: {other:?}"),
-    }
-}
+use common::strings as raw_members;
 
 /// SADD of `members` in one command; returns how many were new.
 fn sadd(c: &mut Raw, key: &str, members: impl IntoIterator<Item = String>) -> i64 {
     let mut args = vec!["SADD".to_string(), key.to_string()];
     args.extend(members);
-    match call_owned(c, &args) {
+    match c.call_owned(&args) {
         Resp::Int(n) => n,
         other => panic!("{other:?}"),
     }
-}
-
-fn encoding(c: &mut Raw, key: &str) -> String {
-    common::text(c.call(&["OBJECT", "ENCODING", key]))
-}
-
-fn dirty(c: &mut Raw) -> i64 {
-    let info = common::text(c.call(&["INFO", "persistence"]));
-    common::info_field(&info, "rdb_changes_since_last_save").unwrap().parse().unwrap()
 }
 
 #[test]
@@ -82,14 +45,14 @@ fn sadd_and_membership_queries() {
         assert_eq!(c.call(&["SISMEMBER", key, m[0]]), int(1));
         assert_eq!(c.call(&["SISMEMBER", key, m[2]]), int(0));
         assert_eq!(c.call(&["SMISMEMBER", key, m[0], m[2], m[1]]), common::ints(&[1, 0, 1]));
-        assert_eq!(members(c.call(&["SMEMBERS", key])), sorted(&[m[0], m[1]]));
+        assert_eq!(sorted_strings(c.call(&["SMEMBERS", key])), sorted(&[m[0], m[1]]));
         assert_eq!(c.call(&["TYPE", key]), common::status("set"));
     }
     assert_eq!(encoding(&mut c, "ints"), "intset");
     assert_eq!(encoding(&mut c, "strs"), "hashtable");
     assert_eq!(c.call(&["SADD", "v", "a", "b", "c"]), int(3));
     assert_eq!(c.call(&["SADD", "v", "A", "a", "b", "c", "B"]), int(2));
-    assert_eq!(members(c.call(&["SMEMBERS", "v"])), sorted(&["A", "B", "a", "b", "c"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "v"])), sorted(&["A", "B", "a", "b", "c"]));
     // Missing keys are empty sets.
     assert_eq!(c.call(&["SCARD", "nokey"]), int(0));
     assert_eq!(c.call(&["SISMEMBER", "nokey", "a"]), int(0));
@@ -98,7 +61,7 @@ fn sadd_and_membership_queries() {
     // Binary-safe members, including the empty one.
     assert_eq!(c.call(&["SADD", "bin", "", "a\r\nb"]), int(2));
     assert_eq!(c.call(&["SISMEMBER", "bin", ""]), int(1));
-    assert_eq!(members(c.call(&["SMEMBERS", "bin"])), sorted(&["", "a\r\nb"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "bin"])), sorted(&["", "a\r\nb"]));
 }
 
 #[test]
@@ -110,7 +73,7 @@ fn srem_and_key_removal() {
         assert_eq!(c.call(&["SADD", "s", m[0], m[1], m[2]]), int(3));
         assert_eq!(c.call(&["SREM", "s", "qux"]), int(0));
         assert_eq!(c.call(&["SREM", "s", m[1], m[1]]), int(1));
-        assert_eq!(members(c.call(&["SMEMBERS", "s"])), sorted(&[m[0], m[2]]));
+        assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s"])), sorted(&[m[0], m[2]]));
     }
     assert_eq!(c.call(&["SREM", "nokey", "a"]), int(0));
     c.call(&["DEL", "s"]);
@@ -211,7 +174,7 @@ fn intset_converts_at_the_limit_and_on_non_integers() {
     assert_eq!(encoding(&mut c, "n"), "intset");
     assert_eq!(c.call(&["SADD", "n", "a"]), int(1));
     assert_eq!(encoding(&mut c, "n"), "hashtable");
-    assert_eq!(members(c.call(&["SMEMBERS", "n"])), sorted(&["1", "2", "3", "a"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "n"])), sorted(&["1", "2", "3", "a"]));
     // Not integers by Redis's rules.
     for m in ["01", "+1", "-0", " 1", "1.0", "9223372036854775808", "213244124402402314402033402"] {
         c.call(&["DEL", "x"]);
@@ -222,7 +185,10 @@ fn intset_converts_at_the_limit_and_on_non_integers() {
     c.call(&["DEL", "x"]);
     assert_eq!(c.call(&["SADD", "x", "-9223372036854775808", "9223372036854775807", "0"]), int(3));
     assert_eq!(encoding(&mut c, "x"), "intset");
-    assert_eq!(members(c.call(&["SMEMBERS", "x"])), sorted(&["-9223372036854775808", "9223372036854775807", "0"]));
+    assert_eq!(
+        sorted_strings(c.call(&["SMEMBERS", "x"])),
+        sorted(&["-9223372036854775808", "9223372036854775807", "0"])
+    );
 
     // The limit is a setting.
     assert_eq!(c.call(&["CONFIG", "SET", "set-max-intset-entries", "3"]), ok());
@@ -280,8 +246,8 @@ fn srandmember_count_semantics() {
         assert!(rep.iter().collect::<HashSet<_>>().len() < 3000);
         // At least the size: the whole set.
         for n in [all.len(), all.len() + 50] {
-            let got = members(c.call(&["SRANDMEMBER", key, &n.to_string()]));
-            assert_eq!(got, members(c.call(&["SMEMBERS", key])));
+            let got = sorted_strings(c.call(&["SRANDMEMBER", key, &n.to_string()]));
+            assert_eq!(got, sorted_strings(c.call(&["SMEMBERS", key])));
         }
         // Fewer: distinct members of the set (both strategies).
         for n in [all.len() - 1, all.len() * 2 / 3, 5, 1] {
@@ -394,33 +360,33 @@ fn smove_between_sets() {
     };
     setup(&mut c);
     assert_eq!(c.call(&["SMOVE", "s1", "s2", "a"]), int(1));
-    assert_eq!(members(c.call(&["SMEMBERS", "s1"])), sorted(&["1", "b"]));
-    assert_eq!(members(c.call(&["SMEMBERS", "s2"])), sorted(&["2", "3", "4", "a"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s1"])), sorted(&["1", "b"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s2"])), sorted(&["2", "3", "4", "a"]));
     assert_eq!(encoding(&mut c, "s2"), "hashtable");
     setup(&mut c);
     assert_eq!(c.call(&["SMOVE", "s1", "s2", "1"]), int(1));
     assert_eq!(encoding(&mut c, "s2"), "intset");
     setup(&mut c);
     assert_eq!(c.call(&["SMOVE", "s2", "s1", "2"]), int(1));
-    assert_eq!(members(c.call(&["SMEMBERS", "s1"])), sorted(&["1", "2", "a", "b"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s1"])), sorted(&["1", "2", "a", "b"]));
     setup(&mut c);
     assert_eq!(c.call(&["SMOVE", "s1", "s2", "foo"]), int(0));
     assert_eq!(c.call(&["SMOVE", "s1", "s1", "foo"]), int(0));
     assert_eq!(c.call(&["SMOVE", "s1", "s1", "a"]), int(1));
-    assert_eq!(members(c.call(&["SMEMBERS", "s1"])), sorted(&["1", "a", "b"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s1"])), sorted(&["1", "a", "b"]));
     assert_eq!(c.call(&["SMOVE", "noset", "s2", "foo"]), int(0));
     // A missing source answers 0 even when the destination has another type.
     c.call(&["SET", "str", "x"]);
     assert_eq!(c.call(&["SMOVE", "noset", "str", "foo"]), int(0));
     assert_eq!(c.call(&["SMOVE", "s1", "s3", "a"]), int(1));
-    assert_eq!(members(c.call(&["SMEMBERS", "s3"])), sorted(&["a"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s3"])), sorted(&["a"]));
     assert_eq!(c.call(&["SMOVE", "s2", "s3", "2"]), int(1));
     // The last member: the source goes away.
     c.call(&["DEL", "one"]);
     c.call(&["SADD", "one", "x"]);
     assert_eq!(c.call(&["SMOVE", "one", "s3", "x"]), int(1));
     assert_eq!(c.call(&["EXISTS", "one"]), int(0));
-    assert_eq!(members(c.call(&["SMEMBERS", "s3"])), sorted(&["2", "a", "x"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s3"])), sorted(&["2", "a", "x"]));
 }
 
 #[test]
@@ -481,33 +447,39 @@ fn inter_union_diff_in_both_encodings() {
             v.sort();
             v
         };
-        assert_eq!(members(c.call(&["SINTER", "set1", "set2"])), with(range(195, 200), &[large]));
+        assert_eq!(sorted_strings(c.call(&["SINTER", "set1", "set2"])), with(range(195, 200), &[large]));
         assert_eq!(c.call(&["SINTERCARD", "2", "set1", "set2"]), int(6));
         for (limit, want) in [("0", 6), ("1", 1), ("3", 3), ("10", 6)] {
             assert_eq!(c.call(&["SINTERCARD", "2", "set1", "set2", "LIMIT", limit]), int(want));
         }
         assert_eq!(c.call(&["SINTERSTORE", "setres", "set1", "set2"]), int(6));
-        assert_eq!(members(c.call(&["SMEMBERS", "setres"])), with(range(195, 200), &[large]));
+        assert_eq!(sorted_strings(c.call(&["SMEMBERS", "setres"])), with(range(195, 200), &[large]));
         assert_eq!(encoding(&mut c, "setres"), enc);
         assert_eq!(
-            members(c.call(&["SUNION", "set1", "set2"])),
+            sorted_strings(c.call(&["SUNION", "set1", "set2"])),
             with(range(0, 395), if large == "foo" { &["foo"] } else { &[] })
         );
         assert_eq!(c.call(&["SUNIONSTORE", "setres", "set1", "set2"]), int(if large == "foo" { 396 } else { 395 }));
-        assert_eq!(members(c.call(&["SINTER", "set1", "set2", "set3"])), with(vec![], &["195", "199", large]));
+        assert_eq!(sorted_strings(c.call(&["SINTER", "set1", "set2", "set3"])), with(vec![], &["195", "199", large]));
         assert_eq!(c.call(&["SINTERCARD", "3", "set1", "set2", "set3"]), int(3));
         assert_eq!(c.call(&["SINTERSTORE", "setres", "set1", "set2", "set3"]), int(3));
         assert_eq!(
-            members(c.call(&["SUNION", "set1", "set2", "set3", "set4", "nokey"])).len(),
+            sorted_strings(c.call(&["SUNION", "set1", "set2", "set3", "set4", "nokey"])).len(),
             if large == "foo" { 398 } else { 397 }
         );
-        assert_eq!(members(c.call(&["SDIFF", "set1", "set4"])), with(range(0, 5), &[]));
-        assert_eq!(members(c.call(&["SDIFF", "set1", "set4", "set5"])), with(range(1, 5), &[]));
+        assert_eq!(sorted_strings(c.call(&["SDIFF", "set1", "set4"])), with(range(0, 5), &[]));
+        assert_eq!(sorted_strings(c.call(&["SDIFF", "set1", "set4", "set5"])), with(range(1, 5), &[]));
         assert_eq!(c.call(&["SDIFFSTORE", "setres", "set1", "set4", "set5"]), int(4));
-        assert_eq!(members(c.call(&["SMEMBERS", "setres"])), with(range(1, 5), &[]));
+        assert_eq!(sorted_strings(c.call(&["SMEMBERS", "setres"])), with(range(1, 5), &[]));
         // The same set several times.
-        assert_eq!(members(c.call(&["SINTER", "set1", "set1", "set1"])), members(c.call(&["SMEMBERS", "set1"])));
-        assert_eq!(members(c.call(&["SUNION", "set1", "set1", "set1"])), members(c.call(&["SMEMBERS", "set1"])));
+        assert_eq!(
+            sorted_strings(c.call(&["SINTER", "set1", "set1", "set1"])),
+            sorted_strings(c.call(&["SMEMBERS", "set1"]))
+        );
+        assert_eq!(
+            sorted_strings(c.call(&["SUNION", "set1", "set1", "set1"])),
+            sorted_strings(c.call(&["SMEMBERS", "set1"]))
+        );
         assert_eq!(c.call(&["SDIFF", "set1", "set1", "set1"]), arr(vec![]));
         assert_eq!(c.call(&["SDIFF", "set1", "set4", "set1"]), arr(vec![]));
         // The sources are left as they were.
@@ -517,7 +489,7 @@ fn inter_union_diff_in_both_encodings() {
     assert_eq!(c.call(&["SINTER", "set1", "nokey"]), arr(vec![]));
     assert_eq!(c.call(&["SINTERCARD", "1", "nokey", "LIMIT", "10"]), int(0));
     assert_eq!(c.call(&["SDIFF", "nokey", "set1"]), arr(vec![]));
-    assert_eq!(members(c.call(&["SDIFF", "set5", "nokey"])), sorted(&["0", "foo"]));
+    assert_eq!(sorted_strings(c.call(&["SDIFF", "set5", "nokey"])), sorted(&["0", "foo"]));
     c.call(&["DEL", "e"]);
     c.call(&["SADD", "e", "x"]);
     c.call(&["SREM", "e", "x"]);
@@ -526,7 +498,7 @@ fn inter_union_diff_in_both_encodings() {
     c.call(&["SADD", "ia", "1", "2", "3"]);
     c.call(&["SADD", "ib", "1", "2", "3", "x"]);
     c.call(&["SREM", "ib", "x"]);
-    assert_eq!(members(c.call(&["SINTER", "ia", "ib"])), sorted(&["1", "2", "3"]));
+    assert_eq!(sorted_strings(c.call(&["SINTER", "ia", "ib"])), sorted(&["1", "2", "3"]));
 }
 
 #[test]
@@ -552,9 +524,9 @@ fn store_forms_overwrite_clear_ttl_and_delete_on_empty() {
     }
     // The destination may be a source.
     assert_eq!(c.call(&["SUNIONSTORE", "a", "a", "b"]), int(4));
-    assert_eq!(members(c.call(&["SMEMBERS", "a"])), sorted(&["1", "2", "3", "x"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "a"])), sorted(&["1", "2", "3", "x"]));
     assert_eq!(c.call(&["SDIFFSTORE", "a", "a", "b"]), int(1));
-    assert_eq!(members(c.call(&["SMEMBERS", "a"])), sorted(&["1"]));
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "a"])), sorted(&["1"]));
     assert_eq!(c.call(&["SINTERSTORE", "a", "a", "b"]), int(0));
     assert_eq!(c.call(&["EXISTS", "a"]), int(0));
     // A result of integers only is an intset again.
@@ -608,7 +580,10 @@ fn sscan_small_sets_whole_and_large_sets_completely() {
     c.call(&["SADD", "small", "foo", "bar", "foz"]);
     c.call(&["SADD", "ints", "3", "1", "2"]);
     let (cur, items) = scan_parts(c.call(&["SSCAN", "small", "0", "COUNT", "1"]));
-    assert_eq!((cur, members(arr(items.iter().map(|s| bulk(s)).collect()))), (0, sorted(&["bar", "foo", "foz"])));
+    assert_eq!(
+        (cur, sorted_strings(arr(items.iter().map(|s| bulk(s)).collect()))),
+        (0, sorted(&["bar", "foo", "foz"]))
+    );
     assert_eq!(scan_parts(c.call(&["SSCAN", "small", "0", "MATCH", "fo*"])).1.len(), 2);
     assert_eq!(
         scan_parts(c.call(&["SSCAN", "ints", "0", "COUNT", "1"])),
@@ -655,7 +630,7 @@ fn sscan_small_sets_whole_and_large_sets_completely() {
     }
     let (_, got) = scan_parts(c.call(&["SSCAN", "big", "0", "COUNT", "5000", "MATCH", "m1?"]));
     assert_eq!(
-        members(arr(got.iter().map(|s| bulk(s)).collect())),
+        sorted_strings(arr(got.iter().map(|s| bulk(s)).collect())),
         (10..20).map(|i| format!("m{i}")).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>()
     );
 }

@@ -6,7 +6,9 @@
 mod common;
 use std::time::{Duration, Instant};
 
-use common::{bulk, bulks, err, info_field, int, nil_array, ok, status, text, wait_blocked, Raw, Resp, Server};
+use common::{
+    bulk, bulks, err, info_field, int, nil_array, ok, sorted_strings, status, text, wait_blocked, Raw, Resp, Server,
+};
 
 fn num(r: Resp) -> i64 {
     match r {
@@ -17,13 +19,6 @@ fn num(r: Resp) -> i64 {
 
 fn used_memory(c: &mut Raw) -> i64 {
     info_field(&text(c.call(&["INFO", "memory"])), "used_memory").and_then(|v| v.parse().ok()).expect("used_memory")
-}
-
-fn sorted(r: Resp) -> Vec<String> {
-    let (Resp::Array(Some(items)) | Resp::Set(items)) = r else { panic!("not an array") };
-    let mut v: Vec<String> = items.into_iter().map(text).collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -37,7 +32,7 @@ fn type_scan_copy_rename_move_and_object() {
     assert_eq!(c.call(&["TYPE", "s"]), status("set"));
     assert_eq!(c.call(&["TYPE", "z"]), status("zset"));
     let scan = |c: &mut Raw, t: &str| match c.call(&["SCAN", "0", "COUNT", "100", "TYPE", t]) {
-        Resp::Array(Some(parts)) => sorted(parts[1].clone()),
+        Resp::Array(Some(parts)) => sorted_strings(parts[1].clone()),
         other => panic!("{other:?}"),
     };
     assert_eq!(scan(&mut c, "set"), ["i", "s"]);
@@ -51,7 +46,7 @@ fn type_scan_copy_rename_move_and_object() {
     assert_eq!(c.call(&["COPY", "z", "z2"]), int(1));
     assert_eq!(c.call(&["SADD", "s2", "c"]), int(1));
     assert_eq!(c.call(&["ZINCRBY", "z2", "10", "a"]), bulk("11"));
-    assert_eq!(sorted(c.call(&["SMEMBERS", "s"])), ["a", "b"]);
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s"])), ["a", "b"]);
     assert_eq!(c.call(&["ZSCORE", "z", "a"]), bulk("1"));
     assert_eq!(c.call(&["COPY", "s", "str"]), int(0));
     assert_eq!(c.call(&["COPY", "s", "str", "REPLACE"]), int(1));
@@ -62,7 +57,7 @@ fn type_scan_copy_rename_move_and_object() {
     assert_eq!(c.call(&["MOVE", "s2", "3"]), int(1));
     assert_eq!(c.call(&["EXISTS", "s2"]), int(0));
     assert_eq!(c.call(&["SELECT", "3"]), ok());
-    assert_eq!(sorted(c.call(&["SMEMBERS", "s2"])), ["a", "b", "c"]);
+    assert_eq!(sorted_strings(c.call(&["SMEMBERS", "s2"])), ["a", "b", "c"]);
     assert_eq!(c.call(&["SADD", "s2", "d"]), int(1));
     assert_eq!(c.call(&["SELECT", "0"]), ok());
     assert_eq!(c.call(&["SISMEMBER", "s", "d"]), int(0));

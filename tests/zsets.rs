@@ -6,40 +6,9 @@
 mod common;
 use std::collections::{BTreeMap, HashSet};
 
-use common::{bulk, bulks as arr, err, int, nil, nil_array, ok, Raw, Resp, Server};
+use common::{bulk, bulks as arr, dirty, encoding, err, int, nil, nil_array, ok, strings, Raw, Resp, Server};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-/// Sends a command built from owned strings.
-fn call_owned(c: &mut Raw, args: &[String]) -> Resp {
-    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    c.call(&a)
-}
-
-/// The strings of a flat array reply.
-fn strings(r: &Resp) -> Vec<String> {
-    match r {
-        Resp::Array(Some(items)) => items
-            .iter()
-            .map(|i| match i {
-                Resp::Bulk(Some(b)) => String::from_utf8(b.clone()).unwrap(),
-                other => panic!("not a bulk: {other:?}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other:?}"),
-    }
-}
-
-/// `OBJECT ENCODING key` as text.
-fn encoding(c: &mut Raw, key: &str) -> String {
-    common::text(c.call(&["OBJECT", "ENCODING", key]))
-}
-
-/// `rdb_changes_since_last_save` (counts modifications).
-fn dirty(c: &mut Raw) -> i64 {
-    let info = common::text(c.call(&["INFO", "persistence"]));
-    common::info_field(&info, "rdb_changes_since_last_save").unwrap().parse().unwrap()
-}
 
 /// ZADD `key` with members `m0..m{n-1}` scored `0..n-1`.
 fn fill(c: &mut Raw, key: &str, n: usize) {
@@ -48,7 +17,7 @@ fn fill(c: &mut Raw, key: &str, n: usize) {
         args.push(i.to_string());
         args.push(format!("m{i}"));
     }
-    assert_eq!(call_owned(c, &args), int(n as i64));
+    assert_eq!(c.call_owned(&args), int(n as i64));
 }
 
 #[test]
@@ -363,22 +332,22 @@ fn zrandmember_count_semantics() {
         let one = common::text(c.call(&["ZRANDMEMBER", key]));
         assert!(all.contains(&one));
         assert_eq!(c.call(&["ZRANDMEMBER", key, "0"]), arr(&[]));
-        let got = strings(&c.call(&["ZRANDMEMBER", key, "3"]));
+        let got = strings(c.call(&["ZRANDMEMBER", key, "3"]));
         assert_eq!(got.len(), 3);
         assert_eq!(got.iter().collect::<HashSet<_>>().len(), 3);
         assert!(got.iter().all(|m| all.contains(m)));
-        let got = strings(&c.call(&["ZRANDMEMBER", key, &(n + 10).to_string()]));
+        let got = strings(c.call(&["ZRANDMEMBER", key, &(n + 10).to_string()]));
         assert_eq!(got.into_iter().collect::<HashSet<_>>(), all);
-        let got = strings(&c.call(&["ZRANDMEMBER", key, "-20"]));
+        let got = strings(c.call(&["ZRANDMEMBER", key, "-20"]));
         assert_eq!(got.len(), 20);
         assert!(got.iter().all(|m| all.contains(m)));
-        let got = strings(&c.call(&["ZRANDMEMBER", key, "4", "WITHSCORES"]));
+        let got = strings(c.call(&["ZRANDMEMBER", key, "4", "WITHSCORES"]));
         assert_eq!(got.len(), 8);
         for p in got.chunks(2) {
             assert_eq!(p[0], format!("m{}", p[1]));
         }
         let half = (n / 2).to_string();
-        let got = strings(&c.call(&["ZRANDMEMBER", key, &half]));
+        let got = strings(c.call(&["ZRANDMEMBER", key, &half]));
         assert_eq!(got.iter().collect::<HashSet<_>>().len(), n / 2);
     }
     assert_eq!(c.call(&["ZRANDMEMBER", "small", "1", "x"]), err("ERR syntax error"));
@@ -573,7 +542,7 @@ fn full_zscan(c: &mut Raw, key: &str, mut between: impl FnMut(&mut Raw)) -> Hash
     for _ in 0..100_000 {
         let r = c.call(&["ZSCAN", key, &cursor, "COUNT", "7"]);
         let Resp::Array(Some(mut parts)) = r else { panic!("bad reply") };
-        let items = strings(&parts.pop().unwrap());
+        let items = strings(parts.pop().unwrap());
         for p in items.chunks(2) {
             seen.insert(p[0].clone());
         }
@@ -692,7 +661,7 @@ fn random_commands_match_a_model() {
                         .flat_map(|(k, s)| [k, fmt(s)])
                         .collect();
                     let r = c.call(&["ZRANGEBYSCORE", &key, &format!("({}", fmt(lo)), &fmt(hi), "WITHSCORES"]);
-                    assert_eq!(strings(&r), want);
+                    assert_eq!(strings(r), want);
                     let cnt = c.call(&["ZCOUNT", &key, &format!("({}", fmt(lo)), &fmt(hi)]);
                     assert_eq!(cnt, int((want.len() / 2) as i64));
                 }
@@ -705,7 +674,7 @@ fn random_commands_match_a_model() {
                     let (s0, e0) = (norm(a).max(0), norm(b).min(len - 1));
                     let mut rev: Vec<String> = sorted.iter().rev().map(|(k, _)| k.clone()).collect();
                     rev = if s0 > e0 || s0 >= len { vec![] } else { rev[s0 as usize..=e0 as usize].to_vec() };
-                    assert_eq!(strings(&r), rev, "ZREVRANGE {a} {b} of {sorted:?}");
+                    assert_eq!(strings(r), rev, "ZREVRANGE {a} {b} of {sorted:?}");
                 }
                 _ => {
                     let n = fastrand::usize(1..4);
@@ -714,12 +683,12 @@ fn random_commands_match_a_model() {
                     for p in popped.chunks(2) {
                         m.remove(&p[0]);
                     }
-                    assert_eq!(strings(&c.call(&["ZPOPMIN", &key, &n.to_string()])), popped);
+                    assert_eq!(strings(c.call(&["ZPOPMIN", &key, &n.to_string()])), popped);
                 }
             }
             assert_eq!(c.call(&["ZCARD", &key]), int(m.len() as i64));
         }
         let all: Vec<String> = model_sorted(&m).into_iter().flat_map(|(k, s)| [k, fmt(s)]).collect();
-        assert_eq!(strings(&c.call(&["ZRANGE", &key, "0", "-1", "WITHSCORES"])), all);
+        assert_eq!(strings(c.call(&["ZRANGE", &key, "0", "-1", "WITHSCORES"])), all);
     }
 }

@@ -280,6 +280,12 @@ impl Raw {
         self.cmd(&a);
     }
 
+    /// Sends a command built from owned strings and reads its reply.
+    pub fn call_owned(&mut self, args: &[String]) -> Resp {
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        self.call(&a)
+    }
+
     /// Sends a command and reads its reply.
     pub fn call(&mut self, args: &[&str]) -> Resp {
         self.send_cmd(args);
@@ -419,10 +425,29 @@ pub fn text(r: Resp) -> String {
     }
 }
 
-/// The strings of a flat array reply.
+/// The strings of a flat array (or RESP3 set) reply, in reply order.
 pub fn strings(r: Resp) -> Vec<String> {
-    let Resp::Array(Some(items)) = r else { panic!("not an array: {r:?}") };
+    let (Resp::Array(Some(items)) | Resp::Set(items)) = r else { panic!("not an array: {r:?}") };
     items.into_iter().map(text).collect()
+}
+
+/// The strings of a flat array (or RESP3 set) reply, sorted: for replies
+/// in no particular order (SMEMBERS, KEYS).
+pub fn sorted_strings(r: Resp) -> Vec<String> {
+    let mut v = strings(r);
+    v.sort();
+    v
+}
+
+/// `OBJECT ENCODING key` as text.
+pub fn encoding(c: &mut Raw, key: &str) -> String {
+    text(c.call(&["OBJECT", "ENCODING", key]))
+}
+
+/// `rdb_changes_since_last_save`: how many modifications were counted.
+pub fn dirty(c: &mut Raw) -> i64 {
+    let info = text(c.call(&["INFO", "persistence"]));
+    info_field(&info, "rdb_changes_since_last_save").and_then(|v| v.parse().ok()).expect("rdb_changes_since_last_save")
 }
 
 /// One `name:value` field of an INFO text.
