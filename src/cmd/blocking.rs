@@ -150,7 +150,7 @@ impl BlockedClients {
         keys.any(|k| q.any_db.contains_key(k))
     }
 
-    /// Every key some client waits on (SWAPDB and FLUSHALL change them all).
+    /// Every key some client waits on (SWAPDB changes what they all hold).
     pub fn waited_keys(&self) -> Vec<DbKey> {
         if self.is_empty() {
             return Vec::new();
