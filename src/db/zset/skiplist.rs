@@ -255,10 +255,21 @@ impl SkipList {
         self.map.get(member).map(|&(x, _)| self.score_of(x))
     }
 
-    /// Sets `member`'s score; true if it was new. O(log n) expected.
+    /// Sets `member`'s score; true if it was new. O(log n) expected; O(1)
+    /// for a new score that keeps the member between its neighbours (as
+    /// Redis's `zslUpdateScore`: a small ZINCRBY rarely moves a member).
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
         if let Some((pos, _, &(x, h))) = self.map.get_full(member) {
             if self.score_of(x) != score {
+                let (back, next) = (self.back_of(x), self.link(x, 0).next);
+                let after_back = back == HEAD || self.before(back, score, member);
+                // `next` holds another member, so "not before" is "after".
+                let before_next = next == HEAD || !self.before(next, score, member);
+                if after_back && before_next {
+                    let bits = score.to_bits();
+                    self.slots[x as usize] = Link { next: bits as u32, span: (bits >> 32) as u32 };
+                    return false;
+                }
                 self.unlink_node(x);
                 self.free[h as usize].push(x);
                 let node = self.link_in(pos as u32, score);

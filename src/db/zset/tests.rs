@@ -29,8 +29,14 @@ fn random_run(packed_limit: bool, ops: usize, universe: u32) {
         let s = fastrand::i32(-20..20) as f64 / 2.0;
         match fastrand::u8(..10) {
             0..=5 => {
-                let new = z.insert(&m, s);
                 let pos = model.iter().position(|(_, x)| *x == m);
+                // A third of the updates nudge the score, which mostly keeps
+                // the member in place (the update-in-place path).
+                let s = match pos {
+                    Some(p) if step % 3 == 0 => model[p].0 + 0.25,
+                    _ => s,
+                };
+                let new = z.insert(&m, s);
                 assert_eq!(new, pos.is_none());
                 match pos {
                     Some(p) => model[p].0 = s,
