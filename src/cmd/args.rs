@@ -144,6 +144,37 @@ pub fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     Some((s as usize, e as usize))
 }
 
+/// Most elements a negative count (repeats allowed) may ask of HRANDFIELD,
+/// SRANDMEMBER or ZRANDMEMBER. Redis streams such replies; this server
+/// builds them in memory, so a bound keeps one request from exhausting it.
+pub const MAX_RANDOM_REPEATS: u64 = 1 << 24;
+
+/// The `count [WITH…]` arguments (`rest`, after the key) of HRANDFIELD and
+/// ZRANDMEMBER (`with`: `withvalues`, `withscores`) or SRANDMEMBER (`None`),
+/// checked in Redis's order with Redis's errors: the count, and whether the
+/// WITH word was given. O(1).
+pub fn random_count(rest: &[Bytes], with: Option<&str>) -> Result<(i64, bool), Reply> {
+    if with.is_none() && rest.len() > 1 {
+        return fail(err::SYNTAX);
+    }
+    let count = int(&rest[0])?;
+    if count == i64::MIN {
+        return fail("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+    }
+    let paired = match (with, rest.get(1)) {
+        (_, None) => false,
+        (Some(word), Some(w)) if rest.len() == 2 && is(w, word) => true,
+        _ => return fail(err::SYNTAX),
+    };
+    if paired && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return fail("ERR value is out of range");
+    }
+    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
+        return fail("ERR value is out of range");
+    }
+    Ok((count, paired))
+}
+
 /// Formats an integer into bytes.
 pub fn int_bytes(n: i64) -> Bytes {
     Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes())

@@ -19,11 +19,6 @@ use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 use crate::spec;
 
-/// Most elements a negative-count HRANDFIELD may return. Redis streams such
-/// replies; this server builds them in memory, so a bound keeps a single
-/// request from exhausting it.
-const MAX_RANDOM_REPEATS: u64 = 1 << 24;
-
 /// The hash at `key` for a read (counts hit/miss): `None` if missing,
 /// WRONGTYPE if it holds another type. O(1).
 fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
@@ -181,20 +176,7 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let pick = fastrand::usize(..h.len().max(1));
         return Ok(h.get_index(pick).map_or(Reply::Nil, |(f, _)| Reply::bulk_from(f)));
     }
-    let count = args::int(&a[2])?;
-    if count == i64::MIN {
-        return fail("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
-    }
-    if a.len() > 4 || (a.len() == 4 && !is(&a[3], "withvalues")) {
-        return fail(err::SYNTAX);
-    }
-    let withvalues = a.len() == 4;
-    if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        return fail("ERR value is out of range");
-    }
-    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
-        return fail("ERR value is out of range");
-    }
+    let (count, withvalues) = args::random_count(&a[2..], Some("withvalues"))?;
     let resp3 = ctx.client.resp >= 3;
     let Some(h) = read_hash(ctx, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
     let size = h.len();

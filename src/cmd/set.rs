@@ -22,14 +22,6 @@ use crate::db::Value;
 use crate::protocol::Reply;
 use crate::spec;
 
-/// Most members a negative-count SRANDMEMBER may return. Redis streams such
-/// replies; this server builds them in memory, so a bound keeps a single
-/// request from exhausting it.
-const MAX_RANDOM_REPEATS: u64 = 1 << 24;
-
-/// Redis's error for a count outside `-LONG_MAX..=LONG_MAX`.
-const COUNT_RANGE: &str = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
-
 /// The set at `key` for a read (counts hit/miss): `None` if missing,
 /// WRONGTYPE if it holds another type. O(1).
 fn read_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
@@ -128,20 +120,11 @@ fn smembers(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    if a.len() > 3 {
-        return fail(err::SYNTAX);
-    }
     if a.len() == 2 {
         let s = read_set(ctx, &a[1])?;
         return Ok(s.and_then(|s| s.random().map(|m| Reply::bulk_from(&m))).unwrap_or(Reply::Nil));
     }
-    let count = args::int(&a[2])?;
-    if count == i64::MIN {
-        return fail(COUNT_RANGE);
-    }
-    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
-        return fail("ERR value is out of range");
-    }
+    let (count, _) = args::random_count(&a[2..], None)?;
     let Some(s) = read_set(ctx, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
     let size = s.len();
     if count == 0 || size == 0 {

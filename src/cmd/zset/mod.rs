@@ -30,10 +30,6 @@ const ERR_RANGE_FLOAT: &str = "ERR min or max is not a float";
 /// Redis's error when INCR produces NaN (`inf` + `-inf`).
 const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
 
-/// Most elements a negative-count ZRANDMEMBER may return (a reply is built
-/// in memory, so one request must not exhaust it).
-const MAX_RANDOM_REPEATS: u64 = 1 << 24;
-
 /// The sorted set at `key` for a read (counts hit/miss): `None` if
 /// missing, WRONGTYPE if it holds another type. O(1).
 fn read_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, Reply> {
@@ -290,20 +286,7 @@ fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let pick = fastrand::usize(..z.len().max(1));
         return Ok(z.get(pick).map_or(Reply::Nil, |(m, _)| Reply::bulk_from(m)));
     }
-    let count = args::int(&a[2])?;
-    if count == i64::MIN {
-        return fail("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
-    }
-    if a.len() > 4 || (a.len() == 4 && !is(&a[3], "withscores")) {
-        return fail(err::SYNTAX);
-    }
-    let withscores = a.len() == 4;
-    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        return fail("ERR value is out of range");
-    }
-    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
-        return fail("ERR value is out of range");
-    }
+    let (count, withscores) = args::random_count(&a[2..], Some("withscores"))?;
     let Some(z) = read_zset(ctx, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
     let size = z.len();
     if count == 0 || size == 0 {
