@@ -235,12 +235,7 @@ fn aof_rewrite_as_commands_keeps_sets_and_sorted_sets() {
 /// one blob (an intset, a listpack), and so must we.
 #[test]
 fn small_sets_dump_as_compactly_as_in_redis() {
-    let rdir = tempfile::tempdir().unwrap();
-    let Some(redis) = redis_server(rdir.path()) else { return };
-    let srv = Server::start(&[]);
-    let mut sizes = Vec::new();
-    for (mut c, dir) in [(redis.conn(), rdir.path()), (srv.conn(), srv.dir.path())] {
-        let mut p = redis::pipe();
+    let Some((theirs, ours)) = dump_sizes(|p| {
         for i in 0..2000 {
             let ints: Vec<i64> = (0..10).map(|j| i * 100 + j * 7).collect();
             p.cmd("SADD").arg(format!("set:{i:06}")).arg(&ints[..]).ignore();
@@ -251,10 +246,8 @@ fn small_sets_dump_as_compactly_as_in_redis() {
             }
             p.add_command(z).ignore();
         }
-        p.query::<()>(&mut c).unwrap();
-        let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
-        sizes.push(std::fs::metadata(dir.join("dump.rdb")).unwrap().len());
-    }
-    let (theirs, ours) = (sizes[0], sizes[1]);
+    }) else {
+        return;
+    };
     assert!(ours <= theirs + theirs / 50, "our dump is {ours} bytes, Redis's {theirs}");
 }
