@@ -306,34 +306,31 @@ impl<'a> Locked<'a> {
     /// clock and counts a keyspace hit or miss. O(1).
     pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let found = self.lookup(key, true);
-        let stat = if found { &self.ks.stats.hits } else { &self.ks.stats.misses };
+        let stat = if found.is_some() { &self.ks.stats.hits } else { &self.ks.stats.misses };
         stat.fetch_add(1, Ordering::Relaxed);
-        if found {
-            self.dbs_mut(key, self.db).map.get_mut(key).map(|b| &mut **b)
-        } else {
-            None
-        }
+        self.entry_at(key, found?)
+    }
+
+    /// The entry at position `i` of `key`'s part (found by [`Self::lookup`]:
+    /// no second hash lookup). O(1).
+    fn entry_at(&mut self, key: &[u8], i: usize) -> Option<&mut Entry> {
+        let db = self.db;
+        self.dbs_mut(key, db).map.get_index_mut(i).map(|(_, b)| &mut **b)
     }
 
     /// Looks a key up for a write or metadata query: lazy expiry, no stats,
     /// no LRU touch. O(1).
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.lookup(key, false) {
-            self.dbs_mut(key, self.db).map.get_mut(key).map(|b| &mut **b)
-        } else {
-            None
-        }
+        let i = self.lookup(key, false)?;
+        self.entry_at(key, i)
     }
 
     /// Looks a key up to change it in place: refreshes the LRU clock, no
     /// hit/miss stats, and counts as a modification when the key exists.
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.lookup(key, true) {
-            self.changes.note(self.db, key);
-            self.dbs_mut(key, self.db).map.get_mut(key).map(|b| &mut **b)
-        } else {
-            None
-        }
+        let i = self.lookup(key, true)?;
+        self.changes.note(self.db, key);
+        self.entry_at(key, i)
     }
 
     /// [`Locked::read`] of a value of type `T`: `None` if missing,
@@ -361,23 +358,24 @@ impl<'a> Locked<'a> {
         T::of(&mut self.entry_or_insert(key, || T::default().into_value()).value).ok_or(WrongType)
     }
 
-    /// Lazy expiry: returns whether the key exists (deleting it if its TTL passed).
-    fn lookup(&mut self, key: &[u8], touch: bool) -> bool {
+    /// Lazy expiry: the key's position in its part if it exists (deleting
+    /// it if its TTL passed). One hash lookup.
+    fn lookup(&mut self, key: &[u8], touch: bool) -> Option<usize> {
         let db = self.db;
         let ks = self.ks;
         let d = self.dbs_mut(key, db);
-        let Some(e) = d.map.get_mut(key) else { return false };
+        let (i, _, e) = d.map.get_full_mut(key)?;
         if e.expire_at != 0 && e.expire_at <= now_ms() && !super::loading() {
             d.remove(key);
             ks.count_expired();
             ks.notify_expired(db, key);
-            return false;
+            return None;
         }
         if touch && !super::no_touch() {
             e.freq = super::lfu_incr(super::lfu_decayed(e.freq, e.lru));
             e.lru = lru_clock();
         }
-        true
+        Some(i)
     }
 
     /// Inserts or replaces a value, clearing any TTL (Redis's overwrite rule).
@@ -412,23 +410,26 @@ impl<'a> Locked<'a> {
     /// Returns the entry of `key`, inserting `make()` first if it is missing.
     pub fn entry_or_insert(&mut self, key: &Bytes, make: impl FnOnce() -> Value) -> &mut Entry {
         self.changes.note(self.db, key);
-        if !self.lookup(key, true) {
-            let db = self.db;
-            self.dbs_mut(key, db).put(key, Entry::new(make()));
-            self.signal_ready_in(db, key);
-        }
         let db = self.db;
-        match self.dbs_mut(key, db).map.get_mut(&key[..]) {
+        let i = match self.lookup(key, true) {
+            Some(i) => i,
+            None => {
+                let d = self.dbs_mut(key, db);
+                d.put(key, Entry::new(make()));
+                let last = d.map.len() - 1;
+                self.signal_ready_in(db, key);
+                last
+            }
+        };
+        match self.entry_at(key, i) {
             Some(e) => e,
-            None => unreachable!("inserted above"),
+            None => unreachable!("present or inserted above"),
         }
     }
 
     /// Deletes a key; true if it existed (and had not expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        if !self.lookup(key, false) {
-            return None;
-        }
+        self.lookup(key, false)?;
         let db = self.db;
         self.changes.note(db, key);
         self.dbs_mut(key, db).remove(key)
@@ -445,7 +446,7 @@ impl<'a> Locked<'a> {
     /// True if `key` exists in database `db`.
     pub fn exists_in(&mut self, db: usize, key: &[u8]) -> bool {
         let saved = std::mem::replace(&mut self.db, db);
-        let r = self.lookup(key, false);
+        let r = self.lookup(key, false).is_some();
         self.db = saved;
         r
     }
@@ -465,13 +466,11 @@ impl<'a> Locked<'a> {
 
     /// Sets or clears (0) the expiry of an existing key. Returns false if missing.
     pub fn set_expire(&mut self, key: &[u8], at_ms: u64) -> bool {
-        if !self.lookup(key, false) {
-            return false;
-        }
+        let Some(i) = self.lookup(key, false) else { return false };
         let db = self.db;
         self.changes.note(db, key);
         let d = self.dbs_mut(key, db);
-        let Some((_, k, e)) = d.map.get_full_mut(key) else { return false };
+        let Some((k, e)) = d.map.get_index_mut(i) else { return false };
         let had = e.expire_at != 0;
         e.expire_at = at_ms;
         let k = k.clone();
