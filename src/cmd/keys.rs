@@ -234,7 +234,6 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> CmdResult {
     let Some(entry) = ctx.ks.remove(src) else { return fail(err::NO_KEY) };
     ctx.ks.remove(dst);
     ctx.ks.insert_entry_in(ctx.client.db, dst.clone(), entry);
-    ctx.ks.signal_ready(dst);
     Ok(if nx { Reply::Int(1) } else { args::ok()? })
 }
 

@@ -426,7 +426,6 @@ fn sort_generic(ctx: &mut Ctx<'_>, a: &[Bytes], readonly: bool) -> CmdResult {
         ctx.ks.remove(&dst);
     } else {
         ctx.ks.set(&dst, Value::List(ListValue::from_items(items.iter().map(Vec::as_slice))));
-        ctx.ks.signal_ready(&dst);
     }
     Ok(Reply::Int(items.len() as i64))
 }

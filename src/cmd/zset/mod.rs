@@ -4,8 +4,9 @@
 //!
 //! Storage (packed while small, a skip list with a member map when large)
 //! is [`crate::db::zset::ZSetValue`]. A sorted set that becomes empty is
-//! deleted, and every command that adds members signals the key so clients
-//! blocked in BZPOPMIN/BZPOPMAX/BZMPOP retry. A write that changes nothing
+//! deleted; clients blocked in BZPOPMIN/BZPOPMAX/BZMPOP are served when a
+//! sorted set is created at their key (the keyspace signals every key it
+//! creates, and only an absent key can have waiters). A write that changes nothing
 //! is not counted as a modification (so it is not propagated).
 
 mod pop;
@@ -63,7 +64,6 @@ fn store(ctx: &mut Ctx, dst: &Bytes, z: ZSetValue) -> i64 {
         ctx.ks.remove(dst);
     } else {
         ctx.ks.set(dst, Value::ZSet(z));
-        ctx.ks.signal_ready(dst);
     }
     n
 }
@@ -204,9 +204,6 @@ fn zadd_generic(ctx: &mut Ctx, a: &[Bytes], mut f: AddFlags) -> CmdResult {
     }
     if added + updated > 0 || created {
         mark_changed(ctx, key);
-    }
-    if added > 0 {
-        ctx.ks.signal_ready(key);
     }
     if nan {
         return fail(ERR_NAN);
