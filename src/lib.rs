@@ -29,6 +29,7 @@ pub mod db;
 pub mod memory;
 pub mod persist;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod stopwatch;
 pub mod tls;

@@ -1,0 +1,3 @@
+//! Lua scripting (Redis's `eval.c`, `script_lua.c`, `function_lua.c`).
+
+pub mod libs;
