@@ -267,34 +267,78 @@ pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(),
 /// on these keys? A denial is logged, marks a pending MULTI as failed, and comes back as the NOPERM reply.
 /// O(1) for a user allowed everything; otherwise O(keys × patterns).
 pub fn check(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
+    let context = if client.multi.is_some() { "multi" } else { "toplevel" };
+    match denial(srv, client, spec, args, context) {
+        None => Ok(()),
+        Some(reason) => {
+            if client.multi.is_some() {
+                client.multi_error = true;
+            }
+            Err(match reason {
+                Denial::Key => Reply::err(KEY_DENIED),
+                _ => command_denied(spec, args),
+            })
+        }
+    }
+}
+
+/// The ACL check of a command a script calls (`redis.call`): logged with
+/// the `lua` context; `Err` is Redis's text for the script's error.
+pub fn check_from_script(
+    srv: &Server,
+    client: &mut ClientState,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Result<(), String> {
+    match denial(srv, client, spec, args, "lua") {
+        None => Ok(()),
+        Some(Denial::Key) => {
+            Err("The user executing the script can't access at least one of the keys mentioned in the command".into())
+        }
+        Some(_) => Err("The user executing the script can't run this command or subcommand".into()),
+    }
+}
+
+/// Whether the client's user may run `args` (without logging): `redis.acl_check_cmd`.
+pub fn allowed(srv: &Server, client: &mut ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    refresh_user(srv, client);
+    match &client.acl_user {
+        Some((_, u)) if u.unrestricted() => true,
+        Some((_, u)) => permission(u, spec, args).is_ok(),
+        None => spec.has(flags::NO_AUTH),
+    }
+}
+
+/// Why the client's user may not run `args` (logged in the ACL log with
+/// `context`), or `None` if it may.
+fn denial(
+    srv: &Server,
+    client: &mut ClientState,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    context: &'static str,
+) -> Option<Denial> {
     refresh_user(srv, client);
     // The common case (a user allowed everything) costs no reference-count traffic.
     let user = match &client.acl_user {
-        Some((_, u)) if u.unrestricted() => return Ok(()),
+        Some((_, u)) if u.unrestricted() => return None,
         Some((_, u)) => u.clone(),
-        None if spec.has(flags::NO_AUTH) => return Ok(()),
-        None => return Err(command_denied(spec, args)),
+        None if spec.has(flags::NO_AUTH) => return None,
+        None => return Some(Denial::Command),
     };
     // As Redis finds a container's subcommand before checking ACLs, an
     // unknown one gets the handler's "unknown subcommand" error, not NOPERM.
     let subs = crate::cmd::server::subcommands::of(spec.name);
     if args.len() > 1 && !subs.is_empty() && !subs.iter().any(|(s, _)| s.as_bytes().eq_ignore_ascii_case(&args[1])) {
-        return Ok(());
+        return None;
     }
-    let Err((reason, pos)) = permission(&user, spec, args) else { return Ok(()) };
-    let context = if client.multi.is_some() { "multi" } else { "toplevel" };
-    if client.multi.is_some() {
-        client.multi_error = true;
-    }
+    let Err((reason, pos)) = permission(&user, spec, args) else { return None };
     let object = match pos {
         Some(i) => String::from_utf8_lossy(&args[i]).into_owned(),
         None => crate::cmd::server::subcommands::call_name(spec, args).to_string(),
     };
     srv.acl.log(reason, context, object, user.name.clone(), client.handle.info_line());
-    Err(match reason {
-        Denial::Key => Reply::err(KEY_DENIED),
-        _ => command_denied(spec, args),
-    })
+    Some(reason)
 }
 
 /// AUTH and HELLO AUTH: checks the credentials (no user name: `default`) and on success makes the connection act

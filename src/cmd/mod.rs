@@ -17,6 +17,7 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod persistence;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -147,6 +148,17 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
             client.multi_error = true;
         }
         return refusal;
+    }
+    // A script of another client is running: wait for it, or past
+    // busy-reply-threshold answer -BUSY (Redis's processCommand).
+    if crate::scripting::RUN.is_running() && !scripting::allowed_while_busy(spec, args) {
+        if let Some(busy) = crate::scripting::RUN.busy_reply() {
+            info::stats::record_rejected(spec, args);
+            if client.multi.is_some() {
+                client.multi_error = true;
+            }
+            return busy;
+        }
     }
     if let Some(queue) = client.multi.as_mut() {
         if !spec.has(flags::NO_MULTI) {

@@ -305,8 +305,9 @@ fn load(ctx: &mut Ctx<'_>, key: &[u8], o: &mut Options) -> Result<(Vec<Item>, i6
         Some(_) => return wrongtype(),
     };
     // An unsorted set would give an order that depends on its layout: a
-    // stored result is sorted by bytes instead (Redis does the same).
-    if o.dontsort && matches!(value, Some(Value::Set(_))) && o.store.is_some() {
+    // stored result, or one a script sees, is sorted by bytes instead
+    // (Redis does the same, so replicas and AOF replays agree).
+    if o.dontsort && matches!(value, Some(Value::Set(_))) && (o.store.is_some() || ctx.client.in_script) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;

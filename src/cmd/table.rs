@@ -148,7 +148,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 13] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -162,6 +162,7 @@ fn families() -> [&'static [CommandSpec]; 12] {
         super::persistence::COMMANDS,
         super::acl::COMMANDS,
         super::sort::COMMANDS,
+        super::scripting::COMMANDS,
     ]
 }
 
@@ -230,6 +231,68 @@ pub fn allowed_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
     }
     let name = spec.alias_of.unwrap_or(spec.name);
     LOADING_HELP_ONLY.contains(&name) && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"help"))
+}
+
+/// Commands Redis 7.0 flags `noscript`: refused inside scripts.
+const NO_SCRIPT: &[&str] = &[
+    "auth",
+    "bgrewriteaof",
+    "bgsave",
+    "blmove",
+    "blpop",
+    "brpop",
+    "brpoplpush",
+    "bzpopmax",
+    "bzpopmin",
+    "debug",
+    "discard",
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "exec",
+    "failover",
+    "fcall",
+    "fcall_ro",
+    "hello",
+    "monitor",
+    "multi",
+    "psubscribe",
+    "psync",
+    "punsubscribe",
+    "quit",
+    "replconf",
+    "replicaof",
+    "reset",
+    "role",
+    "save",
+    "shutdown",
+    "slaveof",
+    "ssubscribe",
+    "subscribe",
+    "sunsubscribe",
+    "sync",
+    "unsubscribe",
+    "unwatch",
+    "wait",
+    "watch",
+];
+
+/// Containers whose every subcommand but HELP Redis 7.0 flags `noscript`.
+const NO_SCRIPT_BUT_HELP: &[&str] = &["acl", "client", "config", "function", "latency", "module", "script"];
+
+/// Whether Redis refuses this call from a script ("This Redis command is
+/// not allowed from script"). `args` is the whole call, name first. O(1).
+pub fn denied_in_scripts(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let name = spec.alias_of.unwrap_or(spec.name);
+    if NO_SCRIPT.contains(&name) {
+        return true;
+    }
+    let sub = args.get(1).map(|a| a.as_ref()).unwrap_or_default();
+    if NO_SCRIPT_BUT_HELP.contains(&name) {
+        return !sub.eq_ignore_ascii_case(b"help");
+    }
+    name == "cluster" && sub.eq_ignore_ascii_case(b"reset")
 }
 
 #[cfg(test)]

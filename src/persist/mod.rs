@@ -161,6 +161,21 @@ impl Persistence {
         client.aof_offset = aof.feed(&all);
     }
 
+    /// Logs the writes a script ran: one command as it is, several
+    /// wrapped in MULTI/EXEC (as Redis 7 propagates a script's effects).
+    pub fn propagate_script(&self, client: &mut ClientState) {
+        if client.exec_log.len() > 1 {
+            return self.propagate_exec(client);
+        }
+        let cmds = std::mem::take(&mut client.exec_log);
+        if cmds.is_empty() || self.loading.load(Ordering::Relaxed) {
+            return;
+        }
+        let guard = self.aof.read();
+        let Some(aof) = guard.as_ref() else { return };
+        client.aof_offset = aof.feed(&cmds);
+    }
+
     /// Logs `DEL` for keys of database `db` that expired (lazily on access,
     /// or reclaimed by the active expiry cycle), as Redis propagates
     /// expirations, so a replay sees them disappear at the same point of the

@@ -39,6 +39,9 @@ pub enum Reply {
     Verbatim(Bytes),
     /// A RESP3 push frame; on RESP2 an array.
     Push(Vec<Reply>),
+    /// A RESP3 big number (`(digits`); on RESP2 a bulk string (scripts
+    /// return them with `{big_number=…}`).
+    BigNumber(Bytes),
     /// Already-encoded bytes, written as they are (the proxy forwards
     /// backend replies this way; long arrays of bulk strings are built so,
     /// see [`Reply::bulk_array_encoded`]).
@@ -251,6 +254,15 @@ pub fn encode(reply: &Reply, proto: u8, buf: &mut BytesMut) {
             if resp3 {
                 put_len_line(buf, b'=', b.len() as i64 + 4);
                 buf.put_slice(b"txt:");
+                buf.put_slice(b);
+                buf.put_slice(b"\r\n");
+            } else {
+                put_bulk(buf, b);
+            }
+        }
+        Reply::BigNumber(b) => {
+            if resp3 {
+                buf.put_u8(b'(');
                 buf.put_slice(b);
                 buf.put_slice(b"\r\n");
             } else {

@@ -1,3 +1,199 @@
-//! Lua scripting (Redis's `eval.c`, `script_lua.c`, `function_lua.c`).
+//! Lua scripting (Redis's `eval.c`, `script.c`, `script_lua.c`).
+//!
+//! - [`engine`]: the sandboxed Lua 5.1 VM, the script cache and one run.
+//! - [`convert`]: replies ↔ Lua values, both protocols.
+//! - [`flags`]: the `#!lua flags=…` shebang.
+//! - [`libs`]: `cjson`, `cmsgpack`, `bit`, `struct`.
+//!
+//! Atomicity comes from the keyspace: a script runs with every shard locked
+//! (as EXEC does), so no other command can interleave with it. While one
+//! runs, other clients' commands wait in [`RunState::busy_reply`]; past
+//! `busy-reply-threshold` they are answered `-BUSY` instead, except the
+//! few Redis allows (SCRIPT KILL, SHUTDOWN NOSAVE …).
 
+pub mod convert;
+pub mod engine;
+pub mod flags;
 pub mod libs;
+mod rand48;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+pub use engine::{sha1_hex, Engine, Host};
+
+use crate::protocol::Reply;
+
+/// Redis's `-BUSY` while an EVAL script runs past the threshold.
+pub const BUSY_EVAL: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// Redis's `-BUSY` while a function runs past the threshold.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// The script running now, as the rest of the server sees it (Redis's
+/// `curr_run_ctx`). One per process: only one script runs at a time.
+pub struct RunState {
+    running: AtomicBool,
+    started: Mutex<Option<Instant>>,
+    /// `busy-reply-threshold` in ms for the current run (0: never busy).
+    pub threshold_ms: AtomicU64,
+    timed_out: AtomicBool,
+    /// SCRIPT KILL / FUNCTION KILL asked the script to stop.
+    pub killed: AtomicBool,
+    /// The script has run a write command (it can no longer be killed).
+    pub wrote: AtomicBool,
+    eval: AtomicBool,
+    done: Mutex<()>,
+    cv: Condvar,
+}
+
+/// The process's run state.
+pub static RUN: RunState = RunState {
+    running: AtomicBool::new(false),
+    started: Mutex::new(None),
+    threshold_ms: AtomicU64::new(5000),
+    timed_out: AtomicBool::new(false),
+    killed: AtomicBool::new(false),
+    wrote: AtomicBool::new(false),
+    eval: AtomicBool::new(true),
+    done: Mutex::new(()),
+    cv: Condvar::new(),
+};
+
+impl RunState {
+    /// Marks a script as started (`eval`: EVAL rather than FCALL).
+    pub fn begin(&self, eval: bool, threshold_ms: u64) {
+        *self.started.lock() = Some(Instant::now());
+        self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
+        self.timed_out.store(false, Ordering::Relaxed);
+        self.killed.store(false, Ordering::Relaxed);
+        self.wrote.store(false, Ordering::Relaxed);
+        self.eval.store(eval, Ordering::Relaxed);
+        self.running.store(true, Ordering::Release);
+    }
+
+    /// Marks the script as finished and wakes the commands waiting for it.
+    pub fn end(&self) {
+        let _g = self.done.lock();
+        self.running.store(false, Ordering::Release);
+        *self.started.lock() = None;
+        self.cv.notify_all();
+    }
+
+    /// Whether a script is running.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    fn elapsed(&self) -> Option<Duration> {
+        self.started.lock().map(|s| s.elapsed())
+    }
+
+    /// Called from the VM's hook: logs once when the script passes the threshold.
+    fn note_timeout(&self) {
+        let threshold = self.threshold_ms.load(Ordering::Relaxed);
+        if threshold == 0 || self.timed_out.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(e) = self.elapsed() {
+            if e.as_millis() as u64 >= threshold {
+                self.timed_out.store(true, Ordering::Relaxed);
+                hand_off_worker();
+                tracing::warn!(
+                    "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} command.",
+                    e.as_millis(),
+                    if self.eval.load(Ordering::Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }
+                );
+            }
+        }
+    }
+
+    /// For a command of another client while a script may be running:
+    /// waits until the script ends (`None`: go ahead), or answers `-BUSY`
+    /// once it has run past the threshold. O(1) when no script runs.
+    pub fn busy_reply(&self) -> Option<Reply> {
+        if !self.is_running() {
+            return None;
+        }
+        let mut g = self.done.lock();
+        loop {
+            if !self.is_running() {
+                return None;
+            }
+            let threshold = Duration::from_millis(self.threshold_ms.load(Ordering::Relaxed));
+            let elapsed = self.elapsed().unwrap_or_default();
+            if !threshold.is_zero() && elapsed >= threshold {
+                let msg = if self.eval.load(Ordering::Relaxed) { BUSY_EVAL } else { BUSY_FUNCTION };
+                return Some(Reply::err(msg));
+            }
+            let wait = if threshold.is_zero() { Duration::from_millis(100) } else { threshold - elapsed };
+            self.cv.wait_for(&mut g, wait);
+        }
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: Redis's replies.
+    pub fn kill(&self, eval: bool) -> Reply {
+        if !self.is_running() {
+            return Reply::err("NOTBUSY No scripts in execution right now.");
+        }
+        if self.wrote.load(Ordering::Relaxed) {
+            return Reply::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+        }
+        let running_eval = self.eval.load(Ordering::Relaxed);
+        if eval && !running_eval {
+            return Reply::err(BUSY_FUNCTION);
+        }
+        if !eval && running_eval {
+            return Reply::err(BUSY_EVAL);
+        }
+        self.killed.store(true, Ordering::Relaxed);
+        crate::protocol::reply::OK
+    }
+}
+
+/// Lets the async runtime move this worker's other tasks (and its I/O
+/// duties) to another thread: a script past the threshold keeps this
+/// thread busy, and the rest of the server must go on (to answer `-BUSY`,
+/// SCRIPT KILL, SHUTDOWN NOSAVE). Does nothing outside a multi-threaded
+/// runtime.
+fn hand_off_worker() {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        // The pause gives the runtime's new thread time to take the worker
+        // over before this call returns (else it would keep it).
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(2)));
+    }
+}
+
+/// The server's scripting state: the EVAL engine, created on first use.
+#[derive(Default)]
+pub struct Scripting {
+    eval: Mutex<Option<Engine>>,
+}
+
+impl Scripting {
+    /// Runs `f` on the EVAL engine (created on first use), or answers the
+    /// error that prevented creating it.
+    pub fn with_eval<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> Result<R, Reply> {
+        let mut g = self.eval.lock();
+        if g.is_none() {
+            *g = Some(Engine::new().map_err(|e| Reply::Error(format!("ERR Lua engine failed to start: {e}")))?);
+        }
+        match g.as_mut() {
+            Some(engine) => Ok(f(engine)),
+            None => Err(Reply::err("ERR Lua engine unavailable")),
+        }
+    }
+
+    /// `(cached scripts, VM bytes, script bytes)` for INFO, without
+    /// waiting for a running script (zeros while one runs).
+    pub fn memory_stats(&self) -> (usize, usize, usize) {
+        match self.eval.try_lock() {
+            Some(g) => g.as_ref().map_or((0, 0, 0), |e| (e.len(), e.vm_memory(), e.body_bytes)),
+            None => (0, 0, 0),
+        }
+    }
+}

@@ -202,6 +202,9 @@ pub struct ClientState {
     pub parked: Option<Arc<crate::cmd::blocking::Parked>>,
     /// Commands are running inside EXEC (blocking commands answer at once).
     pub in_exec: bool,
+    /// Running inside a script (`redis.call`): set-order-dependent replies
+    /// are made deterministic (SORT BY nosort).
+    pub in_script: bool,
     /// `CLIENT REPLY` state.
     pub reply_mode: ReplyMode,
     /// Close the connection after writing the pending replies (QUIT, protocol error).
@@ -234,6 +237,7 @@ impl ClientState {
             block: None,
             parked: None,
             in_exec: false,
+            in_script: false,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             authenticated,

@@ -81,6 +81,9 @@ pub struct Config {
     pub rdb_key_save_delay: i64,
     /// `acllog-max-len`: entries the ACL LOG keeps.
     pub acllog_max_len: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): ms a script runs
+    /// before other clients get `-BUSY` and it may be killed (0: never).
+    pub busy_reply_threshold: u64,
     /// `loading-process-events-interval-bytes` (hidden): Redis serves
     /// clients every that many bytes loaded; here clients are served
     /// throughout, so this only informs `CONFIG GET`.
@@ -143,6 +146,7 @@ impl Default for Config {
             key_load_delay: 0,
             rdb_key_save_delay: 0,
             acllog_max_len: 128,
+            busy_reply_threshold: 5000,
             loading_process_events_interval_bytes: 2 * 1024 * 1024,
         }
     }
@@ -294,6 +298,8 @@ pub static PARAMS: &[Param] = &[
     param!("proto-max-bulk-len", proto_max_bulk_len, mem, true),
     param!("client-query-buffer-limit", client_query_buffer_limit, mem, true),
     param!("acllog-max-len", acllog_max_len, num, true),
+    param!("busy-reply-threshold", busy_reply_threshold, num, true),
+    param!("lua-time-limit", busy_reply_threshold, num, true),
     // Never daemonizes (run it under a supervisor); shown for tools that ask.
     Param {
         name: "daemonize",

@@ -69,6 +69,8 @@ pub struct Server {
     pub shutdown_save: parking_lot::Mutex<Option<bool>>,
     /// ACL users and log.
     pub acl: crate::acl::Acl,
+    /// Lua scripting: the EVAL engine and its script cache.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -95,6 +97,7 @@ impl Server {
             evictor: crate::db::evict::Evictor::default(),
             shutdown_save: parking_lot::Mutex::new(None),
             acl,
+            scripting: Default::default(),
         })
     }
 

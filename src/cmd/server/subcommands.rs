@@ -25,6 +25,7 @@ const CONTAINERS: &[Container] = &[
     ("latency", super::LATENCY_SUBS),
     ("memory", super::memory::MEMORY_SUBS),
     ("object", super::super::keys::OBJECT_SUBS),
+    ("script", super::super::scripting::SCRIPT_SUBS),
 ];
 
 /// `container|sub` for every row of [`CONTAINERS`], in the same order.

@@ -1,0 +1,531 @@
+//! The Lua side of scripting: one sandboxed Lua 5.1 VM (as Redis keeps one
+//! for EVAL), the script cache, and running a script against a [`Host`]
+//! that executes its `redis.call`s. Knows nothing about the keyspace.
+
+use std::ffi::CStr;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use mlua::{ffi, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use super::convert::{error_table, error_text, lua_to_reply, reply_to_lua};
+use super::rand48::Rand48;
+use super::{flags, RUN};
+use crate::protocol::reply::format_double_reply;
+use crate::protocol::Reply;
+
+/// Most scripts kept that arrived only with EVAL (SCRIPT LOAD'ed ones are
+/// never dropped): past this, the least recently used of them is forgotten
+/// (its EVALSHA answers NOSCRIPT, and clients resend the body with EVAL),
+/// so a flood of distinct EVAL bodies cannot grow memory without bound.
+/// Redis 7.0 keeps every script; 7.4 adopted the same bound.
+pub const MAX_EVAL_SCRIPTS: usize = 500;
+
+/// How many Lua instructions run between checks for a timeout or a kill.
+const HOOK_INSTRUCTIONS: i32 = 100_000;
+
+/// What a script's `redis.*` calls need from the server.
+pub trait Host {
+    /// Runs one command for `redis.call`/`redis.pcall`: its reply (an
+    /// error reply is `Ok`), or `Err` with the text of a refusal before it
+    /// ran (unknown command, arity, ACL, a write in a read-only script …).
+    fn call(&mut self, args: Vec<Bytes>) -> Result<Reply, String>;
+    /// The protocol the script speaks (2 unless `redis.setresp(3)`).
+    fn resp(&self) -> u8;
+    /// `redis.setresp`.
+    fn set_resp(&mut self, resp: u8);
+    /// `redis.set_repl` (flags already checked).
+    fn set_repl(&mut self, flags: i64);
+    /// `redis.acl_check_cmd`: whether the user may run `args`; `None` if
+    /// the command does not exist.
+    fn acl_check(&mut self, args: &[Bytes]) -> Option<bool>;
+}
+
+/// One cached script.
+pub struct Script {
+    /// The source, as sent.
+    pub body: Bytes,
+    /// Shebang flags (see [`flags`]).
+    pub flags: u32,
+    /// Loaded with SCRIPT LOAD (kept until SCRIPT FLUSH).
+    pub loaded: bool,
+    func: Function,
+}
+
+/// The VM and its script cache.
+pub struct Engine {
+    lua: Lua,
+    /// The real globals (scripts see a read-only proxy of them).
+    real_globals: Table,
+    /// The real `redis` library table (scripts see a read-only view).
+    redis: Table,
+    stub: Function,
+    runner: Function,
+    scripts: IndexMap<String, Script>,
+    /// Bytes of script bodies and names held (`used_memory_scripts_eval`).
+    pub body_bytes: usize,
+    /// Runs so far: every [`GC_PERIOD`]th does a garbage-collection step.
+    runs: u64,
+}
+
+/// As Redis: a GC step of this many units every this many runs keeps the
+/// VM small without a full collection's latency.
+const GC_PERIOD: u64 = 50;
+
+/// `redis.sha1hex`: lower-case hex SHA1.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(data);
+    let mut out = String::with_capacity(40);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+impl Engine {
+    /// A fresh VM with Redis's libraries and sandbox.
+    pub fn new() -> mlua::Result<Engine> {
+        // SAFETY: the debug library is loaded only for the error handler,
+        // which keeps it in an upvalue; the prelude removes it from the
+        // globals before any script runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, LuaOptions::new())
+        };
+        let real_globals = lua.globals();
+        lua.set_app_data(Rand48::default());
+        let host = lua.create_table()?;
+        let stub = lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+            raise("redis.call/pcall can only be called inside a script invocation")
+        })?;
+        host.raw_set("describe", lua.create_function(|lua, v: Value| describe(lua, v))?)?;
+        host.raw_set(
+            "rand",
+            lua.create_function(|lua, ()| Ok(lua.app_data_mut::<Rand48>().map_or(0.0, |mut r| r.next_unit())))?,
+        )?;
+        host.raw_set(
+            "srand",
+            lua.create_function(|lua, seed: f64| {
+                if let Some(mut r) = lua.app_data_mut::<Rand48>() {
+                    r.seed(seed as i64 as i32);
+                }
+                Ok(())
+            })?,
+        )?;
+        host.raw_set(
+            "sha1hex",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise("wrong number of arguments");
+                }
+                let data = match &args[0] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    Value::Number(n) => format!("{n}").into_bytes(),
+                    Value::Integer(n) => n.to_string().into_bytes(),
+                    _ => Vec::new(),
+                };
+                lua.create_string(sha1_hex(&data))
+            })?,
+        )?;
+        host.raw_set(
+            "error_table",
+            lua.create_function(|lua, e: mlua::LuaString| {
+                let raw = e.as_bytes();
+                let text = if raw.starts_with(b"-") { raw.to_vec() } else { [b"-".as_slice(), &raw].concat() };
+                error_table(lua, &error_text(&text))
+            })?,
+        )?;
+        host.raw_set(
+            "log",
+            lua.create_function(|_, (level, msg): (i64, mlua::LuaString)| {
+                let msg = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
+                match level {
+                    0 => tracing::debug!(target: "script", "{msg}"),
+                    1 | 2 => tracing::info!(target: "script", "{msg}"),
+                    _ => tracing::warn!(target: "script", "{msg}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        host.raw_set("version", crate::cmd::connection::REDIS_VERSION)?;
+        host.raw_set("version_num", version_num(crate::cmd::connection::REDIS_VERSION))?;
+        let libs = lua.create_table()?;
+        for (name, lib) in super::libs::open_all(&lua)? {
+            libs.raw_set(name, lib)?;
+        }
+        host.raw_set("libs", libs)?;
+        let (globals, runner, redis): (Table, Function, Table) =
+            lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
+        lua.set_globals(globals)?;
+        let engine =
+            Engine { lua, real_globals, redis, stub, runner, scripts: IndexMap::new(), body_bytes: 0, runs: 0 };
+        engine.set_redis_fns(std::array::from_fn(|_| engine.stub.clone()))?;
+        engine.lua.gc_collect()?;
+        Ok(engine)
+    }
+
+    /// The cached script with this SHA1 (lower case), marking it used.
+    pub fn get(&mut self, sha: &str) -> Option<&Script> {
+        let i = self.scripts.get_index_of(sha)?;
+        let last = self.scripts.len() - 1;
+        self.scripts.move_index(i, last);
+        self.scripts.get_index(last).map(|(_, s)| s)
+    }
+
+    /// Whether a script is cached (SCRIPT EXISTS).
+    pub fn exists(&self, sha: &str) -> bool {
+        self.scripts.contains_key(sha)
+    }
+
+    /// Number of cached scripts (`number_of_cached_scripts`).
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    /// Whether no script is cached.
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// Bytes the Lua VM holds (`used_memory_lua`).
+    pub fn vm_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Compiles and caches `body` (EVAL or SCRIPT LOAD); returns its SHA1,
+    /// or Redis's error text (shebang errors, "Error compiling script").
+    /// A cached body is not compiled again; `loaded` pins it.
+    pub fn create(&mut self, body: &[u8], loaded: bool) -> Result<String, String> {
+        let sha = sha1_hex(body);
+        if let Some(s) = self.scripts.get_mut(&sha) {
+            s.loaded |= loaded;
+            return Ok(sha);
+        }
+        let (flags, shebang_len) = flags::from_shebang(body)?;
+        let func = self
+            .lua
+            .load(&body[shebang_len..])
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| format!("Error compiling script (new function): {}", lua_error_text(&e)))?;
+        self.body_bytes += body.len() + sha.len();
+        self.scripts.insert(sha.clone(), Script { body: Bytes::copy_from_slice(body), flags, loaded, func });
+        self.evict();
+        Ok(sha)
+    }
+
+    /// Drops the least recently used EVAL-only scripts past [`MAX_EVAL_SCRIPTS`].
+    fn evict(&mut self) {
+        let eval_only = self.scripts.values().filter(|s| !s.loaded).count();
+        let mut excess = eval_only.saturating_sub(MAX_EVAL_SCRIPTS);
+        let mut i = 0;
+        while excess > 0 && i < self.scripts.len() {
+            if self.scripts[i].loaded {
+                i += 1;
+                continue;
+            }
+            if let Some((sha, s)) = self.scripts.shift_remove_index(i) {
+                self.body_bytes = self.body_bytes.saturating_sub(s.body.len() + sha.len());
+            }
+            excess -= 1;
+        }
+    }
+
+    /// Forgets every script (SCRIPT FLUSH) and collects the VM's garbage.
+    pub fn flush(&mut self) {
+        self.scripts.clear();
+        self.body_bytes = 0;
+        let _ = self.lua.gc_collect();
+    }
+
+    /// Runs the cached script `sha` with `KEYS` and `ARGV`, its
+    /// `redis.call`s going to `host`. The reply is the script's return
+    /// value converted (or its error with Redis's `script: …, on …` suffix).
+    /// The caller has made the run visible in [`RUN`] (timeouts, kills).
+    pub fn run(&mut self, sha: &str, keys: &[Bytes], argv: &[Bytes], host: &mut dyn Host) -> Reply {
+        let Some(func) = self.scripts.get(sha).map(|s| s.func.clone()) else {
+            return Reply::err("NOSCRIPT No matching script. Please use EVAL.");
+        };
+        let set_args = || -> mlua::Result<()> {
+            let k = self
+                .lua
+                .create_sequence_from(keys.iter().map(|k| self.lua.create_string(k)).collect::<Result<Vec<_>, _>>()?)?;
+            let a = self
+                .lua
+                .create_sequence_from(argv.iter().map(|a| self.lua.create_string(a)).collect::<Result<Vec<_>, _>>()?)?;
+            self.real_globals.raw_set("KEYS", k)?;
+            self.real_globals.raw_set("ARGV", a)
+        };
+        if let Err(e) = set_args() {
+            return Reply::Error(format!("ERR Error running script {sha}, {}", lua_error_text(&e)));
+        }
+        let hooked = RUN.threshold_ms.load(Ordering::Relaxed) > 0;
+        if hooked {
+            self.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+        }
+        let host = std::cell::RefCell::new(host);
+        let result = self.lua.scope(|scope| {
+            let h = &host;
+            let call =
+                scope.create_function(move |lua, args: MultiValue| match host_call(lua, *h.borrow_mut(), args)? {
+                    Ok(v) => Ok(v),
+                    Err(e) => Err(mlua::Error::external(e)),
+                })?;
+            let pcall =
+                scope.create_function(move |lua, args: MultiValue| match host_call(lua, *h.borrow_mut(), args)? {
+                    Ok(v) => Ok(v),
+                    Err(e) => describe(lua, Value::Error(Box::new(mlua::Error::external(e)))),
+                })?;
+            let setresp = scope.create_function(move |_, args: MultiValue| host_setresp(*h.borrow_mut(), args))?;
+            let set_repl = scope.create_function(move |_, args: MultiValue| host_set_repl(*h.borrow_mut(), args))?;
+            let acl = scope.create_function(move |_, args: MultiValue| host_acl_check(*h.borrow_mut(), args))?;
+            self.set_redis_fns([call, pcall, setresp, set_repl, acl])?;
+            let out = self.runner.call::<MultiValue>(func);
+            self.set_redis_fns(std::array::from_fn(|_| self.stub.clone()))?;
+            out
+        });
+        let host = host.into_inner();
+        if hooked {
+            self.set_hook(None, 0, 0);
+        }
+        let _ = self.real_globals.raw_set("KEYS", Value::Nil);
+        let _ = self.real_globals.raw_set("ARGV", Value::Nil);
+        self.runs += 1;
+        if self.runs.is_multiple_of(GC_PERIOD) {
+            // SAFETY: one incremental GC step on the main state.
+            let _ = unsafe {
+                self.lua.exec_raw::<()>((), |state| {
+                    ffi::lua_gc(state, ffi::LUA_GCSTEP, GC_PERIOD as i32);
+                })
+            };
+        }
+        let mut values = match result {
+            Ok(v) => v.into_iter(),
+            Err(_) if RUN.killed.load(Ordering::Relaxed) => {
+                return Reply::err("ERR Script killed by user with SCRIPT KILL...");
+            }
+            Err(e) => return Reply::Error(format!("ERR Error running script {sha}, {}", lua_error_text(&e))),
+        };
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        let value = values.next().unwrap_or(Value::Nil);
+        if ok {
+            return lua_to_reply(&value, host.resp());
+        }
+        failure_reply(&value, sha)
+    }
+
+    /// Installs the run's `redis.call`, `pcall`, `setresp`, `set_repl`
+    /// and `acl_check_cmd` (stubs outside runs).
+    fn set_redis_fns(&self, fns: [Function; 5]) -> mlua::Result<()> {
+        for (name, f) in ["call", "pcall", "setresp", "set_repl", "acl_check_cmd"].into_iter().zip(fns) {
+            self.redis.raw_set(name, f)?;
+        }
+        Ok(())
+    }
+
+    fn set_hook(&self, hook: Option<ffi::lua_Hook>, mask: i32, count: i32) {
+        // SAFETY: sets or clears the count hook on the main state, which is
+        // where scripts run; the hook only reads the run state.
+        let _ = unsafe {
+            self.lua.exec_raw::<()>((), |state| {
+                ffi::lua_sethook(state, hook, mask, count);
+            })
+        };
+    }
+}
+
+/// The error reply of a failed run: the error table's text plus where
+/// the script failed, as Redis words it.
+fn failure_reply(value: &Value, sha: &str) -> Reply {
+    let Value::Table(t) = value else {
+        let msg = match value {
+            Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+            _ => "execution failure".into(),
+        };
+        return Reply::Error(format!("ERR Error running script {sha}, {msg}"));
+    };
+    let text = |k: &str| match t.raw_get::<Value>(k) {
+        Ok(Value::String(s)) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        Ok(Value::Number(n)) => Some(format!("{n}")),
+        Ok(Value::Integer(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut msg = text("err").unwrap_or_else(|| "ERR unknown error".into());
+    if let (Some(source), Some(line)) = (text("source"), text("line")) {
+        msg.push_str(&format!(" script: {sha}, on {source}:{line}."));
+    }
+    Reply::Error(msg.replace(['\r', '\n'], " "))
+}
+
+/// The message of an mlua error without mlua's own prefixes.
+fn lua_error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
+        other => other.to_string(),
+    }
+}
+
+/// `7.0.15` → `0x00070f` as Redis's `REDIS_VERSION_NUM`.
+fn version_num(v: &str) -> i64 {
+    let mut parts = v.split('.').map(|p| p.parse::<i64>().unwrap_or(0));
+    let (a, b, c) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (a << 16) | (b << 8) | c
+}
+
+/// An error raised from Rust as a Redis error table: the prelude's error
+/// handler and `pcall` turn it back into `{err = text}` (mlua raises Rust
+/// errors as userdata, and Rust functions keep the caller's frame, so the
+/// error's position is the script's line as in Redis).
+#[derive(Debug, Clone)]
+pub struct ScriptError {
+    /// The error text, code first (`ERR …`, `WRONGTYPE …`).
+    pub text: Vec<u8>,
+    /// The command already counted this error in the statistics.
+    pub counted: bool,
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.text))
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// Raises Redis's error for a refusal or failure text.
+fn raise<T>(text: &str) -> mlua::Result<T> {
+    Err(mlua::Error::external(ScriptError { text: error_text(text.as_bytes()), counted: true }))
+}
+
+/// What a raised Rust error means to a script: a [`ScriptError`] becomes
+/// its error table, any other error its message.
+fn describe(lua: &Lua, v: Value) -> mlua::Result<Value> {
+    let Value::Error(e) = v else { return Ok(v) };
+    let mut cause: &mlua::Error = &e;
+    while let mlua::Error::CallbackError { cause: c, .. } = cause {
+        cause = c;
+    }
+    if let mlua::Error::ExternalError(inner) = cause {
+        if let Some(se) = inner.downcast_ref::<ScriptError>() {
+            let t = error_table(lua, &se.text)?;
+            if se.counted {
+                t.raw_set("ignore_error_stats_update", true)?;
+            }
+            return Ok(Value::Table(t));
+        }
+    }
+    Ok(Value::String(lua.create_string(lua_error_text(cause))?))
+}
+
+/// A script's arguments to a command: strings as they are, numbers as
+/// `%.17g` (Lua's own conversion loses precision), anything else refused.
+fn command_args(values: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, &'static str> {
+    let args: Vec<Bytes> = values
+        .map(|v| match v {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
+            Value::Number(n) => Ok(Bytes::from(format_double_reply(n))),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect::<Result<_, _>>()?;
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    Ok(args)
+}
+
+/// `redis.call` / `redis.pcall`: runs the command; `Err` is the error
+/// table's content (a refusal, or the command's error reply).
+fn host_call(lua: &Lua, host: &mut dyn Host, args: MultiValue) -> mlua::Result<Result<Value, ScriptError>> {
+    let refusal = |text: &str| Ok(Err(ScriptError { text: error_text(text.as_bytes()), counted: true }));
+    let argv = match command_args(args.into_iter()) {
+        Ok(a) => a,
+        Err(e) => return refusal(e),
+    };
+    match host.call(argv) {
+        Err(text) => refusal(&text),
+        Ok(Reply::Error(e)) => {
+            Ok(Err(ScriptError { text: error_text(&[b"-".as_slice(), e.as_bytes()].concat()), counted: true }))
+        }
+        Ok(reply) => Ok(Ok(reply_to_lua(lua, &reply, host.resp())?)),
+    }
+}
+
+/// `redis.setresp(n)`.
+fn host_setresp(host: &mut dyn Host, args: MultiValue) -> mlua::Result<()> {
+    if args.len() != 1 {
+        return raise("redis.setresp() requires one argument.");
+    }
+    match number(&args[0]) {
+        Some(v) if v == 2.0 || v == 3.0 => {
+            host.set_resp(v as u8);
+            Ok(())
+        }
+        _ => raise("RESP version must be 2 or 3."),
+    }
+}
+
+/// `redis.set_repl(flags)`.
+fn host_set_repl(host: &mut dyn Host, args: MultiValue) -> mlua::Result<()> {
+    if args.len() != 1 {
+        return raise("redis.set_repl() requires two arguments.");
+    }
+    let flags = number(&args[0]).unwrap_or(0.0) as i64;
+    if flags & !3 != 0 {
+        return raise("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+    }
+    host.set_repl(flags);
+    Ok(())
+}
+
+/// `redis.acl_check_cmd(cmd, args…)`.
+fn host_acl_check(host: &mut dyn Host, args: MultiValue) -> mlua::Result<bool> {
+    let argv = match command_args(args.into_iter()) {
+        Ok(a) => a,
+        Err(e) => return raise(e),
+    };
+    match host.acl_check(&argv) {
+        Some(allowed) => Ok(allowed),
+        None => raise("Invalid command passed to redis.acl_check_cmd()"),
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::Integer(n) => Some(*n as f64),
+        Value::String(s) => s.to_str().ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The count hook: notes a script past `busy-reply-threshold`, and once
+/// SCRIPT KILL asked, raises Redis's error on every line of the script's
+/// own code (so `pcall` cannot swallow it for long).
+unsafe extern "C-unwind" fn count_hook(state: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) {
+    if !RUN.killed.load(Ordering::Relaxed) {
+        RUN.note_timeout();
+        return;
+    }
+    // SAFETY: `ar` is the activation record Lua passed to this hook.
+    let internal = unsafe {
+        ffi::lua_getinfo(state, c"S".as_ptr(), ar) != 0
+            && !(*ar).source.is_null()
+            && CStr::from_ptr((*ar).source).to_bytes() == b"=redis"
+    };
+    if internal {
+        return;
+    }
+    // SAFETY: raising an error from a hook is allowed in Lua 5.1; no Rust
+    // value with a destructor is live in this frame.
+    unsafe {
+        ffi::lua_sethook(state, Some(count_hook), ffi::LUA_MASKLINE | ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_pushstring(state, c"ERR Script killed by user with SCRIPT KILL...".as_ptr());
+        ffi::lua_setfield(state, -2, c"err".as_ptr());
+        ffi::lua_error(state);
+    }
+}

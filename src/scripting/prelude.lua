@@ -1,0 +1,196 @@
+-- The sandbox every script runs in (Redis 7.0's script_lua.c rules), run
+-- once when the engine starts, with the real globals as its environment.
+--
+-- Arguments: the host functions written in Rust (see engine.rs).
+-- Returns: the globals proxy scripts see, the error handler, the runner.
+--
+-- Read-only tables: Redis's Lua has a patched VM with read-only tables.
+-- Stock Lua 5.1 has none, so every protected table here is an empty proxy
+-- whose __index is the real table and whose __newindex raises Redis's
+-- error; rawset, setmetatable and the table library refuse proxies too.
+local host = ...
+
+local R = _G
+local dbg = debug
+local error, type, tostring, select, rawget, rawset = error, type, tostring, select, rawget, rawset
+local real_setmetatable, getmetatable, xpcall, real_pcall, unpack = setmetatable, getmetatable, xpcall, pcall, unpack
+local floor, ceil, real_loadstring, real_load = math.floor, math.ceil, loadstring, load
+local tinsert, tremove, tsort, tsetn, tconcat = table.insert, table.remove, table.sort, table.setn, table.concat
+local RO = 'Attempt to modify a readonly table'
+
+local readonly = real_setmetatable({}, { __mode = 'k' })
+
+local function refuse() error(RO, 2) end
+
+-- A read-only view of t (also a read-only view of its metatable).
+local function protect(t)
+  local proxy = {}
+  local mt = { __index = t, __newindex = function() error(RO, 2) end }
+  local mt_view = real_setmetatable({}, { __index = mt, __newindex = function() error(RO, 2) end, __metatable = false })
+  readonly[mt_view] = true
+  mt.__metatable = mt_view
+  readonly[proxy] = true
+  return real_setmetatable(proxy, mt)
+end
+
+local function guard(f)
+  return function(t, ...)
+    if readonly[t] then error(RO, 2) end
+    return f(t, ...)
+  end
+end
+
+-- Builtins that could write through a proxy.
+R.rawset = guard(rawset)
+R.setmetatable = guard(real_setmetatable)
+table.insert = guard(tinsert)
+table.remove = guard(tremove)
+table.sort = guard(tsort)
+table.setn = guard(tsetn)
+local real_setfenv = setfenv
+R.setfenv = function(f, t)
+  if f == 0 then error(RO, 2) end
+  return real_setfenv(f, t)
+end
+
+-- Compiled code only: precompiled chunks are refused (loadstring answers nil).
+R.loadstring = function(s, name)
+  if type(s) == 'string' and s:byte(1) == 27 then return nil, 'binary chunks are not allowed' end
+  return real_loadstring(s, name)
+end
+R.load = function(f, name)
+  if type(f) ~= 'function' then return real_load(f, name) end
+  local parts = {}
+  while true do
+    local piece = f()
+    if piece == nil or piece == '' then break end
+    if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+    parts[#parts + 1] = piece
+  end
+  return R.loadstring(tconcat(parts), name or '=(load)')
+end
+
+-- Redis's pcall: an error raised as a table {err=...} is answered as its text.
+R.pcall = function(f, ...)
+  local res = { real_pcall(f, ...) }
+  if not res[1] then
+    local e = res[2]
+    if type(e) == 'userdata' then e = host.describe(e) end
+    if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then return false, rawget(e, 'err') end
+    return false, e
+  end
+  return unpack(res, 1, table.maxn(res))
+end
+
+-- math.random/randomseed on Redis's rand48, the same sequence on every platform.
+local function checkint(v, n, fname)
+  local x = tonumber(v)
+  if x == nil then
+    local got = (v == nil) and 'no value' or type(v)
+    error("bad argument #" .. n .. " to '" .. fname .. "' (number expected, got " .. got .. ")", 3)
+  end
+  if x >= 0 then return floor(x) else return ceil(x) end
+end
+math.random = function(...)
+  local r = host.rand()
+  local n = select('#', ...)
+  if n == 0 then return r end
+  local a, b = ...
+  if n == 1 then
+    local u = checkint(a, 1, 'random')
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return floor(r * u) + 1
+  elseif n == 2 then
+    local l, u = checkint(a, 1, 'random'), checkint(b, 2, 'random')
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return floor(r * (u - l + 1)) + l
+  end
+  error('wrong number of arguments', 2)
+end
+math.randomseed = function(s) host.srand(checkint(s, 1, 'randomseed')) end
+
+-- The redis library. call, pcall, setresp, set_repl and acl_check_cmd are
+-- Rust functions the engine installs for each run; errors they raise are
+-- Rust values that host.describe turns back into Redis error tables.
+local describe = host.describe
+local redis = {}
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.sha1hex = host.sha1hex
+redis.error_reply = function(...)
+  local n, e = select('#', ...), ...
+  if n ~= 1 or type(e) ~= 'string' then return { err = 'ERR wrong number or type of arguments' } end
+  return host.error_table(e)
+end
+redis.status_reply = function(...)
+  local n, s = select('#', ...), ...
+  if n ~= 1 or type(s) ~= 'string' then return { err = 'ERR wrong number or type of arguments' } end
+  return { ok = s }
+end
+redis.log = function(...)
+  local n, level = select('#', ...), ...
+  if n < 2 then error({ err = 'ERR redis.log() requires two arguments or more.' }, 0) end
+  if type(level) ~= 'number' and tonumber(level) == nil then
+    error({ err = 'ERR First argument must be a number (log level).' }, 0)
+  end
+  level = tonumber(level)
+  if level < 0 or level > 3 then error({ err = 'ERR Invalid debug level.' }, 0) end
+  local parts = {}
+  for i = 2, n do
+    local v = select(i, ...)
+    if type(v) == 'string' or type(v) == 'number' then parts[#parts + 1] = tostring(v) end
+  end
+  host.log(level, tconcat(parts, ' '))
+end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = host.version, host.version_num
+R.redis = redis
+for name, lib in pairs(host.libs) do R[name] = lib end
+
+-- Errors become Redis error tables carrying where the script failed (the
+-- nearest frame of the user's code: C functions and this file are skipped).
+local function handler(err)
+  local level = 2
+  local info = dbg.getinfo(level, 'nSl')
+  while info and (info.what == 'C' or info.source == '=redis' or info.source == '=(tail call)') do
+    level = level + 1
+    info = dbg.getinfo(level, 'nSl')
+  end
+  if type(err) == 'userdata' then err = describe(err) end
+  if type(err) ~= 'table' then err = { err = 'ERR ' .. tostring(err) } end
+  if info then
+    err.source = info.source
+    err.line = info.currentline
+  end
+  return err
+end
+
+-- Runs a compiled script (EVAL: no arguments; FCALL: keys and args).
+local function run(f, keys, args)
+  if keys == nil then return xpcall(f, handler) end
+  return xpcall(function() return f(keys, args) end, handler)
+end
+
+R.debug = nil
+R.print, R.loadfile, R.dofile, R.module, R.require, R.package, R.os, R.io = nil
+
+-- Reading a global that does not exist is an error.
+real_setmetatable(R, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 0)
+  end,
+  __metatable = false,
+})
+
+for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit', 'struct', 'cmsgpack' }) do
+  if rawget(R, name) ~= nil then rawset(R, name, protect(rawget(R, name))) end
+end
+-- String methods: ("x"):upper() keeps working, the metatable cannot change.
+local string_mt = getmetatable('')
+if string_mt then string_mt.__metatable = protect(string_mt) end
+
+local G = protect(R)
+rawset(R, '_G', G)
+return G, run, redis
