@@ -12,6 +12,7 @@ pub mod acl;
 pub mod args;
 pub mod blocking;
 pub mod connection;
+pub mod function;
 pub mod hash;
 pub mod info;
 pub mod keys;

@@ -94,7 +94,7 @@ impl Host for ScriptHost<'_, '_> {
 }
 
 /// Splits `numkeys key… arg…` (from `a[2]` on), with Redis's errors.
-fn keys_and_args(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
+pub(crate) fn keys_and_args(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
     let n = args::int(&a[2])?;
     if n > (a.len() - 3) as i64 {
         return Err(Reply::err("ERR Number of keys can't be greater than number of args"));
@@ -134,11 +134,55 @@ fn over_maxmemory(ctx: &Ctx) -> bool {
     max > 0 && crate::server::used_memory(ctx.srv) > max
 }
 
+/// Runs a script or function body `f` for the caller in `ctx` (EVAL's and
+/// FCALL's common part): the refusals before it starts, the script's own
+/// client state (database, protocol, no blocking) restored afterwards,
+/// [`RUN`] kept up to date, and its writes propagated. `eval` tells EVAL
+/// from FCALL (for `-BUSY` and kill texts).
+pub(crate) fn run_script(
+    ctx: &mut Ctx,
+    eval: bool,
+    script_flags: u32,
+    ro: bool,
+    f: impl FnOnce(&mut dyn Host) -> Reply,
+) -> CmdResult {
+    let oom = over_maxmemory(ctx);
+    if let Some(refusal) = refuse_before_start(ctx, script_flags, ro, oom) {
+        return Err(refusal);
+    }
+    let threshold = ctx.srv.config.read().busy_reply_threshold;
+    let compat = script_flags & sflags::EVAL_COMPAT_MODE != 0;
+    let (saved_db, saved_resp, was_in_exec) = (ctx.client.db, ctx.client.resp, ctx.client.in_exec);
+    ctx.client.in_exec = true;
+    ctx.client.in_script = true;
+    let mut host = ScriptHost {
+        ctx: &mut *ctx,
+        read_only: ro || (!compat && script_flags & sflags::NO_WRITES != 0),
+        allow_oom: !compat && script_flags & sflags::ALLOW_OOM != 0,
+        oom_at_start: oom,
+        resp: 2,
+    };
+    RUN.begin(eval, threshold);
+    let reply = f(&mut host);
+    RUN.end();
+    ctx.client.db = saved_db;
+    ctx.ks.db = saved_db;
+    ctx.client.resp = saved_resp;
+    ctx.client.in_exec = was_in_exec;
+    ctx.client.in_script = false;
+    if !was_in_exec {
+        ctx.srv.persist.propagate_script(ctx.client);
+    }
+    match reply {
+        Reply::Error(_) => Err(reply),
+        r => Ok(r),
+    }
+}
+
 /// EVAL, EVALSHA and their `_RO` forms.
 fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
     let (keys, argv) = keys_and_args(a)?;
     let srv = ctx.srv;
-    let threshold = srv.config.read().busy_reply_threshold;
     srv.scripting.with_eval(|engine| {
         let sha = if by_sha {
             let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
@@ -150,36 +194,7 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) -> CmdResult
             engine.create(&a[1], false).map_err(|e| Reply::Error(format!("ERR {e}")))?
         };
         let script_flags = engine.get(&sha).map_or(sflags::EVAL_COMPAT_MODE, |s| s.flags);
-        let oom = over_maxmemory(ctx);
-        if let Some(refusal) = refuse_before_start(ctx, script_flags, ro, oom) {
-            return Err(refusal);
-        }
-        let compat = script_flags & sflags::EVAL_COMPAT_MODE != 0;
-        let (saved_db, saved_resp, was_in_exec) = (ctx.client.db, ctx.client.resp, ctx.client.in_exec);
-        ctx.client.in_exec = true;
-        ctx.client.in_script = true;
-        let mut host = ScriptHost {
-            ctx: &mut *ctx,
-            read_only: ro || (!compat && script_flags & sflags::NO_WRITES != 0),
-            allow_oom: !compat && script_flags & sflags::ALLOW_OOM != 0,
-            oom_at_start: oom,
-            resp: 2,
-        };
-        RUN.begin(true, threshold);
-        let reply = engine.run(&sha, keys, argv, &mut host);
-        RUN.end();
-        ctx.client.db = saved_db;
-        ctx.ks.db = saved_db;
-        ctx.client.resp = saved_resp;
-        ctx.client.in_exec = was_in_exec;
-        ctx.client.in_script = false;
-        if !was_in_exec {
-            srv.persist.propagate_script(ctx.client);
-        }
-        match reply {
-            Reply::Error(_) => Err(reply),
-            r => Ok(r),
-        }
+        run_script(ctx, true, script_flags, ro, |host| engine.run(&sha, keys, argv, host))
     })?
 }
 

@@ -11,13 +11,13 @@ use crate::protocol::Reply;
 use crate::spec;
 
 mod command;
-mod debug;
+pub(crate) mod debug;
 pub mod latency;
 mod memory;
 pub mod subcommands;
 pub use command::categories;
 use command::command;
-use debug::{debug, sub_syntax_error};
+use debug::debug;
 use latency::latency;
 pub(crate) use latency::LATENCY_SUBS;
 use memory::memory;
@@ -141,41 +141,6 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
     args::ok()
 }
 
-/// FUNCTION's subcommands with their Redis arities (the container's name
-/// counted): only those an engine-less server can answer.
-pub(crate) const FUNCTION_SUBS: &[(&str, i32)] = &[("flush", -2), ("list", -2), ("stats", 2)];
-
-/// FUNCTION: there is no scripting engine, so there are never libraries;
-/// FLUSH, LIST and STATS answer as an empty Redis does.
-fn function(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sub = &a[1];
-    match subcommands::resolve(ctx, "function", a)? {
-        "flush" => match a.len() {
-            2 => args::ok(),
-            3 if is(&a[2], "async") || is(&a[2], "sync") => args::ok(),
-            3 => fail("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-            _ => Err(sub_syntax_error("function", sub)),
-        },
-        "list" => {
-            let mut i = 2;
-            while i < a.len() {
-                if is(&a[i], "withcode") {
-                    i += 1;
-                } else if is(&a[i], "libraryname") && i + 1 < a.len() {
-                    i += 2;
-                } else {
-                    return fail(&format!("ERR Unknown argument {}", String::from_utf8_lossy(&a[i])));
-                }
-            }
-            Ok(Reply::Array(vec![]))
-        }
-        _ => Ok(Reply::Map(vec![
-            (Reply::bulk_str("running_script"), Reply::Nil),
-            (Reply::bulk_str("engines"), Reply::Map(vec![])),
-        ])),
-    }
-}
-
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. The shutdown starts at once
 /// (there is no pending-shutdown phase to abort), and, as in Redis, it is
 /// refused inside MULTI and makes the transaction fail.
@@ -233,7 +198,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("debug", -2, ADMIN | LOADING, 0, 0, 0, debug, "server", "A container for debugging commands.", "Depends on subcommand."),
     spec!("memory", -2, READONLY, 2, 2, 1, memory, "server", "A container for memory diagnostics commands.", "Depends on subcommand."),
     spec!("latency", -2, ADMIN | LOADING, 0, 0, 0, latency, "server", "A container for latency diagnostics commands.", "Depends on subcommand."),
-    spec!("function", -2, 0, 0, 0, 0, function, "scripting", "A container for function commands (FLUSH and LIST only: no scripting).", "Depends on subcommand."),
     spec!("shutdown", -1, ADMIN | NO_MULTI | LOADING, 0, 0, 0, shutdown, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
     spec!("lolwut", -1, READONLY | FAST, 0, 0, 0, lolwut, "server", "Displays computer art and the server version.", "O(1)"),
     spec!("wait", 3, 0, 0, 0, 0, wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed (no replicas: answers 0).", "O(1)"),

@@ -148,7 +148,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -163,6 +163,7 @@ fn families() -> [&'static [CommandSpec]; 13] {
         super::acl::COMMANDS,
         super::sort::COMMANDS,
         super::scripting::COMMANDS,
+        super::function::COMMANDS,
     ]
 }
 

@@ -53,6 +53,127 @@ pub struct Script {
     func: Function,
 }
 
+/// A function a library registered (FUNCTION LOAD).
+#[derive(Clone)]
+pub struct Registered {
+    /// Its name (unique across libraries).
+    pub name: String,
+    /// `description`, if given.
+    pub description: Option<String>,
+    /// `flags` (see [`flags`]).
+    pub flags: u32,
+    /// The callback.
+    pub func: Function,
+}
+
+/// What `redis.register_function` collects during one FUNCTION LOAD.
+#[derive(Default)]
+struct LoadCtx {
+    funcs: Vec<Registered>,
+}
+
+/// When the library code running in FUNCTION LOAD must stop (ms on the
+/// [`now_ms`] clock).
+static LOAD_DEADLINE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    BASE.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+}
+
+/// Function and library names: letters, digits and `_`, at least one.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// `redis.register_function(name, callback)` or
+/// `redis.register_function{function_name=…, callback=…, flags={…}, description=…}`.
+fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if lua.app_data_ref::<LoadCtx>().is_none() {
+        return raise("redis.register_function can only be called on FUNCTION LOAD command");
+    }
+    let string = |v: &Value| match v {
+        Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        Value::Integer(n) => Some(n.to_string()),
+        Value::Number(n) => Some(format!("{n}")),
+        _ => None,
+    };
+    let (name, func, description, fflags) = match args.len() {
+        1 => {
+            let Value::Table(t) = &args[0] else {
+                return raise("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+            };
+            let (mut name, mut func, mut desc, mut fflags) = (None, None, None, 0);
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let Some(key) = string(&k) else {
+                    return raise("named argument key given to redis.register_function is not a string");
+                };
+                match key.to_ascii_lowercase().as_str() {
+                    "function_name" => match string(&v) {
+                        Some(n) => name = Some(n),
+                        None => {
+                            return raise("function_name argument given to redis.register_function must be a string")
+                        }
+                    },
+                    "description" => match string(&v) {
+                        Some(d) => desc = Some(d),
+                        None => return raise("description argument given to redis.register_function must be a string"),
+                    },
+                    "callback" => match v {
+                        Value::Function(f) => func = Some(f),
+                        _ => return raise("callback argument given to redis.register_function must be a function"),
+                    },
+                    "flags" => {
+                        let Value::Table(list) = v else {
+                            return raise(
+                                "flags argument to redis.register_function must be a table representing function flags",
+                            );
+                        };
+                        for i in 1.. {
+                            match list.raw_get::<Value>(i)? {
+                                Value::Nil => break,
+                                f => match string(&f).and_then(|f| flags::by_name(&f.to_ascii_lowercase())) {
+                                    Some(bit) => fflags |= bit,
+                                    None => return raise("unknown flag given"),
+                                },
+                            }
+                        }
+                    }
+                    _ => return raise("unknown argument given to redis.register_function"),
+                }
+            }
+            let Some(name) = name else { return raise("redis.register_function must get a function name argument") };
+            let Some(func) = func else { return raise("redis.register_function must get a callback argument") };
+            (name, func, desc, fflags)
+        }
+        2 => {
+            let Some(name) = string(&args[0]) else {
+                return raise("first argument to redis.register_function must be a string");
+            };
+            let Value::Function(f) = &args[1] else {
+                return raise("second argument to redis.register_function must be a function");
+            };
+            (name, f.clone(), None, 0)
+        }
+        _ => return raise("wrong number of arguments to redis.register_function"),
+    };
+    if !valid_name(name.as_bytes()) {
+        // Redis 7.0 words this error as for library names.
+        return raise(
+            "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        );
+    }
+    let Some(mut ctx) = lua.app_data_mut::<LoadCtx>() else {
+        return raise("redis.register_function can only be called on FUNCTION LOAD command");
+    };
+    if ctx.funcs.iter().any(|f| f.name == name) {
+        return raise("Function already exists in the library");
+    }
+    ctx.funcs.push(Registered { name, description, flags: fflags, func });
+    Ok(())
+}
+
 /// The VM and its script cache.
 pub struct Engine {
     lua: Lua,
@@ -62,6 +183,8 @@ pub struct Engine {
     redis: Table,
     stub: Function,
     runner: Function,
+    /// Switches the globals to FUNCTION LOAD's restricted view and back.
+    set_load_mode: Function,
     scripts: IndexMap<String, Script>,
     /// Bytes of script bodies and names held (`used_memory_scripts_eval`).
     pub body_bytes: usize,
@@ -155,11 +278,21 @@ impl Engine {
             libs.raw_set(name, lib)?;
         }
         host.raw_set("libs", libs)?;
-        let (globals, runner, redis): (Table, Function, Table) =
+        host.raw_set("register_function", lua.create_function(register_function)?)?;
+        let (globals, runner, redis, set_load_mode): (Table, Function, Table, Function) =
             lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
         lua.set_globals(globals)?;
-        let engine =
-            Engine { lua, real_globals, redis, stub, runner, scripts: IndexMap::new(), body_bytes: 0, runs: 0 };
+        let engine = Engine {
+            lua,
+            real_globals,
+            redis,
+            stub,
+            runner,
+            set_load_mode,
+            scripts: IndexMap::new(),
+            body_bytes: 0,
+            runs: 0,
+        };
         engine.set_redis_fns(std::array::from_fn(|_| engine.stub.clone()))?;
         engine.lua.gc_collect()?;
         Ok(engine)
@@ -247,19 +380,47 @@ impl Engine {
         let Some(func) = self.scripts.get(sha).map(|s| s.func.clone()) else {
             return Reply::err("NOSCRIPT No matching script. Please use EVAL.");
         };
-        let set_args = || -> mlua::Result<()> {
-            let k = self
-                .lua
-                .create_sequence_from(keys.iter().map(|k| self.lua.create_string(k)).collect::<Result<Vec<_>, _>>()?)?;
-            let a = self
-                .lua
-                .create_sequence_from(argv.iter().map(|a| self.lua.create_string(a)).collect::<Result<Vec<_>, _>>()?)?;
+        let set_args = |k: Table, a: Table| -> mlua::Result<()> {
             self.real_globals.raw_set("KEYS", k)?;
             self.real_globals.raw_set("ARGV", a)
         };
-        if let Err(e) = set_args() {
-            return Reply::Error(format!("ERR Error running script {sha}, {}", lua_error_text(&e)));
+        let reply = match self.arrays(keys, argv).and_then(|(k, a)| set_args(k, a)) {
+            Ok(()) => self.execute(func, None, sha, host),
+            Err(e) => Reply::Error(format!("ERR Error running script {sha}, {}", lua_error_text(&e))),
+        };
+        let _ = self.real_globals.raw_set("KEYS", Value::Nil);
+        let _ = self.real_globals.raw_set("ARGV", Value::Nil);
+        reply
+    }
+
+    /// Runs a registered function (FCALL) with its keys and arguments as
+    /// its two parameters; errors name it (`script: name, on …`).
+    pub fn call_function(
+        &mut self,
+        func: &Function,
+        name: &str,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        host: &mut dyn Host,
+    ) -> Reply {
+        match self.arrays(keys, argv) {
+            Ok(args) => self.execute(func.clone(), Some(args), name, host),
+            Err(e) => Reply::Error(format!("ERR Error running script {name}, {}", lua_error_text(&e))),
         }
+    }
+
+    fn arrays(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<(Table, Table)> {
+        let seq = |items: &[Bytes]| -> mlua::Result<Table> {
+            self.lua
+                .create_sequence_from(items.iter().map(|i| self.lua.create_string(i)).collect::<Result<Vec<_>, _>>()?)
+        };
+        Ok((seq(keys)?, seq(argv)?))
+    }
+
+    /// Runs `func` (with `(keys, args)` for a function) under the count
+    /// hook, with the run's `redis.*` bound to `host`, and converts what it
+    /// returns. `label` names the script in errors.
+    fn execute(&mut self, func: Function, args: Option<(Table, Table)>, label: &str, host: &mut dyn Host) -> Reply {
         let hooked = RUN.threshold_ms.load(Ordering::Relaxed) > 0;
         if hooked {
             self.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
@@ -281,7 +442,10 @@ impl Engine {
             let set_repl = scope.create_function(move |_, args: MultiValue| host_set_repl(*h.borrow_mut(), args))?;
             let acl = scope.create_function(move |_, args: MultiValue| host_acl_check(*h.borrow_mut(), args))?;
             self.set_redis_fns([call, pcall, setresp, set_repl, acl])?;
-            let out = self.runner.call::<MultiValue>(func);
+            let out = match args {
+                None => self.runner.call::<MultiValue>(func),
+                Some((k, a)) => self.runner.call::<MultiValue>((func, k, a)),
+            };
             self.set_redis_fns(std::array::from_fn(|_| self.stub.clone()))?;
             out
         });
@@ -289,8 +453,6 @@ impl Engine {
         if hooked {
             self.set_hook(None, 0, 0);
         }
-        let _ = self.real_globals.raw_set("KEYS", Value::Nil);
-        let _ = self.real_globals.raw_set("ARGV", Value::Nil);
         self.runs += 1;
         if self.runs.is_multiple_of(GC_PERIOD) {
             // SAFETY: one incremental GC step on the main state.
@@ -305,14 +467,48 @@ impl Engine {
             Err(_) if RUN.killed.load(Ordering::Relaxed) => {
                 return Reply::err("ERR Script killed by user with SCRIPT KILL...");
             }
-            Err(e) => return Reply::Error(format!("ERR Error running script {sha}, {}", lua_error_text(&e))),
+            Err(e) => return Reply::Error(format!("ERR Error running script {label}, {}", lua_error_text(&e))),
         };
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
         if ok {
             return lua_to_reply(&value, host.resp());
         }
-        failure_reply(&value, sha)
+        failure_reply(&value, label)
+    }
+
+    /// Runs a library's code (FUNCTION LOAD) with only the load API visible
+    /// (`redis.register_function`, `redis.log`), stopping it after
+    /// `timeout_ms`; returns the functions it registered, or Redis's error
+    /// text ("Error compiling function: …", "Error registering functions: …").
+    pub fn load_library(&mut self, code: &[u8], timeout_ms: u64) -> Result<Vec<Registered>, String> {
+        let func = self
+            .lua
+            .load(code)
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| format!("Error compiling function: {}", lua_error_text(&e)))?;
+        self.lua.set_app_data(LoadCtx::default());
+        LOAD_DEADLINE_MS.store(now_ms() + timeout_ms, Ordering::Relaxed);
+        self.set_hook(Some(load_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+        let _ = self.set_load_mode.call::<()>(true);
+        let result = self.runner.call::<MultiValue>(func);
+        let _ = self.set_load_mode.call::<()>(false);
+        self.set_hook(None, 0, 0);
+        let registered = self.lua.remove_app_data::<LoadCtx>().map(|c| c.funcs).unwrap_or_default();
+        let mut values =
+            result.map_err(|e| format!("Error registering functions: {}", lua_error_text(&e)))?.into_iter();
+        if !matches!(values.next(), Some(Value::Boolean(true))) {
+            let msg = match values.next() {
+                Some(Value::Table(t)) => match t.raw_get::<Value>("err") {
+                    Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                    _ => "unknown error".into(),
+                },
+                _ => "unknown error".into(),
+            };
+            return Err(format!("Error registering functions: {msg}"));
+        }
+        Ok(registered)
     }
 
     /// Installs the run's `redis.call`, `pcall`, `setresp`, `set_repl`
@@ -499,6 +695,22 @@ fn number(v: &Value) -> Option<f64> {
         Value::Integer(n) => Some(*n as f64),
         Value::String(s) => s.to_str().ok()?.trim().parse().ok(),
         _ => None,
+    }
+}
+
+/// The hook of FUNCTION LOAD: past the deadline, raises Redis's error on
+/// every line (the code must only register functions).
+unsafe extern "C-unwind" fn load_hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+    if now_ms() <= LOAD_DEADLINE_MS.load(Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: as in `count_hook`.
+    unsafe {
+        ffi::lua_sethook(state, Some(load_hook), ffi::LUA_MASKLINE | ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_pushstring(state, c"ERR FUNCTION LOAD timeout".as_ptr());
+        ffi::lua_setfield(state, -2, c"err".as_ptr());
+        ffi::lua_error(state);
     }
 }
 

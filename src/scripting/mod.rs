@@ -14,12 +14,14 @@
 pub mod convert;
 pub mod engine;
 pub mod flags;
+pub mod functions;
 pub mod libs;
 mod rand48;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
 pub use engine::{sha1_hex, Engine, Host};
@@ -45,6 +47,8 @@ pub struct RunState {
     /// The script has run a write command (it can no longer be killed).
     pub wrote: AtomicBool,
     eval: AtomicBool,
+    /// The function running and its call (FUNCTION STATS).
+    function: Mutex<Option<(String, Vec<Bytes>)>>,
     done: Mutex<()>,
     cv: Condvar,
 }
@@ -58,6 +62,7 @@ pub static RUN: RunState = RunState {
     killed: AtomicBool::new(false),
     wrote: AtomicBool::new(false),
     eval: AtomicBool::new(true),
+    function: Mutex::new(None),
     done: Mutex::new(()),
     cv: Condvar::new(),
 };
@@ -74,8 +79,23 @@ impl RunState {
         self.running.store(true, Ordering::Release);
     }
 
+    /// Names the function about to run (FUNCTION STATS shows it).
+    pub fn set_function(&self, name: &str, call: &[Bytes]) {
+        *self.function.lock() = Some((name.to_string(), call.to_vec()));
+    }
+
+    /// The running function: name, call and ms so far.
+    pub fn running_function(&self) -> Option<(String, Vec<Bytes>, u128)> {
+        if !self.is_running() || self.eval.load(Ordering::Relaxed) {
+            return None;
+        }
+        let (name, call) = self.function.lock().clone()?;
+        Some((name, call, self.elapsed().unwrap_or_default().as_millis()))
+    }
+
     /// Marks the script as finished and wakes the commands waiting for it.
     pub fn end(&self) {
+        *self.function.lock() = None;
         let _g = self.done.lock();
         self.running.store(false, Ordering::Release);
         *self.started.lock() = None;
@@ -172,6 +192,11 @@ fn hand_off_worker() {
 #[derive(Default)]
 pub struct Scripting {
     eval: Mutex<Option<Engine>>,
+    /// The function libraries (FUNCTION, FCALL).
+    pub functions: Mutex<functions::Functions>,
+    /// Libraries and functions loaded, readable while a function runs
+    /// (which holds [`Scripting::functions`]).
+    counts: Mutex<(usize, usize)>,
 }
 
 impl Scripting {
@@ -186,6 +211,33 @@ impl Scripting {
             Some(engine) => Ok(f(engine)),
             None => Err(Reply::err("ERR Lua engine unavailable")),
         }
+    }
+
+    /// FUNCTION LOAD [REPLACE]: the library's name or Redis's error text.
+    pub fn load_library(&self, code: &[u8], replace: bool) -> Result<String, String> {
+        let mut f = self.functions.lock();
+        let r = f.load(code, replace);
+        *self.counts.lock() = f.counts();
+        r
+    }
+
+    /// FUNCTION DELETE: false if there is no such library.
+    pub fn delete_library(&self, name: &str) -> bool {
+        let mut f = self.functions.lock();
+        let r = f.delete(name);
+        *self.counts.lock() = f.counts();
+        r
+    }
+
+    /// FUNCTION FLUSH.
+    pub fn flush_functions(&self) {
+        self.functions.lock().flush();
+        *self.counts.lock() = (0, 0);
+    }
+
+    /// `(libraries, functions)`, without waiting for a running function.
+    pub fn function_counts(&self) -> (usize, usize) {
+        *self.counts.lock()
     }
 
     /// `(cached scripts, VM bytes, script bytes)` for INFO, without

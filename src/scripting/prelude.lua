@@ -12,6 +12,7 @@ local host = ...
 
 local R = _G
 local dbg = debug
+local debug_getmetatable = debug.getmetatable
 local error, type, tostring, select, rawget, rawset = error, type, tostring, select, rawget, rawset
 local real_setmetatable, getmetatable, xpcall, real_pcall, unpack = setmetatable, getmetatable, xpcall, pcall, unpack
 local floor, ceil, real_loadstring, real_load = math.floor, math.ceil, loadstring, load
@@ -191,6 +192,29 @@ end
 local string_mt = getmetatable('')
 if string_mt then string_mt.__metatable = protect(string_mt) end
 
+-- What FUNCTION LOAD's code sees: only redis.register_function, redis.log
+-- and the version fields (Redis's "load library globals").
+local function strict(t)
+  return real_setmetatable(t, {
+    __index = function(_, name)
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 0)
+    end,
+    __metatable = false,
+  })
+end
+local load_redis = strict({
+  register_function = host.register_function,
+  log = redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = host.version, REDIS_VERSION_NUM = host.version_num,
+})
+local L = strict({ redis = protect(load_redis) })
+
 local G = protect(R)
 rawset(R, '_G', G)
-return G, run, redis
+-- getmetatable(G) answers the read-only view; reach the real metatable.
+local real_mt = debug_getmetatable(G)
+local function set_load_mode(on)
+  rawset(real_mt, '__index', on and L or R)
+end
+return G, run, redis, set_load_mode

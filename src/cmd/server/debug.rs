@@ -41,7 +41,7 @@ const DEBUG_HELP: &[&str] = &[
 
 /// Redis's reply to a DEBUG/FUNCTION subcommand it does not know or whose
 /// argument count is wrong.
-pub(super) fn sub_syntax_error(cmd: &str, sub: &[u8]) -> Reply {
+pub(crate) fn sub_syntax_error(cmd: &str, sub: &[u8]) -> Reply {
     let sub: String = String::from_utf8_lossy(sub).chars().take(128).collect();
     Reply::Error(format!(
         "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",

@@ -21,7 +21,7 @@ const CONTAINERS: &[Container] = &[
     ("client", super::super::connection::CLIENT_SUBS),
     ("command", super::command::COMMAND_SUBS),
     ("config", super::CONFIG_SUBS),
-    ("function", super::FUNCTION_SUBS),
+    ("function", super::super::function::FUNCTION_SUBS),
     ("latency", super::LATENCY_SUBS),
     ("memory", super::memory::MEMORY_SUBS),
     ("object", super::super::keys::OBJECT_SUBS),
