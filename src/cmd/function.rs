@@ -6,12 +6,13 @@
 use bytes::Bytes;
 
 use super::args::{self, fail, is};
-use super::scripting::{keys_and_args, run_script};
+use super::scripting::{keys_and_args, over_maxmemory, run_script};
 use super::server::debug::sub_syntax_error;
 use super::server::subcommands;
 use super::table::{self, flags::*, CommandSpec};
 use super::{CmdResult, Ctx};
 use crate::protocol::Reply;
+use crate::scripting::functions::RestorePolicy;
 use crate::scripting::{flags as sflags, RUN};
 use crate::spec;
 
@@ -73,7 +74,16 @@ fn propagate(ctx: &mut Ctx, a: &[Bytes], reply: &Reply) {
 
 fn function(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let srv = ctx.srv;
-    match subcommands::resolve(ctx, "function", a)? {
+    let sub = subcommands::resolve(ctx, "function", a)?;
+    // Changes to the libraries hold every shard, so a snapshot never sees
+    // half of one (see `scripting::functions::library_codes`).
+    let _all = matches!(sub, "load" | "delete" | "flush" | "restore").then(|| srv.keyspace.lock_all());
+    // LOAD and RESTORE may grow memory: refused above maxmemory (Redis's
+    // deny-oom flag on those subcommands).
+    if matches!(sub, "load" | "restore") && over_maxmemory(ctx) {
+        return fail("OOM command not allowed when used memory > 'maxmemory'.");
+    }
+    match sub {
         "help" => Ok(Reply::Array(FUNCTION_HELP.iter().map(|l| Reply::StatusOwned((*l).into())).collect())),
         "load" => {
             let mut replace = false;
@@ -132,7 +142,21 @@ fn function(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             ]))
         }
         "restore" if a.len() > 4 => Err(sub_syntax_error("function", &a[1])),
-        "dump" | "restore" => fail("ERR FUNCTION DUMP and RESTORE are not supported yet"),
+        "restore" => {
+            let policy = match a.get(3) {
+                None => RestorePolicy::Append,
+                Some(p) if is(p, "append") => RestorePolicy::Append,
+                Some(p) if is(p, "replace") => RestorePolicy::Replace,
+                Some(p) if is(p, "flush") => RestorePolicy::Flush,
+                Some(_) => {
+                    return fail("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+                }
+            };
+            srv.scripting.restore_libraries(&a[2], policy).map_err(|e| Reply::Error(format!("ERR {e}")))?;
+            propagate(ctx, a, &crate::protocol::reply::OK);
+            args::ok()
+        }
+        "dump" => Ok(Reply::Bulk(Bytes::from(srv.scripting.functions.lock().dump()))),
         _ => fail("ERR unknown subcommand"),
     }
 }

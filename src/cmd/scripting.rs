@@ -129,7 +129,7 @@ fn refuse_before_start(ctx: &Ctx, script_flags: u32, ro: bool, oom: bool) -> Opt
 }
 
 /// Whether memory is above `maxmemory` now (Redis's `pre_command_oom_state`).
-fn over_maxmemory(ctx: &Ctx) -> bool {
+pub(crate) fn over_maxmemory(ctx: &Ctx) -> bool {
     let max = ctx.srv.evictor.maxmemory();
     max > 0 && crate::server::used_memory(ctx.srv) > max
 }
@@ -266,7 +266,7 @@ fn script(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 3 if a[2].eq_ignore_ascii_case(b"async") || a[2].eq_ignore_ascii_case(b"sync") => {}
                 _ => return fail("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
             }
-            srv.scripting.with_eval(|e| e.flush())?;
+            srv.scripting.flush_eval();
             args::ok()
         }
         "debug" => fail("ERR SCRIPT DEBUG is not supported by this server"),

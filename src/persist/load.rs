@@ -535,6 +535,14 @@ fn load_rdb(srv: &Server, path: &Path, offset: u64) -> Result<RdbStats, String> 
         r
     })
     .map_err(|e| format!("Error loading the RDB file {}: {e}", path.display()))
+    .and_then(|stats| {
+        for code in &stats.functions {
+            srv.scripting
+                .load_library(code, true)
+                .map_err(|e| format!("Error loading a function library from {}: {e}", path.display()))?;
+        }
+        Ok(stats)
+    })
 }
 
 #[cfg(test)]

@@ -85,6 +85,9 @@ pub fn write_rdb(locked: &mut Locked, path: &Path, compress: bool) -> Result<(),
     let f = File::create(path).map_err(|e| format!("Failed opening the temp RDB file {}: {e}", path.display()))?;
     let opts = RdbWriterOptions { compression: compress, ..Default::default() };
     let mut w = RdbWriter::with_options(BufWriter::with_capacity(1 << 20, f), opts).map_err(|e| e.to_string())?;
+    for code in crate::scripting::functions::library_codes() {
+        w.write_function(&code).map_err(|e| e.to_string())?;
+    }
     let now = now_ms();
     let ndb = locked.keyspace().databases();
     for db in 0..ndb {
@@ -137,6 +140,9 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
     let now = now_ms();
     let ndb = locked.keyspace().databases();
     let mut ib = itoa::Buffer::new();
+    for code in crate::scripting::functions::library_codes() {
+        encode_command(&mut out, &[b"FUNCTION", b"LOAD", &code]);
+    }
     for db in 0..ndb {
         let mut selected = false;
         for part in locked.db_parts(db) {

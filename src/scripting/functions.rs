@@ -8,8 +8,30 @@ use indexmap::IndexMap;
 
 use super::engine::{valid_name, Engine, Registered};
 
+/// The code of every library, in load order, as snapshots need it: RDB
+/// and AOF rewrites read it with every shard locked, and the FUNCTION
+/// commands that change libraries hold every shard too, so a snapshot
+/// (even in a forked child) sees the libraries of one moment.
+static LIBRARY_CODES: parking_lot::Mutex<Vec<Bytes>> = parking_lot::Mutex::new(Vec::new());
+
+/// The code of every loaded library (for RDB and AOF rewrites).
+pub fn library_codes() -> Vec<Bytes> {
+    LIBRARY_CODES.try_lock().map(|g| g.clone()).unwrap_or_default()
+}
+
 /// How long a library's code may run in FUNCTION LOAD (Redis: 500 ms).
 pub const LOAD_TIMEOUT_MS: u64 = 500;
+
+/// How FUNCTION RESTORE treats libraries that exist already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Drop every library first.
+    Flush,
+    /// Refuse a library whose name exists (the default).
+    Append,
+    /// Replace a library whose name exists.
+    Replace,
+}
 
 /// One loaded library.
 pub struct Library {
@@ -98,6 +120,11 @@ impl Functions {
         Ok(name)
     }
 
+    /// Publishes the libraries' code for snapshots (see [`library_codes`]).
+    pub fn publish(&self) {
+        *LIBRARY_CODES.lock() = self.libs.values().map(|l| l.code.clone()).collect();
+    }
+
     /// The library holding function `name`.
     fn library_of(&self, name: &str) -> Option<&Library> {
         self.libs.values().find(|l| l.functions.iter().any(|f| f.name.eq_ignore_ascii_case(name)))
@@ -119,6 +146,45 @@ impl Functions {
         let func = self.find(name)?.func.clone();
         let engine = self.engine.as_mut()?;
         Some(engine.call_function(&func, name, keys, argv, host))
+    }
+
+    /// FUNCTION DUMP: the libraries as Redis's payload.
+    pub fn dump(&self) -> Vec<u8> {
+        crate::persist::rdb::encode_function_payload(self.libs.values().map(|l| &l.code[..]))
+    }
+
+    /// FUNCTION RESTORE with policy `FLUSH`, `APPEND` (the default) or
+    /// `REPLACE`: all the payload's libraries or none (on an error the
+    /// libraries are as before). Redis's error texts.
+    pub fn restore(&mut self, payload: &[u8], policy: RestorePolicy) -> Result<(), String> {
+        let codes = match crate::persist::rdb::decode_function_payload(payload) {
+            None => return Err("payload version or checksum are wrong".into()),
+            Some(Err(_)) => return Err("given type is not a function".into()),
+            Some(Ok(codes)) => codes,
+        };
+        let before: IndexMap<String, Library> = self
+            .libs
+            .iter()
+            .map(|(k, l)| {
+                (k.clone(), Library { name: l.name.clone(), code: l.code.clone(), functions: l.functions.clone() })
+            })
+            .collect();
+        if policy == RestorePolicy::Flush {
+            self.libs.clear();
+        }
+        for code in &codes {
+            let exists = parse_header(code).is_ok_and(|(_, name, _)| self.libs.contains_key(&name));
+            if exists && policy == RestorePolicy::Append {
+                let name = parse_header(code).map(|(_, n, _)| n).unwrap_or_default();
+                self.libs = before;
+                return Err(format!("Library {name} already exists"));
+            }
+            if let Err(e) = self.load(code, policy == RestorePolicy::Replace) {
+                self.libs = before;
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// FUNCTION DELETE: false if there is no such library.

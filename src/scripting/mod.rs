@@ -218,6 +218,7 @@ impl Scripting {
         let mut f = self.functions.lock();
         let r = f.load(code, replace);
         *self.counts.lock() = f.counts();
+        f.publish();
         r
     }
 
@@ -226,18 +227,36 @@ impl Scripting {
         let mut f = self.functions.lock();
         let r = f.delete(name);
         *self.counts.lock() = f.counts();
+        f.publish();
+        r
+    }
+
+    /// FUNCTION RESTORE (see [`functions::Functions::restore`]).
+    pub fn restore_libraries(&self, payload: &[u8], policy: functions::RestorePolicy) -> Result<(), String> {
+        let mut f = self.functions.lock();
+        let r = f.restore(payload, policy);
+        *self.counts.lock() = f.counts();
+        f.publish();
         r
     }
 
     /// FUNCTION FLUSH.
     pub fn flush_functions(&self) {
-        self.functions.lock().flush();
+        let mut f = self.functions.lock();
+        f.flush();
         *self.counts.lock() = (0, 0);
+        f.publish();
     }
 
     /// `(libraries, functions)`, without waiting for a running function.
     pub fn function_counts(&self) -> (usize, usize) {
         *self.counts.lock()
+    }
+
+    /// SCRIPT FLUSH: forgets every script and starts a fresh VM, as Redis
+    /// does (nothing a script left in the VM survives).
+    pub fn flush_eval(&self) {
+        *self.eval.lock() = None;
     }
 
     /// `(cached scripts, VM bytes, script bytes)` for INFO, without
@@ -247,5 +266,10 @@ impl Scripting {
             Some(g) => g.as_ref().map_or((0, 0, 0), |e| (e.len(), e.vm_memory(), e.body_bytes)),
             None => (0, 0, 0),
         }
+    }
+
+    /// Bytes of the functions VM (0 while a function runs).
+    pub fn functions_vm_memory(&self) -> usize {
+        self.functions.try_lock().map_or(0, |f| f.vm_memory())
     }
 }

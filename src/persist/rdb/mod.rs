@@ -27,6 +27,7 @@
 //! key).
 
 mod crc64;
+mod functions;
 mod elements;
 mod encodings;
 mod input;
@@ -50,6 +51,7 @@ mod tests;
 
 pub use crc64::crc64;
 pub use elements::Elements;
+pub use functions::{decode_function_payload, encode_function_payload};
 pub use reader::{read_rdb, read_rdb_ref};
 pub use scored::{ScoredElements, ScoredIter};
 pub use writer::{RdbWriter, RdbWriterOptions};
@@ -163,9 +165,11 @@ pub struct RdbStats {
     /// Lists/hashes/sets/sorted sets with no elements, skipped as Redis
     /// itself does.
     pub empty_keys_skipped: u64,
-    /// Function libraries (opcode 0xF5, Redis 7 `FUNCTION`s) that were read
-    /// and skipped: this server does not run Redis functions.
+    /// Function libraries (opcode 0xF5, Redis 7 `FUNCTION`s) read; their
+    /// code is in [`RdbStats::functions`] for the caller to load.
     pub functions_skipped: u64,
+    /// The code of each function library, in file order.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Everything that can go wrong reading or writing an RDB file.

@@ -140,7 +140,8 @@ pub fn read_rdb_ref<R: Read>(
                 inp.read_string("AUX field value")?;
             }
             op::FUNCTION2 => {
-                inp.read_string("function library")?;
+                let code = inp.read_string("function library")?;
+                stats.functions.push(code);
                 stats.functions_skipped += 1;
             }
             op::MODULE_AUX => {

@@ -178,6 +178,13 @@ impl<W: Write> RdbWriter<W> {
         self.string(v)
     }
 
+    /// Writes one function library (opcode 0xF5 and its code, header
+    /// included), as Redis 7.0 does before the databases.
+    pub fn write_function(&mut self, code: &[u8]) -> Result<(), RdbError> {
+        self.raw(&[op::FUNCTION2])?;
+        self.string(code)
+    }
+
     /// Starts database `db`: writes SELECTDB and a RESIZEDB hint with the
     /// number of keys and of keys with a TTL (hints only; they need not be
     /// exact). Databases should be written in increasing order, each once.
