@@ -8,8 +8,9 @@
 #   --pin        run both servers on CPU 1 and redis-benchmark on CPU 0
 #                (same core budget for both servers; needs taskset and 2+ CPUs)
 #   --workloads  subset of: SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100
-#                SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M (default: the first
-#                eight; --workloads sets runs the six set/sorted-set ones)
+#                SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M EVALSHA_1 EVALSHA_10
+#                (default: the first eight; --workloads sets runs the six
+#                set/sorted-set ones, --workloads scripts the two EVALSHA ones)
 #   OURS=<binary>  benchmark that binary instead of building this checkout
 #
 # Both servers listen on free ports on 127.0.0.1, without persistence
@@ -32,7 +33,8 @@ while [[ $# -gt 0 ]]; do
         --quick) QUICK=1; ROUNDS=1; shift ;;
         --pin) PIN=1; shift ;;
         --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2
-            [[ $WORKLOADS == sets ]] && WORKLOADS="SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M" ;;
+            [[ $WORKLOADS == sets ]] && WORKLOADS="SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M"
+            [[ $WORKLOADS == scripts ]] && WORKLOADS="EVALSHA_1 EVALSHA_10" ;;
         -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -139,6 +141,11 @@ requests() { # workload pipeline
     echo "$n"
 }
 
+# The scripts of the EVALSHA workloads: one INCR, and ten INCRs per call.
+SCRIPT_1="return redis.call('INCR', KEYS[1])"
+SCRIPT_10="local n = 0 for i = 1, 10 do n = redis.call('INCR', KEYS[1]) end return n"
+sha_of() { printf '%s' "$1" | sha1sum | cut -d' ' -f1; }
+
 # The redis-benchmark arguments of a workload (built-in test or custom command).
 workload_args() {
     case "$1" in
@@ -156,6 +163,8 @@ workload_args() {
         ZPOPMIN) echo "-t zpopmin" ;;     # on a sorted set of as many members as requests
         ZRANGE_100) echo "ZRANGE benchzset 0 99 WITHSCORES" ;; # a 1,000-member sorted set
         ZADD_1M) echo "-r 1000000 ZADD bigzset __rand_int__ m:__rand_int__" ;; # into 1,000,000 members
+        EVALSHA_1) echo "-r 100000 EVALSHA $(sha_of "$SCRIPT_1") 1 counter:__rand_int__" ;;
+        EVALSHA_10) echo "-r 100000 EVALSHA $(sha_of "$SCRIPT_10") 1 counter:__rand_int__" ;;
         *) echo "unknown workload $1" >&2; return 1 ;;
     esac
 }
@@ -177,6 +186,8 @@ prepare() {
             # shellcheck disable=SC2046
             "${cli[@]}" ZADD benchzset $(seq 1 1000 | awk '{ print $1, "member:" $1 }') >/dev/null ;;
         ZADD_1M) seq 0 999999 | awk '{ print "ZADD bigzset " $1 " m:" sprintf("%012d", $1) }' | "${cli[@]}" --pipe >/dev/null ;;
+        EVALSHA_1) "${cli[@]}" SCRIPT LOAD "$SCRIPT_1" >/dev/null ;;
+        EVALSHA_10) "${cli[@]}" SCRIPT LOAD "$SCRIPT_10" >/dev/null ;;
     esac
 }
 

@@ -166,6 +166,16 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if abort {
         return fail("ERR No shutdown in progress.");
     }
+    // A script that will not stop holds every shard: as Redis, only
+    // SHUTDOWN NOSAVE ends the process then, at once; anything else gets
+    // the -BUSY reply.
+    if crate::scripting::RUN.is_running() {
+        if !nosave {
+            return Err(crate::scripting::RUN.busy_error());
+        }
+        tracing::warn!("SHUTDOWN NOSAVE while a script is busy: exiting now, without saving.");
+        std::process::exit(0);
+    }
     let save = if save {
         Some(true)
     } else if nosave {

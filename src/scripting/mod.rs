@@ -153,6 +153,11 @@ impl RunState {
         }
     }
 
+    /// The `-BUSY` error for the script running now (EVAL or function).
+    pub fn busy_error(&self) -> Reply {
+        Reply::err(if self.eval.load(Ordering::Relaxed) { BUSY_EVAL } else { BUSY_FUNCTION })
+    }
+
     /// SCRIPT KILL (`eval`) or FUNCTION KILL: Redis's replies.
     pub fn kill(&self, eval: bool) -> Reply {
         if !self.is_running() {

@@ -19,40 +19,68 @@ local floor, ceil, real_loadstring, real_load = math.floor, math.ceil, loadstrin
 local tinsert, tremove, tsort, tsetn, tconcat = table.insert, table.remove, table.sort, table.setn, table.concat
 local RO = 'Attempt to modify a readonly table'
 
-local readonly = real_setmetatable({}, { __mode = 'k' })
+-- proxy -> the real table it shows (weak: views die with their tables).
+local real_of = real_setmetatable({}, { __mode = 'k' })
+-- real table -> its one read-only view.
+local view_of = real_setmetatable({}, { __mode = 'kv' })
 
 local function refuse() error(RO, 2) end
 
--- A read-only view of t (also a read-only view of its metatable).
-local function protect(t)
+-- The read-only view of t: an empty proxy reading through to t. Its
+-- metatable, as getmetatable shows it, is itself a view whose table-valued
+-- fields are views too, so no path leads back to a writable real table.
+local protect
+local function deep_view(t)
+  return real_setmetatable({}, {
+    __index = function(_, k)
+      local v = t[k]
+      if type(v) == 'table' then return protect(v) end
+      return v
+    end,
+    __newindex = refuse,
+    __metatable = false,
+  })
+end
+protect = function(t)
+  if real_of[t] then return t end
+  local existing = view_of[t]
+  if existing then return existing end
   local proxy = {}
-  local mt = { __index = t, __newindex = function() error(RO, 2) end }
-  local mt_view = real_setmetatable({}, { __index = mt, __newindex = function() error(RO, 2) end, __metatable = false })
-  readonly[mt_view] = true
+  local mt = { __index = t, __newindex = refuse }
+  local mt_view = deep_view(mt)
+  real_of[mt_view] = mt
   mt.__metatable = mt_view
-  readonly[proxy] = true
+  real_of[proxy] = t
+  view_of[t] = proxy
   return real_setmetatable(proxy, mt)
 end
 
+-- Builtins that could write through a view refuse it (Redis raises from
+-- the C function, so the message has no position).
 local function guard(f)
   return function(t, ...)
-    if readonly[t] then error(RO, 2) end
+    if real_of[t] then error(RO, 0) end
     return f(t, ...)
   end
 end
-
--- Builtins that could write through a proxy.
 R.rawset = guard(rawset)
 R.setmetatable = guard(real_setmetatable)
 table.insert = guard(tinsert)
 table.remove = guard(tremove)
 table.sort = guard(tsort)
 table.setn = guard(tsetn)
-local real_setfenv = setfenv
-R.setfenv = function(f, t)
-  if f == 0 then error(RO, 2) end
-  return real_setfenv(f, t)
+-- Reading builtins read the real table behind a view.
+local real_next, real_pairs, real_ipairs = next, pairs, ipairs
+R.rawget = function(t, k) return rawget(real_of[t] or t, k) end
+R.next = function(t, k) return real_next(real_of[t] or t, k) end
+R.pairs = function(t)
+  if real_of[t] then return R.next, t, nil end
+  return real_pairs(t)
 end
+R.ipairs = function(t) return real_ipairs(real_of[t] or t) end
+-- Function environments would hand out the real globals (Redis 7.0.15
+-- has neither function).
+R.getfenv, R.setfenv = nil, nil
 
 -- Compiled code only: precompiled chunks are refused (loadstring answers nil).
 R.loadstring = function(s, name)
@@ -180,7 +208,7 @@ R.print, R.loadfile, R.dofile, R.module, R.require, R.package, R.os, R.io = nil
 -- Reading a global that does not exist is an error.
 real_setmetatable(R, {
   __index = function(_, name)
-    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 0)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
   __metatable = false,
 })
@@ -190,7 +218,7 @@ for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'redis', 'cjson'
 end
 -- String methods: ("x"):upper() keeps working, the metatable cannot change.
 local string_mt = getmetatable('')
-if string_mt then string_mt.__metatable = protect(string_mt) end
+if string_mt then string_mt.__metatable = deep_view(string_mt) end
 
 -- What FUNCTION LOAD's code sees: only redis.register_function, redis.log
 -- and the version fields (Redis's "load library globals").

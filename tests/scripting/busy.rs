@@ -114,7 +114,6 @@ fn a_script_that_wrote_is_unkillable() {
 }
 
 #[test]
-#[ignore = "server bug: SHUTDOWN NOSAVE during a busy script closes the listener but the process never exits; see the report"]
 fn shutdown_nosave_ends_the_server_during_a_busy_script() {
     let mut p = Proc::start();
     let (mut a, mut b) = (p.raw(), p.raw());
@@ -126,7 +125,6 @@ fn shutdown_nosave_ends_the_server_during_a_busy_script() {
 }
 
 #[test]
-#[ignore = "server bug: SHUTDOWN NOSAVE during a busy script closes the listener but the process never exits; see the report"]
 fn shutdown_nosave_ends_the_server_during_an_unkillable_script() {
     let mut p = Proc::start();
     let (mut a, mut b) = (p.raw(), p.raw());

@@ -128,7 +128,6 @@ fn nothing_leaks_between_scripts() {
 /// Found while writing these tests; Redis 7.0 (and the installed 7.0.15)
 /// answer as asserted.
 #[test]
-#[ignore = "server bug: the sandbox can be escaped through metatables and function environments (the real string, cjson and globals tables are reachable and writable); see the report"]
 fn nothing_leaks_through_metatables_or_function_environments() {
     let s = Server::start(&[]);
     let mut r = s.raw();
@@ -167,7 +166,6 @@ fn nothing_leaks_through_metatables_or_function_environments() {
 /// Found while writing these tests; the texts are the installed Redis
 /// 7.0.15's.
 #[test]
-#[ignore = "server bug: error texts differ from Redis for unknown globals and rawset/setmetatable on _G, and rawget(_G, name) misses the libraries; see the report"]
 fn error_texts_for_protected_tables_match_redis() {
     let s = Server::start(&[]);
     let mut r = s.raw();
