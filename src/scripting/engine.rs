@@ -181,7 +181,6 @@ pub struct Engine {
     real_globals: Table,
     /// The real `redis` library table (scripts see a read-only view).
     redis: Table,
-    stub: Function,
     runner: Function,
     /// Switches the globals to FUNCTION LOAD's restricted view and back.
     set_load_mode: Function,
@@ -219,9 +218,6 @@ impl Engine {
         let real_globals = lua.globals();
         lua.set_app_data(Rand48::default());
         let host = lua.create_table()?;
-        let stub = lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
-            raise("redis.call/pcall can only be called inside a script invocation")
-        })?;
         host.raw_set("describe", lua.create_function(|lua, v: Value| describe(lua, v))?)?;
         host.raw_set(
             "rand",
@@ -286,14 +282,24 @@ impl Engine {
             lua,
             real_globals,
             redis,
-            stub,
             runner,
             set_load_mode,
             scripts: IndexMap::new(),
             body_bytes: 0,
             runs: 0,
         };
-        engine.set_redis_fns(std::array::from_fn(|_| engine.stub.clone()))?;
+        let call = engine.lua.create_function(|lua, args: MultiValue| {
+            with_host(|h| host_call(lua, h, args))?.map_err(mlua::Error::external)
+        })?;
+        let pcall =
+            engine.lua.create_function(|lua, args: MultiValue| match with_host(|h| host_call(lua, h, args))? {
+                Ok(v) => Ok(v),
+                Err(e) => describe(lua, Value::Error(Box::new(mlua::Error::external(e)))),
+            })?;
+        let setresp = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_setresp(h, args)))?;
+        let set_repl = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_set_repl(h, args)))?;
+        let acl = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_acl_check(h, args)))?;
+        engine.set_redis_fns([call, pcall, setresp, set_repl, acl])?;
         engine.lua.gc_collect()?;
         Ok(engine)
     }
@@ -425,31 +431,13 @@ impl Engine {
         if hooked {
             self.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         }
-        let host = std::cell::RefCell::new(host);
-        let result = self.lua.scope(|scope| {
-            let h = &host;
-            let call =
-                scope.create_function(move |lua, args: MultiValue| match host_call(lua, *h.borrow_mut(), args)? {
-                    Ok(v) => Ok(v),
-                    Err(e) => Err(mlua::Error::external(e)),
-                })?;
-            let pcall =
-                scope.create_function(move |lua, args: MultiValue| match host_call(lua, *h.borrow_mut(), args)? {
-                    Ok(v) => Ok(v),
-                    Err(e) => describe(lua, Value::Error(Box::new(mlua::Error::external(e)))),
-                })?;
-            let setresp = scope.create_function(move |_, args: MultiValue| host_setresp(*h.borrow_mut(), args))?;
-            let set_repl = scope.create_function(move |_, args: MultiValue| host_set_repl(*h.borrow_mut(), args))?;
-            let acl = scope.create_function(move |_, args: MultiValue| host_acl_check(*h.borrow_mut(), args))?;
-            self.set_redis_fns([call, pcall, setresp, set_repl, acl])?;
-            let out = match args {
+        let result = {
+            let _bound = HostBinding::bind(&mut *host);
+            match args {
                 None => self.runner.call::<MultiValue>(func),
                 Some((k, a)) => self.runner.call::<MultiValue>((func, k, a)),
-            };
-            self.set_redis_fns(std::array::from_fn(|_| self.stub.clone()))?;
-            out
-        });
-        let host = host.into_inner();
+            }
+        };
         if hooked {
             self.set_hook(None, 0, 0);
         }
@@ -512,7 +500,7 @@ impl Engine {
     }
 
     /// Installs the run's `redis.call`, `pcall`, `setresp`, `set_repl`
-    /// and `acl_check_cmd` (stubs outside runs).
+    /// and `acl_check_cmd` (they find the run's host through [`HOST`]).
     fn set_redis_fns(&self, fns: [Function; 5]) -> mlua::Result<()> {
         for (name, f) in ["call", "pcall", "setresp", "set_repl", "acl_check_cmd"].into_iter().zip(fns) {
             self.redis.raw_set(name, f)?;
@@ -569,6 +557,54 @@ fn version_num(v: &str) -> i64 {
     let mut parts = v.split('.').map(|p| p.parse::<i64>().unwrap_or(0));
     let (a, b, c) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (a << 16) | (b << 8) | c
+}
+
+thread_local! {
+    /// The host of the script running on this thread (set by
+    /// [`HostBinding`] for the duration of one run): `redis.call` and
+    /// friends are created once and find their host here, instead of being
+    /// created for every run.
+    static HOST: std::cell::Cell<Option<*mut (dyn Host + 'static)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes a host current on this thread while it lives.
+struct HostBinding;
+
+impl HostBinding {
+    fn bind(host: &mut dyn Host) -> HostBinding {
+        let ptr: *mut (dyn Host + '_) = host;
+        // SAFETY: only the lifetime is erased; the pointer is cleared when
+        // the binding drops, before the borrow it came from ends, and it is
+        // only dereferenced on this thread while the binding lives.
+        let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
+        HOST.with(|h| h.set(Some(ptr)));
+        HostBinding
+    }
+}
+
+impl Drop for HostBinding {
+    fn drop(&mut self) {
+        HOST.with(|h| h.set(None));
+    }
+}
+
+/// Runs `f` with the current host, or raises Redis's error outside a run.
+fn with_host<R>(f: impl FnOnce(&mut dyn Host) -> mlua::Result<R>) -> mlua::Result<R> {
+    match HOST.with(|h| h.take()) {
+        None => raise("redis.call/pcall can only be called inside a script invocation"),
+        Some(ptr) => {
+            // Taken out while in use, so a nested call cannot alias it.
+            struct Restore(*mut (dyn Host + 'static));
+            impl Drop for Restore {
+                fn drop(&mut self) {
+                    HOST.with(|h| h.set(Some(self.0)));
+                }
+            }
+            let _restore = Restore(ptr);
+            // SAFETY: set by a live HostBinding on this thread (see there).
+            f(unsafe { &mut *ptr })
+        }
+    }
 }
 
 /// An error raised from Rust as a Redis error table: the prelude's error
