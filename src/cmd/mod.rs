@@ -155,6 +155,13 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     if crate::scripting::RUN.is_running() && !scripting::allowed_while_busy(spec, args) {
         if let Some(busy) = crate::scripting::RUN.busy_reply() {
             info::stats::record_rejected(spec, args);
+            // As Redis's rejectCommand: a refused EXEC aborts the
+            // transaction; any other refused command inside MULTI dooms it.
+            if spec.name == "exec" && client.multi.is_some() {
+                transaction::discard_state(srv, client);
+                let Reply::Error(msg) = &busy else { return busy };
+                return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
+            }
             if client.multi.is_some() {
                 client.multi_error = true;
             }
