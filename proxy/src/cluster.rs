@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::config::{AutoEject, ClusterConfig, ServerSpec};
 use crate::pool::Backend;
 use crate::ring::Ring;
+use crate::scripts::ScriptCache;
 
 /// One version of the server list and its ring.
 pub struct Topology {
@@ -107,6 +108,8 @@ pub struct Cluster {
     pub port: u16,
     /// Client configuration for `"tls": true` servers (`None`: such entries are refused).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Lua script bodies seen, by SHA1 (`scripts.rs`).
+    pub scripts: ScriptCache,
     next_client: AtomicU64,
 }
 
@@ -129,6 +132,7 @@ impl Cluster {
             started: Instant::now(),
             port,
             tls,
+            scripts: ScriptCache::default(),
             next_client: AtomicU64::new(1),
         });
         c.stats.reloads.fetch_add(1, Ordering::Relaxed);

@@ -42,11 +42,12 @@ use crate::router::{answer, error_bytes, reply_bytes, Flow, Pending, Router};
 /// Servers the SCAN cursor can tell apart (must be ≥ `config::MAX_SERVERS`).
 const SCAN_SERVERS: u64 = 1024;
 
-type Waiting = Vec<oneshot::Receiver<Answer>>;
+/// The answers of a fan-out, in server order.
+pub(crate) type Waiting = Vec<oneshot::Receiver<Answer>>;
 
 /// A server's answer as a frame; `Err` holds the bytes to answer instead
 /// (the server's own error reply, or the proxy's error naming it).
-async fn frame_of(rx: oneshot::Receiver<Answer>) -> Result<Frame, Bytes> {
+pub(crate) async fn frame_of(rx: oneshot::Receiver<Answer>) -> Result<Frame, Bytes> {
     match answer(rx).await {
         Err(e) => Err(error_bytes(&e)),
         Ok(r) => match r.frame {
@@ -57,7 +58,8 @@ async fn frame_of(rx: oneshot::Receiver<Answer>) -> Result<Frame, Bytes> {
     }
 }
 
-fn unexpected() -> Bytes {
+/// The error for a reply of the wrong shape.
+pub(crate) fn unexpected() -> Bytes {
     error_bytes("ERR proxy: unexpected reply from a server")
 }
 
@@ -89,7 +91,7 @@ async fn sum(waiting: Waiting) -> Bytes {
 }
 
 /// `+OK` when every server said OK, else the first error.
-async fn all_ok(waiting: Waiting) -> Bytes {
+pub(crate) async fn all_ok(waiting: Waiting) -> Bytes {
     for rx in waiting {
         match frame_of(rx).await {
             Ok(Frame::Simple(_)) => {}
@@ -212,7 +214,8 @@ impl Router {
         self.topo.live().cloned().collect()
     }
 
-    async fn to_all(&self, servers: &[Arc<Backend>], args: &[Bytes]) -> Waiting {
+    /// Sends `args` to every server in `servers` (answers decoded).
+    pub(crate) async fn to_all(&self, servers: &[Arc<Backend>], args: &[Bytes]) -> Waiting {
         let mut data = BytesMut::new();
         encode_command(args, &mut data);
         let data = data.freeze();
@@ -223,7 +226,8 @@ impl Router {
         waiting
     }
 
-    async fn later(&mut self, f: impl Future<Output = Bytes> + Send + 'static) -> Flow {
+    /// Queues a reply still being computed.
+    pub(crate) async fn later(&mut self, f: impl Future<Output = Bytes> + Send + 'static) -> Flow {
         self.flow(Pending::Future(Box::pin(f))).await
     }
 

@@ -22,6 +22,8 @@ mod local;
 mod pool;
 mod ring;
 mod router;
+mod scripting;
+mod scripts;
 mod session;
 mod tls;
 mod txn;

@@ -181,6 +181,8 @@ pub struct Backend {
     pub stats: BackendStats,
     timeout: Duration,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Pooled connections opened so far (see [`Backend::epoch`]).
+    epoch: AtomicU64,
 }
 
 impl Backend {
@@ -197,7 +199,23 @@ impl Backend {
             stats: BackendStats::default(),
             timeout,
             tls,
+            epoch: AtomicU64::new(0),
         }
+    }
+
+    /// How many pooled connections were opened to this server so far.
+    /// Whatever the proxy noted about the server's state (which scripts it
+    /// holds, `scripts.rs`) is stale once this moves: the server may have
+    /// restarted since. Moves only while the pools fill and after a pooled
+    /// connection broke. O(1).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Moves the epoch as a new pooled connection would.
+    #[cfg(test)]
+    pub fn bump_epoch_for_test(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The error line a client gets when this server cannot answer.
@@ -230,6 +248,7 @@ impl Backend {
         // First use of `db` here: the pool is added once the server accepted it.
         self.not_in_backoff()?;
         let conn = Arc::new(self.connect(proto, true, db).await?);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         let Ok(mut m) = self.db_pools.lock() else { return Ok(conn) };
         let pool = m.entry((p, db)).or_insert_with(|| new_pool(self.conns)).clone();
         drop(m);
@@ -257,6 +276,7 @@ impl Backend {
         }
         self.not_in_backoff()?;
         let conn = Arc::new(self.connect(proto, true, db).await?);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut g) = s.conn.lock() {
             *g = Some(conn.clone());
         }

@@ -15,6 +15,10 @@
 //!   fan out to every server on the ring (`fanout.rs`).
 //! - PING, ECHO, HELLO, AUTH, CLIENT, SELECT, QUIT, RESET and COMMAND are
 //!   answered by the proxy (`local.rs`).
+//! - EVAL, EVALSHA (their `_RO` forms) and FCALL go to the server of their
+//!   keys like any keyed command; SCRIPT and FUNCTION fan out where they
+//!   must (`scripting.rs`: also the proxy's memory of script bodies, which
+//!   spares clients NOSCRIPT on a server new to a script).
 //! - MULTI … EXEC, WATCH, UNWATCH and DISCARD: `txn.rs` (MULTI is sent as
 //!   one batch to the server of its keys; WATCH holds a connection of the
 //!   client's own to the watched server until EXEC).
@@ -240,6 +244,17 @@ impl Router {
         Ok(found.cloned())
     }
 
+    /// The server for a command with keys: the one holding all of them, or
+    /// without keys the first server on the ring; `Err` with the error line
+    /// (CROSSSLOT, no server). O(keys × log points).
+    pub(crate) fn key_server(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Result<Arc<Backend>, String> {
+        let target = match spec.key_positions(args) {
+            Some(pos) => self.server_of(pos.iter().map(|&i| &args[i]))?,
+            None => None,
+        };
+        target.or_else(|| self.any_server()).ok_or_else(|| "ERR proxy: no server is available".to_string())
+    }
+
     /// Handles one request.
     pub async fn handle(&mut self, args: Vec<Bytes>) -> Flow {
         self.cluster.stats.commands.fetch_add(1, Ordering::Relaxed);
@@ -282,7 +297,10 @@ impl Router {
                 Some(b) => self.forward(&b, &args).await,
                 None => self.error("ERR proxy: no server is available").await,
             },
-            "move" | "swapdb" | "shutdown" | "debug" | "function" | "latency" | "wait" => {
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => self.eval(spec, &args).await,
+            "script" => self.script(&args).await,
+            "function" => self.function(&args).await,
+            "move" | "swapdb" | "shutdown" | "debug" | "latency" | "wait" => {
                 self.error(&format!("ERR proxy: '{name}' is not supported by the proxy")).await
             }
             _ if spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS) => self.keyed(spec, &args).await,
@@ -292,16 +310,8 @@ impl Router {
 
     /// A command whose keys must all live on one server.
     async fn keyed(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
-        let target = match spec.key_positions(args) {
-            Some(pos) => self.server_of(pos.iter().map(|&i| &args[i])),
-            None => Ok(None),
-        };
-        let b = match target {
-            Ok(Some(b)) => b,
-            Ok(None) => match self.any_server() {
-                Some(b) => b,
-                None => return self.error("ERR proxy: no server is available").await,
-            },
+        let b = match self.key_server(spec, args) {
+            Ok(b) => b,
             Err(e) => return self.error(&e).await,
         };
         if spec.has(flags::BLOCKING) {

@@ -115,6 +115,10 @@ impl Router {
             return self.reply(Reply::Status("QUEUED")).await;
         }
         let name = spec.alias_of.unwrap_or(spec.name);
+        if matches!(name, "eval" | "eval_ro") {
+            // Its body serves later EVALSHAs (scripting.rs); no server is noted as holding it yet.
+            self.cluster.scripts.remember(&args[1]);
+        }
         let keyless_ok = matches!(name, "ping" | "echo" | "time" | "unwatch");
         let mut keys = Vec::new();
         let target = if spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS) {
