@@ -32,6 +32,28 @@ struct ScriptHost<'c, 'a> {
     oom_at_start: bool,
     /// The protocol of the script's calls.
     resp: u8,
+    /// The script's error reply is one already counted (see [`Host::error_already_counted`]).
+    error_counted: bool,
+}
+
+impl ScriptHost<'_, '_> {
+    /// Counts an error of a command the script called, as Redis counts
+    /// errors of commands run from scripts (and then not the script's).
+    fn count_error(&self, msg: &str) {
+        self.ctx.srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        super::info::stats::record_error(msg);
+    }
+
+    /// A refusal before the command ran: counted as rejected, and as an error.
+    fn reject(&self, spec: &'static CommandSpec, argv: &[Bytes], text: String) -> Result<Reply, String> {
+        super::info::stats::record_rejected(spec, argv);
+        let code = match text.strip_prefix('-') {
+            Some(t) => t.to_string(),
+            None => format!("ERR {text}"),
+        };
+        self.count_error(&code);
+        Err(text)
+    }
 }
 
 impl Host for ScriptHost<'_, '_> {
@@ -40,27 +62,29 @@ impl Host for ScriptHost<'_, '_> {
             return Err("Unknown Redis command called from script".into());
         };
         if !spec.arity_ok(argv.len()) {
-            return Err("Wrong number of args calling Redis command from script".into());
+            return self.reject(spec, &argv, "Wrong number of args calling Redis command from script".into());
         }
         if table::denied_in_scripts(spec, &argv) {
-            return Err("This Redis command is not allowed from script".into());
+            return self.reject(spec, &argv, "This Redis command is not allowed from script".into());
         }
-        let ctx = &mut *self.ctx;
-        crate::acl::check_from_script(ctx.srv, ctx.client, spec, &argv)?;
+        if let Err(e) = crate::acl::check_from_script(self.ctx.srv, self.ctx.client, spec, &argv) {
+            return self.reject(spec, &argv, e);
+        }
         let wrote = RUN.wrote.load(Ordering::Relaxed);
         if spec.has(WRITE) {
             if self.read_only {
-                return Err("Write commands are not allowed from read-only scripts.".into());
+                return self.reject(spec, &argv, "Write commands are not allowed from read-only scripts.".into());
             }
             if !wrote {
-                if let Some(Reply::Error(e)) = ctx.srv.persist.write_refusal() {
-                    return Err(format!("-{e}"));
+                if let Some(Reply::Error(e)) = self.ctx.srv.persist.write_refusal() {
+                    return self.reject(spec, &argv, format!("-{e}"));
                 }
             }
         }
         if !self.allow_oom && !wrote && self.oom_at_start && spec.has(DENYOOM) {
-            return Err("-OOM command not allowed when used memory > 'maxmemory'.".into());
+            return self.reject(spec, &argv, "-OOM command not allowed when used memory > 'maxmemory'.".into());
         }
+        let ctx = &mut *self.ctx;
         if spec.has(WRITE) {
             RUN.wrote.store(true, Ordering::Relaxed);
         }
@@ -71,7 +95,14 @@ impl Host for ScriptHost<'_, '_> {
         if let Some(block) = ctx.client.block.take() {
             return Ok(block.timeout_reply);
         }
+        if let Reply::Error(msg) = &reply {
+            self.count_error(msg);
+        }
         Ok(reply)
+    }
+
+    fn error_already_counted(&mut self) {
+        self.error_counted = true;
     }
 
     fn resp(&self) -> u8 {
@@ -161,10 +192,12 @@ pub(crate) fn run_script(
         allow_oom: !compat && script_flags & sflags::ALLOW_OOM != 0,
         oom_at_start: oom,
         resp: 2,
+        error_counted: false,
     };
     RUN.begin(eval, threshold);
     let reply = f(&mut host);
     RUN.end();
+    let error_counted = host.error_counted;
     ctx.client.db = saved_db;
     ctx.ks.db = saved_db;
     ctx.client.resp = saved_resp;
@@ -174,7 +207,10 @@ pub(crate) fn run_script(
         ctx.srv.persist.propagate_script(ctx.client);
     }
     match reply {
-        Reply::Error(_) => Err(reply),
+        Reply::Error(_) => {
+            ctx.client.error_counted = error_counted;
+            Err(reply)
+        }
         r => Ok(r),
     }
 }

@@ -40,6 +40,21 @@ pub trait Host {
     /// `redis.acl_check_cmd`: whether the user may run `args`; `None` if
     /// the command does not exist.
     fn acl_check(&mut self, args: &[Bytes]) -> Option<bool>;
+    /// The script's error reply repeats an error already counted in the
+    /// error statistics (a command's error it passed on): do not count it
+    /// again, as Redis's `ignore_error_stats_update`.
+    fn error_already_counted(&mut self) {}
+}
+
+/// Whether a value is an error table already counted in the statistics.
+fn counted_error(value: &Value) -> bool {
+    match value {
+        Value::Table(t) => {
+            matches!(t.raw_get::<Value>("err"), Ok(Value::String(_)))
+                && matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true)))
+        }
+        _ => false,
+    }
 }
 
 /// One cached script.
@@ -460,7 +475,13 @@ impl Engine {
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
         if ok {
+            if counted_error(&value) {
+                host.error_already_counted();
+            }
             return lua_to_reply(&value, host.resp());
+        }
+        if counted_error(&value) {
+            host.error_already_counted();
         }
         failure_reply(&value, label)
     }

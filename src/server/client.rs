@@ -205,6 +205,9 @@ pub struct ClientState {
     /// Running inside a script (`redis.call`): set-order-dependent replies
     /// are made deterministic (SORT BY nosort).
     pub in_script: bool,
+    /// The error reply about to be sent was already counted in the error
+    /// statistics (a script passing on a command's error): not again.
+    pub error_counted: bool,
     /// `CLIENT REPLY` state.
     pub reply_mode: ReplyMode,
     /// Close the connection after writing the pending replies (QUIT, protocol error).
@@ -238,6 +241,7 @@ impl ClientState {
             parked: None,
             in_exec: false,
             in_script: false,
+            error_counted: false,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             authenticated,

@@ -180,8 +180,10 @@ pub async fn serve<S>(
 /// Encodes a reply unless `CLIENT REPLY` says otherwise.
 fn emit(srv: &Server, client: &mut ClientState, reply: &Reply, out: &mut BytesMut) {
     if let Reply::Error(msg) = reply {
-        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-        crate::cmd::info::stats::record_error(msg);
+        if !std::mem::take(&mut client.error_counted) {
+            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            crate::cmd::info::stats::record_error(msg);
+        }
     }
     match client.reply_mode {
         ReplyMode::On => encode(reply, client.resp, out),
