@@ -401,11 +401,7 @@ impl Engine {
         let Some(func) = self.scripts.get(sha).map(|s| s.func.clone()) else {
             return Reply::err("NOSCRIPT No matching script. Please use EVAL.");
         };
-        let set_args = |k: Table, a: Table| -> mlua::Result<()> {
-            self.real_globals.raw_set("KEYS", k)?;
-            self.real_globals.raw_set("ARGV", a)
-        };
-        let reply = match self.arrays(keys, argv).and_then(|(k, a)| set_args(k, a)) {
+        let reply = match self.set_key_arrays(keys, argv) {
             Ok(()) => self.execute(func, None, sha, host),
             Err(e) => Reply::Error(format!("ERR Error running script {sha}, {}", lua_error_text(&e))),
         };
@@ -427,6 +423,26 @@ impl Engine {
         match self.arrays(keys, argv) {
             Ok(args) => self.execute(func.clone(), Some(args), name, host),
             Err(e) => Reply::Error(format!("ERR Error running script {name}, {}", lua_error_text(&e))),
+        }
+    }
+
+    /// Sets the `KEYS` and `ARGV` globals of an EVAL run, built directly on
+    /// the Lua stack (one string per argument, no per-value handles).
+    fn set_key_arrays(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
+        // SAFETY: the closure only pushes what it pops back into the table
+        // passed as its one argument (the real globals) and grows the stack
+        // by at most 3 slots, which `exec_raw` has checked room for.
+        unsafe {
+            self.lua.exec_raw::<()>(self.real_globals.clone(), |state| {
+                for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
+                    ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti(state, -2, (i + 1) as _);
+                    }
+                    ffi::lua_setfield(state, 1, name.as_ptr());
+                }
+            })
         }
     }
 
