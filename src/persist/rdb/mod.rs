@@ -27,9 +27,9 @@
 //! key).
 
 mod crc64;
-mod functions;
 mod elements;
 mod encodings;
+mod functions;
 mod input;
 mod intset;
 mod listpack;
