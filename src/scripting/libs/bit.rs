@@ -8,14 +8,12 @@
 //! gives well-defined (if odd) bits for huge values, infinities and NaNs.
 //! That conversion is reproduced exactly, as are LuaBitOp's error messages.
 
-pub(super) mod cfunction;
-
 #[cfg(test)]
 mod tests;
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use cfunction::{create, to_number, type_name, LibError, LibResult};
+use super::cfunction::{arg, create, to_number, type_name, LibResult, Outcome, Raise};
 
 /// 2^52 + 2^51: adding it to a double moves the integer part (rounded to
 /// nearest-even) into the low bits of the mantissa.
@@ -33,35 +31,37 @@ fn number_bits(n: f64) -> u32 {
 
 /// The bits of argument `narg` (1-based), or LuaBitOp's "number expected"
 /// error for a value that is not a number nor a numeric string.
-fn bit_arg(lua: &Lua, args: &MultiValue, narg: usize) -> LibResult<u32> {
-    let value = args.get(narg - 1);
+fn bit_arg(lua: &Lua, args: &MultiValue, narg: i32) -> LibResult<u32> {
+    let value = arg(args, narg);
     match value {
         Some(v) => match to_number(lua, v)? {
             Some(n) => Ok(number_bits(n)),
-            None => Err(LibError::type_error(narg, "number", type_name(value))),
+            None => Err(Raise::type_error(narg, "number", type_name(value))),
         },
-        None => Err(LibError::type_error(narg, "number", type_name(None))),
+        None => Err(Raise::type_error(narg, "number", type_name(None))),
     }
 }
 
 /// The result of a bit operation: the 32 bits read as a signed integer.
-fn ret(b: u32) -> LibResult<MultiValue> {
-    Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(b as i32))]))
+fn ret(b: u32) -> LibResult<Outcome> {
+    Ok(Outcome::one(Value::Integer(i64::from(b as i32))))
 }
 
 /// `band`, `bor`, `bxor`: the first argument combined with all others,
 /// checked from the last one down (so the error names the last bad one,
 /// unless the first is bad).
-fn fold(lua: &Lua, args: &MultiValue, op: fn(u32, u32) -> u32) -> LibResult<MultiValue> {
+fn fold(lua: &Lua, args: &MultiValue, op: fn(u32, u32) -> u32) -> LibResult<Outcome> {
     let mut b = bit_arg(lua, args, 1)?;
-    for narg in (2..=args.len()).rev() {
+    // A call has far fewer than `i32::MAX` arguments.
+    let nargs = i32::try_from(args.len()).unwrap_or(i32::MAX);
+    for narg in (2..=nargs).rev() {
         b = op(b, bit_arg(lua, args, narg)?);
     }
     ret(b)
 }
 
 /// `lshift` and friends: the first argument shifted by the second modulo 32.
-fn shift(lua: &Lua, args: &MultiValue, op: fn(u32, u32) -> u32) -> LibResult<MultiValue> {
+fn shift(lua: &Lua, args: &MultiValue, op: fn(u32, u32) -> u32) -> LibResult<Outcome> {
     let b = bit_arg(lua, args, 1)?;
     let n = bit_arg(lua, args, 2)? & 31;
     ret(op(b, n))
@@ -69,7 +69,7 @@ fn shift(lua: &Lua, args: &MultiValue, op: fn(u32, u32) -> u32) -> LibResult<Mul
 
 /// `tohex(x [, n])`: the low `|n|` hex digits of `x` (at most 8, default
 /// 8), upper case when `n` is negative.
-fn tohex(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
+fn tohex(lua: &Lua, args: &MultiValue) -> LibResult<Outcome> {
     let mut b = bit_arg(lua, args, 1)?;
     let n = if args.len() < 2 { 8 } else { bit_arg(lua, args, 2)? as i32 };
     let digits: &[u8; 16] = if n < 0 { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
@@ -81,7 +81,7 @@ fn tohex(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
         *slot = digits[(b & 15) as usize];
         b >>= 4;
     }
-    Ok(MultiValue::from_vec(vec![Value::String(lua.create_string(out)?)]))
+    Ok(Outcome::one(Value::String(lua.create_string(out)?)))
 }
 
 /// Builds the `bit` table: `tobit`, `bnot`, `band`, `bor`, `bxor`,
@@ -89,7 +89,7 @@ fn tohex(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
 /// behaving (results and error messages) as LuaBitOp 1.0.2 in Redis 7.0.
 pub fn open(lua: &Lua) -> mlua::Result<Table> {
     let table = lua.create_table()?;
-    let add = |name: &str, f: fn(&Lua, MultiValue) -> LibResult<MultiValue>| table.raw_set(name, create(lua, f)?);
+    let add = |name: &str, f: fn(&Lua, MultiValue) -> LibResult<Outcome>| table.raw_set(name, create(lua, None, f)?);
     add("tobit", |lua, args| ret(bit_arg(lua, &args, 1)?))?;
     add("bnot", |lua, args| ret(!bit_arg(lua, &args, 1)?))?;
     add("band", |lua, args| fold(lua, &args, |a, b| a & b))?;

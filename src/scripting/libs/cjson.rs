@@ -14,7 +14,6 @@
 
 mod decode;
 mod encode;
-pub(super) mod shim;
 mod strtod;
 
 #[cfg(test)]
@@ -25,7 +24,7 @@ use std::sync::Arc;
 use mlua::{Lua, MultiValue, Table, Value};
 use parking_lot::Mutex;
 
-use shim::{arg, check_integer, check_string, create, LibResult, Outcome, Raise};
+use super::cfunction::{arg, check_integer, check_string, create, LibResult, Outcome, Raise};
 
 /// The settings of one `cjson` table, with lua-cjson's defaults.
 #[derive(Clone, Copy, Debug)]

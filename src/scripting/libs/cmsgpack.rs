@@ -19,7 +19,7 @@ mod tests;
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::cjson::shim::{
+use super::cfunction::{
     self, c_to_i32, c_to_i64, check_integer, check_string, opt_integer, LibResult, Outcome, Raise, Results, TableStack,
     MAX_C_STACK,
 };
@@ -35,10 +35,10 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     let module = lua.create_table()?;
     // `pack` checks room for its arguments first: 2 * nargs slots.
     let pack_limit = Some((MAX_C_STACK / 2, "Too many arguments for MessagePack pack."));
-    module.raw_set("pack", shim::create(lua, pack_limit, pack)?)?;
-    module.raw_set("unpack", shim::create(lua, None, unpack)?)?;
-    module.raw_set("unpack_one", shim::create(lua, None, unpack_one)?)?;
-    module.raw_set("unpack_limit", shim::create(lua, None, unpack_limit)?)?;
+    module.raw_set("pack", cfunction::create(lua, pack_limit, pack)?)?;
+    module.raw_set("unpack", cfunction::create(lua, None, unpack)?)?;
+    module.raw_set("unpack_one", cfunction::create(lua, None, unpack_one)?)?;
+    module.raw_set("unpack_limit", cfunction::create(lua, None, unpack_limit)?)?;
     module.raw_set("_NAME", "cmsgpack")?;
     module.raw_set("_VERSION", "lua-cmsgpack 0.4.0")?;
     module.raw_set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
@@ -197,7 +197,7 @@ fn scan(table: &Table) -> mlua::Result<Scan> {
     let mut kept: Vec<(i32, Value)> = Vec::new();
     table.for_each::<Value, Value>(|key, value| {
         pairs += 1;
-        match shim::number_of(&key) {
+        match cfunction::number_of(&key) {
             Some(n) if is_array && n > 0.0 && !n.is_infinite() && f64::from(c_to_i32(n)) == n => {
                 max = max.max(c_to_i32(n));
                 count = count.wrapping_add(1);

@@ -20,7 +20,7 @@ mod tests;
 
 use mlua::{BorrowedBytes, Lua, LuaString, MultiValue, Table, Value};
 
-use super::bit::cfunction::{create, to_number, to_string, type_name, LibError, LibResult, MAX_C_STACK};
+use super::cfunction::{arg, create, to_number, to_string, type_name, LibResult, Outcome, Raise, MAX_C_STACK};
 
 /// Largest `n` in `i[n]` / `I[n]`.
 const MAX_INT_SIZE: i32 = 32;
@@ -76,7 +76,7 @@ impl Format {
                 .unwrap_or(0)
                 .checked_mul(10)
                 .and_then(|v| v.checked_add(i32::from(c - b'0')))
-                .ok_or_else(|| LibError::error("integral size overflow"))?;
+                .ok_or_else(|| Raise::error("integral size overflow"))?;
             value = Some(next);
             self.at += 1;
         }
@@ -95,9 +95,7 @@ impl Format {
             b'i' | b'I' => {
                 let size = self.number(4)?;
                 if size > MAX_INT_SIZE {
-                    return Err(LibError::error(format!(
-                        "integral size {size} is larger than limit of {MAX_INT_SIZE}"
-                    )));
+                    return Err(Raise::error(format!("integral size {size} is larger than limit of {MAX_INT_SIZE}")));
                 }
                 non_negative(size)
             }
@@ -115,7 +113,7 @@ impl Format {
             b'!' => {
                 let align = self.number(MAX_ALIGN)?;
                 if align <= 0 || align & (align - 1) != 0 {
-                    return Err(LibError::error(format!("alignment {align} is not a power of 2")));
+                    return Err(Raise::error(format!("alignment {align} is not a power of 2")));
                 }
                 header.align = non_negative(align);
             }
@@ -123,7 +121,7 @@ impl Format {
                 let mut msg = b"invalid format option '".to_vec();
                 msg.push(opt);
                 msg.push(b'\'');
-                return Err(LibError::arg(1, msg));
+                return Err(Raise::arg(1, msg));
             }
         }
         Ok(())
@@ -174,21 +172,21 @@ fn truncate_u64(n: f64) -> u64 {
 /// The number at argument `narg` (1-based) as `luaL_checknumber` takes it.
 /// A missing argument reads as nil: `pack` leaves a nil right after its
 /// arguments, so that is what the C code finds there.
-fn number_arg(lua: &Lua, args: &MultiValue, narg: usize) -> LibResult<f64> {
-    let value = args.get(narg - 1);
+fn number_arg(lua: &Lua, args: &MultiValue, narg: i32) -> LibResult<f64> {
+    let value = arg(args, narg);
     match value {
-        Some(v) => to_number(lua, v)?.ok_or_else(|| LibError::type_error(narg, "number", type_name(value))),
-        None => Err(LibError::type_error(narg, "number", "nil")),
+        Some(v) => to_number(lua, v)?.ok_or_else(|| Raise::type_error(narg, "number", type_name(value))),
+        None => Err(Raise::type_error(narg, "number", "nil")),
     }
 }
 
 /// The string at argument `narg` as `luaL_checklstring` takes it (numbers
 /// are converted); `missing` is how a missing argument is named.
-fn string_arg(lua: &Lua, args: &MultiValue, narg: usize, missing: &str) -> LibResult<LuaString> {
-    let value = args.get(narg - 1);
+fn string_arg(lua: &Lua, args: &MultiValue, narg: i32, missing: &str) -> LibResult<LuaString> {
+    let value = arg(args, narg);
     match value {
-        Some(v) => to_string(lua, v)?.ok_or_else(|| LibError::type_error(narg, "string", type_name(value))),
-        None => Err(LibError::type_error(narg, "string", missing)),
+        Some(v) => to_string(lua, v)?.ok_or_else(|| Raise::type_error(narg, "string", type_name(value))),
+        None => Err(Raise::type_error(narg, "string", missing)),
     }
 }
 
@@ -269,7 +267,7 @@ fn pack(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
                 narg += 1;
                 let size = if size == 0 { s.len() } else { size };
                 // The C code names the argument after the string's.
-                let bytes = s.get(..size).ok_or_else(|| LibError::arg(narg, "string too short"))?;
+                let bytes = s.get(..size).ok_or_else(|| Raise::arg(narg, "string too short"))?;
                 out.extend_from_slice(bytes);
                 if opt == b's' {
                     out.push(0);
@@ -298,18 +296,18 @@ fn unpack(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
         None | Some(Value::Nil) => 1,
         Some(v) => match to_number(lua, v)? {
             Some(n) => truncate_i64(n),
-            None => return Err(LibError::type_error(3, "number", type_name(Some(v)))),
+            None => return Err(Raise::type_error(3, "number", type_name(Some(v)))),
         },
     };
     // The position is a size_t in the C code: negative offsets wrap around
     // (and are then past the end of any string).
     let mut pos = start as u64 as usize;
     if pos == 0 {
-        return Err(LibError::arg(3, "offset must be 1 or greater"));
+        return Err(Raise::arg(3, "offset must be 1 or greater"));
     }
     pos -= 1;
     let len = data.len();
-    let too_short = || LibError::arg(2, "data string too short");
+    let too_short = || Raise::arg(2, "data string too short");
     let mut header = Header::default();
     let mut results: Vec<Value> = Vec::new();
     while let Some(opt) = fmt.next_option() {
@@ -319,7 +317,7 @@ fn unpack(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
             return Err(too_short());
         }
         if args.len() + results.len() + 2 > MAX_C_STACK {
-            return Err(LibError::error("stack overflow (too many results)"));
+            return Err(Raise::error("stack overflow (too many results)"));
         }
         match opt {
             _ if is_integer_option(opt) => {
@@ -343,7 +341,7 @@ fn unpack(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
                         Some(v) => to_number(lua, v)?,
                         None => None,
                     };
-                    let n = previous.ok_or_else(|| LibError::error("format 'c0' needs a previous size"))?;
+                    let n = previous.ok_or_else(|| Raise::error("format 'c0' needs a previous size"))?;
                     results.pop();
                     size = truncate_u64(n) as usize;
                     if size > len || pos > len - size {
@@ -355,8 +353,7 @@ fn unpack(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
             }
             b's' => {
                 let rest = data.get(pos..).ok_or_else(too_short)?;
-                let end =
-                    rest.iter().position(|&b| b == 0).ok_or_else(|| LibError::error("unfinished string in data"))?;
+                let end = rest.iter().position(|&b| b == 0).ok_or_else(|| Raise::error("unfinished string in data"))?;
                 results.push(Value::String(lua.create_string(&rest[..end])?));
                 size = end + 1;
             }
@@ -377,10 +374,10 @@ fn size(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
         let size = fmt.size_of(opt)?;
         pos = pos.wrapping_add(padding(pos, &header, opt, size));
         if opt == b's' {
-            return Err(LibError::arg(1, "option 's' has no fixed size"));
+            return Err(Raise::arg(1, "option 's' has no fixed size"));
         }
         if opt == b'c' && size == 0 {
-            return Err(LibError::arg(1, "option 'c0' has no fixed size"));
+            return Err(Raise::arg(1, "option 'c0' has no fixed size"));
         }
         // Letters and digits without a size are silently worth nothing.
         if !opt.is_ascii_alphanumeric() {
@@ -395,8 +392,8 @@ fn size(lua: &Lua, args: &MultiValue) -> LibResult<MultiValue> {
 /// (results and error messages) as the `struct` library in Redis 7.0.
 pub fn open(lua: &Lua) -> mlua::Result<Table> {
     let table = lua.create_table()?;
-    table.raw_set("pack", create(lua, |lua, args| pack(lua, &args))?)?;
-    table.raw_set("unpack", create(lua, |lua, args| unpack(lua, &args))?)?;
-    table.raw_set("size", create(lua, |lua, args| size(lua, &args))?)?;
+    table.raw_set("pack", create(lua, None, |lua, args| pack(lua, &args).map(Outcome::Values))?)?;
+    table.raw_set("unpack", create(lua, None, |lua, args| unpack(lua, &args).map(Outcome::Values))?)?;
+    table.raw_set("size", create(lua, None, |lua, args| size(lua, &args).map(Outcome::Values))?)?;
     Ok(table)
 }

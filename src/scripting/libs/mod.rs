@@ -4,6 +4,7 @@
 //! modules Redis embeds.
 
 pub mod bit;
+mod cfunction;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod lstruct;

@@ -1,7 +1,7 @@
 //! Outputs checked against redis-server 7.0.15 (`EVAL` of the same
 //! expressions, formatted by the same `show` prelude).
 
-use super::cfunction::testing::{check_all, eval, run};
+use crate::scripting::libs::cfunction::testing::shown::{check_all, eval, run};
 use mlua::Lua;
 
 fn state() -> Lua {

@@ -9,9 +9,9 @@
 
 use mlua::{Lua, Value};
 
-use super::shim::{LibResult, Raise, TableStack, MAX_C_STACK};
 use super::strtod::strtod;
 use super::Config;
+use crate::scripting::libs::cfunction::{LibResult, Raise, TableStack, MAX_C_STACK};
 
 /// What the tokenizer found.
 #[derive(Clone, Copy, PartialEq)]

@@ -7,8 +7,8 @@
 
 use mlua::{Lua, Table, Value};
 
-use super::shim::{c_to_i32, type_name, LibResult, Raise, TableStack, MAX_C_STACK};
 use super::Config;
+use crate::scripting::libs::cfunction::{c_to_i32, type_name, LibResult, Raise, TableStack, MAX_C_STACK};
 
 /// Values taken while scanning tables are kept to spare a lookup each, up
 /// to this many per table and `HELD_VALUES` in all (each holds an mlua

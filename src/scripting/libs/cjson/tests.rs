@@ -7,7 +7,8 @@ use mlua::Function;
 
 use super::encode::format_g;
 use super::strtod::strtod;
-use crate::scripting::libs::cjson::shim::testing::{run, state};
+use crate::scripting::libs::cfunction::testing::piped::run;
+use crate::scripting::libs::cfunction::testing::state;
 
 /// Errors are raised as strings, like a C function's `luaL_error`.
 #[test]

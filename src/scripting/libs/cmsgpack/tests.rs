@@ -1,7 +1,8 @@
 //! Reference outputs below were taken from redis-server 7.0.15 with the
 //! same expressions (see `testing::eval` for the output format).
 
-use crate::scripting::libs::cjson::shim::testing::{check_all, run, state};
+use crate::scripting::libs::cfunction::testing::piped::{check_all, run};
+use crate::scripting::libs::cfunction::testing::state;
 
 #[test]
 fn pack_matches_redis() {

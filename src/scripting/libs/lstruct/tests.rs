@@ -1,7 +1,8 @@
 //! Outputs checked against redis-server 7.0.15 (`EVAL` of the same
 //! expressions, formatted by the same `show` prelude).
 
-use crate::scripting::libs::bit::cfunction::testing::{check_all, state_with};
+use crate::scripting::libs::cfunction::testing::shown::check_all;
+use crate::scripting::libs::cfunction::testing::state_with;
 use mlua::Lua;
 
 mod more;

@@ -3,7 +3,8 @@
 //! runs in order on one state, as on one server: configuration changes
 //! carry over.
 
-use crate::scripting::libs::cjson::shim::testing::{check_all, state};
+use crate::scripting::libs::cfunction::testing::piped::check_all;
+use crate::scripting::libs::cfunction::testing::state;
 
 #[test]
 fn encode_matches_redis() {

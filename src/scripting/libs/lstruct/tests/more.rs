@@ -2,7 +2,7 @@
 //! outputs checked against redis-server 7.0.15 like those of the parent.
 
 use super::state;
-use crate::scripting::libs::bit::cfunction::testing::{check_all, run};
+use crate::scripting::libs::cfunction::testing::shown::{check_all, run};
 
 #[test]
 fn size_values() {

@@ -1,13 +1,14 @@
 //! Library functions that fail, and return many values, the way Lua's C
-//! libraries do. Shared by `cjson` and `cmsgpack`.
+//! libraries do. Shared by `bit`, `struct`, `cjson` and `cmsgpack`.
 //!
 //! A Rust callback made with `Lua::create_function` raises its errors as
-//! mlua userdata, without the caller's position, so a script's `pcall`
-//! would not get the message string Redis's C modules raise. [`create`]
-//! puts a small C function in front of the Rust one: the Rust code only
-//! describes the outcome ([`Outcome`] or [`Raise`]); the C function returns
-//! the values, or raises with `luaL_error` / `luaL_argerror` / `lua_error`
-//! itself, so the text (position prefix, function name as the caller
+//! mlua userdata, without the caller's position and the function's name,
+//! so a script's `pcall` would not get the message string Redis's C
+//! modules raise. [`create`] puts a small C function in front of the Rust
+//! one: the Rust code only describes the outcome ([`Outcome`] or
+//! [`Raise`]); the C function returns the values, or raises with
+//! `luaL_error` / `luaL_argerror` / `lua_error` itself, so the text
+//! (position prefix such as `user_script:1: `, function name as the caller
 //! spelt it, `bad self` for method calls) is what the C library would give
 //! from the same call site.
 //!
@@ -19,13 +20,19 @@
 use std::ffi::{c_char, c_int};
 use std::ptr;
 
-use mlua::{ffi, Function, Lua, MaybeSend, MultiValue, Table, Value};
+use mlua::{ffi, Function, Lua, LuaString, MaybeSend, MultiValue, Table, Value};
 
 /// `LUAI_MAXCSTACK` of Lua 5.1: the stack slots a C function may use.
 pub(in crate::scripting::libs) const MAX_C_STACK: usize = 8000;
 
 /// Results up to this count go back on the stack; more go in a table.
 const DIRECT_RESULTS: usize = 64;
+
+/// Stack slots, beyond the arguments and the values, that mlua may need in
+/// the callback's frame to return [`Outcome::Values`] there (its marker,
+/// its error slot, its own checks); with fewer left they travel in a table
+/// instead.
+const INLINE_SLACK: usize = 8;
 
 /// What a library function returns.
 pub(in crate::scripting::libs) enum Outcome {
@@ -124,9 +131,9 @@ impl Raise {
         Raise::Arg(narg, msg.into())
     }
 
-    /// `luaL_typerror`: argument `narg` is not a `expected`.
-    fn type_error(narg: i32, expected: &str, args: &MultiValue) -> Self {
-        let got = type_name(arg(args, narg));
+    /// `luaL_typerror`: argument `narg` should have been `expected` but was
+    /// of the Lua type named `got` (see [`type_name`]).
+    pub(in crate::scripting::libs) fn type_error(narg: i32, expected: &str, got: &str) -> Self {
         Raise::arg(narg, format!("{expected} expected, got {got}"))
     }
 }
@@ -157,6 +164,25 @@ pub(in crate::scripting::libs) fn type_name(value: Option<&Value>) -> &'static s
         Some(Value::Function(_)) => "function",
         Some(Value::Thread(_)) => "thread",
         Some(_) => "userdata",
+    }
+}
+
+/// The number a value converts to the way `lua_tonumber` converts it
+/// (numbers as they are, numeric strings parsed by Lua), or `None`.
+pub(in crate::scripting::libs) fn to_number(lua: &Lua, value: &Value) -> mlua::Result<Option<f64>> {
+    match value {
+        Value::String(_) => lua.coerce_number(value.clone()),
+        _ => Ok(number_of(value)),
+    }
+}
+
+/// The Lua string a value converts to the way `lua_tolstring` converts it
+/// (strings as they are, numbers formatted by Lua), or `None`.
+pub(in crate::scripting::libs) fn to_string(lua: &Lua, value: &Value) -> mlua::Result<Option<LuaString>> {
+    match value {
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Integer(_) | Value::Number(_) => lua.coerce_string(value.clone()),
+        _ => Ok(None),
     }
 }
 
@@ -191,12 +217,12 @@ pub(in crate::scripting::libs) fn c_to_i32(n: f64) -> i32 {
 
 /// `luaL_checkinteger(narg)`: numbers and numeric strings, truncated.
 pub(in crate::scripting::libs) fn check_integer(lua: &Lua, args: &MultiValue, narg: i32) -> LibResult<i64> {
-    let number = match arg(args, narg) {
-        Some(v @ (Value::Number(_) | Value::Integer(_))) => number_of(v),
-        Some(v @ Value::String(_)) => lua.coerce_number(v.clone())?,
-        _ => None,
+    let value = arg(args, narg);
+    let number = match value {
+        Some(v) => to_number(lua, v)?,
+        None => None,
     };
-    number.map(c_to_i64).ok_or_else(|| Raise::type_error(narg, "number", args))
+    number.map(c_to_i64).ok_or_else(|| Raise::type_error(narg, "number", type_name(value)))
 }
 
 /// `luaL_optinteger(narg, default)`: `default` when absent or nil.
@@ -208,14 +234,13 @@ pub(in crate::scripting::libs) fn opt_integer(lua: &Lua, args: &MultiValue, narg
 }
 
 /// `luaL_checklstring(narg)`: strings, and numbers as Lua formats them.
-pub(in crate::scripting::libs) fn check_string(lua: &Lua, args: &MultiValue, narg: i32) -> LibResult<mlua::LuaString> {
-    match arg(args, narg) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(v @ (Value::Number(_) | Value::Integer(_))) => {
-            lua.coerce_string(v.clone())?.ok_or_else(|| Raise::type_error(narg, "string", args))
-        }
-        _ => Err(Raise::type_error(narg, "string", args)),
-    }
+pub(in crate::scripting::libs) fn check_string(lua: &Lua, args: &MultiValue, narg: i32) -> LibResult<LuaString> {
+    let value = arg(args, narg);
+    let string = match value {
+        Some(v) => to_string(lua, v)?,
+        None => None,
+    };
+    string.ok_or_else(|| Raise::type_error(narg, "string", type_name(value)))
 }
 
 /// A stack of Lua tables (the containers being filled or walked) that
@@ -287,7 +312,10 @@ const LIMIT_NONE: i64 = i32::MAX as i64;
 
 /// Makes the Lua function scripts call: it calls `f` with its arguments
 /// and returns `f`'s values, or raises what `f` describes exactly as a C
-/// library function would.
+/// library function would (position of the calling line, name of the
+/// function as the caller spelt it). [`Outcome::Values`] too many to return
+/// beside the arguments in the callback's frame are passed in a table, so
+/// any number of results up to what the C stack holds comes back.
 ///
 /// With `max_args`, a call with more arguments than that raises
 /// `luaL_argerror(0, message)` before `f` (and mlua) sees them, as a C
@@ -297,11 +325,17 @@ where
     F: Fn(&Lua, MultiValue) -> LibResult<Outcome> + MaybeSend + 'static,
 {
     let inner = lua.create_function(move |lua, args: MultiValue| {
+        let nargs = args.len();
         let mut out = MultiValue::new();
         match f(lua, args) {
-            Ok(Outcome::Values(values)) => {
+            Ok(Outcome::Values(values)) if nargs + values.len() + INLINE_SLACK <= MAX_C_STACK => {
                 out = values;
                 out.push_front(Value::Integer(TAG_VALUES));
+            }
+            Ok(Outcome::Values(values)) => {
+                let n = i64::try_from(values.len()).map_err(mlua::Error::external)?;
+                let table = lua.create_sequence_from(values)?;
+                out.extend([Value::Integer(TAG_SPREAD), Value::Table(table), Value::Integer(n)]);
             }
             Ok(Outcome::Spread(table, n)) => {
                 let n = i64::try_from(n).map_err(mlua::Error::external)?;
@@ -386,10 +420,20 @@ unsafe extern "C-unwind" fn shim(state: *mut ffi::lua_State) -> c_int {
     }
 }
 
-/// Helpers for the libraries' tests.
+/// Helpers for the libraries' tests: Lua states with libraries installed,
+/// and two ways to run Lua code as Redis would (chunk name `@user_script`)
+/// and show its results and errors as text.
 #[cfg(test)]
 pub(in crate::scripting::libs) mod testing {
-    use mlua::Lua;
+    use mlua::{Lua, Table};
+
+    /// A Lua state with the library `open` builds installed as global `name`.
+    pub(in crate::scripting::libs) fn state_with(name: &str, open: fn(&Lua) -> mlua::Result<Table>) -> Lua {
+        let lua = Lua::new();
+        let table = open(&lua).expect("open library");
+        lua.globals().set(name, table).expect("set global");
+        lua
+    }
 
     /// A plain Lua state with `cjson` and `cmsgpack` as globals.
     pub(in crate::scripting::libs) fn state() -> Lua {
@@ -401,37 +445,101 @@ pub(in crate::scripting::libs) mod testing {
         lua
     }
 
-    /// Evaluates `expr` on line 1 of chunk `user_script` (as Redis names
-    /// scripts) inside `pcall`, and shows the results like the reference
-    /// outputs taken from redis-server: `true | v1 | v2` (strings as they
-    /// are, other values with `tostring`) or `false | message`. `hex(s)`
-    /// is available to show binary strings.
-    pub(in crate::scripting::libs) fn eval(lua: &Lua, expr: &str) -> String {
-        let code = format!(
-            "local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end \
-             local r = {{pcall(function() return {expr} end)}} local o = {{}} \
-             for i = 1, table.maxn(r) do o[#o + 1] = type(r[i]) == 'string' and r[i] or tostring(r[i]) end \
-             return table.concat(o, ' | ')"
-        );
-        lua.load(code)
-            .set_name("@user_script")
-            .eval::<mlua::LuaString>()
-            .map(|s| s.to_string_lossy())
-            .expect("test chunk runs")
+    /// Values shown one by one with a `show` function, errors as
+    /// `ERR:<type of the error value>:<message>` (the `bit` and `struct`
+    /// tests).
+    pub(in crate::scripting::libs) mod shown {
+        use mlua::Lua;
+
+        /// Formats values: numbers with `%.17g`, printable strings in double
+        /// quotes, other strings as `x` and hex, others with `tostring`;
+        /// errors as `ERR:<type of the error value>:<message>`.
+        const PRELUDE: &str = r#"
+local function show(...)
+  local t = {}
+  for i = 1, select('#', ...) do
+    local v = select(i, ...)
+    if type(v) == 'string' then
+      if v:find('^[ -~]*$') then
+        t[#t+1] = '"' .. v .. '"'
+      else
+        t[#t+1] = 'x' .. (v:gsub('.', function(c) return string.format('%02x', c:byte()) end))
+      end
+    elseif type(v) == 'number' then
+      t[#t+1] = string.format('%.17g', v)
+    else
+      t[#t+1] = tostring(v)
+    end
+  end
+  return table.concat(t, ',')
+end
+"#;
+
+        /// Evaluates `expr` (on line 1 of `user_script`, like the reference
+        /// outputs taken from redis-server) and shows its values, or its error.
+        pub(in crate::scripting::libs) fn eval(lua: &Lua, expr: &str) -> String {
+            let prelude = PRELUDE.replace('\n', " ");
+            let code = format!(
+                "{prelude} local ok, r = pcall(function() return show({expr}) end) \
+                 if ok then return r else return 'ERR:' .. type(r) .. ':' .. tostring(r) end"
+            );
+            lua.load(code).set_name("@user_script").eval::<String>().expect("test chunk runs")
+        }
+
+        /// Runs `code` as chunk `user_script` and returns its string result.
+        pub(in crate::scripting::libs) fn run(lua: &Lua, code: &str) -> String {
+            lua.load(code).set_name("@user_script").eval::<String>().expect("test chunk runs")
+        }
+
+        /// Checks each `(expression, expected output)` pair with [`eval`].
+        pub(in crate::scripting::libs) fn check_all(lua: &Lua, cases: &[(&str, &str)]) {
+            super::check_with(lua, cases, eval);
+        }
     }
 
-    /// Runs `code` (a chunk returning one string) as `user_script`.
-    pub(in crate::scripting::libs) fn run(lua: &Lua, code: &str) -> String {
-        lua.load(code)
-            .set_name("@user_script")
-            .eval::<mlua::LuaString>()
-            .map(|s| s.to_string_lossy())
-            .expect("test chunk runs")
+    /// `pcall`'s results joined with ` | ` (the `cjson` and `cmsgpack`
+    /// tests).
+    pub(in crate::scripting::libs) mod piped {
+        use mlua::Lua;
+
+        /// Evaluates `expr` on line 1 of chunk `user_script` (as Redis names
+        /// scripts) inside `pcall`, and shows the results like the reference
+        /// outputs taken from redis-server: `true | v1 | v2` (strings as they
+        /// are, other values with `tostring`) or `false | message`. `hex(s)`
+        /// is available to show binary strings.
+        pub(in crate::scripting::libs) fn eval(lua: &Lua, expr: &str) -> String {
+            let code = format!(
+                "local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end \
+                 local r = {{pcall(function() return {expr} end)}} local o = {{}} \
+                 for i = 1, table.maxn(r) do o[#o + 1] = type(r[i]) == 'string' and r[i] or tostring(r[i]) end \
+                 return table.concat(o, ' | ')"
+            );
+            lua.load(code)
+                .set_name("@user_script")
+                .eval::<mlua::LuaString>()
+                .map(|s| s.to_string_lossy())
+                .expect("test chunk runs")
+        }
+
+        /// Runs `code` (a chunk returning one string) as `user_script`.
+        pub(in crate::scripting::libs) fn run(lua: &Lua, code: &str) -> String {
+            lua.load(code)
+                .set_name("@user_script")
+                .eval::<mlua::LuaString>()
+                .map(|s| s.to_string_lossy())
+                .expect("test chunk runs")
+        }
+
+        /// Checks each `(expression, expected output)` pair with [`eval`],
+        /// reporting every mismatch at once.
+        pub(in crate::scripting::libs) fn check_all(lua: &Lua, cases: &[(&str, &str)]) {
+            super::check_with(lua, cases, eval);
+        }
     }
 
-    /// Checks each `(expression, expected output)` pair with [`eval`],
+    /// Checks each `(expression, expected output)` pair with `eval`,
     /// reporting every mismatch at once.
-    pub(in crate::scripting::libs) fn check_all(lua: &Lua, cases: &[(&str, &str)]) {
+    fn check_with(lua: &Lua, cases: &[(&str, &str)], eval: fn(&Lua, &str) -> String) {
         let failures: Vec<String> = cases
             .iter()
             .filter_map(|(expr, expected)| {
