@@ -5,7 +5,7 @@
 //! returns becomes a reply the caller's protocol then encodes.
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Lua, Table, Value};
 
 use crate::protocol::frame::{Frame, FrameReader};
 use crate::protocol::reply::format_double_reply;
@@ -55,141 +55,241 @@ pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// The Lua value of a command's reply for a script speaking `resp` (2 or
-/// 3). Error replies become error tables (the caller decides to raise).
-pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
-    let resp3 = resp >= 3;
-    Ok(match reply {
-        Reply::Status(s) => single(lua, "ok", s.as_bytes())?,
-        Reply::StatusOwned(s) => single(lua, "ok", s.as_bytes())?,
-        Reply::Error(e) => {
-            let t = error_table(lua, &error_text(&[b"-".as_slice(), e.as_bytes()].concat()))?;
-            t.raw_set("ignore_error_stats_update", true)?;
-            Value::Table(t)
+/// Pushes Redis's error table `{err = text}` (with
+/// `ignore_error_stats_update = true` when the error was already counted).
+///
+/// # Safety
+/// `state` must be a running Lua state with room for 3 more values.
+pub(crate) unsafe fn push_error_table(state: *mut ffi::lua_State, text: &[u8], counted: bool) {
+    // SAFETY: three pushes at most, each popped into the new table.
+    unsafe {
+        ffi::lua_createtable(state, 0, 2);
+        ffi::lua_pushlstring(state, text.as_ptr().cast(), text.len());
+        ffi::lua_setfield(state, -2, c"err".as_ptr());
+        if counted {
+            ffi::lua_pushboolean(state, 1);
+            ffi::lua_setfield(state, -2, c"ignore_error_stats_update".as_ptr());
         }
-        Reply::Int(n) => Value::Number(*n as f64),
-        Reply::Bulk(b) | Reply::Verbatim(b) if !resp3 => Value::String(lua.create_string(b)?),
-        Reply::Bulk(b) => Value::String(lua.create_string(b)?),
-        Reply::Verbatim(b) => verbatim(lua, b"txt", b)?,
-        Reply::Nil | Reply::NilArray | Reply::None => null(resp3),
-        Reply::Array(items) | Reply::Push(items) => array(lua, items.iter().map(|r| reply_to_lua(lua, r, resp)))?,
-        Reply::Set(items) if !resp3 => array(lua, items.iter().map(|r| reply_to_lua(lua, r, resp)))?,
-        Reply::Set(items) => {
-            let set = lua.create_table()?;
-            for r in items {
-                set.raw_set(reply_to_lua(lua, r, resp)?, true)?;
-            }
-            Value::Table(wrap(lua, "set", set)?)
-        }
-        Reply::Map(pairs) if !resp3 => {
-            array(lua, pairs.iter().flat_map(|(k, v)| [reply_to_lua(lua, k, resp), reply_to_lua(lua, v, resp)]))?
-        }
-        Reply::Map(pairs) => {
-            let map = lua.create_table()?;
-            for (k, v) in pairs {
-                map.raw_set(reply_to_lua(lua, k, resp)?, reply_to_lua(lua, v, resp)?)?;
-            }
-            Value::Table(wrap(lua, "map", map)?)
-        }
-        Reply::Double(d) if !resp3 => Value::String(lua.create_string(format_double_reply(*d))?),
-        Reply::Double(d) => Value::Table(wrap(lua, "double", *d)?),
-        Reply::Bool(b) if !resp3 => Value::Number(if *b { 1.0 } else { 0.0 }),
-        Reply::Bool(b) => Value::Boolean(*b),
-        Reply::BigNumber(b) if !resp3 => Value::String(lua.create_string(b)?),
-        Reply::BigNumber(b) => single(lua, "big_number", b)?,
-        Reply::Raw(raw) => {
-            let mut buf = BytesMut::from(&raw[..]);
-            match FrameReader::new().next(&mut buf) {
-                Ok(Some(frame)) => frame_to_lua(lua, &frame, resp)?,
-                _ => Value::Boolean(false),
-            }
-        }
-    })
+    }
 }
 
-/// The Lua value of an already-encoded reply (see [`reply_to_lua`]).
-fn frame_to_lua(lua: &Lua, frame: &Frame, resp: u8) -> mlua::Result<Value> {
-    let resp3 = resp >= 3;
-    Ok(match frame {
-        Frame::Simple(s) => single(lua, "ok", s)?,
-        Frame::Error(e) => {
-            let t = error_table(lua, &error_text(&[b"-".as_slice(), e].concat()))?;
-            t.raw_set("ignore_error_stats_update", true)?;
-            Value::Table(t)
-        }
-        Frame::Int(n) => Value::Number(*n as f64),
-        Frame::Bulk(Some(b)) => Value::String(lua.create_string(b)?),
-        Frame::Bulk(None) | Frame::Array(None) | Frame::Null => null(resp3),
-        Frame::Array(Some(items)) | Frame::Push(items) => array(lua, items.iter().map(|f| frame_to_lua(lua, f, resp)))?,
-        Frame::Set(items) if !resp3 => array(lua, items.iter().map(|f| frame_to_lua(lua, f, resp)))?,
-        Frame::Set(items) => {
-            let set = lua.create_table()?;
-            for f in items {
-                set.raw_set(frame_to_lua(lua, f, resp)?, true)?;
-            }
-            Value::Table(wrap(lua, "set", set)?)
-        }
-        Frame::Map(pairs) if !resp3 => {
-            array(lua, pairs.iter().flat_map(|(k, v)| [frame_to_lua(lua, k, resp), frame_to_lua(lua, v, resp)]))?
-        }
-        Frame::Map(pairs) => {
-            let map = lua.create_table()?;
-            for (k, v) in pairs {
-                map.raw_set(frame_to_lua(lua, k, resp)?, frame_to_lua(lua, v, resp)?)?;
-            }
-            Value::Table(wrap(lua, "map", map)?)
-        }
-        Frame::Double(d) if !resp3 => Value::String(lua.create_string(d)?),
-        Frame::Double(d) => {
-            let v: f64 = std::str::from_utf8(d).ok().and_then(|s| s.parse().ok()).unwrap_or(0.0);
-            Value::Table(wrap(lua, "double", v)?)
-        }
-        Frame::Bool(b) if !resp3 => Value::Number(if *b { 1.0 } else { 0.0 }),
-        Frame::Bool(b) => Value::Boolean(*b),
-        Frame::Verbatim(b) if !resp3 => Value::String(lua.create_string(b.get(4..).unwrap_or_default())?),
-        Frame::Verbatim(b) => {
-            let (format, text) = if b.len() >= 4 { (&b[..3], &b[4..]) } else { (&b"txt"[..], &b[..]) };
-            verbatim(lua, format, text)?
-        }
-        Frame::BigNumber(b) if !resp3 => Value::String(lua.create_string(b)?),
-        Frame::BigNumber(b) => single(lua, "big_number", b)?,
-    })
+/// Pushes the Lua value of a command's reply for a script speaking `resp`
+/// (2 or 3), as Redis's `redisProtocolToLuaType`: status → `{ok=…}`,
+/// error → error table, integer → number, null → `false` (RESP2) or `nil`
+/// (RESP3), arrays → tables; under RESP3 maps, sets, doubles, booleans,
+/// big numbers and verbatim strings get their typed tables. One value is
+/// pushed. O(size of the reply).
+///
+/// # Safety
+/// `state` must be a running Lua state (the stack is grown as needed).
+pub(crate) unsafe fn push_reply(state: *mut ffi::lua_State, reply: &Reply, resp: u8) {
+    // SAFETY: forwarded.
+    unsafe { push_reply_at(state, reply, resp, 0) }
+}
+
+unsafe fn push_bytes(state: *mut ffi::lua_State, b: &[u8]) {
+    // SAFETY: one push; the caller made room.
+    unsafe {
+        ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+    }
+}
+
+/// Pushes `{field = text}`.
+unsafe fn push_single(state: *mut ffi::lua_State, field: &std::ffi::CStr, text: &[u8]) {
+    // SAFETY: two pushes, one popped into the table.
+    unsafe {
+        ffi::lua_createtable(state, 0, 1);
+        push_bytes(state, text);
+        ffi::lua_setfield(state, -2, field.as_ptr());
+    }
+}
+
+/// Pushes `{verbatim_string = {format = …, string = …}}`.
+unsafe fn push_verbatim(state: *mut ffi::lua_State, format: &[u8], text: &[u8]) {
+    // SAFETY: at most three values above the outer table at a time.
+    unsafe {
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_createtable(state, 0, 2);
+        push_bytes(state, format);
+        ffi::lua_setfield(state, -2, c"format".as_ptr());
+        push_bytes(state, text);
+        ffi::lua_setfield(state, -2, c"string".as_ptr());
+        ffi::lua_setfield(state, -2, c"verbatim_string".as_ptr());
+    }
 }
 
 /// RESP2's null is `false` in Lua; RESP3's is `nil`.
-fn null(resp3: bool) -> Value {
-    if resp3 {
-        Value::Nil
-    } else {
-        Value::Boolean(false)
+unsafe fn push_null(state: *mut ffi::lua_State, resp3: bool) {
+    // SAFETY: one push.
+    unsafe {
+        if resp3 {
+            ffi::lua_pushnil(state)
+        } else {
+            ffi::lua_pushboolean(state, 0)
+        }
     }
 }
 
-fn single(lua: &Lua, field: &str, text: &[u8]) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set(field, lua.create_string(text)?)?;
-    Ok(Value::Table(t))
-}
-
-fn wrap(lua: &Lua, field: &str, inner: impl mlua::IntoLua) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.raw_set(field, inner)?;
-    Ok(t)
-}
-
-fn verbatim(lua: &Lua, format: &[u8], text: &[u8]) -> mlua::Result<Value> {
-    let inner = lua.create_table()?;
-    inner.raw_set("format", lua.create_string(format)?)?;
-    inner.raw_set("string", lua.create_string(text)?)?;
-    Ok(Value::Table(wrap(lua, "verbatim_string", inner)?))
-}
-
-fn array(lua: &Lua, items: impl Iterator<Item = mlua::Result<Value>>) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    for (i, v) in items.enumerate() {
-        t.raw_set(i + 1, v?)?;
+/// Sets `t[k] = v` for the key and value on top (`t` below them), unless
+/// the key is nil (which would be a Lua error); pops both.
+unsafe fn set_pair(state: *mut ffi::lua_State) {
+    // SAFETY: the two values on top are the pair.
+    unsafe {
+        if ffi::lua_type(state, -2) == ffi::LUA_TNIL {
+            ffi::lua_settop(state, -3);
+        } else {
+            ffi::lua_rawset(state, -3);
+        }
     }
-    Ok(Value::Table(t))
+}
+
+/// The typed-table wrapper `{field = <table>}` around the table built by `fill`.
+unsafe fn push_wrapped(state: *mut ffi::lua_State, field: &std::ffi::CStr, fill: impl FnOnce()) {
+    // SAFETY: the outer table stays below the inner one until it is set.
+    unsafe {
+        ffi::lua_createtable(state, 0, 1);
+        fill();
+        ffi::lua_setfield(state, -2, field.as_ptr());
+    }
+}
+
+unsafe fn push_reply_at(state: *mut ffi::lua_State, reply: &Reply, resp: u8, depth: usize) {
+    // SAFETY: every arm pushes exactly one value; room for it and for the
+    // key/value pairs of one level is checked first.
+    unsafe {
+        if depth > MAX_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
+            return push_error_table(state, b"ERR reached lua stack limit", false);
+        }
+        let resp3 = resp >= 3;
+        let nested = |r: &Reply| push_reply_at(state, r, resp, depth + 1);
+        match reply {
+            Reply::Status(s) => push_single(state, c"ok", s.as_bytes()),
+            Reply::StatusOwned(s) => push_single(state, c"ok", s.as_bytes()),
+            Reply::Error(e) => {
+                let text = error_text(&[b"-".as_slice(), e.as_bytes()].concat());
+                push_error_table(state, &text, true);
+            }
+            Reply::Int(n) => ffi::lua_pushnumber(state, *n as f64),
+            Reply::Bulk(b) => push_bytes(state, b),
+            Reply::Verbatim(b) if !resp3 => push_bytes(state, b),
+            Reply::Verbatim(b) => push_verbatim(state, b"txt", b),
+            Reply::Nil | Reply::NilArray | Reply::None => push_null(state, resp3),
+            Reply::Array(items) | Reply::Push(items) => push_array(state, items.iter(), nested),
+            Reply::Set(items) if !resp3 => push_array(state, items.iter(), nested),
+            Reply::Set(items) => push_wrapped(state, c"set", || {
+                ffi::lua_createtable(state, 0, items.len().min(1 << 20) as i32);
+                for r in items {
+                    nested(r);
+                    ffi::lua_pushboolean(state, 1);
+                    set_pair(state);
+                }
+            }),
+            Reply::Map(pairs) if !resp3 => push_array(state, pairs.iter().flat_map(|(k, v)| [k, v]), nested),
+            Reply::Map(pairs) => push_wrapped(state, c"map", || {
+                ffi::lua_createtable(state, 0, pairs.len().min(1 << 20) as i32);
+                for (k, v) in pairs {
+                    nested(k);
+                    nested(v);
+                    set_pair(state);
+                }
+            }),
+            Reply::Double(d) if !resp3 => push_bytes(state, format_double_reply(*d).as_bytes()),
+            Reply::Double(d) => push_wrapped(state, c"double", || ffi::lua_pushnumber(state, *d)),
+            Reply::Bool(b) if !resp3 => ffi::lua_pushnumber(state, if *b { 1.0 } else { 0.0 }),
+            Reply::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
+            Reply::BigNumber(b) if !resp3 => push_bytes(state, b),
+            Reply::BigNumber(b) => push_single(state, c"big_number", b),
+            Reply::Raw(raw) => {
+                let mut buf = BytesMut::from(&raw[..]);
+                match FrameReader::new().next(&mut buf) {
+                    Ok(Some(frame)) => push_frame(state, &frame, resp, depth),
+                    _ => ffi::lua_pushboolean(state, 0),
+                }
+            }
+        }
+    }
+}
+
+/// Pushes an array of the items, each pushed by `push`.
+unsafe fn push_array<'r>(state: *mut ffi::lua_State, items: impl Iterator<Item = &'r Reply>, push: impl Fn(&Reply)) {
+    // SAFETY: the table stays below each item until it is stored.
+    unsafe {
+        ffi::lua_createtable(state, 0, 0);
+        for (i, r) in items.enumerate() {
+            push(r);
+            ffi::lua_rawseti(state, -2, (i + 1) as _);
+        }
+    }
+}
+
+/// Pushes the Lua value of an already-encoded reply (see [`push_reply`]).
+unsafe fn push_frame(state: *mut ffi::lua_State, frame: &Frame, resp: u8, depth: usize) {
+    // SAFETY: as in `push_reply_at`.
+    unsafe {
+        if depth > MAX_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
+            return push_error_table(state, b"ERR reached lua stack limit", false);
+        }
+        let resp3 = resp >= 3;
+        let nested = |f: &Frame| push_frame(state, f, resp, depth + 1);
+        let list = |items: &[Frame]| {
+            ffi::lua_createtable(state, items.len().min(1 << 20) as i32, 0);
+            for (i, f) in items.iter().enumerate() {
+                nested(f);
+                ffi::lua_rawseti(state, -2, (i + 1) as _);
+            }
+        };
+        match frame {
+            Frame::Simple(s) => push_single(state, c"ok", s),
+            Frame::Error(e) => {
+                let text = error_text(&[b"-".as_slice(), e].concat());
+                push_error_table(state, &text, true);
+            }
+            Frame::Int(n) => ffi::lua_pushnumber(state, *n as f64),
+            Frame::Bulk(Some(b)) => push_bytes(state, b),
+            Frame::Bulk(None) | Frame::Array(None) | Frame::Null => push_null(state, resp3),
+            Frame::Array(Some(items)) | Frame::Push(items) => list(items),
+            Frame::Set(items) if !resp3 => list(items),
+            Frame::Set(items) => push_wrapped(state, c"set", || {
+                ffi::lua_createtable(state, 0, 0);
+                for f in items {
+                    nested(f);
+                    ffi::lua_pushboolean(state, 1);
+                    set_pair(state);
+                }
+            }),
+            Frame::Map(pairs) if !resp3 => {
+                ffi::lua_createtable(state, 0, 0);
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    nested(k);
+                    ffi::lua_rawseti(state, -2, (2 * i + 1) as _);
+                    nested(v);
+                    ffi::lua_rawseti(state, -2, (2 * i + 2) as _);
+                }
+            }
+            Frame::Map(pairs) => push_wrapped(state, c"map", || {
+                ffi::lua_createtable(state, 0, 0);
+                for (k, v) in pairs {
+                    nested(k);
+                    nested(v);
+                    set_pair(state);
+                }
+            }),
+            Frame::Double(d) if !resp3 => push_bytes(state, d),
+            Frame::Double(d) => {
+                let v: f64 = std::str::from_utf8(d).ok().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+                push_wrapped(state, c"double", || ffi::lua_pushnumber(state, v))
+            }
+            Frame::Bool(b) if !resp3 => ffi::lua_pushnumber(state, if *b { 1.0 } else { 0.0 }),
+            Frame::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
+            Frame::Verbatim(b) if !resp3 => push_bytes(state, b.get(4..).unwrap_or_default()),
+            Frame::Verbatim(b) => {
+                let (format, text) = if b.len() >= 4 { (&b[..3], &b[4..]) } else { (&b"txt"[..], &b[..]) };
+                push_verbatim(state, format, text)
+            }
+            Frame::BigNumber(b) if !resp3 => push_bytes(state, b),
+            Frame::BigNumber(b) => push_single(state, c"big_number", b),
+        }
+    }
 }
 
 /// The reply for a script's return value (Redis's `luaReplyToRedisReply`).
@@ -277,6 +377,12 @@ mod tests {
         assert_eq!(error_text(b"-MY_ERR"), b"ERR MY_ERR");
         assert_eq!(error_text(b"plain message\r\n"), b"ERR plain message");
         assert_eq!(error_text(b"-ERR x\r\n"), b"ERR x");
+    }
+
+    /// The Lua value `push_reply` makes of `reply`.
+    fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
+        // SAFETY: pushes one value, which exec_raw returns.
+        unsafe { lua.exec_raw::<Value>((), |state| push_reply(state, reply, resp)) }
     }
 
     #[test]

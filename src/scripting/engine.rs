@@ -9,7 +9,7 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use mlua::{ffi, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
-use super::convert::{error_table, error_text, lua_to_reply, reply_to_lua};
+use super::convert::{error_table, error_text, lua_to_reply};
 use super::rand48::Rand48;
 use super::{flags, RUN};
 use crate::protocol::reply::format_double_reply;
@@ -303,14 +303,14 @@ impl Engine {
             body_bytes: 0,
             runs: 0,
         };
-        let call = engine.lua.create_function(|lua, args: MultiValue| {
-            with_host(|h| host_call(lua, h, args))?.map_err(mlua::Error::external)
-        })?;
-        let pcall =
-            engine.lua.create_function(|lua, args: MultiValue| match with_host(|h| host_call(lua, h, args))? {
-                Ok(v) => Ok(v),
-                Err(e) => describe(lua, Value::Error(Box::new(mlua::Error::external(e)))),
-            })?;
+        // SAFETY: both are C functions following Lua's calling convention
+        // (see `super::call`).
+        let (call, pcall) = unsafe {
+            (
+                engine.lua.create_c_function(super::call::redis_call)?,
+                engine.lua.create_c_function(super::call::redis_pcall)?,
+            )
+        };
         let setresp = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_setresp(h, args)))?;
         let set_repl = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_set_repl(h, args)))?;
         let acl = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_acl_check(h, args)))?;
@@ -627,8 +627,17 @@ impl Drop for HostBinding {
 
 /// Runs `f` with the current host, or raises Redis's error outside a run.
 fn with_host<R>(f: impl FnOnce(&mut dyn Host) -> mlua::Result<R>) -> mlua::Result<R> {
-    match HOST.with(|h| h.take()) {
+    match with_current_host(f) {
+        Some(r) => r,
         None => raise("redis.call/pcall can only be called inside a script invocation"),
+    }
+}
+
+/// Runs `f` with the host of the script running on this thread; `None`
+/// outside a run.
+pub(crate) fn with_current_host<R>(f: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
+    match HOST.with(|h| h.take()) {
+        None => None,
         Some(ptr) => {
             // Taken out while in use, so a nested call cannot alias it.
             struct Restore(*mut (dyn Host + 'static));
@@ -639,7 +648,7 @@ fn with_host<R>(f: impl FnOnce(&mut dyn Host) -> mlua::Result<R>) -> mlua::Resul
             }
             let _restore = Restore(ptr);
             // SAFETY: set by a live HostBinding on this thread (see there).
-            f(unsafe { &mut *ptr })
+            Some(f(unsafe { &mut *ptr }))
         }
     }
 }
@@ -704,23 +713,6 @@ fn command_args(values: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, &'sta
         return Err("Please specify at least one argument for this redis lib call");
     }
     Ok(args)
-}
-
-/// `redis.call` / `redis.pcall`: runs the command; `Err` is the error
-/// table's content (a refusal, or the command's error reply).
-fn host_call(lua: &Lua, host: &mut dyn Host, args: MultiValue) -> mlua::Result<Result<Value, ScriptError>> {
-    let refusal = |text: &str| Ok(Err(ScriptError { text: error_text(text.as_bytes()), counted: true }));
-    let argv = match command_args(args.into_iter()) {
-        Ok(a) => a,
-        Err(e) => return refusal(e),
-    };
-    match host.call(argv) {
-        Err(text) => refusal(&text),
-        Ok(Reply::Error(e)) => {
-            Ok(Err(ScriptError { text: error_text(&[b"-".as_slice(), e.as_bytes()].concat()), counted: true }))
-        }
-        Ok(reply) => Ok(Ok(reply_to_lua(lua, &reply, host.resp())?)),
-    }
 }
 
 /// `redis.setresp(n)`.

@@ -11,6 +11,7 @@
 //! `busy-reply-threshold` they are answered `-BUSY` instead, except the
 //! few Redis allows (SCRIPT KILL, SHUTDOWN NOSAVE …).
 
+mod call;
 pub mod convert;
 pub mod engine;
 pub mod flags;

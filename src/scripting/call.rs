@@ -1,0 +1,121 @@
+//! `redis.call` and `redis.pcall` as plain Lua C functions (as Redis's
+//! `luaRedisGenericCommand`): arguments are read straight off the Lua
+//! stack, the reply is pushed straight onto it (see
+//! [`super::convert::push_reply`]), and a failure is raised as Redis's
+//! error table `{err = …}` with `lua_error`. This is the hot path of every
+//! script, so it avoids mlua's per-value handles; the host (the server)
+//! is reached through [`super::engine::with_current_host`].
+
+use std::ffi::c_int;
+
+use bytes::Bytes;
+use mlua::ffi;
+
+use super::convert::{error_text, push_error_table, push_reply};
+use super::engine::with_current_host;
+use crate::protocol::reply::format_double_reply;
+use crate::protocol::Reply;
+
+/// What one call produced, before anything is pushed.
+enum Outcome {
+    /// The command's reply and the script's protocol.
+    Reply(Reply, u8),
+    /// The error table's text (already `CODE message`).
+    Error(Vec<u8>),
+    /// No script is running on this thread: raised even by `pcall`.
+    Outside,
+}
+
+/// The command line of the call: strings as they are, numbers as
+/// `%.17g`; Redis's errors for no argument or a value of another type.
+///
+/// # Safety
+/// `state` must be the running Lua state of a C function call.
+unsafe fn arguments(state: *mut ffi::lua_State) -> Result<Vec<Bytes>, &'static str> {
+    // SAFETY: reading the current frame's arguments (indexes 1..=top).
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        if n <= 0 {
+            return Err("Please specify at least one argument for this redis lib call");
+        }
+        let mut argv = Vec::with_capacity(n as usize);
+        for i in 1..=n {
+            match ffi::lua_type(state, i) {
+                ffi::LUA_TNUMBER => argv.push(Bytes::from(format_double_reply(ffi::lua_tonumber(state, i)))),
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(state, i, &mut len);
+                    if p.is_null() {
+                        return Err("Lua redis lib command arguments must be strings or integers");
+                    }
+                    argv.push(Bytes::copy_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len)));
+                }
+                _ => return Err("Lua redis lib command arguments must be strings or integers"),
+            }
+        }
+        Ok(argv)
+    }
+}
+
+/// Runs the call (no Lua error can be raised in here).
+///
+/// # Safety
+/// As [`arguments`].
+unsafe fn run(state: *mut ffi::lua_State) -> Outcome {
+    // SAFETY: forwarded.
+    let argv = match unsafe { arguments(state) } {
+        Ok(a) => a,
+        Err(e) => return Outcome::Error(error_text(e.as_bytes())),
+    };
+    with_current_host(|host| match host.call(argv) {
+        Err(text) => Outcome::Error(error_text(text.as_bytes())),
+        Ok(Reply::Error(e)) => Outcome::Error(error_text(&[b"-".as_slice(), e.as_bytes()].concat())),
+        Ok(reply) => Outcome::Reply(reply, host.resp()),
+    })
+    .unwrap_or(Outcome::Outside)
+}
+
+/// The body of both functions: `raise` for `redis.call`.
+///
+/// # Safety
+/// As [`arguments`].
+unsafe fn generic(state: *mut ffi::lua_State, raise: bool) -> c_int {
+    // SAFETY: `run` returns before anything is pushed; every Rust value
+    // with a destructor is dropped before `lua_error` jumps out.
+    unsafe {
+        match run(state) {
+            Outcome::Reply(reply, resp) => {
+                ffi::lua_settop(state, 0);
+                push_reply(state, &reply, resp);
+                drop(reply);
+                1
+            }
+            Outcome::Error(text) => {
+                ffi::lua_settop(state, 0);
+                push_error_table(state, &text, true);
+                drop(text);
+                if raise {
+                    ffi::lua_error(state)
+                }
+                1
+            }
+            Outcome::Outside => {
+                ffi::lua_settop(state, 0);
+                push_error_table(state, b"ERR redis.call/pcall can only be called inside a script invocation", false);
+                ffi::lua_error(state)
+            }
+        }
+    }
+}
+
+/// `redis.call`: the reply, or the error raised.
+pub unsafe extern "C-unwind" fn redis_call(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by Lua as a C function.
+    unsafe { generic(state, true) }
+}
+
+/// `redis.pcall`: the reply, or the error table returned.
+pub unsafe extern "C-unwind" fn redis_pcall(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by Lua as a C function.
+    unsafe { generic(state, false) }
+}
