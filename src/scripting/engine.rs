@@ -315,6 +315,9 @@ impl Engine {
         let set_repl = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_set_repl(h, args)))?;
         let acl = engine.lua.create_function(|_, args: MultiValue| with_host(|h| host_acl_check(h, args)))?;
         engine.set_redis_fns([call, pcall, setresp, set_repl, acl])?;
+        // The count hook stays installed: between runs it has nothing to do,
+        // and installing it per run would cost more than it ever does.
+        engine.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         engine.lua.gc_collect()?;
         Ok(engine)
     }
@@ -458,10 +461,6 @@ impl Engine {
     /// hook, with the run's `redis.*` bound to `host`, and converts what it
     /// returns. `label` names the script in errors.
     fn execute(&mut self, func: Function, args: Option<(Table, Table)>, label: &str, host: &mut dyn Host) -> Reply {
-        let hooked = RUN.threshold_ms.load(Ordering::Relaxed) > 0;
-        if hooked {
-            self.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
-        }
         let result = {
             let _bound = HostBinding::bind(&mut *host);
             match args {
@@ -469,8 +468,9 @@ impl Engine {
                 Some((k, a)) => self.runner.call::<MultiValue>((func, k, a)),
             }
         };
-        if hooked {
-            self.set_hook(None, 0, 0);
+        if RUN.killed.load(Ordering::Relaxed) {
+            // The kill switched the hook to every line: back to counting.
+            self.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         }
         self.runs += 1;
         if self.runs.is_multiple_of(GC_PERIOD) {
@@ -519,7 +519,7 @@ impl Engine {
         let _ = self.set_load_mode.call::<()>(true);
         let result = self.runner.call::<MultiValue>(func);
         let _ = self.set_load_mode.call::<()>(false);
-        self.set_hook(None, 0, 0);
+        self.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         let registered = self.lua.remove_app_data::<LoadCtx>().map(|c| c.funcs).unwrap_or_default();
         let mut values =
             result.map_err(|e| format!("Error registering functions: {}", lua_error_text(&e)))?.into_iter();
