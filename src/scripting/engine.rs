@@ -192,8 +192,6 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
 /// The VM and its script cache.
 pub struct Engine {
     lua: Lua,
-    /// The real globals (scripts see a read-only proxy of them).
-    real_globals: Table,
     /// The real `redis` library table (scripts see a read-only view).
     redis: Table,
     runner: Function,
@@ -230,7 +228,6 @@ impl Engine {
         let lua = unsafe {
             Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, LuaOptions::new())
         };
-        let real_globals = lua.globals();
         lua.set_app_data(Rand48::default());
         let host = lua.create_table()?;
         host.raw_set("describe", lua.create_function(|lua, v: Value| describe(lua, v))?)?;
@@ -290,19 +287,12 @@ impl Engine {
         }
         host.raw_set("libs", libs)?;
         host.raw_set("register_function", lua.create_function(register_function)?)?;
+        // SAFETY: a C function following Lua's calling convention.
+        host.raw_set("script_args", unsafe { lua.create_c_function(script_args)? })?;
         let (globals, runner, redis, set_load_mode): (Table, Function, Table, Function) =
             lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
         lua.set_globals(globals)?;
-        let engine = Engine {
-            lua,
-            real_globals,
-            redis,
-            runner,
-            set_load_mode,
-            scripts: IndexMap::new(),
-            body_bytes: 0,
-            runs: 0,
-        };
+        let engine = Engine { lua, redis, runner, set_load_mode, scripts: IndexMap::new(), body_bytes: 0, runs: 0 };
         // SAFETY: both are C functions following Lua's calling convention
         // (see `super::call`).
         let (call, pcall) = unsafe {
@@ -404,13 +394,7 @@ impl Engine {
         let Some(func) = self.scripts.get(sha).map(|s| s.func.clone()) else {
             return Reply::err("NOSCRIPT No matching script. Please use EVAL.");
         };
-        let reply = match self.set_key_arrays(keys, argv) {
-            Ok(()) => self.execute(func, None, sha, host),
-            Err(e) => Reply::Error(format!("ERR Error running script {sha}, {}", lua_error_text(&e))),
-        };
-        let _ = self.real_globals.raw_set("KEYS", Value::Nil);
-        let _ = self.real_globals.raw_set("ARGV", Value::Nil);
-        reply
+        self.execute(func, false, keys, argv, sha, host)
     }
 
     /// Runs a registered function (FCALL) with its keys and arguments as
@@ -423,50 +407,25 @@ impl Engine {
         argv: &[Bytes],
         host: &mut dyn Host,
     ) -> Reply {
-        match self.arrays(keys, argv) {
-            Ok(args) => self.execute(func.clone(), Some(args), name, host),
-            Err(e) => Reply::Error(format!("ERR Error running script {name}, {}", lua_error_text(&e))),
-        }
+        self.execute(func.clone(), true, keys, argv, name, host)
     }
 
-    /// Sets the `KEYS` and `ARGV` globals of an EVAL run, built directly on
-    /// the Lua stack (one string per argument, no per-value handles).
-    fn set_key_arrays(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
-        // SAFETY: the closure only pushes what it pops back into the table
-        // passed as its one argument (the real globals) and grows the stack
-        // by at most 3 slots, which `exec_raw` has checked room for.
-        unsafe {
-            self.lua.exec_raw::<()>(self.real_globals.clone(), |state| {
-                for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
-                    ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
-                    for (i, item) in items.iter().enumerate() {
-                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                        ffi::lua_rawseti(state, -2, (i + 1) as _);
-                    }
-                    ffi::lua_setfield(state, 1, name.as_ptr());
-                }
-            })
-        }
-    }
-
-    fn arrays(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<(Table, Table)> {
-        let seq = |items: &[Bytes]| -> mlua::Result<Table> {
-            self.lua
-                .create_sequence_from(items.iter().map(|i| self.lua.create_string(i)).collect::<Result<Vec<_>, _>>()?)
-        };
-        Ok((seq(keys)?, seq(argv)?))
-    }
-
-    /// Runs `func` (with `(keys, args)` for a function) under the count
+    /// Runs `func` (given the keys and arguments as parameters when
+    /// `as_function`, else as the KEYS and ARGV globals) under the count
     /// hook, with the run's `redis.*` bound to `host`, and converts what it
     /// returns. `label` names the script in errors.
-    fn execute(&mut self, func: Function, args: Option<(Table, Table)>, label: &str, host: &mut dyn Host) -> Reply {
+    fn execute(
+        &mut self,
+        func: Function,
+        as_function: bool,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        label: &str,
+        host: &mut dyn Host,
+    ) -> Reply {
         let result = {
-            let _bound = HostBinding::bind(&mut *host);
-            match args {
-                None => self.runner.call::<MultiValue>(func),
-                Some((k, a)) => self.runner.call::<MultiValue>((func, k, a)),
-            }
+            let _bound = HostBinding::bind(&mut *host, keys, argv);
+            self.runner.call::<MultiValue>((func, as_function))
         };
         if RUN.killed.load(Ordering::Relaxed) {
             // The kill switched the hook to every line: back to counting.
@@ -602,19 +561,44 @@ thread_local! {
     /// friends are created once and find their host here, instead of being
     /// created for every run.
     static HOST: std::cell::Cell<Option<*mut (dyn Host + 'static)>> = const { std::cell::Cell::new(None) };
+    /// The keys and arguments of that run (see [`script_args`]).
+    static ARGS: std::cell::Cell<Option<(*const [Bytes], *const [Bytes])>> = const { std::cell::Cell::new(None) };
+}
+
+/// `host.script_args()`: the run's keys and arguments as two fresh Lua
+/// arrays, built directly on the stack (one string per value, no
+/// per-value handles). Two empty arrays outside a run.
+unsafe extern "C-unwind" fn script_args(state: *mut ffi::lua_State) -> std::ffi::c_int {
+    let (keys, argv) = ARGS.with(|a| a.get()).unwrap_or((&[] as &[Bytes], &[] as &[Bytes]));
+    // SAFETY: the slices are those of the live HostBinding on this thread
+    // (see there); each push is stored at once, so the stack grows by two
+    // values plus one. Only a memory error can raise here, and no Rust
+    // value with a destructor is held.
+    unsafe {
+        for items in [keys, argv] {
+            let items = &*items;
+            ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
+            for (i, item) in items.iter().enumerate() {
+                ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                ffi::lua_rawseti(state, -2, (i + 1) as _);
+            }
+        }
+    }
+    2
 }
 
 /// Makes a host current on this thread while it lives.
 struct HostBinding;
 
 impl HostBinding {
-    fn bind(host: &mut dyn Host) -> HostBinding {
+    fn bind(host: &mut dyn Host, keys: &[Bytes], argv: &[Bytes]) -> HostBinding {
         let ptr: *mut (dyn Host + '_) = host;
-        // SAFETY: only the lifetime is erased; the pointer is cleared when
-        // the binding drops, before the borrow it came from ends, and it is
-        // only dereferenced on this thread while the binding lives.
+        // SAFETY: only the lifetime is erased; the pointers are cleared when
+        // the binding drops, before the borrows they came from end, and they
+        // are only dereferenced on this thread while the binding lives.
         let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
         HOST.with(|h| h.set(Some(ptr)));
+        ARGS.with(|a| a.set(Some((keys as *const [Bytes], argv as *const [Bytes]))));
         HostBinding
     }
 }
@@ -622,6 +606,7 @@ impl HostBinding {
 impl Drop for HostBinding {
     fn drop(&mut self) {
         HOST.with(|h| h.set(None));
+        ARGS.with(|a| a.set(None));
     }
 }
 

@@ -197,9 +197,16 @@ local function handler(err)
 end
 
 -- Runs a compiled script (EVAL: no arguments; FCALL: keys and args).
-local function run(f, keys, args)
-  if keys == nil then return xpcall(f, handler) end
-  return xpcall(function() return f(keys, args) end, handler)
+-- The keys and arguments of the run come from host.script_args (built on
+-- the Lua stack from the command line): globals KEYS and ARGV for EVAL,
+-- the two parameters of a function for FCALL.
+local script_args = host.script_args
+local function run(f, as_function)
+  local keys, args = script_args()
+  if as_function then return xpcall(function() return f(keys, args) end, handler) end
+  rawset(R, 'KEYS', keys)
+  rawset(R, 'ARGV', args)
+  return xpcall(f, handler)
 end
 
 R.debug = nil
