@@ -13,16 +13,6 @@ const CROSS: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 
-fn cluster(n: usize, extra: &[&str]) -> (Vec<DataServer>, Proxy) {
-    let s: Vec<DataServer> = (0..n).map(|_| DataServer::start()).collect();
-    let p = Proxy::start(&servers_json(&s.iter().collect::<Vec<_>>()), extra);
-    (s, p)
-}
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
-
 fn err(e: &str) -> Resp {
     Resp::Error(e.into())
 }

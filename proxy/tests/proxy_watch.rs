@@ -7,16 +7,6 @@ mod harness;
 
 use harness::*;
 
-fn cluster(n: usize, extra: &[&str]) -> (Vec<DataServer>, Proxy) {
-    let s: Vec<DataServer> = (0..n).map(|_| DataServer::start()).collect();
-    let p = Proxy::start(&servers_json(&s.iter().collect::<Vec<_>>()), extra);
-    (s, p)
-}
-
-fn ok() -> Resp {
-    Resp::Simple("OK".into())
-}
-
 fn queued() -> Resp {
     Resp::Simple("QUEUED".into())
 }

@@ -119,6 +119,18 @@ pub fn servers_json(servers: &[&DataServer]) -> String {
     format!("[\n  {}\n]\n", items.join(",\n  "))
 }
 
+/// `n` fresh data servers behind a proxy started with `extra` flags.
+pub fn cluster(n: usize, extra: &[&str]) -> (Vec<DataServer>, Proxy) {
+    let s: Vec<DataServer> = (0..n).map(|_| DataServer::start()).collect();
+    let p = Proxy::start(&servers_json(&s.iter().collect::<Vec<_>>()), extra);
+    (s, p)
+}
+
+/// The `+OK` reply.
+pub fn ok() -> Resp {
+    Resp::Simple("OK".into())
+}
+
 impl Proxy {
     /// Starts a proxy whose servers.json holds `json`, plus `extra` flags.
     pub fn start(json: &str, extra: &[&str]) -> Proxy {
