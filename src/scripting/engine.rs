@@ -379,13 +379,6 @@ impl Engine {
         }
     }
 
-    /// Forgets every script (SCRIPT FLUSH) and collects the VM's garbage.
-    pub fn flush(&mut self) {
-        self.scripts.clear();
-        self.body_bytes = 0;
-        let _ = self.lua.gc_collect();
-    }
-
     /// Runs the cached script `sha` with `KEYS` and `ARGV`, its
     /// `redis.call`s going to `host`. The reply is the script's return
     /// value converted (or its error with Redis's `script: …, on …` suffix).
