@@ -164,12 +164,13 @@ impl Keyspace {
 
     /// Locks every shard: the caller sees and changes the keyspace atomically.
     pub fn lock_all(&self) -> Locked<'_> {
-        let idx = (0..SHARDS as u8).collect();
-        let guards = self.shards.iter().map(|m| m.lock()).collect();
+        let mut guards = SmallVec::with_capacity(SHARDS);
+        guards.extend(self.shards.iter().map(|m| m.lock()));
         Locked {
             ks: self,
             db: 0,
-            idx,
+            // All-mode finds a key's guard by its shard number: no index.
+            idx: SmallVec::new(),
             guards,
             all: true,
             ready: Vec::new(),
