@@ -117,10 +117,7 @@ fn function(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             propagate(ctx, a, &crate::protocol::reply::OK);
             args::ok()
         }
-        "kill" => match RUN.kill(false) {
-            Reply::Error(e) => Err(Reply::Error(e)),
-            r => Ok(r),
-        },
+        "kill" => RUN.kill(false),
         "list" => list(ctx, a),
         "stats" => {
             let (libs, funcs) = srv.scripting.function_counts();
@@ -223,13 +220,11 @@ fn fcall_generic(ctx: &mut Ctx, a: &[Bytes], ro: bool) -> CmdResult {
     let name = String::from_utf8_lossy(&a[1]).into_owned();
     let srv = ctx.srv;
     let mut functions = srv.scripting.functions.lock();
-    let Some(flags) = functions.find(&name).map(|f| f.flags) else {
+    let Some(func) = functions.find(&name).cloned() else {
         return fail("ERR Function not found");
     };
-    RUN.set_function(&name, a);
-    run_script(ctx, false, flags, ro, |host| {
-        functions.call(&name, keys, argv, host).unwrap_or_else(|| Reply::err("ERR Function not found"))
-    })
+    RUN.set_function(&func.name, a);
+    run_script(ctx, false, func.flags, ro, |host| functions.call(&func, keys, argv, host))
 }
 
 fn fcall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {

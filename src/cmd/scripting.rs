@@ -37,21 +37,13 @@ struct ScriptHost<'c, 'a> {
 }
 
 impl ScriptHost<'_, '_> {
-    /// Counts an error of a command the script called, as Redis counts
-    /// errors of commands run from scripts (and then not the script's).
-    fn count_error(&self, msg: &str) {
-        self.ctx.srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-        super::info::stats::record_error(msg);
-    }
-
-    /// A refusal before the command ran: counted as rejected, and as an error.
+    /// A refusal before the command ran: counted as rejected, and as an
+    /// error under the code the script will see (Redis counts errors of
+    /// commands run from scripts, and then not the script's).
     fn reject(&self, spec: &'static CommandSpec, argv: &[Bytes], text: String) -> Result<Reply, String> {
         super::info::stats::record_rejected(spec, argv);
-        let code = match text.strip_prefix('-') {
-            Some(t) => t.to_string(),
-            None => format!("ERR {text}"),
-        };
-        self.count_error(&code);
+        let seen = crate::scripting::convert::error_text(text.as_bytes());
+        super::info::stats::count_error_reply(self.ctx.srv, &String::from_utf8_lossy(&seen));
         Err(text)
     }
 }
@@ -96,7 +88,7 @@ impl Host for ScriptHost<'_, '_> {
             return Ok(block.timeout_reply);
         }
         if let Reply::Error(msg) = &reply {
-            self.count_error(msg);
+            super::info::stats::count_error_reply(ctx.srv, msg);
         }
         Ok(reply)
     }
@@ -221,16 +213,14 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) -> CmdResult
     let srv = ctx.srv;
     srv.scripting.with_eval(|engine| {
         let sha = if by_sha {
-            let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-            if sha.len() != 40 || !engine.exists(&sha) {
-                return fail("NOSCRIPT No matching script. Please use EVAL.");
-            }
-            sha
+            String::from_utf8_lossy(&a[1]).to_ascii_lowercase()
         } else {
             engine.create(&a[1], false).map_err(|e| Reply::Error(format!("ERR {e}")))?
         };
-        let script_flags = engine.get(&sha).map_or(sflags::EVAL_COMPAT_MODE, |s| s.flags);
-        run_script(ctx, true, script_flags, ro, |host| engine.run(&sha, keys, argv, host))
+        let Some((script_flags, func)) = engine.get(&sha).map(|s| (s.flags, s.func.clone())) else {
+            return fail("NOSCRIPT No matching script. Please use EVAL.");
+        };
+        run_script(ctx, true, script_flags, ro, |host| engine.run(&func, false, keys, argv, &sha, host))
     })?
 }
 
@@ -278,10 +268,7 @@ fn script(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let srv = ctx.srv;
     match subcommands::resolve(ctx, "script", a)? {
         "help" => Ok(Reply::Array(SCRIPT_HELP.iter().map(|l| Reply::StatusOwned((*l).into())).collect())),
-        "kill" => match RUN.kill(true) {
-            Reply::Error(e) => Err(Reply::Error(e)),
-            r => Ok(r),
-        },
+        "kill" => RUN.kill(true),
         "load" => {
             let sha =
                 srv.scripting.with_eval(|e| e.create(&a[2], true))?.map_err(|e| Reply::Error(format!("ERR {e}")))?;

@@ -93,8 +93,7 @@ fn exec(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
         // Errors inside EXEC's reply count as error replies (INFO stats and
         // errorstats), as in Redis; the connection counts only top-level ones.
         if let Reply::Error(msg) = &r {
-            ctx.srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            super::info::stats::record_error(msg);
+            super::info::stats::count_error_reply(ctx.srv, msg);
         }
         replies.push(r);
     }

@@ -19,13 +19,7 @@ const MAX_DEPTH: usize = 256;
 /// as Redis's `luaPushErrorBuff` does: a leading `-CODE ` gives the code,
 /// any other text gets `ERR`; trailing CR/LF are trimmed.
 pub fn error_text(raw: &[u8]) -> Vec<u8> {
-    let trimmed = {
-        let mut end = raw.len();
-        while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
-            end -= 1;
-        }
-        &raw[..end]
-    };
+    let trimmed = trim_end(raw);
     match trimmed.strip_prefix(b"-") {
         Some(rest) => match rest.iter().position(|&b| b == b' ') {
             Some(sp) => {
@@ -202,7 +196,7 @@ unsafe fn push_reply_at(state: *mut ffi::lua_State, reply: &Reply, resp: u8, dep
             Reply::Raw(raw) => {
                 let mut buf = BytesMut::from(&raw[..]);
                 match FrameReader::new().next(&mut buf) {
-                    Ok(Some(frame)) => push_frame(state, &frame, resp, depth),
+                    Ok(Some(frame)) => push_reply_at(state, &frame_to_reply(frame), resp, depth),
                     _ => ffi::lua_pushboolean(state, 0),
                 }
             }
@@ -222,73 +216,29 @@ unsafe fn push_array<'r>(state: *mut ffi::lua_State, items: impl Iterator<Item =
     }
 }
 
-/// Pushes the Lua value of an already-encoded reply (see [`push_reply`]).
-unsafe fn push_frame(state: *mut ffi::lua_State, frame: &Frame, resp: u8, depth: usize) {
-    // SAFETY: as in `push_reply_at`.
-    unsafe {
-        if depth > MAX_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
-            return push_error_table(state, b"ERR reached lua stack limit", false);
+/// The reply an already-encoded one (`Reply::Raw`) stands for, so that
+/// [`push_reply`] alone decides what Lua sees.
+fn frame_to_reply(frame: Frame) -> Reply {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let list = |items: Vec<Frame>| items.into_iter().map(frame_to_reply).collect();
+    match frame {
+        Frame::Simple(s) => Reply::StatusOwned(text(&s)),
+        Frame::Error(e) => Reply::Error(text(&e)),
+        Frame::Int(n) => Reply::Int(n),
+        Frame::Bulk(Some(b)) => Reply::Bulk(b),
+        Frame::Bulk(None) | Frame::Null => Reply::Nil,
+        Frame::Array(None) => Reply::NilArray,
+        Frame::Array(Some(items)) => Reply::Array(list(items)),
+        Frame::Push(items) => Reply::Push(list(items)),
+        Frame::Set(items) => Reply::Set(list(items)),
+        Frame::Map(pairs) => {
+            Reply::Map(pairs.into_iter().map(|(k, v)| (frame_to_reply(k), frame_to_reply(v))).collect())
         }
-        let resp3 = resp >= 3;
-        let nested = |f: &Frame| push_frame(state, f, resp, depth + 1);
-        let list = |items: &[Frame]| {
-            ffi::lua_createtable(state, items.len().min(1 << 20) as i32, 0);
-            for (i, f) in items.iter().enumerate() {
-                nested(f);
-                ffi::lua_rawseti(state, -2, (i + 1) as _);
-            }
-        };
-        match frame {
-            Frame::Simple(s) => push_single(state, c"ok", s),
-            Frame::Error(e) => {
-                let text = error_text(&[b"-".as_slice(), e].concat());
-                push_error_table(state, &text, true);
-            }
-            Frame::Int(n) => ffi::lua_pushnumber(state, *n as f64),
-            Frame::Bulk(Some(b)) => push_bytes(state, b),
-            Frame::Bulk(None) | Frame::Array(None) | Frame::Null => push_null(state, resp3),
-            Frame::Array(Some(items)) | Frame::Push(items) => list(items),
-            Frame::Set(items) if !resp3 => list(items),
-            Frame::Set(items) => push_wrapped(state, c"set", || {
-                ffi::lua_createtable(state, 0, 0);
-                for f in items {
-                    nested(f);
-                    ffi::lua_pushboolean(state, 1);
-                    set_pair(state);
-                }
-            }),
-            Frame::Map(pairs) if !resp3 => {
-                ffi::lua_createtable(state, 0, 0);
-                for (i, (k, v)) in pairs.iter().enumerate() {
-                    nested(k);
-                    ffi::lua_rawseti(state, -2, (2 * i + 1) as _);
-                    nested(v);
-                    ffi::lua_rawseti(state, -2, (2 * i + 2) as _);
-                }
-            }
-            Frame::Map(pairs) => push_wrapped(state, c"map", || {
-                ffi::lua_createtable(state, 0, 0);
-                for (k, v) in pairs {
-                    nested(k);
-                    nested(v);
-                    set_pair(state);
-                }
-            }),
-            Frame::Double(d) if !resp3 => push_bytes(state, d),
-            Frame::Double(d) => {
-                let v: f64 = std::str::from_utf8(d).ok().and_then(|s| s.parse().ok()).unwrap_or(0.0);
-                push_wrapped(state, c"double", || ffi::lua_pushnumber(state, v))
-            }
-            Frame::Bool(b) if !resp3 => ffi::lua_pushnumber(state, if *b { 1.0 } else { 0.0 }),
-            Frame::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
-            Frame::Verbatim(b) if !resp3 => push_bytes(state, b.get(4..).unwrap_or_default()),
-            Frame::Verbatim(b) => {
-                let (format, text) = if b.len() >= 4 { (&b[..3], &b[4..]) } else { (&b"txt"[..], &b[..]) };
-                push_verbatim(state, format, text)
-            }
-            Frame::BigNumber(b) if !resp3 => push_bytes(state, b),
-            Frame::BigNumber(b) => push_single(state, c"big_number", b),
-        }
+        Frame::Double(d) => Reply::Double(std::str::from_utf8(&d).ok().and_then(|s| s.parse().ok()).unwrap_or(0.0)),
+        Frame::Bool(b) => Reply::Bool(b),
+        // The payload starts with its 3-letter format and a colon.
+        Frame::Verbatim(b) => Reply::Verbatim(if b.len() >= 4 { b.slice(4..) } else { b }),
+        Frame::BigNumber(b) => Reply::BigNumber(b),
     }
 }
 

@@ -65,7 +65,8 @@ pub struct Script {
     pub flags: u32,
     /// Loaded with SCRIPT LOAD (kept until SCRIPT FLUSH).
     pub loaded: bool,
-    func: Function,
+    /// The compiled body (see [`Engine::run`]).
+    pub func: Function,
 }
 
 /// A function a library registered (FUNCTION LOAD).
@@ -379,37 +380,15 @@ impl Engine {
         }
     }
 
-    /// Runs the cached script `sha` with `KEYS` and `ARGV`, its
-    /// `redis.call`s going to `host`. The reply is the script's return
-    /// value converted (or its error with Redis's `script: …, on …` suffix).
+    /// Runs a script (`as_function` false: an EVAL body, given `KEYS` and
+    /// `ARGV` as globals) or a registered function (`as_function` true:
+    /// given the keys and arguments as its two parameters), its
+    /// `redis.call`s going to `host`. The reply is its return value
+    /// converted, or its error with Redis's `script: <label>, on …` suffix.
     /// The caller has made the run visible in [`RUN`] (timeouts, kills).
-    pub fn run(&mut self, sha: &str, keys: &[Bytes], argv: &[Bytes], host: &mut dyn Host) -> Reply {
-        let Some(func) = self.scripts.get(sha).map(|s| s.func.clone()) else {
-            return Reply::err("NOSCRIPT No matching script. Please use EVAL.");
-        };
-        self.execute(func, false, keys, argv, sha, host)
-    }
-
-    /// Runs a registered function (FCALL) with its keys and arguments as
-    /// its two parameters; errors name it (`script: name, on …`).
-    pub fn call_function(
+    pub fn run(
         &mut self,
         func: &Function,
-        name: &str,
-        keys: &[Bytes],
-        argv: &[Bytes],
-        host: &mut dyn Host,
-    ) -> Reply {
-        self.execute(func.clone(), true, keys, argv, name, host)
-    }
-
-    /// Runs `func` (given the keys and arguments as parameters when
-    /// `as_function`, else as the KEYS and ARGV globals) under the count
-    /// hook, with the run's `redis.*` bound to `host`, and converts what it
-    /// returns. `label` names the script in errors.
-    fn execute(
-        &mut self,
-        func: Function,
         as_function: bool,
         keys: &[Bytes],
         argv: &[Bytes],
@@ -418,7 +397,7 @@ impl Engine {
     ) -> Reply {
         let result = {
             let _bound = HostBinding::bind(&mut *host, keys, argv);
-            self.runner.call::<MultiValue>((func, as_function))
+            self.runner.call::<MultiValue>((func.clone(), as_function))
         };
         if RUN.killed.load(Ordering::Relaxed) {
             // The kill switched the hook to every line: back to counting.
@@ -442,14 +421,11 @@ impl Engine {
         };
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
-        if ok {
-            if counted_error(&value) {
-                host.error_already_counted();
-            }
-            return lua_to_reply(&value, host.resp());
-        }
         if counted_error(&value) {
             host.error_already_counted();
+        }
+        if ok {
+            return lua_to_reply(&value, host.resp());
         }
         failure_reply(&value, label)
     }
@@ -477,19 +453,16 @@ impl Engine {
             result.map_err(|e| format!("Error registering functions: {}", lua_error_text(&e)))?.into_iter();
         if !matches!(values.next(), Some(Value::Boolean(true))) {
             let msg = match values.next() {
-                Some(Value::Table(t)) => match t.raw_get::<Value>("err") {
-                    Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
-                    _ => "unknown error".into(),
-                },
-                _ => "unknown error".into(),
+                Some(Value::Table(t)) => field_text(&t, "err"),
+                _ => None,
             };
-            return Err(format!("Error registering functions: {msg}"));
+            return Err(format!("Error registering functions: {}", msg.as_deref().unwrap_or("unknown error")));
         }
         Ok(registered)
     }
 
-    /// Installs the run's `redis.call`, `pcall`, `setresp`, `set_repl`
-    /// and `acl_check_cmd` (they find the run's host through [`HOST`]).
+    /// Installs `redis.call`, `pcall`, `setresp`, `set_repl` and
+    /// `acl_check_cmd` (once: they find the run's host through [`HOST`]).
     fn set_redis_fns(&self, fns: [Function; 5]) -> mlua::Result<()> {
         for (name, f) in ["call", "pcall", "setresp", "set_repl", "acl_check_cmd"].into_iter().zip(fns) {
             self.redis.raw_set(name, f)?;
@@ -518,17 +491,22 @@ fn failure_reply(value: &Value, sha: &str) -> Reply {
         };
         return Reply::Error(format!("ERR Error running script {sha}, {msg}"));
     };
-    let text = |k: &str| match t.raw_get::<Value>(k) {
-        Ok(Value::String(s)) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
-        Ok(Value::Number(n)) => Some(format!("{n}")),
-        Ok(Value::Integer(n)) => Some(n.to_string()),
-        _ => None,
-    };
+    let text = |k: &str| field_text(t, k);
     let mut msg = text("err").unwrap_or_else(|| "ERR unknown error".into());
     if let (Some(source), Some(line)) = (text("source"), text("line")) {
         msg.push_str(&format!(" script: {sha}, on {source}:{line}."));
     }
     Reply::Error(msg.replace(['\r', '\n'], " "))
+}
+
+/// Field `k` of an error table as text (strings, and numbers such as `line`).
+fn field_text(t: &Table, k: &str) -> Option<String> {
+    match t.raw_get::<Value>(k) {
+        Ok(Value::String(s)) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        Ok(Value::Number(n)) => Some(format!("{n}")),
+        Ok(Value::Integer(n)) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// The message of an mlua error without mlua's own prefixes.

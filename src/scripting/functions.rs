@@ -135,17 +135,18 @@ impl Functions {
         self.libs.values().flat_map(|l| l.functions.iter()).find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
-    /// FCALL: runs function `name` (already found) on the functions VM.
+    /// FCALL: runs a function [`Functions::find`] gave on the functions VM.
     pub fn call(
         &mut self,
-        name: &str,
+        func: &Registered,
         keys: &[Bytes],
         argv: &[Bytes],
         host: &mut dyn super::Host,
-    ) -> Option<crate::protocol::Reply> {
-        let func = self.find(name)?.func.clone();
-        let engine = self.engine.as_mut()?;
-        Some(engine.call_function(&func, name, keys, argv, host))
+    ) -> crate::protocol::Reply {
+        match self.engine.as_mut() {
+            Some(engine) => engine.run(&func.func, true, keys, argv, &func.name, host),
+            None => crate::protocol::Reply::err("ERR Function not found"),
+        }
     }
 
     /// FUNCTION DUMP: the libraries as Redis's payload.

@@ -159,23 +159,20 @@ impl RunState {
         Reply::err(if self.eval.load(Ordering::Relaxed) { BUSY_EVAL } else { BUSY_FUNCTION })
     }
 
-    /// SCRIPT KILL (`eval`) or FUNCTION KILL: Redis's replies.
-    pub fn kill(&self, eval: bool) -> Reply {
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: `+OK`, or Redis's error.
+    pub fn kill(&self, eval: bool) -> Result<Reply, Reply> {
         if !self.is_running() {
-            return Reply::err("NOTBUSY No scripts in execution right now.");
+            return Err(Reply::err("NOTBUSY No scripts in execution right now."));
         }
         if self.wrote.load(Ordering::Relaxed) {
-            return Reply::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+            return Err(Reply::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
         }
         let running_eval = self.eval.load(Ordering::Relaxed);
-        if eval && !running_eval {
-            return Reply::err(BUSY_FUNCTION);
-        }
-        if !eval && running_eval {
-            return Reply::err(BUSY_EVAL);
+        if eval != running_eval {
+            return Err(self.busy_error());
         }
         self.killed.store(true, Ordering::Relaxed);
-        crate::protocol::reply::OK
+        Ok(crate::protocol::reply::OK)
     }
 }
 
@@ -219,39 +216,34 @@ impl Scripting {
         }
     }
 
-    /// FUNCTION LOAD [REPLACE]: the library's name or Redis's error text.
-    pub fn load_library(&self, code: &[u8], replace: bool) -> Result<String, String> {
+    /// Applies a change to the libraries, then refreshes what is read
+    /// without their lock: the counts and the code snapshots save.
+    fn change_libraries<R>(&self, change: impl FnOnce(&mut functions::Functions) -> R) -> R {
         let mut f = self.functions.lock();
-        let r = f.load(code, replace);
+        let r = change(&mut f);
         *self.counts.lock() = f.counts();
         f.publish();
         r
+    }
+
+    /// FUNCTION LOAD [REPLACE]: the library's name or Redis's error text.
+    pub fn load_library(&self, code: &[u8], replace: bool) -> Result<String, String> {
+        self.change_libraries(|f| f.load(code, replace))
     }
 
     /// FUNCTION DELETE: false if there is no such library.
     pub fn delete_library(&self, name: &str) -> bool {
-        let mut f = self.functions.lock();
-        let r = f.delete(name);
-        *self.counts.lock() = f.counts();
-        f.publish();
-        r
+        self.change_libraries(|f| f.delete(name))
     }
 
     /// FUNCTION RESTORE (see [`functions::Functions::restore`]).
     pub fn restore_libraries(&self, payload: &[u8], policy: functions::RestorePolicy) -> Result<(), String> {
-        let mut f = self.functions.lock();
-        let r = f.restore(payload, policy);
-        *self.counts.lock() = f.counts();
-        f.publish();
-        r
+        self.change_libraries(|f| f.restore(payload, policy))
     }
 
     /// FUNCTION FLUSH.
     pub fn flush_functions(&self) {
-        let mut f = self.functions.lock();
-        f.flush();
-        *self.counts.lock() = (0, 0);
-        f.publish();
+        self.change_libraries(|f| f.flush())
     }
 
     /// `(libraries, functions)`, without waiting for a running function.

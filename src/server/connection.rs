@@ -181,8 +181,7 @@ pub async fn serve<S>(
 fn emit(srv: &Server, client: &mut ClientState, reply: &Reply, out: &mut BytesMut) {
     if let Reply::Error(msg) = reply {
         if !std::mem::take(&mut client.error_counted) {
-            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            crate::cmd::info::stats::record_error(msg);
+            crate::cmd::info::stats::count_error_reply(srv, msg);
         }
     }
     match client.reply_mode {

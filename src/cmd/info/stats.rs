@@ -200,6 +200,14 @@ pub fn record_rejected(spec: &CommandSpec, args: &[Bytes]) {
     }
 }
 
+/// Counts one error reply: `total_error_replies` and, under its code,
+/// errorstats. Every place that produces a counted error reply (the
+/// connection, EXEC's inner replies, commands a script runs) uses this.
+pub fn count_error_reply(srv: &crate::server::Server, msg: &str) {
+    srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+    record_error(msg);
+}
+
 /// Records an error reply sent to a client, under its code (the first
 /// word, when it ends within 32 characters; `ERR` otherwise). Does not
 /// count `total_error_replies`: the caller does. O(1) amortized.
