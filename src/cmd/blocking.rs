@@ -354,7 +354,7 @@ pub fn serve(
         }
     }
     let deadline = timeout.and_then(|d| Instant::now().checked_add(d));
-    ctx.client.block = Some(BlockSpec { keys: waited, deadline, timeout_reply });
+    ctx.client.block = Some(BlockSpec { keys: waited, deadline, timeout_reply, rerun_args: None });
     Ok(Reply::None)
 }
 

@@ -363,6 +363,9 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for part in ctx.ks.db_parts(db) {
         *part = Default::default();
     }
+    // Clients blocked on streams there learn the keys are gone.
+    let waited = ctx.srv.blocking.waited_keys();
+    ctx.ks.ready.extend(waited.into_iter().filter(|(d, _)| *d == db));
     args::ok()
 }
 
@@ -375,6 +378,8 @@ fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             *d = Default::default();
         }
     }
+    let waited = ctx.srv.blocking.waited_keys();
+    ctx.ks.ready.extend(waited);
     args::ok()
 }
 

@@ -1,5 +1,5 @@
 //! Commands: the table, argument helpers, dispatch, and one module per
-//! command family (`string`, `list`, `hash`, `keys`, `server`,
+//! command family (`string`, `list`, `hash`, `set`, `zset`, `stream`, `keys`, `server`,
 //! `connection`, `transaction`).
 //!
 //! Dispatch order follows Redis's `processCommand`: look the name up, check
@@ -22,6 +22,7 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod transaction;
@@ -220,7 +221,9 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
         // Parked under the keys' locks, so the next write to them serves it.
         let idle = ClientState::new(ctx.client.handle.clone(), ctx.client.authenticated);
         let state = std::mem::replace(ctx.client, idle);
-        ctx.client.parked = Some(srv.blocking.park(state, args.to_vec(), block));
+        let mut block = block;
+        let rerun = block.rerun_args.take().unwrap_or_else(|| args.to_vec());
+        ctx.client.parked = Some(srv.blocking.park(state, rerun, block));
     }
     drop(ctx);
     reply
@@ -257,6 +260,8 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
         }
         ctx.srv.persist.propagate(&mut ctx.ks, ctx.client, spec, args, &reply);
     }
+    // What the command asked to be logged as is for this call only.
+    ctx.client.propagate_as = None;
     ctx.ks.changes.record_keys = changed.record_keys;
     if spec.name == "exec" {
         ctx.srv.persist.propagate_exec(ctx.client);

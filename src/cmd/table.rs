@@ -113,6 +113,7 @@ impl CommandSpec {
         }
         let (numkeys_at, fixed): (usize, &[usize]) = match self.alias_of.unwrap_or(self.name) {
             "sort" | "sort_ro" => return Some(super::sort::key_positions(args)),
+            "xread" | "xreadgroup" => return super::stream::key_positions(args),
             "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => (1, &[]),
             "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => (2, &[]),
             "zunionstore" | "zinterstore" | "zdiffstore" => (2, &[1]),
@@ -148,13 +149,14 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::zset::COMMANDS,
+        super::stream::COMMANDS,
         super::keys::COMMANDS,
         super::server::COMMANDS,
         super::connection::COMMANDS,

@@ -433,7 +433,13 @@ impl<'a> Locked<'a> {
         self.lookup(key, false)?;
         let db = self.db;
         self.changes.note(db, key);
-        self.dbs_mut(key, db).remove(key)
+        let removed = self.dbs_mut(key, db).remove(key);
+        // A client blocked in XREADGROUP on a deleted stream is answered
+        // at once, as in Redis 7.0.
+        if matches!(&removed, Some(e) if matches!(e.value, Value::Stream(_))) {
+            self.signal_ready_in(db, key);
+        }
+        removed
     }
 
     /// Deletes a key from database `db` (MOVE, COPY).

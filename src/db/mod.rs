@@ -15,6 +15,7 @@ pub mod quicklist;
 pub mod registry;
 pub mod sample;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod watch;
 pub mod zset;

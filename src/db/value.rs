@@ -4,6 +4,7 @@ use super::compact::CompactBytes;
 pub use super::hash::HashValue;
 pub use super::list::ListValue;
 pub use super::set::SetValue;
+pub use super::stream::StreamValue;
 pub use super::zset::ZSetValue;
 
 /// Hash state used by every map in the keyspace: fast, seeded per process
@@ -25,6 +26,9 @@ pub enum Value {
     Set(SetValue),
     /// A sorted set: members ordered by score (see [`ZSetValue`]).
     ZSet(ZSetValue),
+    /// A stream of entries with consumer groups (see [`StreamValue`];
+    /// boxed to keep `Value` at 24 bytes).
+    Stream(Box<StreamValue>),
 }
 
 /// Publishes the encoding limits (`hash-max-listpack-entries`,
@@ -49,6 +53,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -73,6 +78,7 @@ impl Value {
             Value::Set(_) => "hashtable",
             Value::ZSet(z) if z.is_packed() => "listpack",
             Value::ZSet(_) => "skiplist",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -84,6 +90,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }
@@ -117,6 +124,18 @@ typed!(ListValue, List);
 typed!(HashValue, Hash);
 typed!(SetValue, Set);
 typed!(ZSetValue, ZSet);
+
+impl Typed for StreamValue {
+    fn of(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::Stream(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::Stream(Box::new(self))
+    }
+}
 
 /// A key holds a value of another type than the command works on (the
 /// command layer answers Redis's WRONGTYPE error).

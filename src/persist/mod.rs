@@ -132,7 +132,10 @@ impl Persistence {
         let guard = self.aof.read();
         let Some(aof) = guard.as_ref() else { return };
         let db = client.db;
-        let cmds = translate(ks, spec, args, reply);
+        let cmds = match client.propagate_as.take() {
+            Some(cmds) => cmds,
+            None => translate(ks, spec, args, reply),
+        };
         if cmds.is_empty() {
             return;
         }

@@ -63,6 +63,7 @@ fn write_value<W: Write>(
         Value::Hash(h) => w.write_hash(key, h.iter(), h.is_packed(), expire_at_ms),
         Value::Set(s) => w.write_set(key, s.len(), s.iter(), s.is_intset(), expire_at_ms),
         Value::ZSet(z) => w.write_zset(key, z.len(), z.iter(), z.is_packed(), expire_at_ms),
+        Value::Stream(_) => Err(RdbError::Unsupported { offset: 0, reason: "stream values".into() }),
     }
 }
 
@@ -184,6 +185,12 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
                             encode_command(&mut out, &args);
                         }
                     }
+                    Value::Stream(st) => {
+                        for cmd in stream_rebuild_commands(k, st) {
+                            let args: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
+                            encode_command(&mut out, &args);
+                        }
+                    }
                     Value::ZSet(z) => {
                         let pairs: Vec<(&[u8], String)> = z.iter().map(|(m, s)| (m, format_double(s))).collect();
                         for chunk in pairs.chunks(ITEMS_PER_CMD) {
@@ -237,4 +244,68 @@ pub fn load_rdb_locked(locked: &mut Locked, path: &Path) -> Result<RdbStats, Str
         Ok(())
     })
     .map_err(|e| format!("Error loading the RDB file {}: {e}", path.display()))
+}
+
+/// The commands that rebuild stream `st` at `key`, as Redis's AOF rewrite
+/// emits them: an XADD per entry with its id (an empty stream as XADD
+/// MAXLEN 0 of a dummy entry), XSETID with the stream's last id, entries
+/// added and largest deleted id, then per group XGROUP CREATE with its
+/// last id and read counter, an XCLAIM … FORCE JUSTID per pending entry
+/// (with its delivery time and count) and XGROUP CREATECONSUMER for
+/// consumers without pending entries. O(size of the stream).
+fn stream_rebuild_commands(key: &[u8], st: &crate::db::stream::StreamValue) -> Vec<Vec<Bytes>> {
+    use crate::db::stream::StreamId;
+    let k = Bytes::copy_from_slice(key);
+    let s = |t: &'static str| Bytes::from_static(t.as_bytes());
+    let n = |v: u64| Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    let mut out = Vec::new();
+    if st.is_empty() {
+        out.push(vec![s("XADD"), k.clone(), s("MAXLEN"), s("0"), StreamId::new(0, 1).to_bytes(), s("x"), s("y")]);
+    }
+    st.scan(StreamId::MIN, StreamId::MAX, false, |e| {
+        let mut cmd = Vec::with_capacity(3 + 2 * e.len());
+        cmd.extend([s("XADD"), k.clone(), e.id.to_bytes()]);
+        for (f, v) in e.pairs() {
+            cmd.push(Bytes::copy_from_slice(f));
+            cmd.push(Bytes::copy_from_slice(v));
+        }
+        out.push(cmd);
+        true
+    });
+    out.push(vec![
+        s("XSETID"),
+        k.clone(),
+        st.last_id.to_bytes(),
+        s("ENTRIESADDED"),
+        n(st.entries_added),
+        s("MAXDELETEDID"),
+        st.max_deleted_entry_id.to_bytes(),
+    ]);
+    for (name, g) in &st.groups {
+        let read = g.entries_read.map_or(Bytes::from_static(b"-1"), n);
+        out.push(vec![s("XGROUP"), s("CREATE"), k.clone(), name.clone(), g.last_id.to_bytes(), s("ENTRIESREAD"), read]);
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                out.push(vec![s("XGROUP"), s("CREATECONSUMER"), k.clone(), name.clone(), cname.clone()]);
+            }
+            for id in &c.pel {
+                let Some(nack) = g.pel.get(id) else { continue };
+                out.push(vec![
+                    s("XCLAIM"),
+                    k.clone(),
+                    name.clone(),
+                    cname.clone(),
+                    s("0"),
+                    id.to_bytes(),
+                    s("TIME"),
+                    n(nack.delivery_time),
+                    s("RETRYCOUNT"),
+                    n(nack.delivery_count),
+                    s("JUSTID"),
+                    s("FORCE"),
+                ]);
+            }
+        }
+    }
+    out
 }

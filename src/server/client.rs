@@ -36,6 +36,9 @@ pub struct BlockSpec {
     pub deadline: Option<Instant>,
     /// The reply on timeout (null array for BLPOP, null bulk for BLMOVE).
     pub timeout_reply: crate::protocol::Reply,
+    /// The command to re-run when a key is ready, when it differs from the
+    /// one sent (XREAD's `$` resolved to the id it meant at the time).
+    pub rerun_args: Option<Vec<bytes::Bytes>>,
 }
 
 /// The error a client blocked in a command gets from `CLIENT UNBLOCK id ERROR`.
@@ -222,6 +225,10 @@ pub struct ClientState {
     pub aof_offset: u64,
     /// Writes of the running EXEC, logged together as MULTI … EXEC.
     pub exec_log: Vec<(usize, Vec<Bytes>)>,
+    /// What the running command is logged as, when not as it was sent
+    /// (set by commands whose effect depends on when they ran, such as
+    /// XADD `*` or XREADGROUP; cleared after every command).
+    pub propagate_as: Option<Vec<Vec<Bytes>>>,
     /// The ACL user this connection acts as, with the ACL version it was read at (None: look it up by name).
     pub acl_user: Option<(u64, Arc<crate::acl::user::User>)>,
 }
@@ -249,6 +256,7 @@ impl ClientState {
             no_evict: false,
             aof_offset: 0,
             exec_log: Vec::new(),
+            propagate_as: None,
             acl_user: None,
         }
     }

@@ -66,6 +66,10 @@ pub struct Config {
     pub zset_max_listpack_entries: u64,
     /// Longest member a packed sorted set may hold.
     pub zset_max_listpack_value: u64,
+    /// `stream-node-max-bytes`: largest stream node (0: no limit).
+    pub stream_node_max_bytes: u64,
+    /// `stream-node-max-entries`: most entries per stream node (0: no limit).
+    pub stream_node_max_entries: u64,
     /// `latency-tracking`: keep a latency histogram per command (INFO latencystats).
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats prints.
@@ -140,6 +144,8 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             latency_monitor_threshold: 0,
@@ -433,6 +439,26 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
     },
     Param {
+        name: "stream-node-max-bytes",
+        get: |c| c.stream_node_max_bytes.to_string(),
+        set: |c, v| {
+            c.stream_node_max_bytes = ranged_memory(v)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "stream-node-max-entries",
+        get: |c| c.stream_node_max_entries.to_string(),
+        set: |c, v| {
+            c.stream_node_max_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
         name: "latency-tracking",
         get: |c| yes_no(c.latency_tracking),
         set: |c, v| {
@@ -594,6 +620,7 @@ impl Config {
         );
         crate::db::set::set_max_intset_entries(self.set_max_intset_entries);
         crate::db::zset::set_zset_listpack_limits(self.zset_max_listpack_entries, self.zset_max_listpack_value);
+        crate::db::stream::set_node_limits(self.stream_node_max_bytes, self.stream_node_max_entries);
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
         crate::cmd::server::latency::set_threshold(self.latency_monitor_threshold);
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);

@@ -214,6 +214,31 @@ fn value_digest(e: &Entry) -> [u8; 20] {
             let scored: Vec<(&[u8], String)> = z.iter().map(|(m, s)| (m, format_double(s))).collect();
             unordered_pairs(&mut d, scored.iter().map(|(m, s)| (*m, s.as_bytes())));
         }
+        Value::Stream(st) => {
+            // Entries in order with their ids, then the metadata and the
+            // groups (names, positions, pending entries and consumers).
+            st.scan(Default::default(), crate::db::stream::StreamId::MAX, false, |e| {
+                mix_in(&mut d, &e.id.to_bytes());
+                for (f, v) in e.pairs() {
+                    mix_in(&mut d, f);
+                    mix_in(&mut d, v);
+                }
+                true
+            });
+            let meta = format!("{} {} {}", st.last_id, st.entries_added, st.max_deleted_entry_id);
+            mix_in(&mut d, meta.as_bytes());
+            for (name, g) in &st.groups {
+                mix_in(&mut d, name);
+                mix_in(&mut d, format!("{} {:?}", g.last_id, g.entries_read).as_bytes());
+                for (id, n) in &g.pel {
+                    mix_in(&mut d, format!("{id} {} {}", n.delivery_count, n.delivery_time).as_bytes());
+                    mix_in(&mut d, &n.consumer);
+                }
+                for cname in g.consumers.keys() {
+                    mix_in(&mut d, cname);
+                }
+            }
+        }
     }
     if e.expire_at != 0 {
         xor_in(&mut d, b"!!expire!!");

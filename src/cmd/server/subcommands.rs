@@ -26,6 +26,8 @@ const CONTAINERS: &[Container] = &[
     ("memory", super::memory::MEMORY_SUBS),
     ("object", super::super::keys::OBJECT_SUBS),
     ("script", super::super::scripting::SCRIPT_SUBS),
+    ("xgroup", super::super::stream::XGROUP_SUBS),
+    ("xinfo", super::super::stream::XINFO_SUBS),
 ];
 
 /// `container|sub` for every row of [`CONTAINERS`], in the same order.
