@@ -18,6 +18,18 @@ fn del(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(n as i64))
 }
 
+/// UNLINK: as DEL, but large values are freed in the background.
+fn unlink(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let mut n = 0;
+    for k in &a[1..] {
+        if let Some(e) = ctx.ks.remove(k) {
+            crate::db::lazyfree::free(e.value);
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
+}
+
 /// Looks a key up as Redis's `LOOKUP_NOTOUCH` reads (TYPE, TTL, EXISTS,
 /// OBJECT …) do: lazy expiry and a keyspace hit or miss, but the key's
 /// access time and LFU counter are left alone. O(1).
@@ -589,7 +601,7 @@ fn object(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 #[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
     spec!("del", -2, WRITE, 1, -1, 1, del, "generic", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed."),
-    spec!("unlink", -2, WRITE | FAST, 1, -1, 1, del, "generic", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size."),
+    spec!("unlink", -2, WRITE | FAST, 1, -1, 1, unlink, "generic", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size."),
     spec!("exists", -2, READONLY | FAST, 1, -1, 1, exists, "generic", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check."),
     spec!("touch", -2, READONLY | FAST, 1, -1, 1, touch, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched."),
     spec!("type", 2, READONLY | FAST, 1, 1, 1, type_cmd, "generic", "Determines the type of value stored at a key.", "O(1)"),

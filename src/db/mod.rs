@@ -9,6 +9,7 @@ pub mod expire;
 pub mod glob;
 pub mod hash;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod list;
 pub mod listpack;
 pub mod quicklist;

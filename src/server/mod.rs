@@ -145,6 +145,7 @@ pub fn reset_stats(srv: &Server) {
     ] {
         c.store(0, Relaxed);
     }
+    crate::db::lazyfree::reset_stats();
     let k = &srv.keyspace.stats;
     for c in [&k.hits, &k.misses, &k.expired, &k.evicted] {
         c.store(0, Relaxed);
