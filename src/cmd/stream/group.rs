@@ -404,12 +404,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut logged = Vec::new();
     let mut cursor = start;
     let mut next = None;
-    loop {
-        let Some(g) = s.groups.get(group) else { break };
-        let Some(id) = g.pel.range(cursor..).next().map(|(id, _)| *id) else {
-            next = None;
-            break;
-        };
+    while let Some(id) = s.groups.get(group).and_then(|g| g.pel.range(cursor..).next().map(|(id, _)| *id)) {
         if attempts == 0 || left == 0 {
             next = Some(id);
             break;

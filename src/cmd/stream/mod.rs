@@ -362,7 +362,7 @@ fn xsetid(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         i += 2;
     }
     let Some(s) = peek_stream(ctx, &a[1])? else { return fail(err::NO_KEY) };
-    if s.len() > 0 {
+    if !s.is_empty() {
         if s.edge_id(true).is_some_and(|top| id < top) {
             return fail("ERR The ID specified in XSETID is smaller than the target stream top item");
         }

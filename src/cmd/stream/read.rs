@@ -57,7 +57,7 @@ pub fn key_positions(a: &[Bytes]) -> Option<Vec<usize>> {
     while i < a.len() {
         if is(&a[i], "streams") {
             let rest = a.len() - i - 1;
-            if rest == 0 || rest % 2 != 0 {
+            if rest == 0 || !rest.is_multiple_of(2) {
                 return None;
             }
             return Some((i + 1..i + 1 + rest / 2).collect());
@@ -93,7 +93,7 @@ fn parse(a: &[Bytes], xreadgroup: bool) -> Result<ReadArgs, Reply> {
         } else if is(o, "streams") && more > 0 {
             r.streams_at = i + 1;
             let rest = a.len() - r.streams_at;
-            if rest % 2 != 0 {
+            if !rest.is_multiple_of(2) {
                 return fail(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 );

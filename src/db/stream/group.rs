@@ -53,7 +53,7 @@ impl ConsumerGroup {
 
     /// An estimate of the heap bytes held.
     pub fn heap_size(&self) -> usize {
-        self.pel.iter().map(|(_, n)| 64 + n.consumer.len() / 8).sum::<usize>()
+        self.pel.values().map(|n| 64 + n.consumer.len() / 8).sum::<usize>()
             + self.consumers.iter().map(|(k, c)| 64 + k.len() + c.pel.len() * 24).sum::<usize>()
     }
 
