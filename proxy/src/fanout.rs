@@ -6,6 +6,12 @@
 //! - MSET: one MSET per server; `+OK` when all succeeded. Each server's part
 //!   is atomic, the whole is not (as with any sharding proxy).
 //! - DEL UNLINK EXISTS TOUCH: one per server, counts added up.
+//! - XREAD/XREADGROUP without BLOCK: one per server with the same options
+//!   and that server's streams and IDs; the streams with entries come back
+//!   in the order asked, nil when none had any. An XREADGROUP part that
+//!   fails (NOGROUP, WRONGTYPE) makes the whole answer that error, while
+//!   entries other servers delivered stay pending in their groups
+//!   (XPENDING/XCLAIM/XAUTOCLAIM find them), as MSET's parts stay written.
 //! - KEYS: every server's keys, servers in file order. DBSIZE/SIZE: sum.
 //!   FLUSHDB/FLUSHALL: `+OK` when every server flushed. RANDOMKEY: a key of
 //!   a random server that has one.
@@ -32,6 +38,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use inmemory::cmd::table::CommandSpec;
 use inmemory::protocol::frame::Frame;
 use inmemory::protocol::Reply;
 use tokio::sync::oneshot;
@@ -145,6 +152,84 @@ async fn mget_merge(waiting: Vec<(Vec<usize>, oneshot::Receiver<Answer>)>, nkeys
     out.freeze()
 }
 
+/// One server's part of a split XREAD/XREADGROUP: the streams it was asked
+/// for (their place among the client's streams, and their name) and its
+/// answer.
+type StreamsPart = (Vec<(usize, Bytes)>, oneshot::Receiver<Answer>);
+
+/// Merges the parts of a split XREAD/XREADGROUP over `n` streams. Each
+/// answer names the streams that had entries, in the order asked (`*-1`/`_`
+/// when none had). The result is what one server holding every stream
+/// would answer: the streams with entries in the client's order, an array
+/// of `[name, entries]` pairs (RESP2) or a map (RESP3), or the null array
+/// when none had entries.
+async fn streams_merge(parts: Vec<StreamsPart>, n: usize, proto: u8) -> Bytes {
+    let mut slots: Vec<Option<(Frame, Frame)>> = vec![None; n];
+    for (asked, rx) in parts {
+        let served = match frame_of(rx).await {
+            Ok(f) if f.is_null() => continue,
+            Ok(Frame::Map(pairs)) => pairs,
+            Ok(Frame::Array(Some(items))) => {
+                let mut pairs = Vec::with_capacity(items.len());
+                for item in items {
+                    let Frame::Array(Some(pair)) = item else { return unexpected() };
+                    let Ok([name, entries]) = <[Frame; 2]>::try_from(pair) else { return unexpected() };
+                    pairs.push((name, entries));
+                }
+                pairs
+            }
+            Ok(_) => return unexpected(),
+            Err(e) => return e,
+        };
+        // In the order asked, so a stream named twice finds its own place.
+        let mut asked = asked.into_iter();
+        for (name, entries) in served {
+            let Some((place, _)) = asked.by_ref().find(|(_, key)| name.as_bytes() == Some(key)) else {
+                return unexpected();
+            };
+            slots[place] = Some((name, entries));
+        }
+    }
+    let served: Vec<(Frame, Frame)> = slots.into_iter().flatten().collect();
+    if served.is_empty() {
+        return reply_bytes(&Reply::NilArray, proto);
+    }
+    let mut out = BytesMut::new();
+    put_len(&mut out, if proto >= 3 { b'%' } else { b'*' }, served.len());
+    for (name, entries) in served {
+        if proto < 3 {
+            out.put_slice(b"*2\r\n");
+        }
+        name.write_to(&mut out);
+        entries.write_to(&mut out);
+    }
+    out.freeze()
+}
+
+/// Whether an XREAD/XREADGROUP call has the BLOCK option: among the
+/// options before STREAMS, stepped over as the command reads them (GROUP
+/// takes two values, BLOCK and COUNT one). O(arguments).
+pub(crate) fn stream_read_blocks(args: &[Bytes]) -> bool {
+    let mut i = 1;
+    while i < args.len() {
+        let a = &args[i];
+        if a.eq_ignore_ascii_case(b"streams") {
+            return false;
+        }
+        if a.eq_ignore_ascii_case(b"block") {
+            return true;
+        }
+        i += if a.eq_ignore_ascii_case(b"group") {
+            3
+        } else if a.eq_ignore_ascii_case(b"count") {
+            2
+        } else {
+            1
+        };
+    }
+    false
+}
+
 /// Picks a key from a random server that returned one.
 async fn random_key(waiting: Waiting, proto: u8) -> Bytes {
     let mut keys = Vec::new();
@@ -231,6 +316,21 @@ impl Router {
         self.flow(Pending::Future(Box::pin(f))).await
     }
 
+    /// The key arguments `args[i]` for `i` in `keys`, grouped by their
+    /// server (servers in order of first appearance); `None` when no server
+    /// is on the ring. O(keys × (log points + servers)).
+    fn by_server(&self, args: &[Bytes], keys: impl Iterator<Item = usize>) -> Option<Vec<(Arc<Backend>, Vec<usize>)>> {
+        let mut groups: Vec<(Arc<Backend>, Vec<usize>)> = Vec::new();
+        for i in keys {
+            let b = self.topo.route(&args[i])?;
+            match groups.iter_mut().find(|(g, _)| Arc::ptr_eq(g, b)) {
+                Some((_, v)) => v.push(i),
+                None => groups.push((b.clone(), vec![i])),
+            }
+        }
+        Some(groups)
+    }
+
     /// MGET MSET DEL UNLINK EXISTS TOUCH: forwarded whole when every key
     /// lives on one server, else split by server and merged.
     pub(crate) async fn multi_key(&mut self, name: &str, args: &[Bytes]) -> Flow {
@@ -238,16 +338,9 @@ impl Router {
         if !(args.len() - 1).is_multiple_of(step) {
             return self.error(&format!("ERR wrong number of arguments for '{name}' command")).await;
         }
-        let mut groups: Vec<(Arc<Backend>, Vec<usize>)> = Vec::new();
-        for i in (1..args.len()).step_by(step) {
-            let Some(b) = self.topo.route(&args[i]) else {
-                return self.error("ERR proxy: no server is available").await;
-            };
-            match groups.iter_mut().find(|(g, _)| Arc::ptr_eq(g, b)) {
-                Some((_, v)) => v.push(i),
-                None => groups.push((b.clone(), vec![i])),
-            }
-        }
+        let Some(groups) = self.by_server(args, (1..args.len()).step_by(step)) else {
+            return self.error("ERR proxy: no server is available").await;
+        };
         if groups.len() == 1 {
             let b = groups[0].0.clone();
             return self.forward(&b, args).await;
@@ -274,6 +367,42 @@ impl Router {
             "mset" => self.later(all_ok(waiting.into_iter().map(|w| w.1).collect())).await,
             _ => self.later(sum(waiting.into_iter().map(|w| w.1).collect())).await,
         }
+    }
+
+    /// XREAD/XREADGROUP without BLOCK: forwarded whole when every stream
+    /// lives on one server, else one call per server (the same options, that
+    /// server's streams and their IDs) merged by [`streams_merge`]. A
+    /// malformed call goes whole to a server, which answers its error.
+    pub(crate) async fn read_streams(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
+        let Some(keys) = spec.key_positions(args) else {
+            // Malformed: a server answers its own error.
+            return match self.any_server() {
+                Some(b) => self.forward(&b, args).await,
+                None => self.error("ERR proxy: no server is available").await,
+            };
+        };
+        // The keys follow STREAMS, their IDs follow the keys.
+        let (first, n) = (keys[0], keys.len());
+        let Some(groups) = self.by_server(args, keys.into_iter()) else {
+            return self.error("ERR proxy: no server is available").await;
+        };
+        if groups.len() == 1 {
+            let b = groups[0].0.clone();
+            return self.forward(&b, args).await;
+        }
+        let mut parts = Vec::with_capacity(groups.len());
+        for (b, keys) in groups {
+            let mut sub = Vec::with_capacity(first + 2 * keys.len());
+            sub.extend_from_slice(&args[..first]);
+            sub.extend(keys.iter().map(|&i| args[i].clone()));
+            sub.extend(keys.iter().map(|&i| args[i + n].clone()));
+            let mut data = BytesMut::new();
+            encode_command(&sub, &mut data);
+            let rx = self.send(&b, data.freeze(), 1, true).await;
+            parts.push((keys.into_iter().map(|i| (i - first, args[i].clone())).collect(), rx));
+        }
+        let proto = self.proto;
+        self.later(streams_merge(parts, n, proto)).await
     }
 
     /// KEYS DBSIZE FLUSHDB FLUSHALL SCAN RANDOMKEY INFO CONFIG.
@@ -456,5 +585,16 @@ mod tests {
         assert_eq!(dbs.get(&1), Some(&(1, 0)));
         assert_eq!(dbs.len(), 2);
         assert!(db_counts("# Keyspace\r\n").is_empty());
+    }
+
+    #[test]
+    fn stream_read_block_option() {
+        let call = |s: &str| stream_read_blocks(&s.split(' ').map(|a| Bytes::from(a.to_string())).collect::<Vec<_>>());
+        assert!(call("XREAD BLOCK 0 STREAMS k $"));
+        assert!(call("xread count 5 block 10 streams k $"));
+        assert!(call("XREADGROUP GROUP g c NOACK BLOCK 0 STREAMS k >"));
+        assert!(!call("XREAD COUNT 5 STREAMS k 0"));
+        assert!(!call("XREAD STREAMS block 0"), "a stream named block");
+        assert!(!call("XREADGROUP GROUP block streams STREAMS k >"), "GROUP's values are not options");
     }
 }

@@ -8,9 +8,9 @@
 //!
 //! - Commands with keys go to the server of their keys (looked up in the
 //!   command table, hash tags honoured). When the keys live on different
-//!   servers, MGET MSET DEL UNLINK EXISTS TOUCH are split and merged
-//!   (`fanout.rs`); every other command answers
-//!   `-CROSSSLOT Keys in request don't hash to the same slot`.
+//!   servers, MGET MSET DEL UNLINK EXISTS TOUCH, and XREAD/XREADGROUP
+//!   without BLOCK, are split and merged (`fanout.rs`); every other command
+//!   answers `-CROSSSLOT Keys in request don't hash to the same slot`.
 //! - KEYS, DBSIZE/SIZE, FLUSHDB, FLUSHALL, SCAN, RANDOMKEY, INFO and CONFIG
 //!   fan out to every server on the ring (`fanout.rs`).
 //! - PING, ECHO, HELLO, AUTH, CLIENT, SELECT, QUIT, RESET and COMMAND are
@@ -30,9 +30,11 @@
 //!   e.g. `ERR DB index is out of range`, when one refuses) and waits for
 //!   the client's earlier replies, so requests on the old database's
 //!   connections cannot be overtaken by later ones on the new.
-//! - Blocking commands (BLPOP …) travel on a connection of their own, so
-//!   they never hold up the shared ones; the client waits for the reply
-//!   before its next request is read, as with a direct connection.
+//! - Blocking commands (BLPOP …, XREAD/XREADGROUP with BLOCK) travel on a
+//!   connection of their own, so they never hold up the shared ones; the
+//!   client waits for the reply before its next request is read, as with a
+//!   direct connection. Their keys must live on one server: a wait cannot
+//!   be split (the first server to answer would have to cancel the others').
 //!
 //! Cost: O(arguments) per request plus one ring lookup (O(log points)) per key.
 
@@ -303,6 +305,7 @@ impl Router {
             "move" | "swapdb" | "shutdown" | "debug" | "latency" | "wait" => {
                 self.error(&format!("ERR proxy: '{name}' is not supported by the proxy")).await
             }
+            "xread" | "xreadgroup" if !crate::fanout::stream_read_blocks(&args) => self.read_streams(spec, &args).await,
             _ if spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS) => self.keyed(spec, &args).await,
             _ => self.error(&format!("ERR proxy: '{name}' is not supported by the proxy")).await,
         }
