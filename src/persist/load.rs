@@ -382,6 +382,8 @@ enum Kind {
     Hash,
     Set,
     ZSet,
+    /// Built already: the next of [`Batch::streams`].
+    Stream,
 }
 
 /// A key of a [`Batch`].
@@ -407,6 +409,11 @@ struct Batch {
     data: Elements,
     /// The scores of the sorted sets' members, in order.
     scores: Vec<f64>,
+    /// Streams, built by the parsing thread (they are few, and their
+    /// groups do not fit the flat form), in order.
+    streams: Vec<Value>,
+    /// Bytes of the streams' entries (for [`Batch::is_full`]).
+    stream_bytes: usize,
     keys: Vec<Parsed>,
 }
 
@@ -436,18 +443,24 @@ impl Batch {
                 self.scores.extend_from_slice(z.scores());
                 (Kind::ZSet, z.len())
             }
+            RdbValueRef::Stream(s) => {
+                self.stream_bytes += s.entries.capacity_bytes();
+                self.streams.push(snapshot::from_rdb(e.value));
+                (Kind::Stream, 0)
+            }
         };
         self.keys.push(Parsed { db: e.db, kind, len, expire_at: e.expire_at_ms.unwrap_or(0) });
     }
 
     fn is_full(&self) -> bool {
-        self.keys.len() >= LOAD_BATCH || self.data.byte_len() >= LOAD_BATCH_BYTES
+        self.keys.len() >= LOAD_BATCH || self.data.byte_len() + self.stream_bytes >= LOAD_BATCH_BYTES
     }
 
     /// Inserts every key (each under its shard's lock) and empties the
     /// batch. O(size of the batch).
     fn insert_all(&mut self, ks: &Keyspace) {
         let (mut i, mut s) = (0, 0);
+        let mut streams = self.streams.drain(..);
         for p in &self.keys {
             let key = self.data.get(i).unwrap_or_default();
             let items = self.data.range(i + 1, i + 1 + p.len);
@@ -462,15 +475,18 @@ impl Batch {
                     s += p.len;
                     Value::ZSet(ZSetValue::from_pairs(items.zip(scores.iter().copied())))
                 }
+                Kind::Stream => streams.next().unwrap_or_else(|| Value::Stream(Box::default())),
             };
             let mut entry = Entry::new(value);
             entry.expire_at = p.expire_at;
             let mut l = ks.lock_keys(p.db, [key]);
             l.insert_entry_in(p.db, Bytes::copy_from_slice(key), entry);
         }
+        drop(streams);
         self.keys.clear();
         self.data.clear();
         self.scores.clear();
+        self.stream_bytes = 0;
     }
 }
 

@@ -13,7 +13,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use super::aof::encode_command;
-use super::rdb::{read_rdb_ref, RdbError, RdbStats, RdbValueRef, RdbWriter, RdbWriterOptions};
+use super::rdb::{
+    read_rdb_ref, RdbConsumer, RdbError, RdbPending, RdbStats, RdbStream, RdbStreamGroup, RdbStreamId, RdbStreamMeta,
+    RdbValueRef, RdbWriter, RdbWriterOptions,
+};
+use crate::db::stream::{Consumer, ConsumerGroup, Nack, StreamId, StreamValue};
 use crate::db::value::{HashValue, ListValue, SetValue, ZSetValue};
 use crate::db::{now_ms, Entry, Locked, Value};
 use crate::protocol::reply::format_double;
@@ -49,8 +53,9 @@ pub(super) fn debug_delay(micros: i64) {
 /// Writes one key straight from the stored value (no copy): a packed
 /// hash as a listpack (RDB type 16), a list as quicklist nodes (type 18),
 /// an intset as type 11 and another set as type 2, a packed sorted set as
-/// a listpack (type 17) and another as type 5, as Redis 7.0 does.
-/// O(size of the value).
+/// a listpack (type 17) and another as type 5, a stream as listpack nodes
+/// with its groups (type 19), as Redis 7.0 does. O(size of the value; a
+/// stream's groups are copied).
 fn write_value<W: Write>(
     w: &mut RdbWriter<W>,
     key: &[u8],
@@ -63,18 +68,112 @@ fn write_value<W: Write>(
         Value::Hash(h) => w.write_hash(key, h.iter(), h.is_packed(), expire_at_ms),
         Value::Set(s) => w.write_set(key, s.len(), s.iter(), s.is_intset(), expire_at_ms),
         Value::ZSet(z) => w.write_zset(key, z.len(), z.iter(), z.is_packed(), expire_at_ms),
-        Value::Stream(_) => Err(RdbError::Unsupported { offset: 0, reason: "stream values".into() }),
+        Value::Stream(st) => {
+            let entries = || {
+                st.nodes()
+                    .flat_map(|(first, node)| node.entries(first))
+                    .filter(|e| !e.deleted)
+                    .map(|e| (rdb_id(e.id), e.pairs()))
+            };
+            let meta = RdbStreamMeta {
+                last_id: rdb_id(st.last_id),
+                first_id: rdb_id(st.first_id),
+                max_deleted_entry_id: rdb_id(st.max_deleted_entry_id),
+                entries_added: st.entries_added,
+            };
+            w.write_stream_parts(key, entries, &meta, &rdb_groups(st), expire_at_ms)
+        }
     }
 }
 
+fn rdb_id(id: StreamId) -> RdbStreamId {
+    (id.ms, id.seq)
+}
+
+fn stream_id(id: RdbStreamId) -> StreamId {
+    StreamId::new(id.0, id.1)
+}
+
+/// A stream's consumer groups as the RDB codec takes them (names in
+/// order, each pending entry's owner given by its consumer's list).
+/// O(groups + pending entries + consumers).
+fn rdb_groups(st: &StreamValue) -> Vec<RdbStreamGroup> {
+    st.groups
+        .iter()
+        .map(|(name, g)| RdbStreamGroup {
+            name: name.clone(),
+            last_id: rdb_id(g.last_id),
+            entries_read: g.entries_read,
+            pending: g
+                .pel
+                .iter()
+                .map(|(id, n)| RdbPending {
+                    id: rdb_id(*id),
+                    delivery_time: n.delivery_time,
+                    delivery_count: n.delivery_count,
+                })
+                .collect(),
+            consumers: g
+                .consumers
+                .iter()
+                .map(|(cname, c)| RdbConsumer {
+                    name: cname.clone(),
+                    seen_time: c.seen_time,
+                    pending: c.pel.iter().map(|id| rdb_id(*id)).collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A stream read from an RDB file: its entries appended in order (cut
+/// into nodes by this server's `stream-node-max-*`), then the file's
+/// bookkeeping and groups. The reader checked that every pending entry has
+/// exactly one consumer. O(size of the stream).
+fn stream_from_rdb(s: &RdbStream) -> StreamValue {
+    let mut st = StreamValue::default();
+    let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
+    for (id, p) in s.entries.iter() {
+        pairs.clear();
+        pairs.extend(p);
+        st.append(stream_id(id), &pairs);
+    }
+    st.last_id = stream_id(s.meta.last_id);
+    st.first_id = stream_id(s.meta.first_id);
+    st.max_deleted_entry_id = stream_id(s.meta.max_deleted_entry_id);
+    st.entries_added = s.meta.entries_added;
+    for g in &s.groups {
+        let mut cg = ConsumerGroup::new(stream_id(g.last_id), g.entries_read);
+        for c in &g.consumers {
+            let pel = c.pending.iter().map(|id| stream_id(*id)).collect();
+            cg.consumers.insert(c.name.clone(), Consumer { seen_time: c.seen_time, pel });
+        }
+        let owners: std::collections::HashMap<RdbStreamId, &Bytes> =
+            g.consumers.iter().flat_map(|c| c.pending.iter().map(move |id| (*id, &c.name))).collect();
+        for p in &g.pending {
+            if let Some(owner) = owners.get(&p.id) {
+                let nack = Nack {
+                    delivery_time: p.delivery_time,
+                    delivery_count: p.delivery_count,
+                    consumer: (*owner).clone(),
+                };
+                cg.pel.insert(stream_id(p.id), nack);
+            }
+        }
+        st.groups.insert(g.name.clone(), cg);
+    }
+    st
+}
+
 /// A value read from an RDB file, in the encoding its size calls for. O(size).
-fn from_rdb(v: RdbValueRef<'_>) -> Value {
+pub(super) fn from_rdb(v: RdbValueRef<'_>) -> Value {
     match v {
         RdbValueRef::Str(s) => Value::str(s),
         RdbValueRef::List(l) => Value::List(ListValue::from_items(l.iter())),
         RdbValueRef::Hash(h) => Value::Hash(HashValue::from_pairs(h.pairs())),
         RdbValueRef::Set(m) => Value::Set(SetValue::from_members(m.iter())),
         RdbValueRef::ZSet(z) => Value::ZSet(ZSetValue::from_pairs(z.iter())),
+        RdbValueRef::Stream(s) => Value::Stream(Box::new(stream_from_rdb(s))),
     }
 }
 

@@ -8,7 +8,7 @@
 //! per element); integer entries become their decimal text, as Redis does
 //! when it reads them.
 
-use super::listpack::backlen_size;
+use super::listpack::{backlen_size, string_to_i64};
 use super::Elements;
 
 /// Value of a listpack/ziplist header element count meaning "unknown".
@@ -82,59 +82,115 @@ fn reserve_for(out: &mut Elements, declared: u16, blob_len: usize) {
 /// byte, and the header element count (unless it is the "unknown" 65535).
 /// On error `out` holds an unspecified part of the elements.
 pub fn listpack_entries(lp: &[u8], out: &mut Elements) -> Result<(), String> {
-    if lp.len() < 7 {
-        return Err(format!("listpack of {} bytes is shorter than its header", lp.len()));
+    let mut it = ListpackIter::new(lp)?;
+    reserve_for(out, it.declared, lp.len());
+    while let Some(item) = it.next_item()? {
+        item.push_to(out);
     }
-    let total = le_u32(&lp[0..4]) as usize;
-    if total != lp.len() {
-        return Err(format!("listpack header says {total} bytes but blob has {}", lp.len()));
-    }
-    let declared = le_u16(&lp[4..6]);
-    reserve_for(out, declared, lp.len());
-    let mut pos = 6usize;
-    let mut count: u64 = 0;
-    loop {
-        let b = byte_at(lp, pos, "listpack entry")?;
-        if b == 0xFF {
-            if pos + 1 != lp.len() {
-                return Err(format!("listpack terminator at position {pos} is not the last byte"));
-            }
-            break;
+    Ok(())
+}
+
+/// One listpack element as stored: an integer or a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LpItem<'a> {
+    /// An integer-encoded element.
+    Int(i64),
+    /// A string-encoded element.
+    Str(&'a [u8]),
+}
+
+impl LpItem<'_> {
+    /// Appends the element to `out` (an integer as its decimal text).
+    pub fn push_to(self, out: &mut Elements) {
+        match self {
+            LpItem::Int(v) => out.push_int(v),
+            LpItem::Str(s) => out.push(s),
         }
-        let start = pos;
-        let enc_len = lp_entry(lp, pos, out)?;
+    }
+
+    /// The element as an integer, as Redis's `lpGetIntegerIfValid` reads
+    /// it: an integer entry, or a string that is a canonical integer.
+    pub fn as_int(self) -> Option<i64> {
+        match self {
+            LpItem::Int(v) => Some(v),
+            LpItem::Str(s) => string_to_i64(s),
+        }
+    }
+}
+
+/// Walks the elements of an untrusted listpack one at a time, validating
+/// as [`listpack_entries`] does: the header when created, each entry when
+/// reached, the terminator and the element count at the end.
+pub struct ListpackIter<'a> {
+    lp: &'a [u8],
+    pos: usize,
+    count: u64,
+    declared: u16,
+    done: bool,
+}
+
+impl<'a> ListpackIter<'a> {
+    /// Checks the header of `lp`. O(1).
+    pub fn new(lp: &'a [u8]) -> Result<Self, String> {
+        if lp.len() < 7 {
+            return Err(format!("listpack of {} bytes is shorter than its header", lp.len()));
+        }
+        let total = le_u32(&lp[0..4]) as usize;
+        if total != lp.len() {
+            return Err(format!("listpack header says {total} bytes but blob has {}", lp.len()));
+        }
+        Ok(ListpackIter { lp, pos: 6, count: 0, declared: le_u16(&lp[4..6]), done: false })
+    }
+
+    /// The next element, or `None` once the terminator is reached (after
+    /// checking it is the last byte and the header count matches). O(size
+    /// of the element).
+    pub fn next_item(&mut self) -> Result<Option<LpItem<'a>>, String> {
+        if self.done {
+            return Ok(None);
+        }
+        let lp = self.lp;
+        let start = self.pos;
+        if byte_at(lp, start, "listpack entry")? == 0xFF {
+            if start + 1 != lp.len() {
+                return Err(format!("listpack terminator at position {start} is not the last byte"));
+            }
+            if self.declared != COUNT_UNKNOWN && self.count != u64::from(self.declared) {
+                return Err(format!("listpack header says {} elements but has {}", self.declared, self.count));
+            }
+            self.done = true;
+            return Ok(None);
+        }
+        let (item, enc_len) = lp_item(lp, start)?;
         let bl_size = backlen_size(enc_len);
         let bl = slice(lp, start + enc_len, bl_size, "listpack back-length")?;
         if lp_decode_backlen(bl) != Some(enc_len as u64) {
             return Err(format!("listpack entry at position {start} has a wrong back-length"));
         }
-        count += 1;
-        pos = start + enc_len + bl_size;
+        self.count += 1;
+        self.pos = start + enc_len + bl_size;
+        Ok(Some(item))
     }
-    if declared != COUNT_UNKNOWN && count != u64::from(declared) {
-        return Err(format!("listpack header says {declared} elements but has {count}"));
+
+    /// Position of the next element in the blob (for error messages).
+    pub fn position(&self) -> usize {
+        self.pos
     }
-    Ok(())
 }
 
-/// Decodes one listpack entry at `pos` into `out`; returns the size of its
+/// Decodes one listpack entry at `pos`; returns it and the size of its
 /// encoding plus data (without the back-length).
-fn lp_entry(lp: &[u8], pos: usize, out: &mut Elements) -> Result<usize, String> {
+fn lp_item(lp: &[u8], pos: usize) -> Result<(LpItem<'_>, usize), String> {
     let b = byte_at(lp, pos, "listpack entry")?;
-    let mut int = |n: usize, bits: u32| -> Result<usize, String> {
+    let int = |n: usize, bits: u32| -> Result<(LpItem<'_>, usize), String> {
         let d = slice(lp, pos + 1, n, "listpack integer")?;
-        out.push_int(sign_extend(le_uint(d), bits));
-        Ok(1 + n)
+        Ok((LpItem::Int(sign_extend(le_uint(d), bits)), 1 + n))
     };
     match b {
-        0x00..=0x7F => {
-            out.push_int(i64::from(b));
-            Ok(1)
-        }
+        0x00..=0x7F => Ok((LpItem::Int(i64::from(b)), 1)),
         0xC0..=0xDF => {
             let lo = byte_at(lp, pos + 1, "listpack 13-bit integer")?;
-            out.push_int(sign_extend((u64::from(b & 0x1f) << 8) | u64::from(lo), 13));
-            Ok(2)
+            Ok((LpItem::Int(sign_extend((u64::from(b & 0x1f) << 8) | u64::from(lo), 13)), 2))
         }
         0xF1 => int(2, 16),
         0xF2 => int(3, 24),
@@ -149,8 +205,7 @@ fn lp_entry(lp: &[u8], pos: usize, out: &mut Elements) -> Result<usize, String> 
                 ),
                 _ => (5, le_u32(slice(lp, pos + 1, 4, "listpack 32-bit string length")?) as usize),
             };
-            out.push(slice(lp, pos + hdr, len, "listpack string")?);
-            Ok(hdr + len)
+            Ok((LpItem::Str(slice(lp, pos + hdr, len, "listpack string")?), hdr + len))
         }
         _ => Err(format!("listpack entry at position {pos} has invalid encoding byte {b:#04x}")),
     }

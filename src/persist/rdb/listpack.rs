@@ -89,11 +89,15 @@ pub fn backlen_size(l: usize) -> usize {
 
 /// Bytes `item` takes in a listpack, back-length included. O(len).
 pub fn entry_size(item: &[u8]) -> usize {
-    let l = match string_to_i64(item) {
-        Some(v) => int_size(v),
-        None => str_size(item.len()),
-    };
-    l + backlen_size(l)
+    match string_to_i64(item) {
+        Some(v) => int_entry_size(v),
+        None => str_size(item.len()) + backlen_size(str_size(item.len())),
+    }
+}
+
+/// Bytes the integer `v` takes in a listpack, back-length included. O(1).
+pub fn int_entry_size(v: i64) -> usize {
+    int_size(v) + backlen_size(int_size(v))
 }
 
 /// Builds one listpack at a time in a reusable buffer.
@@ -119,58 +123,77 @@ impl Encoder {
     /// Appends `item` (integer-encoded when canonical); returns the bytes it
     /// took. O(len). Call [`clear`](Self::clear) first.
     pub fn push(&mut self, item: &[u8]) -> usize {
+        match string_to_i64(item) {
+            Some(v) => self.push_int(v),
+            None => self.push_str(item),
+        }
+    }
+
+    /// Appends the integer `v` in the smallest integer encoding that holds
+    /// it; returns the bytes it took. O(1).
+    pub fn push_int(&mut self, v: i64) -> usize {
+        let before = self.start_entry();
+        let b = &mut self.buf;
+        match int_size(v) {
+            1 => b.push(v as u8),
+            2 => {
+                let u = (v as u16) & 0x1fff;
+                b.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
+            }
+            3 => {
+                b.push(0xF1);
+                b.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            4 => {
+                b.push(0xF2);
+                b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            }
+            5 => {
+                b.push(0xF3);
+                b.extend_from_slice(&(v as i32).to_le_bytes());
+            }
+            _ => {
+                b.push(0xF4);
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        self.end_entry(before, int_size(v))
+    }
+
+    /// Appends `item` string-encoded (even when it looks like an integer).
+    fn push_str(&mut self, item: &[u8]) -> usize {
+        let before = self.start_entry();
+        let b = &mut self.buf;
+        let n = item.len();
+        if n < 64 {
+            b.push(0x80 | n as u8);
+        } else if n < 4096 {
+            b.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
+        } else {
+            // Lengths past u32 cannot be stored: `finish` refuses
+            // such a pack (its total overflows too).
+            b.push(0xF0);
+            b.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        b.extend_from_slice(item);
+        self.end_entry(before, str_size(n))
+    }
+
+    /// Where the next entry starts (opening the listpack if needed).
+    fn start_entry(&mut self) -> usize {
         if self.buf.len() < HEADER {
             self.clear();
         }
-        let before = self.buf.len();
-        let b = &mut self.buf;
-        let l = match string_to_i64(item) {
-            Some(v) => {
-                match int_size(v) {
-                    1 => b.push(v as u8),
-                    2 => {
-                        let u = (v as u16) & 0x1fff;
-                        b.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
-                    }
-                    3 => {
-                        b.push(0xF1);
-                        b.extend_from_slice(&(v as i16).to_le_bytes());
-                    }
-                    4 => {
-                        b.push(0xF2);
-                        b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-                    }
-                    5 => {
-                        b.push(0xF3);
-                        b.extend_from_slice(&(v as i32).to_le_bytes());
-                    }
-                    _ => {
-                        b.push(0xF4);
-                        b.extend_from_slice(&v.to_le_bytes());
-                    }
-                }
-                int_size(v)
-            }
-            None => {
-                let n = item.len();
-                if n < 64 {
-                    b.push(0x80 | n as u8);
-                } else if n < 4096 {
-                    b.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
-                } else {
-                    // Lengths past u32 cannot be stored: `finish` refuses
-                    // such a pack (its total overflows too).
-                    b.push(0xF0);
-                    b.extend_from_slice(&(n as u32).to_le_bytes());
-                }
-                b.extend_from_slice(item);
-                str_size(n)
-            }
-        };
+        self.buf.len()
+    }
+
+    /// Appends the back-length of an entry of `l` bytes that started at
+    /// `before`; returns the entry's whole size.
+    fn end_entry(&mut self, before: usize, l: usize) -> usize {
         let n = backlen_size(l);
         for i in (0..n).rev() {
             let byte = ((l >> (7 * i)) & 0x7f) as u8;
-            b.push(if i + 1 == n { byte } else { byte | 0x80 });
+            self.buf.push(if i + 1 == n { byte } else { byte | 0x80 });
         }
         self.count += 1;
         self.buf.len() - before

@@ -3,11 +3,12 @@
 //!
 //! The module is self-contained: it depends only on `bytes`, `thiserror`
 //! and std, and knows nothing about the rest of the server. The data model
-//! covers the value kinds the server holds — strings, lists, hashes, sets
-//! and sorted sets — in every on-disk encoding Redis has used for them
-//! (plain, ziplist, zipmap, listpack, quicklist, quicklist 2, intset,
-//! text and binary scores). Other Redis types (streams, module values) are
-//! reported as [`RdbError::Unsupported`] rather than silently dropped.
+//! covers the value kinds the server holds — strings, lists, hashes, sets,
+//! sorted sets and streams — in every on-disk encoding Redis has used for
+//! them (plain, ziplist, zipmap, listpack, quicklist, quicklist 2, intset,
+//! text and binary scores, stream listpacks 1–3). Other Redis types
+//! (module values, hashes with field expirations) are reported as
+//! [`RdbError::Unsupported`] rather than silently dropped.
 //!
 //! Layout written by [`RdbWriter`]:
 //!
@@ -19,12 +20,14 @@
 //! listpack (type 16), a list as quicklist nodes of listpacks (type 18),
 //! an integer set as an intset (type 11), other sets as strings (type 2),
 //! a small sorted set as one listpack (type 17), a larger one with binary
-//! scores (type 5), so files are as small as Redis's. Lists, hashes and
-//! sets are held as [`Elements`] (all elements in one buffer), sorted sets
-//! as [`ScoredElements`] (members in one buffer, scores beside them), and
+//! scores (type 5), a stream as listpack nodes with its groups (type 19),
+//! so files are as small as Redis's. Lists, hashes and sets are held as
+//! [`Elements`] (all elements in one buffer), sorted sets as
+//! [`ScoredElements`] (members in one buffer, scores beside them), streams
+//! as [`RdbStream`] (entries packed likewise, groups beside them), and
 //! [`read_rdb_ref`] lends each key from buffers reused for the next, so
 //! reading allocates nothing per element (nor, with `read_rdb_ref`, per
-//! key).
+//! key; a stream's groups and consumers excepted).
 
 mod crc64;
 mod elements;
@@ -38,12 +41,16 @@ mod reader;
 mod scored;
 mod scores;
 mod sets;
+mod stream;
+mod stream_read;
 mod writer;
 
 #[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
 mod set_tests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod test_encoders;
 #[cfg(test)]
@@ -54,6 +61,9 @@ pub use elements::Elements;
 pub use functions::{decode_function_payload, encode_function_payload};
 pub use reader::{read_rdb, read_rdb_ref};
 pub use scored::{ScoredElements, ScoredIter};
+pub use stream::{
+    RdbConsumer, RdbPending, RdbStream, RdbStreamEntries, RdbStreamGroup, RdbStreamId, RdbStreamMeta, MAX_STREAM_ID,
+};
 pub use writer::{RdbWriter, RdbWriterOptions};
 
 use bytes::Bytes;
@@ -84,6 +94,9 @@ pub enum RdbValue {
     /// NaN), in no particular order (as read: the file's order). Scores
     /// keep their exact bits.
     ZSet(ScoredElements),
+    /// A stream: its live entries, bookkeeping and consumer groups (boxed:
+    /// it is much larger than the other variants). May be empty.
+    Stream(Box<RdbStream>),
 }
 
 /// A value as [`read_rdb_ref`] hands it over: borrowed from the reader's
@@ -100,6 +113,8 @@ pub enum RdbValueRef<'a> {
     Set(&'a Elements),
     /// A sorted set value: members and scores (see [`RdbValue::ZSet`]).
     ZSet(&'a ScoredElements),
+    /// A stream value (see [`RdbValue::Stream`]).
+    Stream(&'a RdbStream),
 }
 
 impl RdbValueRef<'_> {
@@ -111,6 +126,7 @@ impl RdbValueRef<'_> {
             RdbValueRef::Hash(h) => RdbValue::Hash(h.clone()),
             RdbValueRef::Set(m) => RdbValue::Set(m.clone()),
             RdbValueRef::ZSet(z) => RdbValue::ZSet(z.clone()),
+            RdbValueRef::Stream(s) => RdbValue::Stream(Box::new(s.clone())),
         }
     }
 }
@@ -192,8 +208,8 @@ pub enum RdbError {
         reason: String,
     },
     /// The input is valid but holds something this codec does not handle:
-    /// an RDB version outside 1..=11, a stream or module value,
-    /// module auxiliary data, ...
+    /// an RDB version outside 1..=11, a module value, a hash with field
+    /// expirations, module auxiliary data, ...
     #[error("unsupported RDB content at byte offset {offset}: {reason}")]
     Unsupported {
         /// Byte offset of the opcode or type byte that is not supported.
@@ -244,10 +260,13 @@ pub(crate) mod op {
     pub const TYPE_ZSET_ZIPLIST: u8 = 12;
     pub const TYPE_HASH_ZIPLIST: u8 = 13;
     pub const TYPE_LIST_QUICKLIST: u8 = 14;
+    pub const TYPE_STREAM_LISTPACKS: u8 = 15;
     pub const TYPE_HASH_LISTPACK: u8 = 16;
     pub const TYPE_ZSET_LISTPACK: u8 = 17;
     pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+    pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
     pub const TYPE_SET_LISTPACK: u8 = 20;
+    pub const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
     /// Type-3 score lengths standing for NaN, +inf and -inf.
     pub const SCORE_NAN: u8 = 253;
@@ -272,9 +291,6 @@ pub(crate) mod op {
         Some(match t {
             6 => "module value (pre-GA)",
             7 => "module value",
-            15 => "stream",
-            19 => "stream (v2)",
-            21 => "stream (v3)",
             22 | 24 => "hash with field expirations",
             23 | 25 => "hash with field expirations (listpack)",
             _ => return None,

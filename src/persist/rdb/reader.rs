@@ -12,8 +12,8 @@ use std::io::Read;
 
 use super::input::{corrupt, keep_scratch, Input, CHUNK};
 use super::intset::DupCheck;
-use super::{encodings, sets};
-use super::{op, ScoredElements};
+use super::{encodings, sets, stream_read};
+use super::{op, RdbStream, ScoredElements};
 use super::{
     Elements, RdbEntry, RdbEntryRef, RdbError, RdbStats, RdbValueRef, RDB_MAX_READ_VERSION, RDB_MIN_READ_VERSION,
 };
@@ -55,17 +55,19 @@ pub fn read_rdb<R: Read>(
 /// Promises:
 /// * Accepts RDB versions 1..=11 (Redis up to 7.2); other versions are
 ///   [`RdbError::Unsupported`].
-/// * Loads strings, lists, hashes, sets and sorted sets in every encoding
-///   Redis has written for them (types 0-5, 9-14, 16-18, 20). Streams,
-///   module values and module aux data are [`RdbError::Unsupported`]
-///   naming the type (and key) and its offset. Sets and sorted sets with
-///   a duplicate member, a NaN score, or a malformed intset are
-///   [`RdbError::Corrupt`].
+/// * Loads strings, lists, hashes, sets, sorted sets and streams in every
+///   encoding Redis has written for them (types 0-5, 9-21). Module values,
+///   hashes with field expirations and module aux data are
+///   [`RdbError::Unsupported`] naming the type (and key) and its offset.
+///   Sets and sorted sets with a duplicate member, a NaN score, or a
+///   malformed intset are [`RdbError::Corrupt`], and so is a stream that
+///   fails the checks of `stream_read.rs` (entries out of order, counts
+///   that disagree, a pending entry without exactly one consumer, ...).
 ///   AUX, RESIZEDB, slot-info, LRU idle and LFU frequency fields are read and
 ///   ignored; function libraries are read, skipped and counted.
 /// * Keys whose expiry is before `now_ms` are skipped and counted in
 ///   [`RdbStats::expired_skipped`]; empty lists/hashes/sets/sorted sets
-///   are skipped and counted, as Redis does.
+///   are skipped and counted, as Redis does (empty streams are loaded).
 /// * For version >= 5 files the trailing CRC-64 is verified unless it is 0
 ///   (written with checksums disabled).
 /// * Truncation, checksum mismatch, impossible lengths and malformed nested
@@ -170,6 +172,7 @@ pub fn read_rdb_ref<R: Read>(
                             Kind::Hash => RdbValueRef::Hash(&slot.elements),
                             Kind::Set => RdbValueRef::Set(&slot.elements),
                             Kind::ZSet => RdbValueRef::ZSet(&slot.zset),
+                            Kind::Stream => RdbValueRef::Stream(&slot.stream),
                         };
                         on_entry(RdbEntryRef { db, key: &slot.key, value, expire_at_ms: key_expire })?;
                         stats.keys_loaded += 1;
@@ -202,6 +205,7 @@ enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 /// The buffers one key is read into, reused from key to key.
@@ -215,6 +219,8 @@ struct Slot {
     elements: Elements,
     /// A sorted set's members and scores.
     zset: ScoredElements,
+    /// A stream.
+    stream: RdbStream,
     /// The duplicate check of sets and sorted sets.
     dups: DupCheck,
 }
@@ -237,6 +243,10 @@ impl Slot {
             self.zset = ScoredElements::new();
         }
         self.zset.clear();
+        if self.stream.entries.capacity_bytes() > CHUNK {
+            self.stream = RdbStream::new();
+        }
+        self.stream.clear();
         self.dups.shrink(CHUNK);
     }
 }
@@ -257,7 +267,8 @@ fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64, slot: &mut Sl
             | op::TYPE_HASH_LISTPACK
             | op::TYPE_LIST_QUICKLIST_2
     ) || sets::is_set_type(t)
-        || sets::is_zset_type(t);
+        || sets::is_zset_type(t)
+        || stream_read::is_stream_type(t);
     let unsupported = op::unsupported_type_name(t);
     if !known && unsupported.is_none() {
         return Err(corrupt(op_off, format!("invalid opcode or value type byte {t:#04x}")));
@@ -280,6 +291,11 @@ fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64, slot: &mut Sl
     if sets::is_zset_type(t) {
         sets::read_zset(inp, t, &mut slot.zset, &mut slot.elements, &mut slot.dups)?;
         return Ok((!slot.zset.is_empty()).then_some(Kind::ZSet));
+    }
+    if stream_read::is_stream_type(t) {
+        // Redis keeps empty streams (their ids and groups matter).
+        stream_read::read_stream(inp, t, &mut slot.stream)?;
+        return Ok(Some(Kind::Stream));
     }
     let kind = read_value(inp, t, &mut slot.elements)?;
     Ok((!slot.elements.is_empty()).then_some(kind))

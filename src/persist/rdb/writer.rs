@@ -107,7 +107,8 @@ impl Default for RdbWriterOptions {
 /// [`write_entry`](Self::write_entry) calls (or, for data borrowed from
 /// elsewhere, [`write_string`](Self::write_string),
 /// [`write_list`](Self::write_list), [`write_hash`](Self::write_hash),
-/// [`write_set`](Self::write_set) and [`write_zset`](Self::write_zset)),
+/// [`write_set`](Self::write_set), [`write_zset`](Self::write_zset) and
+/// [`write_stream_parts`](Self::write_stream_parts)),
 /// then [`finish`](Self::finish).
 /// Output is buffered internally; the sink needs no extra buffering. After
 /// any error the writer's output is incomplete and must be discarded.
@@ -209,10 +210,11 @@ impl<W: Write> RdbWriter<W> {
     /// another as type 2 (see [`write_set`](Self::write_set)); a sorted set
     /// within Redis 7.0's listpack limits (128 members, none longer than
     /// 64 bytes) as a listpack sorted by score (type 17), a larger one as
-    /// type 5 (see [`write_zset`](Self::write_zset)). Hash field names and
-    /// members must be unique (Redis rejects duplicates). Empty aggregates
-    /// are not written at all, because Redis has no empty aggregates (it
-    /// would skip them on load). O(size of the value), O(n log n) for an
+    /// type 5 (see [`write_zset`](Self::write_zset)); a stream as type 19
+    /// (see [`write_stream`](Self::write_stream)). Hash field names and
+    /// members must be unique (Redis rejects duplicates). Empty lists,
+    /// hashes, sets and sorted sets are not written at all, because Redis
+    /// has none (it would skip them on load); empty streams are. O(size of the value), O(n log n) for an
     /// intset or a packed sorted set.
     pub fn write_entry(&mut self, key: &[u8], value: &RdbValue, expire_at_ms: Option<u64>) -> Result<(), RdbError> {
         match value {
@@ -237,6 +239,7 @@ impl<W: Write> RdbWriter<W> {
                 order.sort_by(|a, b| sets::zset_order(*a, *b));
                 self.write_zset(key, z.len(), order, true, expire_at_ms)
             }
+            RdbValue::Stream(s) => self.write_stream(key, s, expire_at_ms),
         }
     }
 
@@ -476,6 +479,9 @@ impl<W: Write> RdbWriter<W> {
 
 #[path = "writer_sets.rs"]
 mod sets;
+
+#[path = "writer_streams.rs"]
+mod streams;
 
 #[cfg(test)]
 #[path = "writer_tests.rs"]
