@@ -193,19 +193,15 @@ fn loading_ok(client: &ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool 
 /// releases the locks.
 pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     let ks = &srv.keyspace;
-    let mut locked = if spec.has(flags::ALL_KEYS | flags::MOVABLE_KEYS) {
+    // A movable-keys command whose keys its syntax names locks just those
+    // (a malformed call, whose keys cannot be found, locks everything).
+    let movable = if spec.movable_keys_exact() { spec.key_positions(args) } else { None };
+    let mut locked = if let Some(positions) = movable {
+        lock_keys_of(srv, client.db, spec, || positions.iter().map(|&i| &args[i][..]))
+    } else if spec.has(flags::ALL_KEYS | flags::MOVABLE_KEYS) {
         ks.lock_all()
     } else if spec.first_key > 0 {
-        let keys = || spec.key_indexes(args.len()).map(|i| &args[i][..]);
-        let locked = ks.lock_keys(client.db, keys());
-        // Serving clients parked on these keys may touch any shard (BLMOVE's
-        // destination): take them all, as Redis runs one command at a time.
-        if spec.has(flags::WRITE) && srv.blocking.waits_on(keys()) {
-            drop(locked);
-            ks.lock_all()
-        } else {
-            locked
-        }
+        lock_keys_of(srv, client.db, spec, || spec.key_indexes(args.len()).map(|i| &args[i][..]))
     } else {
         ks.lock_none()
     };
@@ -227,6 +223,24 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
     }
     drop(ctx);
     reply
+}
+
+/// Locks the shards of a command's `keys` — or every shard when it writes
+/// to a key clients are parked on, since serving them may touch any shard
+/// (BLMOVE's destination), as Redis runs one command at a time.
+fn lock_keys_of<'s, 'k, I: Iterator<Item = &'k [u8]>>(
+    srv: &'s Server,
+    db: usize,
+    spec: &CommandSpec,
+    keys: impl Fn() -> I,
+) -> Locked<'s> {
+    let locked = srv.keyspace.lock_keys(db, keys());
+    if spec.has(flags::WRITE) && srv.blocking.waits_on(keys()) {
+        drop(locked);
+        srv.keyspace.lock_all()
+    } else {
+        locked
+    }
 }
 
 /// Runs a handler with its locks already held (also used by EXEC), then

@@ -99,6 +99,18 @@ impl CommandSpec {
         (first.max(0)..=last.max(-1)).step_by(step as usize).filter(move |_| valid).map(|i| i as usize)
     }
 
+    /// Whether [`Self::key_positions`] names every key a call of this
+    /// movable-keys command touches, so locking those keys is enough:
+    /// true for the `numkeys` forms and XREAD/XREADGROUP; false for
+    /// scripts (they may reach undeclared keys) and SORT (BY/GET patterns).
+    pub fn movable_keys_exact(&self) -> bool {
+        self.has(flags::MOVABLE_KEYS)
+            && !matches!(
+                self.alias_of.unwrap_or(self.name),
+                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "sort" | "sort_ro"
+            )
+    }
+
     /// Positions of the key arguments of the call `args` (name first): the
     /// fixed positions, or for a movable-keys command the keys its own
     /// syntax names, as Redis's key specs find them (`numkeys` forms such as
