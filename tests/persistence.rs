@@ -534,3 +534,6 @@ mod multipart;
 
 #[path = "persistence/sets_rdb.rs"]
 mod sets_rdb;
+
+#[path = "persistence/streams_rdb.rs"]
+mod streams_rdb;
