@@ -8,7 +8,7 @@ use super::*;
 type Model = BTreeMap<StreamId, Vec<(Vec<u8>, Vec<u8>)>>;
 
 fn entry(i: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         vec![(b"other".to_vec(), i.to_string().into_bytes())]
     } else {
         vec![(b"a".to_vec(), i.to_string().into_bytes()), (b"b".to_vec(), vec![b'x'; (i % 5) as usize])]
@@ -45,7 +45,7 @@ fn append_range_delete_follow_a_model() {
     }
     check(&s, &m);
     assert!(s.node_count() >= 10);
-    for i in (1..=1000u64).filter(|i| i % 3 == 0 || i % 11 == 0) {
+    for i in (1..=1000u64).filter(|i| i.is_multiple_of(3) || i.is_multiple_of(11)) {
         let id = StreamId::new(i / 3, i % 3);
         assert!(s.delete(id));
         assert!(!s.delete(id));
