@@ -21,6 +21,13 @@ pub type RdbStreamId = (u64, u64);
 /// The largest id, `18446744073709551615-18446744073709551615`.
 pub const MAX_STREAM_ID: RdbStreamId = (u64::MAX, u64::MAX);
 
+/// Entry flag in a node: the entry was deleted (it stays in its node as a
+/// tombstone until the node empties).
+pub(super) const FLAG_DELETED: i64 = 1;
+/// Entry flag in a node: the entry has its node's master fields (only its
+/// values are stored).
+pub(super) const FLAG_SAME_FIELDS: i64 = 2;
+
 /// A stream's entries, packed: all fields and values in one buffer, so
 /// reading a stream allocates nothing per entry. Equality compares ids,
 /// fields and values.

@@ -20,13 +20,11 @@ use bytes::Bytes;
 use super::encodings::{ListpackIter, LpItem};
 use super::input::{corrupt, keep_scratch, Input};
 use super::reader::{show_key, MAX_PREALLOC_ELEMS};
-use super::stream::{RdbConsumer, RdbPending, RdbStream, RdbStreamEntries, RdbStreamGroup, RdbStreamId, MAX_STREAM_ID};
+use super::stream::{
+    RdbConsumer, RdbPending, RdbStream, RdbStreamEntries, RdbStreamGroup, RdbStreamId, FLAG_DELETED, FLAG_SAME_FIELDS,
+    MAX_STREAM_ID,
+};
 use super::{op, Elements, RdbError};
-
-/// Entry flag: the entry was deleted (it stays in its node as a tombstone).
-pub(super) const FLAG_DELETED: i64 = 1;
-/// Entry flag: the entry has its node's master fields (only values stored).
-pub(super) const FLAG_SAME_FIELDS: i64 = 2;
 
 /// Whether `t` is a stream type this reader loads.
 pub(super) fn is_stream_type(t: u8) -> bool {

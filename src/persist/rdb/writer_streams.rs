@@ -28,8 +28,7 @@
 use std::io::Write;
 
 use super::super::listpack::{entry_size, int_entry_size, Encoder, HEADER};
-use super::super::stream::{RdbStream, RdbStreamGroup, RdbStreamId, RdbStreamMeta};
-use super::super::stream_read::FLAG_SAME_FIELDS;
+use super::super::stream::{RdbStream, RdbStreamGroup, RdbStreamId, RdbStreamMeta, FLAG_SAME_FIELDS};
 use super::{op, RdbError, RdbWriter, SCRATCH_KEEP};
 
 /// Redis's default `stream-node-max-entries`.
