@@ -57,7 +57,7 @@ const ACL_HELP: &[&str] = &[
     "WHOAMI",
     "    Return the current connection username.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn text(b: &[u8]) -> String {

@@ -155,7 +155,7 @@ fn xgroup_help_lists_the_subcommands() {
 }
 
 #[test]
-#[ignore = "bug: XGROUP HELP and XINFO HELP end with \"    Print this help.\" where Redis 7.0 (and this server's other HELPs) say \"    Prints this help.\""]
+
 fn xgroup_and_xinfo_help_end_like_redis() {
     let s = Server::start(&[]);
     let mut c = s.raw();
@@ -418,7 +418,7 @@ fn xclaim_options() {
 }
 
 #[test]
-#[ignore = "bug: XCLAIM … FORCE of an id not in the group's PEL creates its pending entry with delivery count 0 (then FORCE JUSTID leaves 0, FORCE makes it 1); Redis 7.0's streamCreateNACK starts it at 1 (FORCE JUSTID: 1, FORCE: 2)"]
+
 fn xclaim_force_starts_the_delivery_count_at_one() {
     let s = Server::start(&[]);
     let mut c = s.raw();

@@ -117,7 +117,7 @@ fn xinfo_stream_fields() {
 }
 
 #[test]
-#[ignore = "bug: XINFO STREAM's option error names the subcommand as 'STREAM' whatever was typed; Redis 7.0 echoes the argument (`xinfo stream s foo` -> \"ERR unknown subcommand or wrong number of arguments for 'stream'. Try XINFO HELP.\")"]
+
 fn xinfo_stream_option_error_echoes_the_subcommand() {
     let s = Server::start(&[]);
     let mut c = s.raw();

@@ -51,6 +51,7 @@ pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
         "hash" => v.push("@hash"),
         "set" => v.push("@set"),
         "sorted-set" => v.push("@sortedset"),
+        "stream" => v.push("@stream"),
         "generic" | "server" => v.push("@keyspace"),
         "connection" => v.push("@connection"),
         "transactions" => v.push("@transaction"),

@@ -22,7 +22,7 @@ const XINFO_HELP: &[&str] = &[
     "STREAM <key> [FULL [COUNT <count>]",
     "    Show information about the stream.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn field(name: &'static str, v: Reply) -> (Reply, Reply) {
@@ -67,7 +67,7 @@ pub(super) fn xinfo(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             let rows = s.groups.iter().map(|(name, g)| group_summary(s, name, g)).collect();
             Ok(Reply::Array(rows))
         }
-        "stream" => stream_info(s, &a[3..]),
+        "stream" => stream_info(s, &a[1], &a[3..]),
         _ => Err(Reply::Error(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
             String::from_utf8_lossy(&a[1])
@@ -106,11 +106,12 @@ fn edge_entry(s: &StreamValue, last: bool) -> Reply {
     }
 }
 
-fn stream_info(s: &StreamValue, opts: &[Bytes]) -> CmdResult {
+fn stream_info(s: &StreamValue, sub: &[u8], opts: &[Bytes]) -> CmdResult {
     let syntax = || {
-        Err(Reply::Error(
-            "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP.".to_string(),
-        ))
+        Err(Reply::Error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
+            String::from_utf8_lossy(sub)
+        )))
     };
     let mut count: u64 = 10;
     let full = match opts.len() {

@@ -244,9 +244,10 @@ fn serve_plain(ctx: &mut Ctx, key: &[u8], f: From, count: usize) -> Option<Reply
     Some(super::entries_reply(entries))
 }
 
-/// XREADGROUP of one stream: new entries for `>` (recording deliveries
-/// and logging them as XCLAIMs, or with NOACK as XGROUP SETID), or the
-/// consumer's own pending entries after an id. `None` when nothing is
+/// XREADGROUP of one stream: new entries for `>` (recording deliveries,
+/// logged as XCLAIMs unless NOACK, then the group's new position as XGROUP
+/// SETID … ENTRIESREAD), or the consumer's own pending entries after an id
+/// (their new delivery counts logged as XCLAIMs). `None` when nothing is
 /// served (a `>` read with nothing new). O(log n + count).
 #[allow(clippy::too_many_arguments)]
 fn serve_group(
@@ -284,9 +285,14 @@ fn serve_group(
             for id in ids {
                 match s.get(id) {
                     Some((id, pairs)) => {
-                        if let Some(n) = s.groups.get_mut(group).and_then(|g| g.pel.get_mut(&id)) {
-                            n.delivery_time = now;
-                            n.delivery_count += 1;
+                        if let Some(g) = s.groups.get_mut(group) {
+                            let last = g.last_id;
+                            if let Some(n) = g.pel.get_mut(&id) {
+                                n.delivery_time = now;
+                                n.delivery_count += 1;
+                                // Logged so a replay has the same counts.
+                                logged.push(xclaim_log(key, group, consumer, id, now, n.delivery_count, last));
+                            }
                         }
                         out.push(entry_reply(id, pairs.into_iter()));
                     }
@@ -315,7 +321,9 @@ fn serve_group(
         let count = g.pel.get(id).map_or(1, |n| n.delivery_count);
         logged.push(xclaim_log(key, group, consumer, *id, now, count, g.last_id));
     }
-    if noack && !entries.is_empty() {
+    // The group's position and read counter, so a replay rebuilds
+    // entries-read and lag too (Redis 7.2 logs this; 7.0 only with NOACK).
+    if !entries.is_empty() {
         if let Some(g) = s.groups.get(group) {
             logged.push(setid_log(key, group, g));
         }

@@ -66,12 +66,13 @@ impl ConsumerGroup {
     }
 
     /// Makes `consumer` (which must exist) the owner of pending entry
-    /// `id`, creating the entry (delivery count 0, time 0) if it is not
-    /// pending; the caller sets its time and count. O(log n).
+    /// `id`, creating the entry (delivered once, at time 0) if it is not
+    /// pending, as Redis's XCLAIM FORCE does; the caller sets its time and
+    /// count. O(log n).
     pub fn assign(&mut self, id: StreamId, consumer: &Bytes) -> &mut Nack {
         let nack = self.pel.entry(id).or_insert_with(|| Nack {
             delivery_time: 0,
-            delivery_count: 0,
+            delivery_count: 1,
             consumer: consumer.clone(),
         });
         if nack.consumer != *consumer {
