@@ -80,7 +80,7 @@ fn read_counter(g: &ConsumerGroup) -> Reply {
 }
 
 fn lag(s: &StreamValue, g: &ConsumerGroup) -> Reply {
-    s.group_lag(g).map_or(Reply::Nil, int)
+    s.group_lag(g).map_or(Reply::Nil, Reply::Int)
 }
 
 fn group_summary(s: &StreamValue, name: &Bytes, g: &ConsumerGroup) -> Reply {

@@ -410,17 +410,20 @@ impl StreamValue {
     }
 
     /// A group's lag (entries not yet delivered to it), `None` when it
-    /// cannot be known (XINFO GROUPS answers nil).
-    pub fn group_lag(&self, g: &ConsumerGroup) -> Option<u64> {
+    /// cannot be known (XINFO GROUPS answers nil). Negative when a group
+    /// was created claiming more reads than the stream has entries, as in
+    /// Redis.
+    pub fn group_lag(&self, g: &ConsumerGroup) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
+        let lag = |read: u64| self.entries_added as i64 - read as i64;
         if let Some(read) = g.entries_read {
             if !self.range_has_tombstones(g.last_id, StreamId::MAX) {
-                return Some(self.entries_added.saturating_sub(read));
+                return Some(lag(read));
             }
         }
-        self.estimate_entries_read(g.last_id).map(|read| self.entries_added.saturating_sub(read))
+        self.estimate_entries_read(g.last_id).map(lag)
     }
 
     /// Records that group `name` was just served entry `id` with `>`:
