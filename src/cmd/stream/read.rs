@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{entry_reply, id_reply, parse_strict_id};
+use super::{entry_reply, id_reply, parse_strict_id, range_reply};
 use crate::cmd::args::{self, err, fail, is};
 use crate::cmd::{CmdResult, Ctx};
 use crate::db::stream::{StreamId, StreamValue};
@@ -237,11 +237,11 @@ fn serve_plain(ctx: &mut Ctx, key: &[u8], f: From, count: usize) -> Option<Reply
     let s = ctx.ks.peek_as::<StreamValue>(key).ok().flatten()?;
     let top = s.edge_id(true)?;
     let entries = match f {
-        From::Last => s.range(top, top, false, 1),
-        From::After(id) if top > id => s.range(id.next()?, StreamId::MAX, false, count),
+        From::Last => range_reply(s, top, top, false, 1, |_| ()),
+        From::After(id) if top > id => range_reply(s, id.next()?, StreamId::MAX, false, count, |_| ()),
         _ => return None,
     };
-    Some(super::entries_reply(entries))
+    Some(entries.finish())
 }
 
 /// XREADGROUP of one stream: new entries for `>` (recording deliveries,
@@ -303,7 +303,8 @@ fn serve_group(
         }
         From::Last => return None,
     };
-    let entries = s.range(start, StreamId::MAX, false, count);
+    let mut ids = Vec::new();
+    let entries = range_reply(s, start, StreamId::MAX, false, count, |id| ids.push(id));
     let g = s.groups.get_mut(group)?;
     let (c, created) = g.consumer(consumer, now);
     c.seen_time = now;
@@ -311,7 +312,7 @@ fn serve_group(
     if created && noack {
         logged.push(vec![b("XGROUP"), b("CREATECONSUMER"), key.clone(), group.clone(), consumer.clone()]);
     }
-    for (id, _) in &entries {
+    for id in &ids {
         s.advance_group(group, *id);
         let Some(g) = s.groups.get_mut(group) else { break };
         if noack {
@@ -323,12 +324,12 @@ fn serve_group(
     }
     // The group's position and read counter, so a replay rebuilds
     // entries-read and lag too (Redis 7.2 logs this; 7.0 only with NOACK).
-    if !entries.is_empty() {
+    if !ids.is_empty() {
         if let Some(g) = s.groups.get(group) {
             logged.push(setid_log(key, group, g));
         }
     }
-    Some(super::entries_reply(entries))
+    Some(entries.finish())
 }
 
 /// What a delivery is logged as: an idempotent XCLAIM (Redis's
