@@ -7,8 +7,11 @@
 //!   their encodings (small hashes and lists packed in one block), lazy and
 //!   active expiry, glob matching, blocking and WATCH registries.
 //! - [`cmd`]: the command table and one module per command family
-//!   (`string`, `list`, `hash`, `keys`, `server`, `connection`,
-//!   `transaction`), with shared argument parsing in `cmd::args`.
+//!   (`string`, `list`, `hash`, `set`, `zset`, `stream`, `pubsub`, `keys`,
+//!   `server`, `connection`, `transaction` …), with shared argument parsing
+//!   in `cmd::args`.
+//! - [`pubsub`]: Pub/Sub subscriptions and message delivery (to each
+//!   subscriber's push queue, written by its connection).
 //! - [`memory`]: the counting allocator behind `used_memory` and `maxmemory`.
 //! - [`stopwatch`]: the cheap per-command timer behind commandstats and
 //!   latency percentiles.
@@ -29,6 +32,7 @@ pub mod db;
 pub mod memory;
 pub mod persist;
 pub mod protocol;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod stopwatch;

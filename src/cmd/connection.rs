@@ -15,7 +15,10 @@ use crate::spec;
 /// The Redis version this server answers as (clients gate features on it).
 pub const REDIS_VERSION: &str = "7.0.0";
 
-fn ping(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+fn ping(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if a.len() <= 2 && ctx.client.resp == 2 && ctx.client.subscribed() {
+        return Ok(super::pubsub::subscribed_pong(a));
+    }
     match a.len() {
         1 => Ok(Reply::Status("PONG")),
         2 => Ok(Reply::Bulk(a[1].clone())),
@@ -34,6 +37,7 @@ fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 
 fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     super::transaction::discard_state(ctx.srv, ctx.client);
+    super::pubsub::leave_all(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp = 2;

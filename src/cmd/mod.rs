@@ -18,6 +18,7 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod persistence;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -150,6 +151,15 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
             client.multi_error = true;
         }
         return refusal;
+    }
+    // RESP2 pub/sub mode takes only the (un)subscribe commands, PING, QUIT
+    // and RESET (Redis's processCommand).
+    if client.resp == 2 && client.subscribed() && !pubsub::allowed_in_subscribed_mode(spec.name) {
+        info::stats::record_rejected(spec, args);
+        return Reply::Error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            server::subcommands::call_name(spec, args)
+        ));
     }
     // A script of another client is running: wait for it, or past
     // busy-reply-threshold answer -BUSY (Redis's processCommand).

@@ -161,7 +161,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 15] {
+fn families() -> [&'static [CommandSpec]; 16] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -169,6 +169,7 @@ fn families() -> [&'static [CommandSpec]; 15] {
         super::set::COMMANDS,
         super::zset::COMMANDS,
         super::stream::COMMANDS,
+        super::pubsub::COMMANDS,
         super::keys::COMMANDS,
         super::server::COMMANDS,
         super::connection::COMMANDS,

@@ -107,6 +107,11 @@ pub struct ClientHandle {
     pub qbuf: AtomicUsize,
     /// See `qbuf`.
     pub qbuf_cap: AtomicUsize,
+    /// Pub/sub messages waiting to be written to this connection.
+    pub push: super::push::PushQueue,
+    /// Subscriptions to channels, patterns and shard channels (`CLIENT
+    /// LIST` `sub`, `psub`, `ssub`), published by the connection.
+    pub sub_counts: [AtomicUsize; 3],
 }
 
 impl ClientHandle {
@@ -156,12 +161,16 @@ impl ClientHandle {
         if self.is_blocked() {
             flags.push('b');
         }
+        let subs = self.sub_counts.each_ref().map(|c| c.load(Ordering::Relaxed));
+        if subs.iter().any(|&n| n > 0) {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let (qbuf, qbuf_cap) = (self.qbuf.load(Ordering::Relaxed), self.qbuf_cap.load(Ordering::Relaxed));
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -170,6 +179,9 @@ impl ClientHandle {
             self.idle().as_secs(),
             flags,
             self.db.load(Ordering::Relaxed),
+            subs[0],
+            subs[1],
+            subs[2],
             qbuf,
             qbuf_cap.saturating_sub(qbuf),
             qbuf_cap,
@@ -229,6 +241,8 @@ pub struct ClientState {
     /// (set by commands whose effect depends on when they ran, such as
     /// XADD `*` or XREADGROUP; cleared after every command).
     pub propagate_as: Option<Vec<Vec<Bytes>>>,
+    /// Pub/sub subscriptions (`None` until the first one).
+    pub subs: Option<Box<crate::pubsub::Subscriptions>>,
     /// The ACL user this connection acts as, with the ACL version it was read at (None: look it up by name).
     pub acl_user: Option<(u64, Arc<crate::acl::user::User>)>,
 }
@@ -257,6 +271,7 @@ impl ClientState {
             aof_offset: 0,
             exec_log: Vec::new(),
             propagate_as: None,
+            subs: None,
             acl_user: None,
         }
     }
@@ -264,6 +279,12 @@ impl ClientState {
     /// The client id.
     pub fn id(&self) -> u64 {
         self.handle.id
+    }
+
+    /// In pub/sub mode: subscribed to at least one channel, pattern or
+    /// shard channel.
+    pub fn subscribed(&self) -> bool {
+        self.subs.as_ref().is_some_and(|s| s.total() > 0)
     }
 }
 
@@ -297,6 +318,8 @@ impl ClientRegistry {
             in_multi: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             qbuf_cap: AtomicUsize::new(0),
+            push: Default::default(),
+            sub_counts: Default::default(),
         });
         self.clients.lock().insert(id, h.clone());
         h

@@ -76,6 +76,13 @@ pub struct Config {
     pub latency_tracking_info_percentiles: Vec<f64>,
     /// `latency-monitor-threshold`: milliseconds from which the latency monitor records an event (0: off).
     pub latency_monitor_threshold: u64,
+    /// `notify-keyspace-events`: the enabled event classes (see
+    /// [`crate::pubsub::notify`]).
+    pub notify_keyspace_events: u32,
+    /// `slowlog-log-slower-than` in microseconds (negative: off, 0: every command).
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`: entries kept.
+    pub slowlog_max_len: u64,
     /// `key-load-delay` (hidden, for tests): microseconds to sleep per key
     /// loaded at start; `-n` sleeps one microsecond with probability 1/n.
     pub key_load_delay: i64,
@@ -149,6 +156,9 @@ impl Default for Config {
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             latency_monitor_threshold: 0,
+            notify_keyspace_events: 0,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
             key_load_delay: 0,
             rdb_key_save_delay: 0,
             acllog_max_len: 128,
@@ -469,6 +479,37 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
     },
     Param {
+        name: "notify-keyspace-events",
+        get: |c| crate::pubsub::notify::format_flags(c.notify_keyspace_events),
+        set: |c, v| {
+            c.notify_keyspace_events =
+                crate::pubsub::notify::parse_flags(v).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "slowlog-log-slower-than",
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: |c, v| {
+            c.slowlog_log_slower_than = ranged(parse_num(v)?, -1, i64::MAX)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "slowlog-max-len",
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            c.slowlog_max_len = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
         name: "latency-monitor-threshold",
         get: |c| c.latency_monitor_threshold.to_string(),
         set: |c, v| {
@@ -623,6 +664,7 @@ impl Config {
         crate::db::stream::set_node_limits(self.stream_node_max_bytes, self.stream_node_max_entries);
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
         crate::cmd::server::latency::set_threshold(self.latency_monitor_threshold);
+        crate::pubsub::notify::set_flags(self.notify_keyspace_events);
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
     }
 

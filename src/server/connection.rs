@@ -59,6 +59,8 @@ pub async fn serve<S>(
     // The buffers were released after an idle spell; the next read starts
     // small and they grow again.
     let mut idle_shrunk = false;
+    // Pushed bytes moved to `out` and not yet written.
+    let mut pushed = 0usize;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
 
     'conn: loop {
@@ -88,6 +90,10 @@ pub async fn serve<S>(
                         limited = lim != Limit::default();
                     }
                     emit(&srv, &mut client, &reply, &mut out);
+                    // Pushes the command queued for this client (its
+                    // subscription confirmations) and messages published
+                    // meanwhile go out in order with the replies.
+                    pushed += handle.push.drain_into(&mut out);
                     // As Redis checks after adding each reply: over the limit, the client is closed at once, its
                     // pending output and the rest of its pipeline dropped.
                     if limited && output_check(lim, out.len(), &mut obuf_soft).is_err() {
@@ -116,9 +122,11 @@ pub async fn serve<S>(
                 }
             }
         }
+        pushed += handle.push.drain_into(&mut out);
         if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await || client.close_after_reply {
             break;
         }
+        handle.push.written(std::mem::take(&mut pushed));
         if buf.len() > qbuf_limit {
             tracing::warn!(id = handle.id, "closing client that exceeded client-query-buffer-limit");
             break;
@@ -138,7 +146,8 @@ pub async fn serve<S>(
             buf.reserve(parser.needed().max(16 * 1024).saturating_sub(buf.capacity() - buf.len()));
         }
         handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
-        let idle = srv.config.read().timeout;
+        // Subscribers never time out, as in Redis.
+        let idle = if client.subscribed() { 0 } else { srv.config.read().timeout };
         let read = async {
             if idle > 0 {
                 match tokio::time::timeout(std::time::Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
@@ -160,6 +169,8 @@ pub async fn serve<S>(
                 }
             },
 
+            // A pub/sub message to write.
+            _ = handle.push.notified() => Next::Continue,
             // Also a request to release the buffers (see the loop's top).
             _ = handle.kill_notify.notified() => {
                 if handle.killed.load(Ordering::Acquire) { Next::Close } else { Next::Continue }
@@ -172,6 +183,7 @@ pub async fn serve<S>(
     }
     // Gone from CLIENT LIST before the peer sees the connection close, as in Redis.
     cmd::transaction::unwatch_all(&srv, &mut client);
+    cmd::pubsub::leave_all(&srv, &mut client);
     srv.clients.unregister(handle.id);
     let _ = stream.shutdown().await;
     tracing::debug!(id = handle.id, "client disconnected");

@@ -18,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod listener;
 pub mod output_limit;
+pub mod push;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct Server {
     pub acl: crate::acl::Acl,
     /// Lua scripting: the EVAL engine and its script cache.
     pub scripting: crate::scripting::Scripting,
+    /// Pub/sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Server {
@@ -98,6 +101,7 @@ impl Server {
             shutdown_save: parking_lot::Mutex::new(None),
             acl,
             scripting: Default::default(),
+            pubsub: Default::default(),
         })
     }
 

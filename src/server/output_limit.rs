@@ -3,8 +3,9 @@
 //!
 //! The setting is parsed once, when set (with Redis's validation and error
 //! texts), so the connection loop reads three numbers instead of parsing a
-//! string on every flush. Only the `normal` class applies here (there are
-//! no replicas or pub/sub clients); the others are kept for `CONFIG GET`.
+//! string on every flush. The `normal` class applies to every connection's
+//! replies, the `pubsub` class to the messages queued for a subscriber (see
+//! `server/push.rs`); `slave` is kept for `CONFIG GET`.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,11 @@ impl Limits {
     /// The `normal` class: what applies to every client here. O(1).
     pub fn normal(&self) -> Limit {
         self.classes[0]
+    }
+
+    /// The `pubsub` class: how much a subscriber may leave unread. O(1).
+    pub fn pubsub(&self) -> Limit {
+        self.classes[2]
     }
 
     /// Applies `class hard soft seconds` quadruples (any number of them);

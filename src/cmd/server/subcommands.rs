@@ -25,6 +25,7 @@ const CONTAINERS: &[Container] = &[
     ("latency", super::LATENCY_SUBS),
     ("memory", super::memory::MEMORY_SUBS),
     ("object", super::super::keys::OBJECT_SUBS),
+    ("pubsub", super::super::pubsub::PUBSUB_SUBS),
     ("script", super::super::scripting::SCRIPT_SUBS),
     ("xgroup", super::super::stream::XGROUP_SUBS),
     ("xinfo", super::super::stream::XINFO_SUBS),

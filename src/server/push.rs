@@ -1,0 +1,117 @@
+//! Out-of-band output for one connection: pub/sub messages (and the
+//! subscription confirmations, which Redis also sends as pushes) queued by
+//! any thread, written by the connection's own task between replies.
+//!
+//! Each message is already encoded for the client's protocol (a RESP3 push
+//! frame or a RESP2 array), so the connection only copies bytes. The queue
+//! counts every byte not yet written to the socket — queued, or moved to the
+//! connection's output buffer and not flushed — so the publisher can apply
+//! the `pubsub` class of `client-output-buffer-limit` and disconnect a
+//! subscriber that does not read, as Redis does, instead of growing memory
+//! without bound.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::output_limit::Limit;
+
+/// Messages waiting for a connection to write them.
+#[derive(Debug, Default)]
+pub struct PushQueue {
+    items: Mutex<VecDeque<Bytes>>,
+    /// Bytes pushed and not yet written to the socket.
+    pending: AtomicUsize,
+    /// When `pending` first passed the soft limit (ms since `epoch`, 0: not
+    /// over it).
+    soft_since_ms: AtomicU64,
+    notify: Notify,
+}
+
+/// What [`PushQueue::push`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued.
+    Queued,
+    /// Queued, but the client is over its output limit: disconnect it.
+    OverLimit,
+}
+
+/// Milliseconds since the process's first use of this clock.
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+impl PushQueue {
+    /// Queues `msg` and wakes the connection. O(1).
+    pub fn push(&self, msg: Bytes, limit: Limit) -> Pushed {
+        let len = msg.len();
+        self.items.lock().push_back(msg);
+        let pending = self.pending.fetch_add(len, Ordering::AcqRel) + len;
+        self.notify.notify_one();
+        self.check(pending as u64, limit)
+    }
+
+    /// Applies `limit` to `pending` bytes: over the hard limit, or over the
+    /// soft one for longer than its seconds.
+    fn check(&self, pending: u64, limit: Limit) -> Pushed {
+        if limit.hard > 0 && pending >= limit.hard {
+            return Pushed::OverLimit;
+        }
+        if limit.soft > 0 && pending >= limit.soft {
+            let now = now_ms();
+            let since = match self.soft_since_ms.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => now,
+                Err(t) => t,
+            };
+            if now.saturating_sub(since) >= limit.soft_secs * 1000 {
+                return Pushed::OverLimit;
+            }
+        } else {
+            self.soft_since_ms.store(0, Ordering::Release);
+        }
+        Pushed::Queued
+    }
+
+    /// Moves every queued message to `out`; returns the bytes moved (to be
+    /// [`Self::written`] once flushed). O(messages).
+    pub fn drain_into(&self, out: &mut BytesMut) -> usize {
+        let mut items = self.items.lock();
+        let mut n = 0;
+        for m in items.drain(..) {
+            n += m.len();
+            out.extend_from_slice(&m);
+        }
+        n
+    }
+
+    /// True if a message is waiting.
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire) > 0 && !self.items.lock().is_empty()
+    }
+
+    /// `n` drained bytes reached the socket.
+    pub fn written(&self, n: usize) {
+        if n > 0 {
+            let left = self.pending.fetch_sub(n, Ordering::AcqRel).saturating_sub(n);
+            if left == 0 {
+                self.soft_since_ms.store(0, Ordering::Release);
+            }
+        }
+    }
+
+    /// Bytes pushed and not yet written (`CLIENT LIST` `omem`).
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Waits until a message is pushed. Cancel-safe.
+    pub async fn notified(&self) {
+        self.notify.notified().await
+    }
+}
