@@ -292,7 +292,7 @@ fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             return fail("ERR The ID specified in XADD must be greater than 0-0");
         }
     }
-    if peek_stream(ctx, &a[1])?.is_none() && p.nomkstream {
+    if p.nomkstream && peek_stream(ctx, &a[1])?.is_none() {
         return Ok(Reply::Nil);
     }
     let size: usize = a[fields_at..].iter().map(|x| x.len()).sum();
@@ -312,12 +312,13 @@ fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     let pairs: Vec<(&[u8], &[u8])> = a[fields_at..].chunks_exact(2).map(|c| (&c[0][..], &c[1][..])).collect();
     s.append(id, &pairs);
+    let id_bytes = id.to_bytes();
     let mut logged = a.to_vec();
-    logged[p.id_at] = id.to_bytes();
+    logged[p.id_at] = id_bytes.clone();
     apply_trim(s, &p.trim, &mut logged);
     ctx.ks.signal_ready(&a[1]);
     ctx.client.propagate_as = Some(vec![logged]);
-    Ok(id_reply(id))
+    Ok(Reply::Bulk(id_bytes))
 }
 
 /// XRANGE/XREVRANGE key start end [COUNT n]. O(log n + count).
