@@ -38,6 +38,9 @@ fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     super::transaction::discard_state(ctx.srv, ctx.client);
     super::pubsub::leave_all(ctx.srv, ctx.client);
+    if ctx.client.handle.monitoring.swap(false, Ordering::AcqRel) {
+        ctx.srv.monitors.remove(ctx.client.id());
+    }
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp = 2;

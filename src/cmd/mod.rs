@@ -253,13 +253,28 @@ fn lock_keys_of<'s, 'k, I: Iterator<Item = &'k [u8]>>(
     }
 }
 
+/// Shows a command to the MONITOR clients (a script's commands as `lua`).
+fn feed_monitors(ctx: &Ctx, args: &[Bytes]) {
+    let addr = (!ctx.client.in_script).then_some(ctx.client.handle.addr.as_str());
+    ctx.srv.monitors.feed(ctx.client.db, addr, args);
+}
+
 /// Runs a handler with its locks already held (also used by EXEC), then
 /// does the bookkeeping every write needs while still holding them.
 pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     ctx.ks.db = ctx.client.db;
     let no_touch = ctx.client.no_touch && spec.name != "touch";
+    // MONITOR sees scripts before the commands they run, others once run.
+    let monitored = !ctx.srv.monitors.is_empty() && !spec.has(flags::ADMIN) && !ctx.client.handle.is_blocked();
+    let script = monitored && matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro");
+    if script {
+        feed_monitors(ctx, args);
+    }
     let started = crate::stopwatch::Stopwatch::start();
     let result = with_no_touch(no_touch, || (spec.handler)(ctx, args));
+    if monitored && !script {
+        feed_monitors(ctx, args);
+    }
     if ctx.client.block.is_none() {
         let error = match &result {
             Err(Reply::Error(m)) => Some(m.as_str()),
@@ -268,6 +283,7 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
         let ns = started.elapsed_ns();
         info::stats::record_call(spec, args, ns, error);
         server::latency::record_command(spec, ns);
+        server::slowlog::record(ctx.client, spec, args, ns, error);
     }
     let reply = match result {
         Ok(r) => r,

@@ -1,4 +1,4 @@
-//! Server commands: INFO, CONFIG, COMMAND, TIME, DEBUG, LATENCY, FUNCTION,
+//! Server commands: INFO, CONFIG, COMMAND, TIME, DEBUG, LATENCY, SLOWLOG, FUNCTION,
 //! SHUTDOWN.
 
 use bytes::Bytes;
@@ -14,6 +14,7 @@ mod command;
 pub(crate) mod debug;
 pub mod latency;
 mod memory;
+pub mod slowlog;
 pub mod subcommands;
 pub use command::categories;
 use command::command;
@@ -21,6 +22,7 @@ use debug::debug;
 use latency::latency;
 pub(crate) use latency::LATENCY_SUBS;
 use memory::memory;
+use slowlog::slowlog;
 
 fn info(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
@@ -198,6 +200,20 @@ fn wait(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(0))
 }
 
+/// MONITOR: from now on the client gets a line per command the server
+/// runs (see [`crate::server::monitor`]).
+fn monitor(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    if ctx.client.in_exec || ctx.client.in_script {
+        return Err(Reply::err("ERR MONITOR isn't allowed for DENY BLOCKING client"));
+    }
+    let h = ctx.client.handle.clone();
+    if h.monitoring.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return Ok(Reply::None);
+    }
+    ctx.srv.monitors.add(&h);
+    args::ok()
+}
+
 /// The server family's rows of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
@@ -205,9 +221,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("config", -2, ADMIN | LOADING, 0, 0, 0, config, "server", "A container for server configuration commands.", "Depends on subcommand."),
     spec!("command", -1, LOADING, 0, 0, 0, command, "server", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands"),
     spec!("time", 1, FAST | LOADING, 0, 0, 0, time, "server", "Returns the server time.", "O(1)"),
+    spec!("monitor", 1, ADMIN | LOADING, 0, 0, 0, monitor, "server", "Listens for all requests received by the server in real-time.", ""),
     spec!("debug", -2, ADMIN | LOADING, 0, 0, 0, debug, "server", "A container for debugging commands.", "Depends on subcommand."),
     spec!("memory", -2, READONLY, 2, 2, 1, memory, "server", "A container for memory diagnostics commands.", "Depends on subcommand."),
     spec!("latency", -2, ADMIN | LOADING, 0, 0, 0, latency, "server", "A container for latency diagnostics commands.", "Depends on subcommand."),
+    spec!("slowlog", -2, ADMIN | LOADING, 0, 0, 0, slowlog, "server", "A container for slow log commands.", "Depends on subcommand."),
     spec!("shutdown", -1, ADMIN | NO_MULTI | LOADING, 0, 0, 0, shutdown, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
     spec!("lolwut", -1, READONLY | FAST, 0, 0, 0, lolwut, "server", "Displays computer art and the server version.", "O(1)"),
     spec!("wait", 3, 0, 0, 0, 0, wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed (no replicas: answers 0).", "O(1)"),

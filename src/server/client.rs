@@ -112,6 +112,8 @@ pub struct ClientHandle {
     /// Subscriptions to channels, patterns and shard channels (`CLIENT
     /// LIST` `sub`, `psub`, `ssub`), published by the connection.
     pub sub_counts: [AtomicUsize; 3],
+    /// In MONITOR mode (`CLIENT LIST` flag `O`).
+    pub monitoring: AtomicBool,
 }
 
 impl ClientHandle {
@@ -160,6 +162,9 @@ impl ClientHandle {
         }
         if self.is_blocked() {
             flags.push('b');
+        }
+        if self.monitoring.load(Ordering::Relaxed) {
+            flags.push('O');
         }
         let subs = self.sub_counts.each_ref().map(|c| c.load(Ordering::Relaxed));
         if subs.iter().any(|&n| n > 0) {
@@ -320,6 +325,7 @@ impl ClientRegistry {
             qbuf_cap: AtomicUsize::new(0),
             push: Default::default(),
             sub_counts: Default::default(),
+            monitoring: AtomicBool::new(false),
         });
         self.clients.lock().insert(id, h.clone());
         h

@@ -184,6 +184,9 @@ pub async fn serve<S>(
     // Gone from CLIENT LIST before the peer sees the connection close, as in Redis.
     cmd::transaction::unwatch_all(&srv, &mut client);
     cmd::pubsub::leave_all(&srv, &mut client);
+    if handle.monitoring.load(Ordering::Acquire) {
+        srv.monitors.remove(handle.id);
+    }
     srv.clients.unregister(handle.id);
     let _ = stream.shutdown().await;
     tracing::debug!(id = handle.id, "client disconnected");

@@ -17,6 +17,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod listener;
+pub mod monitor;
 pub mod output_limit;
 pub mod push;
 
@@ -74,6 +75,8 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     /// Pub/sub subscriptions.
     pub pubsub: crate::pubsub::PubSub,
+    /// Clients in MONITOR mode.
+    pub monitors: monitor::Monitors,
 }
 
 impl Server {
@@ -102,6 +105,7 @@ impl Server {
             acl,
             scripting: Default::default(),
             pubsub: Default::default(),
+            monitors: Default::default(),
         })
     }
 
