@@ -9,8 +9,10 @@
 #                (same core budget for both servers; needs taskset and 2+ CPUs)
 #   --workloads  subset of: SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100
 #                SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M EVALSHA_1 EVALSHA_10
+#                XADD XADD_MAXLEN XRANGE_100 XREADGROUP_10 XREADGROUP_100
 #                (default: the first eight; --workloads sets runs the six
-#                set/sorted-set ones, --workloads scripts the two EVALSHA ones)
+#                set/sorted-set ones, --workloads scripts the two EVALSHA ones,
+#                --workloads streams the five stream ones)
 #   OURS=<binary>  benchmark that binary instead of building this checkout
 #
 # Both servers listen on free ports on 127.0.0.1, without persistence
@@ -18,6 +20,16 @@
 # (ours first in odd rounds, redis first in even ones) so that background
 # load affects both alike. Every run starts from an empty database plus the
 # data its workload reads. Works from any directory; kills both servers on exit.
+#
+# Streams: XADD appends `* f1 v1 f2 v2 f3 v3` to one key that starts empty in
+# every run (so both servers append the same number of entries to the same
+# fresh stream); XADD_MAXLEN does the same with `MAXLEN ~ 10000`; XRANGE_100
+# is `XRANGE benchstream - + COUNT 100` on 1,000 preloaded entries.
+# XREADGROUP_n is not redis-benchmark (which cannot chain commands) but
+# scripts/stream-consumer.rs, built with rustc: 8 consumers of one group
+# drain a preloaded stream with XREADGROUP ... COUNT n STREAMS key >, each
+# sending the XACK of its last batch in the same write as its next read;
+# the figure is entries read and acknowledged per second (shown under P 1).
 set -euo pipefail
 
 ROUNDS=3
@@ -34,8 +46,9 @@ while [[ $# -gt 0 ]]; do
         --pin) PIN=1; shift ;;
         --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2
             [[ $WORKLOADS == sets ]] && WORKLOADS="SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M"
-            [[ $WORKLOADS == scripts ]] && WORKLOADS="EVALSHA_1 EVALSHA_10" ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            [[ $WORKLOADS == scripts ]] && WORKLOADS="EVALSHA_1 EVALSHA_10"
+            [[ $WORKLOADS == streams ]] && WORKLOADS="XADD XADD_MAXLEN XRANGE_100 XREADGROUP_10 XREADGROUP_100" ;;
+        -h|--help) sed -n '2,/^set /{ /^#/p; }' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -77,6 +90,13 @@ else
     OURS_BIN="${TARGET_DIR:-$ROOT/target}/release/inmemory-server"
 fi
 [[ -x "$OURS_BIN" ]] || { echo "built binary not found at $OURS_BIN" >&2; exit 1; }
+
+CONSUMER_BIN="$WORK/stream-consumer"
+if [[ " $WORKLOADS " == *" XREADGROUP_"* ]]; then
+    command -v rustc >/dev/null || { echo "rustc not found (needed by the XREADGROUP workloads)" >&2; exit 1; }
+    echo "== building scripts/stream-consumer.rs" >&2
+    rustc -O --edition 2021 -o "$CONSUMER_BIN" "$ROOT/scripts/stream-consumer.rs"
+fi
 
 # A TCP port on 127.0.0.1 nobody listens on.
 free_port() {
@@ -132,6 +152,9 @@ requests() { # workload pipeline
     case "$1:$2" in
         LRANGE_100:1 | ZRANGE_100:1) n=60000 ;;
         LRANGE_100:* | ZRANGE_100:*) n=150000 ;;
+        XRANGE_100:1) n=40000 ;;
+        XRANGE_100:*) n=80000 ;;
+        XREADGROUP_*) n=600000 ;; # entries preloaded and consumed
         MSET:1) n=150000 ;;
         MSET:*) n=600000 ;;
         *:1) n=200000 ;;
@@ -165,8 +188,31 @@ workload_args() {
         ZADD_1M) echo "-r 1000000 ZADD bigzset __rand_int__ m:__rand_int__" ;; # into 1,000,000 members
         EVALSHA_1) echo "-r 100000 EVALSHA $(sha_of "$SCRIPT_1") 1 counter:__rand_int__" ;;
         EVALSHA_10) echo "-r 100000 EVALSHA $(sha_of "$SCRIPT_10") 1 counter:__rand_int__" ;;
+        XADD) echo "XADD benchstream * f1 v1 f2 v2 f3 v3" ;;   # into a fresh key each run
+        XADD_MAXLEN) echo "XADD benchstream MAXLEN ~ 10000 * f1 v1 f2 v2 f3 v3" ;;
+        XRANGE_100) echo "XRANGE benchstream - + COUNT 100" ;;  # of 1,000 entries
+        XREADGROUP_10 | XREADGROUP_100) echo "(stream-consumer)" ;;
         *) echo "unknown workload $1" >&2; return 1 ;;
     esac
+}
+
+# The pipelines a workload runs at (the consumer has one request in flight
+# per connection).
+pipelines_of() {
+    case "$1" in
+        XREADGROUP_*) echo 1 ;;
+        *) echo "$PIPELINES" ;;
+    esac
+}
+
+# $1 stream entries as redis-cli --pipe input: ids 1700000000000-0 upwards
+# (one per millisecond, the same on both servers), three fields of 8-byte
+# values. Generated once per size.
+stream_entries() {
+    local f="$WORK/stream-$1.txt"
+    [[ -s "$f" ]] || awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++)
+        printf "XADD benchstream %.0f-0 f1 v:%06d f2 v:%06d f3 v:%06d\n", 1700000000000 + i, i % 1000000, i % 1000000, i % 1000000 }' >"$f"
+    echo "$f"
 }
 
 # Empties the server on port $1 and loads what workload $2 reads ($3: the
@@ -188,19 +234,37 @@ prepare() {
         ZADD_1M) seq 0 999999 | awk '{ print "ZADD bigzset " $1 " m:" sprintf("%012d", $1) }' | "${cli[@]}" --pipe >/dev/null ;;
         EVALSHA_1) "${cli[@]}" SCRIPT LOAD "$SCRIPT_1" >/dev/null ;;
         EVALSHA_10) "${cli[@]}" SCRIPT LOAD "$SCRIPT_10" >/dev/null ;;
+        XRANGE_100) "${cli[@]}" --pipe <"$(stream_entries 1000)" >/dev/null ;;
+        XREADGROUP_*)
+            "${cli[@]}" --pipe <"$(stream_entries "$3")" >/dev/null
+            "${cli[@]}" XGROUP CREATE benchstream benchgroup 0 >/dev/null ;;
     esac
 }
 
-# One redis-benchmark run; prints requests per second.
-run_one() { # port workload pipeline
-    local n csv rps
+# CPU time (user + system, all threads) the process $1 has used, in clock ticks.
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+# One redis-benchmark run (or stream-consumer run) against the server on
+# port $1 (process $4); prints requests (entries) per second and the
+# server's CPU time per request in microseconds.
+run_one() { # port workload pipeline pid
+    local n csv rps args c0 c1
     n="$(requests "$2" "$3")"
     prepare "$1" "$2" "$n"
-    # shellcheck disable=SC2046
-    csv="$("${BENCH_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -P "$3" -n "$n" --csv $(workload_args "$2") 2>/dev/null)"
-    rps="$(printf '%s\n' "$csv" | grep -v '^"test"' | tail -n1 | cut -d, -f2 | tr -d '"')"
-    [[ "$rps" =~ ^[0-9.]+$ ]] || { echo "redis-benchmark gave no figure for $2 -P $3 on port $1: $csv" >&2; rps=0; }
-    echo "$rps"
+    c0="$(cpu_ticks "$4")"
+    if [[ $2 == XREADGROUP_* ]]; then
+        # prints: entries seconds entries-per-second
+        rps="$("${BENCH_CPU[@]}" "$CONSUMER_BIN" 127.0.0.1 "$1" benchstream benchgroup 8 "${2#XREADGROUP_}" "$n" 120 | cut -d' ' -f3)" || rps=0
+        [[ "$rps" =~ ^[0-9.]+$ ]] || { echo "stream-consumer gave no figure for $2 on port $1" >&2; rps=0; }
+    else
+        read -ra args <<<"$(workload_args "$2")" # an array, so XADD's * is not globbed
+        csv="$("${BENCH_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -P "$3" -n "$n" --csv "${args[@]}" 2>/dev/null)"
+        rps="$(printf '%s\n' "$csv" | grep -v '^"test"' | tail -n1 | cut -d, -f2 | tr -d '"')"
+        [[ "$rps" =~ ^[0-9.]+$ ]] || { echo "redis-benchmark gave no figure for $2 -P $3 on port $1: $csv" >&2; rps=0; }
+    fi
+    c1="$(cpu_ticks "$4")"
+    echo "$rps $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }')"
 }
 
 median() {
@@ -212,22 +276,27 @@ echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), ours: $OURS_BIN"
 echo "== redis-benchmark -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS (median), pinned: $([[ $PIN == 1 ]] && echo yes || echo no)"
 
-declare -A OURS REDIS RATIO
+OURS_PID="${PIDS[0]}"
+REDIS_PID="${PIDS[1]}"
+declare -A OURS REDIS RATIO OURS_CPU REDIS_CPU
 for round in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do
         workload_args "$w" >/dev/null
-        for p in $PIPELINES; do
+        for p in $(pipelines_of "$w"); do
             if ((round % 2)); then
-                o="$(run_one "$OURS_PORT" "$w" "$p")"
-                r="$(run_one "$REDIS_PORT" "$w" "$p")"
+                read -r o oc <<<"$(run_one "$OURS_PORT" "$w" "$p" "$OURS_PID")"
+                read -r r rc <<<"$(run_one "$REDIS_PORT" "$w" "$p" "$REDIS_PID")"
             else
-                r="$(run_one "$REDIS_PORT" "$w" "$p")"
-                o="$(run_one "$OURS_PORT" "$w" "$p")"
+                read -r r rc <<<"$(run_one "$REDIS_PORT" "$w" "$p" "$REDIS_PID")"
+                read -r o oc <<<"$(run_one "$OURS_PORT" "$w" "$p" "$OURS_PID")"
             fi
             OURS[$w:$p]="${OURS[$w:$p]:-} $o"
             REDIS[$w:$p]="${REDIS[$w:$p]:-} $r"
+            OURS_CPU[$w:$p]="${OURS_CPU[$w:$p]:-} $oc"
+            REDIS_CPU[$w:$p]="${REDIS_CPU[$w:$p]:-} $rc"
             RATIO[$w:$p]="${RATIO[$w:$p]:-} $(awk -v o="$o" -v r="$r" 'BEGIN { if (r > 0) printf "%.4f", o / r; else print 0 }')"
-            printf 'round %d  %-10s P=%-2s ours %10.0f  redis %10.0f\n' "$round" "$w" "$p" "$o" "$r" >&2
+            printf 'round %d  %-14s P=%-2s ours %10.0f  redis %10.0f   server CPU us/req ours %7.2f  redis %7.2f\n' \
+                "$round" "$w" "$p" "$o" "$r" "$oc" "$rc" >&2
         done
     done
 done
@@ -236,10 +305,17 @@ echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 # ours/redis: ratio of the two medians; paired: median of the per-round
 # ratios (each pair ran back to back, so it is less sensitive to load drift).
-printf '%-11s %3s %14s %14s %11s %8s\n' workload P "ours req/s" "redis req/s" "ours/redis" paired
-printf '%-11s %3s %14s %14s %11s %8s\n' ----------- --- -------------- -------------- ----------- --------
+# CPU us/req: the server's CPU time (user + system, every thread) per request,
+# median; per-CPU: redis's over ours, i.e. ours/redis in requests per CPU
+# second. When the client rather than the server is the bottleneck (long
+# replies), or other load steals the server's core, this tells more than
+# the throughput ratio.
+printf '%-14s %3s %14s %14s %11s %8s %9s %9s %8s\n' workload P "ours req/s" "redis req/s" "ours/redis" paired \
+    "ours us" "redis us" per-CPU
+printf '%-14s %3s %14s %14s %11s %8s %9s %9s %8s\n' -------------- --- -------------- -------------- ----------- -------- \
+    --------- --------- --------
 for w in $WORKLOADS; do
-    for p in $PIPELINES; do
+    for p in $(pipelines_of "$w"); do
         # shellcheck disable=SC2086
         o="$(median ${OURS[$w:$p]})"
         # shellcheck disable=SC2086
@@ -247,6 +323,11 @@ for w in $WORKLOADS; do
         ratio="$(awk -v o="$o" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", o / r; else print "n/a" }')"
         # shellcheck disable=SC2086
         paired="$(median ${RATIO[$w:$p]})"
-        printf '%-11s %3s %14.0f %14.0f %11s %8.2f\n' "$w" "$p" "$o" "$r" "$ratio" "$paired"
+        # shellcheck disable=SC2086
+        oc="$(median ${OURS_CPU[$w:$p]})"
+        # shellcheck disable=SC2086
+        rc="$(median ${REDIS_CPU[$w:$p]})"
+        percpu="$(awk -v o="$oc" -v r="$rc" 'BEGIN { if (o > 0) printf "%.2f", r / o; else print "n/a" }')"
+        printf '%-14s %3s %14.0f %14.0f %11s %8.2f %9.2f %9.2f %8s\n' "$w" "$p" "$o" "$r" "$ratio" "$paired" "$oc" "$rc" "$percpu"
     done
 done

@@ -14,13 +14,18 @@
 #   zsets:   N_SETS     keys of 16 bytes, 10 members "mbr:NNNN" with integer scores (ZADD)
 #   bigzset: 1 key of BIG_ZSET members "member:NNNNNNNNNNNN" with scores i/7 (ZADD);
 #            its figure is bytes per member
+#   stream:  1 key of BIG_STREAM entries (XADD) with ids 1700000000000-0 upwards
+#            (one per millisecond) and fields f1 f2 f3 of 8-byte values
+#            "v:NNNNNN"; its figure is bytes per entry
+#   autostream: 1 key of BIG_STREAM entries `XADD s * f1 v f2 v f3 v` (ids from
+#            the clock, so many per millisecond); bytes per entry
 #
 # Usage: scripts/memory-per-key.sh            (from the repository root)
 # Environment: N_STRINGS (1000000) N_HASHES (100000) N_LISTS (100000)
-#   N_SETS (100000) BIG_ZSET (1000000)
+#   N_SETS (100000) BIG_ZSET (1000000) BIG_STREAM (1000000)
 #   OURS (target/release/inmemory-server; built unless NO_BUILD=1)
 #   REDIS_SERVER (redis-server) REDIS_CLI (redis-cli) PORT (7411)
-#   SETS ("strings hashes lists intsets strsets zsets bigzset")
+#   SETS ("strings hashes lists intsets strsets zsets bigzset stream autostream")
 # Redis 7.0 reference figures: ~130 B/string key, ~416 B/10-field hash,
 # ~385 B/10-element list.
 set -euo pipefail
@@ -31,11 +36,12 @@ N_HASHES=${N_HASHES:-100000}
 N_LISTS=${N_LISTS:-100000}
 N_SETS=${N_SETS:-100000}
 BIG_ZSET=${BIG_ZSET:-1000000}
+BIG_STREAM=${BIG_STREAM:-1000000}
 OURS=${OURS:-target/release/inmemory-server}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 PORT=${PORT:-7411}
-SETS=${SETS:-strings hashes lists intsets strsets zsets bigzset}
+SETS=${SETS:-strings hashes lists intsets strsets zsets bigzset stream autostream}
 
 for tool in "$REDIS_SERVER" "$REDIS_CLI" awk; do
     command -v "$tool" >/dev/null || { echo "memory-per-key: $tool not found" >&2; exit 1; }
@@ -76,13 +82,19 @@ gen() {
     bigzset) awk -v n="$BIG_ZSET" 'BEGIN { for (i = 0; i < n; i++) {
         s = sprintf("%.6f", i / 7)
         printf "*4\r\n$4\r\nZADD\r\n$3\r\nbig\r\n$%d\r\n%s\r\n$19\r\nmember:%012d\r\n", length(s), s, i } }' ;;
+    stream) awk -v n="$BIG_STREAM" 'BEGIN { for (i = 0; i < n; i++) {
+        id = sprintf("%.0f-0", 1700000000000 + i)
+        printf "*9\r\n$4\r\nXADD\r\n$6\r\nstream\r\n$%d\r\n%s\r\n", length(id), id
+        for (f = 1; f <= 3; f++) printf "$2\r\nf%d\r\n$8\r\nv:%06d\r\n", f, i % 1000000 } }' ;;
+    autostream) awk -v n="$BIG_STREAM" 'BEGIN { for (i = 0; i < n; i++)
+        printf "*9\r\n$4\r\nXADD\r\n$6\r\nstream\r\n$1\r\n*\r\n$2\r\nf1\r\n$1\r\nv\r\n$2\r\nf2\r\n$1\r\nv\r\n$2\r\nf3\r\n$1\r\nv\r\n" }' ;;
     esac
 }
 
 count() {
     case $1 in
     strings) echo "$N_STRINGS" ;; hashes) echo "$N_HASHES" ;; lists) echo "$N_LISTS" ;;
-    intsets | strsets | zsets) echo "$N_SETS" ;; bigzset) echo "$BIG_ZSET" ;;
+    intsets | strsets | zsets) echo "$N_SETS" ;; bigzset) echo "$BIG_ZSET" ;; stream | autostream) echo "$BIG_STREAM" ;;
     esac
 }
 
@@ -90,7 +102,7 @@ cli() { "$REDIS_CLI" -h 127.0.0.1 -p "$PORT" "$@"; }
 
 start() {
     if [ "$1" = ours ]; then
-        "$OURS" --port "$PORT" --bind 127.0.0.1 --save "" --dir "$WORK" >"$WORK/server.log" 2>&1 &
+        "$OURS" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" >"$WORK/server.log" 2>&1 &
     else
         "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
             >"$WORK/server.log" 2>&1 &
@@ -124,6 +136,7 @@ for set in $SETS; do
         cli --pipe <"$WORK/$set.resp" >"$WORK/pipe.log" 2>&1 || { cat "$WORK/pipe.log" >&2; exit 1; }
         keys=$(cli DBSIZE)
         [ "$set" = bigzset ] && keys=$(cli ZCARD big)
+        case $set in stream | autostream) keys=$(cli XLEN stream) ;; esac
         [ "$keys" = "$n" ] || { echo "memory-per-key: $server holds $keys keys, expected $n" >&2; cat "$WORK/pipe.log" >&2; exit 1; }
         u1=$(used); r1=$(rss)
         RESULT[$set,$server,used]=$(( (u1 - u0) / n ))
@@ -143,6 +156,8 @@ for set in $SETS; do
     strsets) label="$N_SETS sets x10 strings" ;;
     zsets) label="$N_SETS zsets x10 members" ;;
     bigzset) label="1 zset of $BIG_ZSET (per member)" ;;
+    stream) label="stream of $BIG_STREAM x3 fields" ;;
+    autostream) label="stream of $BIG_STREAM, * ids" ;;
     esac
     ou=${RESULT[$set,ours,used]}; ru=${RESULT[$set,redis,used]}
     printf '%-30s %14s %14s %14s %14s %9s\n' "$label" "$ou" "$ru" "${RESULT[$set,ours,rss]}" \
