@@ -116,6 +116,12 @@ impl Persistence {
         }
     }
 
+    /// Whether writes are logged (the AOF is on): commands that log a
+    /// rewritten form skip building it otherwise.
+    pub fn logs_writes(&self) -> bool {
+        self.aof.read().is_some()
+    }
+
     /// Logs a write command that just executed (shard locks still held).
     /// Inside EXEC the commands are collected and logged as MULTI … EXEC.
     pub fn propagate(

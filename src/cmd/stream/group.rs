@@ -299,11 +299,11 @@ pub(super) fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Some(t) if (0..=now).contains(&t) => t as u64,
         _ => now as u64,
     };
+    let mut logged = super::Effects::new(ctx);
     let Some(s) = peek_stream(ctx, key)? else { return Err(nogroup(key, group)) };
-    let mut logged = Vec::new();
     let mut out = Vec::new();
-    let mut changed = false;
     let mut propagate_last_id = false;
+    let mut consumer_created = false;
     if let Some(g) = s.groups.get_mut(group) {
         if last_id > g.last_id {
             g.last_id = last_id;
@@ -316,17 +316,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let Some(pairs) = entry else {
             // Gone from the stream: drop it from the PEL too.
             if let Some(nack) = g.pel.get(&id) {
-                logged.push(xclaim_log(
-                    key,
-                    group,
-                    &nack.consumer,
-                    id,
-                    nack.delivery_time,
-                    nack.delivery_count,
-                    g.last_id,
-                ));
+                let last = g.last_id;
+                logged.push(|| xclaim_log(key, group, &nack.consumer, id, nack.delivery_time, nack.delivery_count, last));
                 g.ack(id);
-                changed = true;
                 propagate_last_id = false;
             }
             continue;
@@ -340,7 +332,9 @@ pub(super) fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 continue;
             }
         }
-        g.consumer(consumer, now as u64).0.seen_time = now as u64;
+        let (c, created) = g.consumer(consumer, now as u64);
+        c.seen_time = now as u64;
+        consumer_created |= created;
         let group_last = g.last_id;
         let nack = g.assign(id, consumer);
         nack.delivery_time = time;
@@ -351,20 +345,19 @@ pub(super) fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         let count = nack.delivery_count;
         out.push(if justid { id_reply(id) } else { entry_reply(id, pairs.into_iter()) });
-        logged.push(xclaim_log(key, group, consumer, id, time, count, group_last));
-        changed = true;
+        logged.push(|| xclaim_log(key, group, consumer, id, time, count, group_last));
         propagate_last_id = false;
     }
     if propagate_last_id {
-        if let Some(g) = s.groups.get(group) {
-            logged.push(setid_log(key, group, g));
+        match s.groups.get(group) {
+            Some(g) => logged.push(|| setid_log(key, group, g)),
+            None => logged.touch(),
         }
-        changed = true;
     }
-    if changed {
-        ctx.ks.write(key);
-        ctx.client.propagate_as = Some(logged);
+    if consumer_created {
+        crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
     }
+    logged.finish(ctx, std::slice::from_ref(key));
     Ok(Reply::Array(out))
 }
 
@@ -392,6 +385,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
+    let mut logged = super::Effects::new(ctx);
     let Some(s) = read_stream(ctx, key)? else { return Err(nogroup(key, group)) };
     if !s.groups.contains_key(group) {
         return Err(nogroup(key, group));
@@ -401,9 +395,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut left = count;
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
-    let mut logged = Vec::new();
     let mut cursor = start;
     let mut next = None;
+    let mut consumer_created = false;
     while let Some(id) = s.groups.get(group).and_then(|g| g.pel.range(cursor..).next().map(|(id, _)| *id)) {
         if attempts == 0 || left == 0 {
             next = Some(id);
@@ -418,15 +412,8 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let Some(g) = s.groups.get_mut(group) else { break };
         let Some(pairs) = entry else {
             if let Some(nack) = g.pel.get(&id) {
-                logged.push(xclaim_log(
-                    key,
-                    group,
-                    &nack.consumer,
-                    id,
-                    nack.delivery_time,
-                    nack.delivery_count,
-                    g.last_id,
-                ));
+                let last = g.last_id;
+                logged.push(|| xclaim_log(key, group, &nack.consumer, id, nack.delivery_time, nack.delivery_count, last));
             }
             g.ack(id);
             deleted.push(id_reply(id));
@@ -443,7 +430,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             }
             continue;
         }
-        g.consumer(consumer, now).0.seen_time = now;
+        let (c, created) = g.consumer(consumer, now);
+        c.seen_time = now;
+        consumer_created |= created;
         let group_last = g.last_id;
         let nack = g.assign(id, consumer);
         nack.delivery_time = now;
@@ -452,16 +441,16 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         let c = nack.delivery_count;
         claimed.push(if justid { id_reply(id) } else { entry_reply(id, pairs.into_iter()) });
-        logged.push(xclaim_log(key, group, consumer, id, now, c, group_last));
+        logged.push(|| xclaim_log(key, group, consumer, id, now, c, group_last));
         left -= 1;
         if id == StreamId::MAX {
             break;
         }
     }
-    if !logged.is_empty() {
-        ctx.ks.write(key);
-        ctx.client.propagate_as = Some(logged);
+    if consumer_created {
+        crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
     }
+    logged.finish(ctx, std::slice::from_ref(key));
     Ok(Reply::Array(vec![id_reply(next.unwrap_or(StreamId::MIN)), Reply::Array(claimed), Reply::Array(deleted)]))
 }
 

@@ -166,6 +166,46 @@ fn peek_stream<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut St
     Ok(ctx.ks.peek_as(key)?)
 }
 
+/// What a stream command changed and, when the server logs writes, the
+/// commands it is logged as (built only then).
+pub(super) struct Effects {
+    log: bool,
+    cmds: Vec<Vec<Bytes>>,
+    changed: bool,
+}
+
+impl Effects {
+    pub(super) fn new(ctx: &Ctx) -> Effects {
+        Effects { log: ctx.srv.persist.logs_writes(), cmds: Vec::new(), changed: false }
+    }
+
+    /// Records a change, logged as `cmd()`.
+    pub(super) fn push(&mut self, cmd: impl FnOnce() -> Vec<Bytes>) {
+        self.changed = true;
+        if self.log {
+            self.cmds.push(cmd());
+        }
+    }
+
+    /// Records a change that needs no log entry of its own.
+    pub(super) fn touch(&mut self) {
+        self.changed = true;
+    }
+
+    /// Counts the change on `keys` and hands the log to the dispatcher.
+    pub(super) fn finish(self, ctx: &mut Ctx, keys: &[Bytes]) {
+        if !self.changed {
+            return;
+        }
+        for k in keys {
+            ctx.ks.write(k);
+        }
+        if self.log {
+            ctx.client.propagate_as = Some(self.cmds);
+        }
+    }
+}
+
 /// XADD's and XTRIM's trimming options.
 #[derive(Default)]
 struct TrimArgs {
@@ -266,10 +306,10 @@ fn parse_add_or_trim(a: &[Bytes], xadd: bool) -> Result<AddArgs, Reply> {
 /// trim was approximate, rewrites `logged` to the exact trim that leaves
 /// the same stream (`=` and the resulting length or first id), so a
 /// replay does the same.
-fn apply_trim(s: &mut StreamValue, t: &TrimArgs, logged: &mut [Bytes]) -> u64 {
+fn apply_trim(s: &mut StreamValue, t: &TrimArgs, logged: Option<&mut Vec<Bytes>>) -> u64 {
     let Some(how) = t.how else { return 0 };
     let removed = s.trim(how, t.approx, t.limit);
-    if t.approx {
+    if let Some(logged) = logged.filter(|_| t.approx) {
         logged[t.arg_at - 1] = Bytes::from_static(b"=");
         logged[t.arg_at] = match how {
             Trim::MaxLen(_) => args::int_bytes(s.len() as i64),
@@ -313,11 +353,15 @@ fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = a[fields_at..].chunks_exact(2).map(|c| (&c[0][..], &c[1][..])).collect();
     s.append(id, &pairs);
     let id_bytes = id.to_bytes();
-    let mut logged = a.to_vec();
-    logged[p.id_at] = id_bytes.clone();
-    apply_trim(s, &p.trim, &mut logged);
+    let mut logged = ctx.srv.persist.logs_writes().then(|| a.to_vec());
+    if let Some(l) = logged.as_mut() {
+        l[p.id_at] = id_bytes.clone();
+    }
+    if apply_trim(s, &p.trim, logged.as_mut()) > 0 {
+        crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xtrim", &a[1]);
+    }
     ctx.ks.signal_ready(&a[1]);
-    ctx.client.propagate_as = Some(vec![logged]);
+    ctx.client.propagate_as = logged.map(|l| vec![l]);
     Ok(Reply::Bulk(id_bytes))
 }
 
@@ -370,12 +414,12 @@ fn xdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n]. O(removed).
 fn xtrim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let p = parse_add_or_trim(a, false)?;
+    let mut logged = ctx.srv.persist.logs_writes().then(|| a.to_vec());
     let Some(s) = peek_stream(ctx, &a[1])? else { return Ok(Reply::Int(0)) };
-    let mut logged = a.to_vec();
-    let removed = apply_trim(s, &p.trim, &mut logged);
+    let removed = apply_trim(s, &p.trim, logged.as_mut());
     if removed > 0 {
         ctx.ks.write(&a[1]);
-        ctx.client.propagate_as = Some(vec![logged]);
+        ctx.client.propagate_as = logged.map(|l| vec![l]);
     }
     Ok(Reply::Int(removed as i64))
 }

@@ -192,7 +192,7 @@ fn read_generic(ctx: &mut Ctx, a: &[Bytes], xreadgroup: bool) -> CmdResult {
     }
     let count = if rerun && r.count == 0 { BLOCKED_DEFAULT_COUNT } else { r.count };
     let mut served = Vec::new();
-    let mut logged = Vec::new();
+    let mut logged = super::Effects::new(ctx);
     for (key, f) in keys.iter().zip(&from) {
         let served_one = match &r.group {
             Some((group, consumer)) => serve_group(ctx, key, group, consumer, *f, count, r.noack, &mut logged),
@@ -202,12 +202,7 @@ fn read_generic(ctx: &mut Ctx, a: &[Bytes], xreadgroup: bool) -> CmdResult {
             served.push((Reply::Bulk(key.clone()), entries));
         }
     }
-    if !logged.is_empty() {
-        for key in keys {
-            ctx.ks.write(key);
-        }
-        ctx.client.propagate_as = Some(logged);
-    }
+    logged.finish(ctx, keys);
     if !served.is_empty() {
         return Ok(if ctx.client.resp >= 3 {
             Reply::Map(served)
@@ -258,23 +253,21 @@ fn serve_group(
     f: From,
     count: usize,
     noack: bool,
-    logged: &mut Vec<Vec<Bytes>>,
+    logged: &mut super::Effects,
 ) -> Option<Reply> {
     let now = crate::db::now_ms();
     let s = ctx.ks.peek_as::<StreamValue>(key).ok().flatten()?;
     let start = match f {
-        From::New => {
-            let g = s.groups.get(group)?;
-            let top = s.edge_id(true)?;
-            if top <= g.last_id {
-                return None;
-            }
-            g.last_id.next()?
-        }
+        From::New => s.groups.get(group)?.last_id.next()?,
         From::After(id) => {
             let g = s.groups.get_mut(group)?;
-            let (c, _) = g.consumer(consumer, now);
+            let (c, created) = g.consumer(consumer, now);
             c.seen_time = now;
+            let b = |t: &'static str| Bytes::from_static(t.as_bytes());
+            if created {
+                crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
+                logged.push(|| vec![b("XGROUP"), b("CREATECONSUMER"), key.clone(), group.clone(), consumer.clone()]);
+            }
             let ids: Vec<StreamId> = match id.next() {
                 Some(start) => {
                     c.pel.range(start..).take(if count == 0 { usize::MAX } else { count }).copied().collect()
@@ -291,7 +284,8 @@ fn serve_group(
                                 n.delivery_time = now;
                                 n.delivery_count += 1;
                                 // Logged so a replay has the same counts.
-                                logged.push(xclaim_log(key, group, consumer, id, now, n.delivery_count, last));
+                                let c = n.delivery_count;
+                                logged.push(|| xclaim_log(key, group, consumer, id, now, c, last));
                             }
                         }
                         out.push(entry_reply(id, pairs.into_iter()));
@@ -305,12 +299,18 @@ fn serve_group(
     };
     let mut ids = Vec::new();
     let entries = range_reply(s, start, StreamId::MAX, false, count, |id| ids.push(id));
+    if ids.is_empty() {
+        return None;
+    }
     let g = s.groups.get_mut(group)?;
     let (c, created) = g.consumer(consumer, now);
     c.seen_time = now;
+    if created {
+        crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
+    }
     let b = |t: &'static str| Bytes::from_static(t.as_bytes());
     if created && noack {
-        logged.push(vec![b("XGROUP"), b("CREATECONSUMER"), key.clone(), group.clone(), consumer.clone()]);
+        logged.push(|| vec![b("XGROUP"), b("CREATECONSUMER"), key.clone(), group.clone(), consumer.clone()]);
     }
     for id in &ids {
         s.advance_group(group, *id);
@@ -320,13 +320,14 @@ fn serve_group(
         }
         g.deliver(*id, consumer, now);
         let count = g.pel.get(id).map_or(1, |n| n.delivery_count);
-        logged.push(xclaim_log(key, group, consumer, *id, now, count, g.last_id));
+        let last = g.last_id;
+        logged.push(|| xclaim_log(key, group, consumer, *id, now, count, last));
     }
     // The group's position and read counter, so a replay rebuilds
     // entries-read and lag too (Redis 7.2 logs this; 7.0 only with NOACK).
     if !ids.is_empty() {
         if let Some(g) = s.groups.get(group) {
-            logged.push(setid_log(key, group, g));
+            logged.push(|| setid_log(key, group, g));
         }
     }
     Some(entries.finish())

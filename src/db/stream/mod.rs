@@ -233,7 +233,7 @@ impl StreamValue {
                     }
                 }
             } else {
-                for e in node.entries(*first) {
+                for e in node.forward(*first) {
                     if e.id > end {
                         return false;
                     }
@@ -300,7 +300,7 @@ impl StreamValue {
     /// `max_deleted_entry_id` and `first_id`. O(log n + node).
     pub fn delete(&mut self, id: StreamId) -> bool {
         let Some((&first, node)) = self.nodes.range_mut(..=id).next_back() else { return false };
-        let Some(at) = node.entries(first).find(|e| e.id == id && !e.deleted).map(|e| e.at) else { return false };
+        let Some(at) = node.forward(first).find(|e| e.id == id && !e.deleted).map(|e| e.at) else { return false };
         node.mark_deleted(at);
         if node.live == 0 {
             self.nodes.remove(&first);
@@ -349,7 +349,7 @@ impl StreamValue {
             let node = first_node.get_mut();
             let mut marks = Vec::new();
             let mut length = self.length;
-            for e in node.entries(first) {
+            for e in node.forward(first) {
                 let stop = match how {
                     Trim::MaxLen(max) => length <= max,
                     Trim::MinId(min) => e.id >= min,

@@ -217,7 +217,22 @@ impl Node {
         (e, p)
     }
 
-    /// Every entry, deleted ones included, first to last. O(node bytes).
+    /// Every entry, deleted ones included, first to last, each read once.
+    /// O(node bytes).
+    pub fn forward(&self, first: StreamId) -> impl Iterator<Item = EntryRef<'_>> + '_ {
+        let mut at = self.entries_at as usize;
+        std::iter::from_fn(move || {
+            if at >= self.buf.len() {
+                return None;
+            }
+            let (e, next) = self.entry_at(first, at);
+            at = next;
+            Some(e)
+        })
+    }
+
+    /// Every entry, deleted ones included, in either direction (entries
+    /// are located first, then read). O(node bytes).
     pub fn entries(&self, first: StreamId) -> impl DoubleEndedIterator<Item = EntryRef<'_>> + '_ {
         let mut offsets = smallvec::SmallVec::<[u32; 128]>::new();
         let mut at = self.entries_at as usize;
