@@ -161,6 +161,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
     "    Will not touch LRU/LFU stats when this mode is on.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
@@ -169,6 +171,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
     "HELP",
     "    Prints this help.",
 ];
@@ -193,10 +197,12 @@ pub(crate) const CLIENT_SUBS: &[(&str, i32)] = &[
     ("list", -2),
     ("no-evict", 3),
     ("no-touch", 3),
+    ("pause", -3),
     ("reply", 3),
     ("setinfo", 4),
     ("setname", 3),
     ("unblock", -3),
+    ("unpause", 2),
 ];
 
 fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -216,6 +222,24 @@ fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "setinfo" => client_setinfo(ctx, &a[2], &a[3]),
         "kill" => client_kill(ctx, &a[2..]),
         "unblock" => client_unblock(ctx, a),
+        "pause" => {
+            let ms = args::parse_i64_bytes(&a[2]).ok_or_else(|| Reply::err("ERR timeout is not an integer or out of range"))?;
+            if ms < 0 {
+                return fail("ERR timeout is negative");
+            }
+            let all = match a.get(3) {
+                None => true,
+                Some(m) if a.len() == 4 && is(m, "all") => true,
+                Some(m) if a.len() == 4 && is(m, "write") => false,
+                Some(_) => return fail(err::SYNTAX),
+            };
+            ctx.srv.pause.pause(std::time::Duration::from_millis(ms as u64), all);
+            args::ok()
+        }
+        "unpause" => {
+            ctx.srv.pause.unpause();
+            args::ok()
+        }
         "no-evict" => {
             ctx.client.no_evict = on_off(&a[2])?;
             args::ok()

@@ -63,6 +63,9 @@ impl Host for ScriptHost<'_, '_> {
             return self.reject(spec, &argv, e);
         }
         let wrote = RUN.wrote.load(Ordering::Relaxed);
+        if self.read_only && table::may_replicate(spec) && !spec.has(WRITE) {
+            return self.reject(spec, &argv, "Write commands are not allowed from read-only scripts.".into());
+        }
         if spec.has(WRITE) {
             if self.read_only {
                 return self.reject(spec, &argv, "Write commands are not allowed from read-only scripts.".into());

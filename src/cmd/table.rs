@@ -249,6 +249,13 @@ pub fn allowed_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
     LOADING_HELP_ONLY.contains(&name) && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"help"))
 }
 
+/// Whether Redis 7.0 flags the command `may-replicate`: it writes nothing
+/// but is replicated (PUBLISH, SPUBLISH, PFCOUNT), so read-only scripts
+/// refuse it and CLIENT PAUSE WRITE holds it. O(1).
+pub fn may_replicate(spec: &CommandSpec) -> bool {
+    matches!(spec.alias_of.unwrap_or(spec.name), "publish" | "spublish" | "pfcount")
+}
+
 /// Commands Redis 7.0 flags `noscript`: refused inside scripts.
 const NO_SCRIPT: &[&str] = &[
     "auth",

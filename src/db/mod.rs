@@ -72,6 +72,22 @@ pub fn idle_seconds(lru: u32) -> u64 {
     }
 }
 
+/// Unix ms until which CLIENT PAUSE suspends expiry (0: not paused).
+static EXPIRY_PAUSED_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+/// Suspends deleting expired keys until `until` (`None`: resumes): keys
+/// past their TTL read as missing but stay, as under Redis's CLIENT PAUSE.
+pub fn set_expiry_paused_until(until: Option<std::time::Instant>) {
+    let ms = until.map_or(0, |u| now_ms() + u.saturating_duration_since(std::time::Instant::now()).as_millis() as u64);
+    EXPIRY_PAUSED_UNTIL.store(ms, Ordering::Relaxed);
+}
+
+/// Whether expired keys must be left in place now (CLIENT PAUSE). O(1).
+pub fn expiry_paused() -> bool {
+    let until = EXPIRY_PAUSED_UNTIL.load(Ordering::Relaxed);
+    until != 0 && coarse_ms() < until
+}
+
 static LFU_LOG_FACTOR: AtomicU64 = AtomicU64::new(10);
 static LFU_DECAY_TIME: AtomicU64 = AtomicU64::new(1);
 

@@ -226,6 +226,25 @@ impl Scripting {
         r
     }
 
+    /// The flags a script or function call declares (its shebang, the
+    /// cached script's, the function's); `None` when unknown (no such
+    /// script or function). `name` is `eval`, `evalsha` or `fcall`.
+    pub fn declared_flags(&self, name: &str, args: &[Bytes]) -> Option<u32> {
+        let arg = args.get(1)?;
+        match name {
+            "eval" => Some(flags::from_shebang(arg).map_or(flags::EVAL_COMPAT_MODE, |(f, _)| f)),
+            "evalsha" => {
+                let sha = std::str::from_utf8(arg).ok()?.to_ascii_lowercase();
+                self.with_eval(|e| e.get(&sha).map(|s| s.flags)).ok().flatten()
+            }
+            "fcall" => {
+                let fname = std::str::from_utf8(arg).ok()?;
+                self.functions.lock().find(fname).map(|f| f.flags)
+            }
+            _ => None,
+        }
+    }
+
     /// FUNCTION LOAD [REPLACE]: the library's name or Redis's error text.
     pub fn load_library(&self, code: &[u8], replace: bool) -> Result<String, String> {
         self.change_libraries(|f| f.load(code, replace))

@@ -74,6 +74,17 @@ pub async fn serve<S>(
             match parser.parse(&mut buf, client.authenticated) {
                 Ok(Some(args)) => {
                     let mut reply = cmd::dispatch(&srv, &mut client, &args);
+                    while std::mem::take(&mut client.postponed) {
+                        // Held by CLIENT PAUSE: write what is pending, wait
+                        // for its turn, run it then.
+                        if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
+                            break 'conn;
+                        }
+                        let Some(_turn) = wait_paused(&srv, &client, &args, &mut stream, &mut buf).await else {
+                            break 'conn;
+                        };
+                        reply = cmd::dispatch(&srv, &mut client, &args);
+                    }
                     if let Some(parked) = client.parked.take() {
                         let waited = if flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
                             wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await
@@ -308,6 +319,38 @@ async fn flush<S: AsyncWrite + Unpin>(
     srv.stats.net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
     out.clear();
     ok
+}
+
+/// Waits while CLIENT PAUSE holds this client's command `args` (counted as
+/// a blocked client meanwhile) and until the clients held before it ran;
+/// `None` if the client went away. Bytes it sends meanwhile are buffered
+/// for after.
+async fn wait_paused<'s, S: AsyncRead + Unpin>(
+    srv: &'s Server,
+    client: &ClientState,
+    args: &[bytes::Bytes],
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> Option<super::pause::Turn<'s>> {
+    let handle = &client.handle;
+    let write_like = cmd::table::lookup(&args[0]).is_some_and(|s| cmd::pause_write_like(srv, client, s, args));
+    let mut shutdown = srv.shutdown.subscribe();
+    handle.set_blocked();
+    let wait = srv.pause.wait(handle.id, write_like);
+    tokio::pin!(wait);
+    let turn = loop {
+        tokio::select! {
+            t = &mut wait => break Some(t),
+            r = stream.read_buf(buf) => match r {
+                Ok(0) | Err(_) => break None,
+                Ok(_) => continue,
+            },
+            _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { break None },
+            _ = super::shutdown_started(&mut shutdown) => break None,
+        }
+    };
+    handle.end_block();
+    turn
 }
 
 /// Waits while this client is parked in a blocking command (see

@@ -19,6 +19,7 @@ pub mod connection;
 pub mod listener;
 pub mod monitor;
 pub mod output_limit;
+pub mod pause;
 pub mod push;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,8 @@ pub struct Server {
     pub pubsub: crate::pubsub::PubSub,
     /// Clients in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// CLIENT PAUSE.
+    pub pause: pause::Pause,
 }
 
 impl Server {
@@ -106,6 +109,7 @@ impl Server {
             scripting: Default::default(),
             pubsub: Default::default(),
             monitors: Default::default(),
+            pause: Default::default(),
         })
     }
 
@@ -276,6 +280,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         if let Some(srv) = weak.upgrade() {
             srv.watches.touch(db, key);
             srv.persist.propagate_expired(db, &[bytes::Bytes::copy_from_slice(key)]);
+            crate::pubsub::notify::notify(&srv, crate::pubsub::notify::class::EXPIRED, "expired", db, key);
         }
     }));
     // Loading from here on: clients that connect get -LOADING for data
