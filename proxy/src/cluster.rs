@@ -6,11 +6,15 @@
 //! the server it was sent to while the next request sees the new ring.
 //! Backends whose entry did not change (same address, name, TLS and
 //! password) are carried over with their open connections; a weight change
-//! only rebuilds the ring.
+//! only rebuilds the ring. Every swap is announced on a watch channel
+//! ([`Cluster::topology_changes`]) for state that must follow the ring
+//! (subscriptions, `pubsub.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use crate::config::{AutoEject, ClusterConfig, ServerSpec};
 use crate::pool::Backend;
@@ -91,6 +95,8 @@ pub struct ClusterOptions {
 pub struct Cluster {
     topo: RwLock<Arc<Topology>>,
     generation: AtomicU64,
+    /// The generation, for tasks that must act when the ring changes (subscribers, `pubsub.rs`).
+    changes: watch::Sender<u64>,
     auto_eject: Mutex<Option<AutoEject>>,
     /// Connections per server and protocol (`--conns`).
     pub conns: usize,
@@ -123,6 +129,7 @@ impl Cluster {
         let c = Arc::new(Cluster {
             topo: RwLock::new(Arc::new(Topology::build(servers, weights, 1))),
             generation: AtomicU64::new(1),
+            changes: watch::Sender::new(1),
             auto_eject: Mutex::new(cfg.auto_eject),
             conns,
             timeout,
@@ -157,6 +164,12 @@ impl Cluster {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// A receiver that wakes on every new topology (reload, ejection,
+    /// return to the ring). O(1).
+    pub fn topology_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     fn swap(&self, make: impl FnOnce(&Topology, u64) -> Topology) {
         let mut g = match self.topo.write() {
             Ok(g) => g,
@@ -165,6 +178,8 @@ impl Cluster {
         let gen = g.generation + 1;
         *g = Arc::new(make(&g, gen));
         self.generation.store(gen, Ordering::Release);
+        drop(g);
+        self.changes.send_replace(gen);
     }
 
     /// Applies a validated server list: unchanged servers keep their

@@ -248,6 +248,10 @@ impl Router {
                 "HELP",
             ];
             self.reply(Reply::Array(lines.iter().map(|l| Reply::Status(l)).collect())).await
+        } else if ["tracking", "trackinginfo", "caching", "getredir"].iter().any(|w| is(sub, w)) {
+            // Invalidation pushes would have to follow every key to its server.
+            let s = String::from_utf8_lossy(sub).to_ascii_uppercase();
+            self.error(&format!("ERR CLIENT {s} is not supported through the proxy; connect to a data server")).await
         } else {
             let s = String::from_utf8_lossy(sub).to_ascii_uppercase();
             self.error(&format!("ERR proxy: CLIENT {s} is not supported by the proxy")).await

@@ -11,6 +11,10 @@
 //!             Backend pools (per server, --conns per protocol, pipelined)
 //! ```
 //!
+//! A subscribed client's session has connections of its own besides: to
+//! the servers of its channels, and to every server for its patterns
+//! (`pubsub.rs`), re-subscribed elsewhere when the ring changes.
+//!
 //! `inmemory-proxy --servers cluster/servers.json --addr 127.0.0.1 --port 7000 --conns 10`.
 //! It prints `Ready to accept connections` once listening.
 
@@ -20,6 +24,7 @@ mod conn;
 mod fanout;
 mod local;
 mod pool;
+mod pubsub;
 mod ring;
 mod router;
 mod scripting;

@@ -301,6 +301,21 @@ impl Backend {
     /// every connection. Records reachability in the backend's health; a
     /// refused database is [`ConnError::Refused`] and not a failure.
     pub async fn connect(&self, proto: u8, pooled: bool, db: u32) -> Result<Conn, ConnError> {
+        let stream = self.connect_stream(proto, db).await?;
+        let opts = ConnOpts {
+            label: self.label.clone(),
+            health: self.health.clone(),
+            timeout: pooled.then_some(self.timeout),
+            ping: pooled.then_some(PING_IDLE),
+        };
+        Ok(spawn_conn(stream, opts))
+    }
+
+    /// Opens a byte stream to the server, authenticated, in protocol
+    /// `proto` and database `db`, with no tasks around it: for connections
+    /// that do not follow request/reply (the subscriber connections of
+    /// `pubsub.rs`). Health and errors as [`Backend::connect`].
+    pub async fn connect_stream(&self, proto: u8, db: u32) -> Result<Box<dyn Stream>, ConnError> {
         let r = tokio::time::timeout(CONNECT_TIMEOUT, async {
             let mut stream = open_stream(&self.spec, self.tls.as_ref()).await.map_err(Handshake::Failed)?;
             handshake(&mut stream, &self.spec, proto, db).await?;
@@ -312,13 +327,7 @@ impl Backend {
             Ok(stream) => {
                 self.health.success();
                 self.stats.connects.fetch_add(1, Ordering::Relaxed);
-                let opts = ConnOpts {
-                    label: self.label.clone(),
-                    health: self.health.clone(),
-                    timeout: pooled.then_some(self.timeout),
-                    ping: pooled.then_some(PING_IDLE),
-                };
-                Ok(spawn_conn(stream, opts))
+                Ok(stream)
             }
             Err(Handshake::DbRefused(e)) => {
                 self.health.success();

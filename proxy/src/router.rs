@@ -30,6 +30,10 @@
 //!   e.g. `ERR DB index is out of range`, when one refuses) and waits for
 //!   the client's earlier replies, so requests on the old database's
 //!   connections cannot be overtaken by later ones on the new.
+//! - Pub/Sub (`pubsub.rs`): PUBLISH and SPUBLISH go to their channel's
+//!   server, as a key would; (P|S)SUBSCRIBE and their UNSUBSCRIBEs give the
+//!   client a subscriber (connections of its own, subscribed mode) that the
+//!   session then also listens to; PUBSUB fans out. MONITOR is refused.
 //! - Blocking commands (BLPOP …, XREAD/XREADGROUP with BLOCK) travel on a
 //!   connection of their own, so they never hold up the shared ones; the
 //!   client waits for the reply before its next request is read, as with a
@@ -50,10 +54,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cluster::{Cluster, Topology};
 use crate::pool::{encode_command, Answer, Backend, Conn};
+use crate::pubsub::Subscriber;
 use crate::txn::{Multi, Watching};
 
 /// The error for keys of one request living on different servers.
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/// MONITOR's answer: the proxy has no single command stream to show.
+const MONITOR_REFUSED: &str = "ERR MONITOR is not supported through the proxy; connect to a data server";
 
 /// A reply on its way to the client.
 pub enum Pending {
@@ -99,6 +107,8 @@ pub struct Router {
     pub(crate) watching: Option<Watching>,
     /// Connections for blocking commands, by server, protocol and database.
     dedicated: Vec<(Arc<Backend>, u8, u32, Conn)>,
+    /// Subscriptions and their connections, once the client subscribed (`pubsub.rs`).
+    pub(crate) pubsub: Option<Box<Subscriber>>,
 }
 
 /// Encodes a reply for a client speaking `proto`.
@@ -149,6 +159,7 @@ impl Router {
             multi: None,
             watching: None,
             dedicated: Vec::new(),
+            pubsub: None,
         }
     }
 
@@ -263,6 +274,12 @@ impl Router {
         if self.topo.generation != self.cluster.generation() {
             self.topo = self.cluster.topology();
         }
+        if self.pubsub.is_some() && !self.adds_to_subscriptions(&args) {
+            // Replies must not overtake the subscribe confirmations still owed.
+            if let Flow::Close = self.pubsub_drain().await {
+                return Flow::Close;
+            }
+        }
         let Some(spec) = table::lookup(&args[0]) else {
             if let Some(m) = self.multi.as_mut() {
                 m.error = true;
@@ -282,6 +299,11 @@ impl Router {
         if self.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
             return self.queue(spec, &args).await;
         }
+        if self.pubsub.is_some() && !crate::pubsub::is_subscription_command(name) {
+            if let Some(flow) = self.while_subscribed(spec, name, &args).await {
+                return flow;
+            }
+        }
         match name {
             "ping" | "echo" | "hello" | "auth" | "client" | "select" | "quit" | "reset" | "command" => {
                 self.local(name, &args).await
@@ -299,6 +321,12 @@ impl Router {
                 Some(b) => self.forward(&b, &args).await,
                 None => self.error("ERR proxy: no server is available").await,
             },
+            "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" => {
+                self.subscription(name, &args).await
+            }
+            "publish" | "spublish" => self.publish(&args).await,
+            "monitor" => self.error(MONITOR_REFUSED).await,
+            "pubsub" => self.pubsub_query(&args).await,
             "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => self.eval(spec, &args).await,
             "script" => self.script(&args).await,
             "function" => self.function(&args).await,

@@ -10,6 +10,9 @@
 //! behind a slow reply that could already be on the wire. The queue is
 //! bounded (backpressure on a client that does not read its replies).
 //!
+//! A subscribed client's reader also waits for its subscriber connections
+//! and queues their pushes between replies (`pubsub.rs`).
+//!
 //! Generic over the stream: TLS connections (via `inmemory::tls`) go
 //! through [`serve`] unchanged.
 
@@ -65,9 +68,16 @@ pub async fn serve<S: Stream>(stream: S, cluster: Arc<Cluster>, peer: String) {
             }
         }
         buf.reserve(parser.needed().max(4096));
-        match r.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        // A subscribed client also waits for its subscriber connections (`pubsub.rs`).
+        let read = tokio::select! {
+            n = r.read_buf(&mut buf) => n,
+            ev = router.pubsub_event(), if router.subscribed() => match router.on_pubsub_event(ev).await {
+                Flow::Close => break,
+                _ => continue,
+            },
+        };
+        if matches!(read, Ok(0) | Err(_)) {
+            break;
         }
     }
     drop(router);

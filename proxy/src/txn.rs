@@ -129,6 +129,10 @@ impl Router {
                 }
                 None => Ok(None),
             }
+        } else if matches!(name, "publish" | "spublish") {
+            // Routed by channel, as outside MULTI (`pubsub.rs`).
+            keys.push(args[1].clone());
+            self.server_of(&keys)
         } else if keyless_ok {
             Ok(None)
         } else {

@@ -45,6 +45,11 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Log lines so far.
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()
