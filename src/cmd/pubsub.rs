@@ -68,13 +68,16 @@ fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> CmdResult {
     refuse_subscribe(ctx, if kind == Kind::Shard { "SSUBSCRIBE" } else { "SUBSCRIBE" })?;
     let h = ctx.client.handle.clone();
     for ch in &a[1..] {
+        // The confirmation is queued before the subscription takes effect,
+        // so no message can overtake it.
         let s = subs(ctx);
         let set = if kind == Kind::Shard { &mut s.shard } else { &mut s.channels };
-        if set.insert(ch.clone()) {
-            ctx.srv.pubsub.subscribe(kind, ch, &h);
-        }
+        let new = set.insert(ch.clone());
         let n = count(ctx, kind);
         confirm(ctx, if kind == Kind::Shard { "ssubscribe" } else { "subscribe" }, Some(ch), n);
+        if new {
+            ctx.srv.pubsub.subscribe(kind, ch, &h);
+        }
     }
     publish_counts(ctx);
     Ok(Reply::None)
@@ -127,11 +130,12 @@ fn psubscribe(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     refuse_subscribe(ctx, "PSUBSCRIBE")?;
     let h = ctx.client.handle.clone();
     for p in &a[1..] {
-        if subs(ctx).patterns.insert(p.clone()) {
-            ctx.srv.pubsub.psubscribe(p, &h);
-        }
+        let new = subs(ctx).patterns.insert(p.clone());
         let n = count(ctx, Kind::Channel);
         confirm(ctx, "psubscribe", Some(p), n);
+        if new {
+            ctx.srv.pubsub.psubscribe(p, &h);
+        }
     }
     publish_counts(ctx);
     Ok(Reply::None)
