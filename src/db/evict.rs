@@ -175,6 +175,7 @@ impl Evictor {
         if policy == Policy::NoEviction {
             return false;
         }
+        let _cycle = crate::cmd::server::latency::Timed::start("eviction-cycle");
         // Bounded work per call: a command never waits on an unbounded sweep.
         for _ in 0..4096 {
             if used() <= limit {
@@ -187,7 +188,9 @@ impl Evictor {
             if policy.volatile() && l.peek(&victim.key).is_none_or(|e| e.expire_at == 0) {
                 continue;
             }
+            let del = crate::cmd::server::latency::Monitor::start();
             if l.remove(&victim.key).is_some() {
+                del.end("eviction-del");
                 ks.stats.evicted.fetch_add(1, Ordering::Relaxed);
                 on_evict(&mut l, &victim.key);
             }

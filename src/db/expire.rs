@@ -104,7 +104,9 @@ pub fn spawn_active_expiry(ks: &Arc<Keyspace>) {
             if !active_expire_enabled() {
                 continue;
             }
+            let cycle = crate::cmd::server::latency::Monitor::start();
             let (resume, _) = tokio::task::block_in_place(|| expire_cycle(&ks, next));
+            cycle.end("expire-cycle");
             next = resume;
         }
     });

@@ -282,10 +282,12 @@ impl Aof {
             }
             if !data.is_empty() {
                 let before = self.size.load(Ordering::Relaxed);
+                let write = crate::cmd::server::latency::Monitor::start();
                 let res = match file.as_mut() {
                     Some(f) => f.write_all(&data),
                     None => Ok(()),
                 };
+                write.end("aof-write");
                 if let Err(e) = res {
                     tracing::warn!("Error writing to the AOF file: {e}");
                     *self.last_error.lock() = Some(e.to_string());
@@ -313,7 +315,12 @@ impl Aof {
             let mut sync_failed = false;
             if unsynced && (due || stopping) {
                 if let Some(f) = file.as_ref() {
-                    if let Err(e) = f.sync_data() {
+                    let fsync = crate::cmd::server::latency::Monitor::start();
+                    let synced = f.sync_data();
+                    if policy == FSYNC_ALWAYS {
+                        fsync.end("aof-fsync-always");
+                    }
+                    if let Err(e) = synced {
                         tracing::warn!("Error syncing the AOF file: {e}");
                         *self.last_error.lock() = Some(e.to_string());
                         sync_failed = true;

@@ -664,6 +664,7 @@ impl Config {
         crate::db::stream::set_node_limits(self.stream_node_max_bytes, self.stream_node_max_entries);
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);
         crate::cmd::server::latency::set_threshold(self.latency_monitor_threshold);
+        crate::cmd::server::slowlog::configure(self.slowlog_log_slower_than, self.slowlog_max_len);
         crate::pubsub::notify::set_flags(self.notify_keyspace_events);
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
     }

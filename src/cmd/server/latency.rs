@@ -6,8 +6,9 @@
 //! the same second only raises the first), plus the all-time maximum.
 //! Events recorded here: `command` (a command slower than the threshold)
 //! and `fast-command` (one flagged FAST); other modules may record theirs
-//! (`expire-cycle`, `eviction-cycle`, `aof-fsync-always` …) with
-//! [`add_sample_if_needed`] or [`Monitor`].
+//! with [`add_sample_if_needed`], [`Monitor`] or [`Timed`]: `expire-cycle`
+//! (db/expire.rs), `eviction-cycle` and `eviction-del` (db/evict.rs),
+//! `aof-write` and `aof-fsync-always` (persist/aof.rs).
 //!
 //! The monitor lives beside the LATENCY command (declared by
 //! `cmd/server.rs`) rather than in `server/`, so that it is one module with
@@ -109,6 +110,26 @@ impl Monitor {
         if let Some(t0) = self.0 {
             add_sample_if_needed(event, t0.elapsed().as_millis() as u64);
         }
+    }
+}
+
+/// A [`Monitor`] that records `event` when dropped, for a span with
+/// several exits: `let _cycle = Timed::start("eviction-cycle");`.
+#[derive(Debug)]
+pub struct Timed(&'static str, Monitor);
+
+impl Timed {
+    /// Starts timing `event` if the monitor is on. O(1).
+    #[inline]
+    pub fn start(event: &'static str) -> Timed {
+        Timed(event, Monitor::start())
+    }
+}
+
+impl Drop for Timed {
+    #[inline]
+    fn drop(&mut self) {
+        self.1.end(self.0);
     }
 }
 

@@ -27,6 +27,7 @@ const CONTAINERS: &[Container] = &[
     ("object", super::super::keys::OBJECT_SUBS),
     ("pubsub", super::super::pubsub::PUBSUB_SUBS),
     ("script", super::super::scripting::SCRIPT_SUBS),
+    ("slowlog", super::slowlog::SLOWLOG_SUBS),
     ("xgroup", super::super::stream::XGROUP_SUBS),
     ("xinfo", super::super::stream::XINFO_SUBS),
 ];
