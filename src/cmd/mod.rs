@@ -118,14 +118,7 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     if refusal.is_none()
         && srv.evictor.maxmemory() > 0
         && !srv.persist.loading.load(Ordering::Relaxed)
-        && !srv.evictor.free_memory_with(
-            &srv.keyspace,
-            || crate::server::used_memory(srv),
-            |l, key| {
-                srv.watches.touch(l.db, key);
-                srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
-            },
-        )
+        && !free_memory(srv)
         && is_denyoom
     {
         refusal = Some(Reply::err("OOM command not allowed when used memory > 'maxmemory'."));
@@ -179,6 +172,12 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
             return busy;
         }
     }
+    // CLIENT PAUSE: the connection holds the command until the pause ends
+    // and dispatches it again.
+    if !client.in_script && !crate::db::loading() && srv.pause.holds(pause_write_like(srv, client, spec, args)) {
+        client.postponed = true;
+        return Reply::None;
+    }
     if let Some(queue) = client.multi.as_mut() {
         if !spec.has(flags::NO_MULTI) {
             queue.push(args.to_vec());
@@ -186,6 +185,48 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         }
     }
     execute(srv, client, spec, args)
+}
+
+/// Evicts keys while memory is over `maxmemory` (see
+/// [`crate::db::evict`]); false when it stays over. Each evicted key
+/// dirties its WATCHers, is logged as a DEL and raises `evicted`. Takes
+/// shard locks: never call it while holding any.
+pub fn free_memory(srv: &Server) -> bool {
+    srv.evictor.free_memory_with(
+        &srv.keyspace,
+        || crate::server::used_memory(srv),
+        |l, key| {
+            srv.watches.touch(l.db, key);
+            srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
+            crate::pubsub::notify::notify(srv, crate::pubsub::notify::class::EVICTED, "evicted", l.db, key);
+        },
+    )
+}
+
+/// Whether CLIENT PAUSE WRITE holds a command: writes, commands that
+/// Redis replicates although they write nothing (PUBLISH, PFCOUNT …),
+/// scripts and functions not declared `no-writes`, and EXEC of a queue
+/// holding any of those.
+pub fn pause_write_like(srv: &Server, client: &ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let one = |spec: &CommandSpec, args: &[Bytes]| -> bool {
+        if spec.has(flags::WRITE) {
+            return true;
+        }
+        if table::may_replicate(spec) {
+            return true;
+        }
+        match spec.alias_of.unwrap_or(spec.name) {
+            "eval" | "evalsha" | "fcall" => {
+                srv.scripting.declared_flags(spec.name, args).is_none_or(|f| f & crate::scripting::flags::NO_WRITES == 0)
+            }
+            _ => false,
+        }
+    };
+    if spec.name == "exec" {
+        let queued = client.multi.as_deref().unwrap_or_default();
+        return queued.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| one(s, a)));
+    }
+    one(spec, args)
 }
 
 /// Whether a command may run while the dataset loads: see
@@ -263,6 +304,14 @@ fn feed_monitors(ctx: &Ctx, args: &[Bytes]) {
 /// does the bookkeeping every write needs while still holding them.
 pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     ctx.ks.db = ctx.client.db;
+    // Keyspace notifications are derived from the keys a command changed
+    // (and the keys its reads missed, for `keymiss`).
+    let notify_flags = crate::pubsub::notify::flags();
+    let notifying = notify_flags != 0;
+    if notifying {
+        ctx.ks.changes.record_keys = true;
+        ctx.ks.changes.record_misses = notify_flags & crate::pubsub::notify::class::KEY_MISS != 0;
+    }
     let no_touch = ctx.client.no_touch && spec.name != "touch";
     // MONITOR sees scripts before the commands they run, others once run.
     let monitored = !ctx.srv.monitors.is_empty() && !spec.has(flags::ADMIN) && !ctx.client.handle.is_blocked();
@@ -287,7 +336,10 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
     }
     let reply = match result {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => {
+            ctx.client.events.clear();
+            return e;
+        }
     };
     // A write is counted, propagated to the AOF and signalled to WATCHers
     // only if it changed something (whole-keyspace writes always do).
@@ -295,14 +347,21 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
     let wrote = changed.count > 0 || spec.has(flags::ALL_KEYS);
     if spec.has(flags::WRITE) && ctx.client.block.is_none() && wrote {
         ctx.srv.keyspace.stats.dirty.fetch_add(changed.count.max(1), Ordering::Relaxed);
-        for (db, key) in &changed.keys {
-            ctx.srv.watches.touch(*db, key);
+        for c in &changed.keys {
+            ctx.srv.watches.touch(c.db, &c.key);
         }
         ctx.srv.persist.propagate(&mut ctx.ks, ctx.client, spec, args, &reply);
     }
+    // The one hook of keyspace notifications (see crate::pubsub::notify).
+    if notifying && ctx.client.block.is_none() && (spec.has(flags::WRITE) || !changed.misses.is_empty()) {
+        let raised = std::mem::take(&mut ctx.client.events);
+        crate::pubsub::notify::after_command(ctx.srv, spec, args, &reply, &changed, raised);
+    }
+    ctx.client.events.clear();
     // What the command asked to be logged as is for this call only.
     ctx.client.propagate_as = None;
     ctx.ks.changes.record_keys = changed.record_keys;
+    ctx.ks.changes.record_misses = changed.record_misses;
     if spec.name == "exec" {
         ctx.srv.persist.propagate_exec(ctx.client);
     }

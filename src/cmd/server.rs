@@ -140,6 +140,12 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
             return fail(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
     }
+    // As Redis, a lower maxmemory evicts at once (inside MULTI this thread
+    // holds every shard: the next command evicts instead).
+    let loading = ctx.srv.persist.loading.load(std::sync::atomic::Ordering::Relaxed);
+    if names.contains(&"maxmemory") && !ctx.ks.is_all() && !loading {
+        super::free_memory(ctx.srv);
+    }
     args::ok()
 }
 

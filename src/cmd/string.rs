@@ -203,7 +203,8 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Expiry::At(at) => {
             ctx.ks.set_expire(&a[1], at);
         }
-        Expiry::Persist => {
+        // Only a TTL removed is a change (and raises `persist`).
+        Expiry::Persist if ctx.ks.peek(&a[1]).is_some_and(|e| e.expire_at != 0) => {
             ctx.ks.set_expire(&a[1], 0);
         }
         _ => {}

@@ -255,22 +255,55 @@ pub struct Locked<'a> {
 }
 
 /// Modifications made through a [`Locked`]: how many, and (when asked to
-/// record them, because someone WATCHes) which keys.
+/// record them, because someone WATCHes or keyspace notifications are on)
+/// which keys, in order, and whether each created or deleted its key; and
+/// (for `keymiss` notifications, when asked) the keys reads did not find.
 #[derive(Default)]
 pub struct Changes {
     /// Number of modifications.
     pub count: u64,
     /// Record the keys too.
     pub record_keys: bool,
-    /// The modified (database, key) pairs, when recorded.
-    pub keys: Vec<(usize, Bytes)>,
+    /// The modifications, when recorded (a key may appear several times).
+    pub keys: Vec<KeyChange>,
+    /// Record the (database, key) of each read that missed.
+    pub record_misses: bool,
+    /// Those misses, in order.
+    pub misses: Vec<(usize, Bytes)>,
+}
+
+/// One recorded modification of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChange {
+    /// Its database.
+    pub db: usize,
+    /// The key.
+    pub key: Bytes,
+    /// What happened to it.
+    pub how: Change,
+}
+
+/// What a modification did to its key (Redis's `dbAdd` / `dbDelete` /
+/// in-place change), as keyspace notifications need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The key existed and was changed in place or overwritten.
+    Modified,
+    /// The key was missing and was added.
+    Created,
+    /// The key existed and was deleted.
+    Removed,
 }
 
 impl Changes {
     fn note(&mut self, db: usize, key: &[u8]) {
+        self.note_as(db, key, Change::Modified);
+    }
+
+    fn note_as(&mut self, db: usize, key: &[u8], how: Change) {
         self.count += 1;
         if self.record_keys {
-            self.keys.push((db, Bytes::copy_from_slice(key)));
+            self.keys.push(KeyChange { db, key: Bytes::copy_from_slice(key), how });
         }
     }
 }
@@ -309,6 +342,9 @@ impl<'a> Locked<'a> {
         let found = self.lookup(key, true);
         let stat = if found.is_some() { &self.ks.stats.hits } else { &self.ks.stats.misses };
         stat.fetch_add(1, Ordering::Relaxed);
+        if found.is_none() && self.changes.record_misses {
+            self.changes.misses.push((self.db, Bytes::copy_from_slice(key)));
+        }
         self.entry_at(key, found?)
     }
 
@@ -367,6 +403,10 @@ impl<'a> Locked<'a> {
         let d = self.dbs_mut(key, db);
         let (i, _, e) = d.map.get_full_mut(key)?;
         if e.expire_at != 0 && e.expire_at <= now_ms() && !super::loading() {
+            // Under CLIENT PAUSE the key reads as gone but stays.
+            if super::expiry_paused() {
+                return None;
+            }
             d.remove(key);
             ks.count_expired();
             ks.notify_expired(db, key);
@@ -387,17 +427,18 @@ impl<'a> Locked<'a> {
     /// Inserts or replaces a value with an absolute expiry (0 = none).
     pub fn set_with_expiry(&mut self, key: &[u8], value: Value, expire_at: u64) {
         let db = self.db;
-        self.changes.note(db, key);
         let d = self.dbs_mut(key, db);
         let mut entry = Entry::new(value);
         entry.expire_at = expire_at;
-        let had_ttl = d.map.get(key).is_some_and(|e| e.expire_at != 0);
+        let old = d.map.get(key).map(|e| e.expire_at != 0);
+        let had_ttl = old == Some(true);
         if expire_at != 0 && !had_ttl {
             d.expires.insert(CompactBytes::from_slice(key));
         } else if expire_at == 0 && had_ttl {
             d.expires.swap_remove(key);
         }
         d.put(key, entry);
+        self.changes.note_as(db, key, if old.is_some() { Change::Modified } else { Change::Created });
         self.signal_ready_in(db, key);
     }
 
@@ -410,11 +451,14 @@ impl<'a> Locked<'a> {
 
     /// Returns the entry of `key`, inserting `make()` first if it is missing.
     pub fn entry_or_insert(&mut self, key: &Bytes, make: impl FnOnce() -> Value) -> &mut Entry {
-        self.changes.note(self.db, key);
         let db = self.db;
         let i = match self.lookup(key, true) {
-            Some(i) => i,
+            Some(i) => {
+                self.changes.note(db, key);
+                i
+            }
             None => {
+                self.changes.note_as(db, key, Change::Created);
                 let d = self.dbs_mut(key, db);
                 d.put(key, Entry::new(make()));
                 let last = d.map.len() - 1;
@@ -432,7 +476,7 @@ impl<'a> Locked<'a> {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.lookup(key, false)?;
         let db = self.db;
-        self.changes.note(db, key);
+        self.changes.note_as(db, key, Change::Removed);
         let removed = self.dbs_mut(key, db).remove(key);
         // A client blocked in XREADGROUP on a deleted stream is answered
         // at once, as in Redis 7.0.
@@ -460,14 +504,15 @@ impl<'a> Locked<'a> {
 
     /// Inserts an entry as it is (value, TTL and access data) into database `db`.
     pub fn insert_entry_in(&mut self, db: usize, key: Bytes, entry: Entry) {
-        self.changes.note(db, &key);
         let d = self.dbs_mut(&key, db);
+        let how = if d.map.contains_key(&key[..]) { Change::Modified } else { Change::Created };
         if entry.expire_at != 0 {
             d.expires.insert(CompactBytes::from(&key));
         } else {
             d.expires.swap_remove(&key[..]);
         }
         d.put(&key, entry);
+        self.changes.note_as(db, &key, how);
         self.signal_ready_in(db, &key);
     }
 

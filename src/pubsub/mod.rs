@@ -11,6 +11,7 @@
 //! each subscriber in the order published, and a subscriber past the
 //! `pubsub` class of `client-output-buffer-limit` is disconnected.
 
+pub mod events;
 pub mod notify;
 
 use std::collections::HashMap;
@@ -187,6 +188,31 @@ impl PubSub {
     /// Channels, patterns and shard channels with subscribers (INFO). O(1).
     pub fn counts(&self) -> (usize, usize, usize) {
         (self.channels.read().len(), self.patterns.read().len(), self.shard.read().len())
+    }
+
+    /// The clients with a subscription `forbidden` refuses, each once; `forbidden` sees the client, the
+    /// channel, shard channel or pattern, and whether it is a pattern (ACL revocation). O(subscriptions).
+    pub fn clients_with(
+        &self,
+        mut forbidden: impl FnMut(&ClientHandle, &[u8], bool) -> bool,
+    ) -> Vec<Arc<ClientHandle>> {
+        let mut found: HashMap<u64, Arc<ClientHandle>> = HashMap::new();
+        let mut visit = |name: &[u8], subs: &Subscribers, is_pattern: bool| {
+            for h in subs {
+                if !found.contains_key(&h.id) && forbidden(h, name, is_pattern) {
+                    found.insert(h.id, h.clone());
+                }
+            }
+        };
+        for map in [&self.channels, &self.shard] {
+            for (c, subs) in map.read().iter() {
+                visit(c, subs, false);
+            }
+        }
+        for (p, subs) in self.patterns.read().iter() {
+            visit(p, subs, true);
+        }
+        found.into_values().collect()
     }
 }
 

@@ -1,8 +1,42 @@
 //! Keyspace notifications (Redis's `notify.c`): which event classes
 //! `notify-keyspace-events` enables, and publishing an event as
 //! `__keyspace@<db>__:<key>` and `__keyevent@<db>__:<event>` messages.
+//!
+//! Where events come from:
+//!
+//! - **Commands**, through one hook: after a write command, `cmd::run`
+//!   hands [`after_command`] what the keyspace recorded (which keys the
+//!   command changed, created or deleted, in order: [`KeyChange`]) with
+//!   the command's arguments and reply; the table in [`super::events`]
+//!   turns those into Redis's events for that command (`set`, `lpush`,
+//!   `hdel` then `del` when the hash emptied, `rename_from`/`rename_to` …).
+//!   A command whose events depend on what happened inside it in a way
+//!   neither its reply nor its keys show [`raise`]s them itself (XADD's
+//!   `xtrim`, a consumer created by XREADGROUP/XCLAIM/XAUTOCLAIM); they
+//!   follow the table's events. `new` precedes the first event of a key
+//!   the command created. Commands inside MULTI/EXEC, scripts and served
+//!   blocked clients pass through the same hook as they run.
+//! - **Reads that miss** (`keymiss`, class `m`): the keyspace records the
+//!   keys its reads did not find while `m` is on, published first.
+//! - **Expiry**: the keyspace's expired sink (lazy expiry on access and the
+//!   active cycle) publishes `expired` at the moment the key goes.
+//! - **Eviction**: `evicted` as each key is evicted.
+//!
+//! With notifications off (`flags() == 0`, the default) a write costs one
+//! atomic load here, and the keyspace records no keys for it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use indexmap::IndexMap;
+
+use crate::cmd::table::CommandSpec;
+use crate::db::keyspace::{Change, Changes, KeyChange};
+use crate::protocol::Reply;
+use crate::server::client::ClientState;
+use crate::server::Server;
+
+use super::Kind;
 
 /// Event classes, as Redis's `NOTIFY_*` bits.
 pub mod class {
@@ -106,4 +140,145 @@ pub fn format_flags(f: u32) -> String {
         }
     }
     s
+}
+
+/// One keyspace event: its class, its name, and the key it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// One of the [`class`] bits (never `KEYSPACE`/`KEYEVENT`).
+    pub class: u32,
+    /// Redis's event name (`set`, `lpush`, `expired` …).
+    pub name: &'static str,
+    /// The key's database.
+    pub db: usize,
+    /// The key.
+    pub key: Bytes,
+}
+
+/// Publishes one event as Redis's `notifyKeyspaceEvent` does, if its class
+/// is enabled: `<event>` on `__keyspace@<db>__:<key>` (with `K`) and
+/// `<key>` on `__keyevent@<db>__:<event>` (with `E`). O(subscribers +
+/// patterns) per message.
+pub fn notify(srv: &Server, class: u32, event: &str, db: usize, key: &[u8]) {
+    let f = flags();
+    if f & class == 0 || f & (class::KEYSPACE | class::KEYEVENT) == 0 {
+        return;
+    }
+    // Recursive: the caller may hold the settings for reading already.
+    let limit = srv.config.read_recursive().client_output_buffer_limit.pubsub();
+    let mut db_text = itoa::Buffer::new();
+    let db_text = db_text.format(db).as_bytes();
+    let channel = |prefix: &[u8], tail: &[u8]| {
+        let mut c = BytesMut::with_capacity(prefix.len() + db_text.len() + 3 + tail.len());
+        c.put_slice(prefix);
+        c.put_slice(db_text);
+        c.put_slice(b"__:");
+        c.put_slice(tail);
+        c.freeze()
+    };
+    if f & class::KEYSPACE != 0 {
+        let ch = channel(b"__keyspace@", key);
+        srv.pubsub.publish(Kind::Channel, &ch, &Bytes::copy_from_slice(event.as_bytes()), limit);
+    }
+    if f & class::KEYEVENT != 0 {
+        let ch = channel(b"__keyevent@", event.as_bytes());
+        srv.pubsub.publish(Kind::Channel, &ch, &Bytes::copy_from_slice(key), limit);
+    }
+}
+
+/// Records an event the running command raises itself, published after
+/// the events the table in [`super::events`] derives for it (for what
+/// neither the command's reply nor its changed keys show). Free when
+/// notifications are off. O(1).
+pub fn raise(client: &mut ClientState, class: u32, name: &'static str, key: &Bytes) {
+    if flags() & class != 0 {
+        client.events.push(Event { class, name, db: client.db, key: key.clone() });
+    }
+}
+
+/// A key a command changed, summarised from its [`KeyChange`]s.
+#[derive(Debug, Clone)]
+pub struct Touched {
+    /// The key's database.
+    pub db: usize,
+    /// The key.
+    pub key: Bytes,
+    /// The command added it (it was missing): Redis's `new` event.
+    pub created: bool,
+    /// It is gone after the command (deleted last).
+    pub gone: bool,
+}
+
+impl Touched {
+    /// An event about this key.
+    pub fn event(&self, class: u32, name: &'static str) -> Event {
+        Event { class, name, db: self.db, key: self.key.clone() }
+    }
+}
+
+/// The keys of `changes`, each once, in the order first changed.
+/// O(changes).
+pub fn summarise(changes: &[KeyChange]) -> Vec<Touched> {
+    let mut by_key: IndexMap<(usize, &[u8]), Touched> = IndexMap::with_capacity(changes.len());
+    for c in changes {
+        let t = by_key.entry((c.db, &c.key[..])).or_insert_with(|| Touched {
+            db: c.db,
+            key: c.key.clone(),
+            created: false,
+            gone: false,
+        });
+        match c.how {
+            Change::Created => {
+                t.created = true;
+                t.gone = false;
+            }
+            Change::Removed => t.gone = true,
+            Change::Modified => t.gone = false,
+        }
+    }
+    by_key.into_values().collect()
+}
+
+/// The hook every command passes through (with notifications on): derives
+/// the command's events from its keys' changes, arguments and reply, adds
+/// the ones it raised, and publishes them in order, each key's `new`
+/// first. O(changed keys + events × subscribers).
+pub fn after_command(
+    srv: &Server,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    reply: &Reply,
+    changes: &Changes,
+    raised: Vec<Event>,
+) {
+    // Redis raises `keymiss` as the lookup misses, before anything else.
+    for (db, key) in &changes.misses {
+        notify(srv, class::KEY_MISS, "keymiss", *db, key);
+    }
+    if !spec.has(crate::cmd::table::flags::WRITE) {
+        return;
+    }
+    let touched = summarise(&changes.keys);
+    let mut events = Vec::new();
+    super::events::command_events(spec.alias_of.unwrap_or(spec.name), args, reply, &touched, &mut events);
+    events.extend(raised);
+    let mut unannounced: Vec<&Touched> = touched.iter().filter(|t| t.created).collect();
+    // A key created without an event of its own is announced first, as
+    // Redis's `dbAdd` does before the command goes on.
+    unannounced.retain(|t| {
+        let mentioned = events.iter().any(|e| e.db == t.db && e.key == t.key);
+        if !mentioned {
+            notify(srv, class::NEW, "new", t.db, &t.key);
+        }
+        mentioned
+    });
+    for e in &events {
+        if let Some(i) = unannounced.iter().position(|t| t.db == e.db && t.key == e.key) {
+            let t = unannounced.swap_remove(i);
+            if e.class != class::NEW {
+                notify(srv, class::NEW, "new", t.db, &t.key);
+            }
+        }
+        notify(srv, e.class, e.name, e.db, &e.key);
+    }
 }

@@ -246,6 +246,12 @@ pub struct ClientState {
     /// (set by commands whose effect depends on when they ran, such as
     /// XADD `*` or XREADGROUP; cleared after every command).
     pub propagate_as: Option<Vec<Vec<Bytes>>>,
+    /// Keyspace events the running command raised itself (see
+    /// [`crate::pubsub::notify::raise`]); published after it, then cleared.
+    pub events: Vec<crate::pubsub::notify::Event>,
+    /// The command just dispatched was held by CLIENT PAUSE: the
+    /// connection waits for the pause to end and dispatches it again.
+    pub postponed: bool,
     /// Pub/sub subscriptions (`None` until the first one).
     pub subs: Option<Box<crate::pubsub::Subscriptions>>,
     /// The ACL user this connection acts as, with the ACL version it was read at (None: look it up by name).
@@ -276,7 +282,9 @@ impl ClientState {
             aof_offset: 0,
             exec_log: Vec::new(),
             propagate_as: None,
+            events: Vec::new(),
             subs: None,
+            postponed: false,
             acl_user: None,
         }
     }

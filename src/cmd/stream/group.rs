@@ -355,7 +355,7 @@ pub(super) fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if consumer_created {
-        crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
+        super::consumer_created(ctx.client, key);
     }
     logged.finish(ctx, std::slice::from_ref(key));
     Ok(Reply::Array(out))
@@ -448,7 +448,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if consumer_created {
-        crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
+        super::consumer_created(ctx.client, key);
     }
     logged.finish(ctx, std::slice::from_ref(key));
     Ok(Reply::Array(vec![id_reply(next.unwrap_or(StreamId::MIN)), Reply::Array(claimed), Reply::Array(deleted)]))

@@ -319,6 +319,12 @@ fn apply_trim(s: &mut StreamValue, t: &TrimArgs, logged: Option<&mut Vec<Bytes>>
     removed
 }
 
+/// Raises `xgroup-createconsumer` on `key`: XREADGROUP, XCLAIM and
+/// XAUTOCLAIM create the consumer they name as they go.
+fn consumer_created(client: &mut crate::server::client::ClientState, key: &Bytes) {
+    crate::pubsub::notify::raise(client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
+}
+
 /// XADD key [NOMKSTREAM] [trim] id|* field value [field value …].
 /// Amortised O(1) plus the trimming.
 fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {

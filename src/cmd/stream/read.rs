@@ -265,7 +265,7 @@ fn serve_group(
             c.seen_time = now;
             let b = |t: &'static str| Bytes::from_static(t.as_bytes());
             if created {
-                crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
+                super::consumer_created(ctx.client, key);
                 logged.push(|| vec![b("XGROUP"), b("CREATECONSUMER"), key.clone(), group.clone(), consumer.clone()]);
             }
             let ids: Vec<StreamId> = match id.next() {
@@ -306,7 +306,7 @@ fn serve_group(
     let (c, created) = g.consumer(consumer, now);
     c.seen_time = now;
     if created {
-        crate::pubsub::notify::raise(ctx.client, crate::pubsub::notify::class::STREAM, "xgroup-createconsumer", key);
+        super::consumer_created(ctx.client, key);
     }
     let b = |t: &'static str| Bytes::from_static(t.as_bytes());
     if created && noack {
