@@ -1,15 +1,17 @@
 //! Access control as Redis 7 does it: ACL users ([`user::User`]), authentication (`AUTH`, `HELLO … AUTH`,
 //! `requirepass` as the `default` user's password), the per-command permission check the dispatcher calls
-//! ([`check`]), the ACL log, and the ACL file ([`file`]).
+//! ([`check`]: commands, then keys, then Pub/Sub channels), the ACL log, and the ACL file ([`file`]).
 //!
 //! Users live in [`Acl`], copied on write: every change bumps a version number, and a connection re-fetches its
 //! user only when that number moved, so the check costs one atomic load for a client whose user may do anything.
+//! A change that takes channels away from a user disconnects its clients subscribed to one of them
+//! ([`kill_forbidden_subscribers`]), as Redis 7.0 does.
 
 pub mod file;
 pub mod user;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +31,20 @@ pub const LOG_MAX_DEFAULT: usize = 128;
 /// Denials of the same kind within this many milliseconds are counted in one log entry.
 const LOG_GROUPING_MS: u128 = 60_000;
 
+/// `acl-pubsub-default`: whether a new user (and `reset`) starts with every channel (`allchannels`) or none
+/// (`resetchannels`, Redis 7.0's default). Process-wide, as Redis's setting is; published by the configuration.
+static PUBSUB_DEFAULT_ALL: AtomicBool = AtomicBool::new(false);
+
+/// Sets `acl-pubsub-default` (true: `allchannels`). Users that exist keep their channels.
+pub fn set_pubsub_default(all_channels: bool) {
+    PUBSUB_DEFAULT_ALL.store(all_channels, Ordering::Relaxed);
+}
+
+/// `acl-pubsub-default` is `allchannels`.
+pub fn pubsub_default_all() -> bool {
+    PUBSUB_DEFAULT_ALL.load(Ordering::Relaxed)
+}
+
 /// Why an entry was written to the ACL log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denial {
@@ -36,8 +52,22 @@ pub enum Denial {
     Command,
     /// A key is not allowed.
     Key,
+    /// A Pub/Sub channel (or pattern) is not allowed.
+    Channel,
     /// A wrong user name or password.
     Auth,
+}
+
+impl Denial {
+    /// The `reason` field of an `ACL LOG` entry.
+    pub fn log_reason(self) -> &'static str {
+        match self {
+            Denial::Command => "command",
+            Denial::Key => "key",
+            Denial::Channel => "channel",
+            Denial::Auth => "auth",
+        }
+    }
 }
 
 /// One `ACL LOG` entry.
@@ -57,6 +87,15 @@ pub struct LogEntry {
     pub updated: Instant,
     /// `CLIENT INFO` line of the last client.
     pub client_info: String,
+}
+
+/// A user before and after a change.
+#[derive(Debug)]
+pub struct UserChange {
+    /// The user as it was (`None`: it did not exist).
+    pub before: Option<Arc<User>>,
+    /// The user as it is now.
+    pub after: Arc<User>,
 }
 
 /// The ACL users and log. One per server.
@@ -126,20 +165,23 @@ impl Acl {
     }
 
     /// `ACL SETUSER`: applies every rule to a copy of the user (a new one if absent); stores it only if all apply.
-    /// The error is Redis's message (without the `ERR ` prefix).
-    pub fn set_user(&self, name: &str, rules: &[Bytes]) -> Result<(), String> {
+    /// Gives back the user as it was (`None` if new) and as it is now. The error is Redis's message (without the
+    /// `ERR ` prefix).
+    pub fn set_user(&self, name: &str, rules: &[Bytes]) -> Result<UserChange, String> {
         if name.contains(' ') || name.contains('\0') {
             return Err("Usernames can't contain spaces or null characters".into());
         }
         let mut users = self.users.write();
-        let mut u = users.get(name).map(|u| (**u).clone()).unwrap_or_else(|| User::new(name));
+        let before = users.get(name).cloned();
+        let mut u = before.as_deref().cloned().unwrap_or_else(|| User::new(name));
         for r in rules {
             u.apply(r).map_err(|e| format!("Error in ACL SETUSER modifier '{}': {e}", String::from_utf8_lossy(r)))?;
         }
-        users.insert(name.to_string(), Arc::new(u));
+        let after = Arc::new(u);
+        users.insert(name.to_string(), after.clone());
         drop(users);
         self.bump();
-        Ok(())
+        Ok(UserChange { before, after })
     }
 
     /// `ACL DELUSER`: removes the users that exist and returns their names. `default` cannot be removed.
@@ -154,11 +196,13 @@ impl Acl {
         Ok(removed)
     }
 
-    /// Replaces every user at once (ACL LOAD); `default` is created as Redis creates it if absent.
-    pub fn replace_all(&self, mut users: BTreeMap<String, Arc<User>>) {
-        users.entry("default".into()).or_insert_with(|| Arc::new(User::new_default()));
-        *self.users.write() = users;
+    /// Replaces every user at once (ACL LOAD); `default` is created as Redis creates it if absent. Gives back
+    /// the `default` user as it was and as it is now (the only user whose clients survive a load).
+    pub fn replace_all(&self, mut users: BTreeMap<String, Arc<User>>) -> UserChange {
+        let after = users.entry("default".into()).or_insert_with(|| Arc::new(User::new_default())).clone();
+        let before = std::mem::replace(&mut *self.users.write(), users).remove("default");
         self.bump();
+        UserChange { before, after }
     }
 
     /// The user `name` if it exists, is on, and `pass` is one of its passwords (or it is `nopass`). The password's
@@ -242,8 +286,36 @@ pub fn command_denied(spec: &CommandSpec, args: &[Bytes]) -> Reply {
 
 /// Redis's NOPERM reply for a key.
 pub const KEY_DENIED: &str = "NOPERM this user has no permissions to access one of the keys used as arguments";
+/// Redis's NOPERM reply for a Pub/Sub channel.
+pub const CHANNEL_DENIED: &str = "NOPERM this user has no permissions to access one of the channels used as arguments";
 
-/// Why a user may not run a command: `Ok` if it may.
+/// The arguments of a command that name Pub/Sub channels the ACL checks (Redis's channel specs with the
+/// publish or subscribe flag; unsubscribing is always allowed): their first position, whether they run to the
+/// end of the arguments, and whether they are patterns.
+fn channel_args(spec: &CommandSpec) -> Option<(usize, bool, bool)> {
+    match spec.alias_of.unwrap_or(spec.name) {
+        "publish" | "spublish" => Some((1, false, false)),
+        "subscribe" | "ssubscribe" => Some((1, true, false)),
+        "psubscribe" => Some((1, true, true)),
+        _ => None,
+    }
+}
+
+/// True when `user` may run `spec` whatever its arguments: it may run every command on every key, and every
+/// channel or this command names none (a user made with `+@all ~*` under Redis 7.0's `resetchannels`). O(1).
+fn may_skip(user: &User, spec: &CommandSpec) -> bool {
+    user.unrestricted() || (user.all_commands && user.all_keys && channel_args(spec).is_none())
+}
+
+/// The first channel argument of `args` that `user` may not name. O(channels × patterns).
+fn denied_channel(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Option<usize> {
+    let (first, to_end, is_pattern) = channel_args(spec)?;
+    let last = if to_end { args.len() } else { (first + 1).min(args.len()) };
+    (first..last).find(|&i| !user.can_access_channel(&args[i], is_pattern))
+}
+
+/// Why a user may not run a command, as Redis checks it (the command, then its keys, then its channels): `Ok`
+/// if it may, else the denial and the position of the key or channel refused.
 pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), (Denial, Option<usize>)> {
     if user.unrestricted() {
         return Ok(());
@@ -251,16 +323,20 @@ pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(),
     if !user.can_run(spec, args) {
         return Err((Denial::Command, None));
     }
-    if user.all_keys {
-        return Ok(());
+    if !user.all_keys {
+        let need = if spec.has(flags::WRITE) { KEY_WRITE } else { KEY_READ };
+        // Keys that cannot be found (a malformed numkeys): the command refuses the call itself.
+        let positions = spec.key_positions(args).unwrap_or_default();
+        if let Some(i) = positions.into_iter().find(|&i| !user.can_access_key(&args[i], need)) {
+            return Err((Denial::Key, Some(i)));
+        }
     }
-    let need = if spec.has(flags::WRITE) { KEY_WRITE } else { KEY_READ };
-    // Keys that cannot be found (a malformed numkeys): the command refuses the call itself.
-    let positions = spec.key_positions(args).unwrap_or_default();
-    match positions.into_iter().find(|&i| !user.can_access_key(&args[i], need)) {
-        Some(i) => Err((Denial::Key, Some(i))),
-        None => Ok(()),
+    if !user.all_channels {
+        if let Some(i) = denied_channel(user, spec, args) {
+            return Err((Denial::Channel, Some(i)));
+        }
     }
+    Ok(())
 }
 
 /// The dispatcher's ACL check, after arity and before queueing: may this client's user run `spec` with `args`
@@ -276,6 +352,7 @@ pub fn check(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec,
             }
             Err(match reason {
                 Denial::Key => Reply::err(KEY_DENIED),
+                Denial::Channel => Reply::err(CHANNEL_DENIED),
                 _ => command_denied(spec, args),
             })
         }
@@ -295,6 +372,9 @@ pub fn check_from_script(
         Some(Denial::Key) => {
             Err("The user executing the script can't access at least one of the keys mentioned in the command".into())
         }
+        Some(Denial::Channel) => {
+            Err("The user executing the script can't publish to the channel mentioned in the command".into())
+        }
         Some(_) => Err("The user executing the script can't run this command or subcommand".into()),
     }
 }
@@ -303,7 +383,7 @@ pub fn check_from_script(
 pub fn allowed(srv: &Server, client: &mut ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool {
     refresh_user(srv, client);
     match &client.acl_user {
-        Some((_, u)) if u.unrestricted() => true,
+        Some((_, u)) if may_skip(u, spec) => true,
         Some((_, u)) => permission(u, spec, args).is_ok(),
         None => spec.has(flags::NO_AUTH),
     }
@@ -321,7 +401,7 @@ fn denial(
     refresh_user(srv, client);
     // The common case (a user allowed everything) costs no reference-count traffic.
     let user = match &client.acl_user {
-        Some((_, u)) if u.unrestricted() => return None,
+        Some((_, u)) if may_skip(u, spec) => return None,
         Some((_, u)) => u.clone(),
         None if spec.has(flags::NO_AUTH) => return None,
         None => return Some(Denial::Command),
@@ -368,6 +448,31 @@ pub fn authenticate(srv: &Server, client: &mut ClientState, user: Option<&[u8]>,
             Err(Reply::err(WRONGPASS))
         }
     }
+}
+
+/// After `change` to a user's permissions: closes its connections subscribed to a channel, shard channel or
+/// pattern it may no longer name (Redis 7.0's `ACLKillPubsubClientsIfNeeded`), except `me` (the caller closes
+/// itself after its reply). Returns whether `me` was among them. O(1) when no channel was taken away, else
+/// O(subscriptions of every client × the user's channel patterns).
+pub fn kill_forbidden_subscribers(srv: &Server, change: &UserChange, me: u64) -> bool {
+    let Some(before) = &change.before else { return false };
+    let after = &change.after;
+    if !before.channels_narrowed_by(after) {
+        return false;
+    }
+    let forbidden = srv.pubsub.clients_with(|h, channel, is_pattern| {
+        *h.user.lock() == after.name && !after.can_access_channel(channel, is_pattern)
+    });
+    let mut self_hit = false;
+    for h in forbidden {
+        if h.id == me {
+            self_hit = true;
+        } else {
+            tracing::info!(id = h.id, user = %after.name, "closing a subscriber whose channel permissions were revoked");
+            h.kill();
+        }
+    }
+    self_hit
 }
 
 /// Closes every connection authenticated as one of `names`, except `me` (the caller closes itself after its

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::user::{RuleError, User};
-use super::Acl;
+use super::{Acl, UserChange};
 
 /// Parses an ACL file's text into users. `filename` is only used in messages. Every line is checked; the error
 /// lists every problem found, ending with Redis's "no change" warning.
@@ -65,12 +65,12 @@ pub fn render(acl: &Acl) -> String {
 }
 
 /// ACL LOAD (and the load at start): replaces every user with the file's, or changes nothing and explains why.
-pub fn load(acl: &Acl, path: &Path) -> Result<(), String> {
+/// Gives back how the `default` user changed.
+pub fn load(acl: &Acl, path: &Path) -> Result<UserChange, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("Error loading ACLs, opening file '{}': {e}", path.display()))?;
     let users = parse(&text, &path.display().to_string())?;
-    acl.replace_all(users);
-    Ok(())
+    Ok(acl.replace_all(users))
 }
 
 /// ACL SAVE: writes every user to `path` atomically (temporary file, fsync, rename).

@@ -158,8 +158,14 @@ pub struct User {
 }
 
 impl User {
-    /// A new user as `ACL SETUSER name` creates it: off, no password, no commands, no keys, no channels.
+    /// A new user as `ACL SETUSER name` creates it: off, no password, no commands, no keys, and no channels
+    /// or every channel as `acl-pubsub-default` says ([`super::pubsub_default_all`]).
     pub fn new(name: &str) -> User {
+        User::with_channels(name, super::pubsub_default_all())
+    }
+
+    /// [`User::new`] with `all_channels` given instead of read from `acl-pubsub-default`.
+    pub fn with_channels(name: &str, all_channels: bool) -> User {
         User {
             name: name.to_string(),
             enabled: false,
@@ -174,7 +180,7 @@ impl User {
             rules: Vec::new(),
             all_keys: false,
             keys: Vec::new(),
-            all_channels: false,
+            all_channels,
             channels: Vec::new(),
         }
     }
@@ -188,9 +194,9 @@ impl User {
         u
     }
 
-    /// True when the user can run anything on any key (the check can be skipped).
+    /// True when the user can run anything on any key and channel (the check can be skipped).
     pub fn unrestricted(&self) -> bool {
-        self.all_commands && self.all_keys
+        self.all_commands && self.all_keys && self.all_channels
     }
 
     /// Applies one `ACL SETUSER` rule. On error the user may be partly changed: apply rules to a copy.
@@ -218,6 +224,8 @@ impl User {
                 for r in ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"] {
                     self.apply(r.as_bytes())?;
                 }
+                // As Redis: `reset` leaves the channels `acl-pubsub-default` gives a new user.
+                self.all_channels = super::pubsub_default_all();
             }
             "clearselectors" => {}
             "allkeys" | "~*" => {
@@ -457,6 +465,30 @@ impl User {
     /// Whether a pattern grants `need` ([`KEY_READ`] | [`KEY_WRITE`]) on `key`. O(patterns × key length).
     pub fn can_access_key(&self, key: &[u8], need: u8) -> bool {
         self.all_keys || self.keys.iter().any(|(p, f)| f & need == need && glob_match(p.as_bytes(), key, false))
+    }
+
+    /// Whether the user may name `channel` in a Pub/Sub command. A channel (PUBLISH, SUBSCRIBE) is matched
+    /// against the channel patterns as a glob; a pattern (PSUBSCRIBE) must equal one of them literally, as in
+    /// Redis, so `&news.*` allows `PSUBSCRIBE news.*` but not `PSUBSCRIBE news.sport.*` or `PSUBSCRIBE *`.
+    /// O(patterns × channel length).
+    pub fn can_access_channel(&self, channel: &[u8], is_pattern: bool) -> bool {
+        self.all_channels
+            || self.channels.iter().any(|p| {
+                if is_pattern {
+                    p.as_bytes() == channel
+                } else {
+                    glob_match(p.as_bytes(), channel, false)
+                }
+            })
+    }
+
+    /// Whether a subscription allowed under `self` may be forbidden under `new` (Redis's shortcut before it
+    /// looks at any client: not if `new` allows every channel or keeps every pattern `self` had). O(patterns²).
+    pub fn channels_narrowed_by(&self, new: &User) -> bool {
+        if new.all_channels {
+            return false;
+        }
+        self.all_channels || self.channels.iter().any(|c| !new.channels.contains(c))
     }
 
     /// The command rules as `ACL GETUSER` shows them: `+@all`/`-@all` followed by the later rules.

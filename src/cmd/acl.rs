@@ -81,7 +81,10 @@ fn acl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     match sub {
         "help" => Ok(help_reply(ACL_HELP)),
         "setuser" => {
-            srv.acl.set_user(&text(&a[2]), &a[3..]).map_err(|e| Reply::err(format!("ERR {e}")))?;
+            let change = srv.acl.set_user(&text(&a[2]), &a[3..]).map_err(|e| Reply::err(format!("ERR {e}")))?;
+            if acls::kill_forbidden_subscribers(srv, &change, ctx.client.id()) {
+                ctx.client.close_after_reply = true;
+            }
             args::ok()
         }
         "deluser" => {
@@ -156,10 +159,12 @@ fn load_save(ctx: &mut Ctx, sub: &str) -> CmdResult {
         };
     }
     let before: Vec<String> = ctx.srv.acl.all().iter().map(|u| u.name.clone()).collect();
-    acls::file::load(&ctx.srv.acl, path).map_err(|e| Reply::err(format!("ERR {e}")))?;
-    // As Redis frees the old users: clients of any user but `default` are disconnected.
+    let default = acls::file::load(&ctx.srv.acl, path).map_err(|e| Reply::err(format!("ERR {e}")))?;
+    // As Redis frees the old users: clients of any user but `default` are disconnected. Those of `default`
+    // stay unless subscribed to a channel it lost (Redis 7.0 keeps even those; 7.2 closes them).
     let gone: Vec<String> = before.into_iter().filter(|n| n != "default").collect();
-    if acls::kill_clients_of(ctx.srv, &gone, ctx.client.id()) {
+    let me = ctx.client.id();
+    if acls::kill_clients_of(ctx.srv, &gone, me) | acls::kill_forbidden_subscribers(ctx.srv, &default, me) {
         ctx.client.close_after_reply = true;
     }
     args::ok()
@@ -212,11 +217,7 @@ fn log(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         count = int(&a[2])?.max(0) as usize;
     }
     let entries = ctx.srv.acl.log_entries(count).into_iter().map(|e| {
-        let reason = match e.reason {
-            Denial::Command => "command",
-            Denial::Key => "key",
-            Denial::Auth => "auth",
-        };
+        let reason = e.reason.log_reason();
         Reply::Map(vec![
             (s("count"), Reply::Int(e.count as i64)),
             (s("reason"), s(reason)),
@@ -245,6 +246,9 @@ fn dryrun(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Ok(()) => crate::protocol::OK,
         Err((Denial::Key, Some(i))) => {
             Reply::bulk_str(format!("This user has no permissions to access the '{}' key", text(&cmd[i])))
+        }
+        Err((Denial::Channel, Some(i))) => {
+            Reply::bulk_str(format!("This user has no permissions to access the '{}' channel", text(&cmd[i])))
         }
         Err(_) => Reply::bulk_str(format!(
             "This user has no permissions to run the '{}' command",

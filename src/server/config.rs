@@ -92,6 +92,9 @@ pub struct Config {
     pub rdb_key_save_delay: i64,
     /// `acllog-max-len`: entries the ACL LOG keeps.
     pub acllog_max_len: u64,
+    /// `acl-pubsub-default`: the channels a new ACL user gets, `resetchannels`
+    /// (none, Redis 7.0's default) or `allchannels` (published to [`crate::acl`]).
+    pub acl_pubsub_default: String,
     /// `busy-reply-threshold` (alias `lua-time-limit`): ms a script runs
     /// before other clients get `-BUSY` and it may be killed (0: never).
     pub busy_reply_threshold: u64,
@@ -162,6 +165,7 @@ impl Default for Config {
             key_load_delay: 0,
             rdb_key_save_delay: 0,
             acllog_max_len: 128,
+            acl_pubsub_default: "resetchannels".into(),
             busy_reply_threshold: 5000,
             loading_process_events_interval_bytes: 2 * 1024 * 1024,
         }
@@ -314,6 +318,16 @@ pub static PARAMS: &[Param] = &[
     param!("proto-max-bulk-len", proto_max_bulk_len, mem, true),
     param!("client-query-buffer-limit", client_query_buffer_limit, mem, true),
     param!("acllog-max-len", acllog_max_len, num, true),
+    Param {
+        name: "acl-pubsub-default",
+        get: |c| c.acl_pubsub_default.clone(),
+        set: |c, v| {
+            c.acl_pubsub_default = one_of(v, &["allchannels", "resetchannels"])?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
     param!("busy-reply-threshold", busy_reply_threshold, num, true),
     param!("lua-time-limit", busy_reply_threshold, num, true),
     // Never daemonizes (run it under a supervisor); shown for tools that ask.
@@ -666,6 +680,7 @@ impl Config {
         crate::cmd::server::latency::set_threshold(self.latency_monitor_threshold);
         crate::cmd::server::slowlog::configure(self.slowlog_log_slower_than, self.slowlog_max_len);
         crate::pubsub::notify::set_flags(self.notify_keyspace_events);
+        crate::acl::set_pubsub_default(self.acl_pubsub_default == "allchannels");
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
     }
 

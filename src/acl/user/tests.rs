@@ -92,3 +92,33 @@ fn subcommand_rules_follow_redis_7_0() {
     let u = user(&["-@all", "+select|0"]);
     assert!(can(&u, &["select", "0"]) && !can(&u, &["select", "1"]));
 }
+
+#[test]
+fn channels_match_as_globs_and_patterns_literally() {
+    let u = user(&["&news.*", "&chat"]);
+    assert!(u.can_access_channel(b"news.sport", false) && u.can_access_channel(b"chat", false));
+    assert!(!u.can_access_channel(b"chatter", false) && !u.can_access_channel(b"other", false));
+    // PSUBSCRIBE: only a pattern equal to an allowed one.
+    assert!(u.can_access_channel(b"news.*", true));
+    assert!(!u.can_access_channel(b"news.sport.*", true) && !u.can_access_channel(b"*", true));
+    assert_eq!(u.channels_string(), "&news.* &chat");
+    assert_eq!(u.describe(), "off resetchannels &news.* &chat -@all");
+    let mut all = user(&["allchannels"]);
+    assert!(all.can_access_channel(b"*", true) && all.can_access_channel(b"x", false));
+    assert_eq!(all.apply(b"&x"), Err(RuleError::ChannelAfterAll));
+    assert_eq!(User::new("v").apply(b"&a b"), Err(RuleError::Syntax));
+    assert!(User::with_channels("w", true).all_channels && !User::with_channels("w", false).all_channels);
+    assert!(!user(&["+@all", "~*"]).unrestricted(), "no channels: PUBLISH is still checked");
+    assert!(user(&["+@all", "~*", "&*"]).unrestricted());
+}
+
+#[test]
+fn narrowing_channels_is_detected_as_redis_does() {
+    let ab = user(&["&a", "&b"]);
+    assert!(!ab.channels_narrowed_by(&user(&["&b", "&a", "&c"])), "a superset");
+    assert!(ab.channels_narrowed_by(&user(&["&a"])));
+    assert!(!ab.channels_narrowed_by(&user(&["allchannels"])));
+    assert!(user(&["allchannels"]).channels_narrowed_by(&user(&["&*x"])));
+    // A pattern covering the old ones is still a change of list: Redis then looks at each subscription.
+    assert!(ab.channels_narrowed_by(&user(&["&?"])));
+}
