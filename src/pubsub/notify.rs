@@ -160,6 +160,20 @@ pub struct Event {
 /// `<key>` on `__keyevent@<db>__:<event>` (with `E`). O(subscribers +
 /// patterns) per message.
 pub fn notify(srv: &Server, class: u32, event: &str, db: usize, key: &[u8]) {
+    if listened(srv) {
+        publish(srv, class, event, db, key);
+    }
+}
+
+/// Whether anyone subscribes to a channel or a pattern: with no one,
+/// events cost nothing more than this check. O(1).
+fn listened(srv: &Server) -> bool {
+    let (channels, patterns, _) = srv.pubsub.counts();
+    channels + patterns > 0
+}
+
+/// [`notify`] without the listener check.
+fn publish(srv: &Server, class: u32, event: &str, db: usize, key: &[u8]) {
     let f = flags();
     if f & class == 0 || f & (class::KEYSPACE | class::KEYEVENT) == 0 {
         return;
@@ -251,9 +265,12 @@ pub fn after_command(
     changes: &Changes,
     raised: Vec<Event>,
 ) {
+    if !listened(srv) {
+        return;
+    }
     // Redis raises `keymiss` as the lookup misses, before anything else.
     for (db, key) in &changes.misses {
-        notify(srv, class::KEY_MISS, "keymiss", *db, key);
+        publish(srv, class::KEY_MISS, "keymiss", *db, key);
     }
     if !spec.has(crate::cmd::table::flags::WRITE) {
         return;
@@ -268,7 +285,7 @@ pub fn after_command(
     unannounced.retain(|t| {
         let mentioned = events.iter().any(|e| e.db == t.db && e.key == t.key);
         if !mentioned {
-            notify(srv, class::NEW, "new", t.db, &t.key);
+            publish(srv, class::NEW, "new", t.db, &t.key);
         }
         mentioned
     });
@@ -276,9 +293,9 @@ pub fn after_command(
         if let Some(i) = unannounced.iter().position(|t| t.db == e.db && t.key == e.key) {
             let t = unannounced.swap_remove(i);
             if e.class != class::NEW {
-                notify(srv, class::NEW, "new", t.db, &t.key);
+                publish(srv, class::NEW, "new", t.db, &t.key);
             }
         }
-        notify(srv, e.class, e.name, e.db, &e.key);
+        publish(srv, e.class, e.name, e.db, &e.key);
     }
 }
