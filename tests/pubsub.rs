@@ -186,9 +186,6 @@ fn resp3_pushes_between_ordinary_replies() {
 /// PUBLISH was answered, and a client publishing to itself gets the
 /// message before the PUBLISH reply.
 #[test]
-#[ignore = "bug: src/server/connection.rs drains the push queue into the output only after emitting the reply \
-            of the command just run, so a message queued before or during a command (PUBLISH answered, or a \
-            PUBLISH to oneself) may follow that command's reply; Redis 7.0 writes the message first"]
 fn resp3_messages_already_published_precede_the_next_reply() {
     let s = Server::start(&[]);
     let mut c = s.raw();

@@ -223,7 +223,8 @@ fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "kill" => client_kill(ctx, &a[2..]),
         "unblock" => client_unblock(ctx, a),
         "pause" => {
-            let ms = args::parse_i64_bytes(&a[2]).ok_or_else(|| Reply::err("ERR timeout is not an integer or out of range"))?;
+            let ms = args::parse_i64_bytes(&a[2])
+                .ok_or_else(|| Reply::err("ERR timeout is not an integer or out of range"))?;
             if ms < 0 {
                 return fail("ERR timeout is negative");
             }

@@ -216,9 +216,10 @@ pub fn pause_write_like(srv: &Server, client: &ClientState, spec: &CommandSpec, 
             return true;
         }
         match spec.alias_of.unwrap_or(spec.name) {
-            "eval" | "evalsha" | "fcall" => {
-                srv.scripting.declared_flags(spec.name, args).is_none_or(|f| f & crate::scripting::flags::NO_WRITES == 0)
-            }
+            "eval" | "evalsha" | "fcall" => srv
+                .scripting
+                .declared_flags(spec.name, args)
+                .is_none_or(|f| f & crate::scripting::flags::NO_WRITES == 0),
             _ => false,
         }
     };

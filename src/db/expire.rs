@@ -101,7 +101,7 @@ pub fn spawn_active_expiry(ks: &Arc<Keyspace>) {
         loop {
             tick.tick().await;
             let Some(ks) = weak.upgrade() else { return };
-            if !active_expire_enabled() {
+            if !active_expire_enabled() || super::expiry_paused() {
                 continue;
             }
             let cycle = crate::cmd::server::latency::Monitor::start();

@@ -100,11 +100,11 @@ pub async fn serve<S>(
                         lim = output_limit(&srv);
                         limited = lim != Limit::default();
                     }
-                    emit(&srv, &mut client, &reply, &mut out);
-                    // Pushes the command queued for this client (its
-                    // subscription confirmations) and messages published
-                    // meanwhile go out in order with the replies.
+                    // Messages published before this reply (the command's
+                    // own subscription confirmations included) go first,
+                    // as Redis writes them.
                     pushed += handle.push.drain_into(&mut out);
+                    emit(&srv, &mut client, &reply, &mut out);
                     // As Redis checks after adding each reply: over the limit, the client is closed at once, its
                     // pending output and the rest of its pipeline dropped.
                     if limited && output_check(lim, out.len(), &mut obuf_soft).is_err() {

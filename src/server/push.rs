@@ -51,8 +51,9 @@ impl PushQueue {
     /// Queues `msg` and wakes the connection. O(1).
     pub fn push(&self, msg: Bytes, limit: Limit) -> Pushed {
         let len = msg.len();
-        self.items.lock().push_back(msg);
+        // Counted before the connection can see (and write, and release) it.
         let pending = self.pending.fetch_add(len, Ordering::AcqRel) + len;
+        self.items.lock().push_back(msg);
         self.notify.notify_one();
         self.check(pending as u64, limit)
     }

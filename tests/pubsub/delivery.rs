@@ -34,11 +34,6 @@ fn check_order(mut c: Raw, n: usize, payload_at: usize, who: &'static str) -> th
 }
 
 #[test]
-#[ignore = "bug: PushQueue::push (src/server/push.rs) makes a message visible to the subscriber's connection \
-            before adding its length to `pending`; the connection can drain, write and subtract it first, so \
-            `pending` wraps below zero and the publisher's `fetch_add(len) + len` overflows (debug: the publishing \
-            connection's task panics and its client is dropped; release: `pending` reads huge for a moment and the \
-            pubsub hard limit disconnects the subscriber). Fails about 1 run in 8 here"]
 fn each_publishers_order_is_kept_for_every_subscriber() {
     let s = Server::start(&[]);
     let mut plain = s.raw();

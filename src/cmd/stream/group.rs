@@ -311,14 +311,10 @@ pub(super) fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     for id in ids {
-        let entry = if justid { s.contains(id).then(Vec::new) } else { s.get(id).map(|e| e.1) };
+        let entry = claimable(s, id, justid);
         let Some(g) = s.groups.get_mut(group) else { break };
         let Some(pairs) = entry else {
-            // Gone from the stream: drop it from the PEL too.
-            if let Some(nack) = g.pel.get(&id) {
-                let last = g.last_id;
-                logged.push(|| xclaim_log(key, group, &nack.consumer, id, nack.delivery_time, nack.delivery_count, last));
-                g.ack(id);
+            if drop_gone(g, key, group, id, &mut logged) {
                 propagate_last_id = false;
             }
             continue;
@@ -359,6 +355,26 @@ pub(super) fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     logged.finish(ctx, std::slice::from_ref(key));
     Ok(Reply::Array(out))
+}
+
+/// The entry XCLAIM/XAUTOCLAIM would hand over: its fields (none with
+/// JUSTID), `None` when it is gone from the stream.
+fn claimable(s: &StreamValue, id: StreamId, justid: bool) -> Option<Vec<(Bytes, Bytes)>> {
+    if justid {
+        s.contains(id).then(Vec::new)
+    } else {
+        s.get(id).map(|e| e.1)
+    }
+}
+
+/// A pending entry whose stream entry is gone leaves the PEL, logged as
+/// the XCLAIM that removes it on a replay (Redis's rule). True if it was
+/// pending.
+fn drop_gone(g: &mut ConsumerGroup, key: &Bytes, group: &Bytes, id: StreamId, logged: &mut super::Effects) -> bool {
+    let Some(nack) = g.pel.get(&id) else { return false };
+    let last = g.last_id;
+    logged.push(|| xclaim_log(key, group, &nack.consumer, id, nack.delivery_time, nack.delivery_count, last));
+    g.ack(id)
 }
 
 /// XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]:
@@ -408,14 +424,10 @@ pub(super) fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             Some(c) => c,
             None => StreamId::MAX,
         };
-        let entry = if justid { s.contains(id).then(Vec::new) } else { s.get(id).map(|e| e.1) };
+        let entry = claimable(s, id, justid);
         let Some(g) = s.groups.get_mut(group) else { break };
         let Some(pairs) = entry else {
-            if let Some(nack) = g.pel.get(&id) {
-                let last = g.last_id;
-                logged.push(|| xclaim_log(key, group, &nack.consumer, id, nack.delivery_time, nack.delivery_count, last));
-            }
-            g.ack(id);
+            drop_gone(g, key, group, id, &mut logged);
             deleted.push(id_reply(id));
             left -= 1;
             if id == StreamId::MAX {
