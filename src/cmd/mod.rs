@@ -174,7 +174,11 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     }
     // CLIENT PAUSE: the connection holds the command until the pause ends
     // and dispatches it again.
-    if !client.in_script && !crate::db::loading() && srv.pause.holds(pause_write_like(srv, client, spec, args)) {
+    if srv.pause.maybe_on()
+        && !client.in_script
+        && !crate::db::loading()
+        && srv.pause.holds(pause_write_like(srv, client, spec, args))
+    {
         client.postponed = true;
         return Reply::None;
     }

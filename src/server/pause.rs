@@ -23,6 +23,9 @@ struct State {
 /// The server's pause.
 #[derive(Default)]
 pub struct Pause {
+    /// Whether a pause may be in force (the fast path of every command;
+    /// cleared once one is found over).
+    on: std::sync::atomic::AtomicBool,
     state: Mutex<Option<State>>,
     changed: Notify,
     /// Clients whose command is held, in the order they were held: they
@@ -56,6 +59,7 @@ impl Pause {
             _ => State { until, all },
         });
         crate::db::set_expiry_paused_until(Some(until));
+        self.on.store(true, std::sync::atomic::Ordering::Release);
         drop(s);
         self.changed.notify_waiters();
     }
@@ -63,6 +67,7 @@ impl Pause {
     /// CLIENT UNPAUSE: releases every held command.
     pub fn unpause(&self) {
         *self.state.lock() = None;
+        self.on.store(false, std::sync::atomic::Ordering::Release);
         crate::db::set_expiry_paused_until(None);
         self.changed.notify_waiters();
     }
@@ -75,11 +80,18 @@ impl Pause {
             Some(st) if st.until > Instant::now() => st.all || write_like,
             Some(_) => {
                 *s = None;
+                self.on.store(false, std::sync::atomic::Ordering::Release);
                 crate::db::set_expiry_paused_until(None);
                 false
             }
             None => false,
         }
+    }
+
+    /// Whether a pause may be in force: one atomic load, so commands pay
+    /// nothing for CLIENT PAUSE when there is none.
+    pub fn maybe_on(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Waits until the pause no longer holds client `id`'s command (of
