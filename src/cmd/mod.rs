@@ -299,10 +299,12 @@ fn lock_keys_of<'s, 'k, I: Iterator<Item = &'k [u8]>>(
     }
 }
 
-/// Shows a command to the MONITOR clients (a script's commands as `lua`).
-fn feed_monitors(ctx: &Ctx, args: &[Bytes]) {
+/// Shows a command to the MONITOR clients (a script's commands as `lua`),
+/// its secrets redacted as SLOWLOG redacts them.
+fn feed_monitors(ctx: &Ctx, spec: &CommandSpec, args: &[Bytes]) {
     let addr = (!ctx.client.in_script).then_some(ctx.client.handle.addr.as_str());
-    ctx.srv.monitors.feed(ctx.client.db, addr, args);
+    let redacted = server::slowlog::sensitive_args(spec, args);
+    ctx.srv.monitors.feed(ctx.client.db, addr, args, &redacted);
 }
 
 /// Runs a handler with its locks already held (also used by EXEC), then
@@ -322,12 +324,12 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
     let monitored = !ctx.srv.monitors.is_empty() && !spec.has(flags::ADMIN) && !ctx.client.handle.is_blocked();
     let script = monitored && matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro");
     if script {
-        feed_monitors(ctx, args);
+        feed_monitors(ctx, spec, args);
     }
     let started = crate::stopwatch::Stopwatch::start();
     let result = with_no_touch(no_touch, || (spec.handler)(ctx, args));
     if monitored && !script {
-        feed_monitors(ctx, args);
+        feed_monitors(ctx, spec, args);
     }
     if ctx.client.block.is_none() {
         let error = match &result {

@@ -50,36 +50,27 @@ impl Monitors {
     }
 
     /// Sends every monitor the line for `args`, run in database `db` by the
-    /// client at `addr` (or by a script, `None`). O(monitors + size of args).
-    pub fn feed(&self, db: usize, addr: Option<&str>, args: &[Bytes]) {
+    /// client at `addr` (or by a script, `None`), the arguments at
+    /// `redacted` shown as `(redacted)`. O(monitors + size of args).
+    pub fn feed(&self, db: usize, addr: Option<&str>, args: &[Bytes], redacted: &[usize]) {
         if self.is_empty() {
             return;
         }
-        let line = Bytes::from(format_line(db, addr, args));
+        let line = Bytes::from(format_line(db, addr, args, redacted));
         for m in self.list.read().iter() {
             m.push.push(line.clone(), Limit::default());
         }
     }
 }
 
-/// One MONITOR line, with AUTH and HELLO … AUTH passwords redacted as
-/// Redis does.
-pub fn format_line(db: usize, addr: Option<&str>, args: &[Bytes]) -> String {
+/// One MONITOR line, the arguments at `redacted` (passwords, as SLOWLOG
+/// finds them) shown as `(redacted)`.
+pub fn format_line(db: usize, addr: Option<&str>, args: &[Bytes], redacted: &[usize]) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let mut s = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), db, addr.unwrap_or("lua"));
-    let name = args.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
-    let mut redact_from = usize::MAX;
-    let mut redact_to = 0;
-    if name == b"auth" {
-        (redact_from, redact_to) = (1, args.len());
-    } else if name == b"hello" {
-        if let Some(i) = args.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
-            (redact_from, redact_to) = (i + 1, i + 3);
-        }
-    }
     for (i, a) in args.iter().enumerate() {
         s.push(' ');
-        if i >= redact_from && i < redact_to {
+        if redacted.contains(&i) {
             s.push_str("\"(redacted)\"");
         } else {
             quote_into(&mut s, a);
@@ -113,15 +104,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_quote_and_redact_like_redis() {
+    fn lines_quote_and_redact_the_given_arguments() {
         let args: Vec<Bytes> = ["set", "k\"1", "a\nb\x01"].iter().map(|s| Bytes::from(s.to_string())).collect();
-        let l = format_line(3, Some("127.0.0.1:5000"), &args);
+        let l = format_line(3, Some("127.0.0.1:5000"), &args, &[]);
         assert!(l.starts_with('+') && l.ends_with("\r\n"));
         assert!(l.contains(r#"[3 127.0.0.1:5000] "set" "k\"1" "a\nb\x01""#), "{l}");
         let auth: Vec<Bytes> = ["AUTH", "u", "p"].iter().map(|s| Bytes::from(s.to_string())).collect();
-        assert!(format_line(0, None, &auth).contains(r#"[0 lua] "AUTH" "(redacted)" "(redacted)""#));
-        let hello: Vec<Bytes> =
-            ["hello", "2", "AUTH", "u", "p", "SETNAME", "x"].iter().map(|s| Bytes::from(s.to_string())).collect();
-        assert!(format_line(0, None, &hello).contains(r#""AUTH" "(redacted)" "(redacted)" "SETNAME" "x""#));
+        assert!(format_line(0, None, &auth, &[1, 2]).contains(r#"[0 lua] "AUTH" "(redacted)" "(redacted)""#));
     }
 }
