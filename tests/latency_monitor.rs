@@ -3,21 +3,7 @@
 
 mod common;
 
-use common::{err, int, ok, text, Resp, Server};
-
-fn items(r: Resp) -> Vec<Resp> {
-    match r {
-        Resp::Array(Some(v)) => v,
-        other => panic!("not an array: {other:?}"),
-    }
-}
-
-fn num(r: &Resp) -> i64 {
-    match r {
-        Resp::Int(n) => *n,
-        other => panic!("not an integer: {other:?}"),
-    }
-}
+use common::{err, int, items, num, ok, text, Resp, Server};
 
 #[test]
 fn slow_commands_are_recorded_above_the_threshold() {

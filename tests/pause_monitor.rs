@@ -11,8 +11,7 @@ use common::{bulk, int, nil, ok, text, Raw, Resp, Server};
 
 /// `field:value` of INFO.
 fn info_field(c: &mut Raw, field: &str) -> String {
-    let info = text(c.call(&["INFO", "everything"]));
-    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or("").trim().to_string()
+    common::info_field(&text(c.call(&["INFO", "everything"])), field).unwrap_or_default()
 }
 
 /// Polls INFO until `blocked_clients` is `n`, with a deadline.

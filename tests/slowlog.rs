@@ -8,21 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{bulk, bulks, err, int, ok, strings, text, Raw, Resp, Server};
-
-fn items(r: Resp) -> Vec<Resp> {
-    match r {
-        Resp::Array(Some(v)) => v,
-        other => panic!("not an array: {other:?}"),
-    }
-}
-
-fn num(r: &Resp) -> i64 {
-    match r {
-        Resp::Int(n) => *n,
-        other => panic!("not an integer: {other:?}"),
-    }
-}
+use common::{bulk, bulks, err, int, items, num, ok, strings, text, Raw, Resp, Server};
 
 /// One SLOWLOG GET entry, decoded.
 #[derive(Debug)]

@@ -487,3 +487,19 @@ pub fn blocked_clients(c: &mut Raw) -> usize {
 pub fn wait_blocked(c: &mut Raw, n: usize) {
     wait_for(10, &format!("{n} blocked clients"), || blocked_clients(c) == n);
 }
+
+/// The elements of an array reply (panics on anything else).
+pub fn items(r: Resp) -> Vec<Resp> {
+    match r {
+        Resp::Array(Some(v)) => v,
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+/// The value of an integer reply (panics on anything else).
+pub fn num(r: &Resp) -> i64 {
+    match r {
+        Resp::Int(n) => *n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
