@@ -10,10 +10,14 @@
 
 pub mod acl;
 pub mod args;
+pub mod bitmap;
 pub mod blocking;
 pub mod connection;
+pub mod dump;
 pub mod function;
+pub mod geo;
 pub mod hash;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod list;

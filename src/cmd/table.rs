@@ -161,7 +161,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 16] {
+fn families() -> [&'static [CommandSpec]; 20] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -179,6 +179,10 @@ fn families() -> [&'static [CommandSpec]; 16] {
         super::sort::COMMANDS,
         super::scripting::COMMANDS,
         super::function::COMMANDS,
+        super::bitmap::COMMANDS,
+        super::hyperloglog::COMMANDS,
+        super::geo::COMMANDS,
+        super::dump::COMMANDS,
     ]
 }
 
