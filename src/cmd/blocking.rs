@@ -291,7 +291,13 @@ fn serve_one(ctx: &mut Ctx<'_>, p: &Arc<Parked>) {
     let reply = match table::lookup(&args[0]) {
         Some(spec) if !killed => {
             std::mem::swap(ctx.client, &mut state);
+            // Its own invalidations follow its reply, as a command's do.
+            let srv = ctx.srv;
+            let outer = srv.tracking.in_use().then(|| srv.tracking.enter(ctx.client.id()));
             let reply = super::run(ctx, spec, &args);
+            if let Some(outer) = outer {
+                srv.tracking.leave(&srv.clients, outer, ctx.client);
+            }
             std::mem::swap(ctx.client, &mut state);
             reply
         }

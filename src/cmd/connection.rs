@@ -38,6 +38,9 @@ fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     super::transaction::discard_state(ctx.srv, ctx.client);
     super::pubsub::leave_all(ctx.srv, ctx.client);
+    ctx.srv.tracking.disable(&ctx.client.handle);
+    ctx.client.tracking = None;
+    ctx.client.caching = false;
     if ctx.client.handle.monitoring.swap(false, Ordering::AcqRel) {
         ctx.srv.monitors.remove(ctx.client.id());
     }
@@ -145,6 +148,10 @@ fn valid_name(n: &[u8]) -> Result<(), Reply> {
 
 const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
     "    Return the name of the current connection.",
     "ID",
@@ -167,6 +174,11 @@ const CLIENT_HELP: &[&str] = &[
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
@@ -189,7 +201,9 @@ fn on_off(arg: &[u8]) -> Result<bool, Reply> {
 
 /// CLIENT subcommands and their Redis arities (the container's name counted).
 pub(crate) const CLIENT_SUBS: &[(&str, i32)] = &[
+    ("caching", 3),
     ("getname", 2),
+    ("getredir", 2),
     ("help", 2),
     ("id", 2),
     ("info", 2),
@@ -201,6 +215,8 @@ pub(crate) const CLIENT_SUBS: &[(&str, i32)] = &[
     ("reply", 3),
     ("setinfo", 4),
     ("setname", 3),
+    ("tracking", -3),
+    ("trackinginfo", 2),
     ("unblock", -3),
     ("unpause", 2),
 ];
@@ -222,6 +238,10 @@ fn client(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "setinfo" => client_setinfo(ctx, &a[2], &a[3]),
         "kill" => client_kill(ctx, &a[2..]),
         "unblock" => client_unblock(ctx, a),
+        "tracking" => super::tracking::client_tracking(ctx, a),
+        "caching" => super::tracking::client_caching(ctx, a),
+        "getredir" => super::tracking::client_getredir(ctx),
+        "trackinginfo" => super::tracking::client_trackinginfo(ctx),
         "pause" => {
             let ms = args::parse_i64_bytes(&a[2])
                 .ok_or_else(|| Reply::err("ERR timeout is not an integer or out of range"))?;

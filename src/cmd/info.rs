@@ -100,10 +100,11 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
     if has("clients") {
         let _ = write!(
             o,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n\r\n",
             srv.clients.len(),
             cfg.maxclients,
             srv.clients.blocked(),
+            srv.tracking.stats().0,
         );
     }
     if has("memory") {
@@ -115,7 +116,7 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
         let lazy_pending = crate::db::lazyfree::pending();
         let _ = write!(
             o,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{vm_functions}\r\nused_memory_vm_total:{}\r\nused_memory_functions:0\r\nused_memory_scripts:{script_bytes}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:{lazy_pending}\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{vm_functions}\r\nused_memory_vm_total:{}\r\nused_memory_functions:0\r\nused_memory_scripts:{script_bytes}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:{lazy_pending}\r\nmem_not_counted_for_evict:0\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
             human_bytes(used),
@@ -133,10 +134,11 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
     if has("stats") {
         let st = &srv.stats;
         let (ps_channels, ps_patterns, ps_shard) = srv.pubsub.counts();
+        let (_, tracked_keys, tracked_items, tracked_prefixes) = srv.tracking.stats();
         let r = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let _ = write!(
             o,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\nlazyfreed_objects:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\nlazyfreed_objects:{}\r\n\r\n",
             r(&st.connections_received),
             r(&st.commands_processed),
             r(&st.net_input_bytes),
@@ -149,6 +151,9 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
             ps_channels,
             ps_patterns,
             ps_shard,
+            tracked_keys,
+            tracked_items,
+            tracked_prefixes,
             r(&st.error_replies),
             crate::db::lazyfree::freed(),
         );

@@ -293,7 +293,7 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         ctx.ks.remove_in(dst_db, dst);
     }
     ctx.ks.insert_entry_in(dst_db, dst.clone(), entry);
-    ctx.srv.watches.touch(dst_db, dst);
+    ctx.srv.signal_modified_key(dst_db, dst, Some(ctx.client.id()));
     Ok(Reply::Int(1))
 }
 
@@ -308,7 +308,7 @@ fn move_cmd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     let Some(entry) = ctx.ks.remove(key) else { return Ok(Reply::Int(0)) };
     ctx.ks.insert_entry_in(db, key.clone(), entry);
-    ctx.srv.watches.touch(db, key);
+    ctx.srv.signal_modified_key(db, key, Some(ctx.client.id()));
     ctx.ks.ready.push((db, key.clone()));
     Ok(Reply::Int(1))
 }
@@ -372,6 +372,7 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     // Watched keys stored there change, even those that expired since
     // WATCH (keys already expired at WATCH were deleted by it).
     ctx.srv.watches.touch_db(Some(db), |d, k| stored(ks, d, k));
+    ctx.srv.tracking.flush(&ctx.srv.clients);
     for part in ctx.ks.db_parts(db) {
         *part = Default::default();
     }
@@ -385,6 +386,7 @@ fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     flush_opts(a)?;
     let ks = &mut ctx.ks;
     ctx.srv.watches.touch_db(None, |d, k| stored(ks, d, k));
+    ctx.srv.tracking.flush(&ctx.srv.clients);
     for s in ctx.ks.shards_mut() {
         for d in s.dbs.iter_mut() {
             *d = Default::default();
@@ -478,7 +480,7 @@ fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             // signal WATCHers of this write: do it here.
             let r = expire_generic(ctx, a, 1000, false)?;
             if r == Reply::Int(1) {
-                ctx.srv.watches.touch(ctx.client.db, &a[1]);
+                ctx.srv.signal_modified_key(ctx.client.db, &a[1], Some(ctx.client.id()));
             }
             Ok(r)
         }

@@ -348,7 +348,7 @@ fn parse_mpop(a: &[Bytes], numkeys_at: usize) -> Result<MpopArgs<'_>, Reply> {
 /// (the table cannot name LMPOP's keys).
 fn mpop_from(ctx: &mut Ctx, key: &Bytes, end: End, count: usize) -> Reply {
     let items = pop_n(&mut ctx.ks, key, end, count);
-    ctx.srv.watches.touch(ctx.ks.db, key);
+    ctx.srv.signal_modified_key(ctx.ks.db, key, Some(ctx.client.id()));
     Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulk_array(items)])
 }
 

@@ -30,6 +30,7 @@ pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod table;
+pub mod tracking;
 pub mod transaction;
 pub mod zset;
 
@@ -78,6 +79,15 @@ fn unknown_command(args: &[Bytes]) -> Reply {
 
 /// Executes one request from a client (or queues it inside MULTI).
 pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    let reply = dispatch_one(srv, client, args);
+    // CLIENT CACHING applies to the next command only (or transaction).
+    if client.caching && client.multi.is_none() && !args[0].eq_ignore_ascii_case(b"client") {
+        client.caching = false;
+    }
+    reply
+}
+
+fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     let Some(mut spec) = table::lookup(&args[0]) else {
         if client.multi.is_some() {
@@ -204,7 +214,7 @@ pub fn free_memory(srv: &Server) -> bool {
         &srv.keyspace,
         || crate::server::used_memory(srv),
         |l, key| {
-            srv.watches.touch(l.db, key);
+            srv.signal_modified_key(l.db, key, None);
             srv.persist.propagate_expired(l.db, std::slice::from_ref(key));
             crate::pubsub::notify::notify(srv, crate::pubsub::notify::class::EVICTED, "evicted", l.db, key);
         },
@@ -252,6 +262,10 @@ fn loading_ok(client: &ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool 
 /// it made ready (see [`blocking`]), parks the caller if it blocked, then
 /// releases the locks.
 pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    tracking::scope(srv, client, |client| execute_locked(srv, client, spec, args))
+}
+
+fn execute_locked(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     let ks = &srv.keyspace;
     // A movable-keys command whose keys its syntax names locks just those
     // (a malformed call, whose keys cannot be found, locks everything).
@@ -266,7 +280,7 @@ pub fn execute(srv: &Server, client: &mut ClientState, spec: &'static CommandSpe
         ks.lock_none()
     };
     locked.db = client.db;
-    locked.changes.record_keys = !srv.watches.is_empty();
+    locked.changes.record_keys = srv.records_changed_keys();
     locked.wake_blocked = !srv.blocking.is_empty();
     let mut ctx = Ctx { srv, client, ks: locked };
     let reply = run(&mut ctx, spec, args);
@@ -335,6 +349,9 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
     if monitored && !script {
         feed_monitors(ctx, spec, args);
     }
+    if ctx.client.tracking.is_some() {
+        tracking::remember_reads(ctx, spec, args);
+    }
     if ctx.client.block.is_none() {
         let error = match &result {
             Err(Reply::Error(m)) => Some(m.as_str()),
@@ -358,8 +375,9 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
     let wrote = changed.count > 0 || spec.has(flags::ALL_KEYS);
     if spec.has(flags::WRITE) && ctx.client.block.is_none() && wrote {
         ctx.srv.keyspace.stats.dirty.fetch_add(changed.count.max(1), Ordering::Relaxed);
+        let by = Some(ctx.client.id());
         for c in &changed.keys {
-            ctx.srv.watches.touch(c.db, &c.key);
+            ctx.srv.signal_modified_key(c.db, &c.key, by);
         }
         ctx.srv.persist.propagate(&mut ctx.ks, ctx.client, spec, args, &reply);
     }

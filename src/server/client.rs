@@ -114,6 +114,9 @@ pub struct ClientHandle {
     pub sub_counts: [AtomicUsize; 3],
     /// In MONITOR mode (`CLIENT LIST` flag `O`).
     pub monitoring: AtomicBool,
+    /// Client-side caching state bits (`super::tracking::handle_flags`),
+    /// for `CLIENT LIST` flags `t`, `B`, `R`.
+    pub tracking: std::sync::atomic::AtomicU8,
 }
 
 impl ClientHandle {
@@ -169,6 +172,12 @@ impl ClientHandle {
         let subs = self.sub_counts.each_ref().map(|c| c.load(Ordering::Relaxed));
         if subs.iter().any(|&n| n > 0) {
             flags.push('P');
+        }
+        let tracking = self.tracking.load(Ordering::Relaxed);
+        for (bit, c) in [(1, 't'), (4, 'R'), (2, 'B')] {
+            if tracking & bit != 0 {
+                flags.push(c);
+            }
         }
         if flags.is_empty() {
             flags.push('N');
@@ -256,6 +265,17 @@ pub struct ClientState {
     pub subs: Option<Box<crate::pubsub::Subscriptions>>,
     /// The ACL user this connection acts as, with the ACL version it was read at (None: look it up by name).
     pub acl_user: Option<(u64, Arc<crate::acl::user::User>)>,
+    /// CLIENT TRACKING options while tracking is on (the registry in
+    /// `Server::tracking` holds the same, for other threads).
+    pub tracking: Option<super::tracking::Options>,
+    /// `CLIENT CACHING yes|no` was given for the next command (or MULTI).
+    pub caching: bool,
+    /// A read-only command ran inside the running script: its declared keys
+    /// are tracked when it ends, as Redis 7.0 does.
+    pub script_read: bool,
+    /// Invalidation messages for this client about keys its own command
+    /// changed: written after that command's reply.
+    pub after_reply: Vec<bytes::Bytes>,
 }
 
 impl ClientState {
@@ -286,6 +306,10 @@ impl ClientState {
             subs: None,
             postponed: false,
             acl_user: None,
+            tracking: None,
+            caching: false,
+            script_read: false,
+            after_reply: Vec::new(),
         }
     }
 
@@ -334,6 +358,7 @@ impl ClientRegistry {
             push: Default::default(),
             sub_counts: Default::default(),
             monitoring: AtomicBool::new(false),
+            tracking: Default::default(),
         });
         self.clients.lock().insert(id, h.clone());
         h

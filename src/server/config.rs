@@ -70,6 +70,9 @@ pub struct Config {
     pub stream_node_max_bytes: u64,
     /// `stream-node-max-entries`: most entries per stream node (0: no limit).
     pub stream_node_max_entries: u64,
+    /// `tracking-table-max-keys`: most keys remembered for client-side
+    /// caching (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// `latency-tracking`: keep a latency histogram per command (INFO latencystats).
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats prints.
@@ -156,6 +159,7 @@ impl Default for Config {
             zset_max_listpack_value: 64,
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,
+            tracking_table_max_keys: 1_000_000,
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             latency_monitor_threshold: 0,
@@ -483,6 +487,16 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
     },
     Param {
+        name: "tracking-table-max-keys",
+        get: |c| c.tracking_table_max_keys.to_string(),
+        set: |c, v| {
+            c.tracking_table_max_keys = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
         name: "latency-tracking",
         get: |c| yes_no(c.latency_tracking),
         set: |c, v| {
@@ -680,6 +694,7 @@ impl Config {
         crate::cmd::server::latency::set_threshold(self.latency_monitor_threshold);
         crate::cmd::server::slowlog::configure(self.slowlog_log_slower_than, self.slowlog_max_len);
         crate::pubsub::notify::set_flags(self.notify_keyspace_events);
+        crate::server::tracking::set_max_keys(self.tracking_table_max_keys);
         crate::acl::set_pubsub_default(self.acl_pubsub_default == "allchannels");
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
     }

@@ -105,6 +105,10 @@ pub async fn serve<S>(
                     // as Redis writes them.
                     pushed += handle.push.drain_into(&mut out);
                     emit(&srv, &mut client, &reply, &mut out);
+                    // Invalidations of keys this command changed follow it.
+                    for m in client.after_reply.drain(..) {
+                        out.extend_from_slice(&m);
+                    }
                     // As Redis checks after adding each reply: over the limit, the client is closed at once, its
                     // pending output and the rest of its pipeline dropped.
                     if limited && output_check(lim, out.len(), &mut obuf_soft).is_err() {
@@ -195,6 +199,7 @@ pub async fn serve<S>(
     // Gone from CLIENT LIST before the peer sees the connection close, as in Redis.
     cmd::transaction::unwatch_all(&srv, &mut client);
     cmd::pubsub::leave_all(&srv, &mut client);
+    srv.tracking.disable(&handle);
     if handle.monitoring.load(Ordering::Acquire) {
         srv.monitors.remove(handle.id);
     }

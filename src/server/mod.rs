@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod output_limit;
 pub mod pause;
 pub mod push;
+pub mod tracking;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -80,6 +81,8 @@ pub struct Server {
     pub monitors: monitor::Monitors,
     /// CLIENT PAUSE.
     pub pause: pause::Pause,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: tracking::Tracking,
 }
 
 impl Server {
@@ -110,6 +113,7 @@ impl Server {
             pubsub: Default::default(),
             monitors: Default::default(),
             pause: Default::default(),
+            tracking: Default::default(),
         })
     }
 
@@ -121,6 +125,20 @@ impl Server {
     /// Whether a password is required before other commands.
     pub fn requires_auth(&self) -> bool {
         !self.acl.default_open()
+    }
+
+    /// `key` in `db` changed (Redis's `signalModifiedKey`): its WATCHers
+    /// are dirtied and clients caching it are told (by client `by`; None
+    /// for expiry and eviction). Cheap when nobody watches or tracks.
+    pub fn signal_modified_key(&self, db: usize, key: &[u8], by: Option<u64>) {
+        self.watches.touch(db, key);
+        self.tracking.invalidate(&self.clients, key, by);
+    }
+
+    /// True when writes must record the keys they change (for WATCH or
+    /// client-side caching).
+    pub fn records_changed_keys(&self) -> bool {
+        !self.watches.is_empty() || self.tracking.in_use()
     }
 }
 
@@ -213,6 +231,9 @@ fn spawn_clients_cron(srv: &Arc<Server>) {
                 _ = tick.tick() => {}
                 _ = shutdown_started(&mut shutdown) => return,
             }
+            // Client-side caching's table back under its limit even when
+            // no command arrives (Redis's serverCron does the same).
+            srv.tracking.limit(&srv.clients);
             for c in srv.clients.list() {
                 if c.qbuf_cap.load(Ordering::Relaxed) > 0 && c.idle() >= CLIENT_IDLE_SHRINK {
                     c.request_shrink();
@@ -278,7 +299,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let weak = Arc::downgrade(&srv);
     srv.keyspace.set_expired_sink(Box::new(move |db, key| {
         if let Some(srv) = weak.upgrade() {
-            srv.watches.touch(db, key);
+            srv.signal_modified_key(db, key, None);
             srv.persist.propagate_expired(db, &[bytes::Bytes::copy_from_slice(key)]);
             crate::pubsub::notify::notify(&srv, crate::pubsub::notify::class::EXPIRED, "expired", db, key);
         }
