@@ -4,6 +4,7 @@
 
 use inmemory::cmd::table;
 use inmemory::server::config::PARAMS;
+use inmemory::server::config_inert::INERT_PARAMS;
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
@@ -27,5 +28,8 @@ fn every_command_and_setting_is_documented() {
     for p in PARAMS {
         let row = format!("| `{}` |", p.name);
         assert!(text.contains(&row), "README lacks a row for setting {}", p.name);
+    }
+    for p in INERT_PARAMS {
+        assert!(text.contains(&format!("`{}`", p.name)), "README does not list inert setting {}", p.name);
     }
 }

@@ -445,3 +445,49 @@ fn output_buffer_limit_daemonize_and_acllog_settings() {
     let Resp::Array(Some(log)) = r.call(&["ACL", "LOG"]) else { panic!("ACL LOG") };
     assert_eq!(log.len(), 2, "the log keeps acllog-max-len entries");
 }
+
+#[test]
+fn redis_server_style_flags_and_every_redis_parameter() {
+    // Directives as redis-server takes them: multi-word values up to the
+    // next `--`, a directive and its value in one argument, any parameter.
+    let s = Server::start(&[
+        "--save",
+        "900",
+        "1",
+        "300",
+        "10",
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--notify-keyspace-events",
+        "KEA",
+        "--repl-backlog-size 2mb",
+        "--slave-read-only",
+        "no",
+    ]);
+    let mut c = s.raw();
+    let get = |c: &mut Raw, name: &str| pairs(c.call(&["CONFIG", "GET", name]));
+    assert_eq!(get(&mut c, "save"), [("save".to_string(), "900 1 300 10".to_string())]);
+    assert_eq!(get(&mut c, "maxmemory-policy")[0].1, "allkeys-lru");
+    assert_eq!(get(&mut c, "notify-keyspace-events")[0].1, "AKE");
+    assert_eq!(get(&mut c, "repl-backlog-size")[0].1, "2097152");
+    assert_eq!(get(&mut c, "replica-read-only")[0].1, "no");
+    // Inert parameters are checked as Redis checks them.
+    assert_eq!(c.call(&["CONFIG", "SET", "activerehashing", "no"]), ok());
+    assert_eq!(get(&mut c, "activerehashing")[0].1, "no");
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "maxmemory-clients", "200%"]),
+        Resp::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100".into()
+        )
+    );
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "io-threads", "4"]),
+        Resp::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'io-threads') - can't set immutable config".into()
+        )
+    );
+    let all = pairs(c.call(&["CONFIG", "GET", "*"]));
+    for name in ["cluster-enabled", "replicaof", "slaveof", "io-threads", "lazyfree-lazy-user-del", "tcp-backlog"] {
+        assert!(all.iter().any(|(n, _)| n == name), "CONFIG GET * lacks {name}");
+    }
+}

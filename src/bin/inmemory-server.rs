@@ -2,7 +2,10 @@
 //!
 //! `inmemory-server [CONFIG_FILE] [--name value ...]`: settings come from the
 //! defaults, then the optional redis.conf-syntax file, then the flags, whose
-//! names are redis.conf's directives.
+//! names are redis.conf's directives. As with `redis-server`, any directive
+//! is a flag and takes every following argument up to the next `--` as its
+//! value (`--save 900 1 300 10`), so `redis-server` command lines start this
+//! server unchanged.
 
 use std::process::ExitCode;
 
@@ -95,6 +98,42 @@ struct Args {
     set: Vec<String>,
 }
 
+/// Rewrites `redis-server`-style directive flags (`--name v1 v2 …`, or
+/// `"--name v"` in one argument) into `--set name=v1 v2`, in order; other
+/// arguments (the config file, `--addr`, `--set`, `--help` …) are left to
+/// clap.
+fn redis_style(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut it = argv.into_iter().peekable();
+    if let Some(program) = it.next() {
+        out.push(program);
+    }
+    while let Some(arg) = it.next() {
+        let Some(flag) = arg.to_str().and_then(|s| s.strip_prefix("--")) else {
+            out.push(arg);
+            continue;
+        };
+        let (name, inline) = match flag.split_once(' ') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (flag.to_string(), None),
+        };
+        if name.contains('=') || inmemory::server::config::param(&name).is_none() {
+            out.push(arg);
+            continue;
+        }
+        let mut values: Vec<String> = inline.into_iter().collect();
+        while let Some(next) = it.peek() {
+            if next.to_str().is_some_and(|s| s.starts_with("--")) {
+                break;
+            }
+            values.push(it.next().map(|v| v.to_string_lossy().into_owned()).unwrap_or_default());
+        }
+        out.push("--set".into());
+        out.push(format!("{name}={}", values.join(" ")).into());
+    }
+    out
+}
+
 fn build_config(args: &Args) -> Result<Config, String> {
     let mut cfg = Config::default();
     if let Some(path) = &args.config_file {
@@ -152,7 +191,7 @@ static ALLOC: inmemory::memory::CountingAlloc = inmemory::memory::CountingAlloc;
 
 fn main() -> ExitCode {
     inmemory::memory::mark_installed();
-    let args = Args::parse();
+    let args = Args::parse_from(redis_style(std::env::args_os().collect()));
     let cfg = match build_config(&args) {
         Ok(c) => c,
         Err(e) => {

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::config_inert::{INERT_ALIASES, INERT_PARAMS};
 use crate::db::glob::glob_match;
 
 /// Every setting of the data server. Defaults are usable as they are.
@@ -73,6 +74,9 @@ pub struct Config {
     /// `tracking-table-max-keys`: most keys remembered for client-side
     /// caching (0: no limit).
     pub tracking_table_max_keys: u64,
+    /// Values given to the Redis parameters this server shows but does not
+    /// act on (see `super::config_inert`); absent ones show their default.
+    pub inert: std::collections::BTreeMap<&'static str, String>,
     /// `latency-tracking`: keep a latency histogram per command (INFO latencystats).
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats prints.
@@ -160,6 +164,7 @@ impl Default for Config {
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,
             tracking_table_max_keys: 1_000_000,
+            inert: Default::default(),
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             latency_monitor_threshold: 0,
@@ -639,8 +644,12 @@ fn ranged_memory(v: &str) -> Result<u64, String> {
 /// Finds a parameter (hidden ones included) by exact (case-insensitive)
 /// name or alias. O(parameters).
 pub fn param(name: &str) -> Option<&'static Param> {
-    let name = ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(name)).map_or(name, |(_, n)| n);
-    PARAMS.iter().chain(HIDDEN_PARAMS).find(|p| p.name.eq_ignore_ascii_case(name))
+    let name = ALIASES
+        .iter()
+        .chain(INERT_ALIASES)
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, n)| n);
+    PARAMS.iter().chain(INERT_PARAMS).chain(HIDDEN_PARAMS).find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 impl Config {
@@ -655,8 +664,12 @@ impl Config {
     /// parameter (or alias, or hidden parameter), a glob matches names and
     /// aliases alike (never hidden parameters). O(parameters).
     pub fn matching(&self, pattern: &str) -> Vec<(&'static str, String)> {
-        let names = PARAMS.iter().map(|p| (p.name, p)).chain(
-            ALIASES.iter().filter_map(|(alias, name)| PARAMS.iter().find(|p| p.name == *name).map(|p| (*alias, p))),
+        let shown = || PARAMS.iter().chain(INERT_PARAMS);
+        let names = shown().map(|p| (p.name, p)).chain(
+            ALIASES
+                .iter()
+                .chain(INERT_ALIASES)
+                .filter_map(|(alias, name)| shown().find(|p| p.name == *name).map(|p| (*alias, p))),
         );
         let glob = pattern.contains(['*', '?', '[']);
         names
@@ -736,7 +749,8 @@ mod tests {
         assert_eq!(c.port, 7000);
         assert_eq!(c.maxmemory, 1 << 20);
         assert_eq!(c.save, "");
-        assert_eq!(c.matching("maxmemory*").len(), 3);
+        // maxmemory, -policy, -samples, and the inert -clients, -eviction-tenacity.
+        assert_eq!(c.matching("maxmemory*").len(), 5);
         assert!(c.load_file_text("nosuch 1").is_err());
         assert!(c.set("appendfsync", "sometimes").is_err());
     }

@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod config;
+pub mod config_inert;
 pub mod connection;
 pub mod listener;
 pub mod monitor;
