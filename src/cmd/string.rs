@@ -39,10 +39,11 @@ fn store_keep_ttl(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
     ctx.ks.set_keep_ttl(key, Value::str(&v));
 }
 
-/// Stores the result of an in-place modification (APPEND, SETRANGE):
+/// Stores the result of an in-place modification (APPEND, SETRANGE, and
+/// SETBIT/BITFIELD when they grow or unshare a string):
 /// keeps the key's TTL and access data, and marks the string `raw` as
 /// Redis does for strings it modified in place. O(1).
-fn store_in_place(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
+pub(crate) fn store_in_place(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
     if let Some(e) = ctx.ks.write(key) {
         e.value = Value::str(&v);
         e.modified_in_place = true;

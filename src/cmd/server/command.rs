@@ -47,6 +47,7 @@ pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
         // SORT reads lists, sets and sorted sets (Redis's own categories).
         "generic" if matches!(c.name, "sort" | "sort_ro") => v.extend(["@set", "@sortedset", "@list"]),
         "string" => v.push("@string"),
+        "bitmap" => v.push("@bitmap"),
         "list" => v.push("@list"),
         "hash" => v.push("@hash"),
         "set" => v.push("@set"),
