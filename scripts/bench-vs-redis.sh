@@ -308,6 +308,52 @@ median() {
     printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
 }
 
+# --- Geo workloads (--workloads geo): GEOADD, and GEOSEARCH BYRADIUS over
+# 1,000,000 preloaded members. Kept in this one block: it wraps
+# requests/workload_args/prepare for its own names and defers to them for
+# every other workload.
+#   GEOADD          -r 1000000 GEOADD geoset 13.<rand> 38.<rand> m:<rand> (a
+#                   growing set of points near Palermo)
+#   GEOSEARCH_1M    GEOSEARCH geobig FROMMEMBER m:<rand> BYRADIUS 2 km: around
+#                   a random one of 1,000,000 points spread uniformly over
+#                   lon 0-10, lat 40-50 (about 1.2 per km², so ~15 results);
+#                   the preload is generated once (awk, fixed seed: the same
+#                   points on both servers) and sent with redis-cli --pipe
+#                   before every run, like ZADD_1M's.
+[[ $WORKLOADS == geo ]] && WORKLOADS="GEOADD GEOSEARCH_1M"
+eval "base_$(declare -f requests)"
+eval "base_$(declare -f workload_args)"
+eval "base_$(declare -f prepare)"
+requests() { # workload pipeline
+    local n
+    case "$1:$2" in
+        GEOSEARCH_1M:1) n=100000 ;;
+        GEOSEARCH_1M:*) n=300000 ;;
+        *) base_requests "$1" "$2"; return ;;
+    esac
+    [[ $QUICK == 1 ]] && n=$((n / 4))
+    echo "$n"
+}
+workload_args() {
+    case "$1" in
+        GEOADD) echo "-r 1000000 GEOADD geoset 13.__rand_int__ 38.__rand_int__ m:__rand_int__" ;;
+        GEOSEARCH_1M) echo "-r 1000000 GEOSEARCH geobig FROMMEMBER m:__rand_int__ BYRADIUS 2 km" ;;
+        *) base_workload_args "$1" ;;
+    esac
+}
+geo_points() {
+    local f="$WORK/geo-1m.txt"
+    [[ -s "$f" ]] || awk 'BEGIN { srand(1); for (i = 0; i < 1000000; i++)
+        printf "GEOADD geobig %.6f %.6f m:%012d\n", rand() * 10, 40 + rand() * 10, i }' >"$f"
+    echo "$f"
+}
+prepare() {
+    base_prepare "$@"
+    [[ $2 == GEOSEARCH_1M ]] && redis-cli -h 127.0.0.1 -p "$1" --pipe <"$(geo_points)" >/dev/null
+    return 0
+}
+# --- end of the geo workloads.
+
 echo "== machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), ours: $OURS_BIN"

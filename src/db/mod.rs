@@ -6,6 +6,7 @@
 pub mod compact;
 pub mod evict;
 pub mod expire;
+pub mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod keyspace;

@@ -177,6 +177,10 @@ pub fn command_events(name: &'static str, a: &[Bytes], reply: &Reply, touched: &
             each(ZSET, if min { "zpopmin" } else { "zpopmax" }, out)
         }
         "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" => store(ZSET, name, reply, touched, out),
+        // GEOADD runs ZADD (`zadd`); the geo *STORE forms name their family.
+        "geoadd" => each(ZSET, "zadd", out),
+        "georadius" | "georadiusbymember" => store(ZSET, "georadiusstore", reply, touched, out),
+        "geosearchstore" => store(ZSET, name, reply, touched, out),
 
         // Streams (consumers created by XREADGROUP, XCLAIM and XAUTOCLAIM,
         // and XADD's trimming, are raised by the commands themselves).

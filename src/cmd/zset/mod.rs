@@ -57,8 +57,9 @@ fn mark_changed(ctx: &mut Ctx, key: &[u8]) {
 }
 
 /// Stores `z` at `dst` (clearing its TTL), or deletes `dst` if `z` is
-/// empty; returns the stored size (the *STORE commands' reply). O(1).
-fn store(ctx: &mut Ctx, dst: &Bytes, z: ZSetValue) -> i64 {
+/// empty; returns the stored size (the *STORE commands' reply; GEORADIUS
+/// STORE and GEOSEARCHSTORE use it too). O(1).
+pub(crate) fn store(ctx: &mut Ctx, dst: &Bytes, z: ZSetValue) -> i64 {
     let n = z.len() as i64;
     if n == 0 {
         ctx.ks.remove(dst);
@@ -71,8 +72,9 @@ fn store(ctx: &mut Ctx, dst: &Bytes, z: ZSetValue) -> i64 {
 /// Parses a score, increment or weight as Redis's `getDoubleFromObject`:
 /// [`args::parse_f64_bytes`], except that a value out of a double's range
 /// (`1e400`, or `1e-400` rounding to zero) is refused as `strtod`'s ERANGE
-/// is; `inf` spelled out is accepted.
-fn parse_score(arg: &[u8]) -> Option<f64> {
+/// is; `inf` spelled out is accepted. The geo commands read coordinates
+/// and distances with it too.
+pub(crate) fn parse_score(arg: &[u8]) -> Option<f64> {
     let f = args::parse_f64_bytes(arg)?;
     let digits = arg.strip_prefix(b"-").or_else(|| arg.strip_prefix(b"+")).unwrap_or(arg);
     if f.is_infinite() && !digits.first().is_some_and(|c| c.eq_ignore_ascii_case(&b'i')) {
@@ -214,7 +216,10 @@ fn zadd_generic(ctx: &mut Ctx, a: &[Bytes], mut f: AddFlags) -> CmdResult {
     Ok(Reply::Int(if f.ch { added + updated } else { added }))
 }
 
-fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member …; GEOADD calls it
+/// with the scores it computed, as Redis's `geoaddCommand` calls
+/// `zaddCommand` (same keyspace path: dirty, WATCH, encoding changes).
+pub(crate) fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     zadd_generic(ctx, a, AddFlags::default())
 }
 
