@@ -55,8 +55,9 @@ pub(super) fn debug_delay(micros: i64) {
 /// an intset as type 11 and another set as type 2, a packed sorted set as
 /// a listpack (type 17) and another as type 5, a stream as listpack nodes
 /// with its groups (type 19), as Redis 7.0 does. O(size of the value; a
-/// stream's groups are copied).
-fn write_value<W: Write>(
+/// stream's groups are copied). Also DUMP's encoder (with a
+/// [`RdbWriter::value_only`] writer, which ignores `key`).
+pub(crate) fn write_value<W: Write>(
     w: &mut RdbWriter<W>,
     key: &[u8],
     v: &Value,
@@ -166,7 +167,7 @@ fn stream_from_rdb(s: &RdbStream) -> StreamValue {
 }
 
 /// A value read from an RDB file, in the encoding its size calls for. O(size).
-pub(super) fn from_rdb(v: RdbValueRef<'_>) -> Value {
+pub(crate) fn from_rdb(v: RdbValueRef<'_>) -> Value {
     match v {
         RdbValueRef::Str(s) => Value::str(s),
         RdbValueRef::List(l) => Value::List(ListValue::from_items(l.iter())),

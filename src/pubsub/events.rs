@@ -227,6 +227,10 @@ pub fn command_events(name: &'static str, a: &[Bytes], reply: &Reply, touched: &
             out.extend(touched.iter().map(|t| t.event(GENERIC, if t.gone { "del" } else { "expire" })))
         }
         "persist" if did(reply) => each(GENERIC, "persist", out),
+        "restore" | "restore-asking" => {
+            out.extend(touched.iter().map(|t| t.event(GENERIC, if t.gone { "del" } else { "restore" })))
+        }
+        "migrate" => out.extend(touched.iter().filter(|t| t.gone).map(|t| t.event(GENERIC, "del"))),
         "sort" => store(LIST, "sortstore", reply, touched, out),
         _ => {}
     }

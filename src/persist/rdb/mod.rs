@@ -37,6 +37,7 @@ mod input;
 mod intset;
 mod listpack;
 mod lzf;
+pub mod payload;
 mod reader;
 mod scored;
 mod scores;
@@ -59,7 +60,7 @@ mod tests;
 pub use crc64::crc64;
 pub use elements::Elements;
 pub use functions::{decode_function_payload, encode_function_payload};
-pub use reader::{read_rdb, read_rdb_ref};
+pub use reader::{read_rdb, read_rdb_ref, read_value_ref};
 pub use scored::{ScoredElements, ScoredIter};
 pub use stream::{
     RdbConsumer, RdbPending, RdbStream, RdbStreamEntries, RdbStreamGroup, RdbStreamId, RdbStreamMeta, MAX_STREAM_ID,

@@ -127,6 +127,10 @@ pub struct RdbWriter<W: Write> {
     /// List elements this long get a plain node ([`PLAIN_MIN`]; lowered
     /// by tests).
     plain_min: usize,
+    /// Writing one bare value (a DUMP payload body, see
+    /// [`value_only`](RdbWriter::value_only)): no header, and a key is
+    /// written as its type byte alone.
+    bare: bool,
 }
 
 /// If `s` is the canonical decimal form of an integer fitting in 32 bits,
@@ -149,18 +153,9 @@ impl<W: Write> RdbWriter<W> {
 
     /// Like [`new`](Self::new) but with explicit [`RdbWriterOptions`].
     pub fn with_options(w: W, opts: RdbWriterOptions) -> Result<Self, RdbError> {
-        let mut wr = RdbWriter {
-            out: w,
-            buf: Vec::with_capacity(WRITE_BUF),
-            crc: 0,
-            compression: opts.compression,
-            lzf_table: Vec::new(),
-            lzf_out: Vec::new(),
-            lp: Encoder::default(),
-            ints: Vec::new(),
-            blob: Vec::new(),
-            plain_min: PLAIN_MIN,
-        };
+        let mut wr = Self::value_only(w, opts.compression);
+        wr.bare = false;
+        wr.buf.reserve(WRITE_BUF);
         wr.raw(format!("REDIS{RDB_WRITE_VERSION:04}").as_bytes())?;
         let ctime = opts
             .ctime_secs
@@ -171,6 +166,35 @@ impl<W: Write> RdbWriter<W> {
         wr.aux(b"used-mem", opts.used_mem.to_string().as_bytes())?;
         wr.aux(b"aof-base", b"0")?;
         Ok(wr)
+    }
+
+    /// A writer for one bare value, as Redis's DUMP serializes it: no file
+    /// header, and each `write_*` call writes only the value's type byte
+    /// and the value (its `key` and `expire_at_ms` are ignored). Strings
+    /// are LZF-compressed when `compression` says so. Finish with
+    /// [`into_value`](Self::into_value). Used by [`super::payload`].
+    pub fn value_only(w: W, compression: bool) -> Self {
+        RdbWriter {
+            out: w,
+            buf: Vec::new(),
+            crc: 0,
+            compression,
+            lzf_table: Vec::new(),
+            lzf_out: Vec::new(),
+            lp: Encoder::default(),
+            ints: Vec::new(),
+            blob: Vec::new(),
+            plain_min: PLAIN_MIN,
+            bare: true,
+        }
+    }
+
+    /// Flushes what a [`value_only`](Self::value_only) writer wrote (no
+    /// EOF, no checksum) and returns the sink.
+    pub fn into_value(mut self) -> Result<W, RdbError> {
+        self.flush_buf()?;
+        self.out.flush()?;
+        Ok(self.out)
     }
 
     fn aux(&mut self, k: &[u8], v: &[u8]) -> Result<(), RdbError> {
@@ -375,8 +399,12 @@ impl<W: Write> RdbWriter<W> {
         Ok(())
     }
 
-    /// Writes the expiry (if any), the type byte and the key name.
+    /// Writes the expiry (if any), the type byte and the key name (the type
+    /// byte alone for a bare value).
     fn key_header(&mut self, t: u8, key: &[u8], expire_at_ms: Option<u64>) -> Result<(), RdbError> {
+        if self.bare {
+            return self.raw(&[t]);
+        }
         if let Some(ms) = expire_at_ms {
             let ms = i64::try_from(ms).unwrap_or(i64::MAX);
             self.raw(&[op::EXPIRETIME_MS])?;
