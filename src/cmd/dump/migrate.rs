@@ -281,6 +281,7 @@ fn attempt(
         return Outcome::Failed { fail, acked: 0 };
     }
     let mut lines = Lines { stream, buf: Vec::new() };
+    // An AUTH or SELECT error fails every key; a RESTORE error its own.
     let mut first_error: Option<Vec<u8>> = None;
     for _ in [m.auth.is_some(), select].iter().filter(|x| **x) {
         match lines.next() {
@@ -291,12 +292,13 @@ fn attempt(
             Err(fail) => return Outcome::Failed { fail, acked: 0 },
         }
     }
+    let setup_failed = first_error.is_some();
     for (j, it) in items.iter().enumerate() {
         let line = match lines.next() {
             Ok(l) => l,
             Err(fail) => return Outcome::Failed { fail, acked: j },
         };
-        if first_error.is_some() || line.first() == Some(&b'-') {
+        if setup_failed || line.first() == Some(&b'-') {
             first_error.get_or_insert(line);
         } else if !m.copy {
             ctx.ks.remove(&it.key);
