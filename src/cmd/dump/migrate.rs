@@ -122,10 +122,15 @@ struct MigrateArgs {
     /// Argument positions of the keys.
     first_key: usize,
     num_keys: usize,
+    /// Destination database.
+    db: i64,
+    /// Bound on connecting, and on each write and reply line.
+    timeout: Duration,
 }
 
 fn parse(a: &[Bytes]) -> Result<MigrateArgs, Reply> {
-    let mut m = MigrateArgs { copy: false, replace: false, auth: None, first_key: 3, num_keys: 1 };
+    let timeout = Duration::ZERO;
+    let mut m = MigrateArgs { copy: false, replace: false, auth: None, first_key: 3, num_keys: 1, db: 0, timeout };
     let mut j = 6;
     while j < a.len() {
         let more = a.len() - 1 - j;
@@ -157,6 +162,10 @@ fn parse(a: &[Bytes]) -> Result<MigrateArgs, Reply> {
         }
         j += 1;
     }
+    // Checked after the options, timeout first, as Redis does.
+    let timeout = int(&a[5])?;
+    m.db = int(&a[4])?;
+    m.timeout = Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
     Ok(m)
 }
 
@@ -188,16 +197,19 @@ impl IoFail {
     }
 }
 
-/// Reads reply lines (without CRLF) from the target, each within the
-/// socket's timeout.
+/// Reads reply lines (without CRLF) from the target, each within
+/// `timeout` in all (a target trickling bytes does not stretch it).
 struct Lines<'s> {
     stream: &'s mut TcpStream,
     buf: Vec<u8>,
+    timeout: Duration,
 }
 
 impl Lines<'_> {
     fn next(&mut self) -> Result<Vec<u8>, IoFail> {
         let closed = IoFail { writing: false, timed_out: false };
+        let late = IoFail { writing: false, timed_out: true };
+        let deadline = Instant::now() + self.timeout;
         loop {
             if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
                 let line = self.buf[..p].to_vec();
@@ -206,6 +218,10 @@ impl Lines<'_> {
             }
             if self.buf.len() > MAX_LINE {
                 return Err(closed);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+                return Err(late);
             }
             let mut chunk = [0u8; 4096];
             match self.stream.read(&mut chunk) {
@@ -234,7 +250,7 @@ struct Item {
 
 /// The commands sent for one attempt: AUTH, SELECT when `select`, then a
 /// RESTORE per item.
-fn request(m: &MigrateArgs, db: i64, select: bool, items: &[Item]) -> Vec<u8> {
+fn request(m: &MigrateArgs, select: bool, items: &[Item]) -> Vec<u8> {
     let mut out = Vec::new();
     if let Some((user, pass)) = &m.auth {
         match user {
@@ -243,7 +259,7 @@ fn request(m: &MigrateArgs, db: i64, select: bool, items: &[Item]) -> Vec<u8> {
         }
     }
     if select {
-        encode_command(&mut out, &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()]);
+        encode_command(&mut out, &[b"SELECT", itoa::Buffer::new().format(m.db).as_bytes()]);
     }
     let mut ib = itoa::Buffer::new();
     for it in items {
@@ -273,14 +289,13 @@ fn attempt(
     stream: &mut TcpStream,
     m: &MigrateArgs,
     select: bool,
-    req: &[u8],
     items: &[Item],
     deleted: &mut Vec<Bytes>,
 ) -> Outcome {
-    if let Err(fail) = write_all(stream, req) {
+    if let Err(fail) = write_all(stream, &request(m, select, items)) {
         return Outcome::Failed { fail, acked: 0 };
     }
-    let mut lines = Lines { stream, buf: Vec::new() };
+    let mut lines = Lines { stream, buf: Vec::new(), timeout: m.timeout };
     // An AUTH or SELECT error fails every key; a RESTORE error its own.
     let mut first_error: Option<Vec<u8>> = None;
     for _ in [m.auth.is_some(), select].iter().filter(|x| **x) {
@@ -321,9 +336,6 @@ fn attempt(
 /// O(size of the keys) plus the round trip.
 pub(super) fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let m = parse(a)?;
-    let timeout = int(&a[5])?;
-    let db = int(&a[4])?;
-    let timeout = Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
     let compression = ctx.srv.config.read().rdbcompression;
     let mut items = Vec::new();
     for key in &a[m.first_key..m.first_key + m.num_keys] {
@@ -345,12 +357,11 @@ pub(super) fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut deleted = Vec::new();
     let mut may_retry = true;
     let result = loop {
-        let mut cs = take_socket(&name, &a[1], &a[2], timeout)?;
-        let select = cs.last_db != Some(db);
-        let req = request(&m, db, select, &items);
-        match attempt(ctx, &mut cs.stream, &m, select, &req, &items, &mut deleted) {
+        let mut cs = take_socket(&name, &a[1], &a[2], m.timeout)?;
+        let select = cs.last_db != Some(m.db);
+        match attempt(ctx, &mut cs.stream, &m, select, &items, &mut deleted) {
             Outcome::Done { error: None } => {
-                cs.last_db = Some(db);
+                cs.last_db = Some(m.db);
                 put_back(name, cs);
                 break Ok(Reply::Status("OK"));
             }
