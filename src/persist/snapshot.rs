@@ -53,7 +53,7 @@ pub(super) fn debug_delay(micros: i64) {
 /// Writes one key straight from the stored value (no copy): a packed
 /// hash as a listpack (RDB type 16), a list as quicklist nodes (type 18),
 /// an intset as type 11 and another set as type 2, a packed sorted set as
-/// a listpack (type 17) and another as type 5, a stream as listpack nodes
+/// a listpack (type 17) and another as type 5 (highest score first), a stream as listpack nodes
 /// with its groups (type 19), as Redis 7.0 does. O(size of the value; a
 /// stream's groups are copied). Also DUMP's encoder (with a
 /// [`RdbWriter::value_only`] writer, which ignores `key`).
@@ -68,7 +68,11 @@ pub(crate) fn write_value<W: Write>(
         Value::List(l) => w.write_list(key, l.iter(), expire_at_ms),
         Value::Hash(h) => w.write_hash(key, h.iter(), h.is_packed(), expire_at_ms),
         Value::Set(s) => w.write_set(key, s.len(), s.iter(), s.is_intset(), expire_at_ms),
-        Value::ZSet(z) => w.write_zset(key, z.len(), z.iter(), z.is_packed(), expire_at_ms),
+        // A skiplist from the highest score down, as Redis writes it.
+        Value::ZSet(z) => match z.as_list() {
+            Some(l) => w.write_zset(key, z.len(), l.iter_rev(), false, expire_at_ms),
+            None => w.write_zset(key, z.len(), z.iter(), true, expire_at_ms),
+        },
         Value::Stream(st) => {
             let entries = || {
                 st.nodes()
