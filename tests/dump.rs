@@ -424,6 +424,15 @@ fn migrate_between_two_servers() {
     assert_eq!(busy, err("ERR Target instance replied with error: BUSYKEY Target key name already exists."));
     assert_eq!(mig(&mut a, &["list", "0", "5000", "REPLACE"]), ok());
     assert_eq!(a.call(&["EXISTS", "list"]), int(0));
+    // A cached connection the target closed is reopened, and the keys sent again.
+    let list = text(b.call(&["CLIENT", "LIST"]));
+    let line = list.lines().find(|l| l.contains("cmd=restore")).expect("the MIGRATE connection");
+    let id = line.split(' ').find_map(|f| f.strip_prefix("id=")).unwrap().to_string();
+    assert_eq!(b.call(&["CLIENT", "KILL", "ID", &id]), int(1));
+    a.call(&["SET", "again", "1"]);
+    assert_eq!(mig(&mut a, &["again", "0", "5000"]), ok());
+    assert_eq!(b.call(&["GET", "again"]), bulk("1"));
+    assert_eq!(migrated_sockets(&mut a), "1");
     // TTLs travel.
     a.call(&["SET", "ttl", "v", "EX", "100"]);
     assert_eq!(mig(&mut a, &["ttl", "0", "5000"]), ok());
@@ -585,4 +594,22 @@ fn payloads_and_migrate_interchange_with_redis_server() {
     assert_eq!(o.call(&["MIGRATE", "127.0.0.1", &tport, "stream", "0", "5000"]), ok());
     let mut t = third.raw();
     assert_eq!(t.call(&["XLEN", "stream"]), int(19));
+}
+
+#[test]
+fn migrate_names_its_keys_for_getkeys_and_acl() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    let keys = c.call(&["COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "COPY", "KEYS", "a", "b"]);
+    assert_eq!(keys, common::bulks(&["a", "b"]));
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "5"]), common::bulks(&["k"]));
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "RESTORE", "k", "0", "x"]), common::bulks(&["k"]));
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "DUMP", "k"]), common::bulks(&["k"]));
+    c.call(&["ACL", "SETUSER", "u", "on", ">pw", "~mine*", "+@all"]);
+    assert_eq!(c.call(&["AUTH", "u", "pw"]), ok());
+    let r = c.call(&["MIGRATE", "127.0.0.1", "1", "", "0", "5", "KEYS", "mine1", "secret"]);
+    assert!(matches!(&r, Resp::Error(e) if e.starts_with("NOPERM")), "{r:?}");
+    let r = c.call(&["DUMP", "secret"]);
+    assert!(matches!(&r, Resp::Error(e) if e.starts_with("NOPERM")), "{r:?}");
+    assert_eq!(c.call(&["MIGRATE", "127.0.0.1", "1", "", "0", "5", "KEYS", "mine1"]), status("NOKEY"));
 }
