@@ -9,6 +9,8 @@
 //! payload encodes a value exactly as a dump file does (and as Redis 7.0
 //! does: its payloads restore here and ours there).
 
+use std::cell::RefCell;
+
 use super::{crc64, read_value_ref, RdbError, RdbValueRef, RdbWriter, RDB_WRITE_VERSION};
 
 /// Version and checksum bytes after the value.
@@ -27,17 +29,34 @@ pub enum PayloadError {
     BadFormat(RdbError),
 }
 
+thread_local! {
+    /// Each thread's payload writer, reused from value to value (see
+    /// [`RdbWriter::take_value`]).
+    static WRITER: RefCell<RdbWriter<Vec<u8>>> = RefCell::new(RdbWriter::value_only(Vec::new(), true));
+}
+
 /// Builds a payload: `write` writes one value through a
 /// [`RdbWriter::value_only`] writer (its `key` and expiry arguments are
 /// ignored), then the footer is added. Strings are LZF-compressed when
-/// `compression` says so (Redis's `rdbcompression`). O(size of the value).
+/// `compression` says so (Redis's `rdbcompression`). Equal values give
+/// equal payloads. O(size of the value).
 pub fn encode_payload(
     compression: bool,
     write: impl FnOnce(&mut RdbWriter<Vec<u8>>) -> Result<(), RdbError>,
 ) -> Result<Vec<u8>, RdbError> {
-    let mut w = RdbWriter::value_only(Vec::new(), compression);
-    write(&mut w)?;
-    let mut out = w.into_value()?;
+    let mut out = WRITER.with(|w| -> Result<Vec<u8>, RdbError> {
+        // A fresh writer if this thread's is in use (never, in practice).
+        let Ok(mut w) = w.try_borrow_mut() else {
+            let mut fresh = RdbWriter::value_only(Vec::new(), compression);
+            write(&mut fresh)?;
+            return fresh.into_value();
+        };
+        w.take_value(compression)?;
+        let r = write(&mut w);
+        // Taken even after an error: the next value starts clean.
+        let out = w.take_value(compression)?;
+        r.map(|()| out)
+    })?;
     out.extend_from_slice(&(RDB_WRITE_VERSION as u16).to_le_bytes());
     let sum = crc64(0, &out);
     out.extend_from_slice(&sum.to_le_bytes());

@@ -127,6 +127,9 @@ pub struct RdbWriter<W: Write> {
     /// List elements this long get a plain node ([`PLAIN_MIN`]; lowered
     /// by tests).
     plain_min: usize,
+    /// The LZF table holds positions from a string compressed since the
+    /// last [`take_value`](RdbWriter::take_value).
+    lzf_used: bool,
     /// Writing one bare value (a DUMP payload body, see
     /// [`value_only`](RdbWriter::value_only)): no header, and a key is
     /// written as its type byte alone.
@@ -180,6 +183,7 @@ impl<W: Write> RdbWriter<W> {
             crc: 0,
             compression,
             lzf_table: Vec::new(),
+            lzf_used: false,
             lzf_out: Vec::new(),
             lp: Encoder::default(),
             ints: Vec::new(),
@@ -483,6 +487,7 @@ impl<W: Write> RdbWriter<W> {
                 self.lzf_table = vec![0; lzf::HASH_SIZE];
             }
             let mut packed = std::mem::take(&mut self.lzf_out);
+            self.lzf_used = true;
             let ok = lzf::compress_with(s, &mut packed, s.len() - 4, &mut self.lzf_table);
             let res = if ok {
                 self.raw(&[0xC0 | op::ENC_LZF])
@@ -502,6 +507,24 @@ impl<W: Write> RdbWriter<W> {
         }
         self.len(s.len() as u64)?;
         self.raw(s)
+    }
+}
+
+impl RdbWriter<Vec<u8>> {
+    /// Takes what a [`value_only`](Self::value_only) writer wrote so far and
+    /// readies it for the next value, keeping its scratch buffers (DUMP and
+    /// MIGRATE encode value after value with one writer, without a
+    /// compressor table to allocate each time). The compressor's history is
+    /// forgotten, so equal values always encode to equal bytes. O(output),
+    /// plus clearing the 128 KiB LZF table when the value used it.
+    pub fn take_value(&mut self, compression: bool) -> Result<Vec<u8>, RdbError> {
+        self.flush_buf()?;
+        if self.lzf_used {
+            self.lzf_table.fill(0);
+            self.lzf_used = false;
+        }
+        self.compression = compression;
+        Ok(std::mem::take(&mut self.out))
     }
 }
 
