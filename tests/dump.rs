@@ -369,6 +369,14 @@ fn restore_notifies_dirties_and_breaks_watch() {
     assert_eq!(restore(&mut c, "foo", "1", &p, &["REPLACE", "ABSTTL"]), ok());
     let msg = common::items(sub.read());
     assert_eq!(msg[2], bulk("__keyevent@0__:del"));
+    // MIGRATE: `del` for each key moved away.
+    let other = Server::start(&[]);
+    c.call(&["SET", "moved", "1"]);
+    sub.read(); // its `set`
+    let port = other.port.to_string();
+    assert_eq!(c.call(&["MIGRATE", "127.0.0.1", &port, "moved", "0", "5000"]), ok());
+    let msg = common::items(sub.read());
+    assert_eq!((msg[2].clone(), msg[3].clone()), (bulk("__keyevent@0__:del"), bulk("moved")));
 }
 
 #[test]

@@ -53,8 +53,8 @@ pub(super) fn debug_delay(micros: i64) {
 /// Writes one key straight from the stored value (no copy): a packed
 /// hash as a listpack (RDB type 16), a list as quicklist nodes (type 18),
 /// an intset as type 11 and another set as type 2, a packed sorted set as
-/// a listpack (type 17) and another as type 5 (highest score first), a stream as listpack nodes
-/// with its groups (type 19), as Redis 7.0 does. O(size of the value; a
+/// a listpack (type 17) and another as type 5 (highest score first), a
+/// stream as listpack nodes with its groups (type 19), as Redis 7.0 does. O(size of the value; a
 /// stream's groups are copied). Also DUMP's encoder (with a
 /// [`RdbWriter::value_only`] writer, which ignores `key`).
 pub(crate) fn write_value<W: Write>(

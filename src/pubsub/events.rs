@@ -20,7 +20,9 @@
 //!   `sortstore` …) when they store something, else `del` if they deleted
 //!   the destination;
 //! - EXPIRE and GETEX with a time already past raise `del`, not `expire`;
-//!   GETDEL raises `del`;
+//!   GETDEL raises `del`; RESTORE raises `restore`, or `del` when its TTL
+//!   had already passed and REPLACE deleted the old key; MIGRATE raises
+//!   `del` for each key the target took (none with COPY);
 //! - FLUSHDB, FLUSHALL and SWAPDB raise nothing.
 
 use bytes::Bytes;
