@@ -6,7 +6,7 @@
 //! CRC-64. RESTORE decodes it through the RDB reader, which checks it as
 //! deeply as a dump file (so a hostile payload is `ERR Bad data format`,
 //! never a crash), then stores it through the keyspace's normal write path
-//! (dirty counter, WATCH, keyspace events, AOF). MIGRATE is in [`migrate`].
+//! (dirty counter, WATCH, keyspace events, AOF). MIGRATE is in `migrate.rs`.
 
 mod migrate;
 

@@ -28,6 +28,10 @@
 //! [`read_rdb_ref`] lends each key from buffers reused for the next, so
 //! reading allocates nothing per element (nor, with `read_rdb_ref`, per
 //! key; a stream's groups and consumers excepted).
+//!
+//! One value alone, as DUMP/RESTORE/MIGRATE carry it, is written by
+//! [`RdbWriter::value_only`], read by [`read_value_ref`] and framed with
+//! its version and checksum by [`payload`].
 
 mod crc64;
 mod elements;
