@@ -127,6 +127,7 @@ impl CommandSpec {
             "sort" | "sort_ro" => return Some(super::sort::key_positions(args)),
             "georadius" | "georadiusbymember" => return Some(super::geo::key_positions(args)),
             "xread" | "xreadgroup" => return super::stream::key_positions(args),
+            "migrate" => return super::dump::key_positions(args),
             "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => (1, &[]),
             "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => (2, &[]),
             "zunionstore" | "zinterstore" | "zdiffstore" => (2, &[1]),

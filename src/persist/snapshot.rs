@@ -53,10 +53,11 @@ pub(super) fn debug_delay(micros: i64) {
 /// Writes one key straight from the stored value (no copy): a packed
 /// hash as a listpack (RDB type 16), a list as quicklist nodes (type 18),
 /// an intset as type 11 and another set as type 2, a packed sorted set as
-/// a listpack (type 17) and another as type 5, a stream as listpack nodes
-/// with its groups (type 19), as Redis 7.0 does. O(size of the value; a
-/// stream's groups are copied).
-fn write_value<W: Write>(
+/// a listpack (type 17) and another as type 5 (highest score first), a
+/// stream as listpack nodes with its groups (type 19), as Redis 7.0 does. O(size of the value; a
+/// stream's groups are copied). Also DUMP's encoder (with a
+/// [`RdbWriter::value_only`] writer, which ignores `key`).
+pub(crate) fn write_value<W: Write>(
     w: &mut RdbWriter<W>,
     key: &[u8],
     v: &Value,
@@ -67,7 +68,11 @@ fn write_value<W: Write>(
         Value::List(l) => w.write_list(key, l.iter(), expire_at_ms),
         Value::Hash(h) => w.write_hash(key, h.iter(), h.is_packed(), expire_at_ms),
         Value::Set(s) => w.write_set(key, s.len(), s.iter(), s.is_intset(), expire_at_ms),
-        Value::ZSet(z) => w.write_zset(key, z.len(), z.iter(), z.is_packed(), expire_at_ms),
+        // A skiplist from the highest score down, as Redis writes it.
+        Value::ZSet(z) => match z.as_list() {
+            Some(l) => w.write_zset(key, z.len(), l.iter_rev(), false, expire_at_ms),
+            None => w.write_zset(key, z.len(), z.iter(), true, expire_at_ms),
+        },
         Value::Stream(st) => {
             let entries = || {
                 st.nodes()
@@ -166,7 +171,7 @@ fn stream_from_rdb(s: &RdbStream) -> StreamValue {
 }
 
 /// A value read from an RDB file, in the encoding its size calls for. O(size).
-pub(super) fn from_rdb(v: RdbValueRef<'_>) -> Value {
+pub(crate) fn from_rdb(v: RdbValueRef<'_>) -> Value {
     match v {
         RdbValueRef::Str(s) => Value::str(s),
         RdbValueRef::List(l) => Value::List(ListValue::from_items(l.iter())),

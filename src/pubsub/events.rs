@@ -20,7 +20,9 @@
 //!   `sortstore` …) when they store something, else `del` if they deleted
 //!   the destination;
 //! - EXPIRE and GETEX with a time already past raise `del`, not `expire`;
-//!   GETDEL raises `del`;
+//!   GETDEL raises `del`; RESTORE raises `restore`, or `del` when its TTL
+//!   had already passed and REPLACE deleted the old key; MIGRATE raises
+//!   `del` for each key the target took (none with COPY);
 //! - FLUSHDB, FLUSHALL and SWAPDB raise nothing.
 
 use bytes::Bytes;
@@ -231,6 +233,10 @@ pub fn command_events(name: &'static str, a: &[Bytes], reply: &Reply, touched: &
             out.extend(touched.iter().map(|t| t.event(GENERIC, if t.gone { "del" } else { "expire" })))
         }
         "persist" if did(reply) => each(GENERIC, "persist", out),
+        "restore" | "restore-asking" => {
+            out.extend(touched.iter().map(|t| t.event(GENERIC, if t.gone { "del" } else { "restore" })))
+        }
+        "migrate" => out.extend(touched.iter().filter(|t| t.gone).map(|t| t.event(GENERIC, "del"))),
         "sort" => store(LIST, "sortstore", reply, touched, out),
         _ => {}
     }

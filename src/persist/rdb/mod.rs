@@ -28,6 +28,10 @@
 //! [`read_rdb_ref`] lends each key from buffers reused for the next, so
 //! reading allocates nothing per element (nor, with `read_rdb_ref`, per
 //! key; a stream's groups and consumers excepted).
+//!
+//! One value alone, as DUMP/RESTORE/MIGRATE carry it, is written by
+//! [`RdbWriter::value_only`], read by [`read_value_ref`] and framed with
+//! its version and checksum by [`payload`].
 
 mod crc64;
 mod elements;
@@ -37,6 +41,7 @@ mod input;
 mod intset;
 mod listpack;
 mod lzf;
+pub mod payload;
 mod reader;
 mod scored;
 mod scores;
@@ -59,7 +64,7 @@ mod tests;
 pub use crc64::crc64;
 pub use elements::Elements;
 pub use functions::{decode_function_payload, encode_function_payload};
-pub use reader::{read_rdb, read_rdb_ref};
+pub use reader::{read_rdb, read_rdb_ref, read_value_ref};
 pub use scored::{ScoredElements, ScoredIter};
 pub use stream::{
     RdbConsumer, RdbPending, RdbStream, RdbStreamEntries, RdbStreamGroup, RdbStreamId, RdbStreamMeta, MAX_STREAM_ID,

@@ -166,14 +166,7 @@ pub fn read_rdb_ref<R: Read>(
                     None => stats.empty_keys_skipped += 1,
                     Some(_) if key_expire.is_some_and(|e| e < now_ms) => stats.expired_skipped += 1,
                     Some(kind) => {
-                        let value = match kind {
-                            Kind::Str => RdbValueRef::Str(&slot.string),
-                            Kind::List => RdbValueRef::List(&slot.elements),
-                            Kind::Hash => RdbValueRef::Hash(&slot.elements),
-                            Kind::Set => RdbValueRef::Set(&slot.elements),
-                            Kind::ZSet => RdbValueRef::ZSet(&slot.zset),
-                            Kind::Stream => RdbValueRef::Stream(&slot.stream),
-                        };
+                        let value = slot.value(kind);
                         on_entry(RdbEntryRef { db, key: &slot.key, value, expire_at_ms: key_expire })?;
                         stats.keys_loaded += 1;
                     }
@@ -195,6 +188,28 @@ pub fn read_rdb_ref<R: Read>(
         }
     }
     Ok(stats)
+}
+
+/// Decodes one bare value as DUMP payloads carry it (a type byte, then
+/// the value, no key) and hands it to `f`, borrowed. `Ok(None)`: an empty
+/// list, hash, set or sorted set (Redis refuses those). Bytes after the
+/// value are ignored, as Redis ignores them. Checks as much as
+/// [`read_rdb_ref`] does for a key (every nested encoding decoded, sets
+/// and hashes free of duplicates, streams consistent), so a hostile input
+/// is an error, never a panic or an over-read. O(len).
+pub fn read_value_ref<T>(data: &[u8], f: impl FnOnce(RdbValueRef<'_>) -> T) -> Result<Option<T>, RdbError> {
+    let mut inp = Input::new(data);
+    let t = inp.read_u8("value type")?;
+    if !is_known_type(t) {
+        let reason = match op::unsupported_type_name(t) {
+            Some(name) => format!("value type {t} ({name}) is not supported"),
+            None => format!("invalid value type byte {t:#04x}"),
+        };
+        return Err(RdbError::Unsupported { offset: 0, reason });
+    }
+    let mut slot = Slot::default();
+    let Some(kind) = read_typed_value(&mut inp, t, &mut slot)? else { return Ok(None) };
+    Ok(Some(f(slot.value(kind))))
 }
 
 /// What a key read into a [`Slot`] holds.
@@ -226,6 +241,18 @@ struct Slot {
 }
 
 impl Slot {
+    /// The value read, as `kind` says. O(1).
+    fn value(&self, kind: Kind) -> RdbValueRef<'_> {
+        match kind {
+            Kind::Str => RdbValueRef::Str(&self.string),
+            Kind::List => RdbValueRef::List(&self.elements),
+            Kind::Hash => RdbValueRef::Hash(&self.elements),
+            Kind::Set => RdbValueRef::Set(&self.elements),
+            Kind::ZSet => RdbValueRef::ZSet(&self.zset),
+            Kind::Stream => RdbValueRef::Stream(&self.stream),
+        }
+    }
+
     /// Empties the buffers for the next key, freeing any grown past
     /// [`CHUNK`] (a large key must not stay allocated). O(1).
     fn recycle(&mut self) {
@@ -255,7 +282,24 @@ impl Slot {
 /// into `slot` (whose buffers are empty). Returns `None` for an empty
 /// aggregate (to be skipped).
 fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64, slot: &mut Slot) -> Result<Option<Kind>, RdbError> {
-    let known = matches!(
+    let known = is_known_type(t);
+    let unsupported = op::unsupported_type_name(t);
+    if !known && unsupported.is_none() {
+        return Err(corrupt(op_off, format!("invalid opcode or value type byte {t:#04x}")));
+    }
+    inp.read_string_into(&mut slot.key, "key")?;
+    if let Some(name) = unsupported {
+        return Err(RdbError::Unsupported {
+            offset: op_off,
+            reason: format!("value type {t} ({name}) of key {} is not supported", show_key(&slot.key)),
+        });
+    }
+    read_typed_value(inp, t, slot)
+}
+
+/// Whether `t` is a value type byte this reader decodes.
+fn is_known_type(t: u8) -> bool {
+    matches!(
         t,
         op::TYPE_STRING
             | op::TYPE_LIST
@@ -268,18 +312,12 @@ fn read_key_value<R: Read>(inp: &mut Input<R>, t: u8, op_off: u64, slot: &mut Sl
             | op::TYPE_LIST_QUICKLIST_2
     ) || sets::is_set_type(t)
         || sets::is_zset_type(t)
-        || stream_read::is_stream_type(t);
-    let unsupported = op::unsupported_type_name(t);
-    if !known && unsupported.is_none() {
-        return Err(corrupt(op_off, format!("invalid opcode or value type byte {t:#04x}")));
-    }
-    inp.read_string_into(&mut slot.key, "key")?;
-    if let Some(name) = unsupported {
-        return Err(RdbError::Unsupported {
-            offset: op_off,
-            reason: format!("value type {t} ({name}) of key {} is not supported", show_key(&slot.key)),
-        });
-    }
+        || stream_read::is_stream_type(t)
+}
+
+/// Reads the value of known type `t` into `slot` (whose buffers are
+/// empty). Returns `None` for an empty aggregate.
+fn read_typed_value<R: Read>(inp: &mut Input<R>, t: u8, slot: &mut Slot) -> Result<Option<Kind>, RdbError> {
     if t == op::TYPE_STRING {
         inp.read_string_into(&mut slot.string, "string value")?;
         return Ok(Some(Kind::Str));

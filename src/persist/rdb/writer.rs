@@ -127,6 +127,13 @@ pub struct RdbWriter<W: Write> {
     /// List elements this long get a plain node ([`PLAIN_MIN`]; lowered
     /// by tests).
     plain_min: usize,
+    /// The LZF table holds positions from a string compressed since the
+    /// last [`take_value`](RdbWriter::take_value).
+    lzf_used: bool,
+    /// Writing one bare value (a DUMP payload body, see
+    /// [`value_only`](RdbWriter::value_only)): no header, and a key is
+    /// written as its type byte alone.
+    bare: bool,
 }
 
 /// If `s` is the canonical decimal form of an integer fitting in 32 bits,
@@ -149,18 +156,9 @@ impl<W: Write> RdbWriter<W> {
 
     /// Like [`new`](Self::new) but with explicit [`RdbWriterOptions`].
     pub fn with_options(w: W, opts: RdbWriterOptions) -> Result<Self, RdbError> {
-        let mut wr = RdbWriter {
-            out: w,
-            buf: Vec::with_capacity(WRITE_BUF),
-            crc: 0,
-            compression: opts.compression,
-            lzf_table: Vec::new(),
-            lzf_out: Vec::new(),
-            lp: Encoder::default(),
-            ints: Vec::new(),
-            blob: Vec::new(),
-            plain_min: PLAIN_MIN,
-        };
+        let mut wr = Self::value_only(w, opts.compression);
+        wr.bare = false;
+        wr.buf.reserve(WRITE_BUF);
         wr.raw(format!("REDIS{RDB_WRITE_VERSION:04}").as_bytes())?;
         let ctime = opts
             .ctime_secs
@@ -171,6 +169,36 @@ impl<W: Write> RdbWriter<W> {
         wr.aux(b"used-mem", opts.used_mem.to_string().as_bytes())?;
         wr.aux(b"aof-base", b"0")?;
         Ok(wr)
+    }
+
+    /// A writer for one bare value, as Redis's DUMP serializes it: no file
+    /// header, and each `write_*` call writes only the value's type byte
+    /// and the value (its `key` and `expire_at_ms` are ignored). Strings
+    /// are LZF-compressed when `compression` says so. Finish with
+    /// [`into_value`](Self::into_value). Used by [`super::payload`].
+    pub fn value_only(w: W, compression: bool) -> Self {
+        RdbWriter {
+            out: w,
+            buf: Vec::new(),
+            crc: 0,
+            compression,
+            lzf_table: Vec::new(),
+            lzf_used: false,
+            lzf_out: Vec::new(),
+            lp: Encoder::default(),
+            ints: Vec::new(),
+            blob: Vec::new(),
+            plain_min: PLAIN_MIN,
+            bare: true,
+        }
+    }
+
+    /// Flushes what a [`value_only`](Self::value_only) writer wrote (no
+    /// EOF, no checksum) and returns the sink.
+    pub fn into_value(mut self) -> Result<W, RdbError> {
+        self.flush_buf()?;
+        self.out.flush()?;
+        Ok(self.out)
     }
 
     fn aux(&mut self, k: &[u8], v: &[u8]) -> Result<(), RdbError> {
@@ -375,8 +403,12 @@ impl<W: Write> RdbWriter<W> {
         Ok(())
     }
 
-    /// Writes the expiry (if any), the type byte and the key name.
+    /// Writes the expiry (if any), the type byte and the key name (the type
+    /// byte alone for a bare value).
     fn key_header(&mut self, t: u8, key: &[u8], expire_at_ms: Option<u64>) -> Result<(), RdbError> {
+        if self.bare {
+            return self.raw(&[t]);
+        }
         if let Some(ms) = expire_at_ms {
             let ms = i64::try_from(ms).unwrap_or(i64::MAX);
             self.raw(&[op::EXPIRETIME_MS])?;
@@ -455,6 +487,7 @@ impl<W: Write> RdbWriter<W> {
                 self.lzf_table = vec![0; lzf::HASH_SIZE];
             }
             let mut packed = std::mem::take(&mut self.lzf_out);
+            self.lzf_used = true;
             let ok = lzf::compress_with(s, &mut packed, s.len() - 4, &mut self.lzf_table);
             let res = if ok {
                 self.raw(&[0xC0 | op::ENC_LZF])
@@ -474,6 +507,24 @@ impl<W: Write> RdbWriter<W> {
         }
         self.len(s.len() as u64)?;
         self.raw(s)
+    }
+}
+
+impl RdbWriter<Vec<u8>> {
+    /// Takes what a [`value_only`](Self::value_only) writer wrote so far and
+    /// readies it for the next value, keeping its scratch buffers (DUMP and
+    /// MIGRATE encode value after value with one writer, without a
+    /// compressor table to allocate each time). The compressor's history is
+    /// forgotten, so equal values always encode to equal bytes. O(output),
+    /// plus clearing the 128 KiB LZF table when the value used it.
+    pub fn take_value(&mut self, compression: bool) -> Result<Vec<u8>, RdbError> {
+        self.flush_buf()?;
+        if self.lzf_used {
+            self.lzf_table.fill(0);
+            self.lzf_used = false;
+        }
+        self.compression = compression;
+        Ok(std::mem::take(&mut self.out))
     }
 }
 
