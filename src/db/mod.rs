@@ -8,6 +8,7 @@ pub mod evict;
 pub mod expire;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod list;
