@@ -165,6 +165,35 @@ fn pfadd_and_pfmerge_raise_pfadd_events() {
     }
 }
 
+/// The AOF logs PFCOUNT's cache update (as Redis propagates it) and the
+/// PFDEBUG conversions: a restart gives back the same bytes.
+#[test]
+fn aof_replays_to_the_same_bytes() {
+    const AOF: &[&str] = &["--appendonly", "yes"];
+    let srv = Server::start(AOF);
+    let mut r = srv.raw();
+    pfadd_all(&mut r, "a", &names("x", 0..100));
+    assert!(matches!(r.call(&["PFCOUNT", "a"]), Resp::Int(95..=105)));
+    assert_eq!(r.call(&["GETRANGE", "a", "15", "15"]), bulk("\0"));
+    pfadd_all(&mut r, "b", &names("y", 0..50));
+    assert_eq!(r.call(&["PFDEBUG", "TODENSE", "b"]), int(1));
+    assert_eq!(r.call(&["PFMERGE", "c", "a", "b"]), ok());
+    let before: Vec<Vec<u8>> = ["a", "b", "c"].iter().map(|k| get_bytes(&mut r, k)).collect();
+    let srv = Server::start_in(srv.into_dir(true), AOF);
+    let mut r = srv.raw();
+    let after: Vec<Vec<u8>> = ["a", "b", "c"].iter().map(|k| get_bytes(&mut r, k)).collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn acl_category() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let mut cat = common::strings(r.call(&["ACL", "CAT", "hyperloglog"]));
+    cat.sort();
+    assert_eq!(cat, ["pfadd", "pfcount", "pfdebug", "pfmerge", "pfselftest"]);
+}
+
 /// Random byte changes of valid sketches (sparse and dense) never take the
 /// server down: each command answers an error or a number.
 #[test]
