@@ -277,6 +277,40 @@ prepare() { # port workload requests
     esac
 }
 # --- end of the bitmap workloads ------------------------------------------------------
+# HyperLogLog workloads, --workloads hll (= "PFADD PFCOUNT_10"): PFADD of a
+# random element (ele:0 .. ele:999999) into one key that starts empty in every
+# run (sparse for its first few thousand elements, then dense); PFCOUNT of ten
+# dense keys of 10,000 elements each (a union: merged on every call, never
+# cached; each call is hundreds of microseconds, hence far fewer requests).
+# They extend requests, workload_args and prepare above.
+[[ $WORKLOADS == hll ]] && WORKLOADS="PFADD PFCOUNT_10"
+eval "base_$(declare -f requests)"
+requests() {
+    if [[ $1 == PFCOUNT_10 ]]; then
+        local n=$(($2 == 1 ? 6000 : 12000))
+        [[ $QUICK == 1 ]] && n=$((n / 4))
+        echo "$n"
+    else
+        base_requests "$@"
+    fi
+}
+eval "base_$(declare -f workload_args)"
+eval "base_$(declare -f prepare)"
+workload_args() {
+    case "$1" in
+        PFADD) echo "-r 1000000 PFADD benchhll ele:__rand_int__" ;;
+        PFCOUNT_10) echo "PFCOUNT $(seq -f 'benchhll:%g' -s ' ' 0 9)" ;;
+        *) base_workload_args "$1" ;;
+    esac
+}
+prepare() {
+    base_prepare "$@"
+    if [[ $2 == PFCOUNT_10 ]]; then
+        seq 0 9 | awk '{ for (b = 0; b < 10; b++) { line = "PFADD benchhll:" $1
+            for (i = 0; i < 1000; i++) line = line " e:" $1 ":" (b * 1000 + i); print line } }' |
+            redis-cli -h 127.0.0.1 -p "$1" --pipe >/dev/null
+    fi
+}
 
 # CPU time (user + system, all threads) the process $1 has used, in clock ticks.
 CLK_TCK="$(getconf CLK_TCK)"

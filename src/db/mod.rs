@@ -9,6 +9,7 @@ pub mod expire;
 pub mod geohash;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod list;

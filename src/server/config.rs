@@ -109,6 +109,8 @@ pub struct Config {
     /// clients every that many bytes loaded; here clients are served
     /// throughout, so this only informs `CONFIG GET`.
     pub loading_process_events_interval_bytes: i64,
+    /// `hll-sparse-max-bytes`: largest sparse HyperLogLog (published to [`crate::db::hll`]).
+    pub hll_sparse_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -177,6 +179,7 @@ impl Default for Config {
             acl_pubsub_default: "resetchannels".into(),
             busy_reply_threshold: 5000,
             loading_process_events_interval_bytes: 2 * 1024 * 1024,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }
@@ -442,6 +445,16 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
     },
     Param {
+        name: "hll-sparse-max-bytes",
+        get: |c| c.hll_sparse_max_bytes.to_string(),
+        set: |c, v| {
+            c.hll_sparse_max_bytes = ranged_memory(v)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
         name: "set-max-intset-entries",
         get: |c| c.set_max_intset_entries.to_string(),
         set: |c, v| {
@@ -701,6 +714,7 @@ impl Config {
             self.list_max_listpack_size,
         );
         crate::db::set::set_max_intset_entries(self.set_max_intset_entries);
+        crate::db::hll::set_sparse_max_bytes(self.hll_sparse_max_bytes);
         crate::db::zset::set_zset_listpack_limits(self.zset_max_listpack_entries, self.zset_max_listpack_value);
         crate::db::stream::set_node_limits(self.stream_node_max_bytes, self.stream_node_max_entries);
         crate::cmd::info::stats::set_latency_tracking(self.latency_tracking);

@@ -53,6 +53,8 @@ pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
         "set" => v.push("@set"),
         "sorted-set" => v.push("@sortedset"),
         "stream" => v.push("@stream"),
+        "hyperloglog" => v.push("@hyperloglog"),
+        "geo" => v.push("@geo"),
         "pubsub" => v.push("@pubsub"),
         "generic" | "server" => v.push("@keyspace"),
         "connection" => v.push("@connection"),
