@@ -231,6 +231,11 @@ pub(super) fn command(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             if sub == "getkeys" {
                 let keys: Vec<Reply> = keys.map(Reply::Bulk).collect();
                 if keys.is_empty() {
+                    // Scripts and functions may declare no keys (Redis's
+                    // `no_mandatory_keys` flag).
+                    if matches!(c.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
+                        return Ok(Reply::Array(vec![]));
+                    }
                     return fail("ERR Invalid arguments specified for command");
                 }
                 return Ok(Reply::Array(keys));
