@@ -10,9 +10,12 @@
 #   --workloads  subset of: SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100
 #                SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M EVALSHA_1 EVALSHA_10
 #                XADD XADD_MAXLEN XRANGE_100 XREADGROUP_10 XREADGROUP_100
+#                SETBIT_1M GETBIT_1M BITCOUNT_1M PFADD PFCOUNT_10 GEOADD
+#                GEOSEARCH_1M
 #                (default: the first eight; --workloads sets runs the six
 #                set/sorted-set ones, --workloads scripts the two EVALSHA ones,
-#                --workloads streams the five stream ones)
+#                --workloads streams the five stream ones, and bitmap, hll,
+#                geo theirs)
 #   OURS=<binary>  benchmark that binary instead of building this checkout
 #
 # Both servers listen on free ports on 127.0.0.1, without persistence
@@ -47,7 +50,10 @@ while [[ $# -gt 0 ]]; do
         --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2
             [[ $WORKLOADS == sets ]] && WORKLOADS="SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M"
             [[ $WORKLOADS == scripts ]] && WORKLOADS="EVALSHA_1 EVALSHA_10"
-            [[ $WORKLOADS == streams ]] && WORKLOADS="XADD XADD_MAXLEN XRANGE_100 XREADGROUP_10 XREADGROUP_100" ;;
+            [[ $WORKLOADS == streams ]] && WORKLOADS="XADD XADD_MAXLEN XRANGE_100 XREADGROUP_10 XREADGROUP_100"
+            [[ $WORKLOADS == bitmap ]] && WORKLOADS="SETBIT_1M GETBIT_1M BITCOUNT_1M"
+            [[ $WORKLOADS == hll ]] && WORKLOADS="PFADD PFCOUNT_10"
+            [[ $WORKLOADS == geo ]] && WORKLOADS="GEOADD GEOSEARCH_1M" ;;
         -h|--help) sed -n '2,/^set /{ /^#/p; }' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -155,6 +161,12 @@ requests() { # workload pipeline
         XRANGE_100:1) n=40000 ;;
         XRANGE_100:*) n=80000 ;;
         XREADGROUP_*) n=600000 ;; # entries preloaded and consumed
+        BITCOUNT_1M:1) n=4000 ;;   # 1 MB scanned per request
+        BITCOUNT_1M:*) n=8000 ;;
+        PFCOUNT_10:1) n=6000 ;;    # a 10-key union merged per request
+        PFCOUNT_10:*) n=12000 ;;
+        GEOSEARCH_1M:1) n=100000 ;;
+        GEOSEARCH_1M:*) n=300000 ;;
         MSET:1) n=150000 ;;
         MSET:*) n=600000 ;;
         *:1) n=200000 ;;
@@ -192,6 +204,15 @@ workload_args() {
         XADD_MAXLEN) echo "XADD benchstream MAXLEN ~ 10000 * f1 v1 f2 v2 f3 v3" ;;
         XRANGE_100) echo "XRANGE benchstream - + COUNT 100" ;;  # of 1,000 entries
         XREADGROUP_10 | XREADGROUP_100) echo "(stream-consumer)" ;;
+        # A fixed offset in the middle of the 1 MB `bitmap`: redis-benchmark
+        # writes __rand_int__ with leading zeros, which bit offsets refuse.
+        SETBIT_1M) echo "SETBIT bitmap 4194304 1" ;;
+        GETBIT_1M) echo "GETBIT bitmap 4194304" ;;
+        BITCOUNT_1M) echo "BITCOUNT bitmap" ;;
+        PFADD) echo "-r 1000000 PFADD benchhll ele:__rand_int__" ;; # into a key empty at each run's start
+        PFCOUNT_10) echo "PFCOUNT $(seq -f 'benchhll:%g' -s ' ' 0 9)" ;; # ten dense HLLs
+        GEOADD) echo "-r 1000000 GEOADD geoset 13.__rand_int__ 38.__rand_int__ m:__rand_int__" ;;
+        GEOSEARCH_1M) echo "-r 1000000 GEOSEARCH geobig FROMMEMBER m:__rand_int__ BYRADIUS 2 km" ;;
         *) echo "unknown workload $1" >&2; return 1 ;;
     esac
 }
@@ -238,78 +259,23 @@ prepare() {
         XREADGROUP_*)
             "${cli[@]}" --pipe <"$(stream_entries "$3")" >/dev/null
             "${cli[@]}" XGROUP CREATE benchstream benchgroup 0 >/dev/null ;;
+        SETBIT_1M | GETBIT_1M | BITCOUNT_1M) "${cli[@]}" SETBIT bitmap 8388607 1 >/dev/null ;; # 1 MB
+        PFCOUNT_10)
+            seq 0 9 | awk '{ for (b = 0; b < 10; b++) { line = "PFADD benchhll:" $1
+                for (i = 0; i < 1000; i++) line = line " e:" $1 ":" (b * 1000 + i); print line } }' |
+                "${cli[@]}" --pipe >/dev/null ;;
+        GEOSEARCH_1M) "${cli[@]}" --pipe <"$(geo_points)" >/dev/null ;;
     esac
 }
 
-# --- Bitmap workloads (--workloads bitmap): SETBIT_1M GETBIT_1M BITCOUNT_1M ----------
-# One string `bitmap` of 1 MB (8,388,608 bits, the last one set) is loaded before
-# each run. SETBIT_1M sets and GETBIT_1M reads a bit in its middle: a fixed offset,
-# because redis-benchmark writes __rand_int__ with leading zeros, which bit offsets
-# refuse (both servers then re-set a bit already set: the write path that finds
-# nothing to change). BITCOUNT_1M counts all its bits (1 MB scanned per request,
-# hence far fewer requests). Added by wrapping the three workload functions above.
-[[ $WORKLOADS == bitmap ]] && WORKLOADS="SETBIT_1M GETBIT_1M BITCOUNT_1M"
-eval "base_$(declare -f requests)"
-eval "base_$(declare -f workload_args)"
-eval "base_$(declare -f prepare)"
-requests() { # workload pipeline
-    local n
-    case "$1:$2" in
-        BITCOUNT_1M:1) n=4000 ;;
-        BITCOUNT_1M:*) n=8000 ;;
-        *) base_requests "$1" "$2"; return ;;
-    esac
-    [[ $QUICK == 1 ]] && n=$((n / 4))
-    echo "$n"
-}
-workload_args() {
-    case "$1" in
-        SETBIT_1M) echo "SETBIT bitmap 4194304 1" ;;
-        GETBIT_1M) echo "GETBIT bitmap 4194304" ;;
-        BITCOUNT_1M) echo "BITCOUNT bitmap" ;;
-        *) base_workload_args "$1" ;;
-    esac
-}
-prepare() { # port workload requests
-    base_prepare "$@"
-    case "$2" in
-        SETBIT_1M | GETBIT_1M | BITCOUNT_1M) redis-cli -h 127.0.0.1 -p "$1" SETBIT bitmap 8388607 1 >/dev/null ;;
-    esac
-}
-# --- end of the bitmap workloads ------------------------------------------------------
-# HyperLogLog workloads, --workloads hll (= "PFADD PFCOUNT_10"): PFADD of a
-# random element (ele:0 .. ele:999999) into one key that starts empty in every
-# run (sparse for its first few thousand elements, then dense); PFCOUNT of ten
-# dense keys of 10,000 elements each (a union: merged on every call, never
-# cached; each call is hundreds of microseconds, hence far fewer requests).
-# They extend requests, workload_args and prepare above.
-[[ $WORKLOADS == hll ]] && WORKLOADS="PFADD PFCOUNT_10"
-eval "base_$(declare -f requests)"
-requests() {
-    if [[ $1 == PFCOUNT_10 ]]; then
-        local n=$(($2 == 1 ? 6000 : 12000))
-        [[ $QUICK == 1 ]] && n=$((n / 4))
-        echo "$n"
-    else
-        base_requests "$@"
-    fi
-}
-eval "base_$(declare -f workload_args)"
-eval "base_$(declare -f prepare)"
-workload_args() {
-    case "$1" in
-        PFADD) echo "-r 1000000 PFADD benchhll ele:__rand_int__" ;;
-        PFCOUNT_10) echo "PFCOUNT $(seq -f 'benchhll:%g' -s ' ' 0 9)" ;;
-        *) base_workload_args "$1" ;;
-    esac
-}
-prepare() {
-    base_prepare "$@"
-    if [[ $2 == PFCOUNT_10 ]]; then
-        seq 0 9 | awk '{ for (b = 0; b < 10; b++) { line = "PFADD benchhll:" $1
-            for (i = 0; i < 1000; i++) line = line " e:" $1 ":" (b * 1000 + i); print line } }' |
-            redis-cli -h 127.0.0.1 -p "$1" --pipe >/dev/null
-    fi
+# 1,000,000 points spread uniformly over lon 0-10, lat 40-50 (about 1.2 per
+# km², so a 2 km radius finds ~15), generated once with a fixed seed (the
+# same points on both servers) as redis-cli --pipe input.
+geo_points() {
+    local f="$WORK/geo-1m.txt"
+    [[ -s "$f" ]] || awk 'BEGIN { srand(1); for (i = 0; i < 1000000; i++)
+        printf "GEOADD geobig %.6f %.6f m:%012d\n", rand() * 10, 40 + rand() * 10, i }' >"$f"
+    echo "$f"
 }
 
 # CPU time (user + system, all threads) the process $1 has used, in clock ticks.
@@ -342,51 +308,6 @@ median() {
     printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
 }
 
-# --- Geo workloads (--workloads geo): GEOADD, and GEOSEARCH BYRADIUS over
-# 1,000,000 preloaded members. Kept in this one block: it wraps
-# requests/workload_args/prepare for its own names and defers to them for
-# every other workload.
-#   GEOADD          -r 1000000 GEOADD geoset 13.<rand> 38.<rand> m:<rand> (a
-#                   growing set of points near Palermo)
-#   GEOSEARCH_1M    GEOSEARCH geobig FROMMEMBER m:<rand> BYRADIUS 2 km: around
-#                   a random one of 1,000,000 points spread uniformly over
-#                   lon 0-10, lat 40-50 (about 1.2 per km², so ~15 results);
-#                   the preload is generated once (awk, fixed seed: the same
-#                   points on both servers) and sent with redis-cli --pipe
-#                   before every run, like ZADD_1M's.
-[[ $WORKLOADS == geo ]] && WORKLOADS="GEOADD GEOSEARCH_1M"
-eval "base_$(declare -f requests)"
-eval "base_$(declare -f workload_args)"
-eval "base_$(declare -f prepare)"
-requests() { # workload pipeline
-    local n
-    case "$1:$2" in
-        GEOSEARCH_1M:1) n=100000 ;;
-        GEOSEARCH_1M:*) n=300000 ;;
-        *) base_requests "$1" "$2"; return ;;
-    esac
-    [[ $QUICK == 1 ]] && n=$((n / 4))
-    echo "$n"
-}
-workload_args() {
-    case "$1" in
-        GEOADD) echo "-r 1000000 GEOADD geoset 13.__rand_int__ 38.__rand_int__ m:__rand_int__" ;;
-        GEOSEARCH_1M) echo "-r 1000000 GEOSEARCH geobig FROMMEMBER m:__rand_int__ BYRADIUS 2 km" ;;
-        *) base_workload_args "$1" ;;
-    esac
-}
-geo_points() {
-    local f="$WORK/geo-1m.txt"
-    [[ -s "$f" ]] || awk 'BEGIN { srand(1); for (i = 0; i < 1000000; i++)
-        printf "GEOADD geobig %.6f %.6f m:%012d\n", rand() * 10, 40 + rand() * 10, i }' >"$f"
-    echo "$f"
-}
-prepare() {
-    base_prepare "$@"
-    [[ $2 == GEOSEARCH_1M ]] && redis-cli -h 127.0.0.1 -p "$1" --pipe <"$(geo_points)" >/dev/null
-    return 0
-}
-# --- end of the geo workloads.
 
 echo "== machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
