@@ -302,10 +302,7 @@ fn the_redis_crate_receives_invalidations_as_pushes() {
     let s = Server::start(&[]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let client = redis::Client::open(format!("{}?protocol=resp3", s.url())).unwrap();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let config = redis::AsyncConnectionConfig::new().set_push_sender(tx);
-        let mut con = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
+        let (mut con, mut rx) = s.push_conn().await;
         let mut other = s.aconn().await;
         let _: () = redis::cmd("CLIENT").arg("TRACKING").arg("ON").query_async(&mut con).await.unwrap();
         let _: () = redis::AsyncCommands::set(&mut other, "user:1", "ann").await.unwrap();

@@ -186,6 +186,18 @@ impl Server {
         redis::Client::open(self.url()).expect("client").get_multiplexed_async_connection().await.expect("connect")
     }
 
+    /// A RESP3 multiplexed connection from the `redis` crate whose push
+    /// frames (pub/sub messages, invalidations) arrive on the receiver.
+    pub async fn push_conn(
+        &self,
+    ) -> (redis::aio::MultiplexedConnection, tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>) {
+        let client = redis::Client::open(format!("{}?protocol=resp3", self.url())).expect("client");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let config = redis::AsyncConnectionConfig::new().set_push_sender(tx);
+        let con = client.get_multiplexed_async_connection_with_config(&config).await.expect("connect");
+        (con, rx)
+    }
+
     /// A raw socket to the server.
     pub fn raw(&self) -> Raw {
         Raw::connect(self.port)

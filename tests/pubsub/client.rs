@@ -56,10 +56,7 @@ fn resp3_pushes_on_a_multiplexed_connection() {
     let s = Server::start(&[]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let client = redis::Client::open(format!("{}?protocol=resp3", s.url())).unwrap();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let config = redis::AsyncConnectionConfig::new().set_push_sender(tx);
-        let mut con = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
+        let (mut con, mut rx) = s.push_conn().await;
         let mut publ = s.aconn().await;
         for c in ["c1", "c2"] {
             con.subscribe(c).await.unwrap();
