@@ -491,3 +491,29 @@ fn redis_server_style_flags_and_every_redis_parameter() {
         assert!(all.iter().any(|(n, _)| n == name), "CONFIG GET * lacks {name}");
     }
 }
+
+#[test]
+fn compatibility_surface_clients_and_test_suites_probe() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    // LOLWUT names this server and, as clients look for, a Redis version.
+    let lolwut = match c.call(&["LOLWUT"]) {
+        Resp::Verbatim(b) | Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(lolwut.contains("inmemory ver.") && lolwut.contains("Redis ver."), "{lolwut}");
+    // ACL rules may name Redis commands this server refuses (cluster,
+    // modules, replication): ACL files written for Redis load.
+    assert_eq!(c.call(&["ACL", "SETUSER", "u", "+cluster", "-cluster|info", "+module|load", "+replicaof"]), ok());
+    assert!(matches!(c.call(&["ACL", "SETUSER", "u", "+nosuchcommand"]), Resp::Error(_)));
+    // Scripts may declare no keys.
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "EVAL", "return 1", "0"]), arr(vec![]));
+    assert_eq!(c.call(&["COMMAND", "GETKEYS", "EVAL", "return 1", "1", "k"]), arr(vec![bulk("k")]));
+    // DEBUG subcommands client test suites use.
+    assert_eq!(c.call(&["DEBUG", "CHANGE-REPL-ID"]), ok());
+    assert_eq!(c.call(&["DEBUG", "STRINGMATCH-LEN"]), status("Apparently Redis did not crash: test passed"));
+    assert!(text(c.call(&["DEBUG", "STRUCTSIZE"])).starts_with("bits:64 "));
+    assert_eq!(c.call(&["DEBUG", "LISTPACK", "nokey"]), err("ERR no such key"));
+    assert_eq!(c.call(&["HSET", "h", "f", "v"]), int(1));
+    assert_eq!(c.call(&["DEBUG", "LISTPACK", "h"]), status("Listpack structure printed on stdout"));
+}

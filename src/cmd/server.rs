@@ -197,7 +197,12 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn lolwut(_ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    Ok(Reply::Verbatim(Bytes::from(format!("inmemory ver. {}\n", env!("CARGO_PKG_VERSION")))))
+    // Clients look for "Redis ver." in LOLWUT's output.
+    Ok(Reply::Verbatim(Bytes::from(format!(
+        "inmemory ver. {} (Redis ver. {} compatible)\n",
+        env!("CARGO_PKG_VERSION"),
+        super::connection::REDIS_VERSION
+    ))))
 }
 
 fn wait(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {

@@ -14,10 +14,14 @@ use crate::protocol::Reply;
 
 const DEBUG_HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANGE-REPL-ID",
+    "    Accepted (no replication id to change yet).",
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the values of all the specified keys.",
+    "LISTPACK <key>",
+    "    Answers as Redis when the key is a listpack (nothing is printed here).",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "PROTOCOL <type>",
@@ -35,6 +39,10 @@ const DEBUG_HELP: &[&str] = &[
     "    default.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    "STRINGMATCH-LEN",
+    "    Run a fuzz tester against the glob matcher.",
+    "STRUCTSIZE",
+    "    Return the sizes of the main internal structures.",
     "HELP",
     "    Prints this help.",
 ];
@@ -64,6 +72,35 @@ pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     if is(sub, "object") && n == 3 {
         return object(ctx, &a[2]);
+    }
+    if is(sub, "listpack") && n == 3 {
+        return listpack(ctx, &a[2]);
+    }
+    if is(sub, "structsize") && n == 2 {
+        let sizes = format!(
+            "bits:{} entry:{} value:{} client:{}\n",
+            usize::BITS,
+            std::mem::size_of::<crate::db::Entry>(),
+            std::mem::size_of::<crate::db::Value>(),
+            std::mem::size_of::<crate::server::client::ClientState>()
+        );
+        return Ok(Reply::Bulk(Bytes::from(sizes)));
+    }
+    if is(sub, "change-repl-id") && n == 2 {
+        // No replication yet: there is no id to change.
+        return args::ok();
+    }
+    if is(sub, "stringmatch-len") && n == 2 {
+        // Redis fuzzes its glob matcher for stack overflows; this one is
+        // iterative, so a long random pattern must simply come back.
+        const PAT: &[u8] = b"*?[]\\ab^-";
+        const STR: &[u8] = b"ab*?[]";
+        for _ in 0..1000 {
+            let pat: Vec<u8> = (0..fastrand::usize(..256)).map(|_| PAT[fastrand::usize(..PAT.len())]).collect();
+            let s: Vec<u8> = (0..fastrand::usize(..256)).map(|_| STR[fastrand::usize(..STR.len())]).collect();
+            let _ = crate::db::glob::glob_match(&pat, &s, false);
+        }
+        return Ok(Reply::Status("Apparently Redis did not crash: test passed"));
     }
     if is(sub, "help") && n == 2 {
         return Ok(help_reply(DEBUG_HELP));
@@ -142,7 +179,29 @@ fn stored_value_digest(l: &mut Locked, db: usize, key: &[u8]) -> [u8; 20] {
 }
 
 fn object(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
-    let e = if ctx.ks.is_all() {
+    let Some(e) = peek(ctx, key) else { return fail("ERR no such key") };
+    Ok(Reply::StatusOwned(format!(
+        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        e.encoding(),
+        e.value.heap_size(),
+        e.lru,
+        crate::db::idle_seconds(e.lru)
+    )))
+}
+
+/// `DEBUG LISTPACK key`: Redis prints the listpack on its stdout; this
+/// server has nothing to print but answers as Redis does.
+fn listpack(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
+    let Some(e) = peek(ctx, key) else { return fail("ERR no such key") };
+    if e.encoding() != "listpack" {
+        return fail("ERR The value stored at the specified key is not represented using an listpack");
+    }
+    Ok(Reply::Status("Listpack structure printed on stdout"))
+}
+
+/// A copy of `key`'s entry, read without touching its LRU.
+fn peek(ctx: &mut Ctx, key: &Bytes) -> Option<crate::db::Entry> {
+    if ctx.ks.is_all() {
         // Inside EXEC: the shard is already locked by this thread.
         crate::db::with_no_touch(true, || ctx.ks.peek(key).cloned())
     } else {
@@ -151,15 +210,7 @@ fn object(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
         let mut l = ks.lock_keys(db, [&key[..]]);
         l.db = db;
         crate::db::with_no_touch(true, || l.peek(key).cloned())
-    };
-    let Some(e) = e else { return fail("ERR no such key") };
-    Ok(Reply::StatusOwned(format!(
-        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-        e.encoding(),
-        e.value.heap_size(),
-        e.lru,
-        crate::db::idle_seconds(e.lru)
-    )))
+    }
 }
 
 /// 40 lower-case hex digits.
