@@ -226,11 +226,3 @@ pub fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
         (Reply::bulk_str("prefixes"), Reply::bulk_array(prefixes)),
     ]))
 }
-
-/// The CACHING flag lasts one command (a whole transaction when given
-/// before MULTI), as Redis's `resetClient` clears it.
-pub fn after_dispatch(client: &mut ClientState, spec: &CommandSpec) {
-    if client.caching && client.multi.is_none() && spec.name != "client" {
-        client.caching = false;
-    }
-}

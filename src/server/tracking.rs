@@ -247,11 +247,8 @@ impl Tracking {
         }
         let s = self.state.lock();
         for key in &data.own {
-            let body = match key {
-                Some(k) => key_array(std::iter::once(&k[..]), 1),
-                None => null_body(client.resp),
-            };
-            self.send(&s, clients, client.id(), &body, Some(client));
+            let body = key.as_ref().map(|k| key_array(std::iter::once(&k[..]), 1));
+            self.send(&s, clients, client.id(), body.as_deref(), Some(client));
         }
         if !data.bcast.is_empty() {
             self.broadcast(&s, clients, data.bcast, Some(client));
@@ -302,7 +299,7 @@ impl Tracking {
                 continue;
             }
             let body = body.get_or_insert_with(|| key_array(std::iter::once(key), 1));
-            self.send(s, clients, id, body, None);
+            self.send(s, clients, id, Some(body), None);
         }
     }
 
@@ -324,13 +321,7 @@ impl Tracking {
                 });
                 continue;
             }
-            // The null in the protocol of the connection that receives it.
-            let receiver = s.trackers.get(&id).and_then(|t| match t.opts.redirect {
-                0 => t.handle.upgrade(),
-                r => clients.get(r),
-            });
-            let resp = receiver.map_or(2, |h| h.resp.load(Ordering::Relaxed));
-            self.send(&s, clients, id, &null_body(resp), None);
+            self.send(&s, clients, id, None, None);
         }
         s.table.clear();
         s.items = 0;
@@ -399,16 +390,17 @@ impl Tracking {
                     all.clone()
                 };
                 let me = own.as_deref_mut().filter(|c| c.id() == id);
-                self.send(s, clients, id, &body, me);
+                self.send(s, clients, id, Some(&body), me);
             }
         }
     }
 
-    /// Sends one invalidation `body` for tracking client `id`: to its
-    /// redirect client, or to itself (after the reply when `own` is its
-    /// running state). A gone redirect marks the client broken and tells it
-    /// so (RESP3 only), as Redis does.
-    fn send(&self, s: &State, clients: &ClientRegistry, id: u64, body: &[u8], own: Option<&mut ClientState>) {
+    /// Sends one invalidation for tracking client `id` — of the keys in
+    /// `body` (an encoded array), or of everything (None, after a flush) —
+    /// to its redirect client, or to itself (after the reply when `own` is
+    /// its running state). A gone redirect marks the client broken and tells
+    /// it so (RESP3 only), as Redis does.
+    fn send(&self, s: &State, clients: &ClientRegistry, id: u64, body: Option<&[u8]>, own: Option<&mut ClientState>) {
         let Some(t) = s.trackers.get(&id) else { return };
         let Some(me) = t.handle.upgrade() else { return };
         if t.opts.redirect != 0 {
@@ -427,16 +419,11 @@ impl Tracking {
             }
             return;
         }
+        let Some(msg) = frame(&me, body, false) else { return };
         match own {
-            Some(c) => {
-                if let Some(msg) = frame(&me, body, false) {
-                    c.after_reply.push(msg);
-                }
-            }
+            Some(c) => c.after_reply.push(msg),
             None => {
-                if let Some(msg) = frame(&me, body, false) {
-                    me.push.push(msg, Limit::default());
-                }
+                me.push.push(msg, Limit::default());
             }
         }
     }
@@ -450,10 +437,13 @@ pub fn overlaps(a: &[u8], b: &[u8]) -> bool {
 
 /// The invalidation frame for `target`: a RESP3 push, or for a redirect
 /// target in RESP2 pub/sub mode a `__redis__:invalidate` message; None when
-/// the target cannot receive it (RESP2, not subscribed).
-fn frame(target: &ClientHandle, body: &[u8], redirected: bool) -> Option<Bytes> {
+/// the target cannot receive it (RESP2, not subscribed). A flush (`body`
+/// None) is the null of the target's protocol.
+fn frame(target: &ClientHandle, body: Option<&[u8]>, redirected: bool) -> Option<Bytes> {
+    let resp3 = target.resp.load(Ordering::Relaxed) >= 3;
+    let body = body.unwrap_or(if resp3 { b"_\r\n" } else { b"$-1\r\n" });
     let mut m = BytesMut::with_capacity(40 + body.len());
-    if target.resp.load(Ordering::Relaxed) >= 3 {
+    if resp3 {
         m.put_slice(b">2\r\n$10\r\ninvalidate\r\n");
     } else if redirected && target.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
         m.put_slice(b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
@@ -473,15 +463,6 @@ fn key_array<'k>(keys: impl Iterator<Item = &'k [u8]>, n: usize) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out
-}
-
-/// The null that stands for "every key" after a flush.
-fn null_body(resp: u8) -> Vec<u8> {
-    if resp >= 3 {
-        b"_\r\n".to_vec()
-    } else {
-        b"$-1\r\n".to_vec()
-    }
 }
 
 #[cfg(test)]
