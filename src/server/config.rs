@@ -204,7 +204,7 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
     n.checked_mul(mul).ok_or_else(|| "argument must be a memory value".into())
 }
 
-fn parse_bool(s: &str) -> Result<bool, String> {
+pub(super) fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "yes" => Ok(true),
         "no" => Ok(false),
@@ -212,15 +212,15 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-fn yes_no(b: bool) -> String {
+pub(super) fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
-fn parse_num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+pub(super) fn parse_num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.trim().parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
-fn one_of(s: &str, options: &[&str]) -> Result<String, String> {
+pub(super) fn one_of(s: &str, options: &[&str]) -> Result<String, String> {
     let l = s.to_ascii_lowercase();
     if options.contains(&l.as_str()) {
         Ok(l)

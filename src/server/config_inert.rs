@@ -7,7 +7,7 @@
 //! for nothing. Setting one changes only what `CONFIG GET` shows; the README
 //! lists them all, so nothing is silently given another meaning.
 
-use super::config::{Config, Param};
+use super::config::{one_of, parse_bool, parse_memory, parse_num, yes_no, Config, Param};
 
 /// How a value is checked and stored (normalized as Redis shows it).
 #[derive(Clone, Copy)]
@@ -29,25 +29,11 @@ pub enum Kind {
 /// Checks `v` as `kind` and returns the value to show.
 pub fn check(kind: Kind, v: &str) -> Result<String, String> {
     match kind {
-        Kind::Bool => match v.to_ascii_lowercase().as_str() {
-            b @ ("yes" | "no") => Ok(b.to_string()),
-            _ => Err("argument must be 'yes' or 'no'".into()),
-        },
-        Kind::Int => v
-            .trim()
-            .parse::<i64>()
-            .map(|n| n.to_string())
-            .map_err(|_| "argument couldn't be parsed into an integer".into()),
-        Kind::Memory => super::config::parse_memory(v).map(|n| n.to_string()),
+        Kind::Bool => parse_bool(v).map(yes_no),
+        Kind::Int => parse_num::<i64>(v).map(|n| n.to_string()),
+        Kind::Memory => parse_memory(v).map(|n| n.to_string()),
         Kind::Text => Ok(v.to_string()),
-        Kind::Enum(opts) => {
-            let l = v.to_ascii_lowercase();
-            if opts.contains(&l.as_str()) {
-                Ok(l)
-            } else {
-                Err(format!("argument(s) must be one of the following: {}", opts.join(", ")))
-            }
-        }
+        Kind::Enum(opts) => one_of(v, opts),
         Kind::MemoryOrPercent => match v.strip_suffix('%') {
             Some(p) => {
                 let n: u64 = p.parse().map_err(|_| "argument must be a memory or percent value".to_string())?;
@@ -56,7 +42,7 @@ pub fn check(kind: Kind, v: &str) -> Result<String, String> {
                 }
                 Ok(v.to_string())
             }
-            None => super::config::parse_memory(v).map(|n| n.to_string()),
+            None => parse_memory(v).map(|n| n.to_string()),
         },
     }
 }
