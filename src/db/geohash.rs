@@ -200,44 +200,34 @@ pub fn standard_geohash(score: f64) -> Option<[u8; 11]> {
     Some(out)
 }
 
-/// Moves a cell one step east (`d > 0`) or west (`d < 0`), wrapping.
-fn move_x(hash: &mut HashBits, d: i8) {
-    let shift = 64 - u32::from(hash.step) * 2;
-    let mut x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64 >> shift;
-    if d > 0 {
-        x = x.wrapping_add(zz + 1);
-    } else {
-        x = (x | zz).wrapping_sub(zz + 1);
-    }
-    x &= 0xaaaa_aaaa_aaaa_aaaa >> shift;
-    hash.bits = x | y;
-}
+/// Longitude bits of an interleaved hash (latitude bits are the others).
+const X_BITS: u64 = 0xaaaa_aaaa_aaaa_aaaa;
 
-/// Moves a cell one step north (`d > 0`) or south (`d < 0`), wrapping.
-fn move_y(hash: &mut HashBits, d: i8) {
+/// Moves a cell one step along the axis whose bits are `axis` (`X_BITS`:
+/// east for `d > 0`, west otherwise; `!X_BITS`: north or south), wrapping:
+/// the other axis's bits are filled in so the carry crosses them.
+fn move_along(hash: &mut HashBits, d: i8, axis: u64) {
     let shift = 64 - u32::from(hash.step) * 2;
-    let x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
+    let mut v = hash.bits & axis;
+    let rest = hash.bits & !axis;
+    let zz = !axis >> shift;
     if d > 0 {
-        y = y.wrapping_add(zz + 1);
+        v = v.wrapping_add(zz + 1);
     } else {
-        y = (y | zz).wrapping_sub(zz + 1);
+        v = (v | zz).wrapping_sub(zz + 1);
     }
-    y &= 0x5555_5555_5555_5555 >> shift;
-    hash.bits = x | y;
+    v &= axis >> shift;
+    hash.bits = v | rest;
 }
 
 /// A cell moved by (`dx`, `dy`) steps in {-1, 0, 1}.
 fn moved(hash: HashBits, dx: i8, dy: i8) -> HashBits {
     let mut h = hash;
     if dx != 0 {
-        move_x(&mut h, dx);
+        move_along(&mut h, dx, X_BITS);
     }
     if dy != 0 {
-        move_y(&mut h, dy);
+        move_along(&mut h, dy, !X_BITS);
     }
     h
 }
