@@ -46,6 +46,13 @@ pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
             loop {
                 let (sampled, stale) = {
                     let mut shard = ks.lock_shard(si);
+                    // Checked under the shard lock, not only when the cycle
+                    // starts: once `DEBUG SET-ACTIVE-EXPIRE 0` (or a pause)
+                    // has answered, a cycle already running reclaims
+                    // nothing a later command wrote.
+                    if !active_expire_enabled() || super::expiry_paused() {
+                        return (si, deleted);
+                    }
                     let part = &mut shard.dbs[db];
                     if part.expires.is_empty() {
                         break;
