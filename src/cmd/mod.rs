@@ -12,6 +12,7 @@ pub mod acl;
 pub mod args;
 pub mod bitmap;
 pub mod blocking;
+pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod function;

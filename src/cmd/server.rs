@@ -11,6 +11,7 @@ use crate::protocol::Reply;
 use crate::spec;
 
 mod command;
+mod command_meta;
 pub(crate) mod debug;
 pub mod latency;
 mod memory;

@@ -515,3 +515,49 @@ pub fn num(r: &Resp) -> i64 {
         other => panic!("not an integer: {other:?}"),
     }
 }
+
+/// A real `redis-server` started by a test (for interop and comparison
+/// tests), without persistence, killed on drop.
+pub struct RealRedis {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    /// Its working directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl RealRedis {
+    /// `redis-server` on a free port with `extra` flags, or `None` (after
+    /// saying so on stderr) when it is not installed.
+    pub fn start(extra: &[&str]) -> Option<RealRedis> {
+        if Command::new("redis-server").arg("--version").output().is_err() {
+            eprintln!("SKIPPED: redis-server is not installed; the comparison did not run");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+            cmd.arg("--dir").arg(dir.path()).args(extra);
+            match spawn_ready(cmd) {
+                Ok((child, _log)) => return Some(RealRedis { child, port, dir }),
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("redis-server did not start: {last_err}");
+    }
+
+    /// A raw RESP connection to it.
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -170,16 +170,20 @@ fn parse(a: &[Bytes]) -> Result<MigrateArgs, Reply> {
 }
 
 /// Positions of MIGRATE's keys, as Redis's `migrateGetKeys` finds them:
-/// the arguments after `KEYS` when the key argument is empty, else the key
-/// argument. O(arguments).
+/// the arguments after `KEYS` when the key argument is empty (none when it
+/// is not: the call is refused), else the key argument. O(arguments).
 pub fn key_positions(args: &[Bytes]) -> Option<Vec<usize>> {
     if args.len() < 6 {
         return None;
     }
-    if args[3].is_empty() {
-        if let Some(k) = (6..args.len()).find(|&i| is(&args[i], "keys")) {
-            return Some((k + 1..args.len()).collect());
+    let mut i = 6;
+    while i < args.len() {
+        if is(&args[i], "keys") {
+            // KEYS needs the single-key argument empty: no keys otherwise.
+            return args[3].is_empty().then(|| (i + 1..args.len()).collect());
         }
+        // AUTH and AUTH2 take one and two arguments (a password "keys" is no option).
+        i += 1 + usize::from(is(&args[i], "auth")) + 2 * usize::from(is(&args[i], "auth2"));
     }
     Some(vec![3])
 }

@@ -9,7 +9,7 @@ use super::super::args::{self, fail, is};
 use super::super::keys::help_reply;
 use super::super::table::{self, flags::*, CommandSpec};
 use super::super::{CmdResult, Ctx};
-use super::subcommands;
+use super::{command_meta, subcommands};
 use crate::protocol::Reply;
 
 /// Redis's flag names for `COMMAND INFO`.
@@ -75,9 +75,9 @@ pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
     v
 }
 
-/// Key-spec flags of a command's keys, approximated from its flags (the
-/// table has no per-key access data): read-only commands `RO access`,
-/// writes `RW update`.
+/// Key-spec flags of a command's keys when Redis's metadata has none (the
+/// original project's aliases), from its flags: read-only commands
+/// `RO access`, writes `RW update`.
 fn key_flags(c: &CommandSpec) -> Vec<Reply> {
     let names: &[&'static str] = if c.has(WRITE) { &["RW", "update"] } else { &["RO", "access"] };
     names.iter().map(|n| Reply::Status(n)).collect()
@@ -140,8 +140,10 @@ fn info_entry(c: &CommandSpec, sub: Option<(&'static str, i32)>) -> Reply {
     ])
 }
 
+/// A command's `COMMAND INFO` entry: Redis 7.0's own, or for the original
+/// project's aliases one derived from the table row.
 fn command_info(c: &CommandSpec) -> Reply {
-    info_entry(c, None)
+    command_meta::info(c.name).unwrap_or_else(|| info_entry(c, None))
 }
 
 /// `COMMAND INFO name`: a command, or `container|sub`; nil for anything else.
@@ -150,7 +152,7 @@ fn info_by_name(name: &[u8]) -> Reply {
         return match subcommands::lookup(name) {
             Some((c, full)) => {
                 let arity = subcommands::full_names(c.name).find(|(n, _)| *n == full).map_or(-2, |(_, a)| a);
-                info_entry(c, Some((full, arity)))
+                command_meta::sub_info(c.name, full).unwrap_or_else(|| info_entry(c, Some((full, arity))))
             }
             None => Reply::Nil,
         };
@@ -158,7 +160,12 @@ fn info_by_name(name: &[u8]) -> Reply {
     table::lookup(name).map_or(Reply::Nil, command_info)
 }
 
+/// A command's `COMMAND DOCS` map: Redis 7.0's own, or for the original
+/// project's aliases one derived from the table row.
 fn command_docs(c: &CommandSpec) -> Reply {
+    if let Some(docs) = command_meta::docs(c.name) {
+        return docs;
+    }
     let mut m = vec![
         (Reply::bulk_str("summary"), Reply::bulk_str(c.summary)),
         (Reply::bulk_str("since"), Reply::bulk_str("1.0.0")),
@@ -227,22 +234,38 @@ pub(super) fn command(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 return fail("ERR Invalid number of arguments specified for command");
             }
             let positions = c.key_positions(args).unwrap_or_default();
-            let keys = positions.into_iter().map(|i| args[i].clone());
-            if sub == "getkeys" {
-                let keys: Vec<Reply> = keys.map(Reply::Bulk).collect();
-                if keys.is_empty() {
-                    // Scripts and functions may declare no keys (Redis's
-                    // `no_mandatory_keys` flag).
-                    if matches!(c.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
-                        return Ok(Reply::Array(vec![]));
-                    }
-                    return fail("ERR Invalid arguments specified for command");
+            if positions.is_empty() {
+                // Scripts and functions may declare no keys (Redis's
+                // `no_mandatory_keys` flag).
+                if matches!(c.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
+                    return Ok(Reply::Array(vec![]));
                 }
-                return Ok(Reply::Array(keys));
+                return fail("ERR Invalid arguments specified for command");
             }
-            Ok(Reply::Array(keys.map(|k| Reply::Array(vec![Reply::Bulk(k), Reply::Set(key_flags(c))])).collect()))
+            if sub == "getkeys" {
+                return Ok(Reply::Array(positions.iter().map(|&i| Reply::Bulk(args[i].clone())).collect()));
+            }
+            let flags = command_meta::key_flags(c.alias_of.unwrap_or(c.name), args);
+            let flags_at = |i: usize| match flags
+                .iter()
+                .find(|(at, _)| *at == i)
+                .or_else(|| flags.iter().find(|(at, _)| *at == usize::MAX))
+            {
+                Some((_, f)) => Reply::Set(f.iter().map(|f| Reply::Status(f)).collect()),
+                None => Reply::Set(key_flags(c)),
+            };
+            let keys = positions.into_iter().map(|i| Reply::Array(vec![Reply::Bulk(args[i].clone()), flags_at(i)]));
+            Ok(Reply::Array(keys.collect()))
         }
     }
+}
+
+/// The ACL categories `COMMAND INFO` shows for command or subcommand
+/// `name` of row `c` (without `@`): Redis 7.0's, else derived from the row.
+fn listed_categories(c: &CommandSpec, name: &str) -> Vec<&'static str> {
+    let meta =
+        if name.contains('|') { command_meta::sub_categories(c.name, name) } else { command_meta::categories(name) };
+    meta.unwrap_or_else(|| categories(c).into_iter().map(|s| s.trim_start_matches('@')).collect())
 }
 
 /// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN glob]`:
@@ -265,8 +288,8 @@ fn command_list(opts: &[Bytes]) -> CmdResult {
         [] => names(&|_, _| true),
         [f, kind, _] if is(f, "filterby") && is(kind, "module") => Ok(Reply::Array(vec![])),
         [f, kind, v] if is(f, "filterby") && is(kind, "aclcat") => {
-            let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
-            names(&|c, _| categories(c).contains(&cat.as_str()))
+            let cat = String::from_utf8_lossy(v).to_ascii_lowercase();
+            names(&|c, name| listed_categories(c, name).contains(&cat.as_str()))
         }
         [f, kind, v] if is(f, "filterby") && is(kind, "pattern") => {
             names(&|_, name| crate::db::glob::glob_match(v, name.as_bytes(), true))

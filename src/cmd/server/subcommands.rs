@@ -19,6 +19,7 @@ type Container = (&'static str, &'static [(&'static str, i32)]);
 const CONTAINERS: &[Container] = &[
     ("acl", super::super::acl::ACL_SUBS),
     ("client", super::super::connection::CLIENT_SUBS),
+    ("cluster", super::super::cluster::CLUSTER_SUBS),
     ("command", super::command::COMMAND_SUBS),
     ("config", super::CONFIG_SUBS),
     ("function", super::super::function::FUNCTION_SUBS),
