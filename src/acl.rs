@@ -314,6 +314,27 @@ fn denied_channel(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Option<usi
     (first..last).find(|&i| !user.can_access_channel(&args[i], is_pattern))
 }
 
+/// The permission each key of a call needs, as Redis 7.0 derives it from
+/// the key's spec flags: read for `access`, write for `insert`, `delete` or
+/// `update` (LMOVE's source both, its destination write only; COPY's source
+/// read only; neither for metadata reads). A key without spec flags (the original project's aliases)
+/// needs write in a write command, else read.
+fn key_needs(spec: &CommandSpec, args: &[Bytes]) -> impl Fn(usize) -> u8 {
+    let specs = crate::cmd::server::key_flags(spec.alias_of.unwrap_or(spec.name), args);
+    let fallback = if spec.has(flags::WRITE) { KEY_WRITE } else { KEY_READ };
+    move |i| {
+        let Some((_, f)) =
+            specs.iter().find(|(at, _)| *at == i).or_else(|| specs.iter().find(|(at, _)| *at == usize::MAX))
+        else {
+            return fallback;
+        };
+        let read = if f.contains(&"access") { KEY_READ } else { 0 };
+        let write = if f.iter().any(|x| matches!(*x, "insert" | "delete" | "update")) { KEY_WRITE } else { 0 };
+        // Neither (OBJECT ENCODING's `RO`): any pattern naming the key will do, as in Redis.
+        read | write
+    }
+}
+
 /// Why a user may not run a command, as Redis checks it (the command, then its keys, then its channels): `Ok`
 /// if it may, else the denial and the position of the key or channel refused.
 pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), (Denial, Option<usize>)> {
@@ -324,11 +345,13 @@ pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(),
         return Err((Denial::Command, None));
     }
     if !user.all_keys {
-        let need = if spec.has(flags::WRITE) { KEY_WRITE } else { KEY_READ };
         // Keys that cannot be found (a malformed numkeys): the command refuses the call itself.
         let positions = spec.key_positions(args).unwrap_or_default();
-        if let Some(i) = positions.into_iter().find(|&i| !user.can_access_key(&args[i], need)) {
-            return Err((Denial::Key, Some(i)));
+        if !positions.is_empty() {
+            let need = key_needs(spec, args);
+            if let Some(i) = positions.into_iter().find(|&i| !user.can_access_key(&args[i], need(i))) {
+                return Err((Denial::Key, Some(i)));
+            }
         }
     }
     if !user.all_channels {

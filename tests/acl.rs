@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, ok, Raw, Resp, Server};
+use common::{arr, bulk, err, int, nil, ok, Raw, Resp, Server};
 
 const NOAUTH: &str = "NOAUTH Authentication required.";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -410,4 +410,28 @@ fn subcommand_rules_names_and_errors() {
         admin.call(&["ACL", "CAT", "a", "b"]),
         err("ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.")
     );
+}
+
+/// Key permissions follow each key's spec flags as in Redis 7.0: read for
+/// an accessed key, write for an inserted, deleted or updated one, neither
+/// for metadata (OBJECT ENCODING), so `%R~`/`%W~` users get what Redis
+/// gives them (the answers below are redis-server 7.0.15's).
+#[test]
+fn key_permissions_follow_key_spec_flags() {
+    let s = Server::start(&[]);
+    let mut admin = s.raw();
+    assert_eq!(admin.call(&["ACL", "SETUSER", "kf", "on", "nopass", "%R~src*", "%W~dst*", "~obj*", "+@all"]), ok());
+    let mut c = s.raw();
+    assert_eq!(c.call(&["AUTH", "kf", "x"]), ok());
+    let denied = err(KEY_DENIED);
+    assert_eq!(c.call(&["COPY", "src1", "dst1"]), int(0));
+    assert_eq!(c.call(&["LMOVE", "src1", "dst1", "LEFT", "RIGHT"]), denied);
+    assert_eq!(c.call(&["SET", "dst1", "x"]), ok());
+    assert_eq!(c.call(&["GET", "dst1"]), denied);
+    assert_eq!(c.call(&["SET", "dst1", "v", "GET"]), denied);
+    assert_eq!(c.call(&["OBJECT", "ENCODING", "obj1"]), nil());
+    assert_eq!(c.call(&["OBJECT", "ENCODING", "src1"]), nil());
+    assert_eq!(c.call(&["BITFIELD", "src1", "GET", "u8", "0"]), arr(vec![int(0)]));
+    assert_eq!(c.call(&["BITFIELD", "dst1", "SET", "u8", "0", "1"]), denied);
+    assert_eq!(c.call(&["SORT", "src1", "STORE", "dst1"]), int(0));
 }
