@@ -6,7 +6,6 @@
 
 mod common;
 use std::net::TcpListener;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{bulk, err, info_field, int, ok, status, text, wait_for, Raw, Resp, Server};
@@ -515,41 +514,9 @@ fn migrate_gives_ioerr_instead_of_hanging() {
     assert_eq!(a.call(&["PING"]), status("PONG"));
 }
 
-/// A `redis-server` we started, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A real `redis-server` without persistence, or None when not installed.
-fn redis_server() -> Option<Redis> {
-    if Command::new("redis-server").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: redis-server is not installed; the interchange checks did not run");
-        return None;
-    }
-    let dir = std::env::temp_dir();
-    for _ in 0..5 {
-        let port = common::free_port();
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-        cmd.arg("--dir").arg(&dir);
-        if let Ok((child, _log)) = common::spawn_ready(cmd) {
-            return Some(Redis { child, port });
-        }
-    }
-    panic!("redis-server did not start");
-}
-
 #[test]
 fn payloads_and_migrate_interchange_with_redis_server() {
-    let Some(redis) = redis_server() else { return };
+    let Some(redis) = common::RealRedis::start(&[]) else { return };
     let ours = Server::start(&[]);
     let (mut o, mut r) = (ours.raw(), Raw::connect(redis.port));
     let keys = populate(&mut o);

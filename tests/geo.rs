@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{arr, bulk, bulks, err, int, nil, nil_array, Raw, Resp, Server};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -400,26 +398,13 @@ impl Rng {
     }
 }
 
-/// redis-server on a free port, when installed.
-fn redis_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
-    if Command::new("redis-server").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: redis-server is not installed; the comparison did not run");
-        return None;
-    }
-    let port = common::free_port();
-    let mut cmd = Command::new("redis-server");
-    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"]).arg(dir);
-    let (child, _log) = common::spawn_ready(cmd).expect("redis-server starts");
-    Some((child, port))
-}
-
 /// The same random data set and searches on both servers give the same
 /// replies, byte for byte (members, order, distances, hashes, coordinates,
 /// stored scores).
 #[test]
 fn searches_equal_redis_server_on_random_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some((mut redis, port)) = redis_server(dir.path()) else { return };
+    let Some(redis) = common::RealRedis::start(&[]) else { return };
+    let port = redis.port;
     let ours = Server::start(&[]);
     let mut a = ours.raw();
     let mut b = Raw::connect(port);
@@ -484,6 +469,4 @@ fn searches_equal_redis_server_on_random_data() {
     }
     let hash: Vec<String> = ["GEOHASH", "pts", "m0", "m1", "m2", "twin0"].map(String::from).to_vec();
     assert_eq!(a.call_owned(&hash), b.call_owned(&hash));
-    let _ = redis.kill();
-    let _ = redis.wait();
 }

@@ -4,7 +4,6 @@
 //! `redis-server` is installed — byte-for-byte agreement with it.
 
 mod common;
-use std::process::{Child, Command};
 
 use common::{bulk, err, int, ok, Raw, Resp, Server};
 
@@ -228,30 +227,6 @@ fn corrupted_sketches_never_crash() {
     assert_eq!(r.call(&["PING"]), Resp::Simple("PONG".into()));
 }
 
-/// A redis-server process, killed on drop.
-struct Redis(Child, u16);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// redis-server on a free port, or None when it is not installed.
-fn redis_server(dir: &std::path::Path) -> Option<Redis> {
-    if Command::new("redis-server").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: redis-server is not installed; the comparison did not run");
-        return None;
-    }
-    let port = common::free_port();
-    let mut cmd = Command::new("redis-server");
-    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-    cmd.arg("--dir").arg(dir);
-    let (child, _log) = common::spawn_ready(cmd).expect("redis-server starts");
-    Some(Redis(child, port))
-}
-
 /// Our server and redis-server, sent the same commands.
 struct Pair {
     ours: Raw,
@@ -281,8 +256,8 @@ impl Pair {
 #[test]
 fn byte_identical_with_redis_server() {
     let s = Server::start(&[]);
-    let Some(redis) = redis_server(s.dir.path()) else { return };
-    let mut p = Pair { ours: s.raw(), theirs: Raw::connect(redis.1) };
+    let Some(redis) = common::RealRedis::start(&[]) else { return };
+    let mut p = Pair { ours: s.raw(), theirs: redis.raw() };
     let mut rng = fastrand::Rng::with_seed(3);
     for step in 0..120 {
         let key = format!("k{}", step % 7);

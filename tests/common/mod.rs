@@ -530,11 +530,15 @@ impl RealRedis {
     /// `redis-server` on a free port with `extra` flags, or `None` (after
     /// saying so on stderr) when it is not installed.
     pub fn start(extra: &[&str]) -> Option<RealRedis> {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), extra)
+    }
+
+    /// As [`RealRedis::start`], working in `dir` (to load a dump put there).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Option<RealRedis> {
         if Command::new("redis-server").arg("--version").output().is_err() {
             eprintln!("SKIPPED: redis-server is not installed; the comparison did not run");
             return None;
         }
-        let dir = tempfile::tempdir().expect("tempdir");
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();
@@ -552,6 +556,12 @@ impl RealRedis {
     /// A raw RESP connection to it.
     pub fn raw(&self) -> Raw {
         Raw::connect(self.port)
+    }
+
+    /// A `redis` crate connection to it.
+    pub fn conn(&self) -> redis::Connection {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
+        client.get_connection().expect("connect to redis-server")
     }
 }
 
