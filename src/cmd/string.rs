@@ -141,8 +141,9 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let StrOpts { nx, xx, get, exp } = parse_str_opts(a, 3, true)?;
     let key = &a[1];
     let old = if get { read_str(ctx, key)? } else { None };
-    let exists = if get { old.is_some() } else { ctx.ks.peek(key).is_some() };
-    if (nx && exists) || (xx && !exists) {
+    // Only NX/XX need to know whether the key exists (a plain SET is one lookup).
+    let mut exists = || if get { old.is_some() } else { ctx.ks.peek(key).is_some() };
+    if (nx || xx) && exists() == nx {
         return Ok(if get { Reply::opt_bulk(old) } else { Reply::Nil });
     }
     let value = Value::str(&a[2]);

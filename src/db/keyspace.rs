@@ -60,16 +60,23 @@ impl DbShard {
     /// key is present (no allocation for an overwrite). A full table grows
     /// its entries by a quarter (see [`ENTRY_GROWTH_FROM`]). O(1) amortized.
     pub fn put(&mut self, key: &[u8], entry: Entry) {
-        match self.map.get_mut(key) {
-            Some(slot) => **slot = entry,
-            None => {
-                let len = self.map.len();
-                if len >= ENTRY_GROWTH_FROM && len == self.map.capacity() {
-                    self.map.reserve_exact(len / 4);
-                }
-                self.map.insert(CompactBytes::from_slice(key), Box::new(entry));
-            }
+        self.replace(key, entry);
+    }
+
+    /// As [`DbShard::put`], giving back the TTL the replaced entry had
+    /// (`None` if the key was new). One hash lookup. O(1) amortised.
+    pub fn replace(&mut self, key: &[u8], entry: Entry) -> Option<u64> {
+        if let Some(slot) = self.map.get_mut(key) {
+            let old_ttl = slot.expire_at;
+            **slot = entry;
+            return Some(old_ttl);
         }
+        let len = self.map.len();
+        if len >= ENTRY_GROWTH_FROM && len == self.map.capacity() {
+            self.map.reserve_exact(len / 4);
+        }
+        self.map.insert(CompactBytes::from_slice(key), Box::new(entry));
+        None
     }
 
     /// Gives memory back after mass deletion (eviction, expiry, DEL).
@@ -430,14 +437,13 @@ impl<'a> Locked<'a> {
         let d = self.dbs_mut(key, db);
         let mut entry = Entry::new(value);
         entry.expire_at = expire_at;
-        let old = d.map.get(key).map(|e| e.expire_at != 0);
-        let had_ttl = old == Some(true);
+        let old = d.replace(key, entry);
+        let had_ttl = old.is_some_and(|ttl| ttl != 0);
         if expire_at != 0 && !had_ttl {
             d.expires.insert(CompactBytes::from_slice(key));
         } else if expire_at == 0 && had_ttl {
             d.expires.swap_remove(key);
         }
-        d.put(key, entry);
         self.changes.note_as(db, key, if old.is_some() { Change::Modified } else { Change::Created });
         self.signal_ready_in(db, key);
     }
