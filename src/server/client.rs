@@ -14,6 +14,16 @@ use tokio::sync::Notify;
 
 use crate::db::watch::DirtyFlag;
 
+/// Redis's test of a local peer: exactly `127.0.0.1` or `::1` (an
+/// IPv4-mapped `::ffff:127.0.0.1` is not, as Redis compares the printed
+/// address). O(1).
+fn is_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
+    }
+}
+
 /// What the connection should do with replies (`CLIENT REPLY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -73,6 +83,10 @@ pub struct ClientHandle {
     pub addr: String,
     /// Local address.
     pub laddr: String,
+    /// Connected from the loopback interface (`127.0.0.1` or `::1`, as
+    /// Redis's `islocalClient`), or internal (no peer): `local` protected
+    /// actions such as DEBUG are allowed.
+    pub local: bool,
     /// Connection time.
     pub created: Instant,
     /// `CLIENT SETNAME`.
@@ -329,6 +343,7 @@ impl ClientRegistry {
             id,
             addr: addr.map(|a| a.to_string()).unwrap_or_default(),
             laddr: laddr.map(|a| a.to_string()).unwrap_or_default(),
+            local: addr.is_none_or(|a| is_local(a.ip())),
             created: Instant::now(),
             name: Mutex::new(None),
             lib: Mutex::new((String::new(), String::new())),

@@ -108,7 +108,6 @@ pub static INERT_PARAMS: &[Param] = &[
     inert!("crash-memcheck-enabled", "yes", Bool, true),
     inert!("disable-thp", "yes", Bool, false),
     inert!("dynamic-hz", "yes", Bool, true),
-    inert!("enable-debug-command", "no", Enum(&["no", "yes", "local"]), false),
     inert!("enable-module-command", "no", Enum(&["no", "yes", "local"]), false),
     inert!("enable-protected-configs", "no", Enum(&["no", "yes", "local"]), false),
     inert!("ignore-warnings", "", Text, true),

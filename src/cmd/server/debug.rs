@@ -57,6 +57,32 @@ pub(crate) fn sub_syntax_error(cmd: &str, sub: &[u8]) -> Reply {
     ))
 }
 
+/// Redis's refusal of DEBUG when `enable-debug-command` does not allow it.
+pub const DEBUG_NOT_ALLOWED: &str =
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+     you can run it from a local connection, otherwise you need to set this option in the configuration file, and then \
+     restart the server.";
+
+/// The refusal of `spec` for this client under `enable-debug-command`
+/// (`no`: nobody; `local`: loopback clients only; `yes`: everybody), as
+/// Redis checks it before running the command. `None` for every other
+/// command. O(1).
+pub(crate) fn protected_refusal(
+    srv: &crate::server::Server,
+    client: &crate::server::client::ClientState,
+    spec: &crate::cmd::table::CommandSpec,
+) -> Option<Reply> {
+    if spec.name != "debug" {
+        return None;
+    }
+    let allowed = match srv.config.read().enable_debug_command.as_str() {
+        "yes" => true,
+        "local" => client.handle.local,
+        _ => false,
+    };
+    (!allowed).then(|| Reply::err(DEBUG_NOT_ALLOWED))
+}
+
 /// DEBUG's handler.
 pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let sub = &a[1];
