@@ -116,6 +116,9 @@ pub struct Config {
     /// `no`: test suites (Redis's own, client libraries') run DEBUG from
     /// 127.0.0.1.
     pub enable_debug_command: String,
+    /// `lazyfree-lazy-user-flush`: FLUSHALL/FLUSHDB without SYNC or ASYNC
+    /// free in the background.
+    pub lazyfree_lazy_user_flush: bool,
 }
 
 impl Default for Config {
@@ -186,6 +189,7 @@ impl Default for Config {
             loading_process_events_interval_bytes: 2 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
             enable_debug_command: "local".into(),
+            lazyfree_lazy_user_flush: false,
         }
     }
 }
@@ -406,6 +410,7 @@ pub static PARAMS: &[Param] = &[
     param!("aclfile", aclfile, string, false),
     param!("protected-mode", protected_mode, bool, true),
     param!("enable-debug-command", enable_debug_command, enum ["no", "yes", "local"], false),
+    param!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, bool, true),
     param!("tls-port", tls_port, num, false),
     param!("tls-cert-file", tls_cert_file, string, true),
     param!("tls-key-file", tls_key_file, string, true),

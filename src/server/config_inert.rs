@@ -118,7 +118,6 @@ pub static INERT_PARAMS: &[Param] = &[
     inert!("lazyfree-lazy-expire", "no", Bool, true),
     inert!("lazyfree-lazy-server-del", "no", Bool, true),
     inert!("lazyfree-lazy-user-del", "no", Bool, true),
-    inert!("lazyfree-lazy-user-flush", "no", Bool, true),
     inert!("masterauth", "", Text, true),
     inert!("masteruser", "", Text, true),
     inert!("maxmemory-clients", "0", MemoryOrPercent, true),
