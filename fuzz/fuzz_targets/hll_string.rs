@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
+#[allow(dead_code)] // each target uses part of the drivers
 #[path = "../drivers.rs"]
 mod drivers;
 
