@@ -60,6 +60,10 @@ pub async fn serve<S>(
     // The query buffer was released after an idle spell; the next read
     // starts small and it grows again.
     let mut released = false;
+    // Last interaction (input, output, end of a blocking wait): `timeout`
+    // counts from here, so waking the task for a buffer request does not
+    // restart it.
+    let mut last_input = Instant::now();
     // Pushed bytes moved to `out` and not yet written.
     let mut pushed = 0usize;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
@@ -84,11 +88,14 @@ pub async fn serve<S>(
                         let Some(_turn) = wait_paused(&srv, &client, &args, &mut stream, &mut buf).await else {
                             break 'conn;
                         };
+                        last_input = Instant::now();
                         reply = cmd::dispatch(&srv, &mut client, &args);
                     }
                     if let Some(parked) = client.parked.take() {
                         let waited = if flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
-                            wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await
+                            let r = wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await;
+                            last_input = Instant::now();
+                            r
                         } else {
                             take_back(&srv, &mut client, &parked).await;
                             None
@@ -139,6 +146,10 @@ pub async fn serve<S>(
             }
         }
         pushed += handle.push.drain_into(&mut out);
+        // Output written counts as interaction too, as in Redis's writeToClient.
+        if !out.is_empty() {
+            last_input = Instant::now();
+        }
         if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await || client.close_after_reply {
             break;
         }
@@ -161,7 +172,8 @@ pub async fn serve<S>(
         let idle = if client.subscribed() { 0 } else { srv.config.read().timeout };
         let read = async {
             if idle > 0 {
-                match tokio::time::timeout(std::time::Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
+                let deadline = last_input + std::time::Duration::from_secs(idle);
+                match tokio::time::timeout_at(deadline.into(), stream.read_buf(&mut buf)).await {
                     Ok(r) => r,
                     Err(_) => Ok(0),
                 }
@@ -173,6 +185,7 @@ pub async fn serve<S>(
             r = read => match r {
                 Ok(0) | Err(_) => Next::Close,
                 Ok(n) => {
+                    last_input = Instant::now();
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     handle.qbuf.note_read(buf.len());
                     released = false;
