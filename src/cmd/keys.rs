@@ -357,25 +357,35 @@ fn stored(ks: &mut crate::db::Locked, db: usize, key: &[u8]) -> bool {
     ks.db_parts(db).nth(shard).is_some_and(|p| p.map.contains_key(key))
 }
 
-fn flush_opts(a: &[Bytes]) -> Result<(), Reply> {
+/// Whether FLUSHALL/FLUSHDB frees in the background: ASYNC, SYNC, or
+/// `lazyfree-lazy-user-flush` when neither is given.
+fn flush_async(ctx: &Ctx, a: &[Bytes]) -> Result<bool, Reply> {
     match a.len() {
-        1 => Ok(()),
-        2 if is(&a[1], "async") || is(&a[1], "sync") => Ok(()),
+        1 => Ok(ctx.srv.config.read().lazyfree_lazy_user_flush),
+        2 if is(&a[1], "async") => Ok(true),
+        2 if is(&a[1], "sync") => Ok(false),
         _ => fail(err::SYNTAX),
     }
 }
 
+/// Frees flushed database parts: here (O(keys)), or, `lazy`, on the
+/// lazyfree thread, counted one object per key as Redis counts them (O(1)).
+fn release(parts: Vec<crate::db::keyspace::DbShard>, lazy: bool) {
+    if lazy {
+        let keys = parts.iter().map(|p| p.map.len() as u64).sum();
+        crate::db::lazyfree::free_many(parts, keys);
+    }
+}
+
 fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    flush_opts(a)?;
+    let lazy = flush_async(ctx, a)?;
     let db = ctx.client.db;
     let ks = &mut ctx.ks;
     // Watched keys stored there change, even those that expired since
     // WATCH (keys already expired at WATCH were deleted by it).
     ctx.srv.watches.touch_db(Some(db), |d, k| stored(ks, d, k));
     ctx.srv.tracking.flush(&ctx.srv.clients);
-    for part in ctx.ks.db_parts(db) {
-        *part = Default::default();
-    }
+    release(ctx.ks.db_parts(db).map(std::mem::take).collect(), lazy);
     // Clients blocked on streams there learn the keys are gone.
     let waited = ctx.srv.blocking.waited_keys();
     ctx.ks.ready.extend(waited.into_iter().filter(|(d, _)| *d == db));
@@ -383,15 +393,11 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    flush_opts(a)?;
+    let lazy = flush_async(ctx, a)?;
     let ks = &mut ctx.ks;
     ctx.srv.watches.touch_db(None, |d, k| stored(ks, d, k));
     ctx.srv.tracking.flush(&ctx.srv.clients);
-    for s in ctx.ks.shards_mut() {
-        for d in s.dbs.iter_mut() {
-            *d = Default::default();
-        }
-    }
+    release(ctx.ks.shards_mut().flat_map(|s| s.dbs.iter_mut().map(std::mem::take)).collect(), lazy);
     let waited = ctx.srv.blocking.waited_keys();
     ctx.ks.ready.extend(waited);
     args::ok()

@@ -113,6 +113,11 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         info::stats::record_rejected(spec, args);
         return args::arity_error(spec.name);
     }
+    if let Some(e) = server::debug::protected_refusal(srv, client, spec) {
+        client.multi_error |= client.multi.is_some();
+        info::stats::record_rejected(spec, args);
+        return e;
+    }
     if let Err(e) = crate::acl::check(srv, client, spec, args) {
         info::stats::record_rejected(spec, args);
         return e;

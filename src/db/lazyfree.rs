@@ -1,11 +1,13 @@
 //! Freeing large values off the command path (Redis's `lazyfree.c`):
-//! UNLINK and `FLUSHALL/FLUSHDB ASYNC` hand values whose freeing costs
-//! more than [`LAZYFREE_THRESHOLD`] allocations to one background thread,
-//! so deleting a million-element key costs the caller O(1).
+//! UNLINK hands values whose freeing costs more than [`LAZYFREE_THRESHOLD`]
+//! allocations to one background thread, and `FLUSHALL/FLUSHDB ASYNC` whole
+//! databases ([`free_many`]), so deleting a million-element key or a
+//! million keys costs the caller O(1).
 //!
 //! `INFO` reports `lazyfree_pending_objects` (queued, not freed yet) and
 //! `lazyfreed_objects` (freed in the background since the last
-//! `CONFIG RESETSTAT`).
+//! `CONFIG RESETSTAT`); a flushed database counts one object per key, as
+//! Redis counts it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
@@ -20,15 +22,18 @@ pub const LAZYFREE_THRESHOLD: usize = 64;
 static PENDING: AtomicU64 = AtomicU64::new(0);
 static FREED: AtomicU64 = AtomicU64::new(0);
 
-static QUEUE: LazyLock<Option<Mutex<Sender<Value>>>> = LazyLock::new(|| {
-    let (tx, rx) = channel::<Value>();
+/// Something to drop in the background, and how many objects it counts for.
+type Job = (Box<dyn Send>, u64);
+
+static QUEUE: LazyLock<Option<Mutex<Sender<Job>>>> = LazyLock::new(|| {
+    let (tx, rx) = channel::<Job>();
     std::thread::Builder::new()
         .name("lazyfree".into())
         .spawn(move || {
-            for v in rx {
+            for (v, n) in rx {
                 drop(v);
-                PENDING.fetch_sub(1, Ordering::AcqRel);
-                FREED.fetch_add(1, Ordering::AcqRel);
+                PENDING.fetch_sub(n, Ordering::AcqRel);
+                FREED.fetch_add(n, Ordering::AcqRel);
             }
         })
         .ok()?;
@@ -58,14 +63,20 @@ pub fn free_effort(v: &Value) -> usize {
 
 /// Drops `v` here, or on the background thread when it is large.
 pub fn free(v: Value) {
-    if free_effort(&v) <= LAZYFREE_THRESHOLD {
-        return;
+    if free_effort(&v) > LAZYFREE_THRESHOLD {
+        free_many(v, 1);
     }
-    let Some(q) = QUEUE.as_ref() else { return };
-    PENDING.fetch_add(1, Ordering::AcqRel);
-    let sent = q.lock().map(|tx| tx.send(v).is_ok()).unwrap_or(false);
+}
+
+/// Drops `x` on the background thread, counted as `objects` objects
+/// (pending until dropped, then freed); `x` is dropped here if it counts
+/// for none or the thread could not be started. O(1) for the caller.
+pub fn free_many<T: Send + 'static>(x: T, objects: u64) {
+    let Some(q) = QUEUE.as_ref().filter(|_| objects > 0) else { return };
+    PENDING.fetch_add(objects, Ordering::AcqRel);
+    let sent = q.lock().map(|tx| tx.send((Box::new(x), objects)).is_ok()).unwrap_or(false);
     if !sent {
-        PENDING.fetch_sub(1, Ordering::AcqRel);
+        PENDING.fetch_sub(objects, Ordering::AcqRel);
     }
 }
 

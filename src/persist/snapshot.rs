@@ -182,6 +182,16 @@ pub(crate) fn from_rdb(v: RdbValueRef<'_>) -> Value {
     }
 }
 
+/// What RESTORE stores for a DUMP payload: the footer checked, the value
+/// checked by the RDB reader as deeply as a dump file's, then converted to
+/// the encoding its size calls for. Hostile input is a
+/// [`PayloadError`](super::rdb::payload::PayloadError), whose text is
+/// Redis's reply, never a panic (the fuzz targets in `fuzz/` and
+/// `tests/fuzz_payloads.rs` drive this). O(len).
+pub fn value_from_payload(payload: &[u8]) -> Result<Value, super::rdb::payload::PayloadError> {
+    super::rdb::payload::decode_payload(payload, from_rdb)
+}
+
 /// Writes every live key of every database to `path` as an RDB file and
 /// syncs it. Keys whose TTL has passed are left out. O(dataset), plus
 /// `rdb-key-save-delay` per key.

@@ -14,6 +14,16 @@ use tokio::sync::Notify;
 
 use crate::db::watch::DirtyFlag;
 
+/// Redis's test of a local peer: exactly `127.0.0.1` or `::1` (an
+/// IPv4-mapped `::ffff:127.0.0.1` is not, as Redis compares the printed
+/// address). O(1).
+fn is_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
+    }
+}
+
 /// What the connection should do with replies (`CLIENT REPLY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -73,6 +83,10 @@ pub struct ClientHandle {
     pub addr: String,
     /// Local address.
     pub laddr: String,
+    /// Connected from the loopback interface (`127.0.0.1` or `::1`, as
+    /// Redis's `islocalClient`), or internal (no peer): `local` protected
+    /// actions such as DEBUG are allowed.
+    pub local: bool,
     /// Connection time.
     pub created: Instant,
     /// `CLIENT SETNAME`.
@@ -92,8 +106,6 @@ pub struct ClientHandle {
     /// Wakes the connection task when killed, or when asked to release its
     /// buffers (it checks which).
     pub kill_notify: Notify,
-    /// Set by the clients cron for an idle client: release the buffers.
-    pub shrink_requested: AtomicBool,
     /// Authenticated user name.
     pub user: Mutex<String>,
     /// Parked in a blocking command (`CLIENT LIST` flag `b`; a command
@@ -102,11 +114,10 @@ pub struct ClientHandle {
     /// Inside MULTI.
     pub in_multi: AtomicBool,
     /// Query buffer: bytes not yet executed (the current command's
-    /// included, as Redis counts them) and the buffer's capacity, published
-    /// by the connection for `CLIENT LIST` (`qbuf`, `qbuf-free`, `rbs`).
-    pub qbuf: AtomicUsize,
-    /// See `qbuf`.
-    pub qbuf_cap: AtomicUsize,
+    /// included, as Redis counts them), capacity and recent peak, published
+    /// by the connection for `CLIENT LIST` (`qbuf`, `qbuf-free`) and the
+    /// clients cron (see `server::querybuf`).
+    pub qbuf: super::querybuf::QueryBufStats,
     /// Pub/sub messages waiting to be written to this connection.
     pub push: super::push::PushQueue,
     /// Subscriptions to channels, patterns and shard channels (`CLIENT
@@ -124,14 +135,6 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_notify.notify_one();
-    }
-
-    /// Asks the connection to release its buffers once nothing is buffered
-    /// (the clients cron, for a client idle for 2 s). O(1).
-    pub fn request_shrink(&self) {
-        if !self.shrink_requested.swap(true, Ordering::AcqRel) {
-            self.kill_notify.notify_one();
-        }
     }
 
     /// True while the client is parked in a blocking command. O(1).
@@ -182,7 +185,7 @@ impl ClientHandle {
         if flags.is_empty() {
             flags.push('N');
         }
-        let (qbuf, qbuf_cap) = (self.qbuf.load(Ordering::Relaxed), self.qbuf_cap.load(Ordering::Relaxed));
+        let (qbuf, qbuf_cap) = (self.qbuf.len.load(Ordering::Relaxed), self.qbuf.cap.load(Ordering::Relaxed));
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -340,6 +343,7 @@ impl ClientRegistry {
             id,
             addr: addr.map(|a| a.to_string()).unwrap_or_default(),
             laddr: laddr.map(|a| a.to_string()).unwrap_or_default(),
+            local: addr.is_none_or(|a| is_local(a.ip())),
             created: Instant::now(),
             name: Mutex::new(None),
             lib: Mutex::new((String::new(), String::new())),
@@ -349,12 +353,10 @@ impl ClientRegistry {
             last_cmd: Mutex::new("NULL"),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
-            shrink_requested: AtomicBool::new(false),
             user: Mutex::new("default".into()),
             blocked: AtomicBool::new(false),
             in_multi: AtomicBool::new(false),
-            qbuf: AtomicUsize::new(0),
-            qbuf_cap: AtomicUsize::new(0),
+            qbuf: Default::default(),
             push: Default::default(),
             sub_counts: Default::default(),
             monitoring: AtomicBool::new(false),

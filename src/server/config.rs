@@ -111,6 +111,14 @@ pub struct Config {
     pub loading_process_events_interval_bytes: i64,
     /// `hll-sparse-max-bytes`: largest sparse HyperLogLog (published to [`crate::db::hll`]).
     pub hll_sparse_max_bytes: u64,
+    /// `enable-debug-command`: who may run DEBUG, `no`, `yes` or `local`
+    /// (loopback clients only). Our default is `local`, where Redis's is
+    /// `no`: test suites (Redis's own, client libraries') run DEBUG from
+    /// 127.0.0.1.
+    pub enable_debug_command: String,
+    /// `lazyfree-lazy-user-flush`: FLUSHALL/FLUSHDB without SYNC or ASYNC
+    /// free in the background.
+    pub lazyfree_lazy_user_flush: bool,
 }
 
 impl Default for Config {
@@ -180,6 +188,8 @@ impl Default for Config {
             busy_reply_threshold: 5000,
             loading_process_events_interval_bytes: 2 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
+            enable_debug_command: "local".into(),
+            lazyfree_lazy_user_flush: false,
         }
     }
 }
@@ -399,6 +409,8 @@ pub static PARAMS: &[Param] = &[
     param!("requirepass", requirepass, string, true),
     param!("aclfile", aclfile, string, false),
     param!("protected-mode", protected_mode, bool, true),
+    param!("enable-debug-command", enable_debug_command, enum ["no", "yes", "local"], false),
+    param!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush, bool, true),
     param!("tls-port", tls_port, num, false),
     param!("tls-cert-file", tls_cert_file, string, true),
     param!("tls-key-file", tls_key_file, string, true),

@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::client::{ClientState, ReplyMode};
 use super::output_limit::{check as output_check, Limit};
+use super::querybuf::{self, Shrink};
 use super::Server;
 use crate::cmd;
 use crate::cmd::blocking::Parked;
@@ -56,9 +57,13 @@ pub async fn serve<S>(
     // The `normal` client-output-buffer-limit, read again when each batch of requests arrives (a CONFIG SET applies
     // from the next read on); with Redis's default (`0 0 0`) the only cost per reply is testing one flag.
     let mut lim = output_limit(&srv);
-    // The buffers were released after an idle spell; the next read starts
-    // small and they grow again.
-    let mut idle_shrunk = false;
+    // The query buffer was released after an idle spell; the next read
+    // starts small and it grows again.
+    let mut released = false;
+    // Last interaction (input, output, end of a blocking wait): `timeout`
+    // counts from here, so waking the task for a buffer request does not
+    // restart it.
+    let mut last_input = Instant::now();
     // Pushed bytes moved to `out` and not yet written.
     let mut pushed = 0usize;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
@@ -70,7 +75,7 @@ pub async fn serve<S>(
             if handle.killed.load(Ordering::Acquire) {
                 break 'conn;
             }
-            handle.qbuf.store(buf.len(), Ordering::Relaxed);
+            handle.qbuf.len.store(buf.len(), Ordering::Relaxed);
             match parser.parse(&mut buf, client.authenticated) {
                 Ok(Some(args)) => {
                     let mut reply = cmd::dispatch(&srv, &mut client, &args);
@@ -83,11 +88,14 @@ pub async fn serve<S>(
                         let Some(_turn) = wait_paused(&srv, &client, &args, &mut stream, &mut buf).await else {
                             break 'conn;
                         };
+                        last_input = Instant::now();
                         reply = cmd::dispatch(&srv, &mut client, &args);
                     }
                     if let Some(parked) = client.parked.take() {
                         let waited = if flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
-                            wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await
+                            let r = wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await;
+                            last_input = Instant::now();
+                            r
                         } else {
                             take_back(&srv, &mut client, &parked).await;
                             None
@@ -138,6 +146,10 @@ pub async fn serve<S>(
             }
         }
         pushed += handle.push.drain_into(&mut out);
+        // Output written counts as interaction too, as in Redis's writeToClient.
+        if !out.is_empty() {
+            last_input = Instant::now();
+        }
         if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await || client.close_after_reply {
             break;
         }
@@ -146,26 +158,22 @@ pub async fn serve<S>(
             tracing::warn!(id = handle.id, "closing client that exceeded client-query-buffer-limit");
             break;
         }
-        // An idle client gives its buffers back when the clients cron asks
-        // (see `server::clients_cron`): many idle connections cost little.
-        if handle.shrink_requested.load(Ordering::Relaxed) {
-            handle.shrink_requested.store(false, Ordering::Relaxed);
-            if buf.is_empty() && out.is_empty() {
-                buf = BytesMut::new();
-                out = BytesMut::new();
-                idle_shrunk = true;
-            }
+        // The clients cron may ask for the buffers back (see `server::querybuf`):
+        // many idle connections then cost little.
+        let request = handle.qbuf.take_request();
+        if request == Shrink::Release && out.is_empty() {
+            out = BytesMut::new();
         }
-        handle.qbuf.store(buf.len(), Ordering::Relaxed);
-        if !idle_shrunk {
-            buf.reserve(parser.needed().max(16 * 1024).saturating_sub(buf.capacity() - buf.len()));
-        }
-        handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
+        let bulk_left = parser.needed().saturating_sub(buf.len());
+        released = querybuf::prepare_read(&mut buf, bulk_left, request, released);
+        handle.qbuf.len.store(buf.len(), Ordering::Relaxed);
+        handle.qbuf.cap.store(buf.capacity(), Ordering::Relaxed);
         // Subscribers never time out, as in Redis.
         let idle = if client.subscribed() { 0 } else { srv.config.read().timeout };
         let read = async {
             if idle > 0 {
-                match tokio::time::timeout(std::time::Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
+                let deadline = last_input + std::time::Duration::from_secs(idle);
+                match tokio::time::timeout_at(deadline.into(), stream.read_buf(&mut buf)).await {
                     Ok(r) => r,
                     Err(_) => Ok(0),
                 }
@@ -177,8 +185,10 @@ pub async fn serve<S>(
             r = read => match r {
                 Ok(0) | Err(_) => Next::Close,
                 Ok(n) => {
+                    last_input = Instant::now();
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                    idle_shrunk = false;
+                    handle.qbuf.note_read(buf.len());
+                    released = false;
                     lim = output_limit(&srv);
                     Next::Continue
                 }

@@ -22,9 +22,10 @@ pub mod monitor;
 pub mod output_limit;
 pub mod pause;
 pub mod push;
+pub mod querybuf;
 pub mod tracking;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -214,31 +215,30 @@ pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
     }
 }
 
-/// Clients idle this long are asked to release their buffers (Redis frees
-/// an idle client's query buffer after 2 s in `clientsCron`).
-const CLIENT_IDLE_SHRINK: std::time::Duration = std::time::Duration::from_secs(2);
+/// Period of the clients cron (Redis's default `hz`, 10).
+const CLIENTS_CRON_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Once a second, asks every client idle for [`CLIENT_IDLE_SHRINK`] that
-/// still holds buffers to release them, so thousands of idle connections
-/// do not hold 32 KiB each. O(clients) per second; costs the connections
-/// nothing while they are busy.
+/// Every 100 ms, visits every client to size its query buffer (see
+/// [`querybuf::cron_visit`]: idle buffers released, oversized ones trimmed),
+/// and once a second brings client-side caching's table back under its
+/// limit. O(clients) per visit, a few atomic loads each; a busy connection
+/// is woken only when its buffer is to be resized.
 fn spawn_clients_cron(srv: &Arc<Server>) {
     let srv = srv.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut tick = tokio::time::interval(CLIENTS_CRON_PERIOD);
         let mut shutdown = srv.shutdown.subscribe();
-        loop {
+        for n in 0u64.. {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown_started(&mut shutdown) => return,
             }
-            // Client-side caching's table back under its limit even when
-            // no command arrives (Redis's serverCron does the same).
-            srv.tracking.limit(&srv.clients);
+            if n % 10 == 0 {
+                // Even when no command arrives (Redis's serverCron does the same).
+                srv.tracking.limit(&srv.clients);
+            }
             for c in srv.clients.list() {
-                if c.qbuf_cap.load(Ordering::Relaxed) > 0 && c.idle() >= CLIENT_IDLE_SHRINK {
-                    c.request_shrink();
-                }
+                querybuf::cron_visit(&c);
             }
         }
     });

@@ -19,14 +19,14 @@ use super::table::flags::*;
 use super::table::CommandSpec;
 use super::{CmdResult, Ctx};
 use crate::db::{lru_clock, now_ms, Entry, Value};
-use crate::persist::rdb::payload::{decode_payload, encode_payload};
-use crate::persist::snapshot::{from_rdb, write_value};
+use crate::persist::rdb::payload::encode_payload;
+use crate::persist::snapshot::{value_from_payload, write_value};
 use crate::protocol::Reply;
 use crate::spec;
 
 /// The DUMP payload of `value`, strings compressed as `rdbcompression`
 /// says. O(size of the value).
-pub(crate) fn payload_of(value: &Value, compression: bool) -> Result<Vec<u8>, Reply> {
+pub fn payload_of(value: &Value, compression: bool) -> Result<Vec<u8>, Reply> {
     encode_payload(compression, |w| write_value(w, b"", value, None))
         .map_err(|e| Reply::Error(format!("ERR DUMP failed: {e}")))
 }
@@ -94,7 +94,7 @@ fn restore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if ttl < 0 {
         return fail("ERR Invalid TTL value, must be >= 0");
     }
-    let value = decode_payload(&a[3], from_rdb).map_err(|e| Reply::Error(e.to_string()))?;
+    let value = value_from_payload(&a[3]).map_err(|e| Reply::Error(e.to_string()))?;
     let deleted = opts.replace && ctx.ks.remove(key).is_some();
     let now = now_ms() as i64;
     let expire_at = if ttl != 0 && !opts.absttl { ttl.saturating_add(now) } else { ttl };

@@ -59,9 +59,9 @@ pub(super) fn memory(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         "doctor" => {
             let used = crate::server::used_memory(ctx.srv);
             let text = if used < DOCTOR_MIN_BYTES {
-                "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
+                "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
             } else {
-                "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+                "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
             };
             Ok(Reply::Verbatim(Bytes::from_static(text.as_bytes())))
         }
@@ -104,6 +104,7 @@ fn stats(ctx: &mut Ctx) -> Reply {
         let per_db = vec![
             (Reply::bulk_str("overhead.hashtable.main"), int((*k * PER_KEY_OVERHEAD) as u64)),
             (Reply::bulk_str("overhead.hashtable.expires"), int((*e * 16) as u64)),
+            (Reply::bulk_str("overhead.hashtable.slot-to-keys"), int(0)),
         ];
         put(format!("db.{db}"), Reply::Map(per_db));
     }
@@ -113,6 +114,16 @@ fn stats(ctx: &mut Ctx) -> Reply {
     put("dataset.bytes".into(), int(dataset));
     put("dataset.percentage".into(), Reply::Double(pct(dataset, used)));
     put("peak.percentage".into(), Reply::Double(100.0));
+    // No allocator statistics apart from what is allocated and resident.
+    put("allocator.allocated".into(), int(used));
+    put("allocator.active".into(), int(used));
+    put("allocator.resident".into(), int(rss));
+    put("allocator-fragmentation.ratio".into(), Reply::Double(1.0));
+    put("allocator-fragmentation.bytes".into(), int(0));
+    put("allocator-rss.ratio".into(), Reply::Double(if used == 0 { 1.0 } else { rss as f64 / used as f64 }));
+    put("allocator-rss.bytes".into(), Reply::Int(rss as i64 - used as i64));
+    put("rss-overhead.ratio".into(), Reply::Double(1.0));
+    put("rss-overhead.bytes".into(), int(0));
     put("fragmentation".into(), Reply::Double(if used == 0 { 1.0 } else { rss as f64 / used as f64 }));
     put("fragmentation.bytes".into(), Reply::Int(rss as i64 - used as i64));
     Reply::Map(m)
