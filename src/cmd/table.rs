@@ -163,7 +163,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 20] {
+fn families() -> [&'static [CommandSpec]; 21] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -185,6 +185,7 @@ fn families() -> [&'static [CommandSpec]; 20] {
         super::hyperloglog::COMMANDS,
         super::geo::COMMANDS,
         super::dump::COMMANDS,
+        super::replication::COMMANDS,
     ]
 }
 
