@@ -232,6 +232,8 @@ impl Stream {
         st.replid2 = std::mem::replace(&mut st.replid, new_replid());
         st.second_offset = st.offset as i64 + 1;
         st.seldb = None;
+        // Replicas must learn the new id: they reconnect and continue.
+        st.sinks.clear();
         drop(st);
         self.upstream.store(false, Ordering::Relaxed);
     }
