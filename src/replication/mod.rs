@@ -103,6 +103,12 @@ pub struct Replication {
     pub sync_partial_ok: AtomicU64,
     /// See `sync_full`.
     pub sync_partial_err: AtomicU64,
+    /// Held by a replica while it applies one command of its primary's
+    /// stream and forwards it, and by a full sync while it attaches a
+    /// sub-replica and forks: so a forwarded command is either in that
+    /// snapshot and before its offset, or in neither (taken before any
+    /// shard lock: the same order on both paths).
+    pub applying: Mutex<()>,
     /// The server itself, for the tasks REPLICAOF starts (set by [`start`]).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -119,6 +125,7 @@ impl Replication {
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
+            applying: Mutex::new(()),
             me: Default::default(),
         }
     }

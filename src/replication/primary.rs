@@ -121,6 +121,7 @@ fn start_snapshot(
     };
     let path = dir.join(format!("temp-repl-{}-{id}.rdb", std::process::id()));
     let child_path = path.clone();
+    let _applying = srv.replication.applying.lock();
     let mut l = srv.keyspace.lock_all();
     let attached = srv.replication.stream.attach(id, tx, backlog);
     match crate::persist::jobs::fork_child(&mut l, move |l, _| {

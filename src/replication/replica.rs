@@ -248,6 +248,10 @@ async fn load_snapshot(srv: &Arc<Server>, rdb: Vec<u8>, replid: &str, offset: u6
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         let ks = &s.keyspace;
         let mut l = ks.lock_all();
+        // Nothing can be blocked on what a snapshot creates (nor needs its
+        // keys recorded): keep the inserts O(1).
+        l.wake_blocked = false;
+        l.changes.record_keys = false;
         for sh in l.shards_mut() {
             for d in sh.dbs.iter_mut() {
                 *d = Default::default();
@@ -324,10 +328,12 @@ async fn apply_stream(
             };
             let getack = args[0].eq_ignore_ascii_case(b"replconf")
                 && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"getack"));
+            let applying = srv.replication.applying.lock();
             if !getack && !args[0].eq_ignore_ascii_case(b"replconf") {
                 crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, &args));
             }
             srv.replication.stream.feed_raw(raw);
+            drop(applying);
             ack_now |= getack;
         }
         if ack_now {
