@@ -391,3 +391,18 @@ fn interop_redis_server_replicates_this_server() {
     assert_same(&mut r, &mut p);
     assert_eq!(field(&mut p, "stats", "sync_full"), "1");
 }
+
+#[test]
+fn publish_reaches_subscribers_of_replicas() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    let mut sub = replica.raw();
+    let _ = sub.call(&["SUBSCRIBE", "news"]);
+    let n: i64 = q(&mut p, &["PUBLISH", "news", "hello"]);
+    assert_eq!(n, 0);
+    let msg = common::strings(sub.read());
+    assert_eq!(msg, vec!["message", "news", "hello"]);
+}

@@ -219,6 +219,7 @@ pub async fn serve<S>(
         srv.monitors.remove(handle.id);
     }
     srv.clients.unregister(handle.id);
+    srv.replication.pending.lock().remove(&handle.id);
     let _ = stream.shutdown().await;
     tracing::debug!(id = handle.id, "client disconnected");
 }
