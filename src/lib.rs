@@ -17,6 +17,8 @@
 //!   latency percentiles.
 //! - [`persist`]: RDB snapshots (Redis-compatible codec), the append-only
 //!   file with its fsync policies and rewrite, loading at start.
+//! - [`replication`]: Redis 7.0 replication (PSYNC2): the stream and
+//!   backlog, the primary's side of a replica link, the replica's link.
 //! - [`acl`]: ACL users, authentication, the per-command permission check,
 //!   the ACL log and the ACL file.
 //! - [`tls`]: rustls configs from PEM files, reloadable acceptor, one
@@ -33,6 +35,7 @@ pub mod memory;
 pub mod persist;
 pub mod protocol;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod stopwatch;

@@ -134,7 +134,7 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         (Reply::bulk_str("proto"), Reply::Int(proto as i64)),
         (Reply::bulk_str("id"), Reply::Int(ctx.client.id() as i64)),
         (Reply::bulk_str("mode"), Reply::bulk_str("standalone")),
-        (Reply::bulk_str("role"), Reply::bulk_str("master")),
+        (Reply::bulk_str("role"), Reply::bulk_str(if ctx.srv.replication.is_replica() { "replica" } else { "master" })),
         (Reply::bulk_str("modules"), Reply::Array(vec![])),
     ]))
 }
@@ -378,6 +378,7 @@ fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
         return fail(err::SYNTAX);
     }
     let (mut id, mut addr, mut laddr, mut user, mut skipme) = (None, None, None, None, true);
+    let mut kind = None;
     for kv in opts.chunks(2) {
         let v = String::from_utf8_lossy(&kv[1]).into_owned();
         if is(&kv[0], "id") {
@@ -408,9 +409,15 @@ fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
             if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|t| is(&kv[1], t)) {
                 return fail(&format!("ERR Unknown client type '{v}'"));
             }
-            if !is(&kv[1], "normal") {
+            kind = Some(if is(&kv[1], "master") {
+                crate::replication::KIND_MASTER
+            } else if is(&kv[1], "replica") || is(&kv[1], "slave") {
+                crate::replication::KIND_REPLICA
+            } else if is(&kv[1], "normal") {
+                crate::replication::KIND_NORMAL
+            } else {
                 return Ok(Reply::Int(0));
-            }
+            });
         } else {
             return fail(err::SYNTAX);
         }
@@ -420,7 +427,8 @@ fn client_kill(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
         let m = id.is_none_or(|i| i == c.id)
             && addr.as_ref().is_none_or(|a| *a == c.addr)
             && laddr.as_ref().is_none_or(|a| *a == c.laddr)
-            && user.as_ref().is_none_or(|u| *u == *c.user.lock());
+            && user.as_ref().is_none_or(|u| *u == *c.user.lock())
+            && kind.is_none_or(|k| k == c.kind.load(std::sync::atomic::Ordering::Relaxed));
         if !m || (skipme && c.id == me) {
             continue;
         }

@@ -138,7 +138,7 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
         let r = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let _ = write!(
             o,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nmigrate_cached_sockets:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nmigrate_cached_sockets:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n{}\r\n",
             r(&st.connections_received),
             r(&st.commands_processed),
             r(&st.net_input_bytes),
@@ -156,10 +156,11 @@ pub fn render(srv: &Server, sections: &[String], db_sizes: Option<Vec<(usize, us
             tracked_items,
             tracked_prefixes,
             r(&st.error_replies),
+            crate::replication::stats_info(srv),
         );
     }
     if has("replication") {
-        o.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n\r\n");
+        o.push_str(&crate::replication::info(srv));
     }
     if has("cpu") {
         let (u, s) = cpu_times();

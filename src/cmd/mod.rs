@@ -24,6 +24,7 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -133,7 +134,7 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     let is_denyoom = spec.has(flags::DENYOOM) || queued_has(flags::DENYOOM);
     let mut refusal = None;
     if is_write {
-        refusal = srv.persist.write_refusal();
+        refusal = srv.persist.write_refusal().or_else(|| crate::replication::write_refusal(srv, &client.handle));
     }
     if refusal.is_none()
         && srv.evictor.maxmemory() > 0

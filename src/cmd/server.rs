@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::args::{self, fail, int, is};
+use super::args::{self, fail, is};
 use super::keys::help_reply;
 use super::table::{flags::*, CommandSpec};
 use super::{CmdResult, Ctx};
@@ -207,12 +207,6 @@ fn lolwut(_ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     ))))
 }
 
-fn wait(_ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    int(&a[1])?;
-    int(&a[2])?;
-    Ok(Reply::Int(0))
-}
-
 /// MONITOR: from now on the client gets a line per command the server
 /// runs (see [`crate::server::monitor`]).
 fn monitor(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
@@ -241,5 +235,4 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec!("slowlog", -2, ADMIN | LOADING, 0, 0, 0, slowlog, "server", "A container for slow log commands.", "Depends on subcommand."),
     spec!("shutdown", -1, ADMIN | NO_MULTI | LOADING, 0, 0, 0, shutdown, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
     spec!("lolwut", -1, READONLY | FAST, 0, 0, 0, lolwut, "server", "Displays computer art and the server version.", "O(1)"),
-    spec!("wait", 3, 0, 0, 0, 0, wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed (no replicas: answers 0).", "O(1)"),
 ];

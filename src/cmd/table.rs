@@ -163,7 +163,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 21] {
+fn families() -> [&'static [CommandSpec]; 22] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -186,6 +186,7 @@ fn families() -> [&'static [CommandSpec]; 21] {
         super::geo::COMMANDS,
         super::dump::COMMANDS,
         super::cluster::COMMANDS,
+        super::replication::COMMANDS,
     ]
 }
 

@@ -84,8 +84,21 @@ pub fn set_expiry_paused_until(until: Option<std::time::Instant>) {
     EXPIRY_PAUSED_UNTIL.store(ms, Ordering::Relaxed);
 }
 
-/// Whether expired keys must be left in place now (CLIENT PAUSE). O(1).
+/// This server is a replica: keys never expire on their own (they read
+/// as missing once past their TTL; the primary's DEL removes them).
+static REPLICA_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Enters or leaves replica mode (see `REPLICA_MODE`). O(1).
+pub fn set_replica_mode(on: bool) {
+    REPLICA_MODE.store(on, Ordering::Relaxed);
+}
+
+/// Whether expired keys must be left in place now (CLIENT PAUSE, or a
+/// replica). O(1).
 pub fn expiry_paused() -> bool {
+    if REPLICA_MODE.load(Ordering::Relaxed) {
+        return true;
+    }
     let until = EXPIRY_PAUSED_UNTIL.load(Ordering::Relaxed);
     until != 0 && coarse_ms() < until
 }

@@ -168,7 +168,10 @@ impl Jobs {
 /// Forks a child that runs `work` on the locked image (with its own pid)
 /// and exits with 0 on success. Returns the child's pid. The caller holds
 /// every shard lock.
-fn fork_child(locked: &mut Locked, work: impl FnOnce(&mut Locked, u32) -> Result<(), String>) -> Result<i32, String> {
+pub(crate) fn fork_child(
+    locked: &mut Locked,
+    work: impl FnOnce(&mut Locked, u32) -> Result<(), String>,
+) -> Result<i32, String> {
     // SAFETY: the child only reads the keyspace it inherited (whose locks the
     // parent holds), allocates (glibc makes malloc fork-safe) and writes a
     // file, then leaves with _exit without running destructors or touching

@@ -62,6 +62,9 @@ pub struct Persistence {
     pub loading: AtomicBool,
     /// Progress and controls of the start-up load.
     pub load: LoadProgress,
+    /// The replication stream, fed here with what the AOF logs (see
+    /// [`crate::replication`]); `Server::replication` shares it.
+    pub repl: Arc<crate::replication::stream::Stream>,
     state: Arc<SaveState>,
 }
 
@@ -119,7 +122,7 @@ impl Persistence {
     /// Whether writes are logged (the AOF is on): commands that log a
     /// rewritten form skip building it otherwise.
     pub fn logs_writes(&self) -> bool {
-        self.aof.read().is_some()
+        self.aof.read().is_some() || self.repl.wants_writes()
     }
 
     /// Logs a write command that just executed (shard locks still held).
@@ -136,7 +139,9 @@ impl Persistence {
             return;
         }
         let guard = self.aof.read();
-        let Some(aof) = guard.as_ref() else { return };
+        if guard.is_none() && !self.repl.wants_writes() {
+            return;
+        }
         let db = client.db;
         let cmds = match client.propagate_as.take() {
             Some(cmds) => cmds,
@@ -150,7 +155,15 @@ impl Persistence {
             return;
         }
         let with_db: Vec<(usize, Vec<Bytes>)> = cmds.into_iter().map(|c| (db, c)).collect();
-        client.aof_offset = aof.feed(&with_db);
+        self.feed(guard.as_deref(), client, &with_db);
+    }
+
+    /// Sends logged commands to the AOF (when on) and the replication stream.
+    fn feed(&self, aof: Option<&Aof>, client: &mut ClientState, cmds: &[(usize, Vec<Bytes>)]) {
+        if let Some(aof) = aof {
+            client.aof_offset = aof.feed(cmds);
+        }
+        self.repl.feed(cmds);
     }
 
     /// Logs the commands an EXEC ran, wrapped in MULTI/EXEC.
@@ -160,14 +173,13 @@ impl Persistence {
             return;
         }
         let guard = self.aof.read();
-        let Some(aof) = guard.as_ref() else { return };
         let db = cmds[0].0;
         let mut all = Vec::with_capacity(cmds.len() + 2);
         all.push((db, vec![Bytes::from_static(b"MULTI")]));
         all.extend(cmds);
         let last = all[all.len() - 1].0;
         all.push((last, vec![Bytes::from_static(b"EXEC")]));
-        client.aof_offset = aof.feed(&all);
+        self.feed(guard.as_deref(), client, &all);
     }
 
     /// Logs the writes a script ran: one command as it is, several
@@ -181,8 +193,7 @@ impl Persistence {
             return;
         }
         let guard = self.aof.read();
-        let Some(aof) = guard.as_ref() else { return };
-        client.aof_offset = aof.feed(&cmds);
+        self.feed(guard.as_deref(), client, &cmds);
     }
 
     /// Logs `DEL` for keys of database `db` that expired (lazily on access,
@@ -193,10 +204,15 @@ impl Persistence {
         if keys.is_empty() || self.loading.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(aof) = self.aof.read().as_ref() {
-            let dels: Vec<(usize, Vec<Bytes>)> = keys.iter().map(|k| (db, vec![b("DEL"), k.clone()])).collect();
+        let aof = self.aof.read();
+        if aof.is_none() && !self.repl.wants_writes() {
+            return;
+        }
+        let dels: Vec<(usize, Vec<Bytes>)> = keys.iter().map(|k| (db, vec![b("DEL"), k.clone()])).collect();
+        if let Some(aof) = aof.as_ref() {
             aof.feed(&dels);
         }
+        self.repl.feed(&dels);
     }
 
     /// Waits until `offset` of the AOF is on disk when `appendfsync always`.

@@ -333,7 +333,7 @@ pub fn write_aof_base(locked: &mut Locked, path: &Path) -> Result<(), String> {
 }
 
 /// Refuses an entry for database `db` when this server does not have it.
-pub(super) fn check_db(db: usize, ndb: usize) -> Result<(), RdbError> {
+pub(crate) fn check_db(db: usize, ndb: usize) -> Result<(), RdbError> {
     if db >= ndb {
         return Err(RdbError::Corrupt {
             offset: 0,

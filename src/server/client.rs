@@ -128,6 +128,9 @@ pub struct ClientHandle {
     /// Client-side caching state bits (`super::tracking::handle_flags`),
     /// for `CLIENT LIST` flags `t`, `B`, `R`.
     pub tracking: std::sync::atomic::AtomicU8,
+    /// Normal client, replica or this replica's primary
+    /// (`crate::replication::KIND_*`: `CLIENT LIST` flags `S`/`M`, `CLIENT KILL TYPE`).
+    pub kind: AtomicU8,
 }
 
 impl ClientHandle {
@@ -171,6 +174,11 @@ impl ClientHandle {
         }
         if self.monitoring.load(Ordering::Relaxed) {
             flags.push('O');
+        }
+        match self.kind.load(Ordering::Relaxed) {
+            crate::replication::KIND_REPLICA => flags.push('S'),
+            crate::replication::KIND_MASTER => flags.push('M'),
+            _ => {}
         }
         let subs = self.sub_counts.each_ref().map(|c| c.load(Ordering::Relaxed));
         if subs.iter().any(|&n| n > 0) {
@@ -279,6 +287,8 @@ pub struct ClientState {
     /// Invalidation messages for this client about keys its own command
     /// changed: written after that command's reply.
     pub after_reply: Vec<bytes::Bytes>,
+    /// Set by PSYNC/SYNC/WAIT: what the connection does after the command.
+    pub repl_request: Option<crate::replication::Request>,
 }
 
 impl ClientState {
@@ -313,6 +323,7 @@ impl ClientState {
             caching: false,
             script_read: false,
             after_reply: Vec::new(),
+            repl_request: None,
         }
     }
 
@@ -361,6 +372,7 @@ impl ClientRegistry {
             sub_counts: Default::default(),
             monitoring: AtomicBool::new(false),
             tracking: Default::default(),
+            kind: AtomicU8::new(0),
         });
         self.clients.lock().insert(id, h.clone());
         h

@@ -119,6 +119,26 @@ pub struct Config {
     /// `lazyfree-lazy-user-flush`: FLUSHALL/FLUSHDB without SYNC or ASYNC
     /// free in the background.
     pub lazyfree_lazy_user_flush: bool,
+    /// `replicaof host port` (None: a primary); see [`crate::replication`].
+    pub replicaof: Option<(String, u16)>,
+    /// `masterauth`: the password a replica gives its primary.
+    pub masterauth: String,
+    /// `masteruser`: the ACL user a replica authenticates as.
+    pub masteruser: String,
+    /// `repl-backlog-size`: bytes of stream kept for partial resyncs.
+    pub repl_backlog_size: u64,
+    /// `repl-backlog-ttl` (seconds; shown, the backlog is kept).
+    pub repl_backlog_ttl: i64,
+    /// `replica-read-only`: a replica refuses clients' writes.
+    pub replica_read_only: bool,
+    /// `repl-ping-replica-period`: seconds between PINGs to replicas.
+    pub repl_ping_replica_period: i64,
+    /// `repl-timeout`: seconds without traffic before a link is dropped.
+    pub repl_timeout: i64,
+    /// `min-replicas-to-write`: writes need this many good replicas (0: off).
+    pub min_replicas_to_write: i64,
+    /// `min-replicas-max-lag`: a good replica acked within this many seconds.
+    pub min_replicas_max_lag: i64,
 }
 
 impl Default for Config {
@@ -190,6 +210,16 @@ impl Default for Config {
             hll_sparse_max_bytes: 3000,
             enable_debug_command: "local".into(),
             lazyfree_lazy_user_flush: false,
+            replicaof: None,
+            masterauth: String::new(),
+            masteruser: String::new(),
+            repl_backlog_size: 1024 * 1024,
+            repl_backlog_ttl: 3600,
+            replica_read_only: true,
+            repl_ping_replica_period: 10,
+            repl_timeout: 60,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
         }
     }
 }
@@ -405,6 +435,72 @@ pub static PARAMS: &[Param] = &[
     },
     param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, bool, true),
     param!("rdbcompression", rdbcompression, bool, true),
+    Param {
+        name: "replicaof",
+        get: |c| c.replicaof.as_ref().map_or(String::new(), |(h, p)| format!("{h} {p}")),
+        set: |c, v| {
+            c.replicaof = parse_replicaof(v)?;
+            Ok(())
+        },
+        mutable: false,
+    },
+    param!("masterauth", masterauth, string, true),
+    param!("masteruser", masteruser, string, true),
+    Param {
+        name: "repl-backlog-size",
+        get: |c| c.repl_backlog_size.to_string(),
+        set: |c, v| {
+            c.repl_backlog_size = ranged_memory(v)?.max(1);
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "repl-backlog-ttl",
+        get: |c| c.repl_backlog_ttl.to_string(),
+        set: |c, v| {
+            c.repl_backlog_ttl = ranged(parse_num(v)?, 0, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    param!("replica-read-only", replica_read_only, bool, true),
+    Param {
+        name: "repl-ping-replica-period",
+        get: |c| c.repl_ping_replica_period.to_string(),
+        set: |c, v| {
+            c.repl_ping_replica_period = ranged(parse_num(v)?, 1, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "repl-timeout",
+        get: |c| c.repl_timeout.to_string(),
+        set: |c, v| {
+            c.repl_timeout = ranged(parse_num(v)?, 1, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "min-replicas-to-write",
+        get: |c| c.min_replicas_to_write.to_string(),
+        set: |c, v| {
+            c.min_replicas_to_write = ranged(parse_num(v)?, 0, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "min-replicas-max-lag",
+        get: |c| c.min_replicas_max_lag.to_string(),
+        set: |c, v| {
+            c.min_replicas_max_lag = ranged(parse_num(v)?, 0, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
     param!("rdbchecksum", rdbchecksum, bool, true),
     param!("requirepass", requirepass, string, true),
     param!("aclfile", aclfile, string, false),
@@ -648,6 +744,20 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
 ];
+
+/// `replicaof <host> <port>` (empty: none), as Redis checks it.
+fn parse_replicaof(v: &str) -> Result<Option<(String, u16)>, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    match words[..] {
+        [] => Ok(None),
+        [h, p] if h.eq_ignore_ascii_case("no") && p.eq_ignore_ascii_case("one") => Ok(None),
+        [h, p] => {
+            let port = p.parse::<u16>().map_err(|_| "Invalid master port".to_string())?;
+            Ok(Some((h.to_string(), port)))
+        }
+        _ => Err("wrong number of arguments".into()),
+    }
+}
 
 /// Redis's range check of numeric parameters.
 fn ranged(v: i64, min: i64, max: i64) -> Result<i64, String> {

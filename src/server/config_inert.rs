@@ -1,6 +1,6 @@
 //! Redis 7.0 parameters this server accepts, validates and shows, but does
-//! not act on (threads, defragmentation, cluster, replication until that
-//! lands, process and OS knobs). Clients and tools read them with `CONFIG
+//! not act on (threads, defragmentation, cluster, the replication knobs not
+//! implemented, process and OS knobs). Clients and tools read them with `CONFIG
 //! GET` (`redis-cli --stat`, client libraries probing `cluster-enabled`,
 //! test suites saving and restoring every value), and redis.conf files and
 //! `redis-server` command lines name them; refusing them would break those
@@ -118,12 +118,8 @@ pub static INERT_PARAMS: &[Param] = &[
     inert!("lazyfree-lazy-expire", "no", Bool, true),
     inert!("lazyfree-lazy-server-del", "no", Bool, true),
     inert!("lazyfree-lazy-user-del", "no", Bool, true),
-    inert!("masterauth", "", Text, true),
-    inert!("masteruser", "", Text, true),
     inert!("maxmemory-clients", "0", MemoryOrPercent, true),
     inert!("maxmemory-eviction-tenacity", "10", Int, true),
-    inert!("min-replicas-max-lag", "10", Int, true),
-    inert!("min-replicas-to-write", "0", Int, true),
     inert!("no-appendfsync-on-rewrite", "no", Bool, true),
     inert!("oom-score-adj", "no", Enum(&["no", "yes", "relative", "absolute"]), true),
     inert!("oom-score-adj-values", "0 200 800", Text, true),
@@ -132,15 +128,11 @@ pub static INERT_PARAMS: &[Param] = &[
     inert!("propagation-error-behavior", "ignore", Enum(&["ignore", "panic", "panic-on-replicas"]), true),
     inert!("rdb-del-sync-files", "no", Bool, true),
     inert!("rdb-save-incremental-fsync", "yes", Bool, true),
-    inert!("repl-backlog-size", "1048576", Memory, true),
-    inert!("repl-backlog-ttl", "3600", Int, true),
     inert!("repl-disable-tcp-nodelay", "no", Bool, true),
     inert!("repl-diskless-load", "disabled", Enum(&["disabled", "on-empty-db", "swapdb"]), true),
     inert!("repl-diskless-sync", "yes", Bool, true),
     inert!("repl-diskless-sync-delay", "5", Int, true),
     inert!("repl-diskless-sync-max-replicas", "0", Int, true),
-    inert!("repl-ping-replica-period", "10", Int, true),
-    inert!("repl-timeout", "60", Int, true),
     inert!("replica-announce-ip", "", Text, true),
     inert!("replica-announce-port", "0", Int, true),
     inert!("replica-announced", "yes", Bool, true),
@@ -148,9 +140,7 @@ pub static INERT_PARAMS: &[Param] = &[
     inert!("replica-ignore-maxmemory", "yes", Bool, true),
     inert!("replica-lazy-flush", "no", Bool, true),
     inert!("replica-priority", "100", Int, true),
-    inert!("replica-read-only", "yes", Bool, true),
     inert!("replica-serve-stale-data", "yes", Bool, true),
-    inert!("replicaof", "", Text, false),
     inert!("sanitize-dump-payload", "no", Enum(&["no", "yes", "clients"]), true),
     inert!("server_cpulist", "", Text, false),
     inert!("set-proc-title", "yes", Bool, false),

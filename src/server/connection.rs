@@ -91,6 +91,21 @@ pub async fn serve<S>(
                         last_input = Instant::now();
                         reply = cmd::dispatch(&srv, &mut client, &args);
                     }
+                    // PSYNC/SYNC make this a replica's link; WAIT waits here.
+                    if let Some(req) = client.repl_request.take() {
+                        if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
+                            break 'conn;
+                        }
+                        match req {
+                            crate::replication::Request::Sync(r) => {
+                                crate::replication::primary::serve(&srv, &mut stream, &client, &mut buf, r).await;
+                                break 'conn;
+                            }
+                            crate::replication::Request::Wait { replicas, timeout_ms } => {
+                                reply = crate::replication::wait(&srv, replicas, timeout_ms).await;
+                            }
+                        }
+                    }
                     if let Some(parked) = client.parked.take() {
                         let waited = if flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
                             let r = wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await;
@@ -214,6 +229,7 @@ pub async fn serve<S>(
         srv.monitors.remove(handle.id);
     }
     srv.clients.unregister(handle.id);
+    srv.replication.pending.lock().remove(&handle.id);
     let _ = stream.shutdown().await;
     tracing::debug!(id = handle.id, "client disconnected");
 }

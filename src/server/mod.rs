@@ -85,6 +85,8 @@ pub struct Server {
     pub pause: pause::Pause,
     /// Client-side caching (CLIENT TRACKING).
     pub tracking: tracking::Tracking,
+    /// Replication: the stream to replicas, the link to a primary.
+    pub replication: crate::replication::Replication,
 }
 
 impl Server {
@@ -97,6 +99,8 @@ impl Server {
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let acl = crate::acl::Acl::new(&config.requirepass);
         acl.set_log_max(usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX));
+        let persist = crate::persist::Persistence::new();
+        let replication = crate::replication::Replication::new(persist.repl.clone());
         Arc::new(Server {
             keyspace: Arc::new(Keyspace::new(config.databases.max(1))),
             blocking: Default::default(),
@@ -107,7 +111,7 @@ impl Server {
             started: Instant::now(),
             run_id,
             shutdown,
-            persist: crate::persist::Persistence::new(),
+            persist,
             evictor: crate::db::evict::Evictor::default(),
             shutdown_save: parking_lot::Mutex::new(None),
             acl,
@@ -116,6 +120,7 @@ impl Server {
             monitors: Default::default(),
             pause: Default::default(),
             tracking: Default::default(),
+            replication,
         })
     }
 
@@ -207,6 +212,10 @@ pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
             Ok(())
         }
         "tls-cert-file" | "tls-key-file" | "tls-ca-cert-file" | "tls-auth-clients" => listener::reload_tls(srv),
+        "repl-backlog-size" => {
+            srv.replication.stream.resize(srv.config.read().repl_backlog_size);
+            Ok(())
+        }
         "key-load-delay" => {
             srv.persist.load.set_key_load_delay(srv.config.read().key_load_delay);
             Ok(())
@@ -346,6 +355,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         crate::db::expire::spawn_active_expiry(&srv.keyspace);
         crate::persist::spawn_cron(&srv);
         spawn_clients_cron(&srv);
+        crate::replication::start(&srv);
         tracing::info!(
             port = cfg.port,
             tls_port = cfg.tls_port,

@@ -1,0 +1,259 @@
+//! The replication stream: the writes this server sends its replicas, as
+//! RESP commands, with the replication id and offset that name every
+//! position in it, and the backlog of its recent bytes.
+//!
+//! Fed from the same points as the AOF ([`crate::persist::Persistence`]'s
+//! `propagate*`), under the shard locks of the write, so the stream's order
+//! is the order in which writes to any one key happened. While this server
+//! is itself a replica the stream is its primary's, forwarded byte for byte
+//! ([`Stream::feed_raw`]), so chained replicas see the same ids and offsets.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::backlog::Backlog;
+
+/// Redis's "no id" (`master_replid2` before any failover).
+pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
+
+/// A new random 40-hex-digit replication id.
+pub fn new_replid() -> String {
+    (0..40).map(|_| char::from(b"0123456789abcdef"[fastrand::usize(..16)])).collect()
+}
+
+/// Where a replica starts reading the stream.
+pub struct Attached {
+    /// The id the replica is told (`+FULLRESYNC <id> <offset>`).
+    pub replid: String,
+    /// The offset its snapshot corresponds to.
+    pub offset: u64,
+}
+
+/// The stream's ids, offset, backlog and the replicas receiving it.
+pub struct StreamState {
+    /// `master_replid`.
+    pub replid: String,
+    /// `master_replid2`: the id this history had before a promotion.
+    pub replid2: String,
+    /// `second_repl_offset`: the last offset + 1 valid under `replid2` (-1: none).
+    pub second_offset: i64,
+    /// `master_repl_offset`: bytes of stream so far.
+    pub offset: u64,
+    /// Recent bytes (None until the first replica attached, as Redis).
+    pub backlog: Option<Backlog>,
+    /// The database the stream last selected (None: the next write selects).
+    seldb: Option<usize>,
+    /// Connected replicas: client id and the channel to its writer.
+    sinks: Vec<(u64, UnboundedSender<Bytes>)>,
+}
+
+/// See the module doc. All methods take one short mutex.
+pub struct Stream {
+    /// A backlog exists: writes must be fed (checked without the mutex).
+    active: AtomicBool,
+    /// This server is a replica: its own writes are not fed, the
+    /// primary's bytes are ([`Stream::feed_raw`]).
+    upstream: AtomicBool,
+    state: Mutex<StreamState>,
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Stream {
+            active: AtomicBool::new(false),
+            upstream: AtomicBool::new(false),
+            state: Mutex::new(StreamState {
+                replid: new_replid(),
+                replid2: NO_REPLID.into(),
+                second_offset: -1,
+                offset: 0,
+                backlog: None,
+                seldb: None,
+                sinks: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl Stream {
+    /// Whether writes must be fed now (a backlog exists and this server is
+    /// a primary). O(1), no lock.
+    pub fn wants_writes(&self) -> bool {
+        self.active.load(Ordering::Relaxed) && !self.upstream.load(Ordering::Relaxed)
+    }
+
+    /// Appends write commands (database, arguments), selecting each
+    /// command's database when it differs from the last. O(bytes).
+    pub fn feed(&self, cmds: &[(usize, Vec<Bytes>)]) {
+        if !self.wants_writes() {
+            return;
+        }
+        let mut st = self.state.lock();
+        let mut out = BytesMut::new();
+        let mut ib = itoa::Buffer::new();
+        for (db, args) in cmds {
+            if st.seldb != Some(*db) {
+                crate::protocol::reply::encode_request(&mut out, &[&b"SELECT"[..], ib.format(*db).as_bytes()]);
+                st.seldb = Some(*db);
+            }
+            crate::protocol::reply::encode_request(&mut out, args);
+        }
+        st.append(out.freeze());
+    }
+
+    /// Appends bytes as they are (PING, REPLCONF GETACK, or the primary's
+    /// stream on a replica). On a replica the offset always advances. O(bytes).
+    pub fn feed_raw(&self, data: Bytes) {
+        let mut st = self.state.lock();
+        if st.backlog.is_none() && !self.upstream.load(Ordering::Relaxed) {
+            return;
+        }
+        st.append(data);
+    }
+
+    /// Runs `f` on the state under its lock (INFO, ROLE, ids). Keep `f` short.
+    pub fn with<R>(&self, f: impl FnOnce(&mut StreamState) -> R) -> R {
+        f(&mut self.state.lock())
+    }
+
+    /// Registers a replica for a full sync: creates the backlog on the
+    /// first one (with a new id, as Redis), makes the next write select its
+    /// database, and returns the id and offset its snapshot stands for.
+    /// Call with every shard lock held, at the instant the snapshot is taken.
+    pub fn attach(&self, id: u64, tx: UnboundedSender<Bytes>, backlog_size: u64) -> Attached {
+        let mut st = self.state.lock();
+        if st.backlog.is_none() {
+            if !self.upstream.load(Ordering::Relaxed) {
+                st.replid = new_replid();
+                st.replid2 = NO_REPLID.into();
+                st.second_offset = -1;
+            }
+            st.backlog = Some(Backlog::new(backlog_size));
+            self.active.store(true, Ordering::Relaxed);
+        }
+        st.seldb = None;
+        st.sinks.push((id, tx));
+        Attached { replid: st.replid.clone(), offset: st.offset }
+    }
+
+    /// A partial resync (`PSYNC replid offset`): when the history named by
+    /// `replid` reaches `from` and the backlog still holds it, registers
+    /// the replica and returns the current id and the bytes it missed.
+    /// O(bytes missed).
+    pub fn try_continue(
+        &self,
+        id: u64,
+        tx: &UnboundedSender<Bytes>,
+        replid: &str,
+        from: u64,
+    ) -> Option<(String, Bytes)> {
+        let mut st = self.state.lock();
+        let same = replid.eq_ignore_ascii_case(&st.replid);
+        let old = replid.eq_ignore_ascii_case(&st.replid2) && (from as i64) <= st.second_offset;
+        if !same && !old {
+            return None;
+        }
+        let backlog = st.backlog.as_ref()?;
+        let first = st.offset + 1 - backlog.len() as u64;
+        if from < first || from > st.offset + 1 {
+            return None;
+        }
+        let tail = backlog.tail((from - first) as usize);
+        st.sinks.push((id, tx.clone()));
+        Some((st.replid.clone(), tail))
+    }
+
+    /// Stops sending to a replica.
+    pub fn detach(&self, id: u64) {
+        self.state.lock().sinks.retain(|(i, _)| *i != id);
+    }
+
+    /// Closes every replica's channel (their links end; they reconnect).
+    pub fn disconnect_replicas(&self) {
+        self.state.lock().sinks.clear();
+    }
+
+    /// `repl-backlog-size` changed.
+    pub fn resize(&self, size: u64) {
+        if let Some(b) = self.state.lock().backlog.as_mut() {
+            b.resize(size);
+        }
+    }
+
+    /// Marks this server a replica (`true`) or a primary.
+    pub fn set_upstream(&self, on: bool) {
+        self.upstream.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether this server forwards a primary's stream.
+    pub fn upstream(&self) -> bool {
+        self.upstream.load(Ordering::Relaxed)
+    }
+
+    /// A full sync from a primary: its id and offset become ours, the
+    /// backlog starts empty there, the old id is forgotten and chained
+    /// replicas must sync again.
+    pub fn reset_to(&self, replid: &str, offset: u64, backlog_size: u64) {
+        let mut st = self.state.lock();
+        if st.backlog.is_none() {
+            st.backlog = Some(Backlog::new(backlog_size));
+            self.active.store(true, Ordering::Relaxed);
+        }
+        st.replid = replid.to_string();
+        st.replid2 = NO_REPLID.into();
+        st.second_offset = -1;
+        st.offset = offset;
+        if let Some(b) = st.backlog.as_mut() {
+            b.clear();
+        }
+        st.seldb = None;
+        st.sinks.clear();
+    }
+
+    /// The primary continued under a new id (it was promoted): ours
+    /// follows, the old one kept as `replid2` up to the current offset.
+    pub fn switch_id(&self, replid: &str) {
+        let mut st = self.state.lock();
+        if st.replid.eq_ignore_ascii_case(replid) {
+            return;
+        }
+        st.replid2 = std::mem::replace(&mut st.replid, replid.to_string());
+        st.second_offset = st.offset as i64 + 1;
+        st.sinks.clear();
+    }
+
+    /// `REPLICAOF NO ONE`: a new history begins here; the old id stays
+    /// valid as `replid2` so other replicas of the old primary continue.
+    pub fn promote(&self) {
+        let mut st = self.state.lock();
+        st.replid2 = std::mem::replace(&mut st.replid, new_replid());
+        st.second_offset = st.offset as i64 + 1;
+        st.seldb = None;
+        // Replicas must learn the new id: they reconnect and continue.
+        st.sinks.clear();
+        drop(st);
+        self.upstream.store(false, Ordering::Relaxed);
+    }
+}
+
+impl StreamState {
+    /// Appends to the backlog and every replica's channel. O(bytes).
+    fn append(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        self.offset += data.len() as u64;
+        if let Some(b) = self.backlog.as_mut() {
+            b.push(&data);
+        }
+        self.sinks.retain(|(_, tx)| tx.send(data.clone()).is_ok());
+    }
+
+    /// Replicas receiving the stream now.
+    pub fn replicas(&self) -> usize {
+        self.sinks.len()
+    }
+}

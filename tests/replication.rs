@@ -1,0 +1,408 @@
+//! Replication with real processes: full sync of every type, live writes,
+//! read-only replicas, partial resync after a link cut, WAIT, chained
+//! replicas and promotion, expiry on replicas, min-replicas-to-write, and
+//! interop with `redis-server` both ways (when it is on PATH).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command};
+
+use common::{info_field, spawn_ready, wait_for, Server};
+use redis::{Connection, Value};
+
+/// Redis's databases this test writes to.
+const DBS: [i64; 3] = [0, 2, 5];
+
+fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn info(c: &mut Connection, section: &str) -> String {
+    q(c, &["INFO", section])
+}
+
+fn field(c: &mut Connection, section: &str, name: &str) -> String {
+    info_field(&info(c, section), name).unwrap_or_default()
+}
+
+/// A `redis-server` process, killed on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` when it is on PATH.
+    fn start(extra: &[&str]) -> Option<RedisServer> {
+        let ok = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("redis-server not on PATH: interop test skipped");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _ in 0..5 {
+            let port = common::free_port();
+            let mut cmd = Command::new("redis-server");
+            cmd.arg("--port").arg(port.to_string()).arg("--dir").arg(dir.path()).args(["--save", ""]);
+            cmd.args(["--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"]).args(extra);
+            if let Ok((child, _log)) = spawn_ready(cmd) {
+                return Some(RedisServer { child, port, _dir: dir });
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn conn(&self) -> Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes keys of every type (small and large encodings), a TTL, a stream
+/// with a consumer group, in several databases.
+fn fill(c: &mut Connection, tag: &str) {
+    for db in DBS {
+        let _: () = q(c, &["SELECT", &db.to_string()]);
+        let k = |n: &str| format!("{tag}:{n}");
+        let _: () = q(c, &["SET", &k("str"), "hello"]);
+        let _: () = q(c, &["SET", &k("int"), "12345"]);
+        let _: () = q(c, &["SET", &k("ttl"), "v", "EX", "10000"]);
+        let _: i64 = q(c, &["RPUSH", &k("list"), "a", "b", "c"]);
+        let _: i64 = q(c, &["HSET", &k("hash"), "f1", "v1", "f2", "v2"]);
+        let _: i64 = q(c, &["SADD", &k("intset"), "1", "2", "3"]);
+        let _: i64 = q(c, &["SADD", &k("set"), "x", "y", "z"]);
+        let _: i64 = q(c, &["ZADD", &k("zset"), "1", "a", "2.5", "b"]);
+        for i in 0..300 {
+            let (n, v) = (i.to_string(), format!("value-{i}"));
+            let _: i64 = q(c, &["RPUSH", &k("biglist"), &v]);
+            let _: i64 = q(c, &["HSET", &k("bighash"), &n, &v]);
+            let _: i64 = q(c, &["SADD", &k("bigset"), &v]);
+            let _: i64 = q(c, &["ZADD", &k("bigzset"), &n, &v]);
+        }
+        for i in 0..5 {
+            let _: String = q(c, &["XADD", &k("stream"), "*", "n", &i.to_string()]);
+        }
+        let _: () = q(c, &["XGROUP", "CREATE", &k("stream"), "g", "0"]);
+        let _: Value = q(c, &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", &k("stream"), ">"]);
+    }
+    let _: () = q(c, &["SELECT", "0"]);
+}
+
+/// Every key of the databases in [`DBS`], as a canonical description of its
+/// type, content and whether it has a TTL (servers may encode the same data
+/// differently, so DUMP payloads are compared only between like servers).
+fn dataset(c: &mut Connection) -> BTreeMap<(i64, String), String> {
+    let mut out = BTreeMap::new();
+    for db in DBS {
+        let _: () = q(c, &["SELECT", &db.to_string()]);
+        let mut cursor = "0".to_string();
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (String, Vec<String>) = q(c, &["SCAN", &cursor, "COUNT", "1000"]);
+            keys.extend(batch);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        for k in keys {
+            let t: String = q(c, &["TYPE", &k]);
+            let content = match t.as_str() {
+                "string" => format!("{:?}", q::<Vec<u8>>(c, &["GET", &k])),
+                "list" => format!("{:?}", q::<Vec<String>>(c, &["LRANGE", &k, "0", "-1"])),
+                "hash" => format!("{:?}", q::<BTreeMap<String, String>>(c, &["HGETALL", &k])),
+                "set" => {
+                    let mut m: Vec<String> = q(c, &["SMEMBERS", &k]);
+                    m.sort();
+                    format!("{m:?}")
+                }
+                "zset" => format!("{:?}", q::<Vec<String>>(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
+                "stream" => format!(
+                    "{:?} {:?}",
+                    q::<Value>(c, &["XRANGE", &k, "-", "+"]),
+                    q::<Value>(c, &["XINFO", "GROUPS", &k])
+                ),
+                other => other.to_string(),
+            };
+            let ttl: i64 = q(c, &["PTTL", &k]);
+            out.insert((db, k), format!("{t} ttl:{} {content}", ttl > 0));
+        }
+    }
+    let _: () = q(c, &["SELECT", "0"]);
+    out
+}
+
+/// Waits until the replica's link is up and it processed everything the
+/// primary had sent when this was called.
+fn wait_synced(primary: &mut Connection, replica: &mut Connection) {
+    let want: u64 = field(primary, "replication", "master_repl_offset").parse().unwrap_or(0);
+    wait_for(30, "replica in sync", || {
+        field(replica, "replication", "master_link_status") == "up"
+            && field(replica, "replication", "slave_repl_offset").parse::<u64>().unwrap_or(0) >= want
+    });
+}
+
+fn replicaof(replica: &mut Connection, port: u16) {
+    let r: String = q(replica, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    assert_eq!(r, "OK");
+}
+
+/// Writes after the sync: transactions, non-deterministic commands (sent
+/// in their deterministic form), deletions, expiries, another database.
+fn live_writes(c: &mut Connection, tag: &str) {
+    let k = |n: &str| format!("{tag}:{n}");
+    let _: () = q(c, &["SET", &k("live"), "1"]);
+    let _: f64 = q(c, &["INCRBYFLOAT", &k("float"), "1.5"]);
+    let _: Value = q(c, &["SPOP", &k("bigset"), "3"]);
+    let _: i64 = q(c, &["EXPIRE", &k("str"), "5000"]);
+    let _: i64 = q(c, &["DEL", &k("list")]);
+    let _: String = q(c, &["XADD", &k("stream"), "*", "live", "1"]);
+    let mut pipe = redis::pipe();
+    pipe.atomic().cmd("LPUSH").arg(k("tx")).arg("a").cmd("HINCRBY").arg(k("hash")).arg("n").arg(3);
+    let _: Value = pipe.query(c).expect("multi/exec");
+    let _: () = q(c, &["SELECT", "5"]);
+    let _: () = q(c, &["SET", &k("db5"), "x"]);
+    let _: () = q(c, &["SELECT", "0"]);
+}
+
+#[test]
+fn full_sync_all_types_then_live_writes_and_read_only_replica() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    fill(&mut p, "k");
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+    live_writes(&mut p, "k");
+    wait_synced(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+    // Read-only replica, its role and INFO.
+    let e = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut r).unwrap_err();
+    assert!(e.to_string().contains("You can't write against a read only replica"), "{e}");
+    assert_eq!(field(&mut r, "replication", "role"), "slave");
+    assert_eq!(field(&mut p, "replication", "connected_slaves"), "1");
+    assert!(field(&mut p, "replication", "slave0").contains("state=online"));
+    assert_eq!(field(&mut r, "replication", "master_replid"), field(&mut p, "replication", "master_replid"));
+    let role: Vec<Value> = q(&mut r, &["ROLE"]);
+    assert_eq!(role[0], Value::BulkString(b"slave".to_vec()));
+    let role: Vec<Value> = q(&mut p, &["ROLE"]);
+    assert_eq!(role[0], Value::BulkString(b"master".to_vec()));
+    assert_eq!(field(&mut p, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn partial_resync_after_link_cut_either_side() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    fill(&mut p, "k");
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    // Cut from the replica's side, write meanwhile.
+    let killed: i64 = q(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    assert_eq!(killed, 1);
+    live_writes(&mut p, "k");
+    wait_for(30, "partial resync", || field(&mut p, "stats", "sync_partial_ok") == "1");
+    wait_synced(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+    // Cut from the primary's side.
+    let killed: i64 = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+    live_writes(&mut p, "k2");
+    wait_for(30, "second partial resync", || field(&mut p, "stats", "sync_partial_ok") == "2");
+    wait_synced(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+    assert_eq!(field(&mut p, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn backlog_overflow_forces_a_full_sync() {
+    let primary = Server::start(&["--repl-backlog-size", "16kb"]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    let _: () = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
+    let big = "x".repeat(1000);
+    for i in 0..100 {
+        let _: () = q(&mut p, &["SET", &format!("k{i}"), &big]);
+    }
+    wait_for(30, "second full sync", || field(&mut p, "stats", "sync_full") == "2");
+    wait_synced(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+}
+
+#[test]
+fn wait_counts_acknowledging_replicas() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    // No replica: WAIT 0 answers at once, WAIT 1 after its timeout.
+    let n: i64 = q(&mut p, &["WAIT", "0", "0"]);
+    assert_eq!(n, 0);
+    let n: i64 = q(&mut p, &["WAIT", "1", "50"]);
+    assert_eq!(n, 0);
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    let _: () = q(&mut p, &["SET", "a", "1"]);
+    let n: i64 = q(&mut p, &["WAIT", "1", "0"]);
+    assert_eq!(n, 1);
+    let v: String = q(&mut r, &["GET", "a"]);
+    assert_eq!(v, "1");
+    let n: i64 = q(&mut p, &["WAIT", "2", "100"]);
+    assert_eq!(n, 1);
+    let e = redis::cmd("WAIT").arg(1).arg(0).query::<i64>(&mut r).unwrap_err();
+    assert!(e.to_string().contains("replica"), "{e}");
+}
+
+#[test]
+fn chained_replicas_and_promotion_keep_partial_resync() {
+    let a = Server::start(&[]);
+    let b = Server::start(&[]);
+    let c = Server::start(&[]);
+    let (mut pa, mut pb, mut pc) = (a.conn(), b.conn(), c.conn());
+    fill(&mut pa, "k");
+    replicaof(&mut pb, a.port);
+    wait_synced(&mut pa, &mut pb);
+    replicaof(&mut pc, b.port);
+    wait_synced(&mut pb, &mut pc);
+    live_writes(&mut pa, "k");
+    wait_synced(&mut pa, &mut pb);
+    wait_synced(&mut pb, &mut pc);
+    assert_eq!(dataset(&mut pc), dataset(&mut pa));
+    let id_a = field(&mut pa, "replication", "master_replid");
+    assert_eq!(field(&mut pc, "replication", "master_replid"), id_a);
+    assert_eq!(
+        field(&mut pc, "replication", "master_repl_offset"),
+        field(&mut pa, "replication", "master_repl_offset")
+    );
+    // Promote B: it keeps A's id as replid2, and C continues with it.
+    let _: () = q(&mut pb, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(field(&mut pb, "replication", "role"), "master");
+    assert_eq!(field(&mut pb, "replication", "master_replid2"), id_a);
+    let _: () = q(&mut pb, &["SET", "after-promotion", "1"]);
+    wait_for(30, "C continues with B", || field(&mut pb, "stats", "sync_partial_ok") == "1");
+    wait_synced(&mut pb, &mut pc);
+    let v: String = q(&mut pc, &["GET", "after-promotion"]);
+    assert_eq!(v, "1");
+    assert_eq!(field(&mut pb, "stats", "sync_full"), "1");
+    // The old primary joins B and continues too (its history is B's past).
+    replicaof(&mut pa, b.port);
+    wait_synced(&mut pb, &mut pa);
+    assert_eq!(dataset(&mut pa), dataset(&mut pb));
+}
+
+#[test]
+fn replicas_never_expire_keys_themselves() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    let _: () = q(&mut p, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    let _: () = q(&mut p, &["SET", "k", "v", "PX", "50"]);
+    wait_synced(&mut p, &mut r);
+    // Past its TTL the replica reads nil but keeps the key ...
+    wait_for(10, "key logically expired on the replica", || q::<Option<String>>(&mut r, &["GET", "k"]).is_none());
+    let n: i64 = q(&mut r, &["DBSIZE"]);
+    assert_eq!(n, 1);
+    // ... until the primary's DEL (its lazy expiry on access) arrives.
+    let v: Option<String> = q(&mut p, &["GET", "k"]);
+    assert_eq!(v, None);
+    wait_synced(&mut p, &mut r);
+    let n: i64 = q(&mut r, &["DBSIZE"]);
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn min_replicas_to_write_refuses_without_good_replicas() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    let _: () = q(&mut p, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    let e = redis::cmd("SET").arg("a").arg("1").query::<()>(&mut p).unwrap_err();
+    assert!(e.to_string().contains("NOREPLICAS"), "{e}");
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    wait_for(10, "writes accepted", || redis::cmd("SET").arg("a").arg("1").query::<()>(&mut p).is_ok());
+    let _: () = q(&mut p, &["CONFIG", "SET", "min-replicas-to-write", "0"]);
+}
+
+/// Same dataset in both, compared also by DUMP where both are this server.
+fn assert_same(a: &mut Connection, b: &mut Connection) {
+    assert_eq!(dataset(a), dataset(b));
+}
+
+#[test]
+fn interop_this_server_replicates_redis_server() {
+    let Some(redis) = RedisServer::start(&[]) else { return };
+    let ours = Server::start(&[]);
+    let (mut p, mut r) = (redis.conn(), ours.conn());
+    fill(&mut p, "k");
+    let _: () = q(&mut p, &["DEBUG", "POPULATE", "2000", "pop", "20"]);
+    replicaof(&mut r, redis.port);
+    wait_synced(&mut p, &mut r);
+    assert_same(&mut r, &mut p);
+    assert_eq!(q::<i64>(&mut r, &["DBSIZE"]), q::<i64>(&mut p, &["DBSIZE"]));
+    live_writes(&mut p, "k");
+    wait_synced(&mut p, &mut r);
+    assert_same(&mut r, &mut p);
+    let _: () = q(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    live_writes(&mut p, "k2");
+    wait_for(30, "partial resync with redis-server", || field(&mut p, "stats", "sync_partial_ok") == "1");
+    wait_synced(&mut p, &mut r);
+    assert_same(&mut r, &mut p);
+    assert_eq!(q::<i64>(&mut r, &["DBSIZE"]), q::<i64>(&mut p, &["DBSIZE"]));
+    assert_eq!(field(&mut p, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn interop_redis_server_replicates_this_server() {
+    let ours = Server::start(&[]);
+    let Some(redis) = RedisServer::start(&[]) else { return };
+    let (mut p, mut r) = (ours.conn(), redis.conn());
+    fill(&mut p, "k");
+    replicaof(&mut r, ours.port);
+    wait_synced(&mut p, &mut r);
+    assert_same(&mut r, &mut p);
+    live_writes(&mut p, "k");
+    wait_synced(&mut p, &mut r);
+    assert_same(&mut r, &mut p);
+    let _: () = q(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    live_writes(&mut p, "k2");
+    wait_for(30, "redis-server partial resync", || field(&mut p, "stats", "sync_partial_ok") == "1");
+    wait_synced(&mut p, &mut r);
+    assert_same(&mut r, &mut p);
+    assert_eq!(field(&mut p, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn publish_reaches_subscribers_of_replicas() {
+    let primary = Server::start(&[]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    let mut sub = replica.raw();
+    let _ = sub.call(&["SUBSCRIBE", "news"]);
+    let n: i64 = q(&mut p, &["PUBLISH", "news", "hello"]);
+    assert_eq!(n, 0);
+    let msg = common::strings(sub.read());
+    assert_eq!(msg, vec!["message", "news", "hello"]);
+}
