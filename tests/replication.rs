@@ -6,9 +6,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command};
 
-use common::{info_field, spawn_ready, wait_for, Server};
+use common::{info_field, wait_for, Server};
 use redis::{Connection, Value};
 
 /// Redis's databases this test writes to.
@@ -30,47 +29,10 @@ fn field(c: &mut Connection, section: &str, name: &str) -> String {
     info_field(&info(c, section), name).unwrap_or_default()
 }
 
-/// A `redis-server` process, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    /// Starts `redis-server` when it is on PATH.
-    fn start(extra: &[&str]) -> Option<RedisServer> {
-        let ok = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("redis-server not on PATH: interop test skipped");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        for _ in 0..5 {
-            let port = common::free_port();
-            let mut cmd = Command::new("redis-server");
-            cmd.arg("--port").arg(port.to_string()).arg("--dir").arg(dir.path()).args(["--save", ""]);
-            cmd.args(["--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"]).args(extra);
-            if let Ok((child, _log)) = spawn_ready(cmd) {
-                return Some(RedisServer { child, port, _dir: dir });
-            }
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn conn(&self) -> Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .expect("client")
-            .get_connection()
-            .expect("connect")
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `redis-server` on PATH set up as these tests need it (no diskless
+/// delay, DEBUG allowed), or `None`.
+fn redis_server() -> Option<common::RealRedis> {
+    common::RealRedis::start(&["--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"])
 }
 
 /// Writes keys of every type (small and large encodings), a TTL, a stream
@@ -204,6 +166,14 @@ fn full_sync_all_types_then_live_writes_and_read_only_replica() {
     let role: Vec<Value> = q(&mut p, &["ROLE"]);
     assert_eq!(role[0], Value::BulkString(b"master".to_vec()));
     assert_eq!(field(&mut p, "stats", "sync_full"), "1");
+    // Scripts: a write inside one is refused as a client's; a script
+    // declaring writes is refused before it runs; a no-writes one runs.
+    let e = redis::cmd("EVAL").arg("return redis.call('set','x','1')").arg(0).query::<()>(&mut r).unwrap_err();
+    assert!(e.to_string().contains("You can't write against a read only replica"), "{e}");
+    let e = redis::cmd("EVAL").arg("#!lua\nreturn redis.call('set','x','1')").arg(0).query::<()>(&mut r).unwrap_err();
+    assert!(e.to_string().contains("Can not run script with write flag on readonly replica"), "{e}");
+    let v: String = q(&mut r, &["EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", "k:live"]);
+    assert_eq!(v, "1");
 }
 
 #[test]
@@ -351,7 +321,7 @@ fn assert_same(a: &mut Connection, b: &mut Connection) {
 
 #[test]
 fn interop_this_server_replicates_redis_server() {
-    let Some(redis) = RedisServer::start(&[]) else { return };
+    let Some(redis) = redis_server() else { return };
     let ours = Server::start(&[]);
     let (mut p, mut r) = (redis.conn(), ours.conn());
     fill(&mut p, "k");
@@ -375,7 +345,7 @@ fn interop_this_server_replicates_redis_server() {
 #[test]
 fn interop_redis_server_replicates_this_server() {
     let ours = Server::start(&[]);
-    let Some(redis) = RedisServer::start(&[]) else { return };
+    let Some(redis) = redis_server() else { return };
     let (mut p, mut r) = (ours.conn(), redis.conn());
     fill(&mut p, "k");
     replicaof(&mut r, ours.port);

@@ -74,6 +74,13 @@ impl Host for ScriptHost<'_, '_> {
                 if let Some(Reply::Error(e)) = self.ctx.srv.persist.write_refusal() {
                     return self.reject(spec, &argv, format!("-{e}"));
                 }
+                // A read-only replica refuses a script's writes as it refuses a client's.
+                if let Some(Reply::Error(e)) = crate::replication::write_refusal(self.ctx.srv, &self.ctx.client.handle)
+                {
+                    if e.starts_with("READONLY") {
+                        return self.reject(spec, &argv, format!("-{e}"));
+                    }
+                }
             }
         }
         if !self.allow_oom && !wrote && self.oom_at_start && spec.has(DENYOOM) {
@@ -139,6 +146,13 @@ fn refuse_before_start(ctx: &Ctx, script_flags: u32, ro: bool, oom: bool) -> Opt
         return None;
     }
     if script_flags & sflags::NO_WRITES == 0 {
+        match crate::replication::write_refusal(ctx.srv, &ctx.client.handle) {
+            Some(Reply::Error(e)) if e.starts_with("READONLY") => {
+                return Some(Reply::err("READONLY Can not run script with write flag on readonly replica"));
+            }
+            Some(noreplicas) => return Some(noreplicas),
+            None => {}
+        }
         if ctx.srv.persist.write_refusal().is_some() {
             return Some(Reply::err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts."));
         }
