@@ -144,8 +144,7 @@ fn live_writes(c: &mut Connection, tag: &str) {
 
 #[test]
 fn full_sync_all_types_then_live_writes_and_read_only_replica() {
-    let primary = Server::start(&[]);
-    let replica = Server::start(&[]);
+    let (primary, replica) = (Server::start(&[]), Server::start(&[]));
     let (mut p, mut r) = (primary.conn(), replica.conn());
     fill(&mut p, "k");
     replicaof(&mut r, primary.port);
@@ -178,8 +177,7 @@ fn full_sync_all_types_then_live_writes_and_read_only_replica() {
 
 #[test]
 fn partial_resync_after_link_cut_either_side() {
-    let primary = Server::start(&[]);
-    let replica = Server::start(&[]);
+    let (primary, replica) = (Server::start(&[]), Server::start(&[]));
     let (mut p, mut r) = (primary.conn(), replica.conn());
     fill(&mut p, "k");
     replicaof(&mut r, primary.port);
@@ -220,8 +218,7 @@ fn backlog_overflow_forces_a_full_sync() {
 
 #[test]
 fn wait_counts_acknowledging_replicas() {
-    let primary = Server::start(&[]);
-    let replica = Server::start(&[]);
+    let (primary, replica) = (Server::start(&[]), Server::start(&[]));
     let (mut p, mut r) = (primary.conn(), replica.conn());
     // No replica: WAIT 0 answers at once, WAIT 1 after its timeout.
     let n: i64 = q(&mut p, &["WAIT", "0", "0"]);
@@ -280,8 +277,7 @@ fn chained_replicas_and_promotion_keep_partial_resync() {
 
 #[test]
 fn replicas_never_expire_keys_themselves() {
-    let primary = Server::start(&[]);
-    let replica = Server::start(&[]);
+    let (primary, replica) = (Server::start(&[]), Server::start(&[]));
     let (mut p, mut r) = (primary.conn(), replica.conn());
     let _: () = q(&mut p, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     replicaof(&mut r, primary.port);
@@ -302,8 +298,7 @@ fn replicas_never_expire_keys_themselves() {
 
 #[test]
 fn min_replicas_to_write_refuses_without_good_replicas() {
-    let primary = Server::start(&[]);
-    let replica = Server::start(&[]);
+    let (primary, replica) = (Server::start(&[]), Server::start(&[]));
     let (mut p, mut r) = (primary.conn(), replica.conn());
     let _: () = q(&mut p, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
     let e = redis::cmd("SET").arg("a").arg("1").query::<()>(&mut p).unwrap_err();
@@ -364,8 +359,7 @@ fn interop_redis_server_replicates_this_server() {
 
 #[test]
 fn publish_reaches_subscribers_of_replicas() {
-    let primary = Server::start(&[]);
-    let replica = Server::start(&[]);
+    let (primary, replica) = (Server::start(&[]), Server::start(&[]));
     let (mut p, mut r) = (primary.conn(), replica.conn());
     replicaof(&mut r, primary.port);
     wait_synced(&mut p, &mut r);

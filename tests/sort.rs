@@ -283,8 +283,8 @@ fn table_rows_and_keys() {
         },
         other => panic!("{other:?}"),
     };
-    assert_eq!(cats(&rows[0]), ["@write", "@set", "@sortedset", "@list", "@dangerous", "@slow"]);
-    assert_eq!(cats(&rows[1]), ["@read", "@set", "@sortedset", "@list", "@dangerous", "@slow"]);
+    assert_eq!(cats(&rows[0]), ["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"]);
+    assert_eq!(cats(&rows[1]), ["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"]);
     assert_eq!(row[3..6].to_vec(), [int(1), int(1), int(1)]);
     // COMMAND GETKEYS finds the sorted key and the last STORE destination.
     assert_eq!(c.call(&["COMMAND", "GETKEYS", "sort", "abc", "store", "def"]), bulks(&["abc", "def"]));

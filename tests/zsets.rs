@@ -600,6 +600,6 @@ fn flags_in_command_info() {
     };
     assert_eq!(flags(&mut c, "zadd"), vec!["write", "denyoom", "fast"]);
     assert_eq!(flags(&mut c, "zrange"), vec!["readonly"]);
-    assert_eq!(flags(&mut c, "bzpopmin"), vec!["write", "fast", "blocking"]);
+    assert_eq!(flags(&mut c, "bzpopmin"), vec!["write", "noscript", "blocking", "fast"]);
     assert!(flags(&mut c, "zunionstore").contains(&"movablekeys".to_string()));
 }
