@@ -105,10 +105,11 @@ fn replica(primary: u16) -> DataServer {
     panic!("replica did not start");
 }
 
-fn servers_file(primary: &DataServer, plain: &DataServer, sentinel: u16) -> String {
+/// servers.json: `mymaster` at the primary, `plain` unnamed, two Sentinels.
+fn servers_file(primary: &DataServer, plain: &DataServer, dead: u16, sentinel: u16) -> String {
     format!(
         "{{\"servers\": [{{\"addr\": \"{}\", \"name\": \"mymaster\"}}, {{\"addr\": \"{}\"}}],\n \
-         \"sentinel\": {{\"addrs\": [\"127.0.0.1:{sentinel}\"]}}}}\n",
+         \"sentinel\": {{\"addrs\": [\"127.0.0.1:{dead}\", \"127.0.0.1:{sentinel}\"]}}}}\n",
         primary.addr(),
         plain.addr()
     )
@@ -129,10 +130,12 @@ fn proxy_follows_a_sentinel_failover_without_restart() {
             Resp::Array(Some(r)) if r.len() == 2)),
         "sentinel discovers the replicas"
     );
-    let p = Proxy::start(&servers_file(&primary, &plain, sentinel.port), &[]);
+    // The first Sentinel listed is not running: the proxy moves on to the next.
+    let nobody = free_port();
+    let p = Proxy::start(&servers_file(&primary, &plain, nobody, sentinel.port), &[]);
     let link = format!("127.0.0.1:{}", sentinel.port);
-    assert!(p.wait_info("sentinel_link", &link, 20), "the proxy subscribes to the sentinel");
-    assert_eq!(p.info_field("sentinel").as_deref(), Some(link.as_str()));
+    assert!(p.wait_info("sentinel_link", &link, 20), "the proxy subscribes to the live sentinel");
+    assert_eq!(p.info_field("sentinel"), Some(format!("127.0.0.1:{nobody},{link}")));
 
     let mut c = p.raw();
     for i in 0..300 {
@@ -184,8 +187,8 @@ fn plain_has(s: &DataServer, key: &str) -> i64 {
     redis::cmd("EXISTS").arg(key).query(&mut s.conn()).expect("exists")
 }
 
-/// The servers.json naming `mymaster` at 127.0.0.1:`port`, with a change of
-/// layout so the proxy sees a new text.
+/// The servers.json naming `mymaster` at 127.0.0.1:`port` and only the live
+/// Sentinel (a changed setting: the proxy resubscribes and asks again).
 fn servers_file_with_port(port: u16, plain: &DataServer, sentinel: u16) -> String {
     format!(
         "{{\"servers\": [{{\"addr\": \"127.0.0.1:{port}\", \"name\": \"mymaster\"}}, {{\"addr\": \"{}\"}}],\n\n \
