@@ -9,14 +9,21 @@
 //! only rebuilds the ring. Every swap is announced on a watch channel
 //! ([`Cluster::topology_changes`]) for state that must follow the ring
 //! (subscriptions, `pubsub.rs`).
+//!
+//! With a `"sentinel"` setting, the addresses Sentinel reported for named
+//! servers are kept as overrides (name → address) layered over every list
+//! applied, so a later reload of the file does not send a server back to a
+//! dead primary's address; the ring does not move (the name is the
+//! identity), only that server's backend is rebuilt (`sentinel.rs`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::config::{AutoEject, ClusterConfig, ServerSpec};
+use crate::config::{AutoEject, ClusterConfig, SentinelSpec, ServerSpec};
 use crate::pool::Backend;
 use crate::ring::Ring;
 use crate::scripts::ScriptCache;
@@ -73,6 +80,11 @@ pub struct ProxyStats {
     pub reload_failures: AtomicU64,
     /// Servers ejected by auto_eject so far.
     pub ejections: AtomicU64,
+    /// Master switches applied from Sentinel (`+switch-master` or a lookup
+    /// that found a new address).
+    pub sentinel_switches: AtomicU64,
+    /// The Sentinel the proxy is subscribed to now, if any (INFO).
+    pub sentinel_link: Mutex<Option<String>>,
 }
 
 /// The proxy's settings from the command line.
@@ -98,6 +110,13 @@ pub struct Cluster {
     /// The generation, for tasks that must act when the ring changes (subscribers, `pubsub.rs`).
     changes: watch::Sender<u64>,
     auto_eject: Mutex<Option<AutoEject>>,
+    /// The last list read from the file, before Sentinel's overrides.
+    file: Mutex<ClusterConfig>,
+    /// Sentinel's addresses for named servers, layered over `file`.
+    overrides: Mutex<HashMap<String, String>>,
+    /// Bumped on every list applied from the file (not on Sentinel's
+    /// switches): the Sentinel task re-asks for every master then.
+    file_changes: watch::Sender<u64>,
     /// Connections per server and protocol (`--conns`).
     pub conns: usize,
     /// Longest server silence while requests are in flight.
@@ -131,6 +150,9 @@ impl Cluster {
             generation: AtomicU64::new(1),
             changes: watch::Sender::new(1),
             auto_eject: Mutex::new(cfg.auto_eject),
+            file: Mutex::new(cfg),
+            overrides: Mutex::new(HashMap::new()),
+            file_changes: watch::Sender::new(1),
             conns,
             timeout,
             path,
@@ -182,10 +204,62 @@ impl Cluster {
         self.changes.send_replace(gen);
     }
 
-    /// Applies a validated server list: unchanged servers keep their
-    /// connections, removed ones get no new requests, added ones start
-    /// empty. O(servers + ring points).
+    /// Applies a validated server list read from the file, under the
+    /// Sentinel overrides still relevant (dropped for servers no longer
+    /// named in it, all dropped without `"sentinel"`): unchanged servers
+    /// keep their connections, removed ones get no new requests, added ones
+    /// start empty. O(servers + ring points).
     pub fn apply(&self, cfg: ClusterConfig) {
+        // Lock order: file, overrides, topology; held through the swap so
+        // a Sentinel switch and a reload cannot install stale lists.
+        let mut file = lock(&self.file);
+        {
+            let mut ov = lock(&self.overrides);
+            if cfg.sentinel.is_none() {
+                ov.clear();
+            } else {
+                ov.retain(|name, _| cfg.servers.iter().any(|s| s.name.as_deref() == Some(name)));
+            }
+            self.install(layer(&cfg, &ov));
+        }
+        *file = cfg;
+        drop(file);
+        self.stats.reloads.fetch_add(1, Ordering::Relaxed);
+        self.file_changes.send_modify(|g| *g += 1);
+    }
+
+    /// A receiver that wakes on every list applied from the file. O(1).
+    pub fn file_changes(&self) -> watch::Receiver<u64> {
+        self.file_changes.subscribe()
+    }
+
+    /// The `"sentinel"` setting of the list in force, and the names of the
+    /// servers it follows (file order).
+    pub fn sentinel_setting(&self) -> Option<(SentinelSpec, Vec<String>)> {
+        let f = lock(&self.file);
+        let names = f.servers.iter().filter_map(|s| s.name.clone()).collect();
+        f.sentinel.clone().map(|sn| (sn, names))
+    }
+
+    /// Points the named server at `addr` (as Sentinel reported), keeping
+    /// it over later reloads. Returns the address it had when that
+    /// changed, `None` when it was already there or no server has that
+    /// name. O(servers + ring points) on a change, O(servers) otherwise.
+    pub fn set_master_addr(&self, name: &str, addr: &str) -> Option<String> {
+        let file = lock(&self.file);
+        let spec = file.servers.iter().find(|s| s.name.as_deref() == Some(name))?;
+        let mut ov = lock(&self.overrides);
+        let old = ov.insert(name.to_string(), addr.to_string()).unwrap_or_else(|| spec.addr.clone());
+        if old == addr {
+            return None;
+        }
+        self.install(layer(&file, &ov));
+        self.stats.sentinel_switches.fetch_add(1, Ordering::Relaxed);
+        Some(old)
+    }
+
+    /// Swaps in `cfg` as it is (overrides already layered).
+    fn install(&self, cfg: ClusterConfig) {
         let same = |a: &ServerSpec, b: &ServerSpec| {
             a.addr == b.addr && a.name == b.name && a.tls == b.tls && a.password == b.password
         };
@@ -210,7 +284,6 @@ impl Cluster {
             let weights = cfg.servers.iter().map(|s| s.weight).collect();
             Topology::build(servers, weights, gen)
         });
-        self.stats.reloads.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The auto_eject setting in force.
@@ -258,4 +331,23 @@ impl Cluster {
             self.swap(|old, gen| Topology::build(old.servers.clone(), old.weights.clone(), gen));
         }
     }
+}
+
+/// Locks `m`, going on past a poisoned lock (the data is replaced whole).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// `cfg` with each named server's address replaced by its override. O(servers).
+fn layer(cfg: &ClusterConfig, overrides: &HashMap<String, String>) -> ClusterConfig {
+    let mut out = cfg.clone();
+    for s in &mut out.servers {
+        if let Some(a) = s.name.as_ref().and_then(|n| overrides.get(n)) {
+            s.addr = a.clone();
+        }
+    }
+    out
 }

@@ -10,6 +10,19 @@
 //! servers: `"auto_eject": 3` (after 3 failures in a row) or
 //! `{"failures": 3, "retry_ms": 1000}`.
 //!
+//! The object may also carry `"sentinel": {"addrs": ["host:port", ...],
+//! "password": "..."}` (`password` optional, sent with AUTH to each
+//! Sentinel). Every server entry with a `"name"` is then the Sentinel
+//! master of that name: the proxy asks the Sentinels
+//! (`SENTINEL GET-MASTER-ADDR-BY-NAME name`) for its address at start and
+//! after every reload, and follows `+switch-master` (`sentinel.rs`). The
+//! entry's `"addr"` is still required: it is used until a Sentinel has
+//! answered, and whenever none can be reached. Entries without a name are
+//! not Sentinel masters: they keep the address the file gives, as without
+//! `"sentinel"`. A `"sentinel"` with no named entry is refused (it could
+//! follow nothing); `"addrs"` must be a non-empty list of distinct
+//! `host:port`.
+//!
 //! Parsing and validation are all-or-nothing: a file with any error is
 //! refused whole, with a message saying which entry is wrong.
 
@@ -70,6 +83,17 @@ pub struct AutoEject {
     pub retry_ms: u64,
 }
 
+/// Where the Sentinels are (the `"sentinel"` object).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelSpec {
+    /// `host:port` of each Sentinel, tried in this order.
+    pub addrs: Vec<String>,
+    /// Password for AUTH after connecting to a Sentinel.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
 /// A parsed and validated `servers.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
@@ -77,6 +101,8 @@ pub struct ClusterConfig {
     pub servers: Vec<ServerSpec>,
     /// Ejection of failing servers; `None`: failing servers stay on the ring.
     pub auto_eject: Option<AutoEject>,
+    /// Sentinels following the named servers; `None`: addresses are the file's.
+    pub sentinel: Option<SentinelSpec>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +111,8 @@ struct ObjectShape {
     servers: Vec<ServerSpec>,
     #[serde(default)]
     auto_eject: Option<serde_json::Value>,
+    #[serde(default)]
+    sentinel: Option<SentinelSpec>,
 }
 
 #[derive(Deserialize)]
@@ -119,15 +147,15 @@ fn parse_auto_eject(v: Option<serde_json::Value>) -> Result<Option<AutoEject>, S
 /// `tls_available` says whether `"tls": true` entries can be honoured.
 pub fn parse(text: &str, tls_available: bool) -> Result<ClusterConfig, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let (servers, auto_eject) = if v.is_array() {
-        (serde_json::from_value::<Vec<ServerSpec>>(v).map_err(|e| format!("bad server entry: {e}"))?, None)
+    let (servers, auto_eject, sentinel) = if v.is_array() {
+        (serde_json::from_value::<Vec<ServerSpec>>(v).map_err(|e| format!("bad server entry: {e}"))?, None, None)
     } else if v.is_object() {
         let o: ObjectShape = serde_json::from_value(v).map_err(|e| format!("bad file: {e}"))?;
-        (o.servers, parse_auto_eject(o.auto_eject)?)
+        (o.servers, parse_auto_eject(o.auto_eject)?, o.sentinel)
     } else {
         return Err("expected a list of servers or an object with \"servers\"".into());
     };
-    let cfg = ClusterConfig { servers, auto_eject };
+    let cfg = ClusterConfig { servers, auto_eject, sentinel };
     validate(&cfg, tls_available)?;
     Ok(cfg)
 }
@@ -144,15 +172,7 @@ pub fn validate(cfg: &ClusterConfig, tls_available: bool) -> Result<(), String> 
     let mut addrs = std::collections::HashSet::new();
     for (i, s) in cfg.servers.iter().enumerate() {
         let at = |msg: String| format!("server #{} ({}): {msg}", i + 1, s.addr);
-        let (host, port) = s.addr.rsplit_once(':').ok_or_else(|| at("addr must be host:port".into()))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(at("bad host".into()));
-        }
-        match port.parse::<u16>() {
-            Ok(p) if p > 0 => {}
-            _ => return Err(at(format!("bad port '{port}'"))),
-        }
+        check_addr(&s.addr).map_err(at)?;
         if !(1..=MAX_WEIGHT).contains(&s.weight) {
             return Err(at(format!("weight must be between 1 and {MAX_WEIGHT}")));
         }
@@ -173,6 +193,42 @@ pub fn validate(cfg: &ClusterConfig, tls_available: bool) -> Result<(), String> 
         if !addrs.insert(s.addr.clone()) {
             return Err(at("address is listed twice".into()));
         }
+    }
+    if let Some(sn) = &cfg.sentinel {
+        validate_sentinel(sn, cfg)?;
+    }
+    Ok(())
+}
+
+/// Checks a `host:port`; the error says what is wrong with it.
+fn check_addr(addr: &str) -> Result<(), String> {
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| "addr must be host:port".to_string())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err("bad host".into());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("bad port '{port}'")),
+    }
+}
+
+fn validate_sentinel(sn: &SentinelSpec, cfg: &ClusterConfig) -> Result<(), String> {
+    if sn.addrs.is_empty() {
+        return Err("sentinel: addrs must list at least one host:port".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, a) in sn.addrs.iter().enumerate() {
+        check_addr(a).map_err(|e| format!("sentinel: addrs #{} ({a}): {e}", i + 1))?;
+        if !seen.insert(a.as_str()) {
+            return Err(format!("sentinel: addrs #{} ({a}): listed twice", i + 1));
+        }
+    }
+    if sn.password.as_deref() == Some("") {
+        return Err("sentinel: password must not be empty".into());
+    }
+    if !cfg.servers.iter().any(|s| s.name.is_some()) {
+        return Err("sentinel: no server has a \"name\" (the Sentinel master name to follow)".into());
     }
     Ok(())
 }
@@ -202,6 +258,27 @@ mod tests {
         assert_eq!(c.auto_eject, Some(AutoEject { failures: 2, retry_ms: 50 }));
         let c = parse(r#"{"servers":[{"addr":"h:1"}],"auto_eject":3}"#, false).unwrap();
         assert_eq!(c.auto_eject.map(|a| a.failures), Some(3));
+        assert_eq!(c.sentinel, None);
+    }
+
+    #[test]
+    fn sentinel_setting() {
+        let c = parse(
+            r#"{"servers":[{"addr":"h:1","name":"m"},{"addr":"h:2"}],
+                "sentinel":{"addrs":["127.0.0.1:26379","[::1]:26380"],"password":"pw"}}"#,
+            false,
+        )
+        .unwrap();
+        let sn = c.sentinel.unwrap();
+        assert_eq!(sn.addrs, ["127.0.0.1:26379", "[::1]:26380"]);
+        assert_eq!(sn.password.as_deref(), Some("pw"));
+        let c = parse(r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":["s:1"]}}"#, false).unwrap();
+        assert_eq!(c.sentinel.and_then(|s| s.password), None);
+        let e = parse(r#"{"servers":[{"addr":"h:1"}],"sentinel":{"addrs":["s:1"]}}"#, false).unwrap_err();
+        assert!(e.contains("no server has a \"name\""), "{e}");
+        let e =
+            parse(r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":["s:1","x"]}}"#, false).unwrap_err();
+        assert_eq!(e, "sentinel: addrs #2 (x): addr must be host:port");
     }
 
     #[test]
@@ -223,6 +300,14 @@ mod tests {
             r#"[{"addr":"h:1","name":"a b"}]"#,
             r#"[{"addr":"h:1","tls":true}]"#,
             r#"{"servers":[{"addr":"h:1"}],"auto_eject":0}"#,
+            r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":[]}}"#,
+            r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":["s"]}}"#,
+            r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":["s:0"]}}"#,
+            r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":["s:1","s:1"]}}"#,
+            r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":["s:1"],"password":""}}"#,
+            r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":{"addrs":["s:1"],"quorum":2}}"#,
+            r#"{"servers":[{"addr":"h:1","name":"m"}],"sentinel":["s:1"]}"#,
+            r#"{"servers":[{"addr":"h:1"}],"sentinel":{"addrs":["s:1"]}}"#,
         ] {
             assert!(parse(bad, false).is_err(), "accepted {bad:?}");
         }

@@ -18,7 +18,9 @@
 //! - SCAN: the composite cursor `server_cursor × 1024 + server_index` walks
 //!   the servers on the ring one after the other; a reload between calls
 //!   may repeat or skip keys (SCAN's guarantees hold per server).
-//! - INFO: a `# Proxy` section, one `shardN:` line per server (status,
+//! - INFO: a `# Proxy` section (with the Sentinel setting, the Sentinel
+//!   subscribed to and the switches applied), one `shardN:` line per
+//!   server (its current address, which Sentinel may have changed, status,
 //!   keys of every database, memory, clients, request counts) and the
 //!   `# Keyspace` summed per database.
 //! - CONFIG SET/RESETSTAT go to every server; other CONFIG subcommands to
@@ -490,9 +492,11 @@ impl Router {
             let ae = c
                 .auto_eject()
                 .map_or("off".to_string(), |a| format!("failures={},retry_ms={}", a.failures, a.retry_ms));
+            let sentinel = c.sentinel_setting().map_or("off".to_string(), |(s, _)| s.addrs.join(","));
+            let link = st.sentinel_link.lock().ok().and_then(|l| l.clone()).unwrap_or_else(|| "none".into());
             let _ = write!(
                 head,
-                "# Proxy\r\nproxy_version:{}\r\nredis_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nconnected_clients:{}\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nconfig_file:{}\r\nconfig_reloads:{}\r\nconfig_reload_failures:{}\r\nservers:{}\r\nservers_on_ring:{}\r\nring_points:{}\r\nconns_per_server:{}\r\nauto_eject:{ae}\r\nejections:{}\r\n\r\n",
+                "# Proxy\r\nproxy_version:{}\r\nredis_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nconnected_clients:{}\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nconfig_file:{}\r\nconfig_reloads:{}\r\nconfig_reload_failures:{}\r\nservers:{}\r\nservers_on_ring:{}\r\nring_points:{}\r\nconns_per_server:{}\r\nauto_eject:{ae}\r\nejections:{}\r\nsentinel:{sentinel}\r\nsentinel_link:{link}\r\nsentinel_switches:{}\r\n\r\n",
                 env!("CARGO_PKG_VERSION"),
                 inmemory::cmd::connection::REDIS_VERSION,
                 std::process::id(),
@@ -509,6 +513,7 @@ impl Router {
                 topo.points(),
                 c.conns,
                 r(&st.ejections),
+                r(&st.sentinel_switches),
             );
         }
         let proto = self.proto;

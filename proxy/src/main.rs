@@ -15,6 +15,9 @@
 //! the servers of its channels, and to every server for its patterns
 //! (`pubsub.rs`), re-subscribed elsewhere when the ring changes.
 //!
+//! With a `"sentinel"` setting in servers.json, `sentinel.rs` follows
+//! Sentinel's failovers: named servers move to their new primary's address.
+//!
 //! `inmemory-proxy --servers cluster/servers.json --addr 127.0.0.1 --port 7000 --conns 10`.
 //! It prints `Ready to accept connections` once listening.
 
@@ -29,6 +32,7 @@ mod ring;
 mod router;
 mod scripting;
 mod scripts;
+mod sentinel;
 mod session;
 mod tls;
 mod txn;
@@ -148,6 +152,7 @@ async fn run(args: Args) -> Result<(), String> {
         },
     );
     let _monitor = watch::spawn(cluster.clone(), text);
+    let _sentinel = sentinel::spawn(cluster.clone());
     if let Some((l, acceptor)) = tls_listener {
         tokio::spawn(tls::serve(l, acceptor, cluster.clone()));
     }

@@ -1,0 +1,134 @@
+//! Failover driven by a real `redis-sentinel` (Debian's package; the test
+//! is skipped, saying so, when it is not installed): one primary and two
+//! replicas of this server, the primary killed with SIGKILL, Sentinel
+//! promotes a replica and repoints the other and, when it returns, the old
+//! primary. Writes acknowledged with `WAIT 1` before the crash survive it,
+//! and a client that asks Sentinel for the primary finds the new one.
+
+mod common;
+use std::process::{Child, Command, Stdio};
+
+use common::{info_field, int, ok, text, wait_for, Raw, Resp, Server};
+
+/// A `redis-sentinel` we started, killed on drop.
+struct Sentinel {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sentinel {
+    /// Sentinel monitoring `primary` as `mymaster` with quorum 1 and a
+    /// one-second down-after, or `None` when redis-sentinel is missing.
+    fn start(primary: u16) -> Option<Sentinel> {
+        if Command::new("redis-sentinel").arg("--version").output().is_err() {
+            eprintln!("SKIPPED: redis-sentinel is not installed; the failover test did not run");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = common::free_port();
+        let conf = dir.path().join("sentinel.conf");
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
+             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
+             sentinel parallel-syncs mymaster 1\n",
+            dir.path().display()
+        );
+        std::fs::write(&conf, text).expect("write sentinel.conf");
+        let mut cmd = Command::new("redis-sentinel");
+        cmd.arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
+        common::die_with_parent(&mut cmd);
+        let child = cmd.spawn().expect("spawn redis-sentinel");
+        let s = Sentinel { child, port, _dir: dir };
+        wait_for(20, "sentinel answers PING", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && Raw::connect(port).call(&["PING"]) == Resp::Simple("PONG".into())
+        });
+        Some(s)
+    }
+
+    fn call(&self, args: &[&str]) -> Resp {
+        Raw::connect(self.port).call(args)
+    }
+
+    /// The primary's port as Sentinel reports it.
+    fn primary_port(&self) -> u16 {
+        match self.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]) {
+            Resp::Array(Some(addr)) => text(addr[1].clone()).parse().expect("port"),
+            other => panic!("GET-MASTER-ADDR-BY-NAME: {other:?}"),
+        }
+    }
+}
+
+fn role(port: u16) -> Vec<Resp> {
+    common::items(Raw::connect(port).call(&["ROLE"]))
+}
+
+fn replication(port: u16, field: &str) -> Option<String> {
+    info_field(&text(Raw::connect(port).call(&["INFO", "replication"])), field)
+}
+
+#[test]
+fn sentinel_fails_over_a_killed_primary_without_losing_acknowledged_writes() {
+    let mut primary = Server::start(&[]);
+    let at = primary.port.to_string();
+    let replicas =
+        [Server::start(&["--replicaof", "127.0.0.1", &at]), Server::start(&["--replicaof", "127.0.0.1", &at])];
+    wait_for(20, "two replicas online", || replication(primary.port, "connected_slaves").as_deref() == Some("2"));
+    let Some(sentinel) = Sentinel::start(primary.port) else { return };
+    // Sentinel must know both replicas before it can choose one.
+    wait_for(
+        30,
+        "sentinel discovers the replicas",
+        || matches!(sentinel.call(&["SENTINEL", "REPLICAS", "mymaster"]), Resp::Array(Some(r)) if r.len() == 2),
+    );
+
+    let mut w = primary.raw();
+    for i in 0..200 {
+        assert_eq!(w.call(&["SET", &format!("k{i}"), &format!("v{i}")]), ok());
+        if i % 20 == 19 {
+            let Resp::Int(acked) = w.call(&["WAIT", "1", "5000"]) else { panic!("WAIT") };
+            assert!(acked >= 1, "WAIT 1 acknowledged by {acked} replicas");
+        }
+    }
+    primary.kill9();
+
+    wait_for(60, "sentinel promotes a replica", || sentinel.primary_port() != primary.port);
+    let new_primary = sentinel.primary_port();
+    let other = replicas.iter().find(|r| r.port != new_primary).expect("the other replica");
+    assert!(replicas.iter().any(|r| r.port == new_primary), "promoted {new_primary}, not one of ours");
+    assert_eq!(role(new_primary)[0], common::bulk("master"));
+    let mut c = Raw::connect(new_primary);
+    for i in 0..200 {
+        assert_eq!(c.call(&["GET", &format!("k{i}")]), common::bulk(&format!("v{i}")), "k{i} lost in the failover");
+    }
+    assert_eq!(c.call(&["SET", "after", "failover"]), ok());
+    // The other replica follows the new primary and receives its writes.
+    wait_for(60, "the other replica follows the new primary", || {
+        replication(other.port, "master_port").as_deref() == Some(new_primary.to_string().as_str())
+            && replication(other.port, "master_link_status").as_deref() == Some("up")
+    });
+    wait_for(20, "the write reaches the other replica", || {
+        Raw::connect(other.port).call(&["GET", "after"]) == common::bulk("failover")
+    });
+    assert_eq!(Raw::connect(other.port).call(&["EXISTS", "k199"]), int(1));
+    // The old primary comes back (empty, on its port): Sentinel makes it a
+    // replica of the new one, and it gets the data.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut old, _log) =
+        common::spawn_ready(common::server_command(primary.port, dir.path(), &[])).expect("old primary restarts");
+    wait_for(60, "sentinel converts the old primary to a replica", || {
+        replication(primary.port, "master_port").as_deref() == Some(new_primary.to_string().as_str())
+            && replication(primary.port, "master_link_status").as_deref() == Some("up")
+    });
+    assert_eq!(Raw::connect(primary.port).call(&["GET", "k0"]), common::bulk("v0"));
+    let _ = old.kill();
+    let _ = old.wait();
+}
