@@ -6,66 +6,7 @@
 //! and a client that asks Sentinel for the primary finds the new one.
 
 mod common;
-use std::process::{Child, Command, Stdio};
-
-use common::{info_field, int, ok, text, wait_for, Raw, Resp, Server};
-
-/// A `redis-sentinel` we started, killed on drop.
-struct Sentinel {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sentinel {
-    /// Sentinel monitoring `primary` as `mymaster` with quorum 1 and a
-    /// one-second down-after, or `None` when redis-sentinel is missing.
-    fn start(primary: u16) -> Option<Sentinel> {
-        if Command::new("redis-sentinel").arg("--version").output().is_err() {
-            eprintln!("SKIPPED: redis-sentinel is not installed; the failover test did not run");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = common::free_port();
-        let conf = dir.path().join("sentinel.conf");
-        let text = format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
-             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
-             sentinel parallel-syncs mymaster 1\n",
-            dir.path().display()
-        );
-        std::fs::write(&conf, text).expect("write sentinel.conf");
-        let mut cmd = Command::new("redis-sentinel");
-        cmd.arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
-        common::die_with_parent(&mut cmd);
-        let child = cmd.spawn().expect("spawn redis-sentinel");
-        let s = Sentinel { child, port, _dir: dir };
-        wait_for(20, "sentinel answers PING", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && Raw::connect(port).call(&["PING"]) == Resp::Simple("PONG".into())
-        });
-        Some(s)
-    }
-
-    fn call(&self, args: &[&str]) -> Resp {
-        Raw::connect(self.port).call(args)
-    }
-
-    /// The primary's port as Sentinel reports it.
-    fn primary_port(&self) -> u16 {
-        match self.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]) {
-            Resp::Array(Some(addr)) => text(addr[1].clone()).parse().expect("port"),
-            other => panic!("GET-MASTER-ADDR-BY-NAME: {other:?}"),
-        }
-    }
-}
+use common::{info_field, int, ok, text, wait_for, Raw, Resp, Sentinel, Server};
 
 fn role(port: u16) -> Vec<Resp> {
     common::items(Raw::connect(port).call(&["ROLE"]))
@@ -100,8 +41,8 @@ fn sentinel_fails_over_a_killed_primary_without_losing_acknowledged_writes() {
     }
     primary.kill9();
 
-    wait_for(60, "sentinel promotes a replica", || sentinel.primary_port() != primary.port);
-    let new_primary = sentinel.primary_port();
+    wait_for(60, "sentinel promotes a replica", || sentinel.primary_port() != Some(primary.port));
+    let new_primary = sentinel.primary_port().expect("sentinel names a primary");
     let other = replicas.iter().find(|r| r.port != new_primary).expect("the other replica");
     assert!(replicas.iter().any(|r| r.port == new_primary), "promoted {new_primary}, not one of ours");
     assert_eq!(role(new_primary)[0], common::bulk("master"));

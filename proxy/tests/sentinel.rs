@@ -16,70 +16,7 @@
 
 mod harness;
 
-use std::process::{Child, Command, Stdio};
-
 use harness::*;
-
-/// A `redis-sentinel` we started, killed on drop.
-struct Sentinel {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sentinel {
-    /// Sentinel monitoring `primary` as `mymaster` (quorum 1, down after one
-    /// second), or `None` when redis-sentinel is missing.
-    fn start(primary: u16) -> Option<Sentinel> {
-        if Command::new("redis-sentinel").arg("--version").output().is_err() {
-            eprintln!("SKIPPED: redis-sentinel is not installed; the proxy failover test did not run");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let conf = dir.path().join("sentinel.conf");
-        let text = format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
-             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
-             sentinel parallel-syncs mymaster 1\n",
-            dir.path().display()
-        );
-        std::fs::write(&conf, text).expect("write sentinel.conf");
-        let mut cmd = Command::new("redis-sentinel");
-        cmd.arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
-        die_with_parent(&mut cmd);
-        let child = cmd.spawn().expect("spawn redis-sentinel");
-        let s = Sentinel { child, port, _dir: dir };
-        assert!(
-            wait_until(20, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && Raw::connect(port).call(&["PING"]) == Resp::Simple("PONG".into())),
-            "sentinel did not answer PING"
-        );
-        Some(s)
-    }
-
-    fn call(&self, args: &[&str]) -> Resp {
-        Raw::connect(self.port).call(args)
-    }
-
-    /// The primary's port as Sentinel reports it.
-    fn primary_port(&self) -> Option<u16> {
-        match self.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]) {
-            Resp::Array(Some(addr)) if addr.len() == 2 => match &addr[1] {
-                Resp::Bulk(Some(p)) => String::from_utf8_lossy(p).parse().ok(),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-}
 
 /// One field of a server's `INFO replication`.
 fn replication(port: u16, field: &str) -> Option<String> {

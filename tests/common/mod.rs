@@ -571,3 +571,66 @@ impl Drop for RealRedis {
         let _ = self.child.wait();
     }
 }
+
+/// A real `redis-sentinel` started by a test, monitoring one primary as
+/// `mymaster` with quorum 1, a one-second `down-after-milliseconds` and a
+/// ten-second `failover-timeout`; killed on drop.
+pub struct Sentinel {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    /// Sentinel watching 127.0.0.1:`primary`, once it answers PING; `None`
+    /// (after saying so on stderr) when redis-sentinel is not installed.
+    pub fn start(primary: u16) -> Option<Sentinel> {
+        if Command::new("redis-sentinel").arg("--version").output().is_err() {
+            eprintln!("SKIPPED: redis-sentinel is not installed; the failover test did not run");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
+             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
+             sentinel parallel-syncs mymaster 1\n",
+            dir.path().display()
+        );
+        std::fs::write(&conf, text).expect("write sentinel.conf");
+        let mut cmd = Command::new("redis-sentinel");
+        cmd.arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
+        die_with_parent(&mut cmd);
+        let child = cmd.spawn().expect("spawn redis-sentinel");
+        let s = Sentinel { child, port, _dir: dir };
+        wait_for(20, "sentinel answers PING", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok() && Raw::connect(port).call(&["PING"]) == status("PONG")
+        });
+        Some(s)
+    }
+
+    /// Sends a command on a new connection and reads its reply.
+    pub fn call(&self, args: &[&str]) -> Resp {
+        Raw::connect(self.port).call(args)
+    }
+
+    /// The port of `mymaster`'s primary as Sentinel reports it.
+    pub fn primary_port(&self) -> Option<u16> {
+        match self.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]) {
+            Resp::Array(Some(addr)) if addr.len() == 2 => match &addr[1] {
+                Resp::Bulk(Some(p)) => String::from_utf8_lossy(p).parse().ok(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

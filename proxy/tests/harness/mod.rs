@@ -19,7 +19,7 @@ use std::time::Duration;
 
 // Each test file uses a different part of what is re-exported.
 #[allow(unused_imports)]
-pub use common::{bulk, die_with_parent, encode_cmd, free_port, Raw, Resp};
+pub use common::{bulk, encode_cmd, free_port, Raw, Resp, Sentinel};
 
 /// The proxy binary under test.
 pub fn proxy_bin() -> PathBuf {
