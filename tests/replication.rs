@@ -303,6 +303,11 @@ fn min_replicas_to_write_refuses_without_good_replicas() {
     let _: () = q(&mut p, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
     let e = redis::cmd("SET").arg("a").arg("1").query::<()>(&mut p).unwrap_err();
     assert!(e.to_string().contains("NOREPLICAS"), "{e}");
+    // Scripts too: at the write, or before a script declaring writes runs.
+    for script in ["return redis.call('set','a','1')", "#!lua\nreturn redis.call('get','a')"] {
+        let e = redis::cmd("EVAL").arg(script).arg(0).query::<()>(&mut p).unwrap_err();
+        assert!(e.to_string().contains("NOREPLICAS"), "{script}: {e}");
+    }
     replicaof(&mut r, primary.port);
     wait_synced(&mut p, &mut r);
     wait_for(10, "writes accepted", || redis::cmd("SET").arg("a").arg("1").query::<()>(&mut p).is_ok());

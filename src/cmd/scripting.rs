@@ -74,12 +74,11 @@ impl Host for ScriptHost<'_, '_> {
                 if let Some(Reply::Error(e)) = self.ctx.srv.persist.write_refusal() {
                     return self.reject(spec, &argv, format!("-{e}"));
                 }
-                // A read-only replica refuses a script's writes as it refuses a client's.
+                // A read-only replica, or too few good replicas, refuse a
+                // script's writes as they refuse a client's.
                 if let Some(Reply::Error(e)) = crate::replication::write_refusal(self.ctx.srv, &self.ctx.client.handle)
                 {
-                    if e.starts_with("READONLY") {
-                        return self.reject(spec, &argv, format!("-{e}"));
-                    }
+                    return self.reject(spec, &argv, format!("-{e}"));
                 }
             }
         }
