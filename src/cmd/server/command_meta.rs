@@ -72,9 +72,14 @@ pub fn info(name: &str) -> Option<Reply> {
 
 /// `COMMAND INFO` entry of subcommand `full` (`config|get`). O(subcommands).
 pub fn sub_info(container: &str, full: &str) -> Option<Reply> {
+    sub_entry(container, full).map(reply)
+}
+
+/// The `COMMAND INFO` entry of subcommand `full` of `container` in the
+/// data. O(subcommands).
+fn sub_entry(container: &str, full: &str) -> Option<&'static Value> {
     let (info, _) = META.get(container)?;
-    let subs = info.get(9)?.as_array()?;
-    subs.iter().find(|s| entry_name(s) == full).map(reply)
+    info.get(9)?.as_array()?.iter().find(|s| entry_name(s) == full)
 }
 
 /// `COMMAND DOCS` map of command `name`, its `subcommands` limited to those
@@ -110,9 +115,7 @@ pub fn categories(name: &str) -> Option<Vec<&'static str>> {
 
 /// The ACL categories Redis 7.0 gives subcommand `full` of `container`.
 pub fn sub_categories(container: &str, full: &str) -> Option<Vec<&'static str>> {
-    let (info, _) = META.get(container)?;
-    let entry = info.get(9)?.as_array()?.iter().find(|s| entry_name(s) == full)?;
-    let set = entry.get(6)?.get("~")?.as_array()?;
+    let set = sub_entry(container, full)?.get(6)?.get("~")?.as_array()?;
     Some(set.iter().filter_map(Value::as_str).map(|s| s.trim_start_matches("+@")).collect())
 }
 
@@ -215,10 +218,7 @@ pub fn key_flags(name: &str, args: &[Bytes]) -> Vec<(usize, Vec<&'static str>)> 
     }
     let Some((info, _)) = META.get(name) else { return vec![] };
     // A container's keys are described by the subcommand's entry.
-    let sub = args.get(1).and_then(|s| {
-        let full = format!("{name}|{}", String::from_utf8_lossy(s).to_ascii_lowercase());
-        info.get(9)?.as_array()?.iter().find(|e| entry_name(e) == full)
-    });
+    let sub = args.get(1).and_then(|s| sub_entry(name, subcommands::full_name(name, s)?));
     let entry = sub.unwrap_or(info);
     let Some(specs) = entry.get(8).and_then(|s| s.get("~")).and_then(Value::as_array) else { return vec![] };
     let mut out = Vec::new();
