@@ -10,12 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::{bulk, err, info_field, int, ok, status, text, wait_for, Raw, Resp, Server};
 
-/// Sends a command of binary arguments and reads its reply.
-fn call(c: &mut Raw, args: &[&[u8]]) -> Resp {
-    c.cmd(args);
-    c.read()
-}
-
 /// `DUMP key`'s payload (panics when the key is missing).
 fn dump(c: &mut Raw, key: &str) -> Vec<u8> {
     match c.call(&["DUMP", key]) {
@@ -27,7 +21,7 @@ fn dump(c: &mut Raw, key: &str) -> Vec<u8> {
 fn restore(c: &mut Raw, key: &str, ttl: &str, payload: &[u8], opts: &[&str]) -> Resp {
     let mut args: Vec<&[u8]> = vec![b"RESTORE", key.as_bytes(), ttl.as_bytes(), payload];
     args.extend(opts.iter().map(|o| o.as_bytes()));
-    call(c, &args)
+    c.call_bytes(&args)
 }
 
 /// A type-independent picture of a key's value, for equality checks:
@@ -170,7 +164,7 @@ fn every_type_and_encoding_round_trips() {
         }
         // Restored under another name, with RESTORE-ASKING.
         let other = format!("{key}-copy");
-        let r = call(&mut c, &[b"RESTORE-ASKING", other.as_bytes(), b"0", &p]);
+        let r = c.call_bytes(&[b"RESTORE-ASKING", other.as_bytes(), b"0", &p]);
         assert_eq!(r, ok());
         assert_eq!(content(&mut c, &other), before, "{key}");
     }

@@ -11,11 +11,6 @@ const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 
-fn call(r: &mut Raw, args: &[&[u8]]) -> Resp {
-    r.cmd(args);
-    r.read()
-}
-
 fn get_bytes(r: &mut Raw, key: &str) -> Vec<u8> {
     match r.call(&["GET", key]) {
         Resp::Bulk(Some(b)) => b,
@@ -212,7 +207,7 @@ fn corrupted_sketches_never_crash() {
         if rng.u8(..4) == 0 {
             bytes.truncate(rng.usize(..=bytes.len()));
         }
-        assert_eq!(call(&mut r, &[b"SET", b"hll", &bytes]), ok());
+        assert_eq!(r.call_bytes(&[b"SET", b"hll", &bytes]), ok());
         for args in
             [&["PFCOUNT", "hll"][..], &["PFCOUNT", "hll", "x"], &["PFADD", "hll", "a", "b"], &["PFMERGE", "m", "hll"]]
         {
@@ -245,7 +240,7 @@ impl Pair {
     /// SETs `bytes` at `key` in both.
     fn set_both(&mut self, key: &str, bytes: &[u8]) {
         for r in [&mut self.ours, &mut self.theirs] {
-            assert_eq!(call(r, &[b"SET", key.as_bytes(), bytes]), ok());
+            assert_eq!(r.call_bytes(&[b"SET", key.as_bytes(), bytes]), ok());
         }
     }
 }
@@ -285,7 +280,7 @@ fn byte_identical_with_redis_server() {
     pfadd_all(&mut p.theirs, "huge", &names("u", 0..100_000));
     for k in keys.iter().map(String::as_str).chain(["huge"]) {
         let made = get_bytes(&mut p.theirs, k);
-        assert_eq!(call(&mut p.ours, &[b"SET", k.as_bytes(), &made]), ok());
+        assert_eq!(p.ours.call_bytes(&[b"SET", k.as_bytes(), &made]), ok());
         p.both(&["PFCOUNT", k]);
     }
     p.both(&["PFCOUNT", "huge", "k1", "m2"]);

@@ -280,6 +280,12 @@ impl Raw {
         self.send(&encode_cmd(args));
     }
 
+    /// Sends a command of binary arguments and reads its reply.
+    pub fn call_bytes(&mut self, args: &[&[u8]]) -> Resp {
+        self.cmd(args);
+        self.read()
+    }
+
     /// Reads one reply.
     pub fn read(&mut self) -> Resp {
         read_resp(&mut self.r).expect("read reply")
