@@ -323,11 +323,7 @@ fn key_needs(spec: &CommandSpec, args: &[Bytes]) -> impl Fn(usize) -> u8 {
     let specs = crate::cmd::server::key_flags(spec.alias_of.unwrap_or(spec.name), args);
     let fallback = if spec.has(flags::WRITE) { KEY_WRITE } else { KEY_READ };
     move |i| {
-        let Some((_, f)) =
-            specs.iter().find(|(at, _)| *at == i).or_else(|| specs.iter().find(|(at, _)| *at == usize::MAX))
-        else {
-            return fallback;
-        };
+        let Some(f) = crate::cmd::server::flags_at(&specs, i) else { return fallback };
         let read = if f.contains(&"access") { KEY_READ } else { 0 };
         let write = if f.iter().any(|x| matches!(*x, "insert" | "delete" | "update")) { KEY_WRITE } else { 0 };
         // Neither (OBJECT ENCODING's `RO`): any pattern naming the key will do, as in Redis.

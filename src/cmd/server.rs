@@ -19,7 +19,7 @@ pub mod slowlog;
 pub mod subcommands;
 pub use command::categories;
 use command::command;
-pub use command_meta::key_flags;
+pub use command_meta::{flags_at, key_flags};
 use debug::debug;
 use latency::latency;
 pub(crate) use latency::LATENCY_SUBS;

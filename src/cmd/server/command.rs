@@ -246,12 +246,8 @@ pub(super) fn command(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 return Ok(Reply::Array(positions.iter().map(|&i| Reply::Bulk(args[i].clone())).collect()));
             }
             let flags = command_meta::key_flags(c.alias_of.unwrap_or(c.name), args);
-            let flags_at = |i: usize| match flags
-                .iter()
-                .find(|(at, _)| *at == i)
-                .or_else(|| flags.iter().find(|(at, _)| *at == usize::MAX))
-            {
-                Some((_, f)) => Reply::Set(f.iter().map(|f| Reply::Status(f)).collect()),
+            let flags_at = |i: usize| match command_meta::flags_at(&flags, i) {
+                Some(f) => Reply::Set(f.iter().map(|f| Reply::Status(f)).collect()),
                 None => Reply::Set(key_flags(c)),
             };
             let keys = positions.into_iter().map(|i| Reply::Array(vec![Reply::Bulk(args[i].clone()), flags_at(i)]));

@@ -231,6 +231,13 @@ pub fn key_flags(name: &str, args: &[Bytes]) -> Vec<(usize, Vec<&'static str>)> 
     out
 }
 
+/// The flags [`key_flags`] gives key position `i`: its own, else those
+/// for every key not listed (`usize::MAX`); `None` without either. O(keys).
+pub fn flags_at<'a>(flags: &'a [(usize, Vec<&'static str>)], i: usize) -> Option<&'a [&'static str]> {
+    let found = flags.iter().find(|(at, _)| *at == i).or_else(|| flags.iter().find(|(at, _)| *at == usize::MAX));
+    found.map(|(_, f)| f.as_slice())
+}
+
 /// Whether a BITFIELD call may write, as Redis decides it for its key
 /// flags: a SET or INCRBY, or anything it cannot parse as GET/OVERFLOW.
 fn bitfield_writes(args: &[Bytes]) -> bool {
