@@ -3,23 +3,36 @@
 # redis-benchmark on the same machine.
 #
 # Usage: scripts/bench-vs-redis.sh [--rounds N] [--quick] [--pin] [--workloads "SET GET ..."]
+#                                   [--aof everysec|always] [--idle-conns N]
 #   --rounds N   runs per (workload, pipeline) and server; the median is shown (default 3)
 #   --quick      1 round and a quarter of the request counts (a smoke run)
 #   --pin        run both servers on CPU 1 and redis-benchmark on CPU 0
-#                (same core budget for both servers; needs taskset and 2+ CPUs)
+#                (same core budget for both servers; needs taskset and 2+ CPUs);
+#                without it both run unpinned (the default-settings comparison)
+#   --aof POLICY both servers with --appendonly yes --appendfsync POLICY, their
+#                files in the same temporary directory (same disk)
+#   --idle-conns N  also open N idle connections to each server and report the
+#                memory each costs (RSS and used_memory growth divided by N)
 #   --workloads  subset of: SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100
 #                SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M EVALSHA_1 EVALSHA_10
 #                XADD XADD_MAXLEN XRANGE_100 XREADGROUP_10 XREADGROUP_100
 #                SETBIT_1M GETBIT_1M BITCOUNT_1M PFADD PFCOUNT_10 GEOADD
-#                GEOSEARCH_1M
+#                GEOSEARCH_1M SET_1K GET_1K SET_64K GET_64K SET_10M GET_10M
+#                SET_C2000 GET_C2000
 #                (default: the first eight; --workloads sets runs the six
 #                set/sorted-set ones, --workloads scripts the two EVALSHA ones,
-#                --workloads streams the five stream ones, and bitmap, hll,
-#                geo theirs)
+#                --workloads streams the five stream ones, bitmap, hll,
+#                geo theirs, and --workloads growth the last eight)
 #   OURS=<binary>  benchmark that binary instead of building this checkout
 #
+# SET GET MSET use -r 100000 (GET on 100,000 preloaded keys). Growth
+# workloads: *_1K and *_64K are SET/GET of 1 KiB and 64 KiB values (-d)
+# over 100,000 and 1,000 keys; *_10M run with -r 10000000 on 10,000,000 keys
+# preloaded once per server (kept between those runs); *_C2000 use 2,000
+# connections instead of 50.
+#
 # Both servers listen on free ports on 127.0.0.1, without persistence
-# (redis: --save "" --appendonly no). Runs alternate between the servers
+# (redis: --save "" --appendonly no) unless --aof is given. Runs alternate between the servers
 # (ours first in odd rounds, redis first in even ones) so that background
 # load affects both alike. Every run starts from an empty database plus the
 # data its workload reads. Works from any directory; kills both servers on exit.
@@ -38,6 +51,8 @@ set -euo pipefail
 ROUNDS=3
 QUICK=0
 PIN=0
+AOF=""
+IDLE_CONNS=0
 WORKLOADS="SET GET LPUSH LINDEX HSET HGET MSET LRANGE_100"
 CLIENTS=50
 PIPELINES="1 16"
@@ -47,13 +62,17 @@ while [[ $# -gt 0 ]]; do
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
         --quick) QUICK=1; ROUNDS=1; shift ;;
         --pin) PIN=1; shift ;;
+        --aof) AOF="${2:?--aof needs everysec or always}"; shift 2
+            [[ $AOF == everysec || $AOF == always || $AOF == no ]] || { echo "--aof: everysec, always or no" >&2; exit 2; } ;;
+        --idle-conns) IDLE_CONNS="${2:?--idle-conns needs a number}"; shift 2 ;;
         --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2
             [[ $WORKLOADS == sets ]] && WORKLOADS="SADD SPOP ZADD ZPOPMIN ZRANGE_100 ZADD_1M"
             [[ $WORKLOADS == scripts ]] && WORKLOADS="EVALSHA_1 EVALSHA_10"
             [[ $WORKLOADS == streams ]] && WORKLOADS="XADD XADD_MAXLEN XRANGE_100 XREADGROUP_10 XREADGROUP_100"
             [[ $WORKLOADS == bitmap ]] && WORKLOADS="SETBIT_1M GETBIT_1M BITCOUNT_1M"
             [[ $WORKLOADS == hll ]] && WORKLOADS="PFADD PFCOUNT_10"
-            [[ $WORKLOADS == geo ]] && WORKLOADS="GEOADD GEOSEARCH_1M" ;;
+            [[ $WORKLOADS == geo ]] && WORKLOADS="GEOADD GEOSEARCH_1M"
+            [[ $WORKLOADS == growth ]] && WORKLOADS="SET_1K GET_1K SET_64K GET_64K SET_10M GET_10M SET_C2000 GET_C2000" ;;
         -h|--help) sed -n '2,/^set /{ /^#/p; }' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -139,15 +158,21 @@ if [[ $PIN == 1 ]]; then
     BENCH_CPU=(taskset -c 0)
 fi
 
+# 2,000 connections (and the idle ones) need descriptors on both sides.
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+PERSIST=(--appendonly no)
+[[ -n $AOF && $AOF != no ]] && PERSIST=(--appendonly yes --appendfsync "$AOF")
+
 OURS_PORT="$(free_port)"
 mkdir -p "$WORK/ours" "$WORK/redis"
-"${SERVER_CPU[@]}" "$OURS_BIN" --port "$OURS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+"${SERVER_CPU[@]}" "$OURS_BIN" --port "$OURS_PORT" --bind 127.0.0.1 --save "" "${PERSIST[@]}" \
     --dir "$WORK/ours" --loglevel warning >"$WORK/ours.log" 2>&1 &
 PIDS+=($!)
 wait_ready "$OURS_PORT"
 
 REDIS_PORT="$(free_port)"
-"${SERVER_CPU[@]}" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+"${SERVER_CPU[@]}" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" "${PERSIST[@]}" \
     --dir "$WORK/redis" --daemonize no --loglevel warning --logfile "" >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 wait_ready "$REDIS_PORT"
@@ -169,6 +194,10 @@ requests() { # workload pipeline
         GEOSEARCH_1M:*) n=300000 ;;
         MSET:1) n=150000 ;;
         MSET:*) n=600000 ;;
+        *_64K:1) n=20000 ;;        # 64 KiB moved per request
+        *_64K:*) n=40000 ;;
+        *_1K:1) n=150000 ;;
+        *_1K:*) n=600000 ;;
         *:1) n=200000 ;;
         *) n=1500000 ;;
     esac
@@ -184,10 +213,10 @@ sha_of() { printf '%s' "$1" | sha1sum | cut -d' ' -f1; }
 # The redis-benchmark arguments of a workload (built-in test or custom command).
 workload_args() {
     case "$1" in
-        SET) echo "-t set" ;;
-        GET) echo "-t get" ;;
+        SET) echo "-r 100000 -t set" ;;
+        GET) echo "-r 100000 -t get" ;;
         LPUSH) echo "-t lpush" ;;
-        MSET) echo "-t mset" ;;
+        MSET) echo "-r 100000 -t mset" ;;
         LINDEX) echo "LINDEX benchlist 0" ;;
         HSET) echo "HSET myhash f v" ;;
         HGET) echo "HGET myhash f" ;;
@@ -213,6 +242,14 @@ workload_args() {
         PFCOUNT_10) echo "PFCOUNT $(seq -f 'benchhll:%g' -s ' ' 0 9)" ;; # ten dense HLLs
         GEOADD) echo "-r 1000000 GEOADD geoset 13.__rand_int__ 38.__rand_int__ m:__rand_int__" ;;
         GEOSEARCH_1M) echo "-r 1000000 GEOSEARCH geobig FROMMEMBER m:__rand_int__ BYRADIUS 2 km" ;;
+        SET_1K) echo "-r 100000 -d 1024 -t set" ;;
+        GET_1K) echo "-r 100000 -d 1024 -t get" ;;
+        SET_64K) echo "-r 1000 -d 65536 -t set" ;;
+        GET_64K) echo "-r 1000 -d 65536 -t get" ;;
+        SET_10M) echo "-r 10000000 -t set" ;;
+        GET_10M) echo "-r 10000000 -t get" ;;
+        SET_C2000) echo "-r 100000 -c 2000 -t set" ;;
+        GET_C2000) echo "-r 100000 -c 2000 -t get" ;;
         *) echo "unknown workload $1" >&2; return 1 ;;
     esac
 }
@@ -240,9 +277,19 @@ stream_entries() {
 # request count, so SPOP and ZPOPMIN never pop from an empty key).
 prepare() {
     local cli=(redis-cli -h 127.0.0.1 -p "$1")
+    if [[ $2 == *_10M ]]; then
+        # Loaded once, kept by the next 10M runs (SET overwrites the same keys).
+        [[ "$("${cli[@]}" DBSIZE)" == 10000000 ]] && return 0
+        "${cli[@]}" FLUSHALL >/dev/null
+        keys_resp 10000000 16 | "${cli[@]}" --pipe >/dev/null
+        return 0
+    fi
     "${cli[@]}" FLUSHALL >/dev/null
     case "$2" in
-        GET) "${cli[@]}" SET "key:__rand_int__" xxx >/dev/null ;;
+        # Every key the GET runs ask for, with the value size of the SET runs.
+        GET | GET_C2000) keys_resp 100000 3 | "${cli[@]}" --pipe >/dev/null ;;
+        GET_1K) keys_resp 100000 1024 | "${cli[@]}" --pipe >/dev/null ;;
+        GET_64K) keys_resp 1000 65536 | "${cli[@]}" --pipe >/dev/null ;;
         HGET) "${cli[@]}" HSET myhash f v >/dev/null ;;
         LINDEX | LRANGE_100)
             # shellcheck disable=SC2046
@@ -278,15 +325,23 @@ geo_points() {
     echo "$f"
 }
 
+# SETs of the $1 keys redis-benchmark -r $1 names (key:%012d) to $2-byte
+# values, as redis-cli --pipe input (RESP, generated on the fly).
+keys_resp() {
+    awk -v n="$1" -v d="$2" 'BEGIN { v = sprintf("%*s", d, ""); gsub(/ /, "x", v)
+        for (i = 0; i < n; i++) printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$%d\r\n%s\r\n", i, d, v }'
+}
+
 # CPU time (user + system, all threads) the process $1 has used, in clock ticks.
 CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
 # One redis-benchmark run (or stream-consumer run) against the server on
-# port $1 (process $4); prints requests (entries) per second and the
-# server's CPU time per request in microseconds.
+# port $1 (process $4); prints requests (entries) per second, the server's
+# CPU time per request in microseconds, and the p99 latency in ms (0 when
+# not measured).
 run_one() { # port workload pipeline pid
-    local n csv rps args c0 c1
+    local n csv rps args c0 c1 p99=0
     n="$(requests "$2" "$3")"
     prepare "$1" "$2" "$n"
     c0="$(cpu_ticks "$4")"
@@ -298,10 +353,12 @@ run_one() { # port workload pipeline pid
         read -ra args <<<"$(workload_args "$2")" # an array, so XADD's * is not globbed
         csv="$("${BENCH_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -P "$3" -n "$n" --csv "${args[@]}" 2>/dev/null)"
         rps="$(printf '%s\n' "$csv" | grep -v '^"test"' | tail -n1 | cut -d, -f2 | tr -d '"')"
+        p99="$(printf '%s\n' "$csv" | grep -v '^"test"' | tail -n1 | cut -d, -f7 | tr -d '"')"
+        [[ "$p99" =~ ^[0-9.]+$ ]] || p99=0
         [[ "$rps" =~ ^[0-9.]+$ ]] || { echo "redis-benchmark gave no figure for $2 -P $3 on port $1: $csv" >&2; rps=0; }
     fi
     c1="$(cpu_ticks "$4")"
-    echo "$rps $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }')"
+    echo "$rps $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }') $p99"
 }
 
 median() {
@@ -312,22 +369,24 @@ median() {
 echo "== machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), ours: $OURS_BIN"
-echo "== redis-benchmark -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS (median), pinned: $([[ $PIN == 1 ]] && echo yes || echo no)"
+echo "== redis-benchmark -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS (median), pinned: $([[ $PIN == 1 ]] && echo yes || echo no), persistence: ${PERSIST[*]}"
 
 OURS_PID="${PIDS[0]}"
 REDIS_PID="${PIDS[1]}"
-declare -A OURS REDIS RATIO OURS_CPU REDIS_CPU
+declare -A OURS REDIS RATIO OURS_CPU REDIS_CPU OURS_P99 REDIS_P99
 for round in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do
         workload_args "$w" >/dev/null
         for p in $(pipelines_of "$w"); do
             if ((round % 2)); then
-                read -r o oc <<<"$(run_one "$OURS_PORT" "$w" "$p" "$OURS_PID")"
-                read -r r rc <<<"$(run_one "$REDIS_PORT" "$w" "$p" "$REDIS_PID")"
+                read -r o oc op <<<"$(run_one "$OURS_PORT" "$w" "$p" "$OURS_PID")"
+                read -r r rc rp <<<"$(run_one "$REDIS_PORT" "$w" "$p" "$REDIS_PID")"
             else
-                read -r r rc <<<"$(run_one "$REDIS_PORT" "$w" "$p" "$REDIS_PID")"
-                read -r o oc <<<"$(run_one "$OURS_PORT" "$w" "$p" "$OURS_PID")"
+                read -r r rc rp <<<"$(run_one "$REDIS_PORT" "$w" "$p" "$REDIS_PID")"
+                read -r o oc op <<<"$(run_one "$OURS_PORT" "$w" "$p" "$OURS_PID")"
             fi
+            OURS_P99[$w:$p]="${OURS_P99[$w:$p]:-} $op"
+            REDIS_P99[$w:$p]="${REDIS_P99[$w:$p]:-} $rp"
             OURS[$w:$p]="${OURS[$w:$p]:-} $o"
             REDIS[$w:$p]="${REDIS[$w:$p]:-} $r"
             OURS_CPU[$w:$p]="${OURS_CPU[$w:$p]:-} $oc"
@@ -347,11 +406,13 @@ echo
 # median; per-CPU: redis's over ours, i.e. ours/redis in requests per CPU
 # second. When the client rather than the server is the bottleneck (long
 # replies), or other load steals the server's core, this tells more than
-# the throughput ratio.
-printf '%-14s %3s %14s %14s %11s %8s %9s %9s %8s\n' workload P "ours req/s" "redis req/s" "ours/redis" paired \
-    "ours us" "redis us" per-CPU
-printf '%-14s %3s %14s %14s %11s %8s %9s %9s %8s\n' -------------- --- -------------- -------------- ----------- -------- \
-    --------- --------- --------
+# the throughput ratio. p99 ms: redis-benchmark's 99th percentile latency,
+# median over the rounds.
+printf '%-14s %3s %14s %14s %11s %8s %9s %9s %8s %15s\n' workload P "ours req/s" "redis req/s" "ours/redis" paired \
+    "ours us" "redis us" per-CPU "p99 ours/redis"
+printf '%-14s %3s %14s %14s %11s %8s %9s %9s %8s %15s\n' -------------- --- -------------- -------------- ----------- -------- \
+    --------- --------- -------- ---------------
+declare -A GEO
 for w in $WORKLOADS; do
     for p in $(pipelines_of "$w"); do
         # shellcheck disable=SC2086
@@ -366,6 +427,41 @@ for w in $WORKLOADS; do
         # shellcheck disable=SC2086
         rc="$(median ${REDIS_CPU[$w:$p]})"
         percpu="$(awk -v o="$oc" -v r="$rc" 'BEGIN { if (o > 0) printf "%.2f", r / o; else print "n/a" }')"
-        printf '%-14s %3s %14.0f %14.0f %11s %8.2f %9.2f %9.2f %8s\n' "$w" "$p" "$o" "$r" "$ratio" "$paired" "$oc" "$rc" "$percpu"
+        # shellcheck disable=SC2086
+        p99="$(median ${OURS_P99[$w:$p]})/$(median ${REDIS_P99[$w:$p]})"
+        printf '%-14s %3s %14.0f %14.0f %11s %8.2f %9.2f %9.2f %8s %15s\n' "$w" "$p" "$o" "$r" "$ratio" "$paired" "$oc" "$rc" "$percpu" "$p99"
+        GEO[$p]="${GEO[$p]:-} $paired"
     done
 done
+echo
+# Geometric mean of the paired ratios, per pipeline depth.
+for p in $(printf '%s\n' "${!GEO[@]}" | sort -n); do
+    # shellcheck disable=SC2086
+    printf 'geomean P=%-2s %s\n' "$p" "$(printf '%s\n' ${GEO[$p]} | awk '$1 > 0 { s += log($1); n++ } END { if (n) printf "%.2f (%d workloads)", exp(s / n), n; else print "n/a" }')"
+done
+
+# Memory per idle connection: N connections opened and left idle (after one
+# PING each), RSS and used_memory growth over N, for both servers.
+idle_cost() { # port pid
+    local rss0 rss1 used0 used1 fds=() fd i
+    used0="$(redis-cli -h 127.0.0.1 -p "$1" INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')"
+    rss0="$(awk '/^VmRSS/ { print $2 }' "/proc/$2/status")"
+    for ((i = 0; i < IDLE_CONNS; i++)); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$1" || break
+        printf '*1\r\n$4\r\nPING\r\n' >&"$fd"
+        fds+=("$fd")
+    done
+    for fd in "${fds[@]}"; do read -r -t 5 -u "$fd" _ || true; done
+    rss1="$(awk '/^VmRSS/ { print $2 }' "/proc/$2/status")"
+    used1="$(redis-cli -h 127.0.0.1 -p "$1" INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')"
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    awk -v n="${#fds[@]}" -v r0="$rss0" -v r1="$rss1" -v u0="$used0" -v u1="$used1" \
+        'BEGIN { printf "%d conns: RSS +%.0f bytes/conn, used_memory +%.0f bytes/conn", n, (r1 - r0) * 1024 / n, (u1 - u0) / n }'
+}
+if [[ $IDLE_CONNS -gt 0 ]]; then
+    redis-cli -h 127.0.0.1 -p "$OURS_PORT" FLUSHALL >/dev/null
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" FLUSHALL >/dev/null
+    echo
+    echo "idle connections, ours:  $(idle_cost "$OURS_PORT" "$OURS_PID")"
+    echo "idle connections, redis: $(idle_cost "$REDIS_PORT" "$REDIS_PID")"
+fi
