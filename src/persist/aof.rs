@@ -5,10 +5,12 @@
 //!   are written and `fdatasync`ed. One writer thread syncs whatever all
 //!   clients queued since its last sync (group commit), so an acknowledged
 //!   write survives `kill -9` and power loss.
-//! - `everysec`: the writer writes continuously and syncs once a second: a
-//!   crash of the process loses at most what was queued in the last
-//!   moments, a power loss about one second.
-//! - `no`: written continuously, synced when the OS decides.
+//! - `everysec`: a client's commands are written (handed to the OS) before
+//!   its reply is sent, by the connection itself with everything queued so
+//!   far ([`Aof::write_through`], Redis's write in `beforeSleep`), and the
+//!   writer thread syncs once a second: an acknowledged write survives
+//!   `kill -9` of the process; a power loss loses about the last second.
+//! - `no`: as `everysec`, synced when the OS decides.
 //!
 //! Commands are queued while the shard locks of their keys are held, so the
 //! log's order of writes to any key is the order they executed in.
@@ -109,6 +111,11 @@ pub struct Aof {
     synced: tokio::sync::watch::Sender<u64>,
     /// Size of the file (for auto-rewrite and INFO).
     size: AtomicU64,
+    /// Log bytes (counted as [`Queue::fed`]) handed to the OS or dropped
+    /// because a rewrite's file holds them.
+    written: AtomicU64,
+    /// Written by [`Aof::write_through`] and not yet synced.
+    unsynced: AtomicBool,
     /// Size right after the last rewrite (auto-aof-rewrite-percentage base).
     base_size: AtomicU64,
     /// Last write error, if the last write failed.
@@ -177,6 +184,8 @@ impl Aof {
             policy: AtomicU8::new(policy),
             synced,
             size: AtomicU64::new(size),
+            written: AtomicU64::new(0),
+            unsynced: AtomicBool::new(false),
             base_size: AtomicU64::new(size),
             last_error: Mutex::new(None),
             stop: AtomicBool::new(false),
@@ -239,8 +248,55 @@ impl Aof {
             append_cmds(rw, rw_db, cmds);
         }
         let fed = q.fed;
-        self.wake.notify_one();
+        // Under `always` the writer syncs at once (group commit); otherwise
+        // the connections write before replying and the writer only picks
+        // up what nobody waits for (expirations, CLIENT REPLY OFF) on its
+        // periodic turn, so feeding costs no cross-thread wakeup.
+        if self.is_always() {
+            self.wake.notify_one();
+        }
         fed
+    }
+
+    /// Hands everything queued to the OS unless the log is already written
+    /// up to `offset` (a value [`Aof::feed`] returned): what a connection
+    /// calls before sending a reply under `everysec`/`no`, so the first
+    /// connection of a busy moment writes for all of them in one `write`.
+    /// A failed write leaves the data queued for the writer thread, which
+    /// retries and reports it. O(bytes queued).
+    pub fn write_through(&self, offset: u64) {
+        if self.written.load(Ordering::Acquire) >= offset {
+            return;
+        }
+        let mut file = self.file.lock();
+        let Some(f) = file.as_mut() else { return };
+        let mut q = self.queue.lock();
+        if q.buf.is_empty() || self.written.load(Ordering::Acquire) >= offset {
+            return;
+        }
+        let data = std::mem::take(&mut q.buf);
+        let fed = q.fed;
+        let before = self.size.load(Ordering::Relaxed);
+        let write = crate::cmd::server::latency::Monitor::start();
+        let res = f.write_all(&data);
+        write.end("aof-write");
+        match res {
+            Ok(()) => {
+                self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
+                self.written.fetch_max(fed, Ordering::Release);
+                self.unsynced.store(true, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!("Error writing to the AOF file: {e}");
+                *self.last_error.lock() = Some(e.to_string());
+                let _ = f.set_len(before);
+                let mut rest = data;
+                rest.extend_from_slice(&q.buf);
+                q.buf = rest;
+                drop(q);
+                self.wake.notify_one();
+            }
+        }
     }
 
     /// Waits until the log is synced up to `offset` (for `always`).
@@ -255,12 +311,19 @@ impl Aof {
         loop {
             let (data, fed, epoch) = {
                 let mut q = self.queue.lock();
-                while q.buf.is_empty() && !self.stop.load(Ordering::Relaxed) {
-                    let r = self.wake.wait_for(&mut q, Duration::from_millis(100));
-                    if r.timed_out() && unsynced {
-                        break;
+                if self.is_always() {
+                    while q.buf.is_empty() && !self.stop.load(Ordering::Relaxed) {
+                        let r = self.wake.wait_for(&mut q, Duration::from_millis(100));
+                        if r.timed_out() && unsynced {
+                            break;
+                        }
                     }
+                } else if !self.stop.load(Ordering::Relaxed) {
+                    // Connections write what they wait for themselves
+                    // (see `write_through`): this is the periodic turn.
+                    self.wake.wait_for(&mut q, Duration::from_millis(100));
                 }
+                unsynced |= self.unsynced.swap(false, Ordering::Relaxed);
                 (std::mem::take(&mut q.buf), q.fed, q.epoch)
             };
             let mut file = self.file.lock();
@@ -306,6 +369,7 @@ impl Aof {
                     continue;
                 }
                 self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
+                self.written.fetch_max(fed, Ordering::Release);
                 unsynced = true;
             }
             let policy = self.policy.load(Ordering::Relaxed);
@@ -432,6 +496,7 @@ impl Aof {
         q.db = rw_db;
         q.epoch += 1;
         let fed = q.fed;
+        self.written.fetch_max(fed, Ordering::Release);
         *file = Some(f);
         self.size.store(size, Ordering::Relaxed);
         // As Redis: the growth of the next automatic rewrite counts from the

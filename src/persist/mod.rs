@@ -215,12 +215,16 @@ impl Persistence {
         self.repl.feed(&dels);
     }
 
-    /// Waits until `offset` of the AOF is on disk when `appendfsync always`.
+    /// Makes a client's logged commands (up to AOF `offset`) as durable as
+    /// the policy promises before its reply goes out: on disk under
+    /// `always` (waits for the writer's sync), handed to the OS otherwise.
     pub async fn wait_durable(&self, offset: u64) {
         let aof = self.aof.read().clone();
         if let Some(aof) = aof {
             if aof.is_always() {
                 aof.wait_synced(offset).await;
+            } else {
+                aof.write_through(offset);
             }
         }
     }
