@@ -2,8 +2,11 @@
 //! has allocated, so `used_memory` and the `maxmemory` limit see what the
 //! data really costs (as Redis's zmalloc does), not an estimate.
 //!
-//! The count is kept in per-thread slots (one cache line each) so counting
-//! adds one uncontended atomic add per allocation; reading sums the slots.
+//! The count is kept in per-thread slots (one cache line each): a thread
+//! owns its slot alone and updates it with a plain load and store (no
+//! locked instruction on the allocation path); threads started after the
+//! slots ran out share one slot, updated atomically. Reading sums the
+//! slots.
 //! It includes everything the process allocates (keys, values, tables,
 //! client buffers), which is what Redis's `used_memory` reports too.
 
@@ -11,32 +14,46 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
-const SLOTS: usize = 32;
+const SLOTS: usize = 128;
+
+/// The slot of threads that found no slot of their own.
+const SHARED: usize = 0;
 
 #[repr(align(64))]
 struct Slot(AtomicIsize);
 
 static COUNTERS: [Slot; SLOTS] = [const { Slot(AtomicIsize::new(0)) }; SLOTS];
-static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
 static INSTALLED: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+/// Adds `delta` to the calling thread's count. A slot index other than
+/// [`SHARED`] is handed out once, never again (slots are not recycled when
+/// threads end), so only its owner ever writes it.
 #[inline]
-fn slot() -> &'static AtomicIsize {
+fn count(delta: isize) {
     let i = MY_SLOT
         .try_with(|s| {
             let mut i = s.get();
             if i == usize::MAX {
-                i = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+                i = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+                if i >= SLOTS {
+                    i = SHARED;
+                }
                 s.set(i);
             }
             i
         })
-        .unwrap_or(0);
-    &COUNTERS[i].0
+        .unwrap_or(SHARED);
+    let c = &COUNTERS[i].0;
+    if i == SHARED {
+        c.fetch_add(delta, Ordering::Relaxed);
+    } else {
+        c.store(c.load(Ordering::Relaxed).wrapping_add(delta), Ordering::Relaxed);
+    }
 }
 
 /// The system allocator, counting. Install in a binary with
@@ -56,14 +73,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = System.alloc(layout);
         if !p.is_null() {
-            slot().fetch_add(usable(p), Ordering::Relaxed);
+            count(usable(p));
         }
         p
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        slot().fetch_sub(usable(ptr), Ordering::Relaxed);
+        count(-usable(ptr));
         System.dealloc(ptr, layout);
     }
 
@@ -71,7 +88,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = System.alloc_zeroed(layout);
         if !p.is_null() {
-            slot().fetch_add(usable(p), Ordering::Relaxed);
+            count(usable(p));
         }
         p
     }
@@ -81,7 +98,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let old = usable(ptr);
         let p = System.realloc(ptr, layout, new_size);
         if !p.is_null() {
-            slot().fetch_add(usable(p) - old, Ordering::Relaxed);
+            count(usable(p) - old);
         }
         p
     }

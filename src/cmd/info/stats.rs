@@ -123,7 +123,8 @@ impl CmdStat {
 static COMMANDS: LazyLock<RwLock<HashMap<String, Arc<CmdStat>>>> = LazyLock::new(Default::default);
 /// Counters of the commands that are not containers, made once: the hot
 /// path finds its counters without a lock or an allocation.
-static FIXED: LazyLock<HashMap<&'static str, Arc<CmdStat>>> = LazyLock::new(|| {
+/// Looked up once per command call: hashed with foldhash, not SipHash.
+static FIXED: LazyLock<HashMap<&'static str, Arc<CmdStat>, foldhash::fast::RandomState>> = LazyLock::new(|| {
     crate::cmd::table::all()
         .filter(|c| !CONTAINERS.contains(&c.name))
         .map(|c| (c.name, Arc::new(CmdStat::new())))
