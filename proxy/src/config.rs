@@ -23,6 +23,12 @@
 //! follow nothing); `"addrs"` must be a non-empty list of distinct
 //! `host:port`.
 //!
+//! An entry with `"drain": true` (or `"weight": 0`) stays in the list but
+//! off the ring: the proxy still reaches it, as the previous owner of its
+//! keys, while resharding moves them to their owners on the ring
+//! (`reshard.rs`); once INFO reports it empty it can be deleted from the
+//! file. At least one server must stay on the ring.
+//!
 //! Parsing and validation are all-or-nothing: a file with any error is
 //! refused whole, with a message saying which entry is wrong.
 
@@ -45,9 +51,13 @@ fn default_weight() -> u32 {
 pub struct ServerSpec {
     /// `host:port` to connect to.
     pub addr: String,
-    /// Share of the ring, relative to the other servers' weights (1..=10000).
+    /// Share of the ring, relative to the other servers' weights
+    /// (0..=10000; 0 drains the server as `"drain": true` does).
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// Off the ring, still reachable while its keys move to their owners.
+    #[serde(default)]
+    pub drain: bool,
     /// Identity on the ring; the address when absent.
     #[serde(default)]
     pub name: Option<String>,
@@ -63,6 +73,11 @@ impl ServerSpec {
     /// The server's identity on the ring: its name, or its address.
     pub fn id(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.addr)
+    }
+
+    /// Whether the server is off the ring (drained: `"drain": true` or weight 0).
+    pub fn drained(&self) -> bool {
+        self.drain || self.weight == 0
     }
 
     /// How the server is named in logs and error replies: `name (addr)` or `addr`.
@@ -173,8 +188,8 @@ pub fn validate(cfg: &ClusterConfig, tls_available: bool) -> Result<(), String> 
     for (i, s) in cfg.servers.iter().enumerate() {
         let at = |msg: String| format!("server #{} ({}): {msg}", i + 1, s.addr);
         check_addr(&s.addr).map_err(at)?;
-        if !(1..=MAX_WEIGHT).contains(&s.weight) {
-            return Err(at(format!("weight must be between 1 and {MAX_WEIGHT}")));
+        if s.weight > MAX_WEIGHT {
+            return Err(at(format!("weight must be between 0 and {MAX_WEIGHT}")));
         }
         if let Some(n) = &s.name {
             if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -193,6 +208,9 @@ pub fn validate(cfg: &ClusterConfig, tls_available: bool) -> Result<(), String> 
         if !addrs.insert(s.addr.clone()) {
             return Err(at("address is listed twice".into()));
         }
+    }
+    if cfg.servers.iter().all(|s| s.drained()) {
+        return Err("every server is drained (weight 0 or \"drain\": true): none would hold keys".into());
     }
     if let Some(sn) = &cfg.sentinel {
         validate_sentinel(sn, cfg)?;
@@ -293,6 +311,8 @@ mod tests {
             r#"[{"addr":"h:0"}]"#,
             r#"[{"addr":"h:99999"}]"#,
             r#"[{"addr":"h:1","weight":0}]"#,
+            r#"[{"addr":"h:1","drain":true},{"addr":"h:2","weight":0}]"#,
+            r#"[{"addr":"h:1","weight":10001}]"#,
             r#"[{"addr":"h:1","weight":-5}]"#,
             r#"[{"addr":"h:1","wieght":5}]"#,
             r#"[{"addr":"h:1"},{"addr":"h:1"}]"#,
@@ -312,5 +332,12 @@ mod tests {
             assert!(parse(bad, false).is_err(), "accepted {bad:?}");
         }
         assert!(parse(r#"[{"addr":"h:1","tls":true}]"#, true).is_ok());
+    }
+
+    #[test]
+    fn drained_servers() {
+        let c = parse(r#"[{"addr":"h:1"},{"addr":"h:2","drain":true},{"addr":"h:3","weight":0}]"#, false).unwrap();
+        let d: Vec<bool> = c.servers.iter().map(|s| s.drained()).collect();
+        assert_eq!(d, [false, true, true]);
     }
 }

@@ -283,7 +283,7 @@ fn info_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
 }
 
 /// `keys=` and `expires=` of every `dbN:` line of an INFO text, by database.
-fn db_counts(text: &str) -> BTreeMap<u32, (u64, u64)> {
+pub(crate) fn db_counts(text: &str) -> BTreeMap<u32, (u64, u64)> {
     let mut out = BTreeMap::new();
     for l in text.lines() {
         let Some((db, line)) = l.strip_prefix("db").and_then(|r| r.split_once(':')) else { continue };
@@ -343,6 +343,9 @@ impl Router {
         let Some(groups) = self.by_server(args, (1..args.len()).step_by(step)) else {
             return self.error("ERR proxy: no server is available").await;
         };
+        if let Err(e) = self.settle_keys(args[1..].iter().step_by(step)).await {
+            return self.error(&e).await;
+        }
         if groups.len() == 1 {
             let b = groups[0].0.clone();
             return self.forward(&b, args).await;
@@ -383,6 +386,9 @@ impl Router {
                 None => self.error("ERR proxy: no server is available").await,
             };
         };
+        if let Err(e) = self.settle_keys(keys.iter().map(|&i| &args[i])).await {
+            return self.error(&e).await;
+        }
         // The keys follow STREAMS, their IDs follow the keys.
         let (first, n) = (keys[0], keys.len());
         let Some(groups) = self.by_server(args, keys.into_iter()) else {
@@ -468,7 +474,7 @@ impl Router {
         let all = want.is_empty() || want.iter().any(|s| matches!(s.as_str(), "all" | "everything" | "default"));
         let has = |s: &str| all || want.iter().any(|w| w == s);
         let proxy = has("proxy") || has("server");
-        let (shards, keyspace) = (has("shards"), has("keyspace"));
+        let (shards, keyspace, reshard) = (has("shards"), has("keyspace"), has("resharding"));
         let topo = self.topo.clone();
         let mut waiting = Vec::new();
         if shards || keyspace {
@@ -559,6 +565,9 @@ impl Router {
                 }
             }
             let mut text = head;
+            if reshard {
+                text.push_str(&c.reshard.info());
+            }
             if shards {
                 text.push_str(&shard_text);
                 text.push_str("\r\n");

@@ -233,6 +233,28 @@ impl Backend {
         self.pools.iter().map(open).sum::<usize>() + others
     }
 
+    /// Waits until every request already queued on the open pooled
+    /// connections (every protocol and database) was answered: one PING
+    /// on each, each answered after what was sent before it (FIFO per
+    /// connection), or `limit` passed. Resharding calls it after a ring
+    /// change so that no write routed under the previous ring is still in
+    /// flight when keys start moving. O(open connections).
+    pub async fn flush(&self, limit: Duration) {
+        let conns = |p: &Pool| -> Vec<Arc<Conn>> { p.iter().filter_map(|s| self.cached(s)).collect() };
+        let mut open: Vec<Arc<Conn>> = self.pools.iter().flat_map(conns).collect();
+        if let Ok(m) = self.db_pools.lock() {
+            open.extend(m.values().flat_map(conns));
+        }
+        let waiting: Vec<_> =
+            open.iter().map(|c| c.request(Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"), 1, false)).collect();
+        let _ = tokio::time::timeout(limit, async {
+            for rx in waiting {
+                let _ = rx.await;
+            }
+        })
+        .await;
+    }
+
     /// The pooled connection of slot `slot` for protocol `proto` and
     /// database `db`, opening it if absent or broken. Fails at once during
     /// a backoff. O(1) when open.

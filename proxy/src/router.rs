@@ -237,7 +237,7 @@ impl Router {
 
     /// The first server on the ring (for keyless commands any server can answer).
     pub(crate) fn any_server(&self) -> Option<Arc<Backend>> {
-        self.topo.live().next().cloned()
+        self.topo.ring_servers().next().cloned()
     }
 
     /// The server all `keys` live on: `Ok(None)` without keys, `Err` with
@@ -266,6 +266,18 @@ impl Router {
             None => None,
         };
         target.or_else(|| self.any_server()).ok_or_else(|| "ERR proxy: no server is available".to_string())
+    }
+
+    /// Moves the keys of a command that may still be on a previous owner
+    /// (resharding, `reshard/settle.rs`). O(1) without a migration.
+    pub(crate) async fn settle_command(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), String> {
+        if !self.cluster.reshard.active() {
+            return Ok(());
+        }
+        match spec.key_positions(args) {
+            Some(pos) => self.settle_keys(pos.iter().map(|&i| &args[i])).await,
+            None => Ok(()),
+        }
     }
 
     /// Handles one request.
@@ -345,6 +357,9 @@ impl Router {
             Ok(b) => b,
             Err(e) => return self.error(&e).await,
         };
+        if let Err(e) = self.settle_command(spec, args).await {
+            return self.error(&e).await;
+        }
         if spec.has(flags::BLOCKING) {
             return self.blocking(&b, args).await;
         }
