@@ -222,12 +222,25 @@ impl Cluster {
     }
 
     fn swap(&self, make: impl FnOnce(&Topology, u64) -> Topology) {
+        self.swap_then(make, |_, _| {});
+    }
+
+    /// Swaps in the topology `make` builds; `before_visible` sees the old
+    /// and the new one while no request can read either (resharding's
+    /// plan must be in force before a request routes by the new ring).
+    fn swap_then(
+        &self,
+        make: impl FnOnce(&Topology, u64) -> Topology,
+        before_visible: impl FnOnce(&Arc<Topology>, &Topology),
+    ) {
         let mut g = match self.topo.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let gen = g.generation + 1;
-        *g = Arc::new(make(&g, gen));
+        let new = make(&g, gen);
+        before_visible(&g, &new);
+        *g = Arc::new(new);
         self.generation.store(gen, Ordering::Release);
         drop(g);
         self.changes.send_replace(gen);
@@ -245,7 +258,6 @@ impl Cluster {
         // Lock order: file, overrides, topology; held through the swap so
         // a Sentinel switch and a reload cannot install stale lists.
         let mut file = lock(&self.file);
-        let before = self.topology();
         {
             let mut ov = lock(&self.overrides);
             if cfg.sentinel.is_none() {
@@ -253,11 +265,10 @@ impl Cluster {
             } else {
                 ov.retain(|name, _| cfg.servers.iter().any(|s| s.name.as_deref() == Some(name)));
             }
-            self.install(layer(&cfg, &ov));
+            self.install(layer(&cfg, &ov), true);
         }
         *file = cfg;
         drop(file);
-        self.reshard.ring_changed(&before, &self.topology());
         self.stats.reloads.fetch_add(1, Ordering::Relaxed);
         self.file_changes.send_modify(|g| *g += 1);
     }
@@ -287,13 +298,14 @@ impl Cluster {
         if old == addr {
             return None;
         }
-        self.install(layer(&file, &ov));
+        self.install(layer(&file, &ov), false);
         self.stats.sentinel_switches.fetch_add(1, Ordering::Relaxed);
         Some(old)
     }
 
-    /// Swaps in `cfg` as it is (overrides already layered).
-    fn install(&self, cfg: ClusterConfig) {
+    /// Swaps in `cfg` as it is (overrides already layered); with
+    /// `reshard`, a membership change starts a migration.
+    fn install(&self, cfg: ClusterConfig, reshard: bool) {
         let same = |a: &ServerSpec, b: &ServerSpec| {
             a.addr == b.addr && a.name == b.name && a.tls == b.tls && a.password == b.password
         };
@@ -301,24 +313,32 @@ impl Cluster {
             *a = cfg.auto_eject;
         }
         let (conns, timeout, tls) = (self.conns, self.timeout, &self.tls);
-        self.swap(|old, gen| {
-            let servers: Vec<Arc<Backend>> = cfg
-                .servers
-                .iter()
-                .map(|s| {
-                    let reused = old.servers.iter().find(|b| same(&b.spec, s)).cloned();
-                    reused.unwrap_or_else(|| Arc::new(Backend::new(s.clone(), conns, timeout, tls.clone())))
-                })
-                .collect();
-            if cfg.auto_eject.is_none() {
-                for b in &servers {
-                    b.health.ejected.store(false, Ordering::Relaxed);
-                }
+        let changed = |before: &Arc<Topology>, after: &Topology| {
+            if reshard {
+                self.reshard.ring_changed(before, after);
             }
-            let weights = cfg.servers.iter().map(|s| s.weight).collect();
-            let drained = cfg.servers.iter().map(|s| s.drained()).collect();
-            Topology::build(servers, weights, drained, gen)
-        });
+        };
+        self.swap_then(
+            |old, gen| {
+                let servers: Vec<Arc<Backend>> = cfg
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        let reused = old.servers.iter().find(|b| same(&b.spec, s)).cloned();
+                        reused.unwrap_or_else(|| Arc::new(Backend::new(s.clone(), conns, timeout, tls.clone())))
+                    })
+                    .collect();
+                if cfg.auto_eject.is_none() {
+                    for b in &servers {
+                        b.health.ejected.store(false, Ordering::Relaxed);
+                    }
+                }
+                let weights = cfg.servers.iter().map(|s| s.weight).collect();
+                let drained = cfg.servers.iter().map(|s| s.drained()).collect();
+                Topology::build(servers, weights, drained, gen)
+            },
+            changed,
+        );
     }
 
     /// The auto_eject setting in force.
