@@ -53,6 +53,11 @@ impl Topology {
         Topology { servers, weights, drained, on_ring, ring, generation }
     }
 
+    /// A topology with no server (placeholders).
+    pub fn empty() -> Topology {
+        Topology::build(Vec::new(), Vec::new(), Vec::new(), 0)
+    }
+
     /// The ring's membership: each on-ring server's id and weight, in file
     /// order. Two topologies with the same membership route every key alike.
     pub fn membership(&self) -> Vec<(&str, u32)> {

@@ -61,6 +61,22 @@ pub const DEFAULT_BATCH: usize = 200;
 const MAX_OLD_RINGS: usize = 16;
 /// Stripes of the per-key move locks.
 const STRIPES: usize = 4096;
+/// Shards of a migration's set of settled keys.
+const SETTLED_SHARDS: usize = 64;
+/// Most keys a migration remembers as settled (about 16 bytes each);
+/// beyond, keys are checked on their previous owners every time.
+const MAX_SETTLED: usize = 4_000_000;
+
+/// A key's identity in a migration's settled set: a 64-bit hash of its
+/// database and name (a collision would skip one key's check: about one
+/// chance in 10^7 for millions of keys). O(key length).
+pub fn key_tag(db: u32, key: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = crate::ring::StableHasher::default();
+    h.write(&db.to_le_bytes());
+    h.write(key);
+    h.finish()
+}
 
 /// How fast the background migration goes (`--reshard-rate`, `--reshard-batch`).
 #[derive(Debug, Clone, Copy)]
@@ -157,6 +173,12 @@ pub struct Plan {
     pub started: Instant,
     /// How long it took, once every server was scanned.
     finished: Mutex<Option<Duration>>,
+    /// Keys (hashes of database and name) this proxy moved or found absent
+    /// from every previous owner during this migration: no previous owner
+    /// holds them any more (nothing writes there), so they are not checked
+    /// again. Lost with the migration: a new ring starts afresh.
+    settled: Box<[Mutex<std::collections::HashSet<u64>>]>,
+    settled_len: std::sync::atomic::AtomicUsize,
 }
 
 impl Plan {
@@ -183,6 +205,28 @@ impl Plan {
             ready: watch::Sender::new(false),
             started: Instant::now(),
             finished: Mutex::new(None),
+            settled: (0..SETTLED_SHARDS).map(|_| Mutex::default()).collect(),
+            settled_len: Default::default(),
+        }
+    }
+
+    /// Whether `tag` ([`key_tag`]) was settled in this migration. O(1).
+    pub fn is_settled(&self, tag: u64) -> bool {
+        let shard = &self.settled[(tag % SETTLED_SHARDS as u64) as usize];
+        shard.lock().map(|s| s.contains(&tag)).unwrap_or(false)
+    }
+
+    /// Notes keys as settled: moved to, or found absent from, every
+    /// previous owner. O(keys); nothing once `MAX_SETTLED` were noted.
+    pub fn mark_settled(&self, tags: impl Iterator<Item = u64>) {
+        for tag in tags {
+            if self.settled_len.load(Ordering::Relaxed) >= MAX_SETTLED {
+                return;
+            }
+            let shard = &self.settled[(tag % SETTLED_SHARDS as u64) as usize];
+            if shard.lock().map(|mut s| s.insert(tag)).unwrap_or(false) {
+                self.settled_len.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -314,23 +358,31 @@ impl Reshard {
         if !Arc::ptr_eq(&g, plan) || !plan.complete() {
             return false;
         }
-        let done = Plan {
-            epoch: plan.epoch,
-            old: Some(Vec::new()),
-            sources: plan.sources.clone(),
-            ready: watch::Sender::new(true),
-            started: plan.started,
-            finished: Mutex::new(Some(plan.started.elapsed())),
-        };
+        let mut done = Plan::new(plan.epoch, Some(Vec::new()), &Topology::empty());
+        done.sources = plan.sources.clone();
+        done.ready.send_replace(true);
+        done.started = plan.started;
+        done.finished = Mutex::new(Some(plan.started.elapsed()));
         *g = Arc::new(done);
         self.active.store(false, Ordering::Release);
         true
     }
 
-    /// The servers other than `owner` that may still hold `key` under
-    /// `plan`, newest previous owner first. O(previous rings × log points).
-    pub fn fallbacks(&self, plan: &Plan, topo: &Topology, key: &[u8], owner: &Arc<Backend>) -> Vec<Arc<Backend>> {
+    /// The servers other than `owner` that may still hold `key` (of
+    /// database `db`) under `plan`, newest previous owner first. O(previous
+    /// rings × log points).
+    pub fn fallbacks(
+        &self,
+        plan: &Plan,
+        topo: &Topology,
+        db: u32,
+        key: &[u8],
+        owner: &Arc<Backend>,
+    ) -> Vec<Arc<Backend>> {
         let mut out: Vec<Arc<Backend>> = Vec::new();
+        if plan.is_settled(key_tag(db, key)) {
+            return out;
+        }
         let mut add = |b: &Arc<Backend>| {
             let id = b.spec.id();
             if id != owner.spec.id() && plan.pending(id) && !out.iter().any(|o| o.spec.id() == id) {

@@ -265,6 +265,10 @@ async fn scan_source(cluster: Arc<Cluster>, plan: Arc<Plan>, src: Arc<Source>) -
                     src.set_state(SourceState::Waiting);
                     return Outcome::Retry;
                 }
+                if plan.old.is_some() {
+                    // With the previous rings known, a key has one previous owner: this one.
+                    plan.mark_settled(moves.iter().map(|m| super::key_tag(db, &m.key)));
+                }
             }
             if &next[..] == b"0" {
                 break;

@@ -44,7 +44,7 @@ impl Router {
         let mut moves = Vec::new();
         for k in keys {
             let Some(owner) = self.topo.route(k) else { continue };
-            for from in r.fallbacks(&plan, &self.topo, k, owner) {
+            for from in r.fallbacks(&plan, &self.topo, self.db, k, owner) {
                 moves.push(Move { key: k.clone(), from, to: owner.clone() });
             }
         }
@@ -57,7 +57,10 @@ impl Router {
         r.moved_on_demand.fetch_add(done.moved, Ordering::Relaxed);
         r.already_there.fetch_add(done.already_there, Ordering::Relaxed);
         match done.error {
-            None => Ok(()),
+            None => {
+                plan.mark_settled(moves.iter().map(|m| super::key_tag(self.db, &m.key)));
+                Ok(())
+            }
             Some(e) => Err(format!("{e} (while moving a key to its new server)")),
         }
     }
