@@ -357,6 +357,9 @@ impl Router {
             Ok(b) => b,
             Err(e) => return self.error(&e).await,
         };
+        if let Some(flow) = self.read_through(spec, args, &b).await {
+            return flow;
+        }
         if let Err(e) = self.settle_command(spec, args).await {
             return self.error(&e).await;
         }

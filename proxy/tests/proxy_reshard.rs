@@ -373,6 +373,8 @@ fn two_proxies_reshard_the_same_servers() {
     let n = |p: &Proxy, f: &str| info_map(p).get(f).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     assert!(n(&p1, "reshard_keys_moved") > 0 && n(&p2, "reshard_keys_moved") > 0);
     assert!(n(&p1, "reshard_keys_moved_on_demand") + n(&p2, "reshard_keys_moved_on_demand") > 0);
+    let reads = n(&p1, "reshard_reads_from_previous_owner") + n(&p2, "reshard_reads_from_previous_owner");
+    assert!(reads > 0, "no read was answered by a previous owner");
 }
 
 #[test]

@@ -274,6 +274,8 @@ pub struct Reshard {
     pub moved_on_demand: AtomicU64,
     /// Moves that found the key already on its new owner (BUSYKEY: kept there).
     pub already_there: AtomicU64,
+    /// Reads answered by a key's previous owner (the key not moved yet).
+    pub read_through: AtomicU64,
 }
 
 impl Reshard {
@@ -289,6 +291,7 @@ impl Reshard {
             moved_background: AtomicU64::new(0),
             moved_on_demand: AtomicU64::new(0),
             already_there: AtomicU64::new(0),
+            read_through: AtomicU64::new(0),
         }
     }
 
@@ -451,12 +454,13 @@ impl Reshard {
         let mut s = String::from("# Resharding\r\n");
         let _ = write!(
             s,
-            "reshard_state:{state}\r\nreshard_migration:{}\r\nreshard_rate_limit:{}\r\nreshard_batch:{}\r\nreshard_keys_moved:{}\r\nreshard_keys_moved_on_demand:{od}\r\nreshard_keys_already_there:{}\r\nreshard_keys_left_estimate:{}\r\nreshard_elapsed_ms:{}\r\n",
+            "reshard_state:{state}\r\nreshard_migration:{}\r\nreshard_rate_limit:{}\r\nreshard_batch:{}\r\nreshard_keys_moved:{}\r\nreshard_keys_moved_on_demand:{od}\r\nreshard_keys_already_there:{}\r\nreshard_reads_from_previous_owner:{}\r\nreshard_keys_left_estimate:{}\r\nreshard_elapsed_ms:{}\r\n",
             plan.epoch,
             self.opts.rate,
             self.opts.batch,
             bg + od,
             self.already_there.load(Ordering::Relaxed),
+            self.read_through.load(Ordering::Relaxed),
             plan.sources.iter().map(|s| s.left_estimate()).sum::<u64>(),
             plan.finished().unwrap_or_else(|| plan.started.elapsed()).as_millis(),
         );

@@ -7,17 +7,27 @@
 //! once they are done. Keys whose owner did not change cost nothing; a key
 //! already moved costs one round trip to each previous owner that may hold
 //! it (in parallel); a key still to move costs three.
+//!
+//! Reads of one key are cheaper still ([`Router::read_through`]): the
+//! read runs on the previous owner inside `MULTI EXISTS key … EXEC`, and
+//! is answered from there when the key is still there (one round trip, no
+//! move: the background migration moves it), else forwarded to the new
+//! owner (two). The EXISTS and the read are atomic, and a key leaves its
+//! previous owner only once its new owner has it, so the answer is the
+//! value a read at that instant would see.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use inmemory::cmd::table::{flags, CommandSpec};
+use inmemory::protocol::frame::Frame;
 use tokio::sync::oneshot;
 
-use super::{move_keys, Link, Move};
-use crate::pool::{Answer, Backend};
-use crate::router::Router;
+use super::{key_tag, move_keys, Link, Move};
+use crate::pool::{encode_command, Answer, Backend};
+use crate::router::{answer, Flow, Pending, Router};
 
 impl Link for Router {
     fn request(
@@ -62,6 +72,60 @@ impl Router {
                 Ok(())
             }
             Some(e) => Err(format!("{e} (while moving a key to its new server)")),
+        }
+    }
+}
+
+impl Router {
+    /// A read-only command on one key whose one possible previous owner is
+    /// not `owner`: answered from where the key is (see the module doc).
+    /// `None` when the command is not such a read, or the previous owner's
+    /// answer is not a plain one (the caller then moves the key and
+    /// forwards the command, which gives the client the right error).
+    pub(crate) async fn read_through(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        owner: &Arc<Backend>,
+    ) -> Option<Flow> {
+        let r = &self.cluster.reshard;
+        if !r.active()
+            || !spec.has(flags::READONLY)
+            || spec.has(flags::BLOCKING | flags::NO_MULTI)
+            || self.watching.is_some()
+        {
+            return None;
+        }
+        let pos = spec.key_positions(args)?;
+        let key = args.get(*pos.first()?)?.clone();
+        if pos.iter().any(|&i| args[i] != key) {
+            return None;
+        }
+        let plan = r.plan();
+        let from = match r.fallbacks(&plan, &self.topo, self.db, &key, owner).as_slice() {
+            [from] => from.clone(),
+            _ => return None,
+        };
+        plan.wait_ready().await;
+        let mut data = BytesMut::new();
+        data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
+        encode_command(&[Bytes::from_static(b"EXISTS"), key.clone()], &mut data);
+        encode_command(args, &mut data);
+        data.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+        let rx = self.send(&from, data.freeze(), 4, true).await;
+        let frame = answer(rx).await.ok()?.frame?;
+        match frame.items()? {
+            [Frame::Int(1), result] => {
+                r.read_through.fetch_add(1, Ordering::Relaxed);
+                let mut out = BytesMut::new();
+                result.write_to(&mut out);
+                Some(self.flow(Pending::Bytes(out.freeze())).await)
+            }
+            [Frame::Int(0), _] => {
+                plan.mark_settled(std::iter::once(key_tag(self.db, &key)));
+                Some(self.forward(owner, args).await)
+            }
+            _ => None,
         }
     }
 }
