@@ -9,7 +9,9 @@
 //!   may still hold it (reads, writes, multi-key commands, MULTI/EXEC and
 //!   WATCH alike: every key of the command is moved first). So a read sees
 //!   the last acknowledged value, a write lands on the new owner with the
-//!   old copy gone, and nothing can resurface later.
+//!   old copy gone, and nothing can resurface later. A read of one key is
+//!   answered by the previous owner while the key is still there, atomically
+//!   with a check that it is (no move on the read path).
 //! - **In the background** (`scan.rs`): every server is scanned (every
 //!   database with keys) and each key whose ring owner is another server is
 //!   moved there, in pipelined batches, at `--reshard-rate` keys per second.
