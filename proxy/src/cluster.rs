@@ -166,6 +166,8 @@ pub struct Cluster {
     pub scripts: ScriptCache,
     /// Keys still to move after ring changes, and their previous owners (`reshard/`).
     pub reshard: Reshard,
+    /// `"read_from": "replica"`: read-only commands go to a replica of their server.
+    pub read_from_replica: std::sync::atomic::AtomicBool,
     next_client: AtomicU64,
 }
 
@@ -180,6 +182,7 @@ impl Cluster {
         let topo = Arc::new(Topology::build(servers, weights, drained, 1));
         let c = Arc::new(Cluster {
             reshard: Reshard::new(reshard, &topo),
+            read_from_replica: std::sync::atomic::AtomicBool::new(cfg.read_from_replica),
             topo: RwLock::new(topo),
             generation: AtomicU64::new(1),
             changes: watch::Sender::new(1),
@@ -312,8 +315,13 @@ impl Cluster {
     /// `reshard`, a membership change starts a migration.
     fn install(&self, cfg: ClusterConfig, reshard: bool) {
         let same = |a: &ServerSpec, b: &ServerSpec| {
-            a.addr == b.addr && a.name == b.name && a.tls == b.tls && a.password == b.password
+            a.addr == b.addr
+                && a.name == b.name
+                && a.tls == b.tls
+                && a.password == b.password
+                && a.replicas == b.replicas
         };
+        self.read_from_replica.store(cfg.read_from_replica, Ordering::Relaxed);
         if let Ok(mut a) = self.auto_eject.lock() {
             *a = cfg.auto_eject;
         }

@@ -183,14 +183,22 @@ pub struct Backend {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// Pooled connections opened so far (see [`Backend::epoch`]).
     epoch: AtomicU64,
+    /// The entry's replicas (`"replicas"`), for reads with `"read_from": "replica"`.
+    pub replicas: Vec<Arc<Backend>>,
 }
 
 impl Backend {
     /// A backend with `conns` lazily opened connections per protocol and
     /// database; `tls` is the client configuration for `"tls": true` entries.
     pub fn new(spec: ServerSpec, conns: usize, timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> Backend {
+        let replicas = spec
+            .replicas
+            .iter()
+            .map(|r| Arc::new(Backend::new(spec.replica(r), conns, timeout, tls.clone())))
+            .collect();
         Backend {
             label: Arc::from(spec.label()),
+            replicas,
             spec,
             pools: [new_pool(conns), new_pool(conns)],
             db_pools: Mutex::new(HashMap::new()),
@@ -216,6 +224,13 @@ impl Backend {
     #[cfg(test)]
     pub fn bump_epoch_for_test(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A replica for the client of pool slot `slot` (each client keeps to
+    /// one), skipping replicas in backoff; `None` without a usable one. O(replicas).
+    pub fn replica_for(&self, slot: usize) -> Option<&Arc<Backend>> {
+        let n = self.replicas.len();
+        (0..n).map(|i| &self.replicas[(slot + i) % n]).find(|r| r.health.in_backoff().is_none())
     }
 
     /// The error line a client gets when this server cannot answer.

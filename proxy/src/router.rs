@@ -357,6 +357,12 @@ impl Router {
             Ok(b) => b,
             Err(e) => return self.error(&e).await,
         };
+        if let Some(r) = self.replica_read(spec, args, &b) {
+            // A replica that cannot be connected to leaves the read to the primary.
+            if r.get(self.slot(), self.proto, self.db).await.is_ok() {
+                return self.forward(&r, args).await;
+            }
+        }
         if let Some(flow) = self.read_through(spec, args, &b).await {
             return flow;
         }
@@ -367,6 +373,31 @@ impl Router {
             return self.blocking(&b, args).await;
         }
         self.forward(&b, args).await
+    }
+
+    /// With `"read_from": "replica"`, the replica of `b` a read-only
+    /// command goes to: never inside a WATCH (the watch is on the primary),
+    /// for blocking commands, or for a key that may still be on a previous
+    /// owner (resharding); `None` when `b` has no usable replica. Replicas
+    /// lag: a client may not see its own write at once. O(replicas).
+    fn replica_read(&self, spec: &'static CommandSpec, args: &[Bytes], b: &Arc<Backend>) -> Option<Arc<Backend>> {
+        if b.replicas.is_empty()
+            || !self.cluster.read_from_replica.load(Ordering::Relaxed)
+            || !spec.has(flags::READONLY)
+            || spec.has(flags::BLOCKING)
+            || self.watching.is_some()
+        {
+            return None;
+        }
+        if self.cluster.reshard.active() {
+            let pos = spec.key_positions(args)?;
+            let plan = self.cluster.reshard.plan();
+            if pos.iter().any(|&i| !self.cluster.reshard.fallbacks(&plan, &self.topo, self.db, &args[i], b).is_empty())
+            {
+                return None;
+            }
+        }
+        b.replica_for(self.slot()).cloned()
     }
 
     /// A blocking command: on this client's dedicated connection to `b`,

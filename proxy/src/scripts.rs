@@ -204,6 +204,7 @@ mod tests {
             name: None,
             tls: false,
             password: None,
+            replicas: Vec::new(),
         };
         Arc::new(Backend::new(spec, 1, Duration::from_secs(1), None))
     }
