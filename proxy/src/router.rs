@@ -40,6 +40,13 @@
 //!   direct connection. Their keys must live on one server: a wait cannot
 //!   be split (the first server to answer would have to cancel the others').
 //!
+//! - While a ring change is being resharded (`reshard/`), a command's keys
+//!   that may still be on their previous owner are moved to their owner
+//!   first (a read of one key is answered by the previous owner while the
+//!   key is there).
+//! - With `"read_from": "replica"`, read-only commands go to a replica of
+//!   their server when it lists one (never under WATCH or inside MULTI).
+//!
 //! Cost: O(arguments) per request plus one ring lookup (O(log points)) per key.
 
 use std::future::Future;
