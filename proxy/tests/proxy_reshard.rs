@@ -409,3 +409,28 @@ fn info_or_none(p: &Proxy) -> Option<String> {
     let mut c = c.get_connection().ok()?;
     redis::cmd("INFO").query(&mut c).ok()
 }
+
+#[test]
+fn a_dead_server_does_not_stop_the_first_scan_serving_the_others() {
+    let s: Vec<DataServer> = (0..2).map(|_| DataServer::start()).collect();
+    let mut dead = DataServer::start();
+    dead.proc.kill9();
+    let entries = [(&s[0], 500, false), (&s[1], 500, false), (&dead, 500, false)];
+    let p = Proxy::start(&json(&entries), &[]);
+    let ring = ring_of(&entries);
+    let live: Vec<String> = (0..300).map(|i| format!("k{i}")).filter(|k| ring.route(k.as_bytes()) != Some(2)).collect();
+    let mut c = p.conn();
+    // The first command may find the dead server before the proxy knows it is down.
+    assert!(wait_until(10, || redis::cmd("SET").arg(&live[0]).arg(0).query::<()>(&mut c).is_ok()));
+    for k in &live {
+        redis::cmd("SET").arg(k).arg(k).query::<()>(&mut c).unwrap();
+        assert_eq!(get_str(&mut c, k), Some(k.clone()));
+    }
+    let info = info_map(&p);
+    assert_eq!(info.get("reshard_state").map(String::as_str), Some("first_scan"));
+    assert!(info.get("reshard2").is_some_and(|v| v.contains("state=unreachable")), "{info:?}");
+}
+
+fn get_str(c: &mut redis::Connection, k: &str) -> Option<String> {
+    redis::cmd("GET").arg(k).query(c).unwrap()
+}

@@ -237,6 +237,14 @@ impl Plan {
         self.sources.iter().any(|s| s.id == id && s.state() != SourceState::Done)
     }
 
+    /// Whether `b` is worth asking: not ejected, not in backoff, and its
+    /// scan did not find it unreachable. O(servers).
+    fn reachable(&self, b: &Backend) -> bool {
+        !b.health.ejected.load(Ordering::Relaxed)
+            && b.health.in_backoff().is_none()
+            && !self.sources.iter().any(|s| s.id == b.spec.id() && s.state() == SourceState::Unreachable)
+    }
+
     /// Whether every server was scanned.
     pub fn complete(&self) -> bool {
         self.sources.iter().all(|s| s.state() == SourceState::Done)
@@ -397,7 +405,9 @@ impl Reshard {
             }
         };
         match &plan.old {
-            None => topo.servers.iter().for_each(&mut add),
+            // Any server may hold any key: one that cannot answer is skipped
+            // (else every key would fail while it is down; its scan reports it).
+            None => topo.servers.iter().filter(|b| plan.reachable(b)).for_each(&mut add),
             Some(olds) => olds.iter().filter_map(|t| t.route(key)).for_each(add),
         }
         out
