@@ -434,3 +434,96 @@ fn a_dead_server_does_not_stop_the_first_scan_serving_the_others() {
 fn get_str(c: &mut redis::Connection, k: &str) -> Option<String> {
     redis::cmd("GET").arg(k).query(c).unwrap()
 }
+
+/// `n` hash tags whose owner changes from `before` to `after`.
+fn moved_tags(before: &[Entry], after: &[Entry], n: usize) -> Vec<String> {
+    let (rb, ra) = (ring_of(before), ring_of(after));
+    let port = |e: &[Entry], i: Option<usize>| i.map(|i| e[i].0.port);
+    (0..10_000)
+        .map(|i| format!("tag{i}"))
+        .filter(|t| port(before, rb.route(t.as_bytes())) != port(after, ra.route(t.as_bytes())))
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn transactions_scripts_and_multi_key_commands_move_their_keys_first() {
+    let s: Vec<DataServer> = (0..3).map(|_| DataServer::start()).collect();
+    let (a, b, c) = (&s[0], &s[1], &s[2]);
+    let two = [(a, 500, false), (b, 500, false)];
+    let three = [(a, 500, false), (b, 500, false), (c, 500, false)];
+    // So slow that the background moves nothing during the test.
+    let p = Proxy::start(&json(&two), &["--reshard-rate", "1"]);
+    wait_idle(&p, 1);
+    let tags = moved_tags(&two, &three, 6);
+    let mut cn = p.conn();
+    for t in &tags {
+        redis::pipe()
+            .cmd("SET")
+            .arg(format!("{{{t}}}n"))
+            .arg(10)
+            .cmd("SET")
+            .arg(format!("{{{t}}}s"))
+            .arg("x")
+            .cmd("RPUSH")
+            .arg(format!("{{{t}}}l"))
+            .arg("e")
+            .query::<()>(&mut cn)
+            .unwrap();
+    }
+    change(&p, &three);
+    assert_eq!(c.dbsize(), 0, "the background moved keys already");
+
+    // MULTI/EXEC: both keys moved before the batch runs.
+    let t = &tags[0];
+    let (n, v): (i64, String) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg(format!("{{{t}}}n"))
+        .cmd("GET")
+        .arg(format!("{{{t}}}s"))
+        .query(&mut cn)
+        .unwrap();
+    assert_eq!((n, v.as_str()), (11, "x"));
+    // WATCH: the watched key is moved first, the transaction runs.
+    let t = &tags[1];
+    redis::cmd("WATCH").arg(format!("{{{t}}}n")).query::<()>(&mut cn).unwrap();
+    let v: i64 = redis::cmd("GET").arg(format!("{{{t}}}n")).query(&mut cn).unwrap();
+    let r: Option<(i64,)> =
+        redis::pipe().atomic().cmd("INCRBY").arg(format!("{{{t}}}n")).arg(v).query(&mut cn).unwrap();
+    assert_eq!(r, Some((20,)), "the transaction did not run");
+    // MGET over keys on several servers, moved or not.
+    let keys: Vec<String> = tags[2..4].iter().map(|t| format!("{{{t}}}s")).chain(["never".to_string()]).collect();
+    let got: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(&mut cn).unwrap();
+    assert_eq!(got, [Some("x".to_string()), Some("x".to_string()), None]);
+    // A script's declared keys, and a blocking pop.
+    let t = &tags[4];
+    let v: String = redis::cmd("EVAL")
+        .arg("return redis.call('GET', KEYS[1])")
+        .arg(1)
+        .arg(format!("{{{t}}}s"))
+        .query(&mut cn)
+        .unwrap();
+    assert_eq!(v, "x");
+    let t = &tags[5];
+    let popped: (String, String) = redis::cmd("BLPOP").arg(format!("{{{t}}}l")).arg(1).query(&mut cn).unwrap();
+    assert_eq!(popped.1, "e");
+
+    // Each key touched lives on C alone now.
+    let mut dc = c.conn();
+    let on_c: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut dc).unwrap();
+    for k in [
+        format!("{{{}}}n", tags[0]),
+        format!("{{{}}}s", tags[0]),
+        format!("{{{}}}n", tags[1]),
+        format!("{{{}}}s", tags[4]),
+    ] {
+        assert!(on_c.contains(&k), "{k} not on its new owner: {on_c:?}");
+        for old in [a, b] {
+            let e: i64 = redis::cmd("EXISTS").arg(&k).query(&mut old.conn()).unwrap();
+            assert_eq!(e, 0, "{k} still on {}", old.addr());
+        }
+    }
+    let n: i64 = redis::cmd("GET").arg(format!("{{{}}}n", tags[1])).query(&mut dc).unwrap();
+    assert_eq!(n, 20);
+}
