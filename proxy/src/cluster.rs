@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use crate::config::{AutoEject, ClusterConfig, SentinelSpec, ServerSpec};
 use crate::pool::Backend;
+use crate::reshard::{Reshard, ReshardOptions};
 use crate::ring::Ring;
 use crate::scripts::ScriptCache;
 
@@ -34,7 +35,10 @@ pub struct Topology {
     pub servers: Vec<Arc<Backend>>,
     /// Each server's weight (same order).
     pub weights: Vec<u32>,
-    /// Indexes (into `servers`) of the servers on the ring: all but the ejected.
+    /// Each server's drain setting (same order): off the ring, still reachable.
+    pub drained: Vec<bool>,
+    /// Indexes (into `servers`) of the servers on the ring: all but the
+    /// ejected and the drained.
     pub on_ring: Vec<usize>,
     ring: Ring,
     /// Increases with every new topology.
@@ -42,11 +46,27 @@ pub struct Topology {
 }
 
 impl Topology {
-    fn build(servers: Vec<Arc<Backend>>, weights: Vec<u32>, generation: u64) -> Topology {
+    fn build(servers: Vec<Arc<Backend>>, weights: Vec<u32>, drained: Vec<bool>, generation: u64) -> Topology {
         let on_ring: Vec<usize> =
-            (0..servers.len()).filter(|&i| !servers[i].health.ejected.load(Ordering::Relaxed)).collect();
+            (0..servers.len()).filter(|&i| !servers[i].health.ejected.load(Ordering::Relaxed) && !drained[i]).collect();
         let ring = Ring::new(on_ring.iter().map(|&i| (i, servers[i].spec.id(), weights[i])));
-        Topology { servers, weights, on_ring, ring, generation }
+        Topology { servers, weights, drained, on_ring, ring, generation }
+    }
+
+    /// A topology with no server (placeholders).
+    pub fn empty() -> Topology {
+        Topology::build(Vec::new(), Vec::new(), Vec::new(), 0)
+    }
+
+    /// The ring's membership: each on-ring server's id and weight, in file
+    /// order. Two topologies with the same membership route every key alike.
+    pub fn membership(&self) -> Vec<(&str, u32)> {
+        self.on_ring.iter().map(|&i| (self.servers[i].spec.id(), self.weights[i])).collect()
+    }
+
+    /// The server whose ring identity is `id`. O(servers).
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Backend>> {
+        self.servers.iter().find(|b| b.spec.id() == id)
     }
 
     /// The server holding `key`; `None` when no server is on the ring. O(log points).
@@ -54,8 +74,15 @@ impl Topology {
         self.ring.route(key).and_then(|i| self.servers.get(i))
     }
 
-    /// The servers on the ring, in file order (fan-outs and SCAN walk these).
+    /// The servers that may hold keys, in file order: all but the ejected,
+    /// drained ones included (fan-outs and SCAN walk these, so a key still
+    /// on a draining server is counted, listed and flushed).
     pub fn live(&self) -> impl Iterator<Item = &Arc<Backend>> + '_ {
+        self.servers.iter().filter(|b| !b.health.ejected.load(Ordering::Relaxed))
+    }
+
+    /// The servers on the ring, in file order.
+    pub fn ring_servers(&self) -> impl Iterator<Item = &Arc<Backend>> + '_ {
         self.on_ring.iter().filter_map(|&i| self.servers.get(i))
     }
 
@@ -101,6 +128,8 @@ pub struct ClusterOptions {
     pub port: u16,
     /// Client configuration for `"tls": true` servers.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Pace of the background key migration.
+    pub reshard: ReshardOptions,
 }
 
 /// Everything the client sessions share.
@@ -135,18 +164,26 @@ pub struct Cluster {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Lua script bodies seen, by SHA1 (`scripts.rs`).
     pub scripts: ScriptCache,
+    /// Keys still to move after ring changes, and their previous owners (`reshard/`).
+    pub reshard: Reshard,
+    /// `"read_from": "replica"`: read-only commands go to a replica of their server.
+    pub read_from_replica: std::sync::atomic::AtomicBool,
     next_client: AtomicU64,
 }
 
 impl Cluster {
     /// State for an initial, already validated server list.
     pub fn new(cfg: ClusterConfig, opts: ClusterOptions) -> Arc<Cluster> {
-        let ClusterOptions { conns, timeout, path, requirepass, port, tls } = opts;
+        let ClusterOptions { conns, timeout, path, requirepass, port, tls, reshard } = opts;
         let servers: Vec<Arc<Backend>> =
             cfg.servers.iter().map(|s| Arc::new(Backend::new(s.clone(), conns, timeout, tls.clone()))).collect();
         let weights = cfg.servers.iter().map(|s| s.weight).collect();
+        let drained = cfg.servers.iter().map(|s| s.drained()).collect();
+        let topo = Arc::new(Topology::build(servers, weights, drained, 1));
         let c = Arc::new(Cluster {
-            topo: RwLock::new(Arc::new(Topology::build(servers, weights, 1))),
+            reshard: Reshard::new(reshard, &topo),
+            read_from_replica: std::sync::atomic::AtomicBool::new(cfg.read_from_replica),
+            topo: RwLock::new(topo),
             generation: AtomicU64::new(1),
             changes: watch::Sender::new(1),
             auto_eject: Mutex::new(cfg.auto_eject),
@@ -193,12 +230,25 @@ impl Cluster {
     }
 
     fn swap(&self, make: impl FnOnce(&Topology, u64) -> Topology) {
+        self.swap_then(make, |_, _| {});
+    }
+
+    /// Swaps in the topology `make` builds; `before_visible` sees the old
+    /// and the new one while no request can read either (resharding's
+    /// plan must be in force before a request routes by the new ring).
+    fn swap_then(
+        &self,
+        make: impl FnOnce(&Topology, u64) -> Topology,
+        before_visible: impl FnOnce(&Arc<Topology>, &Topology),
+    ) {
         let mut g = match self.topo.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let gen = g.generation + 1;
-        *g = Arc::new(make(&g, gen));
+        let new = make(&g, gen);
+        before_visible(&g, &new);
+        *g = Arc::new(new);
         self.generation.store(gen, Ordering::Release);
         drop(g);
         self.changes.send_replace(gen);
@@ -209,6 +259,9 @@ impl Cluster {
     /// named in it, all dropped without `"sentinel"`): unchanged servers
     /// keep their connections, removed ones get no new requests, added ones
     /// start empty. O(servers + ring points).
+    ///
+    /// When the ring's membership changed, resharding starts (`reshard/`):
+    /// keys whose owner changed are found on their previous owner and moved.
     pub fn apply(&self, cfg: ClusterConfig) {
         // Lock order: file, overrides, topology; held through the swap so
         // a Sentinel switch and a reload cannot install stale lists.
@@ -220,7 +273,7 @@ impl Cluster {
             } else {
                 ov.retain(|name, _| cfg.servers.iter().any(|s| s.name.as_deref() == Some(name)));
             }
-            self.install(layer(&cfg, &ov));
+            self.install(layer(&cfg, &ov), true);
         }
         *file = cfg;
         drop(file);
@@ -253,37 +306,52 @@ impl Cluster {
         if old == addr {
             return None;
         }
-        self.install(layer(&file, &ov));
+        self.install(layer(&file, &ov), false);
         self.stats.sentinel_switches.fetch_add(1, Ordering::Relaxed);
         Some(old)
     }
 
-    /// Swaps in `cfg` as it is (overrides already layered).
-    fn install(&self, cfg: ClusterConfig) {
+    /// Swaps in `cfg` as it is (overrides already layered); with
+    /// `reshard`, a membership change starts a migration.
+    fn install(&self, cfg: ClusterConfig, reshard: bool) {
         let same = |a: &ServerSpec, b: &ServerSpec| {
-            a.addr == b.addr && a.name == b.name && a.tls == b.tls && a.password == b.password
+            a.addr == b.addr
+                && a.name == b.name
+                && a.tls == b.tls
+                && a.password == b.password
+                && a.replicas == b.replicas
         };
+        self.read_from_replica.store(cfg.read_from_replica, Ordering::Relaxed);
         if let Ok(mut a) = self.auto_eject.lock() {
             *a = cfg.auto_eject;
         }
         let (conns, timeout, tls) = (self.conns, self.timeout, &self.tls);
-        self.swap(|old, gen| {
-            let servers: Vec<Arc<Backend>> = cfg
-                .servers
-                .iter()
-                .map(|s| {
-                    let reused = old.servers.iter().find(|b| same(&b.spec, s)).cloned();
-                    reused.unwrap_or_else(|| Arc::new(Backend::new(s.clone(), conns, timeout, tls.clone())))
-                })
-                .collect();
-            if cfg.auto_eject.is_none() {
-                for b in &servers {
-                    b.health.ejected.store(false, Ordering::Relaxed);
-                }
+        let changed = |before: &Arc<Topology>, after: &Topology| {
+            if reshard {
+                self.reshard.ring_changed(before, after);
             }
-            let weights = cfg.servers.iter().map(|s| s.weight).collect();
-            Topology::build(servers, weights, gen)
-        });
+        };
+        self.swap_then(
+            |old, gen| {
+                let servers: Vec<Arc<Backend>> = cfg
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        let reused = old.servers.iter().find(|b| same(&b.spec, s)).cloned();
+                        reused.unwrap_or_else(|| Arc::new(Backend::new(s.clone(), conns, timeout, tls.clone())))
+                    })
+                    .collect();
+                if cfg.auto_eject.is_none() {
+                    for b in &servers {
+                        b.health.ejected.store(false, Ordering::Relaxed);
+                    }
+                }
+                let weights = cfg.servers.iter().map(|s| s.weight).collect();
+                let drained = cfg.servers.iter().map(|s| s.drained()).collect();
+                Topology::build(servers, weights, drained, gen)
+            },
+            changed,
+        );
     }
 
     /// The auto_eject setting in force.
@@ -328,7 +396,7 @@ impl Cluster {
             }
         }
         if changed {
-            self.swap(|old, gen| Topology::build(old.servers.clone(), old.weights.clone(), gen));
+            self.swap(|old, gen| Topology::build(old.servers.clone(), old.weights.clone(), old.drained.clone(), gen));
         }
     }
 }

@@ -23,6 +23,17 @@
 //! follow nothing); `"addrs"` must be a non-empty list of distinct
 //! `host:port`.
 //!
+//! An entry may list its replicas, `"replicas": ["host:port", ...]`
+//! (same password and TLS as the entry); with `"read_from": "replica"` in
+//! the object form, read-only commands on one server's keys go to one of
+//! its replicas (`router.rs`). Default `"primary"`: replicas are unused.
+//!
+//! An entry with `"drain": true` (or `"weight": 0`) stays in the list but
+//! off the ring: the proxy still reaches it, as the previous owner of its
+//! keys, while resharding moves them to their owners on the ring
+//! (`reshard.rs`); once INFO reports it empty it can be deleted from the
+//! file. At least one server must stay on the ring.
+//!
 //! Parsing and validation are all-or-nothing: a file with any error is
 //! refused whole, with a message saying which entry is wrong.
 
@@ -45,9 +56,13 @@ fn default_weight() -> u32 {
 pub struct ServerSpec {
     /// `host:port` to connect to.
     pub addr: String,
-    /// Share of the ring, relative to the other servers' weights (1..=10000).
+    /// Share of the ring, relative to the other servers' weights
+    /// (0..=10000; 0 drains the server as `"drain": true` does).
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// Off the ring, still reachable while its keys move to their owners.
+    #[serde(default)]
+    pub drain: bool,
     /// Identity on the ring; the address when absent.
     #[serde(default)]
     pub name: Option<String>,
@@ -57,12 +72,33 @@ pub struct ServerSpec {
     /// Password for AUTH after connecting.
     #[serde(default)]
     pub password: Option<String>,
+    /// `host:port` of each replica of this server (reads, with `"read_from": "replica"`).
+    #[serde(default)]
+    pub replicas: Vec<String>,
 }
 
 impl ServerSpec {
+    /// The entry of replica `addr` of this server: same password and TLS, off the ring.
+    pub fn replica(&self, addr: &str) -> ServerSpec {
+        ServerSpec {
+            addr: addr.to_string(),
+            weight: self.weight,
+            drain: false,
+            name: None,
+            tls: self.tls,
+            password: self.password.clone(),
+            replicas: Vec::new(),
+        }
+    }
+
     /// The server's identity on the ring: its name, or its address.
     pub fn id(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.addr)
+    }
+
+    /// Whether the server is off the ring (drained: `"drain": true` or weight 0).
+    pub fn drained(&self) -> bool {
+        self.drain || self.weight == 0
     }
 
     /// How the server is named in logs and error replies: `name (addr)` or `addr`.
@@ -103,6 +139,8 @@ pub struct ClusterConfig {
     pub auto_eject: Option<AutoEject>,
     /// Sentinels following the named servers; `None`: addresses are the file's.
     pub sentinel: Option<SentinelSpec>,
+    /// Read-only commands go to a replica of their server when it has one.
+    pub read_from_replica: bool,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +151,8 @@ struct ObjectShape {
     auto_eject: Option<serde_json::Value>,
     #[serde(default)]
     sentinel: Option<SentinelSpec>,
+    #[serde(default)]
+    read_from: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -147,15 +187,21 @@ fn parse_auto_eject(v: Option<serde_json::Value>) -> Result<Option<AutoEject>, S
 /// `tls_available` says whether `"tls": true` entries can be honoured.
 pub fn parse(text: &str, tls_available: bool) -> Result<ClusterConfig, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let (servers, auto_eject, sentinel) = if v.is_array() {
-        (serde_json::from_value::<Vec<ServerSpec>>(v).map_err(|e| format!("bad server entry: {e}"))?, None, None)
+    let (servers, auto_eject, sentinel, read_from) = if v.is_array() {
+        let servers = serde_json::from_value::<Vec<ServerSpec>>(v).map_err(|e| format!("bad server entry: {e}"))?;
+        (servers, None, None, None)
     } else if v.is_object() {
         let o: ObjectShape = serde_json::from_value(v).map_err(|e| format!("bad file: {e}"))?;
-        (o.servers, parse_auto_eject(o.auto_eject)?, o.sentinel)
+        (o.servers, parse_auto_eject(o.auto_eject)?, o.sentinel, o.read_from)
     } else {
         return Err("expected a list of servers or an object with \"servers\"".into());
     };
-    let cfg = ClusterConfig { servers, auto_eject, sentinel };
+    let read_from_replica = match read_from.as_deref() {
+        None | Some("primary") => false,
+        Some("replica") => true,
+        Some(other) => return Err(format!("read_from: '{other}' is neither \"primary\" nor \"replica\"")),
+    };
+    let cfg = ClusterConfig { servers, auto_eject, sentinel, read_from_replica };
     validate(&cfg, tls_available)?;
     Ok(cfg)
 }
@@ -173,8 +219,8 @@ pub fn validate(cfg: &ClusterConfig, tls_available: bool) -> Result<(), String> 
     for (i, s) in cfg.servers.iter().enumerate() {
         let at = |msg: String| format!("server #{} ({}): {msg}", i + 1, s.addr);
         check_addr(&s.addr).map_err(at)?;
-        if !(1..=MAX_WEIGHT).contains(&s.weight) {
-            return Err(at(format!("weight must be between 1 and {MAX_WEIGHT}")));
+        if s.weight > MAX_WEIGHT {
+            return Err(at(format!("weight must be between 0 and {MAX_WEIGHT}")));
         }
         if let Some(n) = &s.name {
             if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -193,6 +239,18 @@ pub fn validate(cfg: &ClusterConfig, tls_available: bool) -> Result<(), String> 
         if !addrs.insert(s.addr.clone()) {
             return Err(at("address is listed twice".into()));
         }
+    }
+    for (i, s) in cfg.servers.iter().enumerate() {
+        for r in &s.replicas {
+            let at = |msg: String| format!("server #{} ({}): replica {r}: {msg}", i + 1, s.addr);
+            check_addr(r).map_err(at)?;
+            if !addrs.insert(r.clone()) {
+                return Err(at("address is listed twice".into()));
+            }
+        }
+    }
+    if cfg.servers.iter().all(|s| s.drained()) {
+        return Err("every server is drained (weight 0 or \"drain\": true): none would hold keys".into());
     }
     if let Some(sn) = &cfg.sentinel {
         validate_sentinel(sn, cfg)?;
@@ -293,6 +351,8 @@ mod tests {
             r#"[{"addr":"h:0"}]"#,
             r#"[{"addr":"h:99999"}]"#,
             r#"[{"addr":"h:1","weight":0}]"#,
+            r#"[{"addr":"h:1","drain":true},{"addr":"h:2","weight":0}]"#,
+            r#"[{"addr":"h:1","weight":10001}]"#,
             r#"[{"addr":"h:1","weight":-5}]"#,
             r#"[{"addr":"h:1","wieght":5}]"#,
             r#"[{"addr":"h:1"},{"addr":"h:1"}]"#,
@@ -312,5 +372,33 @@ mod tests {
             assert!(parse(bad, false).is_err(), "accepted {bad:?}");
         }
         assert!(parse(r#"[{"addr":"h:1","tls":true}]"#, true).is_ok());
+    }
+
+    #[test]
+    fn replicas_and_read_from() {
+        let c = parse(
+            r#"{"servers":[{"addr":"h:1","replicas":["h:2","h:3"],"password":"p"}],"read_from":"replica"}"#,
+            false,
+        )
+        .unwrap();
+        assert!(c.read_from_replica);
+        let r = c.servers[0].replica("h:2");
+        assert_eq!((r.addr.as_str(), r.password.as_deref()), ("h:2", Some("p")));
+        assert!(!parse(r#"[{"addr":"h:1","replicas":["h:2"]}]"#, false).unwrap().read_from_replica);
+        for bad in [
+            r#"{"servers":[{"addr":"h:1"}],"read_from":"any"}"#,
+            r#"[{"addr":"h:1","replicas":["h:1"]}]"#,
+            r#"[{"addr":"h:1","replicas":["h:2"]},{"addr":"h:2"}]"#,
+            r#"[{"addr":"h:1","replicas":["nohost"]}]"#,
+        ] {
+            assert!(parse(bad, false).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn drained_servers() {
+        let c = parse(r#"[{"addr":"h:1"},{"addr":"h:2","drain":true},{"addr":"h:3","weight":0}]"#, false).unwrap();
+        let d: Vec<bool> = c.servers.iter().map(|s| s.drained()).collect();
+        assert_eq!(d, [false, true, true]);
     }
 }

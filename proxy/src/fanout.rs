@@ -19,10 +19,12 @@
 //!   the servers on the ring one after the other; a reload between calls
 //!   may repeat or skip keys (SCAN's guarantees hold per server).
 //! - INFO: a `# Proxy` section (with the Sentinel setting, the Sentinel
-//!   subscribed to and the switches applied), one `shardN:` line per
-//!   server (its current address, which Sentinel may have changed, status,
-//!   keys of every database, memory, clients, request counts) and the
-//!   `# Keyspace` summed per database.
+//!   subscribed to and the switches applied, `read_from`), the
+//!   `# Resharding` section (`reshard/`), one `shardN:` line per server
+//!   (its current address, which Sentinel may have changed, drain setting,
+//!   replicas and the reads they served, status, keys of every database,
+//!   memory, clients, request counts) and the `# Keyspace` summed per
+//!   database.
 //! - CONFIG SET/RESETSTAT go to every server; other CONFIG subcommands to
 //!   the first.
 //!
@@ -283,7 +285,7 @@ fn info_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
 }
 
 /// `keys=` and `expires=` of every `dbN:` line of an INFO text, by database.
-fn db_counts(text: &str) -> BTreeMap<u32, (u64, u64)> {
+pub(crate) fn db_counts(text: &str) -> BTreeMap<u32, (u64, u64)> {
     let mut out = BTreeMap::new();
     for l in text.lines() {
         let Some((db, line)) = l.strip_prefix("db").and_then(|r| r.split_once(':')) else { continue };
@@ -343,6 +345,9 @@ impl Router {
         let Some(groups) = self.by_server(args, (1..args.len()).step_by(step)) else {
             return self.error("ERR proxy: no server is available").await;
         };
+        if let Err(e) = self.settle_keys(args[1..].iter().step_by(step)).await {
+            return self.error(&e).await;
+        }
         if groups.len() == 1 {
             let b = groups[0].0.clone();
             return self.forward(&b, args).await;
@@ -383,6 +388,9 @@ impl Router {
                 None => self.error("ERR proxy: no server is available").await,
             };
         };
+        if let Err(e) = self.settle_keys(keys.iter().map(|&i| &args[i])).await {
+            return self.error(&e).await;
+        }
         // The keys follow STREAMS, their IDs follow the keys.
         let (first, n) = (keys[0], keys.len());
         let Some(groups) = self.by_server(args, keys.into_iter()) else {
@@ -468,7 +476,7 @@ impl Router {
         let all = want.is_empty() || want.iter().any(|s| matches!(s.as_str(), "all" | "everything" | "default"));
         let has = |s: &str| all || want.iter().any(|w| w == s);
         let proxy = has("proxy") || has("server");
-        let (shards, keyspace) = (has("shards"), has("keyspace"));
+        let (shards, keyspace, reshard) = (has("shards"), has("keyspace"), has("resharding"));
         let topo = self.topo.clone();
         let mut waiting = Vec::new();
         if shards || keyspace {
@@ -496,7 +504,7 @@ impl Router {
             let link = st.sentinel_link.lock().ok().and_then(|l| l.clone()).unwrap_or_else(|| "none".into());
             let _ = write!(
                 head,
-                "# Proxy\r\nproxy_version:{}\r\nredis_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nconnected_clients:{}\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nconfig_file:{}\r\nconfig_reloads:{}\r\nconfig_reload_failures:{}\r\nservers:{}\r\nservers_on_ring:{}\r\nring_points:{}\r\nconns_per_server:{}\r\nauto_eject:{ae}\r\nejections:{}\r\nsentinel:{sentinel}\r\nsentinel_link:{link}\r\nsentinel_switches:{}\r\n\r\n",
+                "# Proxy\r\nproxy_version:{}\r\nredis_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nconnected_clients:{}\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nconfig_file:{}\r\nconfig_reloads:{}\r\nconfig_reload_failures:{}\r\nservers:{}\r\nservers_on_ring:{}\r\nring_points:{}\r\nconns_per_server:{}\r\nauto_eject:{ae}\r\nejections:{}\r\nsentinel:{sentinel}\r\nsentinel_link:{link}\r\nsentinel_switches:{}\r\nread_from:{}\r\n\r\n",
                 env!("CARGO_PKG_VERSION"),
                 inmemory::cmd::connection::REDIS_VERSION,
                 std::process::id(),
@@ -514,6 +522,7 @@ impl Router {
                 c.conns,
                 r(&st.ejections),
                 r(&st.sentinel_switches),
+                if c.read_from_replica.load(Ordering::Relaxed) { "replica" } else { "primary" },
             );
         }
         let proto = self.proto;
@@ -524,10 +533,13 @@ impl Router {
                 let b = &topo.servers[i];
                 let _ = write!(
                     shard_text,
-                    "shard{i}:id={},addr={},weight={},requests={},errors={},open_conns={},",
+                    "shard{i}:id={},addr={},weight={},drain={},replicas={},replica_reads={},requests={},errors={},open_conns={},",
                     b.spec.id(),
                     b.spec.addr,
                     topo.weights[i],
+                    u8::from(topo.drained[i]),
+                    b.spec.replicas.join("|"),
+                    b.replicas.iter().map(|r| r.stats.requests.load(Ordering::Relaxed)).sum::<u64>(),
                     b.stats.requests.load(Ordering::Relaxed),
                     b.stats.errors.load(Ordering::Relaxed),
                     b.open_conns(),
@@ -559,6 +571,9 @@ impl Router {
                 }
             }
             let mut text = head;
+            if reshard {
+                text.push_str(&c.reshard.info());
+            }
             if shards {
                 text.push_str(&shard_text);
                 text.push_str("\r\n");

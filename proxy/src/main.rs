@@ -15,6 +15,9 @@
 //! the servers of its channels, and to every server for its patterns
 //! (`pubsub.rs`), re-subscribed elsewhere when the ring changes.
 //!
+//! When the ring changes, `reshard/` moves the keys whose owner changed,
+//! on demand before a client's command on them and in the background.
+//!
 //! With a `"sentinel"` setting in servers.json, `sentinel.rs` follows
 //! Sentinel's failovers: named servers move to their new primary's address.
 //!
@@ -28,6 +31,7 @@ mod fanout;
 mod local;
 mod pool;
 mod pubsub;
+mod reshard;
 mod ring;
 mod router;
 mod scripting;
@@ -84,6 +88,12 @@ struct Args {
     /// yes, no or optional: whether TLS clients must show a certificate.
     #[arg(long = "tls-auth-clients", default_value = "yes")]
     tls_auth_clients: String,
+    /// Keys per second the background resharding moves at most (0: no limit).
+    #[arg(long = "reshard-rate", default_value_t = reshard::DEFAULT_RATE)]
+    reshard_rate: u64,
+    /// Keys per SCAN call and per pipelined batch of moves while resharding.
+    #[arg(long = "reshard-batch", default_value_t = reshard::DEFAULT_BATCH)]
+    reshard_batch: usize,
     /// Certificate (PEM) shown to "tls" servers (default: --tls-cert-file).
     #[arg(long = "tls-client-cert-file")]
     tls_client_cert_file: Option<String>,
@@ -149,10 +159,12 @@ async fn run(args: Args) -> Result<(), String> {
             requirepass: args.requirepass.clone().filter(|p| !p.is_empty()),
             port,
             tls: backend_tls,
+            reshard: reshard::ReshardOptions { rate: args.reshard_rate, batch: args.reshard_batch.clamp(1, 10_000) },
         },
     );
     let _monitor = watch::spawn(cluster.clone(), text);
     let _sentinel = sentinel::spawn(cluster.clone());
+    let _reshard = reshard::spawn(cluster.clone());
     if let Some((l, acceptor)) = tls_listener {
         tokio::spawn(tls::serve(l, acceptor, cluster.clone()));
     }

@@ -183,14 +183,22 @@ pub struct Backend {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// Pooled connections opened so far (see [`Backend::epoch`]).
     epoch: AtomicU64,
+    /// The entry's replicas (`"replicas"`), for reads with `"read_from": "replica"`.
+    pub replicas: Vec<Arc<Backend>>,
 }
 
 impl Backend {
     /// A backend with `conns` lazily opened connections per protocol and
     /// database; `tls` is the client configuration for `"tls": true` entries.
     pub fn new(spec: ServerSpec, conns: usize, timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> Backend {
+        let replicas = spec
+            .replicas
+            .iter()
+            .map(|r| Arc::new(Backend::new(spec.replica(r), conns, timeout, tls.clone())))
+            .collect();
         Backend {
             label: Arc::from(spec.label()),
+            replicas,
             spec,
             pools: [new_pool(conns), new_pool(conns)],
             db_pools: Mutex::new(HashMap::new()),
@@ -218,6 +226,13 @@ impl Backend {
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// A replica for the client of pool slot `slot` (each client keeps to
+    /// one), skipping replicas in backoff; `None` without a usable one. O(replicas).
+    pub fn replica_for(&self, slot: usize) -> Option<&Arc<Backend>> {
+        let n = self.replicas.len();
+        (0..n).map(|i| &self.replicas[(slot + i) % n]).find(|r| r.health.in_backoff().is_none())
+    }
+
     /// The error line a client gets when this server cannot answer.
     pub fn unavailable(&self, reason: &str) -> String {
         format!("ERR proxy: server {} is unavailable: {reason}", self.label)
@@ -231,6 +246,28 @@ impl Backend {
         };
         let others: usize = self.db_pools.lock().map(|m| m.values().map(open).sum()).unwrap_or(0);
         self.pools.iter().map(open).sum::<usize>() + others
+    }
+
+    /// Waits until every request already queued on the open pooled
+    /// connections (every protocol and database) was answered: one PING
+    /// on each, each answered after what was sent before it (FIFO per
+    /// connection), or `limit` passed. Resharding calls it after a ring
+    /// change so that no write routed under the previous ring is still in
+    /// flight when keys start moving. O(open connections).
+    pub async fn flush(&self, limit: Duration) {
+        let conns = |p: &Pool| -> Vec<Arc<Conn>> { p.iter().filter_map(|s| self.cached(s)).collect() };
+        let mut open: Vec<Arc<Conn>> = self.pools.iter().flat_map(conns).collect();
+        if let Ok(m) = self.db_pools.lock() {
+            open.extend(m.values().flat_map(conns));
+        }
+        let waiting: Vec<_> =
+            open.iter().map(|c| c.request(Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"), 1, false)).collect();
+        let _ = tokio::time::timeout(limit, async {
+            for rx in waiting {
+                let _ = rx.await;
+            }
+        })
+        .await;
     }
 
     /// The pooled connection of slot `slot` for protocol `proto` and

@@ -40,6 +40,13 @@
 //!   direct connection. Their keys must live on one server: a wait cannot
 //!   be split (the first server to answer would have to cancel the others').
 //!
+//! - While a ring change is being resharded (`reshard/`), a command's keys
+//!   that may still be on their previous owner are moved to their owner
+//!   first (a read of one key is answered by the previous owner while the
+//!   key is there).
+//! - With `"read_from": "replica"`, read-only commands go to a replica of
+//!   their server when it lists one (never under WATCH or inside MULTI).
+//!
 //! Cost: O(arguments) per request plus one ring lookup (O(log points)) per key.
 
 use std::future::Future;
@@ -237,7 +244,7 @@ impl Router {
 
     /// The first server on the ring (for keyless commands any server can answer).
     pub(crate) fn any_server(&self) -> Option<Arc<Backend>> {
-        self.topo.live().next().cloned()
+        self.topo.ring_servers().next().cloned()
     }
 
     /// The server all `keys` live on: `Ok(None)` without keys, `Err` with
@@ -266,6 +273,18 @@ impl Router {
             None => None,
         };
         target.or_else(|| self.any_server()).ok_or_else(|| "ERR proxy: no server is available".to_string())
+    }
+
+    /// Moves the keys of a command that may still be on a previous owner
+    /// (resharding, `reshard/settle.rs`). O(1) without a migration.
+    pub(crate) async fn settle_command(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), String> {
+        if !self.cluster.reshard.active() {
+            return Ok(());
+        }
+        match spec.key_positions(args) {
+            Some(pos) => self.settle_keys(pos.iter().map(|&i| &args[i])).await,
+            None => Ok(()),
+        }
     }
 
     /// Handles one request.
@@ -345,10 +364,47 @@ impl Router {
             Ok(b) => b,
             Err(e) => return self.error(&e).await,
         };
+        if let Some(r) = self.replica_read(spec, args, &b) {
+            // A replica that cannot be connected to leaves the read to the primary.
+            if r.get(self.slot(), self.proto, self.db).await.is_ok() {
+                return self.forward(&r, args).await;
+            }
+        }
+        if let Some(flow) = self.read_through(spec, args, &b).await {
+            return flow;
+        }
+        if let Err(e) = self.settle_command(spec, args).await {
+            return self.error(&e).await;
+        }
         if spec.has(flags::BLOCKING) {
             return self.blocking(&b, args).await;
         }
         self.forward(&b, args).await
+    }
+
+    /// With `"read_from": "replica"`, the replica of `b` a read-only
+    /// command goes to: never inside a WATCH (the watch is on the primary),
+    /// for blocking commands, or for a key that may still be on a previous
+    /// owner (resharding); `None` when `b` has no usable replica. Replicas
+    /// lag: a client may not see its own write at once. O(replicas).
+    fn replica_read(&self, spec: &'static CommandSpec, args: &[Bytes], b: &Arc<Backend>) -> Option<Arc<Backend>> {
+        if b.replicas.is_empty()
+            || !self.cluster.read_from_replica.load(Ordering::Relaxed)
+            || !spec.has(flags::READONLY)
+            || spec.has(flags::BLOCKING)
+            || self.watching.is_some()
+        {
+            return None;
+        }
+        if self.cluster.reshard.active() {
+            let pos = spec.key_positions(args)?;
+            let plan = self.cluster.reshard.plan();
+            if pos.iter().any(|&i| !self.cluster.reshard.fallbacks(&plan, &self.topo, self.db, &args[i], b).is_empty())
+            {
+                return None;
+            }
+        }
+        b.replica_for(self.slot()).cloned()
     }
 
     /// A blocking command: on this client's dedicated connection to `b`,

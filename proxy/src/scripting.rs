@@ -243,6 +243,9 @@ impl Router {
             Ok(b) => b,
             Err(e) => return self.error(&e).await,
         };
+        if let Err(e) = self.settle_command(spec, args).await {
+            return self.error(&e).await;
+        }
         if matches!(spec.name, "eval" | "eval_ro") {
             // Not noted as held by `b`: the EVAL may yet be refused (BUSY …);
             // the next EVALSHA there pays one SCRIPT LOAD instead.

@@ -197,7 +197,15 @@ mod tests {
     use crate::config::ServerSpec;
 
     fn backend() -> Arc<Backend> {
-        let spec = ServerSpec { addr: "127.0.0.1:1".into(), weight: 500, name: None, tls: false, password: None };
+        let spec = ServerSpec {
+            addr: "127.0.0.1:1".into(),
+            weight: 500,
+            drain: false,
+            name: None,
+            tls: false,
+            password: None,
+            replicas: Vec::new(),
+        };
         Arc::new(Backend::new(spec, 1, Duration::from_secs(1), None))
     }
 

@@ -183,6 +183,9 @@ impl Router {
             },
             Err(e) => return self.error(&e).await,
         };
+        if let Err(e) = self.settle_keys(&m.keys).await {
+            return self.error(&e).await;
+        }
         let rx = self.send(&b, batch(&m), m.count + 2, false).await;
         self.flow(Pending::Backend(rx)).await
     }
@@ -192,6 +195,8 @@ impl Router {
         let Some(w) = self.watching.as_ref() else { return Flow::Continue };
         let flow = if self.moved(&w.backend, w.keys.iter().chain(&m.keys)) {
             self.reply(Reply::NilArray).await
+        } else if let Err(e) = self.settle_keys(&m.keys).await {
+            self.error(&e).await
         } else {
             w.backend.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let rx = w.request(batch(&m), m.count + 2, false);
@@ -228,6 +233,10 @@ impl Router {
             Ok(None) => return self.error("ERR proxy: no server is available").await,
             Err(e) => return self.error(&e).await,
         };
+        // A watched key still on a previous owner moves before the watch starts.
+        if let Err(e) = self.settle_keys(&args[1..]).await {
+            return self.error(&e).await;
+        }
         match &self.watching {
             Some(w) if !Arc::ptr_eq(&w.backend, &b) => return self.error(CROSSSLOT).await,
             Some(_) => {}

@@ -95,6 +95,8 @@ fn editing_servers_json_under_load() {
     // 1. Remove C: it gets no more traffic, the others keep serving.
     p.write_servers(&servers_json(&[a, b]));
     assert!(p.wait_info("servers", "2", 10), "removal not applied");
+    // The proxy asks the removed server once whether it still holds keys (and logs it).
+    assert!(wait_until(10, || p.proc.drain_log().iter().any(|l| l.contains("was deleted from the server list"))));
     load.wait_ops(2000);
     let mut dc = c.conn();
     let before = commands_processed(&mut dc);
