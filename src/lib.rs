@@ -30,6 +30,7 @@
 pub mod acl;
 pub mod cli;
 pub mod cmd;
+pub mod counter;
 pub mod db;
 pub mod memory;
 pub mod persist;

@@ -90,7 +90,7 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
 }
 
 fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
-    srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+    srv.stats.commands_processed.add(1);
     let Some(mut spec) = table::lookup(&args[0]) else {
         if client.multi.is_some() {
             client.multi_error = true;

@@ -101,10 +101,11 @@ pub struct Shard {
 /// Counters the keyspace keeps for INFO.
 #[derive(Default)]
 pub struct KeyspaceStats {
-    /// Reads that found their key (`keyspace_hits`).
-    pub hits: AtomicU64,
+    /// Reads that found their key (`keyspace_hits`; per-thread slots, as
+    /// every read bumps one of these two).
+    pub hits: crate::counter::Counter,
     /// Reads that did not (`keyspace_misses`).
-    pub misses: AtomicU64,
+    pub misses: crate::counter::Counter,
     /// Keys removed because their TTL passed (`expired_keys`).
     pub expired: AtomicU64,
     /// Keys removed by eviction (`evicted_keys`).
@@ -348,7 +349,7 @@ impl<'a> Locked<'a> {
     pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let found = self.lookup(key, true);
         let stat = if found.is_some() { &self.ks.stats.hits } else { &self.ks.stats.misses };
-        stat.fetch_add(1, Ordering::Relaxed);
+        stat.add(1);
         if found.is_none() && self.changes.record_misses {
             self.changes.misses.push((self.db, Bytes::copy_from_slice(key)));
         }

@@ -41,7 +41,8 @@ use config::Config;
 pub struct ServerStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub commands_processed: AtomicU64,
+    /// Bumped by every command: per-thread slots (see [`crate::counter`]).
+    pub commands_processed: crate::counter::Counter,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
@@ -172,19 +173,17 @@ pub fn persistence_info(srv: &Server) -> String {
 pub fn reset_stats(srv: &Server) {
     use std::sync::atomic::Ordering::Relaxed;
     let s = &srv.stats;
-    for c in [
-        &s.connections_received,
-        &s.rejected_connections,
-        &s.commands_processed,
-        &s.net_input_bytes,
-        &s.net_output_bytes,
-        &s.error_replies,
-    ] {
+    for c in
+        [&s.connections_received, &s.rejected_connections, &s.net_input_bytes, &s.net_output_bytes, &s.error_replies]
+    {
         c.store(0, Relaxed);
     }
     crate::db::lazyfree::reset_stats();
     let k = &srv.keyspace.stats;
-    for c in [&k.hits, &k.misses, &k.expired, &k.evicted] {
+    k.hits.reset();
+    k.misses.reset();
+    s.commands_processed.reset();
+    for c in [&k.expired, &k.evicted] {
         c.store(0, Relaxed);
     }
 }

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::cmd::table::CommandSpec;
+use crate::counter::{self, SLOTS};
 
 /// Commands whose first argument names a subcommand, counted apart.
 const CONTAINERS: &[&str] = &[
@@ -31,19 +32,31 @@ const BUCKETS: usize = 16 + 60 * 16;
 
 /// A log-linear latency histogram in nanoseconds. Its buckets (8 KB) are
 /// allocated by the first sample, as Redis allocates its histograms: with
-/// `latency-tracking no` a command's counters cost a few words.
+/// `latency-tracking no` a command's counters cost a few words. One set of
+/// buckets per thread slot (see [`crate::counter`]): recording a sample is
+/// no locked instruction.
 struct Histogram {
-    buckets: OnceLock<Box<[AtomicU64]>>,
+    slots: [OnceLock<Box<[AtomicU64]>>; SLOTS],
 }
 
 impl Histogram {
     fn new() -> Histogram {
-        Histogram { buckets: OnceLock::new() }
+        Histogram { slots: std::array::from_fn(|_| OnceLock::new()) }
     }
 
-    /// The bucket counts; empty before the first sample.
-    fn counts(&self) -> &[AtomicU64] {
-        self.buckets.get().map_or(&[], |b| &b[..])
+    /// The bucket counts summed over the slots. O(slots × buckets).
+    fn counts(&self) -> Vec<u64> {
+        let mut sum = vec![0u64; BUCKETS];
+        for b in self.slots.iter().filter_map(|s| s.get()) {
+            sum.iter_mut().zip(b.iter()).for_each(|(t, c)| *t += c.load(Ordering::Relaxed));
+        }
+        sum
+    }
+
+    fn zero(&self) {
+        for b in self.slots.iter().filter_map(|s| s.get()) {
+            b.iter().for_each(|c| c.store(0, Ordering::Relaxed));
+        }
     }
 
     fn index(v: u64) -> usize {
@@ -67,12 +80,13 @@ impl Histogram {
     }
 
     fn record(&self, v: u64) {
-        let counts = self.buckets.get_or_init(|| (0..BUCKETS).map(|_| AtomicU64::new(0)).collect());
-        counts[Self::index(v).min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        let slot = counter::slot();
+        let counts = self.slots[slot].get_or_init(|| (0..BUCKETS).map(|_| AtomicU64::new(0)).collect());
+        counter::bump(&counts[Self::index(v).min(BUCKETS - 1)], slot, 1);
     }
 
     fn total(&self) -> u64 {
-        self.counts().iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.counts().iter().sum()
     }
 
     /// The value at percentile `p` (0–100): the upper bound of the bucket
@@ -81,7 +95,7 @@ impl Histogram {
         let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
         let mut seen = 0;
         for (i, c) in self.counts().iter().enumerate() {
-            seen += c.load(Ordering::Relaxed);
+            seen += c;
             if seen >= rank {
                 return Self::upper(i);
             }
@@ -90,33 +104,66 @@ impl Histogram {
     }
 }
 
-/// One command's (or subcommand's) counters.
+/// One command's (or subcommand's) counters, per thread slot.
 struct CmdStat {
+    slots: [SlotStat; SLOTS],
+    latency: Histogram,
+}
+
+/// One thread slot's counters of a command (a cache line of its own).
+#[repr(align(64))]
+#[derive(Default)]
+struct SlotStat {
     calls: AtomicU64,
     usec: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
-    latency: Histogram,
+}
+
+/// Which counter of a [`SlotStat`].
+#[derive(Clone, Copy)]
+enum Field {
+    Calls,
+    Usec,
+    Rejected,
+    Failed,
+}
+
+impl SlotStat {
+    fn field(&self, f: Field) -> &AtomicU64 {
+        match f {
+            Field::Calls => &self.calls,
+            Field::Usec => &self.usec,
+            Field::Rejected => &self.rejected,
+            Field::Failed => &self.failed,
+        }
+    }
 }
 
 impl CmdStat {
     fn zero(&self) {
-        for c in [&self.calls, &self.usec, &self.rejected, &self.failed] {
-            c.store(0, Ordering::Relaxed);
+        for s in &self.slots {
+            for f in [Field::Calls, Field::Usec, Field::Rejected, Field::Failed] {
+                s.field(f).store(0, Ordering::Relaxed);
+            }
         }
-        for c in self.latency.counts() {
-            c.store(0, Ordering::Relaxed);
-        }
+        self.latency.zero();
     }
 
     fn new() -> CmdStat {
-        CmdStat {
-            calls: AtomicU64::new(0),
-            usec: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            latency: Histogram::new(),
-        }
+        CmdStat { slots: Default::default(), latency: Histogram::new() }
+    }
+
+    /// Adds `n` to counter `f` in the calling thread's slot. O(1).
+    #[inline]
+    fn add(&self, f: Field, n: u64) {
+        let slot = counter::slot();
+        counter::bump(self.slots[slot].field(f), slot, n);
+    }
+
+    /// Counter `f` summed over the slots. O(slots).
+    fn get(&self, f: Field) -> u64 {
+        self.slots.iter().map(|s| s.field(f).load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -178,13 +225,13 @@ pub fn record_call(spec: &CommandSpec, args: &[Bytes], nanos: u64, error: Option
         }
     };
     if error.is_some_and(|e| e.starts_with("ERR wrong number of arguments")) {
-        s.rejected.fetch_add(1, Ordering::Relaxed);
+        s.add(Field::Rejected, 1);
         return;
     }
-    s.calls.fetch_add(1, Ordering::Relaxed);
-    s.usec.fetch_add(nanos / 1000, Ordering::Relaxed);
+    s.add(Field::Calls, 1);
+    s.add(Field::Usec, nanos / 1000);
     if error.is_some() {
-        s.failed.fetch_add(1, Ordering::Relaxed);
+        s.add(Field::Failed, 1);
     }
     if LATENCY_TRACKING.load(Ordering::Relaxed) {
         s.latency.record(nanos);
@@ -195,9 +242,9 @@ pub fn record_call(spec: &CommandSpec, args: &[Bytes], nanos: u64, error: Option
 /// OOM, a write refused by persistence errors…). O(1) amortized.
 pub fn record_rejected(spec: &CommandSpec, args: &[Bytes]) {
     if let Some(s) = FIXED.get(spec.name) {
-        s.rejected.fetch_add(1, Ordering::Relaxed);
+        s.add(Field::Rejected, 1);
     } else if let Some(name) = full_name(spec, args) {
-        stat(name).rejected.fetch_add(1, Ordering::Relaxed);
+        stat(name).add(Field::Rejected, 1);
     }
 }
 
@@ -246,8 +293,8 @@ fn sorted_commands() -> Vec<(String, Arc<CmdStat>)> {
 /// The lines of INFO commandstats (no header). O(commands).
 pub fn commandstats(o: &mut String) {
     for (name, s) in sorted_commands() {
-        let (calls, usec) = (s.calls.load(Ordering::Relaxed), s.usec.load(Ordering::Relaxed));
-        let (rejected, failed) = (s.rejected.load(Ordering::Relaxed), s.failed.load(Ordering::Relaxed));
+        let (calls, usec) = (s.get(Field::Calls), s.get(Field::Usec));
+        let (rejected, failed) = (s.get(Field::Rejected), s.get(Field::Failed));
         if calls == 0 && rejected == 0 && failed == 0 {
             continue;
         }
@@ -300,7 +347,7 @@ pub fn latency_histogram(name: &str) -> Option<(u64, Vec<(u64, u64)>)> {
         Some(s) => s.clone(),
         None => COMMANDS.read().get(name)?.clone(),
     };
-    let counts: Vec<u64> = s.latency.counts().iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let counts = s.latency.counts();
     let total: u64 = counts.iter().sum();
     if total == 0 {
         return None;
