@@ -7,6 +7,8 @@
 mod common;
 
 use std::io::BufReader;
+
+use redis::Commands;
 use std::time::Duration;
 
 use common::*;
@@ -314,4 +316,26 @@ fn info_sections_use_redis_field_names() {
     assert_eq!(fields, ["calls", "usec", "usec_per_call", "rejected_calls", "failed_calls"]);
     assert!(incr.ends_with("rejected_calls=0,failed_calls=1"), "{incr}");
     assert!(stats.contains("cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"), "{stats}");
+}
+
+/// DEBUG POPULATE: Redis's key and value names, sizes, existing keys kept.
+#[test]
+fn debug_populate_creates_keys_as_redis() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    let _: () = c.set("key:1", "mine").unwrap();
+    let _: () = redis::cmd("DEBUG").arg("POPULATE").arg(3).query(&mut c).unwrap();
+    assert_eq!(c.get::<_, String>("key:0").unwrap(), "value:0");
+    assert_eq!(c.get::<_, String>("key:1").unwrap(), "mine");
+    assert_eq!(c.get::<_, String>("key:2").unwrap(), "value:2");
+    let _: () = redis::cmd("DEBUG").arg("POPULATE").arg(2).arg("p").arg(10).query(&mut c).unwrap();
+    assert_eq!(c.get::<_, Vec<u8>>("p:1").unwrap(), b"value:1\0\0\0".to_vec());
+    let _: () = redis::cmd("DEBUG").arg("POPULATE").arg(1).arg("q").arg(3).query(&mut c).unwrap();
+    assert_eq!(c.get::<_, String>("q:0").unwrap(), "val");
+    let n: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 6);
+    let e = redis::cmd("DEBUG").arg("POPULATE").arg(-1).query::<()>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("must be positive"), "{e}");
+    let e = redis::cmd("DEBUG").arg("POPULATE").arg("x").query::<()>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("not an integer"), "{e}");
 }

@@ -24,6 +24,11 @@ const DEBUG_HELP: &[&str] = &[
     "    Answers as Redis when the key is a listpack (nothing is printed here).",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
     "PROTOCOL <type>",
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -133,6 +138,9 @@ pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if is(sub, "help") && n == 2 {
         return Ok(help_reply(DEBUG_HELP));
     }
+    if is(sub, "populate") && (3..=5).contains(&n) {
+        return populate(ctx, a);
+    }
     if is(sub, "digest") && n == 2 {
         let d = with_all_locked(ctx, |l, _| dataset_digest(l));
         return Ok(Reply::StatusOwned(hex(&d)));
@@ -169,6 +177,43 @@ pub(super) fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return r;
     }
     Err(sub_syntax_error("debug", sub))
+}
+
+/// DEBUG POPULATE count [prefix] [size]: keys `prefix:0` … (prefix `key`)
+/// holding `value:N`, cut or zero-padded to `size` bytes when given; keys
+/// that exist are left alone, as Redis does (a quick way to load a big
+/// dataset). Not propagated. O(count), every shard locked meanwhile.
+fn populate(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let positive = |b: &Bytes| match std::str::from_utf8(b).ok().and_then(|s| s.parse::<i64>().ok()) {
+        None => fail("ERR value is not an integer or out of range"),
+        Some(v) if v < 0 => fail("ERR value is out of range, must be positive"),
+        Some(v) => Ok(v as u64),
+    };
+    let count = positive(&a[2])?;
+    let size = if a.len() == 5 { positive(&a[4])? as usize } else { 0 };
+    let prefix: &[u8] = if a.len() >= 4 { &a[3] } else { b"key" };
+    with_all_locked(ctx, |l, _| {
+        let mut key = Vec::with_capacity(prefix.len() + 21);
+        let mut value = Vec::new();
+        for j in 0..count {
+            let num = itoa::Buffer::new().format(j).to_owned();
+            key.clear();
+            key.extend_from_slice(prefix);
+            key.push(b':');
+            key.extend_from_slice(num.as_bytes());
+            if l.peek(&key).is_some() {
+                continue;
+            }
+            value.clear();
+            value.extend_from_slice(b"value:");
+            value.extend_from_slice(num.as_bytes());
+            if size > 0 {
+                value.resize(size, 0);
+            }
+            l.set(&key, crate::db::Value::str(&value));
+        }
+    });
+    args::ok()
 }
 
 /// C's `atoi`: optional spaces and sign, then the leading digits.
