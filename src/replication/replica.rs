@@ -81,6 +81,7 @@ async fn link_loop(srv: Arc<Server>, host: String, port: u16) {
             r = link_once(&srv, &host, port) => {
                 if let Err(e) = r {
                     tracing::warn!(master = %format!("{host}:{port}"), "Replication link: {e}");
+                    super::failover::link_failed(&srv, &e);
                 }
             }
             _ = crate::server::shutdown_started(&mut shutdown) => return,
@@ -180,9 +181,21 @@ async fn link_once(srv: &Arc<Server>, host: &str, port: u16) -> Result<(), Strin
     let (replid, offset) = r.stream.with(|st| (st.replid.clone(), st.offset));
     let history = r.master.lock().has_history;
     let from = (offset + 1).to_string();
-    let psync: [&[u8]; 3] =
-        if history { [b"PSYNC", replid.as_bytes(), from.as_bytes()] } else { [b"PSYNC", b"?", b"-1"] };
+    let mut psync: Vec<&[u8]> =
+        if history { vec![b"PSYNC", replid.as_bytes(), from.as_bytes()] } else { vec![b"PSYNC", b"?", b"-1"] };
+    // A primary failing over asks its replica to take over (FAILOVER).
+    let failing_over = super::failover::phase(srv) == super::failover::Phase::InProgress;
+    if failing_over {
+        psync.push(b"FAILOVER");
+    }
     let reply = call(&mut conn, &mut buf, &psync).await?;
+    if failing_over {
+        let accepted = reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE");
+        super::failover::psync_answered(srv, accepted);
+        if !accepted {
+            return Err(format!("Failover target rejected psync request: {reply}"));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split_whitespace();
         let id = parts.next().unwrap_or_default().to_string();
@@ -280,8 +293,14 @@ async fn load_snapshot(srv: &Arc<Server>, rdb: Vec<u8>, replid: &str, offset: u6
     .map_err(|e| e.to_string())?
 }
 
+/// `REPLCONF ACK <offset>`: the stream processed so far.
 async fn send_ack(srv: &Server, conn: &mut TcpStream) -> Result<(), String> {
-    let off = srv.replication.stream.with(|st| st.offset).to_string();
+    let off = srv.replication.stream.with(|st| st.offset);
+    send_ack_at(conn, off).await
+}
+
+async fn send_ack_at(conn: &mut TcpStream, off: u64) -> Result<(), String> {
+    let off = off.to_string();
     let mut out = BytesMut::new();
     crate::protocol::reply::encode_request(&mut out, &[&b"REPLCONF"[..], b"ACK", off.as_bytes()]);
     conn.write_all(&out).await.map_err(|e| e.to_string())
@@ -314,8 +333,10 @@ async fn apply_stream(
     let mut client = ClientState::new(handle.clone(), true);
     let mut reader = FrameReader::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Offsets to acknowledge for GETACKs: each one's own bytes excluded,
+    // as Redis answers it before counting it.
+    let mut acks = Vec::new();
     loop {
-        let mut ack_now = false;
         loop {
             let (frame, raw) = match reader.next_raw(&mut buf) {
                 Ok(Some(f)) => f,
@@ -329,15 +350,16 @@ async fn apply_stream(
             let getack = args[0].eq_ignore_ascii_case(b"replconf")
                 && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"getack"));
             let applying = srv.replication.applying.lock();
-            if !getack && !args[0].eq_ignore_ascii_case(b"replconf") {
+            if getack {
+                acks.push(srv.replication.stream.with(|st| st.offset));
+            } else if !args[0].eq_ignore_ascii_case(b"replconf") {
                 crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, &args));
             }
             srv.replication.stream.feed_raw(raw);
             drop(applying);
-            ack_now |= getack;
         }
-        if ack_now {
-            send_ack(srv, conn).await?;
+        for off in acks.drain(..) {
+            send_ack_at(conn, off).await?;
         }
         tokio::select! {
             n = conn.read_buf(&mut buf) => {
