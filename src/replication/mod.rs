@@ -14,7 +14,9 @@
 //! - [`replica`]: the link to a primary (handshake, RDB load, applying the
 //!   stream, ACKs, reconnecting with a partial resync).
 //! - [`fullsync`]: the snapshot of a full sync, disk-backed or diskless.
+//! - [`load`]: the replica receiving and loading a snapshot (repl-diskless-load).
 //! - [`failover`]: FAILOVER, the coordinated hand-over to a replica.
+//! - [`stale`]: -MASTERDOWN while the link is down (`replica-serve-stale-data no`).
 //!
 //! Promises: a full sync's snapshot is the instant the replica was attached
 //! to the stream (both happen under every shard lock), so every write is
@@ -24,8 +26,10 @@
 pub mod backlog;
 pub mod failover;
 pub mod fullsync;
+pub mod load;
 pub mod primary;
 pub mod replica;
+pub mod stale;
 pub mod stream;
 
 use std::collections::BTreeMap;
