@@ -118,6 +118,8 @@ fn failover_timeout_and_abort_resume_writes() {
     assert_eq!(q_err(&mut p, &["REPLICAOF", "NO", "ONE"]), "ERR REPLICAOF not allowed while failing over.");
     assert_eq!(q_err(&mut p, &["FAILOVER"]), "ERR FAILOVER already in progress.");
     let mut w = primary.conn();
+    // CLIENT UNPAUSE ends only CLIENT PAUSE, not the failover's hold.
+    let _: () = q(&mut w, &["CLIENT", "UNPAUSE"]);
     let _: () = q(&mut w, &["SET", "b", "2"]); // held until the failover ends
     assert_eq!(field(&mut p, "replication", "master_failover_state"), "no-failover");
     assert_eq!(role(&mut p), "master");

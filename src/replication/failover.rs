@@ -157,8 +157,8 @@ pub fn start(srv: &Arc<Server>, req: Request) -> Result<(), Reply> {
         force,
     };
     drop(st);
-    // Redis pauses writes "forever" (until the failover ends).
-    srv.pause.pause(Duration::from_secs(10 * 365 * 24 * 3600), false);
+    // Writes wait until the failover ends (CLIENT UNPAUSE does not end it).
+    srv.pause.hold_for_failover(true);
     tokio::spawn(watch(srv.clone()));
     Ok(())
 }
@@ -254,7 +254,7 @@ pub fn link_failed(srv: &Arc<Server>, why: &str) {
 /// Ends the failover and resumes writes (Redis's `clearFailoverState`).
 fn clear(srv: &Server) {
     *srv.replication.failover.lock() = State::default();
-    srv.pause.unpause();
+    srv.pause.hold_for_failover(false);
 }
 
 /// Redis's `abortFailover`: an in-progress failover is undone (this server
