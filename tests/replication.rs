@@ -4,30 +4,16 @@
 //! interop with `redis-server` both ways (when it is on PATH).
 
 mod common;
+mod replication_support;
 
 use std::collections::BTreeMap;
 
-use common::{info_field, wait_for, Server};
+use common::{wait_for, Server};
 use redis::{Connection, Value};
+use replication_support::{field, q, replicaof, wait_synced};
 
 /// Redis's databases this test writes to.
 const DBS: [i64; 3] = [0, 2, 5];
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    q(c, &["INFO", section])
-}
-
-fn field(c: &mut Connection, section: &str, name: &str) -> String {
-    info_field(&info(c, section), name).unwrap_or_default()
-}
 
 /// A `redis-server` on PATH set up as these tests need it (no diskless
 /// delay, DEBUG allowed), or `None`.
@@ -107,21 +93,6 @@ fn dataset(c: &mut Connection) -> BTreeMap<(i64, String), String> {
     }
     let _: () = q(c, &["SELECT", "0"]);
     out
-}
-
-/// Waits until the replica's link is up and it processed everything the
-/// primary had sent when this was called.
-fn wait_synced(primary: &mut Connection, replica: &mut Connection) {
-    let want: u64 = field(primary, "replication", "master_repl_offset").parse().unwrap_or(0);
-    wait_for(30, "replica in sync", || {
-        field(replica, "replication", "master_link_status") == "up"
-            && field(replica, "replication", "slave_repl_offset").parse::<u64>().unwrap_or(0) >= want
-    });
-}
-
-fn replicaof(replica: &mut Connection, port: u16) {
-    let r: String = q(replica, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
-    assert_eq!(r, "OK");
 }
 
 /// Writes after the sync: transactions, non-deterministic commands (sent

@@ -19,9 +19,9 @@ pub const KEY_READ: u8 = 1;
 pub const KEY_WRITE: u8 = 2;
 
 /// Redis 7.0 commands (and subcommands) this server does not have —
-/// modules and FAILOVER — which ACL rules may still name.
+/// modules — which ACL rules may still name.
 const REDIS_ONLY_COMMANDS: &[&str] =
-    &["failover", "module", "module|help", "module|list", "module|load", "module|loadex", "module|unload"];
+    &["module", "module|help", "module|list", "module|load", "module|loadex", "module|unload"];
 
 /// Redis's ACL categories, in the order `ACL CAT` lists them.
 pub const CATEGORIES: &[&str] = &[

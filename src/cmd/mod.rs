@@ -144,6 +144,9 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     {
         refusal = Some(Reply::err("OOM command not allowed when used memory > 'maxmemory'."));
     }
+    if refusal.is_none() {
+        refusal = crate::replication::stale::refusal(srv, client, spec, args);
+    }
     // Loading at start: only Redis's `loading` commands run (EXEC only if
     // its whole queue may), so clients never race the loader, which itself
     // replays an AOF through here on a thread marked loading.

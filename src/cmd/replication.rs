@@ -1,4 +1,4 @@
-//! Replication commands: REPLICAOF/SLAVEOF, ROLE, WAIT and the protocol
+//! Replication commands: REPLICAOF/SLAVEOF, ROLE, WAIT, FAILOVER and the protocol
 //! commands replicas send (REPLCONF, PSYNC, SYNC). The work is in
 //! [`crate::replication`]; PSYNC/SYNC and WAIT hand their connection a
 //! request (it owns the socket and can wait without holding locks).
@@ -12,7 +12,7 @@ use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::protocol::Reply;
 use crate::replication::primary::SyncRequest;
-use crate::replication::{Request, KIND_REPLICA};
+use crate::replication::{failover, Request, KIND_REPLICA};
 use crate::spec;
 
 /// REPLCONF: listening-port, ip-address, capa (accepted), ACK from a
@@ -34,7 +34,11 @@ fn replconf(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         } else if is(&kv[0], "ack") || is(&kv[0], "getack") {
             // Only meaningful on a replica link, which reads them itself.
             return Ok(Reply::None);
-        } else if is(&kv[0], "capa") || is(&kv[0], "rdb-only") || is(&kv[0], "rdb-filter-only") {
+        } else if is(&kv[0], "capa") {
+            if is(v, "eof") {
+                ctx.srv.replication.pending.lock().entry(id).or_default().eof = true;
+            }
+        } else if is(&kv[0], "rdb-only") || is(&kv[0], "rdb-filter-only") {
         } else {
             return fail(&format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(&kv[0])));
         }
@@ -48,6 +52,9 @@ fn sync_allowed(ctx: &Ctx) -> Result<(), Reply> {
         return Ok(());
     }
     let r = &ctx.srv.replication;
+    if failover::phase(ctx.srv) != failover::Phase::None {
+        return fail("NOMASTERLINK Can't SYNC while failing over");
+    }
     if r.is_replica() && r.master.lock().link != "connected" {
         return fail("NOMASTERLINK Can't SYNC while not connected with my master");
     }
@@ -57,8 +64,13 @@ fn sync_allowed(ctx: &Ctx) -> Result<(), Reply> {
     Ok(())
 }
 
-/// PSYNC replid offset: the connection becomes the replica's link.
+/// PSYNC replid offset [FAILOVER]: the connection becomes the replica's
+/// link. With FAILOVER (from a primary handing over to this replica) this
+/// server first becomes the primary.
 fn psync(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if a.len() > 3 && is(&a[3], "failover") && ctx.client.handle.kind.load(Ordering::Relaxed) != KIND_REPLICA {
+        failover::on_psync_failover(ctx.srv, &a[1])?;
+    }
     sync_allowed(ctx)?;
     ctx.client.repl_request = Some(Request::Sync(SyncRequest::Psync(a[1].clone(), a[2].clone())));
     Ok(Reply::None)
@@ -75,6 +87,9 @@ fn sync(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 fn replicaof(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if ctx.client.handle.kind.load(Ordering::Relaxed) == KIND_REPLICA {
         return fail("ERR Command is not valid when client is a replica.");
+    }
+    if failover::phase(ctx.srv) != failover::Phase::None {
+        return fail("ERR REPLICAOF not allowed while failing over.");
     }
     let Some(srv) = ctx.srv.replication.server() else {
         return fail(crate::cmd::LOADING_ERROR);
@@ -122,6 +137,17 @@ fn wait(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(Reply::None)
 }
 
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]: see
+/// [`crate::replication::failover`].
+fn failover_cmd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let req = failover::parse(a)?;
+    let Some(srv) = ctx.srv.replication.server() else {
+        return fail(crate::cmd::LOADING_ERROR);
+    };
+    failover::start(&srv, req)?;
+    args::ok()
+}
+
 /// The replication family's rows of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[super::table::CommandSpec] = &[
@@ -131,5 +157,6 @@ pub const COMMANDS: &[super::table::CommandSpec] = &[
     spec!("replicaof", 3, ADMIN | DANGEROUS, 0, 0, 0, replicaof, "server", "Configures a server as replica of another, or promotes it to a master.", "O(1)"),
     spec!("slaveof", 3, ADMIN | DANGEROUS, 0, 0, 0, replicaof, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", "O(1)"),
     spec!("role", 1, LOADING | FAST | DANGEROUS, 0, 0, 0, role, "server", "Returns the replication role.", "O(1)"),
+    spec!("failover", -1, ADMIN | DANGEROUS, 0, 0, 0, failover_cmd, "server", "Starts a coordinated failover from a server to one of its replicas.", "O(1)"),
     spec!("wait", 3, 0, 0, 0, 0, wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "O(1)"),
 ];

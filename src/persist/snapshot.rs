@@ -196,10 +196,17 @@ pub fn value_from_payload(payload: &[u8]) -> Result<Value, super::rdb::payload::
 /// syncs it. Keys whose TTL has passed are left out. O(dataset), plus
 /// `rdb-key-save-delay` per key.
 pub fn write_rdb(locked: &mut Locked, path: &Path, compress: bool) -> Result<(), String> {
-    let delay = rdb_key_save_delay();
     let f = File::create(path).map_err(|e| format!("Failed opening the temp RDB file {}: {e}", path.display()))?;
+    let f = write_rdb_to(locked, f, compress)?;
+    f.sync_all().map_err(|e| format!("fsync of {} failed: {e}", path.display()))
+}
+
+/// As [`write_rdb`], to any writer (a diskless replication sync writes to
+/// a pipe), flushed and given back. O(dataset).
+pub fn write_rdb_to<W: Write>(locked: &mut Locked, out: W, compress: bool) -> Result<W, String> {
+    let delay = rdb_key_save_delay();
     let opts = RdbWriterOptions { compression: compress, ..Default::default() };
-    let mut w = RdbWriter::with_options(BufWriter::with_capacity(1 << 20, f), opts).map_err(|e| e.to_string())?;
+    let mut w = RdbWriter::with_options(BufWriter::with_capacity(1 << 20, out), opts).map_err(|e| e.to_string())?;
     for code in crate::scripting::functions::library_codes() {
         w.write_function(&code).map_err(|e| e.to_string())?;
     }
@@ -227,8 +234,7 @@ pub fn write_rdb(locked: &mut Locked, path: &Path, compress: bool) -> Result<(),
         }
     }
     let buf = w.finish().map_err(|e| e.to_string())?;
-    let f = buf.into_inner().map_err(|e| e.to_string())?;
-    f.sync_all().map_err(|e| format!("fsync of {} failed: {e}", path.display()))
+    buf.into_inner().map_err(|e| e.to_string())
 }
 
 /// Writes an AOF base to `path` and syncs it: an RDB image when `rdb`

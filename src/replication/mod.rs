@@ -13,6 +13,10 @@
 //!   resync), the replica's writer loop and its ACKs; WAIT.
 //! - [`replica`]: the link to a primary (handshake, RDB load, applying the
 //!   stream, ACKs, reconnecting with a partial resync).
+//! - [`fullsync`]: the snapshot of a full sync, disk-backed or diskless.
+//! - [`load`]: the replica receiving and loading a snapshot (repl-diskless-load).
+//! - [`failover`]: FAILOVER, the coordinated hand-over to a replica.
+//! - [`stale`]: -MASTERDOWN while the link is down (`replica-serve-stale-data no`).
 //!
 //! Promises: a full sync's snapshot is the instant the replica was attached
 //! to the stream (both happen under every shard lock), so every write is
@@ -20,8 +24,12 @@
 //! No shard lock is ever held across network I/O.
 
 pub mod backlog;
+pub mod failover;
+pub mod fullsync;
+pub mod load;
 pub mod primary;
 pub mod replica;
+pub mod stale;
 pub mod stream;
 
 use std::collections::BTreeMap;
@@ -66,6 +74,8 @@ pub struct PeerConf {
     pub port: u16,
     /// `ip-address`.
     pub ip: Option<String>,
+    /// `capa eof`: it can read a diskless (`$EOF:`) snapshot.
+    pub eof: bool,
 }
 
 /// This server's link to its primary (replica side).
@@ -109,6 +119,8 @@ pub struct Replication {
     /// snapshot and before its offset, or in neither (taken before any
     /// shard lock: the same order on both paths).
     pub applying: Mutex<()>,
+    /// FAILOVER's state.
+    pub failover: Mutex<failover::State>,
     /// The server itself, for the tasks REPLICAOF starts (set by [`start`]).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -126,6 +138,7 @@ impl Replication {
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
             applying: Mutex::new(()),
+            failover: Default::default(),
             me: Default::default(),
         }
     }
@@ -230,7 +243,8 @@ pub fn info(srv: &Server) -> String {
         ));
     }
     s.push_str(&format!(
-        "master_failover_state:no-failover\r\nmaster_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\n"
+        "master_failover_state:{}\r\nmaster_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\n",
+        failover::phase(srv).name()
     ));
     match backlog {
         Some((size, len)) => s.push_str(&format!(
@@ -315,16 +329,36 @@ fn spawn_cron(srv: &Arc<Server>) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         let mut shutdown = srv.shutdown.subscribe();
         let mut since_ping = 0u64;
+        // Seconds this primary has had no replica (repl-backlog-ttl).
+        let mut alone = 0i64;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = crate::server::shutdown_started(&mut shutdown) => return,
             }
             since_ping += 1;
-            let period = srv.config.read().repl_ping_replica_period.max(1) as u64;
+            let (period, ttl, lim) = {
+                let c = srv.config.read();
+                (c.repl_ping_replica_period.max(1) as u64, c.repl_backlog_ttl, c.client_output_buffer_limit.replica())
+            };
+            srv.replication.stream.set_limit(lim);
+            let r = &srv.replication;
+            if r.is_replica() || !r.peers.lock().is_empty() {
+                alone = 0;
+            } else {
+                alone += 1;
+                if ttl > 0 && alone >= ttl {
+                    r.stream.free_backlog();
+                }
+            }
             if since_ping >= period {
                 since_ping = 0;
-                if !srv.replication.is_replica() && !srv.replication.peers.lock().is_empty() {
+                // Not while a failover waits: the PING would move the
+                // offset the replicas must reach (as Redis).
+                if !srv.replication.is_replica()
+                    && !srv.replication.peers.lock().is_empty()
+                    && failover::phase(&srv) == failover::Phase::None
+                {
                     srv.replication.stream.feed_raw(Bytes::from_static(PING));
                 }
             }

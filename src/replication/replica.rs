@@ -4,8 +4,8 @@
 //! `masterauth`, `REPLCONF listening-port`, `REPLCONF capa eof capa
 //! psync2`, `PSYNC <replid> <offset+1>`, or `PSYNC ? -1` with no history),
 //! then either loads the snapshot (disk-style `$<len>` or diskless
-//! `$EOF:<mark>`) into an emptied keyspace and takes the primary's id and
-//! offset, or continues (`+CONTINUE`). The stream is then applied through
+//! `$EOF:<mark>`, see [`super::load`]) in place of the dataset and takes
+//! the primary's id and offset, or continues (`+CONTINUE`). The stream is then applied through
 //! the normal dispatcher as the primary's client (exempt from the
 //! read-only refusal, with keys never expiring under it, so the primary's
 //! DEL decides), each command forwarded byte for byte to this server's own
@@ -81,6 +81,7 @@ async fn link_loop(srv: Arc<Server>, host: String, port: u16) {
             r = link_once(&srv, &host, port) => {
                 if let Err(e) = r {
                     tracing::warn!(master = %format!("{host}:{port}"), "Replication link: {e}");
+                    super::failover::link_failed(&srv, &e);
                 }
             }
             _ = crate::server::shutdown_started(&mut shutdown) => return,
@@ -114,7 +115,7 @@ fn set_link(srv: &Server, state: &'static str) {
 }
 
 /// Reads one `\r\n`-ended line (leading bare `\n` keepalives skipped).
-async fn read_line(conn: &mut TcpStream, buf: &mut BytesMut) -> Result<String, String> {
+pub(super) async fn read_line(conn: &mut TcpStream, buf: &mut BytesMut) -> Result<String, String> {
     loop {
         while buf.first() == Some(&b'\n') {
             buf.advance(1);
@@ -128,7 +129,8 @@ async fn read_line(conn: &mut TcpStream, buf: &mut BytesMut) -> Result<String, S
     }
 }
 
-async fn read_more(conn: &mut TcpStream, buf: &mut BytesMut) -> Result<(), String> {
+/// Reads more bytes from the primary (60 s at most).
+pub(super) async fn read_more(conn: &mut TcpStream, buf: &mut BytesMut) -> Result<(), String> {
     let timeout = Duration::from_secs(60);
     match tokio::time::timeout(timeout, conn.read_buf(buf)).await {
         Ok(Ok(0)) => Err("connection closed by the primary".into()),
@@ -180,16 +182,27 @@ async fn link_once(srv: &Arc<Server>, host: &str, port: u16) -> Result<(), Strin
     let (replid, offset) = r.stream.with(|st| (st.replid.clone(), st.offset));
     let history = r.master.lock().has_history;
     let from = (offset + 1).to_string();
-    let psync: [&[u8]; 3] =
-        if history { [b"PSYNC", replid.as_bytes(), from.as_bytes()] } else { [b"PSYNC", b"?", b"-1"] };
+    let mut psync: Vec<&[u8]> =
+        if history { vec![b"PSYNC", replid.as_bytes(), from.as_bytes()] } else { vec![b"PSYNC", b"?", b"-1"] };
+    // A primary failing over asks its replica to take over (FAILOVER).
+    let failing_over = super::failover::phase(srv) == super::failover::Phase::InProgress;
+    if failing_over {
+        psync.push(b"FAILOVER");
+    }
     let reply = call(&mut conn, &mut buf, &psync).await?;
+    if failing_over {
+        let accepted = reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE");
+        super::failover::psync_answered(srv, accepted);
+        if !accepted {
+            return Err(format!("Failover target rejected psync request: {reply}"));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split_whitespace();
         let id = parts.next().unwrap_or_default().to_string();
         let off: u64 = parts.next().and_then(|o| o.parse().ok()).ok_or("bad +FULLRESYNC reply")?;
         set_link(srv, "sync");
-        let rdb = read_payload(&mut conn, &mut buf).await?;
-        load_snapshot(srv, rdb, &id, off).await?;
+        super::load::receive_and_load(srv, &mut conn, &mut buf, &id, off).await?;
         r.master.lock().has_history = true;
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
@@ -211,77 +224,14 @@ async fn link_once(srv: &Arc<Server>, host: &str, port: u16) -> Result<(), Strin
     apply_stream(srv, &mut conn, buf, &guard).await
 }
 
-/// Reads the snapshot: `$<len>\r\n` and that many bytes, or
-/// `$EOF:<40-byte mark>\r\n` and bytes up to the mark. O(size).
-async fn read_payload(conn: &mut TcpStream, buf: &mut BytesMut) -> Result<Vec<u8>, String> {
-    let head = read_line(conn, buf).await?;
-    let Some(spec) = head.strip_prefix('$') else {
-        return Err(format!("Bad protocol from MASTER, the first byte is not '$': {head}"));
-    };
-    if let Some(mark) = spec.strip_prefix("EOF:") {
-        let mark = mark.as_bytes().to_vec();
-        if mark.len() != 40 {
-            return Err("bad EOF mark from MASTER".into());
-        }
-        loop {
-            if buf.len() >= 40 && buf[buf.len() - 40..] == mark[..] {
-                let mut data = buf.split().to_vec();
-                data.truncate(data.len() - 40);
-                return Ok(data);
-            }
-            read_more(conn, buf).await?;
-        }
-    }
-    let len: usize = spec.parse().map_err(|_| format!("bad bulk length from MASTER: {head}"))?;
-    while buf.len() < len {
-        buf.reserve(len - buf.len());
-        read_more(conn, buf).await?;
-    }
-    Ok(buf.split_to(len).to_vec())
-}
-
-/// Replaces the dataset with the snapshot (every shard locked, on a
-/// blocking thread) and takes the primary's id and offset. O(size).
-async fn load_snapshot(srv: &Arc<Server>, rdb: Vec<u8>, replid: &str, offset: u64) -> Result<(), String> {
-    let s = srv.clone();
-    let replid = replid.to_string();
-    tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let ks = &s.keyspace;
-        let mut l = ks.lock_all();
-        // Nothing can be blocked on what a snapshot creates (nor needs its
-        // keys recorded): keep the inserts O(1).
-        l.wake_blocked = false;
-        l.changes.record_keys = false;
-        for sh in l.shards_mut() {
-            for d in sh.dbs.iter_mut() {
-                *d = Default::default();
-            }
-        }
-        let ndb = ks.databases();
-        // As a replica loads: keys past their TTL are kept (now = 0); the
-        // primary's DEL removes them.
-        let stats = crate::persist::rdb::read_rdb_ref(&rdb[..], 0, |e| {
-            crate::persist::snapshot::check_db(e.db, ndb)?;
-            let mut entry = crate::db::Entry::new(crate::persist::snapshot::from_rdb(e.value));
-            entry.expire_at = e.expire_at_ms.unwrap_or(0);
-            l.insert_entry_in(e.db, Bytes::copy_from_slice(e.key), entry);
-            Ok(())
-        })
-        .map_err(|e| format!("Failed trying to load the MASTER synchronization DB from socket: {e}"))?;
-        for code in &stats.functions {
-            s.scripting.load_library(code, true).map_err(|e| format!("Error loading a function library: {e}"))?;
-        }
-        let backlog = s.config.read().repl_backlog_size;
-        s.replication.stream.reset_to(&replid, offset, backlog);
-        drop(l);
-        Ok(())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-}
-
+/// `REPLCONF ACK <offset>`: the stream processed so far.
 async fn send_ack(srv: &Server, conn: &mut TcpStream) -> Result<(), String> {
-    let off = srv.replication.stream.with(|st| st.offset).to_string();
+    let off = srv.replication.stream.with(|st| st.offset);
+    send_ack_at(conn, off).await
+}
+
+async fn send_ack_at(conn: &mut TcpStream, off: u64) -> Result<(), String> {
+    let off = off.to_string();
     let mut out = BytesMut::new();
     crate::protocol::reply::encode_request(&mut out, &[&b"REPLCONF"[..], b"ACK", off.as_bytes()]);
     conn.write_all(&out).await.map_err(|e| e.to_string())
@@ -314,8 +264,10 @@ async fn apply_stream(
     let mut client = ClientState::new(handle.clone(), true);
     let mut reader = FrameReader::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Offsets to acknowledge for GETACKs: each one's own bytes excluded,
+    // as Redis answers it before counting it.
+    let mut acks = Vec::new();
     loop {
-        let mut ack_now = false;
         loop {
             let (frame, raw) = match reader.next_raw(&mut buf) {
                 Ok(Some(f)) => f,
@@ -329,15 +281,16 @@ async fn apply_stream(
             let getack = args[0].eq_ignore_ascii_case(b"replconf")
                 && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"getack"));
             let applying = srv.replication.applying.lock();
-            if !getack && !args[0].eq_ignore_ascii_case(b"replconf") {
+            if getack {
+                acks.push(srv.replication.stream.with(|st| st.offset));
+            } else if !args[0].eq_ignore_ascii_case(b"replconf") {
                 crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, &args));
             }
             srv.replication.stream.feed_raw(raw);
             drop(applying);
-            ack_now |= getack;
         }
-        if ack_now {
-            send_ack(srv, conn).await?;
+        for off in acks.drain(..) {
+            send_ack_at(conn, off).await?;
         }
         tokio::select! {
             n = conn.read_buf(&mut buf) => {

@@ -8,13 +8,57 @@
 //! is itself a replica the stream is its primary's, forwarded byte for byte
 //! ([`Stream::feed_raw`]), so chained replicas see the same ids and offsets.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::backlog::Backlog;
+use crate::server::client::ClientHandle;
+use crate::server::output_limit::{self, Limit};
+
+/// A replica receiving the stream: its writer's channel and the bytes
+/// queued there and not yet written to its socket, checked against the
+/// `replica` class of `client-output-buffer-limit` as they are queued.
+pub struct Sink {
+    id: u64,
+    tx: UnboundedSender<Bytes>,
+    pending: Arc<AtomicUsize>,
+    handle: Arc<ClientHandle>,
+    soft_since: Option<Instant>,
+}
+
+impl Sink {
+    /// A sink for replica `handle`; the writer subtracts from the returned
+    /// counter what it wrote.
+    pub fn new(handle: Arc<ClientHandle>, tx: UnboundedSender<Bytes>) -> (Sink, Arc<AtomicUsize>) {
+        let pending = Arc::new(AtomicUsize::new(0));
+        (Sink { id: handle.id, tx, pending: pending.clone(), handle, soft_since: None }, pending)
+    }
+
+    /// The replica's client id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Queues `data`; false when the replica is gone or over its output
+    /// limit (then it is killed, as Redis closes it). O(1).
+    fn send(&mut self, data: &Bytes, lim: Limit) -> bool {
+        let pending = self.pending.fetch_add(data.len(), Ordering::Relaxed) + data.len();
+        if output_limit::check(lim, pending, &mut self.soft_since).is_err() {
+            tracing::warn!(
+                addr = %self.handle.addr,
+                "Client scheduled to be closed ASAP for overcoming of output buffer limits (replica)"
+            );
+            self.handle.kill();
+            return false;
+        }
+        self.tx.send(data.clone()).is_ok()
+    }
+}
 
 /// Redis's "no id" (`master_replid2` before any failover).
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -46,8 +90,10 @@ pub struct StreamState {
     pub backlog: Option<Backlog>,
     /// The database the stream last selected (None: the next write selects).
     seldb: Option<usize>,
-    /// Connected replicas: client id and the channel to its writer.
-    sinks: Vec<(u64, UnboundedSender<Bytes>)>,
+    /// Connected replicas.
+    sinks: Vec<Sink>,
+    /// The `replica` class of `client-output-buffer-limit` (see [`Stream::set_limit`]).
+    limit: Limit,
 }
 
 /// See the module doc. All methods take one short mutex.
@@ -73,6 +119,7 @@ impl Default for Stream {
                 backlog: None,
                 seldb: None,
                 sinks: Vec::new(),
+                limit: Limit::default(),
             }),
         }
     }
@@ -123,8 +170,24 @@ impl Stream {
     /// first one (with a new id, as Redis), makes the next write select its
     /// database, and returns the id and offset its snapshot stands for.
     /// Call with every shard lock held, at the instant the snapshot is taken.
-    pub fn attach(&self, id: u64, tx: UnboundedSender<Bytes>, backlog_size: u64) -> Attached {
+    pub fn attach(&self, sink: Sink, backlog_size: u64) -> Attached {
         let mut st = self.state.lock();
+        self.ensure_backlog(&mut st, backlog_size);
+        st.seldb = None;
+        st.sinks.push(sink);
+        Attached { replid: st.replid.clone(), offset: st.offset }
+    }
+
+    /// A full sync is asked for: the backlog exists from now on (as
+    /// Redis's syncCommand creates it), so writes made while the sync waits
+    /// (`repl-diskless-sync-delay`) count in the offset WAIT waits for.
+    pub fn prepare_full_sync(&self, backlog_size: u64) {
+        let mut st = self.state.lock();
+        self.ensure_backlog(&mut st, backlog_size);
+    }
+
+    /// Creates the backlog (with a new id on a primary, as Redis) if absent.
+    fn ensure_backlog(&self, st: &mut StreamState, backlog_size: u64) {
         if st.backlog.is_none() {
             if !self.upstream.load(Ordering::Relaxed) {
                 st.replid = new_replid();
@@ -134,22 +197,14 @@ impl Stream {
             st.backlog = Some(Backlog::new(backlog_size));
             self.active.store(true, Ordering::Relaxed);
         }
-        st.seldb = None;
-        st.sinks.push((id, tx));
-        Attached { replid: st.replid.clone(), offset: st.offset }
     }
 
     /// A partial resync (`PSYNC replid offset`): when the history named by
     /// `replid` reaches `from` and the backlog still holds it, registers
     /// the replica and returns the current id and the bytes it missed.
     /// O(bytes missed).
-    pub fn try_continue(
-        &self,
-        id: u64,
-        tx: &UnboundedSender<Bytes>,
-        replid: &str,
-        from: u64,
-    ) -> Option<(String, Bytes)> {
+    /// The sink is taken only when the resync is accepted.
+    pub fn try_continue(&self, sink: &mut Option<Sink>, replid: &str, from: u64) -> Option<(String, Bytes)> {
         let mut st = self.state.lock();
         let same = replid.eq_ignore_ascii_case(&st.replid);
         let old = replid.eq_ignore_ascii_case(&st.replid2) && (from as i64) <= st.second_offset;
@@ -162,18 +217,38 @@ impl Stream {
             return None;
         }
         let tail = backlog.tail((from - first) as usize);
-        st.sinks.push((id, tx.clone()));
+        st.sinks.push(sink.take()?);
         Some((st.replid.clone(), tail))
     }
 
     /// Stops sending to a replica.
     pub fn detach(&self, id: u64) {
-        self.state.lock().sinks.retain(|(i, _)| *i != id);
+        self.state.lock().sinks.retain(|s| s.id != id);
     }
 
     /// Closes every replica's channel (their links end; they reconnect).
     pub fn disconnect_replicas(&self) {
         self.state.lock().sinks.clear();
+    }
+
+    /// The `replica` class of `client-output-buffer-limit` in force (the
+    /// replication cron and every attach refresh it).
+    pub fn set_limit(&self, lim: Limit) {
+        self.state.lock().limit = lim;
+    }
+
+    /// `repl-backlog-ttl` passed without replicas: the backlog is freed
+    /// (a primary's next replica starts a new history, as Redis).
+    pub fn free_backlog(&self) {
+        let mut st = self.state.lock();
+        if st.sinks.is_empty() && st.backlog.is_some() && !self.upstream.load(Ordering::Relaxed) {
+            st.backlog = None;
+            self.active.store(false, Ordering::Relaxed);
+            // No replica may continue this history any more.
+            st.replid = new_replid();
+            st.replid2 = NO_REPLID.into();
+            st.second_offset = -1;
+        }
     }
 
     /// `repl-backlog-size` changed.
@@ -249,7 +324,8 @@ impl StreamState {
         if let Some(b) = self.backlog.as_mut() {
             b.push(&data);
         }
-        self.sinks.retain(|(_, tx)| tx.send(data.clone()).is_ok());
+        let lim = self.limit;
+        self.sinks.retain_mut(|s| s.send(&data, lim));
     }
 
     /// Replicas receiving the stream now.

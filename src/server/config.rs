@@ -139,6 +139,19 @@ pub struct Config {
     pub min_replicas_to_write: i64,
     /// `min-replicas-max-lag`: a good replica acked within this many seconds.
     pub min_replicas_max_lag: i64,
+    /// `repl-diskless-sync`: a full sync streams the snapshot to a replica
+    /// that announced `capa eof` (`$EOF:` framing) instead of a file.
+    pub repl_diskless_sync: bool,
+    /// `repl-diskless-sync-delay`: seconds a diskless sync waits first.
+    pub repl_diskless_sync_delay: i64,
+    /// `repl-diskless-sync-max-replicas`: this many waiting replicas end
+    /// that delay early (0: none).
+    pub repl_diskless_sync_max_replicas: i64,
+    /// `repl-diskless-load`: disabled, on-empty-db or swapdb.
+    pub repl_diskless_load: String,
+    /// `replica-serve-stale-data`: a replica without its primary still
+    /// answers (yes) or refuses with -MASTERDOWN.
+    pub replica_serve_stale_data: bool,
 }
 
 impl Default for Config {
@@ -220,6 +233,11 @@ impl Default for Config {
             repl_timeout: 60,
             min_replicas_to_write: 0,
             min_replicas_max_lag: 10,
+            repl_diskless_sync: true,
+            repl_diskless_sync_delay: 5,
+            repl_diskless_sync_max_replicas: 0,
+            repl_diskless_load: "disabled".into(),
+            replica_serve_stale_data: true,
         }
     }
 }
@@ -465,6 +483,27 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
     },
     param!("replica-read-only", replica_read_only, bool, true),
+    param!("repl-diskless-sync", repl_diskless_sync, bool, true),
+    Param {
+        name: "repl-diskless-sync-delay",
+        get: |c| c.repl_diskless_sync_delay.to_string(),
+        set: |c, v| {
+            c.repl_diskless_sync_delay = ranged(parse_num(v)?, 0, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    Param {
+        name: "repl-diskless-sync-max-replicas",
+        get: |c| c.repl_diskless_sync_max_replicas.to_string(),
+        set: |c, v| {
+            c.repl_diskless_sync_max_replicas = ranged(parse_num(v)?, 0, i32::MAX as i64)?;
+            Ok(())
+        },
+        mutable: true,
+    },
+    param!("repl-diskless-load", repl_diskless_load, enum ["disabled", "on-empty-db", "swapdb"], true),
+    param!("replica-serve-stale-data", replica_serve_stale_data, bool, true),
     Param {
         name: "repl-ping-replica-period",
         get: |c| c.repl_ping_replica_period.to_string(),

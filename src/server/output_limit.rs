@@ -43,6 +43,12 @@ impl Limits {
         self.classes[0]
     }
 
+    /// The `replica` (`slave`) class: how much stream a replica may leave
+    /// unread. O(1).
+    pub fn replica(&self) -> Limit {
+        self.classes[1]
+    }
+
     /// The `pubsub` class: how much a subscriber may leave unread. O(1).
     pub fn pubsub(&self) -> Limit {
         self.classes[2]

@@ -31,6 +31,9 @@ pub struct Pause {
     /// Clients whose command is held, in the order they were held: they
     /// run in this order once released, as Redis unblocks them.
     queue: Mutex<VecDeque<u64>>,
+    /// FAILOVER's hold on writes (Redis's `PAUSE_DURING_FAILOVER`): apart
+    /// from CLIENT PAUSE, which CLIENT UNPAUSE does not release.
+    failover: std::sync::atomic::AtomicBool,
 }
 
 /// A held client's place in line; dropping it (after its command ran, or
@@ -58,7 +61,9 @@ impl Pause {
             Some(old) if old.until > Instant::now() => State { until: old.until.max(until), all: old.all || all },
             _ => State { until, all },
         });
-        crate::db::set_expiry_paused_until(Some(until));
+        if !self.failover_holds() {
+            crate::db::set_expiry_paused_until(Some(until));
+        }
         self.on.store(true, std::sync::atomic::Ordering::Release);
         drop(s);
         self.changed.notify_waiters();
@@ -68,20 +73,44 @@ impl Pause {
     pub fn unpause(&self) {
         *self.state.lock() = None;
         self.on.store(false, std::sync::atomic::Ordering::Release);
-        crate::db::set_expiry_paused_until(None);
+        if !self.failover_holds() {
+            crate::db::set_expiry_paused_until(None);
+        }
         self.changed.notify_waiters();
+    }
+
+    /// FAILOVER holds writes (and expiry) until it ends (`on` false);
+    /// CLIENT PAUSE/UNPAUSE do not change this hold.
+    pub fn hold_for_failover(&self, on: bool) {
+        self.failover.store(on, std::sync::atomic::Ordering::Release);
+        let client_until = match *self.state.lock() {
+            Some(st) if st.until > Instant::now() => Some(st.until),
+            _ => None,
+        };
+        let forever = Instant::now() + Duration::from_secs(10 * 365 * 24 * 3600);
+        crate::db::set_expiry_paused_until(if on { Some(forever) } else { client_until });
+        self.changed.notify_waiters();
+    }
+
+    fn failover_holds(&self) -> bool {
+        self.failover.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether a command is held now: `write_like` commands under any
     /// pause, every command under `ALL`. O(1).
     pub fn holds(&self, write_like: bool) -> bool {
+        if write_like && self.failover_holds() {
+            return true;
+        }
         let mut s = self.state.lock();
         match *s {
             Some(st) if st.until > Instant::now() => st.all || write_like,
             Some(_) => {
                 *s = None;
                 self.on.store(false, std::sync::atomic::Ordering::Release);
-                crate::db::set_expiry_paused_until(None);
+                if !self.failover_holds() {
+                    crate::db::set_expiry_paused_until(None);
+                }
                 false
             }
             None => false,
@@ -91,7 +120,7 @@ impl Pause {
     /// Whether a pause may be in force: one atomic load, so commands pay
     /// nothing for CLIENT PAUSE when there is none.
     pub fn maybe_on(&self) -> bool {
-        self.on.load(std::sync::atomic::Ordering::Acquire)
+        self.on.load(std::sync::atomic::Ordering::Acquire) || self.failover_holds()
     }
 
     /// Waits until the pause no longer holds client `id`'s command (of
@@ -108,7 +137,8 @@ impl Pause {
                 Some(st) if st.until > Instant::now() && (st.all || write_like) => Some(st.until),
                 _ => None,
             };
-            if until.is_none() && self.queue.lock().front() == Some(&id) {
+            let failover = write_like && self.failover_holds();
+            if until.is_none() && !failover && self.queue.lock().front() == Some(&id) {
                 return turn;
             }
             let sleep = async {
