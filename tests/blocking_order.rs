@@ -139,3 +139,31 @@ fn a_key_of_another_type_does_not_serve_and_a_later_push_does() {
     assert_eq!(r.call(&["MOVE", "k", "0"]), int(1));
     assert_eq!(w.read(), bulks(&["k", "m"]));
 }
+
+#[test]
+fn a_transaction_touching_many_keys_serves_each_waiter_once_in_order() {
+    // More ready keys than the server dedupes on insert (16), with the
+    // awaited key signalled again and again among them.
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let mut waiters: Vec<Raw> = (0..3).map(|_| s.raw()).collect();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        w.send_cmd(&["BLPOP", "k", "0"]);
+        wait_blocked(&mut r, i + 1);
+    }
+    assert_eq!(r.call(&["MULTI"]), Resp::Simple("OK".into()));
+    for i in 0..40 {
+        r.call(&["RPUSH", &format!("other{i}"), "x"]);
+        if i % 10 == 0 {
+            r.call(&["RPUSH", "k", &format!("v{i}")]);
+        }
+    }
+    let Resp::Array(Some(replies)) = r.call(&["EXEC"]) else { panic!("EXEC did not answer an array") };
+    assert_eq!(replies.len(), 44);
+    // Four elements for three waiters: one each, first blocked first, and
+    // the fourth stays in the list.
+    for (w, want) in waiters.iter_mut().zip(["v0", "v10", "v20"]) {
+        assert_eq!(w.read(), bulks(&["k", want]));
+    }
+    assert_eq!(r.call(&["LRANGE", "k", "0", "-1"]), Resp::Array(Some(vec![bulk("v30")])));
+}

@@ -256,7 +256,12 @@ impl BlockedClients {
 pub fn serve_ready(ctx: &mut Ctx<'_>) {
     let db = ctx.ks.db;
     while !ctx.ks.ready.is_empty() {
-        let ready = std::mem::take(&mut ctx.ks.ready);
+        let mut ready = std::mem::take(&mut ctx.ks.ready);
+        if ready.len() > crate::db::keyspace::READY_SCAN_LIMIT {
+            // Long lists may repeat keys: keep each key's first place.
+            let mut seen = std::collections::HashSet::with_capacity(ready.len());
+            ready.retain(|k| seen.insert(k.clone()));
+        }
         for key in ready {
             for p in ctx.srv.blocking.queue(&key) {
                 if !ctx.ks.is_all() {

@@ -25,6 +25,9 @@ use super::{lru_clock, now_ms};
 /// Number of lock shards (a power of two, well above the core count).
 pub const SHARDS: usize = 64;
 
+/// Length up to which [`Locked::ready`] is kept free of repeats on insert.
+pub const READY_SCAN_LIMIT: usize = 16;
+
 /// One database's part of one shard.
 #[derive(Default)]
 pub struct DbShard {
@@ -252,6 +255,7 @@ pub struct Locked<'a> {
     all: bool,
     /// Keys that received elements or were created while locked: the
     /// clients blocked on them are served before the locks are released.
+    /// May hold repeats once longer than [`READY_SCAN_LIMIT`].
     pub ready: Vec<(usize, Bytes)>,
     /// Whether any client is blocked, read while these shards are locked: a
     /// client blocks only under its keys' locks, so none can start waiting
@@ -548,8 +552,15 @@ impl<'a> Locked<'a> {
         self.signal_ready_in(self.db, key);
     }
 
+    /// Short lists are kept free of duplicates here; past
+    /// [`READY_SCAN_LIMIT`] entries a key is appended without the scan (a
+    /// command writing a million keys while a client is blocked would
+    /// otherwise scan quadratically) and the reader drops the repeats.
     fn signal_ready_in(&mut self, db: usize, key: &[u8]) {
-        if self.wake_blocked && !self.ready.iter().any(|(d, k)| *d == db && k == key) {
+        if !self.wake_blocked {
+            return;
+        }
+        if self.ready.len() >= READY_SCAN_LIMIT || !self.ready.iter().any(|(d, k)| *d == db && k == key) {
             self.ready.push((db, Bytes::copy_from_slice(key)));
         }
     }

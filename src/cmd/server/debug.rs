@@ -240,6 +240,9 @@ fn with_all_locked<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Locked, usize) -> R) ->
     let ks = ctx.srv.keyspace.clone();
     let mut l = ks.lock_all();
     l.db = db;
+    // DEBUG's own writes (POPULATE's strings, a reload) serve no blocked
+    // client: do not collect the keys they make ready.
+    l.wake_blocked = false;
     f(&mut l, db)
 }
 
