@@ -395,8 +395,8 @@ fn config_set_immutable_to_same_value() {
     let bind = strings(r.call(&["CONFIG", "GET", "bind"])).remove(1);
     assert_eq!(r.call(&["CONFIG", "SET", "bind", &bind, "maxmemory", "0"]), ok());
     assert_eq!(
-        r.call(&["CONFIG", "SET", "port", "1"]),
-        err("ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config")
+        r.call(&["CONFIG", "SET", "bind", "127.0.0.2"]),
+        err("ERR CONFIG SET failed (possibly related to argument 'bind') - can't set immutable config")
     );
     assert_eq!(
         r.call(&["CONFIG", "SET", "databases", "16"]),
@@ -518,4 +518,37 @@ fn compatibility_surface_clients_and_test_suites_probe() {
     assert_eq!(c.call(&["DEBUG", "LISTPACK", "nokey"]), err("ERR no such key"));
     assert_eq!(c.call(&["HSET", "h", "f", "v"]), int(1));
     assert_eq!(c.call(&["DEBUG", "LISTPACK", "h"]), status("Listpack structure printed on stdout"));
+}
+
+/// CONFIG SET port moves the listener as Redis does: a port that cannot be
+/// bound fails with Redis's error and rolls back every setting of the call
+/// (the server still listens where it was); a free one takes new clients
+/// there, the old port refuses them, established connections go on.
+#[test]
+fn config_set_port_moves_the_listener_or_rolls_back() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port to occupy");
+    let taken_port = taken.local_addr().expect("local addr").port().to_string();
+    let Resp::Error(e) = r.call(&["CONFIG", "SET", "maxmemory", "10000001", "port", &taken_port, "hz", "20"]) else {
+        panic!("CONFIG SET of a port in use did not fail")
+    };
+    assert!(
+        e.starts_with("ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"),
+        "{e}"
+    );
+    assert_eq!(strings(r.call(&["CONFIG", "GET", "maxmemory"]))[1], "0");
+    assert_eq!(strings(r.call(&["CONFIG", "GET", "port"]))[1], s.port.to_string());
+    assert_eq!(s.raw().call(&["PING"]), status("PONG"));
+    drop(taken);
+
+    let new_port = common::free_port();
+    assert_eq!(r.call(&["CONFIG", "SET", "port", &new_port.to_string()]), ok());
+    assert_eq!(Raw::connect(new_port).call(&["PING"]), status("PONG"));
+    // The old accept loop is cancelled, not joined, by CONFIG SET.
+    wait_for(10, "the old port to refuse connections", || std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err());
+    assert_eq!(r.call(&["CONFIG", "GET", "port"]), arr(vec![bulk("port"), bulk(&new_port.to_string())]));
+    // Back to the original port (the harness talks to it).
+    assert_eq!(r.call(&["CONFIG", "SET", "port", &s.port.to_string()]), ok());
+    assert_eq!(s.raw().call(&["PING"]), status("PONG"));
 }

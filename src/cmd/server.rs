@@ -136,9 +136,16 @@ fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
         names.push(p.name);
     }
     drop(cfg);
-    for name in &names {
+    for (i, name) in names.iter().enumerate() {
         if let Err(e) = crate::server::apply_config_change(ctx.srv, name) {
             restore(&mut ctx.srv.config.write());
+            // As Redis, the settings applied before this one are applied
+            // again with their old values (a port moved back, …).
+            for applied in &names[..i] {
+                if let Err(e) = crate::server::apply_config_change(ctx.srv, applied) {
+                    tracing::warn!(setting = applied, error = %e, "CONFIG SET rollback could not re-apply a setting");
+                }
+            }
             return fail(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
     }

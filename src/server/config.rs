@@ -368,7 +368,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
     },
-    param!("port", port, num, false),
+    param!("port", port, num, true),
     Param {
         name: "dir",
         get: |c| c.dir.display().to_string(),

@@ -8,13 +8,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::config::Config;
 use super::Server;
@@ -29,17 +29,86 @@ pub const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mo
 /// The TLS acceptor of this process's TLS port, once started (one TLS port per process).
 static TLS_ACCEPTOR: Mutex<Option<Arc<ReloadableAcceptor>>> = Mutex::new(None);
 
+/// `host:port` for a `bind` entry (`-` prefix dropped, IPv6 bracketed).
+fn listen_addr(bind: &str, port: u16) -> String {
+    let a = bind.trim_start_matches('-');
+    let host = if a.contains(':') && !a.starts_with('[') { format!("[{a}]") } else { a.to_string() };
+    format!("{host}:{port}")
+}
+
 /// Binds every `bind` address on `port`. Errors name the address.
 pub async fn bind_all(addrs: &[String], port: u16) -> Result<Vec<TcpListener>, String> {
     let mut out = Vec::new();
     for a in addrs {
-        let a = a.trim_start_matches('-');
-        let host = if a.contains(':') && !a.starts_with('[') { format!("[{a}]") } else { a.to_string() };
-        let addr = format!("{host}:{port}");
+        let addr = listen_addr(a, port);
         let l = TcpListener::bind(&addr).await.map_err(|e| format!("Could not bind {addr}: {e}"))?;
         out.push(l);
     }
     Ok(out)
+}
+
+/// The plain-TCP accept loops running now, so `CONFIG SET port` can
+/// replace them.
+struct PlainListeners {
+    srv: Weak<Server>,
+    port: u16,
+    tasks: Vec<AbortHandle>,
+}
+
+static PLAIN: Mutex<Option<PlainListeners>> = Mutex::new(None);
+
+/// Binds `port` on every `bind` address (none when 0) and starts accepting
+/// there; returns the accept tasks. Errors (port in use) stop the start.
+pub async fn start_plain(srv: &Arc<Server>, cfg: &Config) -> Result<Vec<JoinHandle<()>>, String> {
+    let mut tasks = Vec::new();
+    if cfg.port != 0 {
+        for l in bind_all(&cfg.bind, cfg.port).await? {
+            tasks.push(tokio::spawn(run_plain(srv.clone(), l)));
+        }
+    }
+    *PLAIN.lock() = Some(PlainListeners {
+        srv: Arc::downgrade(srv),
+        port: cfg.port,
+        tasks: tasks.iter().map(|t| t.abort_handle()).collect(),
+    });
+    Ok(tasks)
+}
+
+/// `CONFIG SET port`: binds the new port on every `bind` address first and
+/// only then stops accepting on the old one (0: no plain-TCP listener), so
+/// a port that cannot be bound leaves the server listening where it was,
+/// with Redis's error. Established connections are not touched.
+pub fn rebind_plain(srv: &Server) -> Result<(), String> {
+    let (port, binds) = {
+        let c = srv.config.read();
+        (c.port, c.bind.clone())
+    };
+    let mut plain = PLAIN.lock();
+    let Some(state) = plain.as_mut() else { return Ok(()) };
+    if state.port == port {
+        return Ok(());
+    }
+    let Some(arc) = state.srv.upgrade() else { return Ok(()) };
+    let runtime = tokio::runtime::Handle::try_current().map_err(|e| format!("Unable to listen on this port: {e}"))?;
+    let mut fresh = Vec::new();
+    if port != 0 {
+        for b in &binds {
+            let bound = std::net::TcpListener::bind(listen_addr(b, port))
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(|l| {
+                    let _guard = runtime.enter();
+                    TcpListener::from_std(l)
+                })
+                .map_err(|e| format!("Unable to listen on this port: {e}"))?;
+            fresh.push(bound);
+        }
+    }
+    for t in state.tasks.drain(..) {
+        t.abort();
+    }
+    state.port = port;
+    state.tasks = fresh.into_iter().map(|l| runtime.spawn(run_plain(arc.clone(), l)).abort_handle()).collect();
+    Ok(())
 }
 
 /// True for 127.0.0.0/8, ::1 and their IPv4-mapped forms.

@@ -215,6 +215,7 @@ pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
             srv.replication.stream.resize(srv.config.read().repl_backlog_size);
             Ok(())
         }
+        "port" => listener::rebind_plain(srv),
         "key-load-delay" => {
             srv.persist.load.set_key_load_delay(srv.config.read().key_load_delay);
             Ok(())
@@ -319,12 +320,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if !cfg.aclfile.is_empty() {
         crate::acl::file::load(&srv.acl, std::path::Path::new(&cfg.aclfile))?;
     }
-    let mut tasks = Vec::new();
-    if cfg.port != 0 {
-        for l in listener::bind_all(&cfg.bind, cfg.port).await? {
-            tasks.push(tokio::spawn(listener::run_plain(srv.clone(), l)));
-        }
-    }
+    let mut tasks = listener::start_plain(&srv, &cfg).await?;
     tasks.extend(listener::start_tls(&srv, &cfg).await?);
     if tasks.is_empty() {
         return Err("No listener configured: set --port or --tls-port".into());
