@@ -223,16 +223,18 @@ fn points_in(z: &ZSetValue, shape: &Shape, limit: usize) -> Vec<Point> {
         }
         let (min, max) = cell.score_range();
         let (min, max) = (min as f64, max as f64);
-        let start = z.score_prefix_len(|s| s < min);
-        z.walk_while(start, false, |m, score| {
-            if score >= max {
-                return false;
-            }
-            if let Some((lon, lat, dist)) = shape.contains(score) {
-                out.push(Point { member: Bytes::copy_from_slice(m), lon, lat, dist, score });
-            }
-            !full(&out)
-        });
+        z.walk_scores_from(
+            |s| s < min,
+            |score, member| {
+                if score >= max {
+                    return false;
+                }
+                if let Some((lon, lat, dist)) = shape.contains(score) {
+                    out.push(Point { member: Bytes::copy_from_slice(member()), lon, lat, dist, score });
+                }
+                !full(&out)
+            },
+        );
         last = Some(i);
     }
     out

@@ -291,6 +291,27 @@ impl ZSetValue {
         }
     }
 
+    /// Walks up the order from the first member whose score fails `below`,
+    /// calling `f(score, member)` until it answers false; `member` is
+    /// fetched only when called (see [`SkipList::walk_scores_from`]).
+    /// O(log n + walked) large, O(bytes) packed.
+    pub fn walk_scores_from<'s>(
+        &'s self,
+        mut below: impl FnMut(f64) -> bool,
+        mut f: impl FnMut(f64, &dyn Fn() -> &'s [u8]) -> bool,
+    ) {
+        match self {
+            ZSetValue::List(l) => l.walk_scores_from(below, f),
+            ZSetValue::Pack(_) => {
+                for (m, s) in self.iter().skip_while(|&(_, s)| below(s)) {
+                    if !f(s, &|| m) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     /// How many consecutive members from rank `start` on (downwards with
     /// `rev`) satisfy `pred`. O(log n + counted) large, O(bytes) packed.
     pub fn count_while(&self, start: usize, rev: bool, mut pred: impl FnMut(&[u8]) -> bool) -> usize {

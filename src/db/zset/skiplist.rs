@@ -383,6 +383,37 @@ impl SkipList {
         }
     }
 
+    /// Walks up the order from the first member whose score fails `below`
+    /// (which must hold for a prefix of the order), calling `f(score,
+    /// member)` until it answers false; `member` fetches the member only
+    /// when called, so a walk that filters on scores (GEOSEARCH's cells)
+    /// touches no member it skips. One search: O(log n + walked) expected.
+    pub fn walk_scores_from<'s>(
+        &'s self,
+        mut below: impl FnMut(f64) -> bool,
+        mut f: impl FnMut(f64, &dyn Fn() -> &'s [u8]) -> bool,
+    ) {
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if l.next != HEAD && below(self.score_of(l.next)) {
+                    x = l.next;
+                } else {
+                    break;
+                }
+            }
+        }
+        x = self.link(x, 0).next;
+        while x != HEAD {
+            let node = x;
+            if !f(self.score_of(node), &|| self.member(node)) {
+                break;
+            }
+            x = self.link(node, 0).next;
+        }
+    }
+
     /// How many consecutive members from `rank` on (downwards with `rev`)
     /// satisfy `pred`. O(log n + counted) expected.
     pub fn count_while(&self, rank: usize, rev: bool, mut pred: impl FnMut(&[u8]) -> bool) -> usize {
