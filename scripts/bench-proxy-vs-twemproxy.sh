@@ -4,7 +4,7 @@
 # the same machine.
 #
 # Usage: scripts/bench-proxy-vs-twemproxy.sh [--rounds N] [--quick] [--pin] [--workloads "SET GET MSET"]
-#                                            [--conns N]
+#                                            [--conns N] [--threads N]
 #   --rounds N   runs per (workload, pipeline) and proxy; the median is shown (default 3)
 #   --quick      1 round and a quarter of the request counts (a smoke run)
 #   --pin        run both proxies on CPU 1, the two redis-servers and
@@ -13,6 +13,8 @@
 #   --workloads  subset of: SET GET MSET (default: all three)
 #   --conns N    inmemory-proxy's --conns (connections per server; default 1,
 #                as nutcracker's server_connections: 1 here)
+#   --threads N  inmemory-proxy's --threads (default: its own default, half
+#                the CPUs and at least one)
 #   PROXY=<binary>  benchmark that inmemory-proxy binary instead of building this checkout
 #   NUTCRACKER=<binary>  the nutcracker to run (default: the one in PATH or
 #                /usr/sbin; Debian/Ubuntu: apt-get install nutcracker)
@@ -35,6 +37,7 @@ QUICK=0
 PIN=0
 WORKLOADS="SET GET MSET"
 CONNS=1
+THREADS=0
 CLIENTS=50
 PIPELINES="1 16"
 
@@ -45,12 +48,14 @@ while [[ $# -gt 0 ]]; do
         --pin) PIN=1; shift ;;
         --workloads) WORKLOADS="${2:?--workloads needs a list}"; shift 2 ;;
         --conns) CONNS="${2:?--conns needs a number}"; shift 2 ;;
+        --threads) THREADS="${2:?--threads needs a number}"; shift 2 ;;
         -h|--help) sed -n '2,/^set /{ /^#/p; }' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
 [[ "$CONNS" =~ ^[1-9][0-9]*$ ]] || { echo "--conns must be a positive integer" >&2; exit 2; }
+[[ "$THREADS" =~ ^[0-9]+$ ]] || { echo "--threads must be a number" >&2; exit 2; }
 for w in $WORKLOADS; do
     [[ $w == SET || $w == GET || $w == MSET ]] || { echo "unknown workload $w (SET GET MSET)" >&2; exit 2; }
 done
@@ -165,7 +170,7 @@ cat >"$WORK/servers.json" <<EOF
 ]
 EOF
 "${PROXY_CPU[@]}" "$PROXY_BIN" --servers "$WORK/servers.json" --addr 127.0.0.1 --port "$OURS_PORT" \
-    --conns "$CONNS" --loglevel warning >"$WORK/ours.log" 2>&1 &
+    --conns "$CONNS" --threads "$THREADS" --loglevel warning >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!
 PIDS+=("$OURS_PID")
 wait_ready "$OURS_PORT"
@@ -260,7 +265,7 @@ median() {
 
 echo "== machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), $("$NUTCRACKER" -V 2>&1 | head -n1), ours: $PROXY_BIN --conns $CONNS"
+echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), $("$NUTCRACKER" -V 2>&1 | head -n1), ours: $PROXY_BIN --conns $CONNS --threads $THREADS"
 echo "== redis-benchmark -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS (median), pinned: $([[ $PIN == 1 ]] && echo yes || echo no)"
 
 declare -A OURS TWEM RATIO OURS_CPU TWEM_CPU OURS_P50 TWEM_P50

@@ -100,6 +100,9 @@ struct Args {
     /// Private key (PEM) of --tls-client-cert-file.
     #[arg(long = "tls-client-key-file")]
     tls_client_key_file: Option<String>,
+    /// Threads serving clients and servers; 0: half the CPUs, at least one.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 impl Args {
@@ -209,10 +212,35 @@ async fn wait_for_signal() {
     }
 }
 
+/// The number of runtime threads for `--threads n`: `n`, or for 0 half the
+/// CPUs (at least one). A proxy usually shares its machine with clients
+/// and servers, and each request it forwards is a few system calls and
+/// task wake-ups: on a 2-CPU machine running clients and servers besides,
+/// one thread forwards more requests per CPU second than two (which hand
+/// tasks to each other and wake each other through futexes) at every
+/// pipeline depth measured (`scripts/bench-proxy-vs-twemproxy.sh`).
+fn runtime_threads(n: usize) -> usize {
+    if n > 0 {
+        return n;
+    }
+    let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    (cpus / 2).max(1)
+}
+
+/// One thread: tokio's current-thread scheduler (no work stealing, no
+/// cross-thread wake-ups); more: the multi-thread one.
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     inmemory::server::init_logging(&args.loglevel);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match runtime(runtime_threads(args.threads)) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -236,6 +264,13 @@ mod tests {
     fn addr(a: &str, port: Option<u16>) -> Result<(String, u16), String> {
         let args = Args::parse_from(["p", "--addr", a]);
         listen_addr(&Args { port, ..args })
+    }
+
+    #[test]
+    fn thread_counts() {
+        assert_eq!(runtime_threads(3), 3);
+        let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+        assert_eq!(runtime_threads(0), (cpus / 2).max(1));
     }
 
     #[test]
