@@ -13,8 +13,9 @@
 #   --workloads  subset of: SET GET MSET (default: all three)
 #   --conns N    inmemory-proxy's --conns (connections per server; default 1,
 #                as nutcracker's server_connections: 1 here)
-#   --threads N  inmemory-proxy's --threads (default: its own default, half
-#                the CPUs and at least one)
+#   --threads N  inmemory-proxy's --threads (default: not passed, so the
+#                proxy's own default applies: half the CPUs, at least one;
+#                and PROXY may be a build from before the option existed)
 #   PROXY=<binary>  benchmark that inmemory-proxy binary instead of building this checkout
 #   NUTCRACKER=<binary>  the nutcracker to run (default: the one in PATH or
 #                /usr/sbin; Debian/Ubuntu: apt-get install nutcracker)
@@ -37,7 +38,7 @@ QUICK=0
 PIN=0
 WORKLOADS="SET GET MSET"
 CONNS=1
-THREADS=0
+THREADS=""
 CLIENTS=50
 PIPELINES="1 16"
 
@@ -55,7 +56,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
 [[ "$CONNS" =~ ^[1-9][0-9]*$ ]] || { echo "--conns must be a positive integer" >&2; exit 2; }
-[[ "$THREADS" =~ ^[0-9]+$ ]] || { echo "--threads must be a number" >&2; exit 2; }
+[[ -z "$THREADS" || "$THREADS" =~ ^[0-9]+$ ]] || { echo "--threads must be a number" >&2; exit 2; }
 for w in $WORKLOADS; do
     [[ $w == SET || $w == GET || $w == MSET ]] || { echo "unknown workload $w (SET GET MSET)" >&2; exit 2; }
 done
@@ -170,7 +171,7 @@ cat >"$WORK/servers.json" <<EOF
 ]
 EOF
 "${PROXY_CPU[@]}" "$PROXY_BIN" --servers "$WORK/servers.json" --addr 127.0.0.1 --port "$OURS_PORT" \
-    --conns "$CONNS" --threads "$THREADS" --loglevel warning >"$WORK/ours.log" 2>&1 &
+    --conns "$CONNS" ${THREADS:+--threads "$THREADS"} --loglevel warning >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!
 PIDS+=("$OURS_PID")
 wait_ready "$OURS_PORT"
@@ -265,7 +266,7 @@ median() {
 
 echo "== machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), $("$NUTCRACKER" -V 2>&1 | head -n1), ours: $PROXY_BIN --conns $CONNS --threads $THREADS"
+echo "== redis: $("$REDIS_SERVER" --version | cut -d' ' -f3), $("$NUTCRACKER" -V 2>&1 | head -n1), ours: $PROXY_BIN --conns $CONNS${THREADS:+ --threads $THREADS}"
 echo "== redis-benchmark -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS (median), pinned: $([[ $PIN == 1 ]] && echo yes || echo no)"
 
 declare -A OURS TWEM RATIO OURS_CPU TWEM_CPU OURS_P50 TWEM_P50
