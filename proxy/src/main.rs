@@ -100,7 +100,7 @@ struct Args {
     /// Private key (PEM) of --tls-client-cert-file.
     #[arg(long = "tls-client-key-file")]
     tls_client_key_file: Option<String>,
-    /// Threads serving clients and servers; 0: half the CPUs, at least one.
+    /// Threads serving clients and servers (0: one per CPU; 1: least CPU per request).
     #[arg(long, default_value_t = 0)]
     threads: usize,
 }
@@ -212,19 +212,18 @@ async fn wait_for_signal() {
     }
 }
 
-/// The number of runtime threads for `--threads n`: `n`, or for 0 half the
-/// CPUs (at least one). A proxy usually shares its machine with clients
-/// and servers, and each request it forwards is a few system calls and
-/// task wake-ups: on a 2-CPU machine running clients and servers besides,
-/// one thread forwards more requests per CPU second than two (which hand
-/// tasks to each other and wake each other through futexes) at every
-/// pipeline depth measured (`scripts/bench-proxy-vs-twemproxy.sh`).
+/// The number of runtime threads for `--threads n`: `n`, or for 0 one per
+/// CPU. One thread spends less CPU per forwarded request (no task handed
+/// between threads, no futex wake-ups: 10-25% less on a 2-CPU machine,
+/// `scripts/bench-proxy-vs-twemproxy.sh`), but a machine busy with other
+/// work can stall it whole whenever it is preempted, and there it gave no
+/// more requests per second than one thread per CPU (often fewer at
+/// pipeline depth 1): one per CPU stays the default.
 fn runtime_threads(n: usize) -> usize {
     if n > 0 {
         return n;
     }
-    let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
-    (cpus / 2).max(1)
+    std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1)
 }
 
 /// One thread: tokio's current-thread scheduler (no work stealing, no
@@ -270,7 +269,7 @@ mod tests {
     fn thread_counts() {
         assert_eq!(runtime_threads(3), 3);
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
-        assert_eq!(runtime_threads(0), (cpus / 2).max(1));
+        assert_eq!(runtime_threads(0), cpus);
     }
 
     #[test]
