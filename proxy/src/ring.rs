@@ -1,6 +1,6 @@
 //! The consistent-hash ring: which server holds a key.
 //!
-//! Ketama-like, on the `hashring` crate: each server is placed on the ring
+//! Ketama-like: each server is placed on the ring
 //! at `POINTS_PER_WEIGHT × weight` points (10,000 points for the default
 //! weight 500, i.e. 160 points per 8 units of weight), each point the hash
 //! of `"<id>-<n>"` where `id` is the server's name or address. A key belongs
@@ -18,10 +18,7 @@
 //! between the first `{` and the next `}`, only those bytes are hashed, so
 //! `{user1}.name` and `{user1}.mail` live on the same server.
 
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::Arc;
-
-use hashring::HashRing;
+use std::hash::Hasher;
 
 /// Ring points per unit of weight.
 pub const POINTS_PER_WEIGHT: u64 = 20;
@@ -63,17 +60,6 @@ impl Hasher for StableHasher {
     }
 }
 
-/// Builds [`StableHasher`]s for the ring.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StableBuild;
-
-impl BuildHasher for StableBuild {
-    type Hasher = StableHasher;
-    fn build_hasher(&self) -> StableHasher {
-        StableHasher::default()
-    }
-}
-
 /// The part of a key that is hashed: the hash tag when there is one. O(len).
 pub fn hash_slot_bytes(key: &[u8]) -> &[u8] {
     if let Some(open) = key.iter().position(|&c| c == b'{') {
@@ -86,34 +72,33 @@ pub fn hash_slot_bytes(key: &[u8]) -> &[u8] {
     key
 }
 
-/// A key as the ring hashes it: its raw bytes only.
-struct RawKey<'a>(&'a [u8]);
-
-impl Hash for RawKey<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(self.0);
-    }
-}
-
-/// One point of a server on the ring.
-#[derive(Debug, Clone)]
-struct Point {
-    server: usize,
-    replica: u64,
-    id: Arc<str>,
-}
-
-impl Hash for Point {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(self.id.as_bytes());
-        state.write(b"-");
-        state.write(itoa::Buffer::new().format(self.replica).as_bytes());
-    }
+/// The hash of a server's `replica`-th point: `"<id>-<replica>"`, the
+/// same bytes and hasher as the `hashring`-based ring of earlier versions,
+/// so no key moves on an upgrade. O(id length).
+fn point_hash(id: &str, replica: u64) -> u64 {
+    let mut h = StableHasher::default();
+    h.write(id.as_bytes());
+    h.write(b"-");
+    h.write(itoa::Buffer::new().format(replica).as_bytes());
+    h.finish()
 }
 
 /// The ring over a list of servers. Immutable: a new one is built on change.
+///
+/// Laid out for lookups: the points' hashes sorted in one dense array (8
+/// bytes a point, so the default 10,000 points per server stay in cache),
+/// their owners in another, and a bucket index over the hashes' top bits
+/// that narrows each lookup to the few points of one bucket. A key belongs
+/// to the first point at or after its hash, wrapping to the first point.
 pub struct Ring {
-    ring: HashRing<Point, StableBuild>,
+    /// Point hashes, ascending (ties keep server-then-replica order).
+    hashes: Vec<u64>,
+    /// The server index of each point.
+    owners: Vec<u32>,
+    /// `index[b]`: the first point whose hash's top `bits` bits are `>= b`; `2^bits + 1` entries.
+    index: Vec<u32>,
+    /// Bits of the bucket index (0 for an empty ring).
+    bits: u32,
 }
 
 impl Ring {
@@ -122,29 +107,53 @@ impl Ring {
     pub fn new<'a>(servers: impl IntoIterator<Item = (usize, &'a str, u32)>) -> Ring {
         let servers: Vec<(usize, &str, u32)> = servers.into_iter().collect();
         let total: u64 = servers.iter().map(|s| s.2 as u64 * POINTS_PER_WEIGHT).sum();
-        let mut points = Vec::with_capacity(total.min(MAX_POINTS) as usize);
+        let mut points: Vec<(u64, u32)> = Vec::with_capacity(total.min(MAX_POINTS) as usize);
         for (server, id, weight) in servers {
             let mut n = weight as u64 * POINTS_PER_WEIGHT;
             if total > MAX_POINTS {
                 n = (n * MAX_POINTS / total).max(1);
             }
-            let id: Arc<str> = Arc::from(id);
-            points.extend((0..n).map(|replica| Point { server, replica, id: id.clone() }));
+            points.extend((0..n).map(|replica| (point_hash(id, replica), server as u32)));
         }
-        let mut ring = HashRing::with_hasher(StableBuild);
-        ring.batch_add(points);
-        Ring { ring }
+        // Stable: equal hashes keep their insertion order.
+        points.sort_by_key(|p| p.0);
+        let (hashes, owners): (Vec<u64>, Vec<u32>) = points.into_iter().unzip();
+        // About one point per bucket, at most 2^20 buckets (4 MiB of index).
+        let bits = if hashes.is_empty() { 0 } else { (usize::BITS - hashes.len().leading_zeros()).clamp(1, 20) };
+        let mut index = Vec::with_capacity((1usize << bits) + 1);
+        let mut i = 0usize;
+        for b in 0..=(1u64 << bits) {
+            while i < hashes.len() && Self::bucket(hashes[i], bits) < b {
+                i += 1;
+            }
+            index.push(i as u32);
+        }
+        Ring { hashes, owners, index, bits }
+    }
+
+    fn bucket(hash: u64, bits: u32) -> u64 {
+        hash >> (64 - bits)
     }
 
     /// The index of the server holding `key` (after hash-tag extraction);
-    /// `None` when the ring is empty. O(log P).
+    /// `None` when the ring is empty. O(points in the key's bucket), about O(1).
     pub fn route(&self, key: &[u8]) -> Option<usize> {
-        self.ring.get(&RawKey(hash_slot_bytes(key))).map(|p| p.server)
+        if self.hashes.is_empty() {
+            return None;
+        }
+        let mut h = StableHasher::default();
+        h.write(hash_slot_bytes(key));
+        let k = h.finish();
+        let b = Self::bucket(k, self.bits) as usize;
+        let (lo, hi) = (self.index[b] as usize, self.index[b + 1] as usize);
+        let pos = lo + self.hashes[lo..hi].partition_point(|&p| p < k);
+        let owner = self.owners.get(pos).or_else(|| self.owners.first())?;
+        Some(*owner as usize)
     }
 
     /// Number of points on the ring.
     pub fn points(&self) -> usize {
-        self.ring.len()
+        self.hashes.len()
     }
 }
 
@@ -225,6 +234,46 @@ mod tests {
             let was = before.route(k.as_bytes()).unwrap();
             if was != 2 {
                 assert_eq!(after.route(k.as_bytes()), Some(was), "key {k} moved");
+            }
+        }
+    }
+
+    /// The ring of earlier versions, on the `hashring` crate: the layout
+    /// above must place every key where it did.
+    #[test]
+    fn routes_as_the_hashring_ring_did() {
+        use std::hash::Hash;
+        struct Point(usize, u64, String);
+        impl Hash for Point {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                state.write(self.2.as_bytes());
+                state.write(b"-");
+                state.write(itoa::Buffer::new().format(self.1).as_bytes());
+            }
+        }
+        #[derive(Clone, Copy)]
+        struct StableBuild;
+        impl std::hash::BuildHasher for StableBuild {
+            type Hasher = StableHasher;
+            fn build_hasher(&self) -> StableHasher {
+                StableHasher::default()
+            }
+        }
+        struct Raw<'a>(&'a [u8]);
+        impl Hash for Raw<'_> {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                state.write(self.0);
+            }
+        }
+        for servers in [vec![("127.0.0.1:7001", 500), ("127.0.0.1:7002", 500)], vec![("a", 1), ("b", 700), ("c", 3)]] {
+            let mut old = hashring::HashRing::with_hasher(StableBuild);
+            for (i, (id, w)) in servers.iter().enumerate() {
+                old.batch_add((0..*w as u64 * POINTS_PER_WEIGHT).map(|n| Point(i, n, id.to_string())).collect());
+            }
+            let new = Ring::new(servers.iter().enumerate().map(|(i, (id, w))| (i, *id, *w)));
+            for i in 0..200_000 {
+                let k = format!("key:{i:012}");
+                assert_eq!(new.route(k.as_bytes()), old.get(&Raw(k.as_bytes())).map(|p| p.0), "{k}");
             }
         }
     }
