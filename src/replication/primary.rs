@@ -160,9 +160,18 @@ async fn stream_to<S: AsyncRead + AsyncWrite + Unpin>(
                     out.extend_from_slice(&more);
                 }
                 // Killable while the replica does not read (output limit).
-                tokio::select! {
-                    w = stream.write_all(&out) => if w.is_err() { return },
-                    _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { return },
+                // The clients cron's shrink requests share that notification:
+                // they must not cut a write short (the replica would lose
+                // the rest of it), so the write goes on in cancel-safe steps.
+                let mut written = 0;
+                while written < out.len() {
+                    tokio::select! {
+                        w = stream.write(&out[written..]) => match w {
+                            Ok(n) if n > 0 => written += n,
+                            _ => return,
+                        },
+                        _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { return },
+                    }
                 }
                 queued.fetch_sub(out.len(), Ordering::Relaxed);
                 srv.stats.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
