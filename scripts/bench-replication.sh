@@ -100,15 +100,14 @@ free_port() {
     return 1
 }
 
-# Polls PING until the server on port $1 answers (10 s deadline).
+# Polls PING until the server on port $1 answers (10 s deadline) or
+# process $2 exited.
 wait_ready() {
     local deadline=$((SECONDS + 10))
-    while [[ $SECONDS -lt $deadline ]]; do
+    while [[ $SECONDS -lt $deadline ]] && kill -0 "$2" 2>/dev/null; do
         [[ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" == PONG ]] && return 0
         sleep 0.05
     done
-    echo "server on port $1 did not start; logs:" >&2
-    tail -n 20 "$WORK"/*.log >&2 || true
     return 1
 }
 
@@ -119,19 +118,26 @@ COMMON=(--bind 127.0.0.1 --save "" --appendonly no --loglevel warning
     --repl-diskless-sync "$DISKLESS" --repl-diskless-sync-delay 0 --repl-diskless-load disabled)
 
 # Starts a server of kind $1 (ours|redis) named $2; sets PORT and PID.
+# Tries another port when the one found free was taken meanwhile.
 start_server() {
-    local dir="$WORK/$2"
+    local dir="$WORK/$2" attempt
     mkdir -p "$dir"
-    PORT="$(free_port)"
-    if [[ $1 == ours ]]; then
-        "$OURS_BIN" --port "$PORT" "${COMMON[@]}" --dir "$dir" >"$WORK/$2.log" 2>&1 &
-    else
-        "$REDIS_SERVER" --port "$PORT" "${COMMON[@]}" --dir "$dir" --daemonize no --logfile "" \
-            --enable-debug-command yes >"$WORK/$2.log" 2>&1 &
-    fi
-    PID=$!
-    PIDS+=("$PID")
-    wait_ready "$PORT"
+    for attempt in 1 2 3 4 5; do
+        PORT="$(free_port)"
+        if [[ $1 == ours ]]; then
+            "$OURS_BIN" --port "$PORT" "${COMMON[@]}" --dir "$dir" >"$WORK/$2.log" 2>&1 &
+        else
+            "$REDIS_SERVER" --port "$PORT" "${COMMON[@]}" --dir "$dir" --daemonize no --logfile "" \
+                --enable-debug-command yes >"$WORK/$2.log" 2>&1 &
+        fi
+        PID=$!
+        PIDS+=("$PID")
+        wait_ready "$PORT" "$PID" && return 0
+        stop_server "$PID"
+    done
+    echo "$1 server $2 did not start; log:" >&2
+    cat "$WORK/$2.log" >&2
+    return 1
 }
 
 # Stops server $1 (a pid this script started) and forgets it.
