@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::protocol::Reply;
@@ -112,8 +113,8 @@ pub struct Replication {
     pub sync_partial_ok: AtomicU64,
     /// See `sync_full`.
     pub sync_partial_err: AtomicU64,
-    /// Held by a replica while it applies commands of its primary's
-    /// stream and forwards them, and by a full sync while it attaches a
+    /// Held by a replica while it applies one command of its primary's
+    /// stream and forwards it, and by a full sync while it attaches a
     /// sub-replica and forks: so a forwarded command is either in that
     /// snapshot and before its offset, or in neither (taken before any
     /// shard lock: the same order on both paths).
@@ -358,7 +359,7 @@ fn spawn_cron(srv: &Arc<Server>) {
                     && !srv.replication.peers.lock().is_empty()
                     && failover::phase(&srv) == failover::Phase::None
                 {
-                    srv.replication.stream.feed_raw(PING);
+                    srv.replication.stream.feed_raw(Bytes::from_static(PING));
                 }
             }
         }
@@ -378,7 +379,7 @@ pub async fn wait(srv: &Server, want: usize, timeout_ms: u64) -> Reply {
     if count >= want {
         return Reply::Int(count as i64);
     }
-    r.stream.feed_raw(GETACK);
+    r.stream.feed_raw(Bytes::from_static(GETACK));
     let deadline = (timeout_ms > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms));
     loop {
         let notified = r.acked.notified();

@@ -237,80 +237,6 @@ async fn send_ack_at(conn: &mut TcpStream, off: u64) -> Result<(), String> {
     conn.write_all(&out).await.map_err(|e| e.to_string())
 }
 
-/// What [`next_command`] found at the start of the buffer.
-enum Next {
-    /// A command: its arguments (slices of its bytes, no copy) and its
-    /// exact bytes.
-    Command(Vec<Bytes>, Bytes),
-    /// The start of one: more bytes are needed.
-    Incomplete,
-    /// Another form (inline, another type, malformed): for [`FrameReader`].
-    Other,
-}
-
-/// The longest `*<n>` / `$<len>` line [`next_command`] reads.
-const MAX_HEADER: usize = 24;
-
-/// The next command of the primary's stream when it is what Redis sends, a
-/// multibulk of bulk strings: split straight into arguments, jumping over
-/// each bulk by its length, so a command that arrives in pieces costs
-/// O(arguments) per look, not O(bytes). Anything else is left to
-/// [`FrameReader`] (which builds a frame tree: slower, but complete).
-fn next_command(buf: &mut BytesMut) -> Next {
-    match command_spans(buf) {
-        Ok((len, spans)) => {
-            let raw = buf.split_to(len).freeze();
-            Next::Command(spans.iter().map(|&(s, e)| raw.slice(s..e)).collect(), raw)
-        }
-        Err(next) => next,
-    }
-}
-
-/// The length of the command at the start of `buf` and its arguments'
-/// byte ranges (see [`next_command`]).
-fn command_spans(buf: &[u8]) -> Result<(usize, Vec<(usize, usize)>), Next> {
-    let (n, mut pos) = header(buf, 0, b'*')?;
-    if !(1..=1 << 20).contains(&n) {
-        return Err(Next::Other);
-    }
-    let mut spans = Vec::with_capacity((n as usize).min(64));
-    for _ in 0..n {
-        let (len, start) = header(buf, pos, b'$')?;
-        if !(0..=1 << 32).contains(&len) {
-            return Err(Next::Other);
-        }
-        let end = start + len as usize;
-        if buf.len() < end + 2 {
-            return Err(Next::Incomplete);
-        }
-        if &buf[end..end + 2] != b"\r\n" {
-            return Err(Next::Other);
-        }
-        spans.push((start, end));
-        pos = end + 2;
-    }
-    Ok((pos, spans))
-}
-
-/// The number of the `<prefix><n>\r\n` line at `at`, and where the next
-/// token starts.
-fn header(buf: &[u8], at: usize, prefix: u8) -> Result<(i64, usize), Next> {
-    match buf.get(at) {
-        None => return Err(Next::Incomplete),
-        Some(&c) if c != prefix => return Err(Next::Other),
-        Some(_) => {}
-    }
-    let end = (at + MAX_HEADER).min(buf.len());
-    let Some(nl) = buf[at..end].iter().position(|&c| c == b'\n').map(|p| at + p) else {
-        return Err(if end == buf.len() { Next::Incomplete } else { Next::Other });
-    };
-    if nl < at + 3 || buf[nl - 1] != b'\r' {
-        return Err(Next::Other);
-    }
-    let n = std::str::from_utf8(&buf[at + 1..nl - 1]).ok().and_then(|s| s.parse::<i64>().ok()).ok_or(Next::Other)?;
-    Ok((n, nl + 1))
-}
-
 /// The arguments of a command frame (an array of bulk strings).
 fn args_of(frame: Frame) -> Option<Vec<Bytes>> {
     let Frame::Array(Some(items)) = frame else { return None };
@@ -326,8 +252,7 @@ fn args_of(frame: Frame) -> Option<Vec<Bytes>> {
 
 /// Applies the primary's stream until the link ends: each command through
 /// the dispatcher as the master client, then forwarded to this server's
-/// own replicas (which advances the offset), the commands of one read
-/// together (one `applying` hold, one forward). ACKs every second and on
+/// own replicas (which advances the offset). ACKs every second and on
 /// GETACK.
 async fn apply_stream(
     srv: &Arc<Server>,
@@ -342,40 +267,28 @@ async fn apply_stream(
     // Offsets to acknowledge for GETACKs: each one's own bytes excluded,
     // as Redis answers it before counting it.
     let mut acks = Vec::new();
-    // What was applied and not yet forwarded (the offset advances with it).
-    let mut applied = BytesMut::new();
     loop {
-        let applying = srv.replication.applying.lock();
         loop {
-            let next = match reader.is_idle() {
-                true => next_command(&mut buf),
-                false => Next::Other,
+            let (frame, raw) = match reader.next_raw(&mut buf) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return Err(format!("protocol error from the primary: {e}")),
             };
-            let (args, raw) = match next {
-                Next::Command(args, raw) => (Some(args), raw),
-                Next::Incomplete => break,
-                Next::Other => match reader.next_raw(&mut buf) {
-                    Ok(Some((frame, raw))) => (args_of(frame).filter(|a| !a.is_empty()), raw),
-                    Ok(None) => break,
-                    Err(e) => return Err(format!("protocol error from the primary: {e}")),
-                },
+            let Some(args) = args_of(frame).filter(|a| !a.is_empty()) else {
+                srv.replication.stream.feed_raw(raw);
+                continue;
             };
-            if let Some(args) = args {
-                if args[0].eq_ignore_ascii_case(b"replconf") {
-                    if args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"getack")) {
-                        acks.push(srv.replication.stream.with(|st| st.offset) + applied.len() as u64);
-                    }
-                } else {
-                    crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, &args));
-                }
+            let getack = args[0].eq_ignore_ascii_case(b"replconf")
+                && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"getack"));
+            let applying = srv.replication.applying.lock();
+            if getack {
+                acks.push(srv.replication.stream.with(|st| st.offset));
+            } else if !args[0].eq_ignore_ascii_case(b"replconf") {
+                crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, &args));
             }
-            applied.extend_from_slice(&raw);
+            srv.replication.stream.feed_raw(raw);
+            drop(applying);
         }
-        if !applied.is_empty() {
-            srv.replication.stream.feed_raw(&applied);
-            applied.clear();
-        }
-        drop(applying);
         for off in acks.drain(..) {
             send_ack_at(conn, off).await?;
         }
@@ -403,43 +316,6 @@ async fn apply_stream(
                     return Err("the master client was killed".into());
                 }
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn command(buf: &mut BytesMut) -> (Vec<Bytes>, Bytes) {
-        match next_command(buf) {
-            Next::Command(args, raw) => (args, raw),
-            Next::Incomplete => panic!("incomplete"),
-            Next::Other => panic!("other"),
-        }
-    }
-
-    #[test]
-    fn next_command_splits_multibulks_and_leaves_the_rest() {
-        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*1\r\n$4\r\nPI"[..]);
-        let (args, raw) = command(&mut buf);
-        assert_eq!(args, ["DEL", "k"]);
-        assert_eq!(raw, &b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n"[..]);
-        assert!(matches!(next_command(&mut buf), Next::Incomplete));
-        assert_eq!(buf.len(), 10);
-        buf.extend_from_slice(b"NG\r\n");
-        assert_eq!(command(&mut buf).0, ["PING"]);
-        assert!(buf.is_empty());
-        for partial in ["*", "*1\r", "*1\r\n$10", "*1\r\n$1\r\na", "*2\r\n$1\r\na\r\n"] {
-            let mut buf = BytesMut::from(partial);
-            assert!(matches!(next_command(&mut buf), Next::Incomplete), "{partial:?}");
-            assert_eq!(buf.len(), partial.len());
-        }
-        for other in ["+OK\r\n", "PING\r\n", "*0\r\n", "*1\r\n:1\r\n", "*1\r\n$-1\r\n", "*1\r\n$1\r\nab\r\n", "*x\r\n"]
-        {
-            let mut buf = BytesMut::from(other);
-            assert!(matches!(next_command(&mut buf), Next::Other), "{other:?}");
-            assert_eq!(buf.len(), other.len());
         }
     }
 }

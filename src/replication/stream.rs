@@ -175,13 +175,13 @@ impl Stream {
 
     /// Appends bytes as they are (PING, REPLCONF GETACK, or the primary's
     /// stream on a replica). On a replica the offset always advances. O(bytes).
-    pub fn feed_raw(&self, data: &[u8]) {
+    pub fn feed_raw(&self, data: Bytes) {
         let mut st = self.state.lock();
         if st.backlog.is_none() && !self.upstream.load(Ordering::Relaxed) {
             return;
         }
         let start = st.unsent.len();
-        st.unsent.extend_from_slice(data);
+        st.unsent.extend_from_slice(&data);
         st.appended(start);
     }
 
