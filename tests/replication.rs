@@ -1,5 +1,5 @@
 //! Replication with real processes: full sync of every type, live writes,
-//! read-only replicas, partial resync after a link cut, WAIT, chained
+//! read-only replicas (scripts and functions included), partial resync after a link cut, WAIT, chained
 //! replicas and promotion, expiry on replicas, min-replicas-to-write, and
 //! interop with `redis-server` both ways (when it is on PATH).
 
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use common::{wait_for, Server};
 use redis::{Connection, Value};
-use replication_support::{field, q, replicaof, wait_synced};
+use replication_support::{field, q, q_err, replicaof, wait_synced};
 
 /// Redis's databases this test writes to.
 const DBS: [i64; 3] = [0, 2, 5];
@@ -136,14 +136,68 @@ fn full_sync_all_types_then_live_writes_and_read_only_replica() {
     let role: Vec<Value> = q(&mut p, &["ROLE"]);
     assert_eq!(role[0], Value::BulkString(b"master".to_vec()));
     assert_eq!(field(&mut p, "stats", "sync_full"), "1");
-    // Scripts: a write inside one is refused as a client's; a script
-    // declaring writes is refused before it runs; a no-writes one runs.
-    let e = redis::cmd("EVAL").arg("return redis.call('set','x','1')").arg(0).query::<()>(&mut r).unwrap_err();
-    assert!(e.to_string().contains("You can't write against a read only replica"), "{e}");
-    let e = redis::cmd("EVAL").arg("#!lua\nreturn redis.call('set','x','1')").arg(0).query::<()>(&mut r).unwrap_err();
-    assert!(e.to_string().contains("Can not run script with write flag on readonly replica"), "{e}");
-    let v: String = q(&mut r, &["EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", "k:live"]);
-    assert_eq!(v, "1");
+}
+
+/// A library with a function that writes (`w`), one declared `no-writes`
+/// that reads (`r`) and one declared `no-writes` that writes anyway (`rw`).
+const LIBRARY: &str = "#!lua name=rolib
+redis.register_function('w', function(keys) return redis.call('set', keys[1], 'v') end)
+redis.register_function{function_name='r', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}
+redis.register_function{function_name='rw', callback=function(keys) return redis.call('set', keys[1], 'v') end, flags={'no-writes'}}";
+
+/// Scripts and functions on the read-only replica `r` of `p`, as Redis 7.0
+/// answers them (checked against redis-server 7.0.15): a write through
+/// `redis.call` fails with -READONLY (with the script's location), through
+/// `redis.pcall` returns that error; a script or function not declared
+/// `no-writes` is a write command, refused as SET is; reading ones run; a
+/// `no-writes` one or EVAL_RO that writes gets the read-only-script error.
+/// With `replica-read-only no` they all write.
+fn scripts_on_a_read_only_replica(p: &mut Connection, r: &mut Connection) {
+    const RO: &str = "READONLY You can't write against a read only replica.";
+    const RO_SCRIPT: &str = "ERR Write commands are not allowed from read-only scripts.";
+    let _: String = q(p, &["FUNCTION", "LOAD", LIBRARY]);
+    let _: () = q(p, &["SET", "x", "1"]);
+    wait_synced(p, r);
+    let set = "return redis.call('set','x','2')";
+    let e = q_err(r, &["EVAL", set, "0"]);
+    assert!(e.starts_with(&format!("{RO} script: ")) && e.ends_with("on @user_script:1."), "{e}");
+    assert_eq!(q_err(r, &["EVAL", "return redis.pcall('set','x','2')", "0"]), RO);
+    assert_eq!(q_err(r, &["EVAL", &format!("#!lua\n{set}"), "0"]), RO);
+    let sha: String = q(r, &["SCRIPT", "LOAD", &format!("#!lua flags=allow-oom\n{set}")]);
+    assert_eq!(q_err(r, &["EVALSHA", &sha, "0"]), RO);
+    assert_eq!(q_err(r, &["EVAL_RO", &format!("#!lua\n{set}"), "0"]), RO);
+    assert!(q_err(r, &["EVAL", &format!("#!lua flags=no-writes\n{set}"), "0"]).starts_with(RO_SCRIPT));
+    assert!(q_err(r, &["EVAL_RO", set, "0"]).starts_with(RO_SCRIPT));
+    let get = "return redis.call('get','x')";
+    assert_eq!(q::<String>(r, &["EVAL", get, "0"]), "1");
+    assert_eq!(q::<String>(r, &["EVAL_RO", get, "0"]), "1");
+    assert_eq!(q::<String>(r, &["EVAL", &format!("#!lua flags=no-writes\n{get}"), "0"]), "1");
+    assert_eq!(q_err(r, &["FCALL", "w", "1", "x"]), RO);
+    assert_eq!(q_err(r, &["FCALL_RO", "w", "1", "x"]), RO);
+    assert_eq!(q::<String>(r, &["FCALL", "r", "1", "x"]), "1");
+    assert_eq!(q::<String>(r, &["FCALL_RO", "r", "1", "x"]), "1");
+    let e = q_err(r, &["FCALL", "rw", "1", "x"]);
+    assert!(e.starts_with(&format!("{RO_SCRIPT} script: rw, on @user_function:")), "{e}");
+    assert_eq!(q::<String>(r, &["GET", "x"]), "1");
+    let _: () = q(r, &["CONFIG", "SET", "replica-read-only", "no"]);
+    let _: () = q(r, &["EVAL", set, "0"]);
+    let _: () = q(r, &["EVAL", &format!("#!lua\n{set}"), "0"]);
+    let _: () = q(r, &["FCALL", "w", "1", "y"]);
+    assert_eq!(q::<Vec<String>>(r, &["MGET", "x", "y"]), ["2", "v"]);
+    let _: () = q(r, &["CONFIG", "SET", "replica-read-only", "yes"]);
+}
+
+#[test]
+fn scripts_and_functions_on_a_read_only_replica() {
+    let (primary, replica) = (Server::start(&[]), Server::start(&[]));
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    replicaof(&mut r, primary.port);
+    scripts_on_a_read_only_replica(&mut p, &mut r);
+    // The same answers from redis-server, when installed.
+    let (Some(primary), Some(replica)) = (redis_server(), redis_server()) else { return };
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    replicaof(&mut r, primary.port);
+    scripts_on_a_read_only_replica(&mut p, &mut r);
 }
 
 #[test]

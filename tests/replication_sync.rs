@@ -2,8 +2,8 @@
 //! disk-backed sending (to this server and to `redis-server`), every
 //! `repl-diskless-load` mode, `replica-serve-stale-data no`,
 //! `repl-backlog-ttl`, a replica that stops reading hitting its output
-//! limit, a kill -9 of the primary mid-stream, and the offset a GETACK is
-//! answered with.
+//! limit, one stopped and resumed mid-stream, a kill -9 of the primary
+//! mid-stream, and the offset a GETACK is answered with.
 
 mod common;
 mod replication_support;
@@ -14,7 +14,7 @@ use std::sync::mpsc::Receiver;
 
 use common::{wait_for, Server};
 use redis::Connection;
-use replication_support::{field, q, q_err, replicaof, wait_synced};
+use replication_support::{field, q, q_err, replicaof, signal, wait_synced};
 
 /// Some keys of several types.
 fn fill(c: &mut Connection) {
@@ -304,4 +304,46 @@ fn getack_is_answered_with_the_offset_before_it() {
     got.clear();
     read_until(&mut s, &mut got, format!("ACK\r\n${}\r\n{want}\r\n", want.len()).as_bytes());
     assert_eq!(q::<String>(&mut r, &["GET", "a"]), "1");
+}
+
+/// The idle seconds CLIENT LIST shows for the primary's replica
+/// connection (the one flagged `S`).
+fn replica_conn_idle(p: &mut Connection) -> u64 {
+    let list: String = q(p, &["CLIENT", "LIST"]);
+    let line = list.lines().find(|l| l.split_whitespace().any(|f| f == "flags=S")).unwrap_or_default();
+    line.split_whitespace().find_map(|f| f.strip_prefix("idle=")).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// A replica stopped while the primary streams more than the sockets hold
+/// gets every byte once resumed, though meanwhile its connection went idle
+/// and the clients cron asked it to give its buffer back (a request that
+/// shares the kill notification the waiting write listens to).
+#[test]
+fn a_stream_write_waiting_on_the_replica_survives_the_clients_cron() {
+    // The sync at once, so the connection's 2 idle seconds end while the
+    // writer waits on the stopped replica, not during the sync.
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0"]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    replicaof(&mut r, primary.port);
+    wait_synced(&mut p, &mut r);
+    signal(replica.pid(), "STOP");
+    // More than the sockets buffer: the primary's writer waits in a write.
+    let big = "x".repeat(1 << 20);
+    for i in 0..24 {
+        let _: () = q(&mut p, &["SET", &format!("big:{i}"), &big]);
+    }
+    // Idle past the cron's 2 s: it asked the connection to release its buffer.
+    wait_for(30, "replica connection idle for 3 s", || replica_conn_idle(&mut p) >= 3);
+    signal(replica.pid(), "CONT");
+    let _: () = q(&mut p, &["SET", "after", "1"]);
+    wait_synced(&mut p, &mut r);
+    for i in 0..24 {
+        assert_eq!(q::<i64>(&mut r, &["STRLEN", &format!("big:{i}")]), 1 << 20, "big:{i}");
+    }
+    assert_eq!(q::<String>(&mut r, &["GET", "after"]), "1");
+    // Through the one link: a lost byte would have broken it (a resync
+    // would then hide the loss).
+    assert_eq!(field(&mut p, "stats", "sync_full"), "1");
+    assert_eq!(field(&mut p, "stats", "sync_partial_ok"), "0");
 }

@@ -70,14 +70,20 @@ impl Host for ScriptHost<'_, '_> {
             if self.read_only {
                 return self.reject(spec, &argv, "Write commands are not allowed from read-only scripts.".into());
             }
+            // Until its first write (after which failing would leave it half
+            // done), a read-only replica, a failed save and too few good
+            // replicas refuse a script's writes as they refuse a client's,
+            // in Redis's order (`scriptVerifyWriteCommandAllow`); the
+            // primary's link is never refused.
             if !wrote {
-                if let Some(Reply::Error(e)) = self.ctx.srv.persist.write_refusal() {
-                    return self.reject(spec, &argv, format!("-{e}"));
-                }
-                // A read-only replica, or too few good replicas, refuse a
-                // script's writes as they refuse a client's.
-                if let Some(Reply::Error(e)) = crate::replication::write_refusal(self.ctx.srv, &self.ctx.client.handle)
-                {
+                let refusal = match crate::replication::write_refusal(self.ctx.srv, &self.ctx.client.handle) {
+                    Some(Reply::Error(e)) if e.starts_with("READONLY") => Some(e),
+                    other => match self.ctx.srv.persist.write_refusal().or(other) {
+                        Some(Reply::Error(e)) => Some(e),
+                        _ => None,
+                    },
+                };
+                if let Some(e) = refusal {
                     return self.reject(spec, &argv, format!("-{e}"));
                 }
             }
@@ -138,19 +144,21 @@ pub(crate) fn keys_and_args(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> 
     Ok((&a[3..3 + n], &a[3 + n..]))
 }
 
-/// The refusals Redis gives a script with a shebang before it starts
-/// (`scriptPrepareForRun`); `None` when it may run.
+/// The refusals Redis gives a script with a shebang (or a function) before
+/// it starts; `None` when it may run. One not declared `no-writes` counts
+/// as a write command (Redis's `scriptFlagsToCmdFlags`), so a read-only
+/// replica and too few good replicas refuse it exactly as they refuse a
+/// client's SET: `-READONLY You can't write against a read only replica.`,
+/// `-NOREPLICAS …` (Redis's `processCommand` answers those before
+/// `scriptPrepareForRun`'s own texts are reached); the primary's link is
+/// never refused.
 fn refuse_before_start(ctx: &Ctx, script_flags: u32, ro: bool, oom: bool) -> Option<Reply> {
     if script_flags & sflags::EVAL_COMPAT_MODE != 0 {
         return None;
     }
     if script_flags & sflags::NO_WRITES == 0 {
-        match crate::replication::write_refusal(ctx.srv, &ctx.client.handle) {
-            Some(Reply::Error(e)) if e.starts_with("READONLY") => {
-                return Some(Reply::err("READONLY Can not run script with write flag on readonly replica"));
-            }
-            Some(noreplicas) => return Some(noreplicas),
-            None => {}
+        if let Some(refusal) = crate::replication::write_refusal(ctx.srv, &ctx.client.handle) {
+            return Some(refusal);
         }
         if ctx.srv.persist.write_refusal().is_some() {
             return Some(Reply::err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts."));

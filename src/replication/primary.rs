@@ -18,6 +18,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::Notify;
 
 use super::fullsync::{self, Outcome};
 use super::stream::Sink;
@@ -62,7 +63,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     r.peers.lock().insert(id, peer.clone());
     let (tx, mut rx) = unbounded_channel();
     r.stream.set_limit(srv.config.read().client_output_buffer_limit.replica());
-    let (sink, queued) = Sink::new(handle.clone(), tx);
+    let wake = Arc::new(Notify::new());
+    let (sink, queued) = Sink::new(handle.clone(), tx, wake.clone());
     let mut sink = Some(sink);
     let mut partial = None;
     if let SyncRequest::Psync(replid, offset) = &req {
@@ -99,11 +101,22 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             peer.state.store(2, Ordering::Relaxed);
         }
         peer.ack_ms.store(crate::db::coarse_ms(), Ordering::Relaxed);
-        stream_to(srv, stream, &peer, &mut rx, pending, &queued, await_ack).await;
+        let feed = Feed { rx: &mut rx, wake: &wake, queued: &queued };
+        stream_to(srv, stream, &peer, feed, pending, await_ack).await;
     }
     r.stream.detach(id);
     r.peers.lock().remove(&id);
     r.acked.notify_waiters();
+}
+
+/// The replica's end of the stream (see [`super::stream::Sink`]).
+struct Feed<'a> {
+    /// Stream bytes flushed to this replica.
+    rx: &'a mut UnboundedReceiver<Bytes>,
+    /// Notified when stream bytes wait to be flushed.
+    wake: &'a Notify,
+    /// Bytes in `rx` or being written.
+    queued: &'a AtomicUsize,
 }
 
 /// Writes the stream to the replica as it comes and reads its ACKs, until
@@ -112,11 +125,11 @@ async fn stream_to<S: AsyncRead + AsyncWrite + Unpin>(
     srv: &Server,
     stream: &mut S,
     peer: &ReplicaPeer,
-    rx: &mut UnboundedReceiver<Bytes>,
+    feed: Feed<'_>,
     input: &mut BytesMut,
-    queued: &AtomicUsize,
     mut await_ack: bool,
 ) {
+    let Feed { rx, wake, queued } = feed;
     let handle = &peer.handle;
     let mut reader = FrameReader::new();
     let mut shutdown = srv.shutdown.subscribe();
@@ -132,6 +145,12 @@ async fn stream_to<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         tokio::select! {
+            _ = wake.notified() => {
+                // The connections running now feed on first, so one flush
+                // (and one socket write) carries all their writes.
+                tokio::task::yield_now().await;
+                srv.replication.stream.flush();
+            }
             m = rx.recv(), if !await_ack => {
                 let Some(first) = m else { return };
                 out.clear();
@@ -141,9 +160,18 @@ async fn stream_to<S: AsyncRead + AsyncWrite + Unpin>(
                     out.extend_from_slice(&more);
                 }
                 // Killable while the replica does not read (output limit).
-                tokio::select! {
-                    w = stream.write_all(&out) => if w.is_err() { return },
-                    _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { return },
+                // The clients cron's shrink requests share that notification:
+                // they must not cut a write short (the replica would lose
+                // the rest of it), so the write goes on in cancel-safe steps.
+                let mut written = 0;
+                while written < out.len() {
+                    tokio::select! {
+                        w = stream.write(&out[written..]) => match w {
+                            Ok(n) if n > 0 => written += n,
+                            _ => return,
+                        },
+                        _ = handle.kill_notify.notified() => if handle.killed.load(Ordering::Acquire) { return },
+                    }
                 }
                 queued.fetch_sub(out.len(), Ordering::Relaxed);
                 srv.stats.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);

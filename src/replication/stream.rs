@@ -7,6 +7,14 @@
 //! is the order in which writes to any one key happened. While this server
 //! is itself a replica the stream is its primary's, forwarded byte for byte
 //! ([`Stream::feed_raw`]), so chained replicas see the same ids and offsets.
+//!
+//! Feeding a write costs no cross-thread wakeup (as the AOF's `everysec`
+//! queue, and as Redis fills replica buffers and writes them from its event
+//! loop): the bytes gather in one buffer, the replicas' writers are woken
+//! once when it goes from empty to not, and the first writer to run hands
+//! everything gathered to every replica's channel ([`Stream::flush`]), so a
+//! busy moment's writes go out in a few large socket writes rather than one
+//! wakeup and one small write per command.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,28 +23,32 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::Notify;
 
 use super::backlog::Backlog;
 use crate::server::client::ClientHandle;
 use crate::server::output_limit::{self, Limit};
 
-/// A replica receiving the stream: its writer's channel and the bytes
-/// queued there and not yet written to its socket, checked against the
-/// `replica` class of `client-output-buffer-limit` as they are queued.
+/// A replica receiving the stream: its writer's channel, the bytes
+/// queued there and not yet written to its socket (checked against the
+/// `replica` class of `client-output-buffer-limit` as they are queued),
+/// and how its writer is told that stream bytes wait to be flushed.
 pub struct Sink {
     id: u64,
     tx: UnboundedSender<Bytes>,
     pending: Arc<AtomicUsize>,
+    wake: Arc<Notify>,
     handle: Arc<ClientHandle>,
     soft_since: Option<Instant>,
 }
 
 impl Sink {
     /// A sink for replica `handle`; the writer subtracts from the returned
-    /// counter what it wrote.
-    pub fn new(handle: Arc<ClientHandle>, tx: UnboundedSender<Bytes>) -> (Sink, Arc<AtomicUsize>) {
+    /// counter what it wrote, and calls [`Stream::flush`] when `wake` is
+    /// notified.
+    pub fn new(handle: Arc<ClientHandle>, tx: UnboundedSender<Bytes>, wake: Arc<Notify>) -> (Sink, Arc<AtomicUsize>) {
         let pending = Arc::new(AtomicUsize::new(0));
-        (Sink { id: handle.id, tx, pending: pending.clone(), handle, soft_since: None }, pending)
+        (Sink { id: handle.id, tx, pending: pending.clone(), wake, handle, soft_since: None }, pending)
     }
 
     /// The replica's client id.
@@ -92,6 +104,11 @@ pub struct StreamState {
     seldb: Option<usize>,
     /// Connected replicas.
     sinks: Vec<Sink>,
+    /// Stream bytes not yet handed to the replicas' channels (always empty
+    /// without replicas).
+    unsent: BytesMut,
+    /// The replicas' writers were woken for `unsent` and none flushed yet.
+    woken: bool,
     /// The `replica` class of `client-output-buffer-limit` (see [`Stream::set_limit`]).
     limit: Limit,
 }
@@ -119,6 +136,8 @@ impl Default for Stream {
                 backlog: None,
                 seldb: None,
                 sinks: Vec::new(),
+                unsent: BytesMut::new(),
+                woken: false,
                 limit: Limit::default(),
             }),
         }
@@ -133,22 +152,25 @@ impl Stream {
     }
 
     /// Appends write commands (database, arguments), selecting each
-    /// command's database when it differs from the last. O(bytes).
+    /// command's database when it differs from the last. O(bytes), no
+    /// allocation once the buffers have grown, no wakeup unless the
+    /// replicas' writers were idle.
     pub fn feed(&self, cmds: &[(usize, Vec<Bytes>)]) {
         if !self.wants_writes() {
             return;
         }
         let mut st = self.state.lock();
-        let mut out = BytesMut::new();
+        let st = &mut *st;
+        let start = st.unsent.len();
         let mut ib = itoa::Buffer::new();
         for (db, args) in cmds {
             if st.seldb != Some(*db) {
-                crate::protocol::reply::encode_request(&mut out, &[&b"SELECT"[..], ib.format(*db).as_bytes()]);
+                crate::protocol::reply::encode_request(&mut st.unsent, &[&b"SELECT"[..], ib.format(*db).as_bytes()]);
                 st.seldb = Some(*db);
             }
-            crate::protocol::reply::encode_request(&mut out, args);
+            crate::protocol::reply::encode_request(&mut st.unsent, args);
         }
-        st.append(out.freeze());
+        st.appended(start);
     }
 
     /// Appends bytes as they are (PING, REPLCONF GETACK, or the primary's
@@ -158,7 +180,16 @@ impl Stream {
         if st.backlog.is_none() && !self.upstream.load(Ordering::Relaxed) {
             return;
         }
-        st.append(data);
+        let start = st.unsent.len();
+        st.unsent.extend_from_slice(&data);
+        st.appended(start);
+    }
+
+    /// Hands the bytes gathered since the last flush to every replica's
+    /// channel (what a writer does when woken; any writer serves all).
+    /// O(replicas).
+    pub fn flush(&self) {
+        self.state.lock().flush();
     }
 
     /// Runs `f` on the state under its lock (INFO, ROLE, ids). Keep `f` short.
@@ -174,6 +205,8 @@ impl Stream {
         let mut st = self.state.lock();
         self.ensure_backlog(&mut st, backlog_size);
         st.seldb = None;
+        // What was gathered is before this replica's offset.
+        st.flush();
         st.sinks.push(sink);
         Attached { replid: st.replid.clone(), offset: st.offset }
     }
@@ -217,6 +250,8 @@ impl Stream {
             return None;
         }
         let tail = backlog.tail((from - first) as usize);
+        // The tail holds what was gathered: the others get it, not this one.
+        st.flush();
         st.sinks.push(sink.take()?);
         Some((st.replid.clone(), tail))
     }
@@ -228,7 +263,7 @@ impl Stream {
 
     /// Closes every replica's channel (their links end; they reconnect).
     pub fn disconnect_replicas(&self) {
-        self.state.lock().sinks.clear();
+        self.state.lock().drop_sinks();
     }
 
     /// The `replica` class of `client-output-buffer-limit` in force (the
@@ -285,7 +320,7 @@ impl Stream {
             b.clear();
         }
         st.seldb = None;
-        st.sinks.clear();
+        st.drop_sinks();
     }
 
     /// The primary continued under a new id (it was promoted): ours
@@ -297,7 +332,7 @@ impl Stream {
         }
         st.replid2 = std::mem::replace(&mut st.replid, replid.to_string());
         st.second_offset = st.offset as i64 + 1;
-        st.sinks.clear();
+        st.drop_sinks();
     }
 
     /// `REPLICAOF NO ONE`: a new history begins here; the old id stays
@@ -308,24 +343,59 @@ impl Stream {
         st.second_offset = st.offset as i64 + 1;
         st.seldb = None;
         // Replicas must learn the new id: they reconnect and continue.
-        st.sinks.clear();
+        st.drop_sinks();
         drop(st);
         self.upstream.store(false, Ordering::Relaxed);
     }
 }
 
+/// Gathered bytes are flushed at once past this size, whether or not a
+/// writer ran: a replica that stops reading meets its output limit on
+/// time, and the buffer stays small.
+const FLUSH_AT: usize = 64 * 1024;
+
 impl StreamState {
-    /// Appends to the backlog and every replica's channel. O(bytes).
-    fn append(&mut self, data: Bytes) {
-        if data.is_empty() {
+    /// Accounts for the bytes appended to `unsent` from `start` on: the
+    /// offset and the backlog advance; the replicas' writers are woken if
+    /// they were not already (or the bytes flushed if many gathered);
+    /// without replicas nothing is kept. O(bytes).
+    fn appended(&mut self, start: usize) {
+        let n = self.unsent.len() - start;
+        if n == 0 {
             return;
         }
-        self.offset += data.len() as u64;
+        self.offset += n as u64;
         if let Some(b) = self.backlog.as_mut() {
-            b.push(&data);
+            b.push(&self.unsent[start..]);
         }
+        if self.sinks.is_empty() {
+            self.unsent.clear();
+        } else if self.unsent.len() >= FLUSH_AT {
+            self.flush();
+        } else if !self.woken {
+            self.woken = true;
+            for s in &self.sinks {
+                s.wake.notify_one();
+            }
+        }
+    }
+
+    /// See [`Stream::flush`].
+    fn flush(&mut self) {
+        self.woken = false;
+        if self.unsent.is_empty() {
+            return;
+        }
+        let data = self.unsent.split().freeze();
         let lim = self.limit;
         self.sinks.retain_mut(|s| s.send(&data, lim));
+    }
+
+    /// Forgets every replica and what was gathered for them.
+    fn drop_sinks(&mut self) {
+        self.sinks.clear();
+        self.unsent.clear();
+        self.woken = false;
     }
 
     /// Replicas receiving the stream now.
