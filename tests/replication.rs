@@ -178,6 +178,12 @@ fn scripts_on_a_read_only_replica(p: &mut Connection, r: &mut Connection) {
     assert_eq!(q::<String>(r, &["FCALL_RO", "r", "1", "x"]), "1");
     let e = q_err(r, &["FCALL", "rw", "1", "x"]);
     assert!(e.starts_with(&format!("{RO_SCRIPT} script: rw, on @user_function:")), "{e}");
+    // Inside MULTI such a call is refused when queued, and EXEC aborts.
+    let _: () = q(r, &["MULTI"]);
+    assert_eq!(q_err(r, &["EVAL", &format!("#!lua\n{set}"), "0"]), RO);
+    assert_eq!(q_err(r, &["FCALL", "w", "1", "x"]), RO);
+    let e = q_err(r, &["EXEC"]);
+    assert!(e.starts_with("EXECABORT"), "{e}");
     assert_eq!(q::<String>(r, &["GET", "x"]), "1");
     let _: () = q(r, &["CONFIG", "SET", "replica-read-only", "no"]);
     let _: () = q(r, &["EVAL", set, "0"]);

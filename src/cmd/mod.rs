@@ -130,7 +130,13 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         spec.name == "exec"
             && client.multi.as_ref().is_some_and(|q| q.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| s.has(f))))
     };
-    let is_write = spec.has(flags::WRITE) || queued_has(flags::WRITE);
+    let is_write = spec.has(flags::WRITE)
+        || queued_has(flags::WRITE)
+        || script_declares_writes(srv, spec, args)
+        || (spec.name == "exec"
+            && client.multi.as_ref().is_some_and(|q| {
+                q.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| script_declares_writes(srv, s, a)))
+            }));
     let is_denyoom = spec.has(flags::DENYOOM) || queued_has(flags::DENYOOM);
     let mut refusal = None;
     if is_write {
@@ -256,6 +262,22 @@ pub fn pause_write_like(srv: &Server, client: &ClientState, spec: &CommandSpec, 
         return queued.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| one(s, a)));
     }
     one(spec, args)
+}
+
+/// Redis's `scriptFlagsToCmdFlags`: an EVAL-family call of a script with
+/// a shebang, or an FCALL of a function, that does not declare
+/// `no-writes` is a write for the checks before it runs (`-READONLY` on a
+/// replica, `-NOREPLICAS`, `-MISCONF`), so inside MULTI it is refused when
+/// queued and EXEC aborts. O(1) for other commands.
+fn script_declares_writes(srv: &Server, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let base = match spec.name {
+        "eval" | "eval_ro" => "eval",
+        "evalsha" | "evalsha_ro" => "evalsha",
+        "fcall" | "fcall_ro" => "fcall",
+        _ => return false,
+    };
+    use crate::scripting::flags::{EVAL_COMPAT_MODE, NO_WRITES};
+    srv.scripting.declared_flags(base, args).is_some_and(|f| f & (EVAL_COMPAT_MODE | NO_WRITES) == 0)
 }
 
 /// Whether a command may run while the dataset loads: see
