@@ -43,6 +43,8 @@ pub struct RunState {
     /// `busy-reply-threshold` in ms for the current run (0: never busy).
     pub threshold_ms: AtomicU64,
     timed_out: AtomicBool,
+    /// Run time in ms at the last hand-off of the worker (0: none yet).
+    handed_off_ms: AtomicU64,
     /// SCRIPT KILL / FUNCTION KILL asked the script to stop.
     pub killed: AtomicBool,
     /// The script has run a write command (it can no longer be killed).
@@ -60,6 +62,7 @@ pub static RUN: RunState = RunState {
     started: Mutex::new(None),
     threshold_ms: AtomicU64::new(5000),
     timed_out: AtomicBool::new(false),
+    handed_off_ms: AtomicU64::new(0),
     killed: AtomicBool::new(false),
     wrote: AtomicBool::new(false),
     eval: AtomicBool::new(true),
@@ -74,6 +77,7 @@ impl RunState {
         *self.started.lock() = Some(Instant::now());
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.timed_out.store(false, Ordering::Relaxed);
+        self.handed_off_ms.store(0, Ordering::Relaxed);
         self.killed.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         self.eval.store(eval, Ordering::Relaxed);
@@ -112,22 +116,31 @@ impl RunState {
         self.started.lock().map(|s| s.elapsed())
     }
 
-    /// Called from the VM's hook: logs once when the script passes the threshold.
+    /// Called from the VM's hook: once the script passes the threshold,
+    /// logs it once and hands the worker off to the rest of the server, again
+    /// every [`HANDOFF_RETRY`] while it runs: a hand-off can lose its race
+    /// (this thread takes the worker back before the new thread starts), and
+    /// with a single worker nothing else would serve the other clients.
     fn note_timeout(&self) {
         let threshold = self.threshold_ms.load(Ordering::Relaxed);
-        if threshold == 0 || self.timed_out.load(Ordering::Relaxed) {
+        if threshold == 0 {
             return;
         }
-        if let Some(e) = self.elapsed() {
-            if e.as_millis() as u64 >= threshold {
-                self.timed_out.store(true, Ordering::Relaxed);
-                hand_off_worker();
-                tracing::warn!(
-                    "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} command.",
-                    e.as_millis(),
-                    if self.eval.load(Ordering::Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }
-                );
-            }
+        let Some(ms) = self.elapsed().map(|e| e.as_millis() as u64) else { return };
+        if ms < threshold {
+            return;
+        }
+        let last = self.handed_off_ms.load(Ordering::Relaxed);
+        if last != 0 && ms < last + HANDOFF_RETRY.as_millis() as u64 {
+            return;
+        }
+        self.handed_off_ms.store(ms.max(1), Ordering::Relaxed);
+        hand_off_worker();
+        if !self.timed_out.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "Slow script detected: still in execution after {ms} milliseconds. You can try killing the script using the {} command.",
+                if self.eval.load(Ordering::Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }
+            );
         }
     }
 
@@ -175,6 +188,9 @@ impl RunState {
         Ok(crate::protocol::reply::OK)
     }
 }
+
+/// How often a script past the threshold hands its worker off again.
+const HANDOFF_RETRY: Duration = Duration::from_millis(100);
 
 /// Lets the async runtime move this worker's other tasks (and its I/O
 /// duties) to another thread: a script past the threshold keeps this

