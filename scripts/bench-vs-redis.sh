@@ -328,7 +328,7 @@ geo_points() {
 # SETs of the $1 keys redis-benchmark -r $1 names (key:%012d) to $2-byte
 # values, as redis-cli --pipe input (RESP, generated on the fly).
 keys_resp() {
-    awk -v n="$1" -v d="$2" 'BEGIN { v = sprintf("%*s", d, ""); gsub(/ /, "x", v)
+    awk -v n="$1" -v d="$2" 'BEGIN { v = "x"; while (length(v) < d) v = v v; v = substr(v, 1, d)
         for (i = 0; i < n; i++) printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$%d\r\n%s\r\n", i, d, v }'
 }
 
