@@ -126,21 +126,25 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     // As Redis's processCommand: EXEC counts as a write / a command that
     // may grow memory when its queue holds one, and a command refused here
     // inside MULTI makes the transaction fail (EXEC itself aborts it).
-    let queued_has = |f: u32| {
+    let queued_any = |p: &dyn Fn(&CommandSpec, &[Bytes]) -> bool| {
         spec.name == "exec"
-            && client.multi.as_ref().is_some_and(|q| q.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| s.has(f))))
+            && client.multi.as_ref().is_some_and(|q| q.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| p(s, a))))
     };
-    let is_write = spec.has(flags::WRITE)
-        || queued_has(flags::WRITE)
-        || script_declares_writes(srv, spec, args)
-        || (spec.name == "exec"
-            && client.multi.as_ref().is_some_and(|q| {
-                q.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| script_declares_writes(srv, s, a)))
-            }));
-    let is_denyoom = spec.has(flags::DENYOOM) || queued_has(flags::DENYOOM);
+    let is_write = spec.has(flags::WRITE) || queued_any(&|s, _| s.has(flags::WRITE));
+    let is_denyoom = spec.has(flags::DENYOOM) || queued_any(&|s, _| s.has(flags::DENYOOM));
     let mut refusal = None;
-    if is_write {
+    let may_run_script = script_family(spec).is_some() || queued_any(&|s, _| script_family(s).is_some());
+    if is_write || may_run_script {
         refusal = srv.persist.write_refusal().or_else(|| crate::replication::write_refusal(srv, &client.handle));
+        // A script is a write only if it declares so: its flags are looked
+        // up (a cache or library lock) only when a write would be refused.
+        if !is_write
+            && refusal.is_some()
+            && !script_declares_writes(srv, spec, args)
+            && !queued_any(&|s, a| script_declares_writes(srv, s, a))
+        {
+            refusal = None;
+        }
     }
     if refusal.is_none()
         && srv.evictor.maxmemory() > 0
@@ -264,20 +268,27 @@ pub fn pause_write_like(srv: &Server, client: &ClientState, spec: &CommandSpec, 
     one(spec, args)
 }
 
+/// The EVAL-family or FCALL command `spec` runs a script of, as
+/// [`crate::scripting::Scripting::declared_flags`] names it.
+fn script_family(spec: &CommandSpec) -> Option<&'static str> {
+    match spec.name {
+        "eval" | "eval_ro" => Some("eval"),
+        "evalsha" | "evalsha_ro" => Some("evalsha"),
+        "fcall" | "fcall_ro" => Some("fcall"),
+        _ => None,
+    }
+}
+
 /// Redis's `scriptFlagsToCmdFlags`: an EVAL-family call of a script with
 /// a shebang, or an FCALL of a function, that does not declare
 /// `no-writes` is a write for the checks before it runs (`-READONLY` on a
 /// replica, `-NOREPLICAS`, `-MISCONF`), so inside MULTI it is refused when
-/// queued and EXEC aborts. O(1) for other commands.
+/// queued and EXEC aborts.
 fn script_declares_writes(srv: &Server, spec: &CommandSpec, args: &[Bytes]) -> bool {
-    let base = match spec.name {
-        "eval" | "eval_ro" => "eval",
-        "evalsha" | "evalsha_ro" => "evalsha",
-        "fcall" | "fcall_ro" => "fcall",
-        _ => return false,
-    };
     use crate::scripting::flags::{EVAL_COMPAT_MODE, NO_WRITES};
-    srv.scripting.declared_flags(base, args).is_some_and(|f| f & (EVAL_COMPAT_MODE | NO_WRITES) == 0)
+    script_family(spec)
+        .and_then(|base| srv.scripting.declared_flags(base, args))
+        .is_some_and(|f| f & (EVAL_COMPAT_MODE | NO_WRITES) == 0)
 }
 
 /// Whether a command may run while the dataset loads: see
