@@ -7,6 +7,15 @@
 //! `parking_lot` mutexes held only while a command executes, never across an
 //! `.await`.
 //!
+//! One mutex guards a *group* of consecutive shards. With several worker
+//! threads every shard is its own group ([`SHARDS`] locks, so commands on
+//! different keys rarely wait for each other); with one worker there is
+//! one group, since nothing runs beside it to contend and a command that
+//! needs the whole keyspace (EXEC, EVAL, FCALL) then takes one lock
+//! instead of 64 (64 lock/unlock pairs were 17% of EVALSHA's CPU). The
+//! shards themselves (what SCAN cursors and background sweeps walk) are
+//! the same in both layouts.
+//!
 //! Handlers reach keys through a [`Locked`] view built by the dispatcher from
 //! the command table's key positions. Every lookup applies lazy expiry.
 
@@ -15,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use super::compact::CompactBytes;
@@ -95,10 +104,15 @@ impl DbShard {
     }
 }
 
-/// A lock shard: the same slice of the key hash space in every database.
+/// A shard: the same slice of the key hash space in every database.
 pub struct Shard {
     /// One part per database.
     pub dbs: Vec<DbShard>,
+}
+
+/// The shards one mutex guards (consecutive shard numbers).
+pub struct Group {
+    shards: Vec<Shard>,
 }
 
 /// Counters the keyspace keeps for INFO.
@@ -119,7 +133,9 @@ pub struct KeyspaceStats {
 
 /// All databases of the server.
 pub struct Keyspace {
-    shards: Box<[Mutex<Shard>]>,
+    groups: Box<[Mutex<Group>]>,
+    /// log2 of the shards per group.
+    group_shift: u32,
     ndb: usize,
     hasher: Hasher,
     /// Counters for INFO.
@@ -131,13 +147,24 @@ pub struct Keyspace {
 pub type ExpiredSink = Box<dyn Fn(usize, &[u8]) + Send + Sync>;
 
 impl Keyspace {
-    /// An empty keyspace with `databases` databases.
+    /// An empty keyspace with `databases` databases, one lock per shard.
     pub fn new(databases: usize) -> Keyspace {
-        let shards = (0..SHARDS)
-            .map(|_| Mutex::new(Shard { dbs: (0..databases).map(|_| DbShard::default()).collect() }))
-            .collect();
+        Keyspace::with_locks(databases, SHARDS)
+    }
+
+    /// An empty keyspace whose [`SHARDS`] shards are guarded by `locks`
+    /// mutexes (rounded down to a power of two, 1 to [`SHARDS`]): one
+    /// suits a single worker thread, [`SHARDS`] several (see the module
+    /// notes).
+    pub fn with_locks(databases: usize, locks: usize) -> Keyspace {
+        let locks = locks.clamp(1, SHARDS);
+        let locks = 1usize << locks.ilog2();
+        let per = SHARDS / locks;
+        let shard = || Shard { dbs: (0..databases).map(|_| DbShard::default()).collect() };
+        let groups = (0..locks).map(|_| Mutex::new(Group { shards: (0..per).map(|_| shard()).collect() })).collect();
         Keyspace {
-            shards,
+            groups,
+            group_shift: per.ilog2(),
             ndb: databases,
             hasher: Hasher::default(),
             stats: KeyspaceStats::default(),
@@ -155,12 +182,19 @@ impl Keyspace {
         (self.hasher.hash_one(key) >> 58) as usize & (SHARDS - 1)
     }
 
-    /// Locks the shards of `keys` (deduplicated, in index order: no deadlock).
+    /// Number of mutexes guarding the shards (1 to [`SHARDS`]).
+    pub fn locks(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Locks the groups of the shards of `keys` (deduplicated, in index
+    /// order: no deadlock).
     pub fn lock_keys<'a, I: IntoIterator<Item = &'a [u8]>>(&self, db: usize, keys: I) -> Locked<'_> {
-        let mut idx: SmallVec<[u8; 4]> = keys.into_iter().map(|k| self.shard_of(k) as u8).collect();
+        let mut idx: SmallVec<[u8; 4]> =
+            keys.into_iter().map(|k| (self.shard_of(k) >> self.group_shift) as u8).collect();
         idx.sort_unstable();
         idx.dedup();
-        let guards = idx.iter().map(|&i| self.shards[i as usize].lock()).collect();
+        let guards = idx.iter().map(|&i| self.groups[i as usize].lock()).collect();
         Locked {
             ks: self,
             db,
@@ -175,8 +209,8 @@ impl Keyspace {
 
     /// Locks every shard: the caller sees and changes the keyspace atomically.
     pub fn lock_all(&self) -> Locked<'_> {
-        let mut guards = SmallVec::with_capacity(SHARDS);
-        guards.extend(self.shards.iter().map(|m| m.lock()));
+        let mut guards = SmallVec::with_capacity(self.groups.len());
+        guards.extend(self.groups.iter().map(|m| m.lock()));
         Locked {
             ks: self,
             db: 0,
@@ -204,17 +238,19 @@ impl Keyspace {
         }
     }
 
-    /// Locks one shard by index (for background sweeps such as active expiry).
-    pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Shard> {
-        self.shards[i].lock()
+    /// Locks one shard by index (for background sweeps such as active
+    /// expiry), with the rest of its group.
+    pub fn lock_shard(&self, i: usize) -> MappedMutexGuard<'_, Shard> {
+        let mask = (1usize << self.group_shift) - 1;
+        MutexGuard::map(self.groups[i >> self.group_shift].lock(), |g| &mut g.shards[i & mask])
     }
 
     /// Keys and keys-with-expiry per database, for INFO keyspace. O(shards × dbs).
     pub fn db_sizes(&self) -> Vec<(usize, usize)> {
         let mut out = vec![(0, 0); self.ndb];
-        for s in self.shards.iter() {
-            let s = s.lock();
-            for (i, d) in s.dbs.iter().enumerate() {
+        for g in self.groups.iter() {
+            let g = g.lock();
+            for (i, d) in g.shards.iter().flat_map(|s| s.dbs.iter().enumerate()) {
                 out[i].0 += d.map.len();
                 out[i].1 += d.expires.len();
             }
@@ -251,7 +287,7 @@ pub struct Locked<'a> {
     /// The database the command runs against (the client's `SELECT`).
     pub db: usize,
     idx: SmallVec<[u8; 4]>,
-    guards: SmallVec<[MutexGuard<'a, Shard>; 4]>,
+    guards: SmallVec<[MutexGuard<'a, Group>; 4]>,
     all: bool,
     /// Keys that received elements or were created while locked: the
     /// clients blocked on them are served before the locks are released.
@@ -333,15 +369,17 @@ impl<'a> Locked<'a> {
 
     fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
         let i = self.ks.shard_of(key);
+        let shift = self.ks.group_shift;
+        let g = i >> shift;
         let pos = if self.all {
-            i
+            g
         } else {
-            match self.idx.iter().position(|&x| x as usize == i) {
+            match self.idx.iter().position(|&x| x as usize == g) {
                 Some(p) => p,
                 None => panic!("command touched a key whose shard it did not lock"),
             }
         };
-        &mut self.guards[pos]
+        &mut self.guards[pos].shards[i & ((1 << shift) - 1)]
     }
 
     fn dbs_mut(&mut self, key: &[u8], db: usize) -> &mut DbShard {
@@ -569,13 +607,13 @@ impl<'a> Locked<'a> {
     /// [`Locked::is_all`]; the order is shard order, then position.
     pub fn db_parts(&mut self, db: usize) -> impl Iterator<Item = &mut DbShard> + use<'_, 'a> {
         assert!(self.all, "whole-database access needs every shard locked");
-        self.guards.iter_mut().map(move |g| &mut g.dbs[db])
+        self.guards.iter_mut().flat_map(|g| g.shards.iter_mut()).map(move |s| &mut s.dbs[db])
     }
 
     /// Mutable access to every shard (SWAPDB, FLUSHALL). Requires all locked.
     pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
         assert!(self.all, "whole-keyspace access needs every shard locked");
-        self.guards.iter_mut().map(|g| &mut **g)
+        self.guards.iter_mut().flat_map(|g| g.shards.iter_mut())
     }
 
     /// Number of live keys in database `db` (expired-but-unreclaimed keys
@@ -584,3 +622,7 @@ impl<'a> Locked<'a> {
         self.db_parts(db).map(|d| d.map.len()).sum()
     }
 }
+
+#[cfg(test)]
+#[path = "keyspace_tests.rs"]
+mod tests;

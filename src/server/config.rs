@@ -391,7 +391,16 @@ pub static PARAMS: &[Param] = &[
     param!("logfile", logfile, string, false),
     param!("timeout", timeout, num, true),
     param!("tcp-keepalive", tcp_keepalive, num, true),
-    param!("proto-max-bulk-len", proto_max_bulk_len, mem, true),
+    Param {
+        name: "proto-max-bulk-len",
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: |c, v| {
+            c.proto_max_bulk_len = parse_memory(v)?;
+            c.apply_encoding_limits();
+            Ok(())
+        },
+        mutable: true,
+    },
     param!("client-query-buffer-limit", client_query_buffer_limit, mem, true),
     param!("acllog-max-len", acllog_max_len, num, true),
     Param {
@@ -888,6 +897,21 @@ impl Config {
         Some(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)))
     }
 
+    /// How many mutexes guard the keyspace's shards (see
+    /// [`crate::db::keyspace`]): one when commands run on one worker
+    /// thread, one per shard otherwise.
+    pub fn keyspace_locks(&self) -> usize {
+        let workers = self.worker_threads().unwrap_or_else(|| {
+            let env = std::env::var("TOKIO_WORKER_THREADS").ok().and_then(|v| v.trim().parse().ok());
+            env.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        });
+        if workers <= 1 {
+            1
+        } else {
+            crate::db::keyspace::SHARDS
+        }
+    }
+
     /// Publishes the settings other modules read without the config lock
     /// (the encoding thresholds, latency tracking, `rdb-key-save-delay`).
     /// Called by their
@@ -909,6 +933,7 @@ impl Config {
         crate::server::tracking::set_max_keys(self.tracking_table_max_keys);
         crate::acl::set_pubsub_default(self.acl_pubsub_default == "allchannels");
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
+        crate::cmd::args::set_proto_max_bulk_len(self.proto_max_bulk_len);
     }
 
     /// Applies a redis.conf-syntax file's directives. Errors name the line.

@@ -103,7 +103,7 @@ impl Server {
         let persist = crate::persist::Persistence::new();
         let replication = crate::replication::Replication::new(persist.repl.clone());
         Arc::new(Server {
-            keyspace: Arc::new(Keyspace::new(config.databases.max(1))),
+            keyspace: Arc::new(Keyspace::with_locks(config.databases.max(1), config.keyspace_locks())),
             blocking: Default::default(),
             watches: WatchRegistry::default(),
             config: RwLock::new(config),

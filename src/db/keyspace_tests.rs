@@ -1,0 +1,38 @@
+//! Shard and lock-group layout of the keyspace.
+
+use super::*;
+
+fn key(i: usize) -> Vec<u8> {
+    format!("key:{i}").into_bytes()
+}
+
+#[test]
+fn every_lock_layout_finds_the_same_keys() {
+    for (asked, locks) in [(1, 1), (3, 2), (4, 4), (64, 64), (1000, 64)] {
+        let ks = Keyspace::with_locks(2, asked);
+        assert_eq!(ks.locks(), locks);
+        for i in 0..300 {
+            let k = key(i);
+            let mut l = ks.lock_keys(i % 2, [&k[..]]);
+            l.set(&k, Value::str(b"v"));
+        }
+        // Several keys under one lock set: each is found in its shard.
+        let (a, b, c, d) = (key(0), key(2), key(4), key(1));
+        let mut l = ks.lock_keys(0, [&a[..], &b[..], &c[..], &d[..]]);
+        for k in [&a, &b, &c] {
+            assert!(l.read(k).is_some(), "{locks} locks: {:?}", String::from_utf8_lossy(k));
+        }
+        assert!(l.read(&d).is_none(), "key 1 lives in database 1");
+        drop(l);
+        let mut all = ks.lock_all();
+        assert_eq!(all.db_len(0), 150);
+        assert_eq!(all.db_len(1), 150);
+        assert_eq!(all.shards_mut().count(), SHARDS);
+        drop(all);
+        assert_eq!(ks.db_sizes(), vec![(150, 0), (150, 0)]);
+        // A background sweep reaches a key through its shard number.
+        let k = key(7);
+        let s = ks.lock_shard(ks.shard_of(&k));
+        assert!(s.dbs[1].map.contains_key(&k[..]));
+    }
+}
