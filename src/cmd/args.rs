@@ -33,6 +33,21 @@ impl From<crate::db::value::WrongType> for Reply {
     }
 }
 
+/// `proto-max-bulk-len`, published by its setter so the commands that
+/// bound sizes by it (SETRANGE, APPEND, SETBIT offsets) read one atomic
+/// instead of taking the config lock on every call.
+static PROTO_MAX_BULK_LEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(512 * 1024 * 1024);
+
+/// The `proto-max-bulk-len` in force. O(1).
+pub fn proto_max_bulk_len() -> u64 {
+    PROTO_MAX_BULK_LEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Publishes `proto-max-bulk-len` (see [`proto_max_bulk_len`]).
+pub fn set_proto_max_bulk_len(v: u64) {
+    PROTO_MAX_BULK_LEN.store(v, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// An error reply as a command result.
 pub fn fail<T>(msg: &str) -> Result<T, Reply> {
     Err(Reply::Error(msg.to_string()))

@@ -91,14 +91,18 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
 
 fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
     srv.stats.commands_processed.add(1);
-    let Some(mut spec) = table::lookup(&args[0]) else {
+    let cached = client.last_spec.filter(|s| s.name.as_bytes().eq_ignore_ascii_case(&args[0]));
+    let Some(mut spec) = cached.or_else(|| table::lookup(&args[0])) else {
         if client.multi.is_some() {
             client.multi_error = true;
         }
         return unknown_command(args);
     };
     client.handle.last_active_ms.store(crate::db::coarse_ms(), Ordering::Relaxed);
-    *client.handle.last_cmd.lock() = spec.name;
+    if cached.is_none() {
+        *client.handle.last_cmd.lock() = spec.name;
+        client.last_spec = Some(spec);
+    }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         info::stats::record_rejected(spec, args);
         return Reply::err("NOAUTH Authentication required.");

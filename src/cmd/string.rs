@@ -56,8 +56,8 @@ pub(crate) fn store_in_place(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
 }
 
 /// Refuses a write that would make a string longer than `proto-max-bulk-len`.
-fn check_size(ctx: &Ctx, len: usize) -> Result<(), Reply> {
-    if len as u64 > ctx.srv.config.read().proto_max_bulk_len {
+fn check_size(len: usize) -> Result<(), Reply> {
+    if len as u64 > super::args::proto_max_bulk_len() {
         return fail("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     }
     Ok(())
@@ -258,7 +258,7 @@ fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         ctx.ks.set(&a[1], Value::str(&a[2]));
         return Ok(Reply::Int(a[2].len() as i64));
     };
-    check_size(ctx, cur.len() + a[2].len())?;
+    check_size(cur.len() + a[2].len())?;
     let mut b = BytesMut::with_capacity(cur.len() + a[2].len());
     b.extend_from_slice(&cur);
     b.extend_from_slice(&a[2]);
@@ -303,7 +303,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if val.is_empty() {
         return Ok(Reply::Int(cur_len as i64));
     }
-    check_size(ctx, off + val.len())?;
+    check_size(off + val.len())?;
     let mut b = BytesMut::from(cur.as_deref().unwrap_or(&[]));
     if b.len() < off + val.len() {
         b.resize(off + val.len(), 0);
@@ -389,7 +389,7 @@ fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     // Redis refuses when its table of (|x|+1)·(|y|+1) u32 cells would exceed proto-max-bulk-len.
     let cells = (x.len() as u128 + 1) * (y.len() as u128 + 1);
-    if cells * 4 > ctx.srv.config.read().proto_max_bulk_len as u128 {
+    if cells * 4 > super::args::proto_max_bulk_len() as u128 {
         return fail("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     // Classic dynamic programme: table[i][j] = LCS length of x[..i], y[..j].

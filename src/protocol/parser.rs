@@ -58,6 +58,9 @@ enum State {
 pub struct RequestParser {
     state: State,
     args: Vec<Bytes>,
+    /// `args` holds a request handed out by [`RequestParser::parse_next`]:
+    /// cleared (capacity kept) when the next one starts.
+    handed_out: bool,
     /// How far into the buffer a line search already looked (avoids re-scanning).
     scanned: usize,
     max_bulk_len: i64,
@@ -72,7 +75,7 @@ impl Default for RequestParser {
 impl RequestParser {
     /// A parser accepting bulks up to `max_bulk_len` bytes (`proto-max-bulk-len`).
     pub fn new(max_bulk_len: i64) -> Self {
-        RequestParser { state: State::Start, args: Vec::new(), scanned: 0, max_bulk_len }
+        RequestParser { state: State::Start, args: Vec::new(), handed_out: false, scanned: 0, max_bulk_len }
     }
 
     /// Changes the bulk limit (CONFIG SET proto-max-bulk-len).
@@ -116,18 +119,49 @@ impl RequestParser {
     /// closed. `authenticated` applies Redis's tighter limits to clients that
     /// have not authenticated yet.
     pub fn parse(&mut self, buf: &mut BytesMut, authenticated: bool) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        self.release();
+        Ok(self.step(buf, authenticated)?.then(|| std::mem::take(&mut self.args)))
+    }
+
+    /// As [`RequestParser::parse`], lending the request instead of giving
+    /// it away: its argument vector is reused by the next request (no
+    /// allocation per request on a connection).
+    pub fn parse_next(&mut self, buf: &mut BytesMut, authenticated: bool) -> Result<Option<&[Bytes]>, ProtocolError> {
+        self.release();
+        if self.step(buf, authenticated)? {
+            self.handed_out = true;
+            return Ok(Some(&self.args));
+        }
+        Ok(None)
+    }
+
+    /// Drops the arguments of a request handed out before (keeping the
+    /// vector unless a huge request grew it).
+    fn release(&mut self) {
+        if std::mem::take(&mut self.handed_out) {
+            if self.args.capacity() > 1024 {
+                self.args = Vec::new();
+            } else {
+                self.args.clear();
+            }
+        }
+    }
+
+    /// Parses until a request is complete in `self.args` (true) or more
+    /// input is needed (false).
+    fn step(&mut self, buf: &mut BytesMut, authenticated: bool) -> Result<bool, ProtocolError> {
         loop {
             match self.state {
                 State::Start => {
                     if buf.is_empty() {
-                        return Ok(None);
+                        return Ok(false);
                     }
                     if buf[0] == b'*' {
                         let Some(nl) = self.find_newline(buf) else {
                             if buf.len() > MAX_INLINE_SIZE {
                                 return Err(ProtocolError::TooBigMultibulkCount);
                             }
-                            return Ok(None);
+                            return Ok(false);
                         };
                         let n = parse_header_int(&buf[1..nl])
                             .filter(|n| *n <= MAX_MULTIBULK_LEN)
@@ -140,14 +174,15 @@ impl RequestParser {
                             // `*0` and `*-1` are empty requests: skipped silently.
                             continue;
                         }
-                        self.args = Vec::with_capacity((n as usize).min(1024));
+                        self.args.clear();
+                        self.args.reserve((n as usize).min(1024));
                         self.state = State::Args { remaining: n as usize };
                     } else {
                         let Some(nl) = self.find_newline(buf) else {
                             if buf.len() > MAX_INLINE_SIZE {
                                 return Err(ProtocolError::TooBigInline);
                             }
-                            return Ok(None);
+                            return Ok(false);
                         };
                         let line = buf.split_to(nl + 1);
                         let mut line = &line[..nl];
@@ -158,16 +193,17 @@ impl RequestParser {
                         if args.is_empty() {
                             continue;
                         }
-                        return Ok(Some(args));
+                        self.args = args;
+                        return Ok(true);
                     }
                 }
                 State::Args { remaining } => {
                     if remaining == 0 {
                         self.state = State::Start;
-                        return Ok(Some(std::mem::take(&mut self.args)));
+                        return Ok(true);
                     }
                     if buf.is_empty() {
-                        return Ok(None);
+                        return Ok(false);
                     }
                     if buf[0] != b'$' {
                         return Err(ProtocolError::ExpectedDollar(buf[0] as char));
@@ -176,7 +212,7 @@ impl RequestParser {
                         if buf.len() > MAX_INLINE_SIZE {
                             return Err(ProtocolError::TooBigBulkCount);
                         }
-                        return Ok(None);
+                        return Ok(false);
                     };
                     let len = parse_header_int(&buf[1..nl])
                         .filter(|n| *n >= 0 && *n <= self.max_bulk_len)
@@ -189,7 +225,7 @@ impl RequestParser {
                 }
                 State::Body { remaining, len } => {
                     if buf.len() < len + 2 {
-                        return Ok(None);
+                        return Ok(false);
                     }
                     // The argument shares the input buffer (a reference count,
                     // no allocation or copy); the buffer's memory is reused
@@ -221,6 +257,23 @@ mod tests {
             out.push(args.iter().map(|b| b.to_vec()).collect());
         }
         Ok(out)
+    }
+
+    #[test]
+    fn parse_next_lends_each_request_and_reuses_its_vector() {
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1"[..]);
+        let first: Vec<Vec<u8>> = p.parse_next(&mut buf, true).unwrap().unwrap().iter().map(|b| b.to_vec()).collect();
+        assert_eq!(first, vec![b"GET".to_vec(), b"k".to_vec()]);
+        let second: Vec<Vec<u8>> = p.parse_next(&mut buf, true).unwrap().unwrap().iter().map(|b| b.to_vec()).collect();
+        assert_eq!(second, vec![b"PING".to_vec()]);
+        // A partial request is not handed out; the rest completes it.
+        assert!(p.parse_next(&mut buf, true).unwrap().is_none());
+        buf.extend_from_slice(b"\r\nb\r\n");
+        let third = p.parse_next(&mut buf, true).unwrap().unwrap();
+        assert_eq!(third, &[Bytes::from_static(b"SET"), Bytes::from_static(b"a"), Bytes::from_static(b"b")][..]);
+        assert!(p.parse_next(&mut buf, true).unwrap().is_none());
+        assert!(p.is_idle());
     }
 
     #[test]

@@ -289,6 +289,11 @@ pub struct ClientState {
     pub after_reply: Vec<bytes::Bytes>,
     /// Set by PSYNC/SYNC/WAIT: what the connection does after the command.
     pub repl_request: Option<crate::replication::Request>,
+    /// The table row the previous command's name resolved to: a pipeline
+    /// repeating one command compares the name with it instead of hashing
+    /// it again, and stores `cmd=` (CLIENT LIST) only when it changes.
+    /// Cleared when a subcommand's full name is stored there instead.
+    pub last_spec: Option<&'static crate::cmd::table::CommandSpec>,
 }
 
 impl ClientState {
@@ -324,6 +329,7 @@ impl ClientState {
             script_read: false,
             after_reply: Vec::new(),
             repl_request: None,
+            last_spec: None,
         }
     }
 

@@ -76,20 +76,20 @@ pub async fn serve<S>(
                 break 'conn;
             }
             handle.qbuf.len.store(buf.len(), Ordering::Relaxed);
-            match parser.parse(&mut buf, client.authenticated) {
+            match parser.parse_next(&mut buf, client.authenticated) {
                 Ok(Some(args)) => {
-                    let mut reply = cmd::dispatch(&srv, &mut client, &args);
+                    let mut reply = cmd::dispatch(&srv, &mut client, args);
                     while std::mem::take(&mut client.postponed) {
                         // Held by CLIENT PAUSE: write what is pending, wait
                         // for its turn, run it then.
                         if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
                             break 'conn;
                         }
-                        let Some(_turn) = wait_paused(&srv, &client, &args, &mut stream, &mut buf).await else {
+                        let Some(_turn) = wait_paused(&srv, &client, args, &mut stream, &mut buf).await else {
                             break 'conn;
                         };
                         last_input = Instant::now();
-                        reply = cmd::dispatch(&srv, &mut client, &args);
+                        reply = cmd::dispatch(&srv, &mut client, args);
                     }
                     // PSYNC/SYNC make this a replica's link; WAIT waits here.
                     if let Some(req) = client.repl_request.take() {

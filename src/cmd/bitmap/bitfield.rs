@@ -62,7 +62,7 @@ fn field_type(arg: &[u8]) -> Result<Field, Reply> {
 }
 
 /// Parses the operations of `a[2..]`.
-fn parse(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<Op>, Reply> {
+fn parse(a: &[Bytes]) -> Result<Vec<Op>, Reply> {
     let mut ops = Vec::new();
     let mut overflow = Overflow::Wrap;
     let mut j = 2;
@@ -91,7 +91,7 @@ fn parse(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<Op>, Reply> {
             return fail(err::SYNTAX);
         };
         let field = field_type(&a[j + 1])?;
-        let offset = bit_offset(ctx, &a[j + 2], Some(field.bits))?;
+        let offset = bit_offset(&a[j + 2], Some(field.bits))?;
         let action = match action {
             Action::Get => Action::Get,
             Action::Set(_) => Action::Set(int(&a[j + 3])?),
@@ -172,7 +172,7 @@ fn run(b: &mut [u8], ops: &[Op], grew: bool) -> (Vec<Reply>, u64) {
 
 /// BITFIELD and BITFIELD_RO (`read_only`: refuses SET and INCRBY).
 fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> CmdResult {
-    let ops = parse(ctx, a)?;
+    let ops = parse(a)?;
     let key = &a[1];
     let mut write_end = None;
     for op in ops.iter().filter(|op| !matches!(op.action, Action::Get)) {

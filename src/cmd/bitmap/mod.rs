@@ -40,14 +40,14 @@ const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 /// non-negative integer whose byte lies below `proto-max-bulk-len` (not
 /// enforced while replaying persisted data). With `field_bits`, the
 /// `#<n>` form means `n × field_bits` (BITFIELD's field indexes).
-fn bit_offset(ctx: &Ctx, arg: &[u8], field_bits: Option<u32>) -> Result<u64, Reply> {
+fn bit_offset(arg: &[u8], field_bits: Option<u32>) -> Result<u64, Reply> {
     let (digits, times) = match (arg.strip_prefix(b"#"), field_bits) {
         (Some(rest), Some(bits)) => (rest, i64::from(bits)),
         _ => (arg, 1),
     };
     let n = super::args::parse_i64_bytes(digits).and_then(|n| n.checked_mul(times));
     let Some(n) = n.filter(|&n| n >= 0) else { return fail(BAD_OFFSET) };
-    if !crate::db::loading() && (n as u64 >> 3) >= ctx.srv.config.read().proto_max_bulk_len {
+    if !crate::db::loading() && (n as u64 >> 3) >= super::args::proto_max_bulk_len() {
         return fail(BAD_OFFSET);
     }
     Ok(n as u64)
@@ -153,7 +153,7 @@ fn bit_value(arg: &[u8]) -> Result<u8, Reply> {
 }
 
 fn setbit(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let offset = bit_offset(ctx, &a[2], None)?;
+    let offset = bit_offset(&a[2], None)?;
     let on = bit_value(&a[3])?;
     let byte = (offset >> 3) as usize;
     let shift = 7 - (offset & 7);
@@ -166,7 +166,7 @@ fn setbit(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn getbit(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let offset = bit_offset(ctx, &a[2], None)?;
+    let offset = bit_offset(&a[2], None)?;
     let bit = read_bits(ctx, &a[1], |b| bits::get_bit(b, offset))?;
     Ok(Reply::Int(i64::from(bit.unwrap_or(0))))
 }

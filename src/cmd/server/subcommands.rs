@@ -93,6 +93,7 @@ pub fn resolve(ctx: &mut Ctx, cmd: &str, a: &[Bytes]) -> Result<&'static str, Re
     let sub = super::super::keys::subcommand(cmd, a, of(cmd))?;
     if let Some(full) = full_name(cmd, sub.as_bytes()) {
         *ctx.client.handle.last_cmd.lock() = full;
+        ctx.client.last_spec = None;
     }
     Ok(sub)
 }
