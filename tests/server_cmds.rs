@@ -488,6 +488,17 @@ fn redis_server_style_flags_and_every_redis_parameter() {
             "ERR CONFIG SET failed (possibly related to argument 'io-threads') - can't set immutable config".into()
         )
     );
+    // `threads` is fixed at start: the value in force round-trips (as
+    // Redis's own CONFIG sanity test does for every listed parameter),
+    // another is refused.
+    let threads = get(&mut c, "threads")[0].1.clone();
+    assert_eq!(c.call(&["CONFIG", "SET", "threads", &threads]), Resp::Simple("OK".into()));
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "threads", "7"]),
+        Resp::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'threads') - can't set immutable config".into()
+        )
+    );
     let all = pairs(c.call(&["CONFIG", "GET", "*"]));
     for name in ["cluster-enabled", "replicaof", "slaveof", "io-threads", "lazyfree-lazy-user-del", "tcp-backlog"] {
         assert!(all.iter().any(|(n, _)| n == name), "CONFIG GET * lacks {name}");

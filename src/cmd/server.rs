@@ -90,7 +90,7 @@ fn config(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// but this server cannot: setting one to the value it already has is
 /// accepted, as the no-op it is (so a CONFIG GET / CONFIG SET round trip
 /// works as it does in Redis).
-const SAME_VALUE_OK: &[&str] = &["bind", "port", "tls-port", "backup"];
+const SAME_VALUE_OK: &[&str] = &["bind", "port", "tls-port", "backup", "threads"];
 
 /// CONFIG SET of several parameters: all applied, or none.
 fn config_set(ctx: &mut Ctx, kv: &[Bytes]) -> CmdResult {
