@@ -187,11 +187,15 @@ impl Keyspace {
         self.groups.len()
     }
 
+    /// Shard `i`'s group and its place in that group.
+    fn group_of(&self, i: usize) -> (usize, usize) {
+        (i >> self.group_shift, i & ((1 << self.group_shift) - 1))
+    }
+
     /// Locks the groups of the shards of `keys` (deduplicated, in index
     /// order: no deadlock).
     pub fn lock_keys<'a, I: IntoIterator<Item = &'a [u8]>>(&self, db: usize, keys: I) -> Locked<'_> {
-        let mut idx: SmallVec<[u8; 4]> =
-            keys.into_iter().map(|k| (self.shard_of(k) >> self.group_shift) as u8).collect();
+        let mut idx: SmallVec<[u8; 4]> = keys.into_iter().map(|k| self.group_of(self.shard_of(k)).0 as u8).collect();
         idx.sort_unstable();
         idx.dedup();
         let guards = idx.iter().map(|&i| self.groups[i as usize].lock()).collect();
@@ -241,8 +245,8 @@ impl Keyspace {
     /// Locks one shard by index (for background sweeps such as active
     /// expiry), with the rest of its group.
     pub fn lock_shard(&self, i: usize) -> MappedMutexGuard<'_, Shard> {
-        let mask = (1usize << self.group_shift) - 1;
-        MutexGuard::map(self.groups[i >> self.group_shift].lock(), |g| &mut g.shards[i & mask])
+        let (g, at) = self.group_of(i);
+        MutexGuard::map(self.groups[g].lock(), |g| &mut g.shards[at])
     }
 
     /// Keys and keys-with-expiry per database, for INFO keyspace. O(shards × dbs).
@@ -368,9 +372,7 @@ impl<'a> Locked<'a> {
     }
 
     fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
-        let i = self.ks.shard_of(key);
-        let shift = self.ks.group_shift;
-        let g = i >> shift;
+        let (g, at) = self.ks.group_of(self.ks.shard_of(key));
         let pos = if self.all {
             g
         } else {
@@ -379,7 +381,7 @@ impl<'a> Locked<'a> {
                 None => panic!("command touched a key whose shard it did not lock"),
             }
         };
-        &mut self.guards[pos].shards[i & ((1 << shift) - 1)]
+        &mut self.guards[pos].shards[at]
     }
 
     fn dbs_mut(&mut self, key: &[u8], db: usize) -> &mut DbShard {
@@ -606,8 +608,7 @@ impl<'a> Locked<'a> {
     /// Iterates over the databases' shards of the current database. Requires
     /// [`Locked::is_all`]; the order is shard order, then position.
     pub fn db_parts(&mut self, db: usize) -> impl Iterator<Item = &mut DbShard> + use<'_, 'a> {
-        assert!(self.all, "whole-database access needs every shard locked");
-        self.guards.iter_mut().flat_map(|g| g.shards.iter_mut()).map(move |s| &mut s.dbs[db])
+        self.shards_mut().map(move |s| &mut s.dbs[db])
     }
 
     /// Mutable access to every shard (SWAPDB, FLUSHALL). Requires all locked.
