@@ -32,48 +32,19 @@ done
 [[ "$KEYS" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--keys and --rounds take positive integers" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
-for tool in redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "$tool not found in PATH" >&2; exit 1; }
-done
-[[ -x "$REDIS_SERVER" ]] || { echo "redis-server not found (set REDIS_SERVER)" >&2; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-bgsave.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+need_tools redis-benchmark redis-cli
+need_redis_server
+bench_init bgsave
 
 if [[ -n "${OURS:-}" ]]; then
     OURS_BIN="$OURS"
 else
     echo "== building inmemory-server (release)" >&2
     (cd "$ROOT" && cargo build --release --quiet --bin inmemory-server)
-    OURS_BIN="$ROOT/target/release/inmemory-server"
+    OURS_BIN="$(release_dir)/inmemory-server"
 fi
-
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-)
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-    done
-    return 1
-}
-wait_ready() {
-    local deadline=$((SECONDS + 10))
-    while [[ $SECONDS -lt $deadline ]]; do
-        [[ "$(redis-cli -p "$1" PING 2>/dev/null)" == PONG ]] && return 0
-        sleep 0.05
-    done
-    echo "server on port $1 did not start" >&2
-    return 1
-}
 
 OURS_PORT="$(free_port)"
 mkdir -p "$WORK/ours" "$WORK/redis"
@@ -129,7 +100,6 @@ round() { # port pid
     echo "$idle $save $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') $((peak / 1024)) $((base / 1024))"
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END { if (NR%2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2 }'; }
 
 echo "== $(uname -srm), $(nproc) CPUs; redis $("$REDIS_SERVER" --version | cut -d' ' -f3); keys: $KEYS; rounds: $ROUNDS"
 declare -A RES

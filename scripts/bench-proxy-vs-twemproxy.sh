@@ -62,37 +62,19 @@ for w in $WORKLOADS; do
 done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+need_tools redis-benchmark redis-cli
+need_redis_server
 NUTCRACKER="${NUTCRACKER:-$(command -v nutcracker || true)}"
 [[ -z $NUTCRACKER && -x /usr/sbin/nutcracker ]] && NUTCRACKER=/usr/sbin/nutcracker
-for tool in redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "$tool not found in PATH" >&2; exit 1; }
-done
-[[ -x "$REDIS_SERVER" ]] || { echo "redis-server not found (set REDIS_SERVER)" >&2; exit 1; }
 if [[ ! -x "$NUTCRACKER" ]]; then
     echo "nutcracker (twemproxy) not found: install it (Debian/Ubuntu: apt-get install nutcracker)" >&2
     echo "or set NUTCRACKER=/path/to/nutcracker" >&2
     exit 1
 fi
-if [[ $PIN == 1 ]] && { ! command -v taskset >/dev/null || [[ $(nproc) -lt 2 ]]; }; then
-    echo "--pin needs taskset and at least 2 CPUs" >&2
-    exit 1
-fi
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+[[ $PIN == 1 ]] && need_pin
+bench_init proxy
 
 if [[ -n "${PROXY:-}" ]]; then
     PROXY_BIN="$PROXY"    # a given binary (e.g. built from another checkout)
@@ -100,46 +82,9 @@ else
     command -v cargo >/dev/null || { echo "cargo not found in PATH (or set PROXY)" >&2; exit 1; }
     echo "== building inmemory-proxy (release)" >&2
     (cd "$ROOT" && nice -n 19 cargo build --release --quiet -p inmemory-proxy)
-    TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
-        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-    PROXY_BIN="${TARGET_DIR:-$ROOT/target}/release/inmemory-proxy"
+    PROXY_BIN="$(release_dir)/inmemory-proxy"
 fi
 [[ -x "$PROXY_BIN" ]] || { echo "proxy binary not found at $PROXY_BIN" >&2; exit 1; }
-
-# A TCP port on 127.0.0.1 nobody listens on (and not handed out before),
-# below the kernel's ephemeral range: a port in that range may be the local
-# end of some client's connection, and binding it then fails.
-USED_PORTS=" "
-EPHEMERAL_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
-[[ "$EPHEMERAL_LOW" =~ ^[0-9]+$ && $EPHEMERAL_LOW -gt 12000 ]] || EPHEMERAL_LOW=32768
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
-        [[ $USED_PORTS == *" $p "* ]] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            USED_PORTS+="$p "
-            echo "$p"
-            return 0
-        fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
-
-# Polls PING until the server or proxy on port $1 answers (10 s deadline).
-wait_ready() {
-    local deadline=$((SECONDS + 10))
-    while [[ $SECONDS -lt $deadline ]]; do
-        if [[ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" == "PONG" ]]; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "process on port $1 did not start; logs:" >&2
-    tail -n 20 "$WORK"/*.log >&2 || true
-    return 1
-}
 
 PROXY_CPU=()
 BACKEND_CPU=()
@@ -237,9 +182,8 @@ prepare() {
     return 0
 }
 
-# CPU time (user + system, all threads) the process $1 has used, in clock ticks.
+# Clock ticks per second (for the `cpu_ticks` of bench-lib.sh).
 CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
 # One redis-benchmark run against the proxy on port $1 (process $4); prints
 # requests per second, the proxy's CPU time per request in microseconds,
@@ -258,10 +202,6 @@ run_one() { # port workload pipeline pid
     [[ "$p50" =~ ^[0-9.]+$ ]] || p50=0
     [[ "$rps" =~ ^[0-9.]+$ ]] || { echo "redis-benchmark gave no figure for $2 -P $3 on port $1: $csv" >&2; rps=0; }
     echo "$rps $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }') $p50"
-}
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
 }
 
 echo "== machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
@@ -311,14 +251,14 @@ for w in $WORKLOADS; do
         o="$(median ${OURS[$w:$p]})"
         # shellcheck disable=SC2086
         t="$(median ${TWEM[$w:$p]})"
-        ratio="$(awk -v o="$o" -v t="$t" 'BEGIN { if (t > 0) printf "%.2f", o / t; else print "n/a" }')"
+        ratio="$(ratio "$o" "$t")"
         # shellcheck disable=SC2086
         paired="$(median ${RATIO[$w:$p]})"
         # shellcheck disable=SC2086
         oc="$(median ${OURS_CPU[$w:$p]})"
         # shellcheck disable=SC2086
         tc="$(median ${TWEM_CPU[$w:$p]})"
-        percpu="$(awk -v o="$oc" -v t="$tc" 'BEGIN { if (o > 0) printf "%.2f", t / o; else print "n/a" }')"
+        percpu="$(ratio "$tc" "$oc")"
         # shellcheck disable=SC2086
         p50="$(median ${OURS_P50[$w:$p]})/$(median ${TWEM_P50[$w:$p]})"
         printf '%-5s %3s %12.0f %12.0f %10s %7.2f %8.2f %8.2f %8s %14s\n' "$w" "$p" "$o" "$t" "$ratio" "$paired" "$oc" "$tc" "$percpu" "$p50"
@@ -329,5 +269,5 @@ echo
 # Geometric mean of the paired ratios, per pipeline depth.
 for p in $(printf '%s\n' "${!GEO[@]}" | sort -n); do
     # shellcheck disable=SC2086
-    printf 'geomean P=%-2s %s\n' "$p" "$(printf '%s\n' ${GEO[$p]} | awk '$1 > 0 { s += log($1); n++ } END { if (n) printf "%.2f (%d workloads)", exp(s / n), n; else print "n/a" }')"
+    printf 'geomean P=%-2s %s\n' "$p" "$(geomean ${GEO[$p]})"
 done

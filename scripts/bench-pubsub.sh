@@ -55,30 +55,12 @@ done
 [[ "$PAYLOAD" =~ ^[1-9][0-9]*$ ]] || { echo "--payload must be a positive integer" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
-for tool in python3 redis-cli; do
-    command -v "$tool" >/dev/null || { echo "$tool not found in PATH" >&2; exit 1; }
-done
-[[ -x "$REDIS_SERVER" ]] || { echo "redis-server not found (set REDIS_SERVER)" >&2; exit 1; }
-if [[ $PIN == 1 ]] && { ! command -v taskset >/dev/null || [[ $(nproc) -lt 2 ]]; }; then
-    echo "--pin needs taskset and at least 2 CPUs" >&2
-    exit 1
-fi
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-pubsub.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+need_tools python3 redis-cli
+need_redis_server
+[[ $PIN == 1 ]] && need_pin
+bench_init pubsub
 
 if [[ -n "${OURS:-}" ]]; then
     BIN_DIR="$OURS"
@@ -86,9 +68,7 @@ else
     echo "== building inmemory-server and inmemory-proxy (release)" >&2
     (cd "$ROOT" && cargo build --release --quiet --bin inmemory-server -p inmemory)
     [[ $PROXY == 1 ]] && (cd "$ROOT" && cargo build --release --quiet -p inmemory-proxy)
-    TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
-        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-    BIN_DIR="${TARGET_DIR:-$ROOT/target}/release"
+    BIN_DIR="$(release_dir)"
 fi
 [[ -x "$BIN_DIR/inmemory-server" ]] || { echo "no inmemory-server in $BIN_DIR" >&2; exit 1; }
 if [[ $PROXY == 1 && ! -x "$BIN_DIR/inmemory-proxy" ]]; then
@@ -234,33 +214,6 @@ for p in pubs:
 print(json.dumps({"delivered": total, "seconds": elapsed, "rate": total / elapsed}))
 PY
 
-# A TCP port on 127.0.0.1 nobody listens on.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
-
-# Polls PING until the server on port $1 answers (10 s deadline).
-wait_ready() {
-    local deadline=$((SECONDS + 10))
-    while [[ $SECONDS -lt $deadline ]]; do
-        if [[ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" == "PONG" ]]; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "server on port $1 did not start; log:" >&2
-    cat "$WORK"/*.log >&2 || true
-    return 1
-}
 
 SERVER_CPU=()
 DRIVER_CPU=()
@@ -309,10 +262,6 @@ run() {
         python3 -c 'import json,sys; print(int(json.load(sys.stdin)["rate"]))'
 }
 
-median() {
-    tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 declare -A RATES
 for round in $(seq 1 "$ROUNDS"); do
     order="ours redis"
@@ -332,13 +281,14 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo
 echo "Pub/Sub, messages delivered per second (median of $ROUNDS; payload $PAYLOAD B$([[ $PIN == 1 ]] && echo ', pinned'))"
 printf '%-44s %12s %12s %8s\n' scenario ours redis ours/redis
 for sc in a b; do
-    ours="$(echo "${RATES[$sc:ours]}" | median)"
-    redis="$(echo "${RATES[$sc:redis]}" | median)"
+    # shellcheck disable=SC2086
+    ours="$(median ${RATES[$sc:ours]})"
+    # shellcheck disable=SC2086
+    redis="$(median ${RATES[$sc:redis]})"
     label="(a) 1 publisher, 1 channel, 50 subscribers"
     [[ $sc == b ]] && label="(b) 50 publishers, 50 channels, 1 sub each"
     printf '%-44s %12.0f %12.0f %8s\n' "$label" "$ours" "$redis" "$(ratio "$ours" "$redis")"
@@ -347,8 +297,10 @@ if [[ $PROXY == 1 ]]; then
     echo
     printf '%-44s %12s %12s %8s\n' "(c) through inmemory-proxy" proxy direct proxy/direct
     for sc in a b; do
-        proxy="$(echo "${RATES[$sc:proxy]}" | median)"
-        ours="$(echo "${RATES[$sc:ours]}" | median)"
+        # shellcheck disable=SC2086
+        proxy="$(median ${RATES[$sc:proxy]})"
+        # shellcheck disable=SC2086
+        ours="$(median ${RATES[$sc:ours]})"
         printf '%-44s %12.0f %12.0f %8s\n' "($sc) via proxy (1 server behind it)" "$proxy" "$ours" "$(ratio "$proxy" "$ours")"
     done
 fi

@@ -60,22 +60,11 @@ for n in "$ROUNDS" "$KEYS" "$REQUESTS"; do
 done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
-for tool in redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "$tool not found in PATH" >&2; exit 1; }
-done
-[[ -x "$REDIS_SERVER" ]] || { echo "redis-server not found (set REDIS_SERVER)" >&2; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-replication.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+need_tools redis-benchmark redis-cli
+need_redis_server
+bench_init replication
 
 if [[ -n "${OURS:-}" ]]; then
     OURS_BIN="$OURS"
@@ -83,33 +72,9 @@ else
     command -v cargo >/dev/null || { echo "cargo not found in PATH (or set OURS)" >&2; exit 1; }
     echo "== building inmemory-server (release)" >&2
     (cd "$ROOT" && cargo build --release --quiet --bin inmemory-server)
-    TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
-        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-    OURS_BIN="${TARGET_DIR:-$ROOT/target}/release/inmemory-server"
+    OURS_BIN="$(release_dir)/inmemory-server"
 fi
 [[ -x "$OURS_BIN" ]] || { echo "inmemory-server binary not found at $OURS_BIN" >&2; exit 1; }
-
-# A TCP port on 127.0.0.1 nobody listens on.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
-
-# Polls PING until the server on port $1 answers (10 s deadline) or
-# process $2 exited.
-wait_ready() {
-    local deadline=$((SECONDS + 10))
-    while [[ $SECONDS -lt $deadline ]] && kill -0 "$2" 2>/dev/null; do
-        [[ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" == PONG ]] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # The same replication settings for both kinds.
 DISKLESS=yes
@@ -224,13 +189,10 @@ catch_up() {
     echo $(($(now_ms) - t0))
 }
 
-# CPU time (user + system, all threads) process $1 has used, in clock ticks.
+# Clock ticks per second (for the `cpu_ticks` of bench-lib.sh).
 CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 # Microseconds of CPU per request of the ticks $1 .. $2.
 per_req() { awk -v t=$(($2 - $1)) -v hz="$CLK_TCK" -v n="$REQUESTS" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }'; }
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # One round for kind $1 (run in this shell, so the cleanup knows its
 # servers): sets ROUND_OUT to "alone_rps sync_s repl_rps lag_max lag_median catchup_ms

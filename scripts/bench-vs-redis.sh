@@ -80,39 +80,19 @@ done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
-for tool in redis-benchmark redis-cli cargo; do
-    command -v "$tool" >/dev/null || { echo "$tool not found in PATH" >&2; exit 1; }
-done
-[[ -x "$REDIS_SERVER" ]] || { echo "redis-server not found (set REDIS_SERVER)" >&2; exit 1; }
-if [[ $PIN == 1 ]] && { ! command -v taskset >/dev/null || [[ $(nproc) -lt 2 ]]; }; then
-    echo "--pin needs taskset and at least 2 CPUs" >&2
-    exit 1
-fi
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-vs-redis.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+need_tools redis-benchmark redis-cli cargo
+need_redis_server
+[[ $PIN == 1 ]] && need_pin
+bench_init vs-redis
 
 if [[ -n "${OURS:-}" ]]; then
     OURS_BIN="$OURS"    # a given binary (e.g. built from another checkout)
 else
     echo "== building inmemory-server (release)" >&2
     (cd "$ROOT" && cargo build --release --quiet --bin inmemory-server)
-    TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
-        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-    OURS_BIN="${TARGET_DIR:-$ROOT/target}/release/inmemory-server"
+    OURS_BIN="$(release_dir)/inmemory-server"
 fi
 [[ -x "$OURS_BIN" ]] || { echo "built binary not found at $OURS_BIN" >&2; exit 1; }
 
@@ -122,34 +102,6 @@ if [[ " $WORKLOADS " == *" XREADGROUP_"* ]]; then
     echo "== building scripts/stream-consumer.rs" >&2
     rustc -O --edition 2021 -o "$CONSUMER_BIN" "$ROOT/scripts/stream-consumer.rs"
 fi
-
-# A TCP port on 127.0.0.1 nobody listens on.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
-
-# Polls PING until the server on port $1 answers (10 s deadline).
-wait_ready() {
-    local deadline=$((SECONDS + 10))
-    while [[ $SECONDS -lt $deadline ]]; do
-        if [[ "$(redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" == "PONG" ]]; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "server on port $1 did not start; log:" >&2
-    cat "$WORK"/*.log >&2 || true
-    return 1
-}
 
 SERVER_CPU=()
 BENCH_CPU=()
@@ -332,9 +284,8 @@ keys_resp() {
         for (i = 0; i < n; i++) printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$%d\r\n%s\r\n", i, d, v }'
 }
 
-# CPU time (user + system, all threads) the process $1 has used, in clock ticks.
+# Clock ticks per second (for the `cpu_ticks` of bench-lib.sh).
 CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
 # One redis-benchmark run (or stream-consumer run) against the server on
 # port $1 (process $4); prints requests (entries) per second, the server's
@@ -359,10 +310,6 @@ run_one() { # port workload pipeline pid
     fi
     c1="$(cpu_ticks "$4")"
     echo "$rps $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }') $p99"
-}
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'
 }
 
 
@@ -419,14 +366,14 @@ for w in $WORKLOADS; do
         o="$(median ${OURS[$w:$p]})"
         # shellcheck disable=SC2086
         r="$(median ${REDIS[$w:$p]})"
-        ratio="$(awk -v o="$o" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", o / r; else print "n/a" }')"
+        ratio="$(ratio "$o" "$r")"
         # shellcheck disable=SC2086
         paired="$(median ${RATIO[$w:$p]})"
         # shellcheck disable=SC2086
         oc="$(median ${OURS_CPU[$w:$p]})"
         # shellcheck disable=SC2086
         rc="$(median ${REDIS_CPU[$w:$p]})"
-        percpu="$(awk -v o="$oc" -v r="$rc" 'BEGIN { if (o > 0) printf "%.2f", r / o; else print "n/a" }')"
+        percpu="$(ratio "$rc" "$oc")"
         # shellcheck disable=SC2086
         p99="$(median ${OURS_P99[$w:$p]})/$(median ${REDIS_P99[$w:$p]})"
         printf '%-14s %3s %14.0f %14.0f %11s %8.2f %9.2f %9.2f %8s %15s\n' "$w" "$p" "$o" "$r" "$ratio" "$paired" "$oc" "$rc" "$percpu" "$p99"
@@ -437,7 +384,7 @@ echo
 # Geometric mean of the paired ratios, per pipeline depth.
 for p in $(printf '%s\n' "${!GEO[@]}" | sort -n); do
     # shellcheck disable=SC2086
-    printf 'geomean P=%-2s %s\n' "$p" "$(printf '%s\n' ${GEO[$p]} | awk '$1 > 0 { s += log($1); n++ } END { if (n) printf "%.2f (%d workloads)", exp(s / n), n; else print "n/a" }')"
+    printf 'geomean P=%-2s %s\n' "$p" "$(geomean ${GEO[$p]})"
 done
 
 # Memory per idle connection: N connections opened and left idle (after one
