@@ -602,8 +602,9 @@ impl Sentinel {
         let text = format!(
             "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
              sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
-             sentinel parallel-syncs mymaster 1\n",
-            dir.path().display()
+             sentinel parallel-syncs mymaster 1\nlogfile {}\n",
+            dir.path().display(),
+            dir.path().join("sentinel.log").display()
         );
         std::fs::write(&conf, text).expect("write sentinel.conf");
         let mut cmd = Command::new("redis-sentinel");
@@ -620,6 +621,14 @@ impl Sentinel {
     /// Sends a command on a new connection and reads its reply.
     pub fn call(&self, args: &[&str]) -> Resp {
         Raw::connect(self.port).call(args)
+    }
+
+    /// Sentinel's notices and warnings so far (its `+sdown`, `+switch-master`,
+    /// `+convert-to-slave`… events), for a failing test to show what
+    /// Sentinel decided and when.
+    pub fn events(&self) -> String {
+        let log = std::fs::read_to_string(self._dir.path().join("sentinel.log")).unwrap_or_default();
+        log.lines().filter(|l| l.contains(" # ") || l.contains(" * ")).collect::<Vec<_>>().join("\n")
     }
 
     /// The port of `mymaster`'s primary as Sentinel reports it.
