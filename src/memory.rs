@@ -141,9 +141,27 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
-/// Marks the counting allocator as installed (the server binary does this).
+/// Adds `delta` bytes to the count without an allocation: for memory the
+/// count should not hold although it is allocated (a table's empty slots,
+/// see `DbShard`), and to give it back. O(1), no locked instruction.
+pub fn adjust(delta: isize) {
+    count(delta);
+}
+
+/// Marks the counting allocator as installed (the server binary does this),
+/// and fixes glibc's mmap threshold at its initial 128 KiB. Left dynamic,
+/// glibc raises it (up to 32 MiB) the first time a mapped block is freed,
+/// after which the middle-sized arrays of a data set (a keyspace part of a
+/// few thousand keys, a big hash's table) live in the heap, and each time
+/// one grows it leaves its old copy there as a hole that small blocks fill
+/// only partly. Fixed, they are mapped and grow by `mremap`: 100k small
+/// integer sets took 121–124 bytes of RSS per key instead of 133–136
+/// (Redis 7.0: 134), with no measurable change for 1 KiB or 64 KiB values.
 pub fn mark_installed() {
     INSTALLED.store(1, Ordering::Relaxed);
+    // SAFETY: mallopt only changes a tuning parameter of glibc's malloc;
+    // it is called once, at start, before the server's threads allocate.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
 }
 
 /// Bytes currently allocated through [`CountingAlloc`], or `None` when it

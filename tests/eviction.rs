@@ -146,6 +146,31 @@ fn allkeys_policies_evict_down_to_the_limit() {
     }
 }
 
+/// Keys whose value lives inside the entry (short strings) free no
+/// allocation when removed: their table slot must still leave the count,
+/// or eviction would empty the database chasing the limit.
+#[test]
+fn keys_without_heap_values_leave_used_memory_when_removed_or_evicted() {
+    let srv = Server::start(&[]);
+    let mut c = srv.raw();
+    all_ok(&fill(&mut c, "s:", 0..20_000, 8, |_| None));
+    let full = used(&mut c);
+    let dels = pipeline(&mut c, (0..10_000).map(|i| vec![b"DEL".to_vec(), format!("s:{i}").into_bytes()]));
+    assert!(dels.iter().all(|r| *r == Resp::Int(1)));
+    let half = used(&mut c);
+    assert!(full - half >= 10_000 * 64, "10,000 DELs lowered used_memory by {} bytes only", full - half);
+
+    let srv = Server::start(&["--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut c = srv.raw();
+    assert_baseline_below(&mut c, 4 * MB);
+    all_ok(&fill(&mut c, "s:", 0..60_000, 8, |_| None));
+    assert_near_limit(&mut c, 4 * MB, "short values");
+    assert!(evicted(&mut c) > 0, "60,000 keys fit in 4 MB?");
+    let n = int(c.call(&["DBSIZE"]));
+    assert!(n > 15_000, "eviction left {n} keys of 60,000 (the limit holds about 30,000)");
+    assert_eq!(keys_plus_evicted(&mut c), 60_000);
+}
+
 #[test]
 fn volatile_policies_never_evict_keys_without_ttl() {
     for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {

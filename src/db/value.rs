@@ -180,13 +180,13 @@ pub const LFU_INIT: u8 = 5;
 
 #[cfg(test)]
 mod size_tests {
-    /// Every key pays for an `Entry` (a 40-byte allocation: a 48-byte
-    /// block in glibc malloc): a new variant or field must not grow it
-    /// unnoticed. `Value` fits in 24 bytes because each collection's two
+    /// Every key's table slot holds an `Entry` (40 bytes of its 72): a new
+    /// variant or field must not grow it unnoticed. `Value` fits in 24 bytes because each collection's two
     /// forms are a boxed slice or a box, leaving room for the enum tags.
     #[test]
-    fn entries_stay_within_one_48_byte_block() {
+    fn entries_stay_at_40_bytes() {
         assert_eq!(std::mem::size_of::<super::Value>(), 24);
         assert_eq!(std::mem::size_of::<super::Entry>(), 40);
+        assert_eq!(crate::db::keyspace::SLOT_BYTES, 72);
     }
 }

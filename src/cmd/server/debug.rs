@@ -252,7 +252,7 @@ fn with_all_locked<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Locked, usize) -> R) ->
 /// Requires every shard locked. O(size of the value).
 fn stored_value_digest(l: &mut Locked, db: usize, key: &[u8]) -> [u8; 20] {
     let shard = l.keyspace().shard_of(key);
-    l.db_parts(db).nth(shard).and_then(|p| p.map.get(key).map(|e| value_digest(e))).unwrap_or([0; 20])
+    l.db_parts(db).nth(shard).and_then(|p| p.map.get(key).map(value_digest)).unwrap_or([0; 20])
 }
 
 fn object(ctx: &mut Ctx, key: &Bytes) -> CmdResult {

@@ -31,9 +31,9 @@ pub(crate) const MEMORY_SUBS: &[(&str, i32)] =
 /// Below this much memory in use MEMORY DOCTOR has nothing to say (as Redis).
 const DOCTOR_MIN_BYTES: u64 = 5 << 20;
 
-/// Bytes a key costs besides its value: the table slot, the boxed entry
-/// and the key's own buffer.
-const PER_KEY_OVERHEAD: usize = 48 + std::mem::size_of::<crate::db::Entry>() + 32;
+/// Bytes a key costs besides its value: its table slot (hash, key, entry),
+/// its share of the hash index and the key's own buffer.
+const PER_KEY_OVERHEAD: usize = crate::db::keyspace::SLOT_BYTES + 16 + 32;
 
 /// MEMORY's handler (the table declares argument 2 as its key, for USAGE).
 pub(super) fn memory(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
