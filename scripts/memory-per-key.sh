@@ -3,7 +3,10 @@
 #
 # For each data set a fresh server (release build of inmemory-server, then
 # redis-server; both on 127.0.0.1, no persistence) is started, its
-# used_memory (INFO) and RSS (/proc/PID/status VmRSS) are read, the data is
+# used_memory (INFO) and RSS (/proc/PID/status RssAnon: the anonymous pages,
+# which hold the data; the file-backed pages of the binary and its libraries
+# are shared, and how many of them a run happens to touch moved VmRSS by
+# 10-20 bytes per key over 100k keys) are read, the data is
 # piped in with `redis-cli --pipe` from one generated RESP file, and the
 # growth of both is divided by the number of keys:
 #   strings: N_STRINGS  keys of 16 bytes with 16-byte values   (SET)
@@ -124,7 +127,7 @@ stop() {
 }
 
 used() { cli INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
-rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$PID/status"; }
+rss() { awk '/^RssAnon:/ { print $2 * 1024 }' "/proc/$PID/status"; }
 
 declare -A RESULT
 for set in $SETS; do
