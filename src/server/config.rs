@@ -349,6 +349,20 @@ macro_rules! param {
             mutable: $mutable,
         }
     };
+    // A settable parameter that other modules read without the config
+    // lock: parsed by `$parse`, then published (`apply_encoding_limits`).
+    ($name:expr, $field:ident, published $parse:expr) => {
+        Param {
+            name: $name,
+            get: |c| c.$field.to_string(),
+            set: |c, v| {
+                c.$field = $parse(v)?;
+                c.apply_encoding_limits();
+                Ok(())
+            },
+            mutable: true,
+        }
+    };
     ($name:expr, $field:ident, enum [$($opt:expr),*], $mutable:expr) => {
         Param {
             name: $name,
@@ -391,28 +405,10 @@ pub static PARAMS: &[Param] = &[
     param!("logfile", logfile, string, false),
     param!("timeout", timeout, num, true),
     param!("tcp-keepalive", tcp_keepalive, num, true),
-    Param {
-        name: "proto-max-bulk-len",
-        get: |c| c.proto_max_bulk_len.to_string(),
-        set: |c, v| {
-            c.proto_max_bulk_len = parse_memory(v)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
+    param!("proto-max-bulk-len", proto_max_bulk_len, published parse_memory),
     param!("client-query-buffer-limit", client_query_buffer_limit, mem, true),
     param!("acllog-max-len", acllog_max_len, num, true),
-    Param {
-        name: "acl-pubsub-default",
-        get: |c| c.acl_pubsub_default.clone(),
-        set: |c, v| {
-            c.acl_pubsub_default = one_of(v, &["allchannels", "resetchannels"])?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
+    param!("acl-pubsub-default", acl_pubsub_default, published | v | one_of(v, &["allchannels", "resetchannels"])),
     param!("busy-reply-threshold", busy_reply_threshold, num, true),
     param!("lua-time-limit", busy_reply_threshold, num, true),
     // Never daemonizes (run it under a supervisor); shown for tools that ask.
@@ -567,16 +563,7 @@ pub static PARAMS: &[Param] = &[
     param!("tls-ca-cert-file", tls_ca_cert_file, string, true),
     param!("tls-auth-clients", tls_auth_clients, enum ["yes", "no", "optional"], true),
     param!("backup", backup, string, false),
-    Param {
-        name: "list-max-listpack-size",
-        get: |c| c.list_max_listpack_size.to_string(),
-        set: |c, v| {
-            c.list_max_listpack_size = ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
+    param!("list-max-listpack-size", list_max_listpack_size, published int32),
     Param {
         name: "list-compress-depth",
         get: |c| c.list_compress_depth.to_string(),
@@ -586,96 +573,15 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
     },
-    Param {
-        name: "hash-max-listpack-entries",
-        get: |c| c.hash_max_listpack_entries.to_string(),
-        set: |c, v| {
-            c.hash_max_listpack_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "hash-max-listpack-value",
-        get: |c| c.hash_max_listpack_value.to_string(),
-        set: |c, v| {
-            c.hash_max_listpack_value = ranged_memory(v)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "hll-sparse-max-bytes",
-        get: |c| c.hll_sparse_max_bytes.to_string(),
-        set: |c, v| {
-            c.hll_sparse_max_bytes = ranged_memory(v)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "set-max-intset-entries",
-        get: |c| c.set_max_intset_entries.to_string(),
-        set: |c, v| {
-            c.set_max_intset_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "zset-max-listpack-entries",
-        get: |c| c.zset_max_listpack_entries.to_string(),
-        set: |c, v| {
-            c.zset_max_listpack_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "zset-max-listpack-value",
-        get: |c| c.zset_max_listpack_value.to_string(),
-        set: |c, v| {
-            c.zset_max_listpack_value = ranged_memory(v)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "stream-node-max-bytes",
-        get: |c| c.stream_node_max_bytes.to_string(),
-        set: |c, v| {
-            c.stream_node_max_bytes = ranged_memory(v)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "stream-node-max-entries",
-        get: |c| c.stream_node_max_entries.to_string(),
-        set: |c, v| {
-            c.stream_node_max_entries = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "tracking-table-max-keys",
-        get: |c| c.tracking_table_max_keys.to_string(),
-        set: |c, v| {
-            c.tracking_table_max_keys = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
+    param!("hash-max-listpack-entries", hash_max_listpack_entries, published count),
+    param!("hash-max-listpack-value", hash_max_listpack_value, published ranged_memory),
+    param!("hll-sparse-max-bytes", hll_sparse_max_bytes, published ranged_memory),
+    param!("set-max-intset-entries", set_max_intset_entries, published count),
+    param!("zset-max-listpack-entries", zset_max_listpack_entries, published count),
+    param!("zset-max-listpack-value", zset_max_listpack_value, published ranged_memory),
+    param!("stream-node-max-bytes", stream_node_max_bytes, published ranged_memory),
+    param!("stream-node-max-entries", stream_node_max_entries, published count),
+    param!("tracking-table-max-keys", tracking_table_max_keys, published count),
     Param {
         name: "latency-tracking",
         get: |c| yes_no(c.latency_tracking),
@@ -697,36 +603,9 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
     },
-    Param {
-        name: "slowlog-log-slower-than",
-        get: |c| c.slowlog_log_slower_than.to_string(),
-        set: |c, v| {
-            c.slowlog_log_slower_than = ranged(parse_num(v)?, -1, i64::MAX)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "slowlog-max-len",
-        get: |c| c.slowlog_max_len.to_string(),
-        set: |c, v| {
-            c.slowlog_max_len = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
-    Param {
-        name: "latency-monitor-threshold",
-        get: |c| c.latency_monitor_threshold.to_string(),
-        set: |c, v| {
-            c.latency_monitor_threshold = ranged(parse_num(v)?, 0, i64::MAX)? as u64;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
+    param!("slowlog-log-slower-than", slowlog_log_slower_than, published | v | ranged(parse_num(v)?, -1, i64::MAX)),
+    param!("slowlog-max-len", slowlog_max_len, published count),
+    param!("latency-monitor-threshold", latency_monitor_threshold, published count),
     Param {
         name: "latency-tracking-info-percentiles",
         get: |c| {
@@ -763,21 +642,12 @@ pub static HIDDEN_PARAMS: &[Param] = &[
         name: "key-load-delay",
         get: |c| c.key_load_delay.to_string(),
         set: |c, v| {
-            c.key_load_delay = ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)?;
+            c.key_load_delay = int32(v)?;
             Ok(())
         },
         mutable: true,
     },
-    Param {
-        name: "rdb-key-save-delay",
-        get: |c| c.rdb_key_save_delay.to_string(),
-        set: |c, v| {
-            c.rdb_key_save_delay = ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)?;
-            c.apply_encoding_limits();
-            Ok(())
-        },
-        mutable: true,
-    },
+    param!("rdb-key-save-delay", rdb_key_save_delay, published int32),
     Param {
         name: "loading-process-events-interval-bytes",
         get: |c| c.loading_process_events_interval_bytes.to_string(),
@@ -811,6 +681,16 @@ fn parse_replicaof(v: &str) -> Result<Option<(String, u16)>, String> {
         }
         _ => Err("wrong number of arguments".into()),
     }
+}
+
+/// A count parameter: an integer in Redis's `0..=LONG_MAX`.
+fn count(v: &str) -> Result<u64, String> {
+    Ok(ranged(parse_num(v)?, 0, i64::MAX)? as u64)
+}
+
+/// An integer parameter Redis keeps in a C `int`.
+fn int32(v: &str) -> Result<i64, String> {
+    ranged(parse_num(v)?, i32::MIN as i64, i32::MAX as i64)
 }
 
 /// Redis's range check of numeric parameters.
