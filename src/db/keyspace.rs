@@ -77,7 +77,6 @@ impl DbShard {
             self.expires.swap_remove(key);
         }
         self.maybe_shrink();
-        self.settle();
         Some(e)
     }
 
@@ -105,7 +104,8 @@ impl DbShard {
         None
     }
 
-    /// Gives memory back after mass deletion (eviction, expiry, DEL).
+    /// Gives memory back after mass deletion (eviction, expiry, DEL), and
+    /// settles the count (see [`DbShard::settle`]).
     pub fn maybe_shrink(&mut self) {
         let cap = self.map.capacity();
         if cap > 1024 && self.map.len() < cap / 4 {

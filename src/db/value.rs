@@ -181,8 +181,9 @@ pub const LFU_INIT: u8 = 5;
 #[cfg(test)]
 mod size_tests {
     /// Every key's table slot holds an `Entry` (40 bytes of its 72): a new
-    /// variant or field must not grow it unnoticed. `Value` fits in 24 bytes because each collection's two
-    /// forms are a boxed slice or a box, leaving room for the enum tags.
+    /// variant or field must not grow it unnoticed. `Value` fits in 24
+    /// bytes because each collection's two forms are a boxed slice or a
+    /// box, leaving room for the enum tags.
     #[test]
     fn entries_stay_at_40_bytes() {
         assert_eq!(std::mem::size_of::<super::Value>(), 24);
