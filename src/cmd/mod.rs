@@ -130,14 +130,18 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     // As Redis's processCommand: EXEC counts as a write / a command that
     // may grow memory when its queue holds one, and a command refused here
     // inside MULTI makes the transaction fail (EXEC itself aborts it).
-    let queued_any = |p: &dyn Fn(&CommandSpec, &[Bytes]) -> bool| {
-        spec.name == "exec"
-            && client.multi.as_ref().is_some_and(|q| q.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| p(s, a))))
+    let queued = match (spec.name, client.multi.as_ref()) {
+        ("exec", Some(q)) => q.iter().filter_map(|a| table::lookup(&a[0]).map(|s| (s, &a[..]))).collect(),
+        _ => Vec::new(),
     };
-    let is_write = spec.has(flags::WRITE) || queued_any(&|s, _| s.has(flags::WRITE));
-    let is_denyoom = spec.has(flags::DENYOOM) || queued_any(&|s, _| s.has(flags::DENYOOM));
+    let (mut is_write, mut is_denyoom, mut may_run_script) =
+        (spec.has(flags::WRITE), spec.has(flags::DENYOOM), script_family(spec).is_some());
+    for (s, _) in &queued {
+        is_write |= s.has(flags::WRITE);
+        is_denyoom |= s.has(flags::DENYOOM);
+        may_run_script |= script_family(s).is_some();
+    }
     let mut refusal = None;
-    let may_run_script = script_family(spec).is_some() || queued_any(&|s, _| script_family(s).is_some());
     if is_write || may_run_script {
         refusal = srv.persist.write_refusal().or_else(|| crate::replication::write_refusal(srv, &client.handle));
         // A script is a write only if it declares so: its flags are looked
@@ -145,7 +149,7 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         if !is_write
             && refusal.is_some()
             && !script_declares_writes(srv, spec, args)
-            && !queued_any(&|s, a| script_declares_writes(srv, s, a))
+            && !queued.iter().any(|&(s, a)| script_declares_writes(srv, s, a))
         {
             refusal = None;
         }
