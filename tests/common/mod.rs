@@ -579,8 +579,12 @@ impl Drop for RealRedis {
 }
 
 /// A real `redis-sentinel` started by a test, monitoring one primary as
-/// `mymaster` with quorum 1, a one-second `down-after-milliseconds` and a
-/// ten-second `failover-timeout`; killed on drop.
+/// `mymaster` with quorum 1, a two-second `down-after-milliseconds` and a
+/// ten-second `failover-timeout`; killed on drop. Not one second: Sentinel
+/// pings every min(down-after, 1 s), and after a switch it links to the new
+/// primary afresh, so with one second its first PONG could arrive just
+/// after the deadline (seen: `+sdown` 1.003 s after `+switch-master`,
+/// `-sdown` 87 ms later) and it failed over a second time.
 pub struct Sentinel {
     child: Child,
     /// Its port.
@@ -601,7 +605,7 @@ impl Sentinel {
         let conf = dir.path().join("sentinel.conf");
         let text = format!(
             "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
-             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
+             sentinel down-after-milliseconds mymaster 2000\nsentinel failover-timeout mymaster 10000\n\
              sentinel parallel-syncs mymaster 1\nlogfile {}\n",
             dir.path().display(),
             dir.path().join("sentinel.log").display()
