@@ -242,7 +242,7 @@ impl Frames {
 
 /// Queues a message for `h`, disconnecting it past its output limit.
 fn deliver(h: &ClientHandle, frame: Bytes, limit: Limit) {
-    if h.push.push(frame, limit) == Pushed::OverLimit && !h.killed.load(std::sync::atomic::Ordering::Acquire) {
+    if h.deliver(frame, limit) == Pushed::OverLimit && !h.killed.load(std::sync::atomic::Ordering::Acquire) {
         tracing::warn!(id = h.id, addr = %h.addr, "client scheduled to be closed ASAP for overcoming of output buffer limits");
         h.kill();
     }

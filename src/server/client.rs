@@ -103,9 +103,12 @@ pub struct ClientHandle {
     pub last_cmd: Mutex<&'static str>,
     /// Set by `CLIENT KILL`; the connection closes at its next step.
     pub killed: AtomicBool,
-    /// Wakes the connection task when killed, or when asked to release its
-    /// buffers (it checks which).
+    /// Wakes the tasks other than the connection's own loop that serve this
+    /// client (a replica's link) when it is killed.
     pub kill_notify: Notify,
+    /// Wakes the connection task: a pushed message, a kill, a request to
+    /// release its buffers, shutdown (it checks which).
+    pub wake: super::doorbell::Doorbell,
     /// Authenticated user name.
     pub user: Mutex<String>,
     /// Parked in a blocking command (`CLIENT LIST` flag `b`; a command
@@ -134,10 +137,19 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// Queues an encoded push message (pub/sub, an invalidation, a MONITOR
+    /// line) for this connection and wakes it. O(1).
+    pub fn deliver(&self, msg: bytes::Bytes, limit: super::output_limit::Limit) -> super::push::Pushed {
+        let r = self.push.push(msg, limit);
+        self.wake.ring();
+        r
+    }
+
     /// Marks the client killed and wakes its connection.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_notify.notify_one();
+        self.wake.ring();
     }
 
     /// True while the client is parked in a blocking command. O(1).
@@ -370,6 +382,7 @@ impl ClientRegistry {
             last_cmd: Mutex::new("NULL"),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            wake: Default::default(),
             user: Mutex::new("default".into()),
             blocked: AtomicBool::new(false),
             in_multi: AtomicBool::new(false),

@@ -51,7 +51,10 @@ pub async fn serve<S>(
     let mut parser = RequestParser::new(max_bulk);
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
-    let mut shutdown = srv.shutdown.subscribe();
+    if *srv.shutdown.borrow() {
+        // Shutdown rang the clients registered before this one.
+        handle.wake.ring();
+    }
     // When the pending output first passed the soft client-output-buffer-limit.
     let mut obuf_soft: Option<Instant> = None;
     // The `normal` client-output-buffer-limit, read again when each batch of requests arrives (a CONFIG SET applies
@@ -62,8 +65,9 @@ pub async fn serve<S>(
     let mut released = false;
     // Last interaction (input, output, end of a blocking wait): `timeout`
     // counts from here, so waking the task for a buffer request does not
-    // restart it.
-    let mut last_input = Instant::now();
+    // restart it. Unix ms by the coarse clock (Redis keeps `lastinteraction` in its cached seconds too): no system
+    // call per request.
+    let mut last_input = crate::db::coarse_ms();
     // Pushed bytes moved to `out` and not yet written.
     let mut pushed = 0usize;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
@@ -88,7 +92,7 @@ pub async fn serve<S>(
                         let Some(_turn) = wait_paused(&srv, &client, args, &mut stream, &mut buf).await else {
                             break 'conn;
                         };
-                        last_input = Instant::now();
+                        last_input = crate::db::coarse_ms();
                         reply = cmd::dispatch(&srv, &mut client, args);
                     }
                     // PSYNC/SYNC make this a replica's link; WAIT waits here.
@@ -109,7 +113,7 @@ pub async fn serve<S>(
                     if let Some(parked) = client.parked.take() {
                         let waited = if flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
                             let r = wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await;
-                            last_input = Instant::now();
+                            last_input = crate::db::coarse_ms();
                             r
                         } else {
                             take_back(&srv, &mut client, &parked).await;
@@ -163,7 +167,7 @@ pub async fn serve<S>(
         pushed += handle.push.drain_into(&mut out);
         // Output written counts as interaction too, as in Redis's writeToClient.
         if !out.is_empty() {
-            last_input = Instant::now();
+            last_input = crate::db::coarse_ms();
             // Let every other connection with requests ready run first and
             // write after them, as Redis writes all replies between event
             // loop turns: a peer reading many connections is then woken once
@@ -192,8 +196,11 @@ pub async fn serve<S>(
         // Subscribers never time out, as in Redis.
         let idle = if client.subscribed() { 0 } else { srv.config.read().timeout };
         let read = async {
-            if idle > 0 {
-                let deadline = last_input + std::time::Duration::from_secs(idle);
+            let deadline = (idle > 0).then(|| {
+                let left = last_input.saturating_add(idle.saturating_mul(1000)).saturating_sub(crate::db::coarse_ms());
+                Instant::now().checked_add(std::time::Duration::from_millis(left))
+            });
+            if let Some(deadline) = deadline.flatten() {
                 match tokio::time::timeout_at(deadline.into(), stream.read_buf(&mut buf)).await {
                     Ok(r) => r,
                     Err(_) => Ok(0),
@@ -203,10 +210,11 @@ pub async fn serve<S>(
             }
         };
         let next = tokio::select! {
+            biased;
             r = read => match r {
                 Ok(0) | Err(_) => Next::Close,
                 Ok(n) => {
-                    last_input = Instant::now();
+                    last_input = crate::db::coarse_ms();
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     handle.qbuf.note_read(buf.len());
                     released = false;
@@ -214,14 +222,11 @@ pub async fn serve<S>(
                     Next::Continue
                 }
             },
-
-            // A pub/sub message to write.
-            _ = handle.push.notified() => Next::Continue,
-            // Also a request to release the buffers (see the loop's top).
-            _ = handle.kill_notify.notified() => {
-                if handle.killed.load(Ordering::Acquire) { Next::Close } else { Next::Continue }
+            // A pub/sub message to write, a request to release the buffers (both served at the loop's top), a
+            // kill or shutdown.
+            _ = handle.wake.rung() => {
+                if handle.killed.load(Ordering::Acquire) || *srv.shutdown.borrow() { Next::Close } else { Next::Continue }
             }
-            _ = super::shutdown_started(&mut shutdown) => Next::Close,
         };
         if let Next::Close = next {
             break;
@@ -321,8 +326,12 @@ async fn flush<S: AsyncWrite + Unpin>(
         srv.persist.wait_durable(client.aof_offset).await;
     }
     let kill = &client.handle.kill_notify;
-    let mut written = 0;
-    let mut ok = true;
+    // The socket usually takes it all at once: one write, no waiting set up.
+    let (mut written, mut ok) = match poll_now(|cx| Pin::new(&mut *stream).poll_write(cx, out)).await {
+        Some(Ok(n)) if n > 0 => (n, true),
+        Some(_) => (0, false),
+        None => (0, true),
+    };
     while ok && written < out.len() {
         let Ok(deadline) = output_check(lim, out.len() - written, soft_since) else {
             ok = output_limit_reached(client);
@@ -335,27 +344,45 @@ async fn flush<S: AsyncWrite + Unpin>(
             }
         };
         tokio::select! {
+            biased;
             r = stream.write(&out[written..]) => match r {
                 Ok(n) if n > 0 => written += n,
                 _ => ok = false,
             },
             _ = expiry => {}
-            // The same notification asks idle clients to shrink: only a kill stops.
             _ = kill.notified() => ok = !client.handle.killed.load(Ordering::Acquire),
         }
     }
     if ok {
         *soft_since = None;
-        ok = loop {
-            tokio::select! {
-                r = stream.flush() => break r.is_ok(),
-                _ = kill.notified() => if client.handle.killed.load(Ordering::Acquire) { break false },
+        // A plain socket has nothing to flush; TLS may.
+        ok = if let Some(r) = poll_now(|cx| Pin::new(&mut *stream).poll_flush(cx)).await {
+            r.is_ok()
+        } else {
+            loop {
+                tokio::select! {
+                    biased;
+                    r = stream.flush() => break r.is_ok(),
+                    _ = kill.notified() => if client.handle.killed.load(Ordering::Acquire) { break false },
+                }
             }
         };
     }
     srv.stats.net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
     out.clear();
     ok
+}
+
+/// Polls `f` once in the task's context: its result if ready now, `None` if not (the task is then woken when it
+/// could go on, which a caller waiting for it anyway wants).
+async fn poll_now<T>(mut f: impl FnMut(&mut std::task::Context<'_>) -> Poll<T>) -> Option<T> {
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match f(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
+    .await
 }
 
 /// Waits while CLIENT PAUSE holds this client's command `args` (counted as

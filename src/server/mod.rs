@@ -17,6 +17,7 @@ pub mod client;
 pub mod config;
 pub mod config_inert;
 pub mod connection;
+pub mod doorbell;
 pub mod listener;
 pub mod monitor;
 pub mod output_limit;
@@ -128,6 +129,11 @@ impl Server {
     /// Asks every listener and connection to finish (SIGTERM, SHUTDOWN).
     pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
+        // A connection registered after this listing sees the flag when it
+        // starts (see `connection::serve`).
+        for c in self.clients.list() {
+            c.wake.ring();
+        }
     }
 
     /// Whether a password is required before other commands.

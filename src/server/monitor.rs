@@ -58,7 +58,7 @@ impl Monitors {
         }
         let line = Bytes::from(format_line(db, addr, args, redacted));
         for m in self.list.read().iter() {
-            m.push.push(line.clone(), Limit::default());
+            m.deliver(line.clone(), Limit::default());
         }
     }
 }

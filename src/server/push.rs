@@ -16,7 +16,6 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use super::output_limit::Limit;
 
@@ -29,7 +28,6 @@ pub struct PushQueue {
     /// When `pending` first passed the soft limit (ms since `epoch`, 0: not
     /// over it).
     soft_since_ms: AtomicU64,
-    notify: Notify,
 }
 
 /// What [`PushQueue::push`] found.
@@ -48,13 +46,13 @@ fn now_ms() -> u64 {
 }
 
 impl PushQueue {
-    /// Queues `msg` and wakes the connection. O(1).
+    /// Queues `msg`; the caller then wakes the connection
+    /// ([`super::client::ClientHandle::deliver`] does both). O(1).
     pub fn push(&self, msg: Bytes, limit: Limit) -> Pushed {
         let len = msg.len();
         // Counted before the connection can see (and write, and release) it.
         let pending = self.pending.fetch_add(len, Ordering::AcqRel) + len;
         self.items.lock().push_back(msg);
-        self.notify.notify_one();
         self.check(pending as u64, limit)
     }
 
@@ -114,10 +112,5 @@ impl PushQueue {
     /// Bytes pushed and not yet written (`CLIENT LIST` `omem`).
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
-    }
-
-    /// Waits until a message is pushed. Cancel-safe.
-    pub async fn notified(&self) {
-        self.notify.notified().await
     }
 }

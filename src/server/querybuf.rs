@@ -94,7 +94,7 @@ pub fn cron_visit(c: &ClientHandle) {
     };
     q.peak.store(len, Ordering::Relaxed);
     if request != Shrink::None && q.shrink.swap(request as u8, Ordering::AcqRel) == Shrink::None as u8 {
-        c.kill_notify.notify_one();
+        c.wake.ring();
     }
 }
 
