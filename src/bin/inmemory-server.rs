@@ -204,6 +204,12 @@ fn main() -> ExitCode {
     if let Some(n) = cfg.worker_threads() {
         builder.worker_threads(n);
     }
+    // Connections whose requests arrived together run in arrival order, as
+    // in Redis's event loop: tokio's LIFO slot would run the last one woken
+    // first, so a PUBLISH could overtake an UNSUBSCRIBE sent before it on
+    // another connection.
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

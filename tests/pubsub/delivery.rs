@@ -166,3 +166,22 @@ fn a_subscriber_that_does_not_read_is_disconnected_and_memory_stays_bounded() {
     // Gone from CLIENT LIST before its socket closed.
     assert!(!text(admin.call(&["CLIENT", "LIST"])).contains("name=slow "));
 }
+
+/// Requests that reach the server together run in the order they arrived,
+/// across connections, as in Redis's single event loop: an UNSUBSCRIBE
+/// written (its answer not yet read) on one connection takes effect before
+/// a PUBLISH sent after it on another, so the PUBLISH counts no receiver.
+/// Redis's unit/pubsub relies on this. With tokio's LIFO slot the last
+/// connection woken ran first, and this failed within a few hundred rounds;
+/// one worker thread (the default on two CPUs) is what keeps the order.
+#[test]
+fn a_request_sent_earlier_on_another_connection_runs_first() {
+    let srv = Server::start(&["--threads", "1"]);
+    let (mut sub, mut publisher) = (srv.raw(), srv.raw());
+    for round in 0..2000 {
+        assert_eq!(sub.call(&["SUBSCRIBE", "ch"]), confirm("subscribe", "ch", 1));
+        sub.send_cmd(&["UNSUBSCRIBE"]);
+        assert_eq!(publisher.call(&["PUBLISH", "ch", "x"]), int(0), "round {round}");
+        assert_eq!(sub.read(), confirm("unsubscribe", "ch", 0));
+    }
+}
