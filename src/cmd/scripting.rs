@@ -236,10 +236,14 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) -> CmdResult
     let (keys, argv) = keys_and_args(a)?;
     let srv = ctx.srv;
     srv.scripting.with_eval(|engine| {
-        let sha = if by_sha {
-            String::from_utf8_lossy(&a[1]).to_ascii_lowercase()
+        let sha: std::borrow::Cow<str> = if by_sha {
+            // Clients send the digest in lower case: then no copy.
+            match std::str::from_utf8(&a[1]) {
+                Ok(s) if !s.bytes().any(|b| b.is_ascii_uppercase()) => s.into(),
+                _ => String::from_utf8_lossy(&a[1]).to_ascii_lowercase().into(),
+            }
         } else {
-            engine.create(&a[1], false).map_err(|e| Reply::Error(format!("ERR {e}")))?
+            engine.create(&a[1], false).map_err(|e| Reply::Error(format!("ERR {e}")))?.into()
         };
         let Some((script_flags, func)) = engine.get(&sha).map(|s| (s.flags, s.func.clone())) else {
             return fail("NOSCRIPT No matching script. Please use EVAL.");

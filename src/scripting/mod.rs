@@ -39,7 +39,8 @@ pub const BUSY_FUNCTION: &str =
 /// `curr_run_ctx`). One per process: only one script runs at a time.
 pub struct RunState {
     running: AtomicBool,
-    started: Mutex<Option<Instant>>,
+    /// When the run started: nanoseconds since [`epoch`] plus one (0: no run).
+    started: AtomicU64,
     /// `busy-reply-threshold` in ms for the current run (0: never busy).
     pub threshold_ms: AtomicU64,
     timed_out: AtomicBool,
@@ -52,6 +53,8 @@ pub struct RunState {
     eval: AtomicBool,
     /// The function running and its call (FUNCTION STATS).
     function: Mutex<Option<(String, Vec<Bytes>)>>,
+    /// `function` is set (EVAL runs leave it alone: no lock per run).
+    named: AtomicBool,
     done: Mutex<()>,
     cv: Condvar,
 }
@@ -59,7 +62,7 @@ pub struct RunState {
 /// The process's run state.
 pub static RUN: RunState = RunState {
     running: AtomicBool::new(false),
-    started: Mutex::new(None),
+    started: AtomicU64::new(0),
     threshold_ms: AtomicU64::new(5000),
     timed_out: AtomicBool::new(false),
     handed_off_ms: AtomicU64::new(0),
@@ -67,6 +70,7 @@ pub static RUN: RunState = RunState {
     wrote: AtomicBool::new(false),
     eval: AtomicBool::new(true),
     function: Mutex::new(None),
+    named: AtomicBool::new(false),
     done: Mutex::new(()),
     cv: Condvar::new(),
 };
@@ -74,7 +78,7 @@ pub static RUN: RunState = RunState {
 impl RunState {
     /// Marks a script as started (`eval`: EVAL rather than FCALL).
     pub fn begin(&self, eval: bool, threshold_ms: u64) {
-        *self.started.lock() = Some(Instant::now());
+        self.started.store(epoch().elapsed().as_nanos() as u64 + 1, Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.timed_out.store(false, Ordering::Relaxed);
         self.handed_off_ms.store(0, Ordering::Relaxed);
@@ -87,6 +91,7 @@ impl RunState {
     /// Names the function about to run (FUNCTION STATS shows it).
     pub fn set_function(&self, name: &str, call: &[Bytes]) {
         *self.function.lock() = Some((name.to_string(), call.to_vec()));
+        self.named.store(true, Ordering::Relaxed);
     }
 
     /// The running function: name, call and ms so far.
@@ -100,10 +105,12 @@ impl RunState {
 
     /// Marks the script as finished and wakes the commands waiting for it.
     pub fn end(&self) {
-        *self.function.lock() = None;
+        if self.named.swap(false, Ordering::Relaxed) {
+            *self.function.lock() = None;
+        }
         let _g = self.done.lock();
         self.running.store(false, Ordering::Release);
-        *self.started.lock() = None;
+        self.started.store(0, Ordering::Relaxed);
         self.cv.notify_all();
     }
 
@@ -113,7 +120,10 @@ impl RunState {
     }
 
     fn elapsed(&self) -> Option<Duration> {
-        self.started.lock().map(|s| s.elapsed())
+        match self.started.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(epoch().elapsed().saturating_sub(Duration::from_nanos(t - 1))),
+        }
     }
 
     /// Called from the VM's hook: once the script passes the threshold,
@@ -187,6 +197,12 @@ impl RunState {
         self.killed.store(true, Ordering::Relaxed);
         Ok(crate::protocol::reply::OK)
     }
+}
+
+/// The clock [`RunState`] measures runs from (the first use of it).
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 /// How often a script past the threshold hands its worker off again.
