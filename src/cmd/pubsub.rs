@@ -172,7 +172,9 @@ pub fn leave_all(srv: &crate::server::Server, client: &mut crate::server::client
 fn publish_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> CmdResult {
     let limit = ctx.srv.config.read().client_output_buffer_limit.pubsub();
     // Replicas deliver it to their own subscribers, as Redis propagates it.
-    ctx.srv.persist.repl.feed(&[(ctx.client.db, a.to_vec())]);
+    if ctx.srv.persist.repl.wants_writes() {
+        ctx.srv.persist.repl.feed(&[(ctx.client.db, a.to_vec())]);
+    }
     Ok(Reply::Int(ctx.srv.pubsub.publish(kind, &a[1], &a[2], limit) as i64))
 }
 

@@ -89,7 +89,7 @@ impl Reply {
     pub fn bulk_array_encoded<'a>(items: impl Iterator<Item = &'a [u8]> + Clone) -> Reply {
         let (n, bytes) = items.clone().fold((0, 0), |(n, b), it| (n + 1, b + it.len()));
         let mut out = BytesMut::with_capacity(16 + bytes + 16 * n);
-        put_bulk_array(&mut out, n, items);
+        put_bulk_array(&mut out, b'*', n, items);
         Reply::Raw(out.freeze())
     }
 
@@ -221,13 +221,25 @@ fn put_line(buf: &mut BytesMut, prefix: u8, s: &str) {
 /// one request encoder, used by the AOF, the proxy and the client.
 /// O(total size).
 pub fn encode_request<B: BufMut, A: AsRef<[u8]>>(out: &mut B, args: &[A]) {
-    put_bulk_array(out, args.len(), args.iter().map(|a| a.as_ref()));
+    put_bulk_array(out, b'*', args.len(), args.iter().map(|a| a.as_ref()));
 }
 
-/// Writes `*n` and the `n` bulk strings of `items`. O(total size).
-fn put_bulk_array<'a, B: BufMut>(out: &mut B, n: usize, items: impl Iterator<Item = &'a [u8]>) {
+/// Encodes a pub/sub message (`message`, `pmessage`… and its bulk strings)
+/// as a RESP3 push, or for RESP2 an array, in one buffer of the right size:
+/// PUBLISH encodes each message once per protocol, without a reply tree.
+/// O(total size).
+pub fn encode_push(proto: u8, parts: &[&[u8]]) -> Bytes {
+    let size = 16 + parts.iter().map(|p| p.len() + 24).sum::<usize>();
+    let mut out = BytesMut::with_capacity(size);
+    put_bulk_array(&mut out, if proto >= 3 { b'>' } else { b'*' }, parts.len(), parts.iter().copied());
+    out.freeze()
+}
+
+/// Writes `<kind>n` (`*` array, `>` push) and the `n` bulk strings of
+/// `items`. O(total size).
+fn put_bulk_array<'a, B: BufMut>(out: &mut B, kind: u8, n: usize, items: impl Iterator<Item = &'a [u8]>) {
     let mut ib = itoa::Buffer::new();
-    out.put_u8(b'*');
+    out.put_u8(kind);
     out.put_slice(ib.format(n).as_bytes());
     out.put_slice(b"\r\n");
     for a in items {
@@ -323,6 +335,20 @@ pub fn encode(reply: &Reply, proto: u8, buf: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_push_message_is_an_array_in_resp2_and_a_push_in_resp3() {
+        let parts: [&[u8]; 3] = [b"message", b"ch", b"hello"];
+        assert_eq!(&encode_push(2, &parts)[..], b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+        assert_eq!(&encode_push(3, &parts)[..], b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+        // The same bytes as the reply tree it replaces.
+        let tree = Reply::Push(parts.iter().map(|p| Reply::Bulk(Bytes::copy_from_slice(p))).collect());
+        for proto in [2, 3] {
+            let mut b = BytesMut::new();
+            encode(&tree, proto, &mut b);
+            assert_eq!(encode_push(proto, &parts), b.freeze());
+        }
+    }
 
     #[test]
     fn scores_print_as_redis_7_0() {

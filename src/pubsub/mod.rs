@@ -17,13 +17,12 @@ pub mod notify;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 use parking_lot::RwLock;
 
 use crate::db::glob::glob_match;
 use crate::db::value::Hasher;
-use crate::protocol::{encode, Reply};
 use crate::server::client::ClientHandle;
 use crate::server::output_limit::Limit;
 use crate::server::push::Pushed;
@@ -136,11 +135,8 @@ impl PubSub {
             Kind::Channel => "message",
             Kind::Shard => "smessage",
         };
-        let mut frames = Frames::new(Reply::Push(vec![
-            Reply::bulk_str(word),
-            Reply::Bulk(channel.clone()),
-            Reply::Bulk(msg.clone()),
-        ]));
+        let parts: [&[u8]; 3] = [word.as_bytes(), channel, msg];
+        let mut frames = Frames::new(&parts);
         if let Some(subs) = self.map(kind).read().get(channel) {
             for h in subs {
                 deliver(h, frames.for_client(h), limit);
@@ -153,12 +149,8 @@ impl PubSub {
                 if !glob_match(pattern, channel, false) {
                     continue;
                 }
-                let mut frames = Frames::new(Reply::Push(vec![
-                    Reply::bulk_str("pmessage"),
-                    Reply::Bulk(pattern.clone()),
-                    Reply::Bulk(channel.clone()),
-                    Reply::Bulk(msg.clone()),
-                ]));
+                let parts: [&[u8]; 4] = [b"pmessage", pattern, channel, msg];
+                let mut frames = Frames::new(&parts);
                 for h in subs {
                     deliver(h, frames.for_client(h), limit);
                     receivers += 1;
@@ -216,27 +208,23 @@ impl PubSub {
     }
 }
 
-/// One message encoded at most once per protocol version.
-struct Frames {
-    reply: Reply,
+/// One message (its kind word and bulk strings), encoded at most once per
+/// protocol version, when a subscriber speaking it is found.
+struct Frames<'a> {
+    parts: &'a [&'a [u8]],
     resp2: Option<Bytes>,
     resp3: Option<Bytes>,
 }
 
-impl Frames {
-    fn new(reply: Reply) -> Frames {
-        Frames { reply, resp2: None, resp3: None }
+impl<'a> Frames<'a> {
+    fn new(parts: &'a [&'a [u8]]) -> Frames<'a> {
+        Frames { parts, resp2: None, resp3: None }
     }
 
     fn for_client(&mut self, h: &ClientHandle) -> Bytes {
         let proto = h.resp.load(std::sync::atomic::Ordering::Relaxed);
         let slot = if proto >= 3 { &mut self.resp3 } else { &mut self.resp2 };
-        slot.get_or_insert_with(|| {
-            let mut b = BytesMut::new();
-            encode(&self.reply, proto, &mut b);
-            b.freeze()
-        })
-        .clone()
+        slot.get_or_insert_with(|| crate::protocol::reply::encode_push(proto, self.parts)).clone()
     }
 }
 
