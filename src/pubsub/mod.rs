@@ -138,8 +138,8 @@ impl PubSub {
         let parts: [&[u8]; 3] = [word.as_bytes(), channel, msg];
         let mut frames = Frames::new(&parts);
         if let Some(subs) = self.map(kind).read().get(channel) {
-            for h in subs {
-                deliver(h, frames.for_client(h), limit);
+            for (i, h) in subs.iter().enumerate() {
+                deliver(h, frames.for_client(h, i + 1 == subs.len()), limit);
                 receivers += 1;
             }
         }
@@ -151,8 +151,8 @@ impl PubSub {
                 }
                 let parts: [&[u8]; 4] = [b"pmessage", pattern, channel, msg];
                 let mut frames = Frames::new(&parts);
-                for h in subs {
-                    deliver(h, frames.for_client(h), limit);
+                for (i, h) in subs.iter().enumerate() {
+                    deliver(h, frames.for_client(h, i + 1 == subs.len()), limit);
                     receivers += 1;
                 }
             }
@@ -221,10 +221,17 @@ impl<'a> Frames<'a> {
         Frames { parts, resp2: None, resp3: None }
     }
 
-    fn for_client(&mut self, h: &ClientHandle) -> Bytes {
+    /// The message for `h`'s protocol. The `last` subscriber takes the
+    /// buffer itself: a clone would first allocate the count that lets a
+    /// buffer be shared, which a channel with one subscriber never needs.
+    fn for_client(&mut self, h: &ClientHandle, last: bool) -> Bytes {
         let proto = h.resp.load(std::sync::atomic::Ordering::Relaxed);
         let slot = if proto >= 3 { &mut self.resp3 } else { &mut self.resp2 };
-        slot.get_or_insert_with(|| crate::protocol::reply::encode_push(proto, self.parts)).clone()
+        let encode = || crate::protocol::reply::encode_push(proto, self.parts);
+        if last {
+            return slot.take().unwrap_or_else(encode);
+        }
+        slot.get_or_insert_with(encode).clone()
     }
 }
 
