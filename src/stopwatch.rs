@@ -52,6 +52,15 @@ impl Stopwatch {
     }
 }
 
+/// Monotonic time since the process first asked: the one clock for
+/// relative deadlines and durations kept as plain integers in atomics (a
+/// script's start, a subscriber's time over its soft output limit, a
+/// library load's deadline). One `clock_gettime` per call.
+pub fn uptime() -> std::time::Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
 /// The time-stamp counter, where it is invariant.
 #[inline]
 fn ticks() -> Option<u64> {

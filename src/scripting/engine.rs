@@ -93,8 +93,7 @@ struct LoadCtx {
 static LOAD_DEADLINE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn now_ms() -> u64 {
-    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    BASE.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+    crate::stopwatch::uptime().as_millis() as u64
 }
 
 /// Function and library names: letters, digits and `_`, at least one.

@@ -20,7 +20,7 @@ pub mod libs;
 mod rand48;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
@@ -39,7 +39,8 @@ pub const BUSY_FUNCTION: &str =
 /// `curr_run_ctx`). One per process: only one script runs at a time.
 pub struct RunState {
     running: AtomicBool,
-    /// When the run started: nanoseconds since [`epoch`] plus one (0: no run).
+    /// When the run started: nanoseconds of [`crate::stopwatch::uptime`]
+    /// plus one (0: no run).
     started: AtomicU64,
     /// `busy-reply-threshold` in ms for the current run (0: never busy).
     pub threshold_ms: AtomicU64,
@@ -78,7 +79,7 @@ pub static RUN: RunState = RunState {
 impl RunState {
     /// Marks a script as started (`eval`: EVAL rather than FCALL).
     pub fn begin(&self, eval: bool, threshold_ms: u64) {
-        self.started.store(epoch().elapsed().as_nanos() as u64 + 1, Ordering::Relaxed);
+        self.started.store(crate::stopwatch::uptime().as_nanos() as u64 + 1, Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.timed_out.store(false, Ordering::Relaxed);
         self.handed_off_ms.store(0, Ordering::Relaxed);
@@ -122,7 +123,7 @@ impl RunState {
     fn elapsed(&self) -> Option<Duration> {
         match self.started.load(Ordering::Relaxed) {
             0 => None,
-            t => Some(epoch().elapsed().saturating_sub(Duration::from_nanos(t - 1))),
+            t => Some(crate::stopwatch::uptime().saturating_sub(Duration::from_nanos(t - 1))),
         }
     }
 
@@ -197,12 +198,6 @@ impl RunState {
         self.killed.store(true, Ordering::Relaxed);
         Ok(crate::protocol::reply::OK)
     }
-}
-
-/// The clock [`RunState`] measures runs from (the first use of it).
-fn epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
 }
 
 /// How often a script past the threshold hands its worker off again.

@@ -12,7 +12,6 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -39,10 +38,9 @@ pub enum Pushed {
     OverLimit,
 }
 
-/// Milliseconds since the process's first use of this clock.
+/// Milliseconds of [`crate::stopwatch::uptime`], plus one (0 means "not set").
 fn now_ms() -> u64 {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    crate::stopwatch::uptime().as_millis() as u64 + 1
 }
 
 impl PushQueue {
