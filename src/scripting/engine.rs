@@ -299,7 +299,8 @@ impl Engine {
         let (globals, runner, redis, set_load_mode): (Table, Function, Table, Function) =
             lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
         lua.set_globals(globals)?;
-        let engine = Engine { lua, redis, runner, set_load_mode, scripts: IndexMap::new(), body_bytes: 0, gc_floor: 0 };
+        let mut engine =
+            Engine { lua, redis, runner, set_load_mode, scripts: IndexMap::new(), body_bytes: 0, gc_floor: 0 };
         // SAFETY: both are C functions following Lua's calling convention
         // (see `super::call`).
         let (call, pcall) = unsafe {
@@ -316,7 +317,6 @@ impl Engine {
         // and installing it per run would cost more than it ever does.
         engine.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         engine.lua.gc_collect()?;
-        let mut engine = engine;
         engine.gc_floor = engine.lua.used_memory();
         Ok(engine)
     }
