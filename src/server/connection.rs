@@ -326,12 +326,10 @@ async fn flush<S: AsyncWrite + Unpin>(
         srv.persist.wait_durable(client.aof_offset).await;
     }
     let kill = &client.handle.kill_notify;
-    // The socket usually takes it all at once: one write, no waiting set up.
-    let (mut written, mut ok) = match poll_now(|cx| Pin::new(&mut *stream).poll_write(cx, out)).await {
-        Some(Ok(n)) if n > 0 => (n, true),
-        Some(_) => (0, false),
-        None => (0, true),
-    };
+    let mut written = 0;
+    let mut ok = true;
+    // Biased: the write is tried first, and when the socket takes it all at
+    // once (the usual case) the other waits are never polled.
     while ok && written < out.len() {
         let Ok(deadline) = output_check(lim, out.len() - written, soft_since) else {
             ok = output_limit_reached(client);
@@ -355,34 +353,17 @@ async fn flush<S: AsyncWrite + Unpin>(
     }
     if ok {
         *soft_since = None;
-        // A plain socket has nothing to flush; TLS may.
-        ok = if let Some(r) = poll_now(|cx| Pin::new(&mut *stream).poll_flush(cx)).await {
-            r.is_ok()
-        } else {
-            loop {
-                tokio::select! {
-                    biased;
-                    r = stream.flush() => break r.is_ok(),
-                    _ = kill.notified() => if client.handle.killed.load(Ordering::Acquire) { break false },
-                }
+        ok = loop {
+            tokio::select! {
+                biased;
+                r = stream.flush() => break r.is_ok(),
+                _ = kill.notified() => if client.handle.killed.load(Ordering::Acquire) { break false },
             }
         };
     }
     srv.stats.net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
     out.clear();
     ok
-}
-
-/// Polls `f` once in the task's context: its result if ready now, `None` if not (the task is then woken when it
-/// could go on, which a caller waiting for it anyway wants).
-async fn poll_now<T>(mut f: impl FnMut(&mut std::task::Context<'_>) -> Poll<T>) -> Option<T> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match f(cx) {
-            Poll::Ready(v) => Some(v),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 /// Waits while CLIENT PAUSE holds this client's command `args` (counted as
