@@ -28,52 +28,32 @@ enum Outcome {
 
 /// The command line of the call: strings as they are, numbers as
 /// `%.17g`; Redis's errors for no argument or a value of another type.
-/// The arguments share one allocation (a script's hot path makes several
-/// calls per run).
 ///
 /// # Safety
 /// `state` must be the running Lua state of a C function call.
 unsafe fn arguments(state: *mut ffi::lua_State) -> Result<Vec<Bytes>, &'static str> {
-    const BAD: &str = "Lua redis lib command arguments must be strings or integers";
     // SAFETY: reading the current frame's arguments (indexes 1..=top).
     unsafe {
         let n = ffi::lua_gettop(state);
         if n <= 0 {
             return Err("Please specify at least one argument for this redis lib call");
         }
-        let mut size = 0;
+        let mut argv = Vec::with_capacity(n as usize);
         for i in 1..=n {
-            size += match ffi::lua_type(state, i) {
-                ffi::LUA_TNUMBER => 24,
-                ffi::LUA_TSTRING => ffi::lua_objlen(state, i),
-                _ => return Err(BAD),
-            };
-        }
-        let mut buf = bytes::BytesMut::with_capacity(size);
-        let mut ends = smallvec::SmallVec::<[usize; 8]>::with_capacity(n as usize);
-        for i in 1..=n {
-            if ffi::lua_type(state, i) == ffi::LUA_TNUMBER {
-                buf.extend_from_slice(format_double_reply(ffi::lua_tonumber(state, i)).as_bytes());
-            } else {
-                let mut len = 0usize;
-                let p = ffi::lua_tolstring(state, i, &mut len);
-                if p.is_null() {
-                    return Err(BAD);
+            match ffi::lua_type(state, i) {
+                ffi::LUA_TNUMBER => argv.push(Bytes::from(format_double_reply(ffi::lua_tonumber(state, i)))),
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(state, i, &mut len);
+                    if p.is_null() {
+                        return Err("Lua redis lib command arguments must be strings or integers");
+                    }
+                    argv.push(Bytes::copy_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len)));
                 }
-                buf.extend_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len));
+                _ => return Err("Lua redis lib command arguments must be strings or integers"),
             }
-            ends.push(buf.len());
         }
-        let all = buf.freeze();
-        let mut start = 0;
-        Ok(ends
-            .into_iter()
-            .map(|end| {
-                let arg = all.slice(start..end);
-                start = end;
-                arg
-            })
-            .collect())
+        Ok(argv)
     }
 }
 
