@@ -336,6 +336,38 @@ fn incr_decr_family() {
     assert_eq!(r.call(&["GET", "t"]), bulk("10"));
 }
 
+/// INCR changes the counter in place: a refused INCR (wrong type, not a
+/// number, overflow) is not a modification, so a WATCH on the key still
+/// holds; a done one is, and leaves the `int` encoding even on a string
+/// APPEND made `raw`.
+#[test]
+fn a_refused_incr_is_not_a_modification() {
+    let s = Server::start(&[]);
+    let (mut r, mut other) = (s.raw(), s.raw());
+    assert_eq!(r.call(&["SET", "w", "abc"]), ok());
+    assert_eq!(r.call(&["SET", "max", "9223372036854775807"]), ok());
+    assert_eq!(r.call(&["WATCH", "w", "max", "h"]), ok());
+    assert_eq!(other.call(&["INCR", "w"]), err(NOT_INT));
+    assert_eq!(other.call(&["INCR", "max"]), err("ERR increment or decrement would overflow"));
+    assert_eq!(other.call(&["HSET", "h", "f", "v"]), int(1));
+    assert_eq!(r.call(&["UNWATCH"]), ok());
+    assert_eq!(r.call(&["WATCH", "w", "max", "h"]), ok());
+    assert_eq!(other.call(&["INCR", "h"]), err(WRONGTYPE));
+    assert_eq!(r.call(&["MULTI"]), ok());
+    assert_eq!(r.call(&["GET", "w"]), common::status("QUEUED"));
+    assert_eq!(r.call(&["EXEC"]), arr(vec![bulk("abc")]), "refused INCRs left the WATCH intact");
+    assert_eq!(r.call(&["SET", "n", "1"]), ok());
+    assert_eq!(r.call(&["WATCH", "n"]), ok());
+    assert_eq!(other.call(&["INCR", "n"]), int(2));
+    assert_eq!(r.call(&["MULTI"]), ok());
+    assert_eq!(r.call(&["GET", "n"]), common::status("QUEUED"));
+    assert_eq!(r.call(&["EXEC"]), common::nil_array(), "a done INCR is a modification");
+    assert_eq!(r.call(&["APPEND", "n", "0"]), int(2));
+    assert_eq!(r.call(&["OBJECT", "ENCODING", "n"]), bulk("raw"));
+    assert_eq!(r.call(&["INCR", "n"]), int(21));
+    assert_eq!(r.call(&["OBJECT", "ENCODING", "n"]), bulk("int"));
+}
+
 #[test]
 fn incrbyfloat_formats_like_redis_long_double() {
     let s = Server::start(&[]);

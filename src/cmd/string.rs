@@ -315,13 +315,26 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 /// Adds `by` to the integer at `key` (INCR, INCRBY, DECR, DECRBY).
+/// INCR and friends: the counter is changed in place (one lookup, no
+/// allocation: a counter is short enough to be stored inline), keeping
+/// the key's TTL, as Redis's `incrDecrCommand`. O(1).
 fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> CmdResult {
-    let cur = match peek_str(ctx, key)? {
-        None => 0,
-        Some(s) => args::parse_i64_bytes(&s).ok_or_else(|| Reply::err(err::NOT_INT))?,
+    let add = |cur: i64| cur.checked_add(by).ok_or_else(|| Reply::err(err::OVERFLOW));
+    let changed = ctx.ks.modify(key, |e| {
+        let Value::Str(s) = &e.value else { return wrongtype() };
+        let new = add(args::parse_i64_bytes(s).ok_or_else(|| Reply::err(err::NOT_INT))?)?;
+        e.value = Value::str(itoa::Buffer::new().format(new).as_bytes());
+        e.modified_in_place = false;
+        Ok(new)
+    });
+    let new = match changed {
+        Some(result) => result?,
+        None => {
+            let new = add(0)?;
+            ctx.ks.set(key, Value::str(itoa::Buffer::new().format(new).as_bytes()));
+            new
+        }
     };
-    let new = cur.checked_add(by).ok_or_else(|| Reply::err(err::OVERFLOW))?;
-    store_keep_ttl(ctx, key, args::int_bytes(new));
     Ok(Reply::Int(new))
 }
 

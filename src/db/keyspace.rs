@@ -400,6 +400,15 @@ impl Changes {
     }
 }
 
+/// Where [`Locked::lookup`] found a key: its shard's place (see
+/// [`Locked::place`]) and the key's position in that shard's map.
+#[derive(Clone, Copy)]
+struct Found {
+    pos: usize,
+    at: usize,
+    i: usize,
+}
+
 impl<'a> Locked<'a> {
     /// The keyspace these locks belong to.
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -411,7 +420,9 @@ impl<'a> Locked<'a> {
         self.all
     }
 
-    fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
+    /// Where `key`'s shard is: the place of its group among the held
+    /// guards, and its place in the group (one hash of the key).
+    fn place(&self, key: &[u8]) -> (usize, usize) {
         let (g, at) = self.ks.group_of(self.ks.shard_of(key));
         let pos = if self.all {
             g
@@ -421,6 +432,11 @@ impl<'a> Locked<'a> {
                 None => panic!("command touched a key whose shard it did not lock"),
             }
         };
+        (pos, at)
+    }
+
+    fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
+        let (pos, at) = self.place(key);
         &mut self.guards[pos].shards[at]
     }
 
@@ -437,21 +453,19 @@ impl<'a> Locked<'a> {
         if found.is_none() && self.changes.record_misses {
             self.changes.misses.push((self.db, Bytes::copy_from_slice(key)));
         }
-        self.entry_at(key, found?)
+        self.entry_at(found?)
     }
 
-    /// The entry at position `i` of `key`'s part (found by [`Self::lookup`]:
-    /// no second hash lookup). O(1).
-    fn entry_at(&mut self, key: &[u8], i: usize) -> Option<&mut Entry> {
-        let db = self.db;
-        self.dbs_mut(key, db).map.get_index_mut(i).map(|(_, b)| b)
+    /// The entry [`Self::lookup`] found (no second hash of the key). O(1).
+    fn entry_at(&mut self, at: Found) -> Option<&mut Entry> {
+        self.guards[at.pos].shards[at.at].dbs[self.db].map.get_index_mut(at.i).map(|(_, b)| b)
     }
 
     /// Looks a key up for a write or metadata query: lazy expiry, no stats,
     /// no LRU touch. O(1).
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let i = self.lookup(key, false)?;
-        self.entry_at(key, i)
+        self.entry_at(i)
     }
 
     /// Looks a key up to change it in place: refreshes the LRU clock, no
@@ -459,7 +473,21 @@ impl<'a> Locked<'a> {
     pub fn write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let i = self.lookup(key, true)?;
         self.changes.note(self.db, key);
-        self.entry_at(key, i)
+        self.entry_at(i)
+    }
+
+    /// Changes an existing key in place with one hash lookup (lazy expiry
+    /// applied, LRU clock refreshed, TTL kept): `f` runs on its entry, and
+    /// only when it returns `Ok` does the key count as modified (WATCH,
+    /// keyspace notifications, `dirty`). `None` when the key is missing.
+    /// O(1) plus `f`.
+    pub fn modify<R, E>(&mut self, key: &[u8], f: impl FnOnce(&mut Entry) -> Result<R, E>) -> Option<Result<R, E>> {
+        let i = self.lookup(key, true)?;
+        let result = f(self.entry_at(i)?);
+        if result.is_ok() {
+            self.changes.note(self.db, key);
+        }
+        Some(result)
     }
 
     /// [`Locked::read`] of a value of type `T`: `None` if missing,
@@ -489,10 +517,11 @@ impl<'a> Locked<'a> {
 
     /// Lazy expiry: the key's position in its part if it exists (deleting
     /// it if its TTL passed). One hash lookup.
-    fn lookup(&mut self, key: &[u8], touch: bool) -> Option<usize> {
+    fn lookup(&mut self, key: &[u8], touch: bool) -> Option<Found> {
         let db = self.db;
         let ks = self.ks;
-        let d = self.dbs_mut(key, db);
+        let (pos, at) = self.place(key);
+        let d = &mut self.guards[pos].shards[at].dbs[db];
         let (i, _, e) = d.map.get_full_mut(key)?;
         if e.expire_at != 0 && e.expire_at <= now_ms() && !super::loading() {
             // Under CLIENT PAUSE the key reads as gone but stays.
@@ -508,7 +537,7 @@ impl<'a> Locked<'a> {
             e.freq = super::lfu_incr(super::lfu_decayed(e.freq, e.lru));
             e.lru = lru_clock();
         }
-        Some(i)
+        Some(Found { pos, at, i })
     }
 
     /// Inserts or replaces a value, clearing any TTL (Redis's overwrite rule).
@@ -550,14 +579,15 @@ impl<'a> Locked<'a> {
             }
             None => {
                 self.changes.note_as(db, key, Change::Created);
-                let d = self.dbs_mut(key, db);
+                let (pos, at) = self.place(key);
+                let d = &mut self.guards[pos].shards[at].dbs[db];
                 d.put(key, Entry::new(make()));
-                let last = d.map.len() - 1;
+                let i = d.map.len() - 1;
                 self.signal_ready_in(db, key);
-                last
+                Found { pos, at, i }
             }
         };
-        match self.entry_at(key, i) {
+        match self.entry_at(i) {
             Some(e) => e,
             None => unreachable!("present or inserted above"),
         }
@@ -609,11 +639,11 @@ impl<'a> Locked<'a> {
 
     /// Sets or clears (0) the expiry of an existing key. Returns false if missing.
     pub fn set_expire(&mut self, key: &[u8], at_ms: u64) -> bool {
-        let Some(i) = self.lookup(key, false) else { return false };
+        let Some(found) = self.lookup(key, false) else { return false };
         let db = self.db;
         self.changes.note(db, key);
-        let d = self.dbs_mut(key, db);
-        let Some((k, e)) = d.map.get_index_mut(i) else { return false };
+        let d = &mut self.guards[found.pos].shards[found.at].dbs[db];
+        let Some((k, e)) = d.map.get_index_mut(found.i) else { return false };
         let had = e.expire_at != 0;
         e.expire_at = at_ms;
         let k = k.clone();
