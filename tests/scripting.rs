@@ -6,12 +6,15 @@
 //! compile errors, numkeys). The rest lives under `tests/scripting/`:
 //! [`sandbox`] (globals, removed libraries, read-only tables),
 //! [`busy`] (BUSY, SCRIPT KILL, UNKILLABLE, SHUTDOWN NOSAVE),
+//! [`calls`] (how `redis.call` reads command names and arguments),
 //! [`concurrency`] (a distributed lock and a rate limiter under concurrent
 //! clients) and [`state`] (MULTI/EXEC, WATCH, blocking commands, SELECT,
 //! the AOF).
 
 #[path = "scripting/busy.rs"]
 mod busy;
+#[path = "scripting/calls.rs"]
+mod calls;
 mod common;
 #[path = "scripting/concurrency.rs"]
 mod concurrency;

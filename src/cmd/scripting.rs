@@ -34,6 +34,9 @@ struct ScriptHost<'c, 'a> {
     resp: u8,
     /// The script's error reply is one already counted (see [`Host::error_already_counted`]).
     error_counted: bool,
+    /// The last command called, by its name as sent (scripts repeat a few
+    /// commands: a name compare instead of a table lookup).
+    last: Option<(Bytes, table::Row)>,
 }
 
 impl ScriptHost<'_, '_> {
@@ -49,26 +52,34 @@ impl ScriptHost<'_, '_> {
 }
 
 impl Host for ScriptHost<'_, '_> {
-    fn call(&mut self, argv: Vec<Bytes>) -> Result<Reply, String> {
-        let Some(spec) = table::lookup(&argv[0]) else {
-            return Err("Unknown Redis command called from script".into());
+    fn call(&mut self, argv: &[Bytes]) -> Result<Reply, String> {
+        let row = match &self.last {
+            Some((name, row)) if name[..] == argv[0][..] => *row,
+            _ => {
+                let Some(row) = table::lookup_for_script(&argv[0]) else {
+                    return Err("Unknown Redis command called from script".into());
+                };
+                self.last = Some((argv[0].clone(), row));
+                row
+            }
         };
+        let spec = row.spec;
         if !spec.arity_ok(argv.len()) {
-            return self.reject(spec, &argv, "Wrong number of args calling Redis command from script".into());
+            return self.reject(spec, argv, "Wrong number of args calling Redis command from script".into());
         }
-        if table::denied_in_scripts(spec, &argv) {
-            return self.reject(spec, &argv, "This Redis command is not allowed from script".into());
+        if row.denied_in_scripts(argv) {
+            return self.reject(spec, argv, "This Redis command is not allowed from script".into());
         }
-        if let Err(e) = crate::acl::check_from_script(self.ctx.srv, self.ctx.client, spec, &argv) {
-            return self.reject(spec, &argv, e);
+        if let Err(e) = crate::acl::check_from_script(self.ctx.srv, self.ctx.client, spec, argv) {
+            return self.reject(spec, argv, e);
         }
         let wrote = RUN.wrote.load(Ordering::Relaxed);
         if self.read_only && table::may_replicate(spec) && !spec.has(WRITE) {
-            return self.reject(spec, &argv, "Write commands are not allowed from read-only scripts.".into());
+            return self.reject(spec, argv, "Write commands are not allowed from read-only scripts.".into());
         }
         if spec.has(WRITE) {
             if self.read_only {
-                return self.reject(spec, &argv, "Write commands are not allowed from read-only scripts.".into());
+                return self.reject(spec, argv, "Write commands are not allowed from read-only scripts.".into());
             }
             // Until its first write (after which failing would leave it half
             // done), a read-only replica, a failed save and too few good
@@ -84,19 +95,19 @@ impl Host for ScriptHost<'_, '_> {
                     },
                 };
                 if let Some(e) = refusal {
-                    return self.reject(spec, &argv, format!("-{e}"));
+                    return self.reject(spec, argv, format!("-{e}"));
                 }
             }
         }
         if !self.allow_oom && !wrote && self.oom_at_start && spec.has(DENYOOM) {
-            return self.reject(spec, &argv, "-OOM command not allowed when used memory > 'maxmemory'.".into());
+            return self.reject(spec, argv, "-OOM command not allowed when used memory > 'maxmemory'.".into());
         }
         let ctx = &mut *self.ctx;
         if spec.has(WRITE) {
             RUN.wrote.store(true, Ordering::Relaxed);
         }
         ctx.client.resp = self.resp;
-        let reply = run(ctx, spec, &argv);
+        let reply = run(ctx, spec, argv);
         // A blocking command does not block inside a script: in_exec makes
         // it answer as on timeout; a park request is dropped all the same.
         if let Some(block) = ctx.client.block.take() {
@@ -209,6 +220,7 @@ pub(crate) fn run_script(
         oom_at_start: oom,
         resp: 2,
         error_counted: false,
+        last: None,
     };
     RUN.begin(eval, threshold);
     let reply = f(&mut host);

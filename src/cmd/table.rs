@@ -194,33 +194,89 @@ fn families() -> [&'static [CommandSpec]; 22] {
 pub const ALIASES: &[(&str, &str)] = &[("lget", "lindex"), ("size", "dbsize"), ("remove", "del")];
 
 struct Table {
-    by_name: HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::FixedState>,
+    by_name: HashMap<&'static [u8], Row, foldhash::fast::FixedState>,
     aliases: Vec<&'static CommandSpec>,
+}
+
+/// A command's row and what is derived from it once, when the table is
+/// built (so a script's `redis.call` does not compare names per call):
+/// what [`lookup_for_script`] answers.
+#[derive(Clone, Copy)]
+pub struct Row {
+    /// The command.
+    pub spec: &'static CommandSpec,
+    in_scripts: InScripts,
+}
+
+impl Row {
+    /// Whether Redis refuses this call (`args`, name first) from a script:
+    /// its `noscript` flag ("This Redis command is not allowed from
+    /// script"). O(1).
+    pub fn denied_in_scripts(&self, args: &[Bytes]) -> bool {
+        let sub = || args.get(1).map(|a| a.as_ref()).unwrap_or_default();
+        match self.in_scripts {
+            InScripts::Allowed => false,
+            InScripts::Denied => true,
+            InScripts::OnlyHelp => !sub().eq_ignore_ascii_case(b"help"),
+            InScripts::NotReset => sub().eq_ignore_ascii_case(b"reset"),
+        }
+    }
+}
+
+/// Whether a script may run a command (Redis 7.0's `noscript` flag).
+#[derive(Clone, Copy, PartialEq)]
+enum InScripts {
+    Allowed,
+    Denied,
+    /// Every subcommand but HELP is denied.
+    OnlyHelp,
+    /// CLUSTER: only its RESET is denied.
+    NotReset,
+}
+
+impl InScripts {
+    fn of(spec: &CommandSpec) -> InScripts {
+        let name = spec.alias_of.unwrap_or(spec.name);
+        if NO_SCRIPT.contains(&name) {
+            InScripts::Denied
+        } else if NO_SCRIPT_BUT_HELP.contains(&name) {
+            InScripts::OnlyHelp
+        } else if name == "cluster" {
+            InScripts::NotReset
+        } else {
+            InScripts::Allowed
+        }
+    }
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
     let mut by_name = HashMap::with_hasher(foldhash::fast::FixedState::default());
+    let row = |spec: &'static CommandSpec| Row { spec, in_scripts: InScripts::of(spec) };
     for fam in families() {
         for c in fam {
-            by_name.insert(c.name.as_bytes(), c);
+            by_name.insert(c.name.as_bytes(), row(c));
         }
     }
     let mut aliases = Vec::new();
     for (alias, target) in ALIASES {
         if let Some(t) = by_name.get(target.as_bytes()) {
-            let row: &'static CommandSpec =
-                Box::leak(Box::new(CommandSpec { name: alias, alias_of: Some(t.name), ..**t }));
-            aliases.push(row);
+            let spec: &'static CommandSpec =
+                Box::leak(Box::new(CommandSpec { name: alias, alias_of: Some(t.spec.name), ..*t.spec }));
+            aliases.push(spec);
         }
     }
     for a in &aliases {
-        by_name.insert(a.name.as_bytes(), a);
+        by_name.insert(a.name.as_bytes(), row(a));
     }
     Table { by_name, aliases }
 });
 
 /// Finds a command by name, case-insensitively. O(len(name)).
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    row(name).map(|r| r.spec)
+}
+
+fn row(name: &[u8]) -> Option<Row> {
     if name.len() > 32 {
         return None;
     }
@@ -229,6 +285,12 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     TABLE.by_name.get(&*lower).copied()
+}
+
+/// [`lookup`] for a script's `redis.call`, with the command's rule for
+/// scripts (see [`Row::denied_in_scripts`]). O(len(name)).
+pub fn lookup_for_script(name: &[u8]) -> Option<Row> {
+    row(name)
 }
 
 /// Every command (Redis names first, then the original project's aliases).
@@ -311,20 +373,6 @@ const NO_SCRIPT: &[&str] = &[
 
 /// Containers whose every subcommand but HELP Redis 7.0 flags `noscript`.
 const NO_SCRIPT_BUT_HELP: &[&str] = &["acl", "client", "config", "function", "latency", "module", "script"];
-
-/// Whether Redis refuses this call from a script ("This Redis command is
-/// not allowed from script"). `args` is the whole call, name first. O(1).
-pub fn denied_in_scripts(spec: &CommandSpec, args: &[Bytes]) -> bool {
-    let name = spec.alias_of.unwrap_or(spec.name);
-    if NO_SCRIPT.contains(&name) {
-        return true;
-    }
-    let sub = args.get(1).map(|a| a.as_ref()).unwrap_or_default();
-    if NO_SCRIPT_BUT_HELP.contains(&name) {
-        return !sub.eq_ignore_ascii_case(b"help");
-    }
-    name == "cluster" && sub.eq_ignore_ascii_case(b"reset")
-}
 
 #[cfg(test)]
 mod tests {

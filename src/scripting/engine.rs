@@ -30,7 +30,7 @@ pub trait Host {
     /// Runs one command for `redis.call`/`redis.pcall`: its reply (an
     /// error reply is `Ok`), or `Err` with the text of a refusal before it
     /// ran (unknown command, arity, ACL, a write in a read-only script …).
-    fn call(&mut self, args: Vec<Bytes>) -> Result<Reply, String>;
+    fn call(&mut self, args: &[Bytes]) -> Result<Reply, String>;
     /// The protocol the script speaks (2 unless `redis.setresp(3)`).
     fn resp(&self) -> u8;
     /// `redis.setresp`.
@@ -562,6 +562,19 @@ unsafe extern "C-unwind" fn script_args(state: *mut ffi::lua_State) -> std::ffi:
         }
     }
     2
+}
+
+/// How many of a run's keys, and of its arguments, [`run_argument`] compares.
+const RUN_ARGUMENTS_SHARED: usize = 4;
+
+/// One of the first keys or arguments of the run on this thread equal to
+/// `s`, shared with the request rather than copied. O(len(s)).
+pub(crate) fn run_argument(s: &[u8]) -> Option<Bytes> {
+    let (keys, argv) = ARGS.with(|a| a.get())?;
+    // SAFETY: the slices of the live HostBinding on this thread (see there).
+    let (keys, argv) = unsafe { (&*keys, &*argv) };
+    let mut candidates = keys.iter().take(RUN_ARGUMENTS_SHARED).chain(argv.iter().take(RUN_ARGUMENTS_SHARED));
+    candidates.find(|b| b[..] == *s).cloned()
 }
 
 /// Makes a host current on this thread while it lives.
