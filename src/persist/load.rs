@@ -250,7 +250,7 @@ fn load_and_open(srv: &Arc<Server>, source: &LoadSource) -> Result<(), String> {
             }
             aof
         };
-        *p.aof.write() = Some(aof);
+        p.set_aof(Some(aof));
     }
     Ok(())
 }

@@ -55,8 +55,12 @@ const MISCONF_AOF: u8 = 2;
 /// Persistence state shared by the server, commands and background threads.
 #[derive(Default)]
 pub struct Persistence {
-    /// The open append-only file, when `appendonly yes`.
+    /// The open append-only file, when `appendonly yes` (change it with
+    /// [`Persistence::set_aof`]).
     pub aof: RwLock<Option<Arc<Aof>>>,
+    /// `aof` is set: read without the lock by every write command, which
+    /// has nothing to log when neither the AOF nor a replica wants it.
+    aof_on: AtomicBool,
     /// True while data is loaded at start: nothing is logged then, and
     /// clients get `-LOADING` for commands Redis refuses while loading.
     pub loading: AtomicBool,
@@ -138,6 +142,9 @@ impl Persistence {
         if self.loading.load(Ordering::Relaxed) {
             return;
         }
+        if !self.aof_on.load(Ordering::Acquire) && !self.repl.wants_writes() {
+            return;
+        }
         let guard = self.aof.read();
         if guard.is_none() && !self.repl.wants_writes() {
             return;
@@ -156,6 +163,16 @@ impl Persistence {
         }
         let with_db: Vec<(usize, Vec<Bytes>)> = cmds.into_iter().map(|c| (db, c)).collect();
         self.feed(guard.as_deref(), client, &with_db);
+    }
+
+    /// Opens (`Some`) or closes (`None`) the append-only file as the one
+    /// writes are logged to; the one it replaces is returned.
+    pub fn set_aof(&self, aof: Option<Arc<Aof>>) -> Option<Arc<Aof>> {
+        let mut slot = self.aof.write();
+        // Set under the lock: a write that reads the flag unset ran before
+        // the switch, as one that had taken the read lock first would.
+        self.aof_on.store(aof.is_some(), Ordering::Release);
+        std::mem::replace(&mut *slot, aof)
     }
 
     /// Sends logged commands to the AOF (when on) and the replication stream.
@@ -383,7 +400,7 @@ pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
     let policy = aof::fsync_policy(&cfg.appendfsync);
     let jobs = &srv.persist.state.jobs;
     if !on {
-        let taken = srv.persist.aof.write().take();
+        let taken = srv.persist.set_aof(None);
         if let Some(a) = taken {
             jobs.rewrite_scheduled.store(false, Ordering::Relaxed);
             a.close();
@@ -406,14 +423,14 @@ pub fn set_appendonly(srv: &Server, on: bool) -> Result<(), String> {
         jobs.kill(Kind::Aof);
     }
     let a = Aof::pending(aof_layout(&cfg), policy)?;
-    *srv.persist.aof.write() = Some(a.clone());
+    srv.persist.set_aof(Some(a.clone()));
     if jobs.running().is_some() {
         jobs.rewrite_scheduled.store(true, Ordering::Relaxed);
         tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
         return Ok(());
     }
     if let Err(e) = jobs::start_rewrite(srv, &mut l) {
-        srv.persist.aof.write().take();
+        srv.persist.set_aof(None);
         drop(l);
         a.close();
         tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
