@@ -5,8 +5,8 @@
 //! pipeline depth 16 on a VM (each is a vDSO `clock_gettime`). On x86-64
 //! with an invariant TSC (`constant_tsc` and `nonstop_tsc`, so the counter
 //! ticks at one rate on every core) the stopwatch reads the time-stamp
-//! counter instead, converted with a rate measured against `Instant` by the
-//! coarse-clock thread ([`calibrate`]). Until the rate is known, and on
+//! counter instead, converted with a rate measured against `Instant` by a
+//! thread of its own ([`calibrate`]). Until the rate is known, and on
 //! other machines, it uses `Instant`. Readings are for statistics: a
 //! measurement may be off by the calibration error (well under 1% after a
 //! second), never negative.
@@ -34,7 +34,10 @@ impl Stopwatch {
     pub fn start() -> Stopwatch {
         match ticks() {
             Some(t) if NS_PER_TICK.load(Ordering::Relaxed) != 0 => Stopwatch::Tsc(t),
-            _ => Stopwatch::Clock(Instant::now()),
+            _ => {
+                start_calibration();
+                Stopwatch::Clock(Instant::now())
+            }
         }
     }
 
@@ -87,9 +90,27 @@ fn tsc_usable() -> bool {
 /// Where the rate measurement started: (clock, ticks).
 static ORIGIN: Mutex<Option<(Instant, u64)>> = Mutex::new(None);
 
+/// Starts the thread that measures the TSC rate (once; nothing to do
+/// without a usable TSC): every 10 ms until the rate is first published,
+/// then every second, refining it (the longer the interval measured, the
+/// more exact the rate).
+fn start_calibration() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    if ticks().is_none() {
+        return;
+    }
+    STARTED.call_once(|| {
+        let _ = std::thread::Builder::new().name("tsc-calibrate".into()).spawn(|| loop {
+            let pause = if NS_PER_TICK.load(Ordering::Relaxed) == 0 { 10 } else { 1000 };
+            std::thread::sleep(std::time::Duration::from_millis(pause));
+            calibrate();
+        });
+    });
+}
+
 /// Measures the TSC rate against `Instant` over the time since the first
-/// call; called about every millisecond by the coarse-clock thread. The
-/// rate is published after 50 ms and refined on every later call. O(1).
+/// call. The rate is published once 50 ms have been measured and refined
+/// on every later call. O(1).
 pub fn calibrate() {
     let Some(t) = ticks() else { return };
     let now = Instant::now();

@@ -40,23 +40,23 @@ pub fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-static COARSE_MS: AtomicU64 = AtomicU64::new(0);
-static COARSE_CLOCK: std::sync::Once = std::sync::Once::new();
-
-/// Wall-clock Unix milliseconds, refreshed every millisecond by a
-/// background thread: for access times and idle times, which do not need a
-/// system call per command (Redis caches its clock the same way). Expiry
-/// uses [`now_ms`]. The same thread calibrates [`crate::stopwatch`].
+/// Wall-clock Unix milliseconds at the kernel's tick resolution (1–4 ms
+/// on Linux): for access times, idle times and timeouts counted in
+/// seconds, which do not need a precise clock per command (Redis caches
+/// its clock for the same reason). Reads the vDSO's coarse clock: a few
+/// nanoseconds, no system call and no thread to keep it fresh. Expiry uses
+/// [`now_ms`].
 pub fn coarse_ms() -> u64 {
-    COARSE_CLOCK.call_once(|| {
-        COARSE_MS.store(now_ms(), Ordering::Relaxed);
-        let _ = std::thread::Builder::new().name("coarse-clock".into()).spawn(|| loop {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            COARSE_MS.store(now_ms(), Ordering::Relaxed);
-            crate::stopwatch::calibrate();
-        });
-    });
-    COARSE_MS.load(Ordering::Relaxed)
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid timespec to write; the call cannot fail
+        // for this clock on Linux (and leaves 0 if it did).
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+        ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    }
+    #[cfg(not(target_os = "linux"))]
+    now_ms()
 }
 
 /// The LRU clock: seconds, wrapping at 2^24 like Redis's `LRU_CLOCK`.
@@ -100,7 +100,7 @@ pub fn expiry_paused() -> bool {
         return true;
     }
     let until = EXPIRY_PAUSED_UNTIL.load(Ordering::Relaxed);
-    until != 0 && coarse_ms() < until
+    until != 0 && now_ms() < until
 }
 
 static LFU_LOG_FACTOR: AtomicU64 = AtomicU64::new(10);
