@@ -343,6 +343,11 @@ fn min_replicas_to_write_refuses_without_good_replicas() {
     wait_synced(&mut p, &mut r);
     wait_for(10, "writes accepted", || redis::cmd("SET").arg("a").arg("1").query::<()>(&mut p).is_ok());
     let _: () = q(&mut p, &["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    let _: () = q(&mut p, &["SET", "a", "2"]);
+    // Set at start, it holds from the first write.
+    let started = Server::start(&["--min-replicas-to-write", "1"]);
+    let e = redis::cmd("SET").arg("a").arg("1").query::<()>(&mut started.conn()).unwrap_err();
+    assert!(e.to_string().contains("NOREPLICAS"), "{e}");
 }
 
 /// Same dataset in both, compared also by DUMP where both are this server.

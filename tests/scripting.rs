@@ -238,6 +238,44 @@ fn evalsha_and_script_subcommand_replies() {
     }
 }
 
+/// The script cache keeps at most 500 scripts sent only with EVAL,
+/// dropping the least recently used (EVALSHA counts as a use); scripts
+/// loaded with SCRIPT LOAD are never dropped. An error of an EVALSHA run
+/// names the script by its lower-case SHA1, whatever case was sent.
+#[test]
+fn eval_scripts_past_the_bound_drop_the_least_recently_used() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let loaded = sha1_hex("return 'loaded'");
+    assert_eq!(r.call(&["SCRIPT", "LOAD", "return 'loaded'"]), bulk(&loaded));
+    let body = |i: usize| format!("return {i}");
+    for i in 0..500 {
+        assert_eq!(eval(&mut r, &body(i), &[], &[]), int(i as i64));
+    }
+    // Script 0 is used again; script 1 is now the least recently used.
+    assert_eq!(r.call(&["EVALSHA", &sha1_hex(&body(0)), "0"]), int(0));
+    for i in 500..510 {
+        assert_eq!(eval(&mut r, &body(i), &[], &[]), int(i as i64));
+    }
+    let exists = |r: &mut Raw, i: usize| r.call(&["SCRIPT", "EXISTS", &sha1_hex(&body(i))]);
+    assert_eq!(exists(&mut r, 0), ints(&[1]), "used again: kept");
+    for i in 1..=10 {
+        assert_eq!(exists(&mut r, i), ints(&[0]), "script {i} dropped");
+    }
+    assert_eq!(exists(&mut r, 11), ints(&[1]));
+    assert_eq!(exists(&mut r, 509), ints(&[1]));
+    assert_eq!(r.call(&["SCRIPT", "EXISTS", &loaded]), ints(&[1]), "SCRIPT LOAD'ed: kept");
+    let info = common::text(r.call(&["INFO", "memory"]));
+    assert!(info.contains("number_of_cached_scripts:501\r\n"), "{info}");
+    let failing = "return redis.call('NOSUCH')";
+    let sha = sha1_hex(failing);
+    assert_eq!(r.call(&["SCRIPT", "LOAD", failing]), bulk(&sha));
+    assert_eq!(
+        r.call(&["EVALSHA", &sha.to_uppercase(), "0"]),
+        script_err("ERR Unknown Redis command called from script", failing, 1)
+    );
+}
+
 #[test]
 fn lua_values_become_resp2_replies() {
     let s = Server::start(&[]);

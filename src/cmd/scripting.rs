@@ -248,19 +248,19 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) -> CmdResult
     let (keys, argv) = keys_and_args(a)?;
     let srv = ctx.srv;
     srv.scripting.with_eval(|engine| {
-        let sha: std::borrow::Cow<str> = if by_sha {
-            // Clients send the digest in lower case: then no copy.
-            match std::str::from_utf8(&a[1]) {
-                Ok(s) if !s.bytes().any(|b| b.is_ascii_uppercase()) => s.into(),
-                _ => String::from_utf8_lossy(&a[1]).to_ascii_lowercase().into(),
-            }
+        let created;
+        let sha = if by_sha {
+            &a[1][..]
         } else {
-            engine.create(&a[1], false).map_err(|e| Reply::Error(format!("ERR {e}")))?.into()
+            created = engine.create(&a[1], false).map_err(|e| Reply::Error(format!("ERR {e}")))?;
+            created.as_bytes()
         };
-        let Some((script_flags, func)) = engine.get(&sha).map(|s| (s.flags, s.func.clone())) else {
+        let Some(script) = engine.get(sha) else {
             return fail("NOSCRIPT No matching script. Please use EVAL.");
         };
-        run_script(ctx, true, script_flags, ro, |host| engine.run(&func, false, keys, argv, &sha, host))
+        let (script_flags, func) = (script.flags, script.func.clone());
+        let label = || String::from_utf8_lossy(sha).to_ascii_lowercase();
+        run_script(ctx, true, script_flags, ro, |host| engine.run(&func, false, keys, argv, label, host))
     })?
 }
 

@@ -126,7 +126,7 @@ impl Persistence {
     /// Whether writes are logged (the AOF is on): commands that log a
     /// rewritten form skip building it otherwise.
     pub fn logs_writes(&self) -> bool {
-        self.aof.read().is_some() || self.repl.wants_writes()
+        self.aof_on.load(Ordering::Acquire) || self.repl.wants_writes()
     }
 
     /// Logs a write command that just executed (shard locks still held).

@@ -33,7 +33,7 @@ pub mod stale;
 pub mod stream;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -121,6 +121,9 @@ pub struct Replication {
     pub applying: Mutex<()>,
     /// FAILOVER's state.
     pub failover: Mutex<failover::State>,
+    /// `min-replicas-to-write` as last applied (see [`Replication::set_write_quorum`]):
+    /// every write's refusal check reads it without the config lock.
+    write_quorum: AtomicI64,
     /// The server itself, for the tasks REPLICAOF starts (set by [`start`]).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
@@ -139,8 +142,15 @@ impl Replication {
             sync_partial_err: AtomicU64::new(0),
             applying: Mutex::new(()),
             failover: Default::default(),
+            write_quorum: AtomicI64::new(0),
             me: Default::default(),
         }
+    }
+
+    /// Takes `min-replicas-to-write` from the config (at start and on
+    /// CONFIG SET).
+    pub fn set_write_quorum(&self, n: i64) {
+        self.write_quorum.store(n, Ordering::Relaxed);
     }
 
     /// The server, once [`start`] ran (None before, or during shutdown).
@@ -177,6 +187,9 @@ impl Replication {
 pub fn write_refusal(srv: &Server, handle: &ClientHandle) -> Option<Reply> {
     let r = &srv.replication;
     if handle.kind.load(Ordering::Relaxed) == KIND_MASTER {
+        return None;
+    }
+    if !r.is_replica() && r.write_quorum.load(Ordering::Relaxed) <= 0 {
         return None;
     }
     let c = srv.config.read();

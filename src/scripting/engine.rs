@@ -67,6 +67,8 @@ pub struct Script {
     pub loaded: bool,
     /// The compiled body (see [`Engine::run`]).
     pub func: Function,
+    /// When it was last used, on [`Engine`]'s use counter (eviction order).
+    used: u64,
 }
 
 /// A function a library registered (FUNCTION LOAD).
@@ -197,7 +199,9 @@ pub struct Engine {
     runner: Function,
     /// Switches the globals to FUNCTION LOAD's restricted view and back.
     set_load_mode: Function,
-    scripts: IndexMap<String, Script>,
+    scripts: IndexMap<String, Script, foldhash::fast::RandomState>,
+    /// Counts uses of scripts (see [`Script`]'s `used`).
+    uses: u64,
     /// Bytes of script bodies and names held (`used_memory_scripts_eval`).
     pub body_bytes: usize,
     /// The VM's bytes after the last garbage-collection step.
@@ -299,8 +303,16 @@ impl Engine {
         let (globals, runner, redis, set_load_mode): (Table, Function, Table, Function) =
             lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
         lua.set_globals(globals)?;
-        let mut engine =
-            Engine { lua, redis, runner, set_load_mode, scripts: IndexMap::new(), body_bytes: 0, gc_floor: 0 };
+        let mut engine = Engine {
+            lua,
+            redis,
+            runner,
+            set_load_mode,
+            scripts: IndexMap::default(),
+            uses: 0,
+            body_bytes: 0,
+            gc_floor: 0,
+        };
         // SAFETY: both are C functions following Lua's calling convention
         // (see `super::call`).
         let (call, pcall) = unsafe {
@@ -321,12 +333,17 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The cached script with this SHA1 (lower case), marking it used.
-    pub fn get(&mut self, sha: &str) -> Option<&Script> {
-        let i = self.scripts.get_index_of(sha)?;
-        let last = self.scripts.len() - 1;
-        self.scripts.move_index(i, last);
-        self.scripts.get_index(last).map(|(_, s)| s)
+    /// The cached script with this SHA1 (any case), marking it used. O(1).
+    pub fn get(&mut self, sha: &[u8]) -> Option<&Script> {
+        // Clients send the digest in lower case: then no copy.
+        let i = match std::str::from_utf8(sha).ok().and_then(|s| self.scripts.get_index_of(s)) {
+            Some(i) => i,
+            None => self.scripts.get_index_of(&String::from_utf8_lossy(sha).to_ascii_lowercase())?,
+        };
+        self.uses += 1;
+        let script = &mut self.scripts[i];
+        script.used = self.uses;
+        Some(script)
     }
 
     /// Whether a script is cached (SCRIPT EXISTS).
@@ -366,25 +383,25 @@ impl Engine {
             .into_function()
             .map_err(|e| format!("Error compiling script (new function): {}", lua_error_text(&e)))?;
         self.body_bytes += body.len() + sha.len();
-        self.scripts.insert(sha.clone(), Script { body: Bytes::copy_from_slice(body), flags, loaded, func });
+        self.uses += 1;
+        let script = Script { body: Bytes::copy_from_slice(body), flags, loaded, func, used: self.uses };
+        self.scripts.insert(sha.clone(), script);
         self.evict();
         Ok(sha)
     }
 
-    /// Drops the least recently used EVAL-only scripts past [`MAX_EVAL_SCRIPTS`].
+    /// Drops the least recently used EVAL-only scripts past
+    /// [`MAX_EVAL_SCRIPTS`]. O(scripts), and only when a new script was
+    /// compiled (which costs more).
     fn evict(&mut self) {
         let eval_only = self.scripts.values().filter(|s| !s.loaded).count();
-        let mut excess = eval_only.saturating_sub(MAX_EVAL_SCRIPTS);
-        let mut i = 0;
-        while excess > 0 && i < self.scripts.len() {
-            if self.scripts[i].loaded {
-                i += 1;
-                continue;
-            }
-            if let Some((sha, s)) = self.scripts.shift_remove_index(i) {
+        for _ in MAX_EVAL_SCRIPTS..eval_only {
+            let oldest =
+                self.scripts.iter().enumerate().filter(|(_, (_, s))| !s.loaded).min_by_key(|(_, (_, s))| s.used);
+            let Some((i, _)) = oldest else { return };
+            if let Some((sha, s)) = self.scripts.swap_remove_index(i) {
                 self.body_bytes = self.body_bytes.saturating_sub(s.body.len() + sha.len());
             }
-            excess -= 1;
         }
     }
 
@@ -392,15 +409,17 @@ impl Engine {
     /// `ARGV` as globals) or a registered function (`as_function` true:
     /// given the keys and arguments as its two parameters), its
     /// `redis.call`s going to `host`. The reply is its return value
-    /// converted, or its error with Redis's `script: <label>, on …` suffix.
-    /// The caller has made the run visible in [`RUN`] (timeouts, kills).
+    /// converted, or its error with Redis's `script: <label>, on …` suffix
+    /// (the label, the SHA1 or the function's name, is only made for an
+    /// error). The caller has made the run visible in [`RUN`] (timeouts,
+    /// kills).
     pub fn run(
         &mut self,
         func: &Function,
         as_function: bool,
         keys: &[Bytes],
         argv: &[Bytes],
-        label: &str,
+        label: impl FnOnce() -> String,
         host: &mut dyn Host,
     ) -> Reply {
         let result = {
@@ -425,7 +444,7 @@ impl Engine {
             Err(_) if RUN.killed.load(Ordering::Relaxed) => {
                 return Reply::err("ERR Script killed by user with SCRIPT KILL...");
             }
-            Err(e) => return Reply::Error(format!("ERR Error running script {label}, {}", lua_error_text(&e))),
+            Err(e) => return Reply::Error(format!("ERR Error running script {}, {}", label(), lua_error_text(&e))),
         };
         if counted_error(&value) {
             host.error_already_counted();
@@ -433,7 +452,7 @@ impl Engine {
         if ok {
             return lua_to_reply(&value, host.resp());
         }
-        failure_reply(&value, label)
+        failure_reply(&value, &label())
     }
 
     /// Runs a library's code (FUNCTION LOAD) with only the load API visible

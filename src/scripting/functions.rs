@@ -144,7 +144,7 @@ impl Functions {
         host: &mut dyn super::Host,
     ) -> crate::protocol::Reply {
         match self.engine.as_mut() {
-            Some(engine) => engine.run(&func.func, true, keys, argv, &func.name, host),
+            Some(engine) => engine.run(&func.func, true, keys, argv, || func.name.clone(), host),
             None => crate::protocol::Reply::err("ERR Function not found"),
         }
     }

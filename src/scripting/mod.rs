@@ -19,7 +19,7 @@ pub mod functions;
 pub mod libs;
 mod rand48;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,6 +58,9 @@ pub struct RunState {
     named: AtomicBool,
     done: Mutex<()>,
     cv: Condvar,
+    /// Commands waiting in [`RunState::busy_reply`]: a run that ends with
+    /// none skips the lock and the wake-up.
+    waiters: AtomicUsize,
 }
 
 /// The process's run state.
@@ -74,6 +77,7 @@ pub static RUN: RunState = RunState {
     named: AtomicBool::new(false),
     done: Mutex::new(()),
     cv: Condvar::new(),
+    waiters: AtomicUsize::new(0),
 };
 
 impl RunState {
@@ -86,7 +90,7 @@ impl RunState {
         self.killed.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         self.eval.store(eval, Ordering::Relaxed);
-        self.running.store(true, Ordering::Release);
+        self.running.store(true, Ordering::SeqCst);
     }
 
     /// Names the function about to run (FUNCTION STATS shows it).
@@ -109,15 +113,20 @@ impl RunState {
         if self.named.swap(false, Ordering::Relaxed) {
             *self.function.lock() = None;
         }
-        let _g = self.done.lock();
-        self.running.store(false, Ordering::Release);
         self.started.store(0, Ordering::Relaxed);
-        self.cv.notify_all();
+        // Sequentially consistent with `busy_reply`'s count and check: either
+        // a waiter sees the run over, or this sees the waiter and wakes it
+        // (under the lock, so not before it waits).
+        self.running.store(false, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _g = self.done.lock();
+            self.cv.notify_all();
+        }
     }
 
     /// Whether a script is running.
     pub fn is_running(&self) -> bool {
-        self.running.load(Ordering::Acquire)
+        self.running.load(Ordering::SeqCst)
     }
 
     fn elapsed(&self) -> Option<Duration> {
@@ -163,19 +172,22 @@ impl RunState {
             return None;
         }
         let mut g = self.done.lock();
-        loop {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let reply = loop {
             if !self.is_running() {
-                return None;
+                break None;
             }
             let threshold = Duration::from_millis(self.threshold_ms.load(Ordering::Relaxed));
             let elapsed = self.elapsed().unwrap_or_default();
             if !threshold.is_zero() && elapsed >= threshold {
                 let msg = if self.eval.load(Ordering::Relaxed) { BUSY_EVAL } else { BUSY_FUNCTION };
-                return Some(Reply::err(msg));
+                break Some(Reply::err(msg));
             }
             let wait = if threshold.is_zero() { Duration::from_millis(100) } else { threshold - elapsed };
             self.cv.wait_for(&mut g, wait);
-        }
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        reply
     }
 
     /// The `-BUSY` error for the script running now (EVAL or function).
@@ -260,10 +272,7 @@ impl Scripting {
         let arg = args.get(1)?;
         match name {
             "eval" => Some(flags::from_shebang(arg).map_or(flags::EVAL_COMPAT_MODE, |(f, _)| f)),
-            "evalsha" => {
-                let sha = std::str::from_utf8(arg).ok()?.to_ascii_lowercase();
-                self.with_eval(|e| e.get(&sha).map(|s| s.flags)).ok().flatten()
-            }
+            "evalsha" => self.with_eval(|e| e.get(arg).map(|s| s.flags)).ok().flatten(),
             "fcall" => {
                 let fname = std::str::from_utf8(arg).ok()?;
                 self.functions.lock().find(fname).map(|f| f.flags)

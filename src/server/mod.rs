@@ -222,6 +222,10 @@ pub fn apply_config_change(srv: &Server, name: &str) -> Result<(), String> {
             Ok(())
         }
         "port" => listener::rebind_plain(srv),
+        "min-replicas-to-write" => {
+            srv.replication.set_write_quorum(srv.config.read().min_replicas_to_write);
+            Ok(())
+        }
         "key-load-delay" => {
             srv.persist.load.set_key_load_delay(srv.config.read().key_load_delay);
             Ok(())
@@ -312,6 +316,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let mut signals = Signals::install();
     let srv = Server::new(cfg.clone());
     configure_eviction(&srv);
+    srv.replication.set_write_quorum(srv.config.read().min_replicas_to_write);
     let weak = Arc::downgrade(&srv);
     srv.keyspace.set_expired_sink(Box::new(move |db, key| {
         if let Some(srv) = weak.upgrade() {
