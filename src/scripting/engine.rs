@@ -196,7 +196,16 @@ pub struct Engine {
     lua: Lua,
     /// The real `redis` library table (scripts see a read-only view).
     redis: Table,
+    /// Runs a compiled chunk as the prelude's `run` (FUNCTION LOAD's code).
     runner: Function,
+    /// The prelude's error handler: errors become Redis error tables
+    /// carrying where the script failed.
+    handler: Function,
+    /// The real globals table behind the read-only view scripts see (where
+    /// a run's `KEYS` and `ARGV` are set).
+    real_globals: Table,
+    /// [`call_script`], as a Lua function.
+    call_script: Function,
     /// Switches the globals to FUNCTION LOAD's restricted view and back.
     set_load_mode: Function,
     scripts: IndexMap<String, Script, foldhash::fast::RandomState>,
@@ -300,13 +309,24 @@ impl Engine {
         host.raw_set("register_function", lua.create_function(register_function)?)?;
         // SAFETY: a C function following Lua's calling convention.
         host.raw_set("script_args", unsafe { lua.create_c_function(script_args)? })?;
-        let (globals, runner, redis, set_load_mode): (Table, Function, Table, Function) =
-            lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
+        let (globals, runner, redis, set_load_mode, handler, real_globals): (
+            Table,
+            Function,
+            Table,
+            Function,
+            Function,
+            Table,
+        ) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
         lua.set_globals(globals)?;
+        // SAFETY: a C function following Lua's calling convention.
+        let call_script = unsafe { lua.create_c_function(call_script)? };
         let mut engine = Engine {
             lua,
             redis,
             runner,
+            handler,
+            real_globals,
+            call_script,
             set_load_mode,
             scripts: IndexMap::default(),
             uses: 0,
@@ -424,7 +444,7 @@ impl Engine {
     ) -> Reply {
         let result = {
             let _bound = HostBinding::bind(&mut *host, keys, argv);
-            self.runner.call::<(bool, Value)>((func, as_function))
+            self.call_script.call::<(bool, Value)>((&self.handler, &self.real_globals, func, as_function))
         };
         if RUN.killed.load(Ordering::Relaxed) {
             // The kill switched the hook to every line: back to counting.
@@ -594,6 +614,59 @@ pub(crate) fn run_argument(s: &[u8]) -> Option<Bytes> {
     let (keys, argv) = unsafe { (&*keys, &*argv) };
     let mut candidates = keys.iter().take(RUN_ARGUMENTS_SHARED).chain(argv.iter().take(RUN_ARGUMENTS_SHARED));
     candidates.find(|b| b[..] == *s).cloned()
+}
+
+/// Pushes `items` as a new Lua array (one string per item).
+///
+/// # Safety
+/// `state` must be a Lua state with room for two more values; a memory
+/// error raises a Lua error.
+unsafe fn push_array(state: *mut ffi::lua_State, items: &[Bytes]) {
+    // SAFETY: as the function's contract; each string is stored at once.
+    unsafe {
+        ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
+        for (i, item) in items.iter().enumerate() {
+            ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+            ffi::lua_rawseti(state, -2, (i + 1) as _);
+        }
+    }
+}
+
+/// One run, as Redis's `luaCallFunction`: called with the error handler,
+/// the real globals, the compiled function and whether it is a registered
+/// function, it gives the function the run's keys and arguments (see
+/// [`HostBinding`]: `KEYS`/`ARGV` globals for an EVAL body, two parameters
+/// for a registered function), calls it under the handler, and returns
+/// `ok, value` (the first result, or the error the handler made). A C
+/// function, so a run costs no Lua-side wrapper.
+unsafe extern "C-unwind" fn call_script(state: *mut ffi::lua_State) -> std::ffi::c_int {
+    let (keys, argv) = ARGS.with(|a| a.get()).unwrap_or((&[] as &[Bytes], &[] as &[Bytes]));
+    // SAFETY: called by Lua with the four arguments above (see
+    // `Engine::run`); the slices are those of the live HostBinding on this
+    // thread. Only a memory error can raise here, and no Rust value with a
+    // destructor is held.
+    unsafe {
+        let as_function = ffi::lua_toboolean(state, 4) != 0;
+        ffi::lua_settop(state, 3);
+        ffi::lua_checkstack(state, 4);
+        let (keys, argv) = (&*keys, &*argv);
+        let nargs = if as_function {
+            push_array(state, keys);
+            push_array(state, argv);
+            2
+        } else {
+            for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
+                ffi::lua_pushstring(state, name.as_ptr());
+                push_array(state, items);
+                ffi::lua_rawset(state, 2);
+            }
+            0
+        };
+        let status = ffi::lua_pcall(state, nargs, 1, 1);
+        ffi::lua_pushboolean(state, (status == 0) as std::ffi::c_int);
+        ffi::lua_insert(state, -2);
+    }
+    2
 }
 
 /// Makes a host current on this thread while it lives.

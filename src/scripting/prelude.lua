@@ -2,7 +2,9 @@
 -- once when the engine starts, with the real globals as its environment.
 --
 -- Arguments: the host functions written in Rust (see engine.rs).
--- Returns: the globals proxy scripts see, the error handler, the runner.
+-- Returns: the globals proxy scripts see, the runner (FUNCTION LOAD's
+-- code), the redis library, the load-mode switch, the error handler and
+-- the real globals (the engine runs scripts itself: see call_script).
 --
 -- Read-only tables: Redis's Lua has a patched VM with read-only tables.
 -- Stock Lua 5.1 has none, so every protected table here is an empty proxy
@@ -196,10 +198,9 @@ local function handler(err)
   return err
 end
 
--- Runs a compiled script (EVAL: no arguments; FCALL: keys and args).
--- The keys and arguments of the run come from host.script_args (built on
--- the Lua stack from the command line): globals KEYS and ARGV for EVAL,
--- the two parameters of a function for FCALL.
+-- Runs a compiled chunk under the handler, as the engine's call_script
+-- does for EVAL and FCALL: FUNCTION LOAD runs a library's code with it
+-- (empty KEYS and ARGV, from host.script_args outside a run).
 local script_args = host.script_args
 local function run(f, as_function)
   local keys, args = script_args()
@@ -252,4 +253,4 @@ local real_mt = debug_getmetatable(G)
 local function set_load_mode(on)
   rawset(real_mt, '__index', on and L or R)
 end
-return G, run, redis, set_load_mode
+return G, run, redis, set_load_mode, handler, R
