@@ -56,3 +56,30 @@ fn keys_and_values_from_the_request_or_the_script() {
                 return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}";
     assert_eq!(eval(&mut r, body, &["even", "odd"], &[]), arr(vec![bulk("3"), bulk("3")]));
 }
+
+/// Whatever a run did to its `KEYS` and `ARGV` tables (more entries, holes,
+/// string keys, a metatable, a reference kept in a local), the next run
+/// sees exactly its own keys and arguments.
+#[test]
+fn keys_and_argv_start_fresh_each_run() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let show = "local out = {} for k, v in pairs(KEYS) do out[#out + 1] = 'K' .. tostring(k) .. '=' .. v end \
+                for k, v in pairs(ARGV) do out[#out + 1] = 'A' .. tostring(k) .. '=' .. v end \
+                out[#out + 1] = tostring(getmetatable(KEYS)) .. tostring(getmetatable(ARGV)) \
+                out[#out + 1] = tostring(#KEYS) .. '/' .. tostring(#ARGV) \
+                return out";
+    let meddlers = [
+        "for i = 1, 100 do KEYS[i] = 'x' .. i end ARGV.extra = 1 return 1",
+        "KEYS[1] = nil ARGV[2] = nil ARGV[70] = 'far' return 1",
+        "setmetatable(KEYS, {__index = function() return 'meta' end}) setmetatable(ARGV, {}) return 1",
+        "table.insert(KEYS, 'more') table.insert(ARGV, 1, 'front') KEYS[1.5] = 'half' return 1",
+        "KEYS[-1] = 'neg' ARGV[0] = 'zero' return 1",
+    ];
+    for meddler in meddlers {
+        assert_eq!(eval(&mut r, meddler, &["m1", "m2"], &["a1", "a2", "a3"]), int(1), "{meddler}");
+        let want = bulks(&["K1=k1", "A1=a1", "A2=a2", "nilnil", "1/2"]);
+        assert_eq!(eval(&mut r, show, &["k1"], &["a1", "a2"]), want, "after {meddler}");
+        assert_eq!(eval(&mut r, show, &[], &[]), bulks(&["nilnil", "0/0"]), "after {meddler}");
+    }
+}
