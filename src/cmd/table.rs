@@ -224,7 +224,7 @@ impl Row {
 }
 
 /// Whether a script may run a command (Redis 7.0's `noscript` flag).
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum InScripts {
     Allowed,
     Denied,
@@ -273,10 +273,12 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
 
 /// Finds a command by name, case-insensitively. O(len(name)).
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    row(name).map(|r| r.spec)
+    lookup_for_script(name).map(|r| r.spec)
 }
 
-fn row(name: &[u8]) -> Option<Row> {
+/// [`lookup`] for a script's `redis.call`, with the command's rule for
+/// scripts (see [`Row::denied_in_scripts`]). O(len(name)).
+pub fn lookup_for_script(name: &[u8]) -> Option<Row> {
     if name.len() > 32 {
         return None;
     }
@@ -285,12 +287,6 @@ fn row(name: &[u8]) -> Option<Row> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     TABLE.by_name.get(&*lower).copied()
-}
-
-/// [`lookup`] for a script's `redis.call`, with the command's rule for
-/// scripts (see [`Row::denied_in_scripts`]). O(len(name)).
-pub fn lookup_for_script(name: &[u8]) -> Option<Row> {
-    row(name)
 }
 
 /// Every command (Redis names first, then the original project's aliases).

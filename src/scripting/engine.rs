@@ -91,12 +91,8 @@ struct LoadCtx {
 }
 
 /// When the library code running in FUNCTION LOAD must stop (ms on the
-/// [`now_ms`] clock).
+/// [`crate::stopwatch::uptime_ms`] clock).
 static LOAD_DEADLINE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-fn now_ms() -> u64 {
-    crate::stopwatch::uptime().as_millis() as u64
-}
 
 /// Function and library names: letters, digits and `_`, at least one.
 pub fn valid_name(name: &[u8]) -> bool {
@@ -196,15 +192,14 @@ pub struct Engine {
     lua: Lua,
     /// The real `redis` library table (scripts see a read-only view).
     redis: Table,
-    /// Runs a compiled chunk as the prelude's `run` (FUNCTION LOAD's code).
-    runner: Function,
     /// The prelude's error handler: errors become Redis error tables
     /// carrying where the script failed.
     handler: Function,
     /// The real globals table behind the read-only view scripts see (where
     /// a run's `KEYS` and `ARGV` are set).
     real_globals: Table,
-    /// [`call_script`], as a Lua function.
+    /// [`call_script`], as a Lua function: runs script bodies, registered
+    /// functions and FUNCTION LOAD's library code.
     call_script: Function,
     /// Switches the globals to FUNCTION LOAD's restricted view and back.
     set_load_mode: Function,
@@ -222,8 +217,9 @@ pub struct Engine {
 /// the VM small without a full collection's latency, and paces the
 /// collections by the garbage scripts make, not by their count. A step
 /// mostly finishes a cycle, which walks the whole VM; Redis steps every 50
-/// runs, and a one-`INCR` script leaves about 200 bytes, so this collects
-/// about half as often for scripts like it.
+/// runs, and a one-`INCR` script leaves about 50 bytes (its key's string:
+/// `KEYS` and `ARGV` are refilled, see [`refill_array`]), so this collects
+/// about every 300 runs for scripts like it.
 const GC_SLACK: usize = 16 * 1024;
 /// Units (KiB of allocation) of work per step (Redis's `LUA_GC_CYCLE_PERIOD`).
 const GC_STEP: i32 = 50;
@@ -307,23 +303,14 @@ impl Engine {
         }
         host.raw_set("libs", libs)?;
         host.raw_set("register_function", lua.create_function(register_function)?)?;
-        // SAFETY: a C function following Lua's calling convention.
-        host.raw_set("script_args", unsafe { lua.create_c_function(script_args)? })?;
-        let (globals, runner, redis, set_load_mode, handler, real_globals): (
-            Table,
-            Function,
-            Table,
-            Function,
-            Function,
-            Table,
-        ) = lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
+        let (globals, redis, set_load_mode, handler, real_globals): (Table, Table, Function, Function, Table) =
+            lua.load(include_str!("prelude.lua")).set_name("=redis").call(host)?;
         lua.set_globals(globals)?;
         // SAFETY: a C function following Lua's calling convention.
         let call_script = unsafe { lua.create_c_function(call_script)? };
         let mut engine = Engine {
             lua,
             redis,
-            runner,
             handler,
             real_globals,
             call_script,
@@ -487,18 +474,18 @@ impl Engine {
             .into_function()
             .map_err(|e| format!("Error compiling function: {}", lua_error_text(&e)))?;
         self.lua.set_app_data(LoadCtx::default());
-        LOAD_DEADLINE_MS.store(now_ms() + timeout_ms, Ordering::Relaxed);
+        LOAD_DEADLINE_MS.store(crate::stopwatch::uptime_ms() + timeout_ms, Ordering::Relaxed);
         self.set_hook(Some(load_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         let _ = self.set_load_mode.call::<()>(true);
-        let result = self.runner.call::<MultiValue>(func);
+        // Outside a run: the code sees empty KEYS and ARGV.
+        let result = self.call_script.call::<(bool, Value)>((&self.handler, &self.real_globals, func, false));
         let _ = self.set_load_mode.call::<()>(false);
         self.set_hook(Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
         let registered = self.lua.remove_app_data::<LoadCtx>().map(|c| c.funcs).unwrap_or_default();
-        let mut values =
-            result.map_err(|e| format!("Error registering functions: {}", lua_error_text(&e)))?.into_iter();
-        if !matches!(values.next(), Some(Value::Boolean(true))) {
-            let msg = match values.next() {
-                Some(Value::Table(t)) => field_text(&t, "err"),
+        let (ok, value) = result.map_err(|e| format!("Error registering functions: {}", lua_error_text(&e)))?;
+        if !ok {
+            let msg = match value {
+                Value::Table(t) => field_text(&t, "err"),
                 _ => None,
             };
             return Err(format!("Error registering functions: {}", msg.as_deref().unwrap_or("unknown error")));
@@ -577,30 +564,8 @@ thread_local! {
     /// friends are created once and find their host here, instead of being
     /// created for every run.
     static HOST: std::cell::Cell<Option<*mut (dyn Host + 'static)>> = const { std::cell::Cell::new(None) };
-    /// The keys and arguments of that run (see [`script_args`]).
+    /// The keys and arguments of that run (see [`call_script`]).
     static ARGS: std::cell::Cell<Option<(*const [Bytes], *const [Bytes])>> = const { std::cell::Cell::new(None) };
-}
-
-/// `host.script_args()`: the run's keys and arguments as two fresh Lua
-/// arrays, built directly on the stack (one string per value, no
-/// per-value handles). Two empty arrays outside a run.
-unsafe extern "C-unwind" fn script_args(state: *mut ffi::lua_State) -> std::ffi::c_int {
-    let (keys, argv) = ARGS.with(|a| a.get()).unwrap_or((&[] as &[Bytes], &[] as &[Bytes]));
-    // SAFETY: the slices are those of the live HostBinding on this thread
-    // (see there); each push is stored at once, so the stack grows by two
-    // values plus one. Only a memory error can raise here, and no Rust
-    // value with a destructor is held.
-    unsafe {
-        for items in [keys, argv] {
-            let items = &*items;
-            ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
-            for (i, item) in items.iter().enumerate() {
-                ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                ffi::lua_rawseti(state, -2, (i + 1) as _);
-            }
-        }
-    }
-    2
 }
 
 /// How many of a run's keys, and of its arguments, [`run_argument`] compares.
@@ -622,9 +587,20 @@ pub(crate) fn run_argument(s: &[u8]) -> Option<Bytes> {
 /// `state` must be a Lua state with room for two more values; a memory
 /// error raises a Lua error.
 unsafe fn push_array(state: *mut ffi::lua_State, items: &[Bytes]) {
-    // SAFETY: as the function's contract; each string is stored at once.
+    // SAFETY: as the function's contract.
     unsafe {
         ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
+        fill_array(state, items);
+    }
+}
+
+/// Sets `items` at 1, 2, … of the table on top of the stack.
+///
+/// # Safety
+/// `state` must have a table on top and room for one more value.
+unsafe fn fill_array(state: *mut ffi::lua_State, items: &[Bytes]) {
+    // SAFETY: each string is pushed and stored at once.
+    unsafe {
         for (i, item) in items.iter().enumerate() {
             ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
             ffi::lua_rawseti(state, -2, (i + 1) as _);
@@ -667,10 +643,7 @@ unsafe fn refill_array(state: *mut ffi::lua_State, items: &[Bytes]) -> bool {
             }
             last = last.max(key as usize);
         }
-        for (i, item) in items.iter().enumerate() {
-            ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-            ffi::lua_rawseti(state, -2, (i + 1) as _);
-        }
+        fill_array(state, items);
         for i in items.len() + 1..=last {
             ffi::lua_pushnil(state);
             ffi::lua_rawseti(state, -2, i as _);
@@ -682,8 +655,9 @@ unsafe fn refill_array(state: *mut ffi::lua_State, items: &[Bytes]) -> bool {
 /// One run, as Redis's `luaCallFunction`: called with the error handler,
 /// the real globals, the compiled function and whether it is a registered
 /// function, it gives the function the run's keys and arguments (see
-/// [`HostBinding`]: `KEYS`/`ARGV` globals for an EVAL body, two parameters
-/// for a registered function), calls it under the handler, and returns
+/// [`HostBinding`]; empty outside a run, as for FUNCTION LOAD's code):
+/// `KEYS`/`ARGV` globals for an EVAL body, two parameters for a
+/// registered function; calls it under the handler, and returns
 /// `ok, value` (the first result, or the error the handler made). A C
 /// function, so a run costs no Lua-side wrapper.
 unsafe extern "C-unwind" fn call_script(state: *mut ffi::lua_State) -> std::ffi::c_int {
@@ -887,7 +861,7 @@ fn number(v: &Value) -> Option<f64> {
 /// The hook of FUNCTION LOAD: past the deadline, raises Redis's error on
 /// every line (the code must only register functions).
 unsafe extern "C-unwind" fn load_hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
-    if now_ms() <= LOAD_DEADLINE_MS.load(Ordering::Relaxed) {
+    if crate::stopwatch::uptime_ms() <= LOAD_DEADLINE_MS.load(Ordering::Relaxed) {
         return;
     }
     // SAFETY: as in `count_hook`.

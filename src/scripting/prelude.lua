@@ -2,9 +2,9 @@
 -- once when the engine starts, with the real globals as its environment.
 --
 -- Arguments: the host functions written in Rust (see engine.rs).
--- Returns: the globals proxy scripts see, the runner (FUNCTION LOAD's
--- code), the redis library, the load-mode switch, the error handler and
--- the real globals (the engine runs scripts itself: see call_script).
+-- Returns: the globals proxy scripts see, the redis library, the
+-- load-mode switch, the error handler and the real globals (the engine
+-- runs scripts and library code itself: see call_script in engine.rs).
 --
 -- Read-only tables: Redis's Lua has a patched VM with read-only tables.
 -- Stock Lua 5.1 has none, so every protected table here is an empty proxy
@@ -198,18 +198,6 @@ local function handler(err)
   return err
 end
 
--- Runs a compiled chunk under the handler, as the engine's call_script
--- does for EVAL and FCALL: FUNCTION LOAD runs a library's code with it
--- (empty KEYS and ARGV, from host.script_args outside a run).
-local script_args = host.script_args
-local function run(f, as_function)
-  local keys, args = script_args()
-  if as_function then return xpcall(function() return f(keys, args) end, handler) end
-  rawset(R, 'KEYS', keys)
-  rawset(R, 'ARGV', args)
-  return xpcall(f, handler)
-end
-
 R.debug = nil
 R.print, R.loadfile, R.dofile, R.module, R.require, R.package, R.os, R.io = nil
 
@@ -253,4 +241,4 @@ local real_mt = debug_getmetatable(G)
 local function set_load_mode(on)
   rawset(real_mt, '__index', on and L or R)
 end
-return G, run, redis, set_load_mode, handler, R
+return G, redis, set_load_mode, handler, R
