@@ -64,6 +64,11 @@ pub fn uptime() -> std::time::Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
+/// [`uptime`] in milliseconds.
+pub fn uptime_ms() -> u64 {
+    uptime().as_millis() as u64
+}
+
 /// The time-stamp counter, where it is invariant.
 #[inline]
 fn ticks() -> Option<u64> {

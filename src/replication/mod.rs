@@ -189,16 +189,14 @@ pub fn write_refusal(srv: &Server, handle: &ClientHandle) -> Option<Reply> {
     if handle.kind.load(Ordering::Relaxed) == KIND_MASTER {
         return None;
     }
-    if !r.is_replica() && r.write_quorum.load(Ordering::Relaxed) <= 0 {
+    if r.is_replica() {
+        let read_only = srv.config.read().replica_read_only;
+        return read_only.then(|| Reply::err("READONLY You can't write against a read only replica."));
+    }
+    if r.write_quorum.load(Ordering::Relaxed) <= 0 {
         return None;
     }
     let c = srv.config.read();
-    if r.is_replica() {
-        if c.replica_read_only {
-            return Some(Reply::err("READONLY You can't write against a read only replica."));
-        }
-        return None;
-    }
     if c.min_replicas_to_write > 0
         && c.min_replicas_max_lag > 0
         && r.good_replicas(c.min_replicas_max_lag as u64) < c.min_replicas_to_write as usize

@@ -40,13 +40,14 @@ pub enum Pushed {
 
 /// Milliseconds of [`crate::stopwatch::uptime`], plus one (0 means "not set").
 fn now_ms() -> u64 {
-    crate::stopwatch::uptime().as_millis() as u64 + 1
+    crate::stopwatch::uptime_ms() + 1
 }
 
 impl PushQueue {
     /// Queues `msg`; the caller then wakes the connection
-    /// ([`super::client::ClientHandle::deliver`] does both). O(1).
-    pub fn push(&self, msg: Bytes, limit: Limit) -> Pushed {
+    /// ([`super::client::ClientHandle::deliver`] does both, and is the way
+    /// in). O(1).
+    pub(super) fn push(&self, msg: Bytes, limit: Limit) -> Pushed {
         let len = msg.len();
         // Counted before the connection can see (and write, and release) it.
         let pending = self.pending.fetch_add(len, Ordering::AcqRel) + len;
