@@ -64,3 +64,44 @@ fn unknown_command_and_arity_errors() {
     assert_eq!(c.call(&["GET"]), err("ERR wrong number of arguments for 'get' command"));
     assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
 }
+
+/// Replies are held until every connection with requests ready has run
+/// (server::write_batch); none may be left waiting, whatever else runs in
+/// the batch: a DEBUG SLEEP that hands the worker to another thread, a
+/// blocked client woken by one of the writes, a one-worker or two-worker
+/// server.
+#[test]
+fn requests_sent_together_on_many_connections_are_all_answered() {
+    for threads in ["1", "2"] {
+        let s = Server::start(&["--threads", threads]);
+        let mut blocked = s.raw();
+        blocked.cmd(&[b"BLPOP", b"queue", b"0"]);
+        let mut conns: Vec<_> = (0..100).map(|_| s.raw()).collect();
+        let mut counters = vec![0i64; conns.len()];
+        for round in 0..3 {
+            let mut wants = Vec::new();
+            for (i, c) in conns.iter_mut().enumerate() {
+                let want = match (round, i) {
+                    (1, 7) => {
+                        c.cmd(&[b"DEBUG", b"SLEEP", b"0.05"]);
+                        Resp::Simple("OK".into())
+                    }
+                    (2, 50) => {
+                        c.cmd(&[b"LPUSH", b"queue", b"job"]);
+                        Resp::Int(1)
+                    }
+                    _ => {
+                        c.cmd(&[b"INCR", format!("k{i}").as_bytes()]);
+                        counters[i] += 1;
+                        Resp::Int(counters[i])
+                    }
+                };
+                wants.push(want);
+            }
+            for (i, (c, want)) in conns.iter_mut().zip(wants).enumerate() {
+                assert_eq!(c.read(), want, "threads {threads}, round {round}, connection {i}");
+            }
+        }
+        assert_eq!(blocked.read(), Resp::Array(Some(vec![bulk("queue"), bulk("job")])));
+    }
+}

@@ -210,6 +210,10 @@ fn main() -> ExitCode {
     // another connection.
     #[cfg(tokio_unstable)]
     builder.disable_lifo_slot();
+    // Replies are written once every connection with requests ready has
+    // run (see `server::write_batch`).
+    #[cfg(tokio_unstable)]
+    builder.on_after_task_poll(|_| inmemory::server::write_batch::after_task_poll());
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -217,6 +221,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    inmemory::server::write_batch::watch(&rt);
     match rt.block_on(inmemory::server::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -170,10 +170,9 @@ pub async fn serve<S>(
             last_input = crate::db::coarse_ms();
             // Let every other connection with requests ready run first and
             // write after them, as Redis writes all replies between event
-            // loop turns: a peer reading many connections is then woken once
-            // for many replies, not once per reply (pinned to one core,
-            // SET/GET at 16-deep pipelines: +30% throughput).
-            tokio::task::yield_now().await;
+            // loop turns (see `write_batch`; pinned to one core, SET/GET at
+            // 16-deep pipelines: +30% throughput over writing at once).
+            super::write_batch::end_of_batch().await;
         }
         if !flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await || client.close_after_reply {
             break;

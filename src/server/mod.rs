@@ -25,6 +25,7 @@ pub mod pause;
 pub mod push;
 pub mod querybuf;
 pub mod tracking;
+pub mod write_batch;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
