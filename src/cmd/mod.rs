@@ -91,7 +91,7 @@ pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
 
 fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
     srv.stats.commands_processed.add(1);
-    let cached = client.last_spec.filter(|s| s.name.as_bytes().eq_ignore_ascii_case(&args[0]));
+    let cached = client.last_spec.and_then(|l| l.matches(&args[0]));
     let Some(mut spec) = cached.or_else(|| table::lookup(&args[0])) else {
         if client.multi.is_some() {
             client.multi_error = true;
@@ -101,7 +101,7 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     client.handle.last_active_ms.store(crate::db::coarse_ms(), Ordering::Relaxed);
     if cached.is_none() {
         *client.handle.last_cmd.lock() = spec.name;
-        client.last_spec = Some(spec);
+        client.last_spec = crate::server::client::LastCommand::new(spec, &args[0]);
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         info::stats::record_rejected(spec, args);

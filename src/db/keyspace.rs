@@ -235,10 +235,21 @@ impl Keyspace {
     /// Locks the groups of the shards of `keys` (deduplicated, in index
     /// order: no deadlock).
     pub fn lock_keys<'a, I: IntoIterator<Item = &'a [u8]>>(&self, db: usize, keys: I) -> Locked<'_> {
-        let mut idx: SmallVec<[u8; 4]> = keys.into_iter().map(|k| self.group_of(self.shard_of(k)).0 as u8).collect();
-        idx.sort_unstable();
-        idx.dedup();
-        let guards = idx.iter().map(|&i| self.groups[i as usize].lock()).collect();
+        let mut idx: SmallVec<[u8; 4]> = SmallVec::new();
+        let mut guards = SmallVec::new();
+        let mut keys = keys.into_iter();
+        if self.groups.len() == 1 {
+            // One mutex for every shard (one worker): no key to hash.
+            if keys.next().is_some() {
+                idx.push(0);
+                guards.push(self.groups[0].lock());
+            }
+        } else {
+            idx.extend(keys.map(|k| self.group_of(self.shard_of(k)).0 as u8));
+            idx.sort_unstable();
+            idx.dedup();
+            guards.extend(idx.iter().map(|&i| self.groups[i as usize].lock()));
+        }
         Locked {
             ks: self,
             db,

@@ -305,7 +305,34 @@ pub struct ClientState {
     /// repeating one command compares the name with it instead of hashing
     /// it again, and stores `cmd=` (CLIENT LIST) only when it changes.
     /// Cleared when a subcommand's full name is stored there instead.
-    pub last_spec: Option<&'static crate::cmd::table::CommandSpec>,
+    pub last_spec: Option<LastCommand>,
+}
+
+/// The previous command's name as the client spelled it (up to 16 bytes)
+/// and the row it resolved to: the next command matches it by comparing
+/// bytes, without lower-casing or hashing.
+#[derive(Clone, Copy)]
+pub struct LastCommand {
+    /// The row.
+    pub spec: &'static crate::cmd::table::CommandSpec,
+    name: [u8; 16],
+    len: u8,
+}
+
+impl LastCommand {
+    /// `None` when `name` is too long to keep (such names are looked up
+    /// every time).
+    pub fn new(spec: &'static crate::cmd::table::CommandSpec, name: &[u8]) -> Option<LastCommand> {
+        let mut buf = [0u8; 16];
+        buf.get_mut(..name.len())?.copy_from_slice(name);
+        Some(LastCommand { spec, name: buf, len: name.len() as u8 })
+    }
+
+    /// The row, if `name` is spelled exactly as last time. O(len).
+    #[inline]
+    pub fn matches(&self, name: &[u8]) -> Option<&'static crate::cmd::table::CommandSpec> {
+        (&self.name[..self.len as usize] == name).then_some(self.spec)
+    }
 }
 
 impl ClientState {
