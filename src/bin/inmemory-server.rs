@@ -222,6 +222,9 @@ fn main() -> ExitCode {
         }
     };
     inmemory::server::write_batch::watch(&rt);
+    // Under `appendfsync always` the one worker syncs the log before a
+    // batch's replies, as Redis does before writing its replies.
+    inmemory::persist::aof::sync_on_worker(inmemory::server::write_batch::watching());
     match rt.block_on(inmemory::server::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

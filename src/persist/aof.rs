@@ -98,6 +98,21 @@ struct Queue {
     epoch: u64,
 }
 
+/// Connections run on one worker thread, which syncs the log itself under
+/// `always` (see [`Aof::sync_through`]); set once at start.
+static SYNC_ON_WORKER: AtomicBool = AtomicBool::new(false);
+
+/// Lets connections sync the log themselves under `always` (one worker
+/// thread) instead of waking the writer thread for every write.
+pub fn sync_on_worker(on: bool) {
+    SYNC_ON_WORKER.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`sync_on_worker`] is on.
+pub fn syncs_on_worker() -> bool {
+    SYNC_ON_WORKER.load(Ordering::Relaxed)
+}
+
 /// The open log and its writer thread's shared state.
 pub struct Aof {
     layout: Layout,
@@ -252,7 +267,9 @@ impl Aof {
         // the connections write before replying and the writer only picks
         // up what nobody waits for (expirations, CLIENT REPLY OFF) on its
         // periodic turn, so feeding costs no cross-thread wakeup.
-        if self.is_always() {
+        // With one worker the connection syncs before its reply instead
+        // (see [`Aof::sync_through`]) and the writer is not woken.
+        if self.is_always() && !SYNC_ON_WORKER.load(Ordering::Relaxed) {
             self.wake.notify_one();
         }
         fed
@@ -299,6 +316,70 @@ impl Aof {
         }
     }
 
+    /// Under `always`, on a server whose connections run on one worker
+    /// thread: writes and `fdatasync`s everything queued, on the calling
+    /// thread, unless the log is already synced up to `offset` — Redis's
+    /// write and sync in `beforeSleep`. Connections call it once their
+    /// batch of requests has run (see `server::write_batch`), so the first
+    /// one syncs for all of them; the others find their offset synced. It
+    /// blocks that worker for the sync, as Redis blocks its event loop.
+    /// False when it could not (no file yet, a write or sync error): the
+    /// writer thread, woken, takes over and retries, and the caller waits
+    /// for it with [`Aof::wait_synced`]. O(bytes queued) plus one sync.
+    pub fn sync_through(&self, offset: u64) -> bool {
+        if *self.synced.borrow() >= offset {
+            return true;
+        }
+        let mut file = self.file.lock();
+        if *self.synced.borrow() >= offset {
+            return true;
+        }
+        let Some(f) = file.as_mut() else { return false };
+        let (data, fed) = {
+            let mut q = self.queue.lock();
+            (std::mem::take(&mut q.buf), q.fed)
+        };
+        if !data.is_empty() {
+            let before = self.size.load(Ordering::Relaxed);
+            let write = crate::cmd::server::latency::Monitor::start();
+            let res = f.write_all(&data);
+            write.end("aof-write");
+            if let Err(e) = res {
+                tracing::warn!("Error writing to the AOF file: {e}");
+                *self.last_error.lock() = Some(e.to_string());
+                let _ = f.set_len(before);
+                let mut q = self.queue.lock();
+                let mut rest = data;
+                rest.extend_from_slice(&q.buf);
+                q.buf = rest;
+                drop(q);
+                self.wake.notify_one();
+                return false;
+            }
+            self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
+            self.written.fetch_max(fed, Ordering::Release);
+        }
+        let fsync = crate::cmd::server::latency::Monitor::start();
+        let synced = f.sync_data();
+        fsync.end("aof-fsync-always");
+        if let Err(e) = synced {
+            tracing::warn!("Error syncing the AOF file: {e}");
+            *self.last_error.lock() = Some(e.to_string());
+            self.unsynced.store(true, Ordering::Relaxed);
+            self.wake.notify_one();
+            return false;
+        }
+        *self.last_error.lock() = None;
+        self.synced.send_if_modified(|s| {
+            let grow = fed > *s;
+            if grow {
+                *s = fed;
+            }
+            grow
+        });
+        true
+    }
+
     /// Waits until the log is synced up to `offset` (for `always`).
     pub async fn wait_synced(&self, offset: u64) {
         let mut rx = self.synced.subscribe();
@@ -309,7 +390,7 @@ impl Aof {
         let mut last_sync = Instant::now();
         let mut unsynced = false;
         loop {
-            let (data, fed, epoch) = {
+            {
                 let mut q = self.queue.lock();
                 if self.is_always() {
                     while q.buf.is_empty() && !self.stop.load(Ordering::Relaxed) {
@@ -323,10 +404,17 @@ impl Aof {
                     // (see `write_through`): this is the periodic turn.
                     self.wake.wait_for(&mut q, Duration::from_millis(100));
                 }
+            }
+            // The file's lock is taken before the queue is emptied, as
+            // write_through and sync_through take them: whoever takes
+            // commands from the queue writes them before anyone takes
+            // later ones, so the log keeps their order.
+            let mut file = self.file.lock();
+            let (data, fed, epoch) = {
+                let mut q = self.queue.lock();
                 unsynced |= self.unsynced.swap(false, Ordering::Relaxed);
                 (std::mem::take(&mut q.buf), q.fed, q.epoch)
             };
-            let mut file = self.file.lock();
             if self.queue.lock().epoch != epoch {
                 // A rewrite completed meanwhile: its file already holds these
                 // commands (and is synced), so they must not be written again.

@@ -239,7 +239,9 @@ impl Persistence {
         let aof = self.aof.read().clone();
         if let Some(aof) = aof {
             if aof.is_always() {
-                aof.wait_synced(offset).await;
+                if !(aof::syncs_on_worker() && aof.sync_through(offset)) {
+                    aof.wait_synced(offset).await;
+                }
             } else {
                 aof.write_through(offset);
             }

@@ -52,6 +52,12 @@ pub fn watch(rt: &tokio::runtime::Runtime) {
     }
 }
 
+/// Whether replies wait for the end of the batch ([`watch`] found one
+/// worker): the worker is then the only thread running connections.
+pub fn watching() -> bool {
+    WATCHED.get().is_some()
+}
+
 /// Waits until every connection ready to run now has run (see the module
 /// documentation). Call it only from a task spawned on the runtime given
 /// to [`watch`]. O(1) per connection.

@@ -286,18 +286,25 @@ fn a_key_alive_when_modified_is_not_resurrected_by_replay() {
 
 #[test]
 fn kill9_under_concurrent_writes_keeps_every_acknowledged_write() {
-    kill9_under_concurrent_writes("always");
+    kill9_under_concurrent_writes("always", "1");
+}
+
+/// With two worker threads the writer thread syncs for the connections
+/// (with one, the worker syncs before its batch's replies).
+#[test]
+fn kill9_under_always_with_two_workers_keeps_every_acknowledged_write() {
+    kill9_under_concurrent_writes("always", "2");
 }
 
 /// Under `everysec` a reply is sent only after its commands were handed to
 /// the OS, so a crash of the process (not of the machine) loses none.
 #[test]
 fn kill9_under_everysec_keeps_every_acknowledged_write() {
-    kill9_under_concurrent_writes("everysec");
+    kill9_under_concurrent_writes("everysec", "1");
 }
 
-fn kill9_under_concurrent_writes(policy: &str) {
-    let mut srv = Server::start(&["--appendonly", "yes", "--appendfsync", policy]);
+fn kill9_under_concurrent_writes(policy: &str, threads: &str) {
+    let mut srv = Server::start(&["--appendonly", "yes", "--appendfsync", policy, "--threads", threads]);
     let acks = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for t in 0..4u64 {
