@@ -91,11 +91,6 @@ struct Queue {
     fed: u64,
     /// While a rewrite runs: everything queued since its fork, and its db.
     rewrite: Option<(Vec<u8>, Option<usize>)>,
-    /// Bumped by every completed rewrite (with the file lock held too): data
-    /// the writer took before a rewrite completed is already in the new file
-    /// (in its base if queued before the fork, in the rewrite buffer if
-    /// after), so the writer drops it instead of writing it twice.
-    epoch: u64,
 }
 
 /// Connections run on one worker thread, which syncs the log itself under
@@ -193,7 +188,7 @@ impl Aof {
         let aof = Arc::new(Aof {
             layout,
             manifest: Mutex::new(manifest),
-            queue: Mutex::new(Queue { buf: Vec::new(), db: None, fed: 0, rewrite: None, epoch: 0 }),
+            queue: Mutex::new(Queue { buf: Vec::new(), db: None, fed: 0, rewrite: None }),
             wake: Condvar::new(),
             file: Mutex::new(file),
             policy: AtomicU8::new(policy),
@@ -287,33 +282,47 @@ impl Aof {
         }
         let mut file = self.file.lock();
         let Some(f) = file.as_mut() else { return };
-        let mut q = self.queue.lock();
-        if q.buf.is_empty() || self.written.load(Ordering::Acquire) >= offset {
-            return;
+        let (data, fed) = {
+            let mut q = self.queue.lock();
+            if q.buf.is_empty() || self.written.load(Ordering::Acquire) >= offset {
+                return;
+            }
+            (std::mem::take(&mut q.buf), q.fed)
+        };
+        if self.write_taken(f, data, fed) {
+            self.unsynced.store(true, Ordering::Relaxed);
+        } else {
+            self.wake.notify_one();
         }
-        let data = std::mem::take(&mut q.buf);
-        let fed = q.fed;
+    }
+
+    /// Writes `data`, just taken from the queue (which held everything
+    /// fed up to `fed`), to `f`, whose lock the caller holds from before
+    /// it took the data until now (so nobody wrote later commands first).
+    /// On a failed write: logs it, cuts the partial write off so the log
+    /// stays parseable, puts the commands back in front of the queue and
+    /// returns false. O(bytes).
+    fn write_taken(&self, f: &mut File, data: Vec<u8>, fed: u64) -> bool {
+        if data.is_empty() {
+            return true;
+        }
         let before = self.size.load(Ordering::Relaxed);
         let write = crate::cmd::server::latency::Monitor::start();
         let res = f.write_all(&data);
         write.end("aof-write");
-        match res {
-            Ok(()) => {
-                self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
-                self.written.fetch_max(fed, Ordering::Release);
-                self.unsynced.store(true, Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::warn!("Error writing to the AOF file: {e}");
-                *self.last_error.lock() = Some(e.to_string());
-                let _ = f.set_len(before);
-                let mut rest = data;
-                rest.extend_from_slice(&q.buf);
-                q.buf = rest;
-                drop(q);
-                self.wake.notify_one();
-            }
+        if let Err(e) = res {
+            tracing::warn!("Error writing to the AOF file: {e}");
+            *self.last_error.lock() = Some(e.to_string());
+            let _ = f.set_len(before);
+            let mut q = self.queue.lock();
+            let mut rest = data;
+            rest.extend_from_slice(&q.buf);
+            q.buf = rest;
+            return false;
         }
+        self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.written.fetch_max(fed, Ordering::Release);
+        true
     }
 
     /// Under `always`, on a server whose connections run on one worker
@@ -339,25 +348,9 @@ impl Aof {
             let mut q = self.queue.lock();
             (std::mem::take(&mut q.buf), q.fed)
         };
-        if !data.is_empty() {
-            let before = self.size.load(Ordering::Relaxed);
-            let write = crate::cmd::server::latency::Monitor::start();
-            let res = f.write_all(&data);
-            write.end("aof-write");
-            if let Err(e) = res {
-                tracing::warn!("Error writing to the AOF file: {e}");
-                *self.last_error.lock() = Some(e.to_string());
-                let _ = f.set_len(before);
-                let mut q = self.queue.lock();
-                let mut rest = data;
-                rest.extend_from_slice(&q.buf);
-                q.buf = rest;
-                drop(q);
-                self.wake.notify_one();
-                return false;
-            }
-            self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
-            self.written.fetch_max(fed, Ordering::Release);
+        if !self.write_taken(f, data, fed) {
+            self.wake.notify_one();
+            return false;
         }
         let fsync = crate::cmd::server::latency::Monitor::start();
         let synced = f.sync_data();
@@ -410,17 +403,13 @@ impl Aof {
             // commands from the queue writes them before anyone takes
             // later ones, so the log keeps their order.
             let mut file = self.file.lock();
-            let (data, fed, epoch) = {
+            // (A rewrite completes under the file's lock too, so what is
+            // taken here is never already in a rewritten file.)
+            let (data, fed) = {
                 let mut q = self.queue.lock();
                 unsynced |= self.unsynced.swap(false, Ordering::Relaxed);
-                (std::mem::take(&mut q.buf), q.fed, q.epoch)
+                (std::mem::take(&mut q.buf), q.fed)
             };
-            if self.queue.lock().epoch != epoch {
-                // A rewrite completed meanwhile: its file already holds these
-                // commands (and is synced), so they must not be written again.
-                drop(file);
-                continue;
-            }
             if file.is_none() {
                 // Pending: the first rewrite's base or copy holds these
                 // commands; nothing is on disk to acknowledge yet.
@@ -431,33 +420,15 @@ impl Aof {
                 }
                 continue;
             }
-            if !data.is_empty() {
-                let before = self.size.load(Ordering::Relaxed);
-                let write = crate::cmd::server::latency::Monitor::start();
-                let res = match file.as_mut() {
-                    Some(f) => f.write_all(&data),
-                    None => Ok(()),
-                };
-                write.end("aof-write");
-                if let Err(e) = res {
-                    tracing::warn!("Error writing to the AOF file: {e}");
-                    *self.last_error.lock() = Some(e.to_string());
-                    // Cut off a partial write so the log stays parseable, then
-                    // put the commands back in front and retry.
-                    if let Some(f) = file.as_ref() {
-                        let _ = f.set_len(before);
-                    }
-                    let mut q = self.queue.lock();
-                    let mut rest = data;
-                    rest.extend_from_slice(&q.buf);
-                    q.buf = rest;
-                    drop(q);
+            let wrote = !data.is_empty();
+            if wrote {
+                let Some(f) = file.as_mut() else { continue };
+                if !self.write_taken(f, data, fed) {
+                    // Retried after a pause.
                     drop(file);
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
-                self.size.fetch_add(data.len() as u64, Ordering::Relaxed);
-                self.written.fetch_max(fed, Ordering::Release);
                 unsynced = true;
             }
             let policy = self.policy.load(Ordering::Relaxed);
@@ -484,7 +455,7 @@ impl Aof {
                 // Under `always` a failed sync is retried: nothing is
                 // acknowledged until it is on disk.
                 unsynced = sync_failed && policy == FSYNC_ALWAYS;
-            } else if !data.is_empty() {
+            } else if wrote {
                 *self.last_error.lock() = None;
             }
             drop(file);
@@ -582,7 +553,6 @@ impl Aof {
         // Everything queued since the fork is in the new file already.
         q.buf.clear();
         q.db = rw_db;
-        q.epoch += 1;
         let fed = q.fed;
         self.written.fetch_max(fed, Ordering::Release);
         *file = Some(f);
