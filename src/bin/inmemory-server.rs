@@ -221,10 +221,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Also what makes the one worker sync the log itself under
+    // `appendfsync always` (see `persist::aof::Aof::sync_through`).
     inmemory::server::write_batch::watch(&rt);
-    // Under `appendfsync always` the one worker syncs the log before a
-    // batch's replies, as Redis does before writing its replies.
-    inmemory::persist::aof::sync_on_worker(inmemory::server::write_batch::watching());
     match rt.block_on(inmemory::server::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -93,21 +93,6 @@ struct Queue {
     rewrite: Option<(Vec<u8>, Option<usize>)>,
 }
 
-/// Connections run on one worker thread, which syncs the log itself under
-/// `always` (see [`Aof::sync_through`]); set once at start.
-static SYNC_ON_WORKER: AtomicBool = AtomicBool::new(false);
-
-/// Lets connections sync the log themselves under `always` (one worker
-/// thread) instead of waking the writer thread for every write.
-pub fn sync_on_worker(on: bool) {
-    SYNC_ON_WORKER.store(on, Ordering::Relaxed);
-}
-
-/// Whether [`sync_on_worker`] is on.
-pub fn syncs_on_worker() -> bool {
-    SYNC_ON_WORKER.load(Ordering::Relaxed)
-}
-
 /// The open log and its writer thread's shared state.
 pub struct Aof {
     layout: Layout,
@@ -264,7 +249,7 @@ impl Aof {
         // periodic turn, so feeding costs no cross-thread wakeup.
         // With one worker the connection syncs before its reply instead
         // (see [`Aof::sync_through`]) and the writer is not woken.
-        if self.is_always() && !SYNC_ON_WORKER.load(Ordering::Relaxed) {
+        if self.is_always() && !crate::server::write_batch::watching() {
             self.wake.notify_one();
         }
         fed
@@ -352,17 +337,40 @@ impl Aof {
             self.wake.notify_one();
             return false;
         }
-        let fsync = crate::cmd::server::latency::Monitor::start();
-        let synced = f.sync_data();
-        fsync.end("aof-fsync-always");
-        if let Err(e) = synced {
-            tracing::warn!("Error syncing the AOF file: {e}");
-            *self.last_error.lock() = Some(e.to_string());
+        if !self.sync_file(f, true) {
             self.unsynced.store(true, Ordering::Relaxed);
             self.wake.notify_one();
             return false;
         }
-        *self.last_error.lock() = None;
+        self.publish_synced(fed);
+        true
+    }
+
+    /// `fdatasync`s the log, timing it as `aof-fsync-always` under that
+    /// policy, and records the outcome as the last error (or its end).
+    /// False if it failed.
+    fn sync_file(&self, f: &File, always: bool) -> bool {
+        let fsync = crate::cmd::server::latency::Monitor::start();
+        let synced = f.sync_data();
+        if always {
+            fsync.end("aof-fsync-always");
+        }
+        match synced {
+            Ok(()) => {
+                *self.last_error.lock() = None;
+                true
+            }
+            Err(e) => {
+                tracing::warn!("Error syncing the AOF file: {e}");
+                *self.last_error.lock() = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Announces that everything fed up to `fed` is on disk, waking the
+    /// clients waiting for it (never moves the mark back).
+    fn publish_synced(&self, fed: u64) {
         self.synced.send_if_modified(|s| {
             let grow = fed > *s;
             if grow {
@@ -370,7 +378,6 @@ impl Aof {
             }
             grow
         });
-        true
     }
 
     /// Waits until the log is synced up to `offset` (for `always`).
@@ -438,18 +445,7 @@ impl Aof {
             let mut sync_failed = false;
             if unsynced && (due || stopping) {
                 if let Some(f) = file.as_ref() {
-                    let fsync = crate::cmd::server::latency::Monitor::start();
-                    let synced = f.sync_data();
-                    if policy == FSYNC_ALWAYS {
-                        fsync.end("aof-fsync-always");
-                    }
-                    if let Err(e) = synced {
-                        tracing::warn!("Error syncing the AOF file: {e}");
-                        *self.last_error.lock() = Some(e.to_string());
-                        sync_failed = true;
-                    } else {
-                        *self.last_error.lock() = None;
-                    }
+                    sync_failed = !self.sync_file(f, policy == FSYNC_ALWAYS);
                 }
                 last_sync = Instant::now();
                 // Under `always` a failed sync is retried: nothing is
@@ -462,13 +458,7 @@ impl Aof {
             if policy != FSYNC_ALWAYS || !unsynced {
                 // Everything fed up to `fed` is now in the file (written
                 // earlier or just now); a rewrite may have announced more.
-                self.synced.send_if_modified(|s| {
-                    let grow = fed > *s;
-                    if grow {
-                        *s = fed;
-                    }
-                    grow
-                });
+                self.publish_synced(fed);
             }
             if sync_failed {
                 std::thread::sleep(Duration::from_millis(100));
@@ -562,13 +552,7 @@ impl Aof {
         self.base_size.store(size, Ordering::Relaxed);
         drop(q);
         drop(file);
-        self.synced.send_if_modified(|s| {
-            let grow = fed > *s;
-            if grow {
-                *s = fed;
-            }
-            grow
-        });
+        self.publish_synced(fed);
         Ok(())
     }
 }

@@ -239,7 +239,7 @@ impl Persistence {
         let aof = self.aof.read().clone();
         if let Some(aof) = aof {
             if aof.is_always() {
-                if !(aof::syncs_on_worker() && aof.sync_through(offset)) {
+                if !(crate::server::write_batch::watching() && aof.sync_through(offset)) {
                     aof.wait_synced(offset).await;
                 }
             } else {

@@ -6,9 +6,10 @@
 //! process is much of a request's kernel time on a small machine.
 //!
 //! With one worker thread (the default on 2 CPUs) a connection that has
-//! replies waits in a list until the worker's run queue is empty: the runtime calls [`after_task_poll`] after each task's turn, and
-//! the first call that finds no task left wakes every waiting connection, in
-//! the order they queued. No epoll call comes between the last request read
+//! replies waits in a list until the worker's run queue is empty: the
+//! runtime calls [`after_task_poll`] after each task's turn, and the first
+//! call that finds no task left wakes every waiting connection, in the
+//! order they queued. No epoll call comes between the last request read
 //! and the writes, and no newly readable connection runs before them.
 //! Otherwise (several workers, or a build without tokio's unstable hooks)
 //! [`end_of_batch`] is `tokio::task::yield_now`, which writes after the
