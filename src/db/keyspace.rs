@@ -451,6 +451,13 @@ impl<'a> Locked<'a> {
         &mut self.guards[pos].shards[at]
     }
 
+    /// The current database's part of the shard at `place` (see
+    /// [`Self::place`]).
+    fn part(&mut self, (pos, at): (usize, usize)) -> &mut DbShard {
+        let db = self.db;
+        &mut self.guards[pos].shards[at].dbs[db]
+    }
+
     fn dbs_mut(&mut self, key: &[u8], db: usize) -> &mut DbShard {
         &mut self.shard_mut(key).dbs[db]
     }
@@ -469,7 +476,7 @@ impl<'a> Locked<'a> {
 
     /// The entry [`Self::lookup`] found (no second hash of the key). O(1).
     fn entry_at(&mut self, at: Found) -> Option<&mut Entry> {
-        self.guards[at.pos].shards[at.at].dbs[self.db].map.get_index_mut(at.i).map(|(_, b)| b)
+        self.part((at.pos, at.at)).map.get_index_mut(at.i).map(|(_, b)| b)
     }
 
     /// Looks a key up for a write or metadata query: lazy expiry, no stats,
@@ -532,7 +539,7 @@ impl<'a> Locked<'a> {
         let db = self.db;
         let ks = self.ks;
         let (pos, at) = self.place(key);
-        let d = &mut self.guards[pos].shards[at].dbs[db];
+        let d = self.part((pos, at));
         let (i, _, e) = d.map.get_full_mut(key)?;
         if e.expire_at != 0 && e.expire_at <= now_ms() && !super::loading() {
             // Under CLIENT PAUSE the key reads as gone but stays.
@@ -591,7 +598,7 @@ impl<'a> Locked<'a> {
             None => {
                 self.changes.note_as(db, key, Change::Created);
                 let (pos, at) = self.place(key);
-                let d = &mut self.guards[pos].shards[at].dbs[db];
+                let d = self.part((pos, at));
                 d.put(key, Entry::new(make()));
                 let i = d.map.len() - 1;
                 self.signal_ready_in(db, key);
@@ -653,7 +660,7 @@ impl<'a> Locked<'a> {
         let Some(found) = self.lookup(key, false) else { return false };
         let db = self.db;
         self.changes.note(db, key);
-        let d = &mut self.guards[found.pos].shards[found.at].dbs[db];
+        let d = self.part((found.pos, found.at));
         let Some((k, e)) = d.map.get_index_mut(found.i) else { return false };
         let had = e.expire_at != 0;
         e.expire_at = at_ms;
