@@ -69,11 +69,12 @@ fn unknown_command_and_arity_errors() {
 /// (server::write_batch); none may be left waiting, whatever else runs in
 /// the batch: a DEBUG SLEEP that hands the worker to another thread, a
 /// blocked client woken by one of the writes, a one-worker or two-worker
-/// server.
+/// server, with the worker watching for work before it sleeps
+/// (server::idle_spin: off, default, and far longer than the test) or not.
 #[test]
 fn requests_sent_together_on_many_connections_are_all_answered() {
-    for threads in ["1", "2"] {
-        let s = Server::start(&["--threads", threads]);
+    for (threads, spin) in [("1", "0"), ("1", "200"), ("1", "60000000"), ("2", "200")] {
+        let s = Server::start(&["--threads", threads, "--idle-spin-us", spin]);
         let mut blocked = s.raw();
         blocked.cmd(&[b"BLPOP", b"queue", b"0"]);
         let mut conns: Vec<_> = (0..100).map(|_| s.raw()).collect();
@@ -99,7 +100,7 @@ fn requests_sent_together_on_many_connections_are_all_answered() {
                 wants.push(want);
             }
             for (i, (c, want)) in conns.iter_mut().zip(wants).enumerate() {
-                assert_eq!(c.read(), want, "threads {threads}, round {round}, connection {i}");
+                assert_eq!(c.read(), want, "threads {threads}, spin {spin}, round {round}, connection {i}");
             }
         }
         assert_eq!(blocked.read(), Resp::Array(Some(vec![bulk("queue"), bulk("job")])));

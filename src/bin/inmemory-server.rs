@@ -214,6 +214,10 @@ fn main() -> ExitCode {
     // run (see `server::write_batch`).
     #[cfg(tokio_unstable)]
     builder.on_after_task_poll(|_| inmemory::server::write_batch::after_task_poll());
+    // The worker watches for work a moment before it sleeps (see
+    // `server::idle_spin`).
+    builder.on_thread_park(inmemory::server::idle_spin::before_park);
+    builder.on_thread_unpark(inmemory::server::idle_spin::after_unpark);
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -224,6 +228,9 @@ fn main() -> ExitCode {
     // Also what makes the one worker sync the log itself under
     // `appendfsync always` (see `persist::aof::Aof::sync_through`).
     inmemory::server::write_batch::watch(&rt);
+    if inmemory::server::write_batch::watching() {
+        inmemory::server::idle_spin::arm();
+    }
     match rt.block_on(inmemory::server::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -94,6 +94,9 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// `slowlog-max-len`: entries kept.
     pub slowlog_max_len: u64,
+    /// `idle-spin-us` (this server's own): longest watch for new work
+    /// before the worker sleeps (published to [`crate::server::idle_spin`]).
+    pub idle_spin_us: u64,
     /// `key-load-delay` (hidden, for tests): microseconds to sleep per key
     /// loaded at start; `-n` sleeps one microsecond with probability 1/n.
     pub key_load_delay: i64,
@@ -219,6 +222,7 @@ impl Default for Config {
             notify_keyspace_events: 0,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            idle_spin_us: crate::server::idle_spin::DEFAULT_US,
             key_load_delay: 0,
             rdb_key_save_delay: 0,
             acllog_max_len: 128,
@@ -605,6 +609,7 @@ pub static PARAMS: &[Param] = &[
     },
     param!("slowlog-log-slower-than", slowlog_log_slower_than, published | v | ranged(parse_num(v)?, -1, i64::MAX)),
     param!("slowlog-max-len", slowlog_max_len, published count),
+    param!("idle-spin-us", idle_spin_us, published count),
     param!("latency-monitor-threshold", latency_monitor_threshold, published count),
     Param {
         name: "latency-tracking-info-percentiles",
@@ -814,6 +819,7 @@ impl Config {
         crate::acl::set_pubsub_default(self.acl_pubsub_default == "allchannels");
         crate::persist::snapshot::set_rdb_key_save_delay(self.rdb_key_save_delay);
         crate::cmd::args::set_proto_max_bulk_len(self.proto_max_bulk_len);
+        crate::server::idle_spin::set_limit_us(self.idle_spin_us);
     }
 
     /// Applies a redis.conf-syntax file's directives. Errors name the line.

@@ -18,6 +18,7 @@ pub mod config;
 pub mod config_inert;
 pub mod connection;
 pub mod doorbell;
+pub mod idle_spin;
 pub mod listener;
 pub mod monitor;
 pub mod output_limit;
