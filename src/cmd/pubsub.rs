@@ -29,7 +29,7 @@ fn confirm(ctx: &mut Ctx, word: &'static str, name: Option<&Bytes>, count: usize
     ]);
     let mut b = BytesMut::new();
     encode(&reply, ctx.client.resp, &mut b);
-    ctx.client.handle.deliver(b.freeze(), Limit::default());
+    ctx.client.handle.deliver(&b, Limit::default());
 }
 
 /// The client's subscriptions, created on first use.

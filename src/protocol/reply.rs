@@ -224,15 +224,11 @@ pub fn encode_request<B: BufMut, A: AsRef<[u8]>>(out: &mut B, args: &[A]) {
     put_bulk_array(out, b'*', args.len(), args.iter().map(|a| a.as_ref()));
 }
 
-/// Encodes a pub/sub message (`message`, `pmessage`… and its bulk strings)
-/// as a RESP3 push, or for RESP2 an array, in one buffer of the right size:
-/// PUBLISH encodes each message once per protocol, without a reply tree.
-/// O(total size).
-pub fn encode_push(proto: u8, parts: &[&[u8]]) -> Bytes {
-    let size = 16 + parts.iter().map(|p| p.len() + 24).sum::<usize>();
-    let mut out = BytesMut::with_capacity(size);
-    put_bulk_array(&mut out, if proto >= 3 { b'>' } else { b'*' }, parts.len(), parts.iter().copied());
-    out.freeze()
+/// Appends a pub/sub message (`message`, `pmessage`… and its bulk strings)
+/// to `out` as a RESP3 push, or for RESP2 an array, without a reply tree:
+/// PUBLISH encodes each message once per protocol. O(total size).
+pub fn put_push<B: BufMut>(out: &mut B, proto: u8, parts: &[&[u8]]) {
+    put_bulk_array(out, if proto >= 3 { b'>' } else { b'*' }, parts.len(), parts.iter().copied());
 }
 
 /// Writes `<kind>n` (`*` array, `>` push) and the `n` bulk strings of
@@ -339,14 +335,19 @@ mod tests {
     #[test]
     fn a_push_message_is_an_array_in_resp2_and_a_push_in_resp3() {
         let parts: [&[u8]; 3] = [b"message", b"ch", b"hello"];
-        assert_eq!(&encode_push(2, &parts)[..], b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
-        assert_eq!(&encode_push(3, &parts)[..], b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+        let push = |proto| {
+            let mut out = Vec::new();
+            put_push(&mut out, proto, &parts);
+            out
+        };
+        assert_eq!(push(2), b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+        assert_eq!(push(3), b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
         // The same bytes as the reply tree it replaces.
         let tree = Reply::Push(parts.iter().map(|p| Reply::Bulk(Bytes::copy_from_slice(p))).collect());
         for proto in [2, 3] {
             let mut b = BytesMut::new();
             encode(&tree, proto, &mut b);
-            assert_eq!(encode_push(proto, &parts), b.freeze());
+            assert_eq!(push(proto), b);
         }
     }
 

@@ -138,8 +138,8 @@ impl PubSub {
         let parts: [&[u8]; 3] = [word.as_bytes(), channel, msg];
         let mut frames = Frames::new(&parts);
         if let Some(subs) = self.map(kind).read().get(channel) {
-            for (i, h) in subs.iter().enumerate() {
-                deliver(h, frames.for_client(h, i + 1 == subs.len()), limit);
+            for h in subs {
+                deliver(h, frames.for_client(h), limit);
                 receivers += 1;
             }
         }
@@ -151,8 +151,8 @@ impl PubSub {
                 }
                 let parts: [&[u8]; 4] = [b"pmessage", pattern, channel, msg];
                 let mut frames = Frames::new(&parts);
-                for (i, h) in subs.iter().enumerate() {
-                    deliver(h, frames.for_client(h, i + 1 == subs.len()), limit);
+                for h in subs {
+                    deliver(h, frames.for_client(h), limit);
                     receivers += 1;
                 }
             }
@@ -212,31 +212,31 @@ impl PubSub {
 /// protocol version, when a subscriber speaking it is found.
 struct Frames<'a> {
     parts: &'a [&'a [u8]],
-    resp2: Option<Bytes>,
-    resp3: Option<Bytes>,
+    /// The message encoded for RESP2 and for RESP3, each once it is needed.
+    resp2: Vec<u8>,
+    resp3: Vec<u8>,
 }
 
 impl<'a> Frames<'a> {
     fn new(parts: &'a [&'a [u8]]) -> Frames<'a> {
-        Frames { parts, resp2: None, resp3: None }
+        Frames { parts, resp2: Vec::new(), resp3: Vec::new() }
     }
 
-    /// The message for `h`'s protocol. The `last` subscriber takes the
-    /// buffer itself: a clone would first allocate the count that lets a
-    /// buffer be shared, which a channel with one subscriber never needs.
-    fn for_client(&mut self, h: &ClientHandle, last: bool) -> Bytes {
+    /// The message for `h`'s protocol, encoded on first use.
+    fn for_client(&mut self, h: &ClientHandle) -> &[u8] {
         let proto = h.resp.load(std::sync::atomic::Ordering::Relaxed);
-        let slot = if proto >= 3 { &mut self.resp3 } else { &mut self.resp2 };
-        let encode = || crate::protocol::reply::encode_push(proto, self.parts);
-        if last {
-            return slot.take().unwrap_or_else(encode);
+        let frame = if proto >= 3 { &mut self.resp3 } else { &mut self.resp2 };
+        if frame.is_empty() {
+            let size = 16 + self.parts.iter().map(|p| p.len() + 24).sum::<usize>();
+            frame.reserve_exact(size);
+            crate::protocol::reply::put_push(frame, proto, self.parts);
         }
-        slot.get_or_insert_with(encode).clone()
+        frame
     }
 }
 
 /// Queues a message for `h`, disconnecting it past its output limit.
-fn deliver(h: &ClientHandle, frame: Bytes, limit: Limit) {
+fn deliver(h: &ClientHandle, frame: &[u8], limit: Limit) {
     if h.deliver(frame, limit) == Pushed::OverLimit && !h.killed.load(std::sync::atomic::Ordering::Acquire) {
         tracing::warn!(id = h.id, addr = %h.addr, "client scheduled to be closed ASAP for overcoming of output buffer limits");
         h.kill();

@@ -137,11 +137,14 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
-    /// Queues an encoded push message (pub/sub, an invalidation, a MONITOR
-    /// line) for this connection and wakes it. O(1).
-    pub fn deliver(&self, msg: bytes::Bytes, limit: super::output_limit::Limit) -> super::push::Pushed {
-        let r = self.push.push(msg, limit);
-        self.wake.ring();
+    /// Queues a copy of an encoded push message (pub/sub, an invalidation,
+    /// a MONITOR line) for this connection, waking it unless a message was
+    /// already waiting. O(size of msg).
+    pub fn deliver(&self, msg: &[u8], limit: super::output_limit::Limit) -> super::push::Pushed {
+        let (r, first) = self.push.push(msg, limit);
+        if first {
+            self.wake.ring();
+        }
         r
     }
 

@@ -56,9 +56,9 @@ impl Monitors {
         if self.is_empty() {
             return;
         }
-        let line = Bytes::from(format_line(db, addr, args, redacted));
+        let line = format_line(db, addr, args, redacted);
         for m in self.list.read().iter() {
-            m.deliver(line.clone(), Limit::default());
+            m.deliver(line.as_bytes(), Limit::default());
         }
     }
 }

@@ -10,10 +10,9 @@
 //! subscriber that does not read, as Redis does, instead of growing memory
 //! without bound.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use parking_lot::Mutex;
 
 use super::output_limit::Limit;
@@ -21,7 +20,9 @@ use super::output_limit::Limit;
 /// Messages waiting for a connection to write them.
 #[derive(Debug, Default)]
 pub struct PushQueue {
-    items: Mutex<VecDeque<Bytes>>,
+    /// The encoded messages, in the order queued: copied in by the
+    /// publisher, so a message costs no allocation of its own.
+    queued: Mutex<BytesMut>,
     /// Bytes pushed and not yet written to the socket.
     pending: AtomicUsize,
     /// When `pending` first passed the soft limit (ms since `epoch`, 0: not
@@ -38,23 +39,33 @@ pub enum Pushed {
     OverLimit,
 }
 
+/// A drained queue buffer larger than this is given back to the allocator
+/// instead of being kept for the next messages (after a burst).
+const KEEP_CAPACITY: usize = 64 * 1024;
+
 /// Milliseconds of [`crate::stopwatch::uptime`], plus one (0 means "not set").
 fn now_ms() -> u64 {
     crate::stopwatch::uptime_ms() + 1
 }
 
 impl PushQueue {
-    /// Queues `msg`; the caller then wakes the connection
+    /// Queues a copy of `msg`; returns what the limit says and whether the
+    /// queue was empty, in which case the caller wakes the connection
     /// ([`super::client::ClientHandle::deliver`] does both, and is the way
-    /// in). O(1).
-    pub(super) fn push(&self, msg: Bytes, limit: Limit) -> Pushed {
+    /// in): a connection woken for its first queued message drains all that
+    /// follow it. O(size of msg).
+    pub(super) fn push(&self, msg: &[u8], limit: Limit) -> (Pushed, bool) {
         let len = msg.len();
         // Counted before the connection can see (and write, and release) it.
         let pending = self.pending.fetch_add(len, Ordering::AcqRel) + len;
-        self.items.lock().push_back(msg);
-        self.check(pending as u64, limit)
+        let first = {
+            let mut q = self.queued.lock();
+            let first = q.is_empty();
+            q.extend_from_slice(msg);
+            first
+        };
+        (self.check(pending as u64, limit), first)
     }
-
     /// Applies `limit` to `pending` bytes: over the hard limit, or over the
     /// soft one for longer than its seconds.
     fn check(&self, pending: u64, limit: Limit) -> Pushed {
@@ -77,25 +88,32 @@ impl PushQueue {
     }
 
     /// Moves every queued message to `out`; returns the bytes moved (to be
-    /// [`Self::written`] once flushed). O(messages).
+    /// [`Self::written`] once flushed). O(1) when `out` is empty (the
+    /// buffers are exchanged), else O(bytes moved).
     pub fn drain_into(&self, out: &mut BytesMut) -> usize {
         // Every queued message is counted in `pending` before it is queued:
         // nothing counted, nothing queued (the common case, once per reply).
         if self.pending.load(Ordering::Acquire) == 0 {
             return 0;
         }
-        let mut items = self.items.lock();
-        let mut n = 0;
-        for m in items.drain(..) {
-            n += m.len();
-            out.extend_from_slice(&m);
+        let mut q = self.queued.lock();
+        let n = q.len();
+        if out.is_empty() {
+            std::mem::swap(out, &mut *q);
+            q.clear();
+        } else {
+            out.extend_from_slice(&q);
+            q.clear();
+        }
+        if q.capacity() > KEEP_CAPACITY {
+            *q = BytesMut::new();
         }
         n
     }
 
     /// True if a message is waiting.
     pub fn has_pending(&self) -> bool {
-        self.pending.load(Ordering::Acquire) > 0 && !self.items.lock().is_empty()
+        self.pending.load(Ordering::Acquire) > 0 && !self.queued.lock().is_empty()
     }
 
     /// `n` drained bytes reached the socket.

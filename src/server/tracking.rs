@@ -410,12 +410,12 @@ impl Tracking {
                     let mut m = BytesMut::new();
                     m.put_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n");
                     m.put_slice(format!(":{}\r\n", t.opts.redirect).as_bytes());
-                    me.deliver(m.freeze(), Limit::default());
+                    me.deliver(&m, Limit::default());
                 }
                 return;
             };
             if let Some(msg) = frame(&target, body, true) {
-                target.deliver(msg, Limit::default());
+                target.deliver(&msg, Limit::default());
             }
             return;
         }
@@ -423,7 +423,7 @@ impl Tracking {
         match own {
             Some(c) => c.after_reply.push(msg),
             None => {
-                me.deliver(msg, Limit::default());
+                me.deliver(&msg, Limit::default());
             }
         }
     }
