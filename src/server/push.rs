@@ -131,3 +131,46 @@ impl PushQueue {
         self.pending.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_drain_in_order_and_only_the_first_asks_for_a_wake_up() {
+        let q = PushQueue::default();
+        assert_eq!(q.push(b"one ", Limit::default()), (Pushed::Queued, true));
+        assert_eq!(q.push(b"two ", Limit::default()), (Pushed::Queued, false));
+        // Into an empty output: the queued bytes themselves.
+        let mut out = BytesMut::new();
+        assert_eq!(q.drain_into(&mut out), 8);
+        assert_eq!(&out[..], b"one two ");
+        // Into output already holding a reply: after it.
+        assert_eq!(q.push(b"three", Limit::default()), (Pushed::Queued, true));
+        assert_eq!(q.drain_into(&mut out), 5);
+        assert_eq!(&out[..], b"one two three");
+        assert_eq!(q.pending(), 13);
+        q.written(13);
+        assert_eq!(q.pending(), 0);
+        assert_eq!(q.drain_into(&mut out), 0);
+    }
+
+    #[test]
+    fn a_burst_s_buffer_is_given_back_once_drained() {
+        let q = PushQueue::default();
+        let big = vec![b'x'; KEEP_CAPACITY + 1];
+        q.push(&big, Limit::default());
+        let mut out = BytesMut::from(&b"reply"[..]);
+        assert_eq!(q.drain_into(&mut out), big.len());
+        assert_eq!(q.queued.lock().capacity(), 0);
+        assert_eq!(out.len(), 5 + big.len());
+    }
+
+    #[test]
+    fn the_hard_limit_is_reported_when_reached() {
+        let q = PushQueue::default();
+        let limit = Limit { hard: 10, soft: 0, soft_secs: 0 };
+        assert_eq!(q.push(b"12345", limit).0, Pushed::Queued);
+        assert_eq!(q.push(b"67890", limit).0, Pushed::OverLimit);
+    }
+}
