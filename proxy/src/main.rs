@@ -29,6 +29,7 @@ mod config;
 mod conn;
 mod fanout;
 mod local;
+mod message;
 mod pool;
 mod pubsub;
 mod reshard;

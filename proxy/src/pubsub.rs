@@ -68,6 +68,7 @@
 //! decode to read its channel); O(subscriptions × log points) per ring change.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,15 +85,19 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::{Cluster, Topology};
 use crate::fanout::{frame_of, unexpected};
+use crate::message::{Incoming, Published};
 use crate::pool::{encode_command, Answer, Backend, Stream, PING_IDLE};
 use crate::router::{error_bytes, reply_bytes, Flow, Pending, Router};
 
-/// Frames read from subscriber connections and not yet handled, per client
-/// (beyond this a connection is not read: the server buffers, up to its
-/// pubsub output limit).
-const EVENT_QUEUE: usize = 1024;
+/// Reads from subscriber connections not yet handled, per client (beyond
+/// this a connection is not read: the server buffers, up to its pubsub
+/// output limit). Each is the frames of one read, at most about
+/// [`READ_BUFFER`] bytes.
+const EVENT_QUEUE: usize = 64;
 /// Most events handled in one go before the client's replies are flushed.
-const EVENT_BATCH: usize = 256;
+const EVENT_BATCH: usize = 16;
+/// A subscriber connection's read buffer.
+const READ_BUFFER: usize = 16 * 1024;
 
 /// The three namespaces of subscriptions, kept apart as Redis keeps them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,7 +148,7 @@ struct Sub {
 #[derive(Debug, Default)]
 struct Ordered {
     next: u64,
-    seq: HashMap<Bytes, u64>,
+    seq: HashMap<Bytes, u64, inmemory::db::value::Hasher>,
     names: BTreeMap<u64, Bytes>,
 }
 
@@ -400,8 +405,9 @@ impl Drop for Upstream {
 
 /// What a subscriber waits for.
 pub enum Event {
-    /// A frame from subscriber connection `id`.
-    Frame(u64, Frame, Bytes),
+    /// The frames of one read from subscriber connection `id` (each with
+    /// its bytes), in order: one event per read rather than per message.
+    Frames(u64, Vec<Incoming>),
     /// Subscriber connection `id` broke.
     Lost(u64, String),
     /// The ring changed.
@@ -414,20 +420,25 @@ pub enum Event {
 
 /// Reads a subscriber connection's frames into the client's event queue.
 async fn read_frames(mut r: ReadHalf<Box<dyn Stream>>, id: u64, tx: mpsc::Sender<Event>, read: Arc<AtomicU64>) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
     let mut frames = FrameReader::new();
     let why = 'conn: loop {
-        loop {
-            match frames.next_raw(&mut buf) {
-                Ok(Some((f, raw))) => {
-                    read.fetch_add(1, Ordering::Release);
-                    if tx.send(Event::Frame(id, f, raw)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => break 'conn format!("bad reply: {e}"),
+        let mut batch = Vec::new();
+        let bad = loop {
+            match crate::message::next(&mut frames, &mut buf) {
+                Ok(Some(f)) => batch.push(f),
+                Ok(None) => break None,
+                Err(e) => break Some(format!("bad reply: {e}")),
             }
+        };
+        if !batch.is_empty() {
+            read.fetch_add(batch.len() as u64, Ordering::Release);
+            if tx.send(Event::Frames(id, batch)).await.is_err() {
+                return;
+            }
+        }
+        if let Some(why) = bad {
+            break 'conn why;
         }
         match r.read_buf(&mut buf).await {
             Ok(0) => break "connection closed by the server".to_string(),
@@ -670,7 +681,17 @@ impl Subscriber {
         let mut handled = 0;
         while let Some(ev) = next.take() {
             match ev {
-                Event::Frame(id, f, raw) => resettle |= self.on_frame(id, f, raw, proto)?,
+                Event::Frames(id, frames) => {
+                    if let Some(u) = self.upstreams.iter_mut().find(|u| u.id == id) {
+                        u.heard = Instant::now();
+                    }
+                    for f in frames {
+                        match f {
+                            Incoming::Message { kind, name, raw } => self.on_message(id, kind, name, raw, proto)?,
+                            Incoming::Other(f, raw) => resettle |= self.on_frame(id, f, raw, proto)?,
+                        }
+                    }
+                }
                 Event::Lost(id, why) => {
                     if let Some(u) = self.upstreams.iter().find(|u| u.id == id) {
                         return Err(u.backend.unavailable(&format!("{why} (subscriptions there were lost)")));
@@ -696,13 +717,46 @@ impl Subscriber {
         Ok(())
     }
 
+    /// A published message from connection `id`, recognised from its bytes
+    /// (see `crate::message`): forwarded while the client is subscribed to
+    /// its channel or pattern, else dropped. O(size) only when re-encoded.
+    fn on_message(
+        &mut self,
+        id: u64,
+        kind: Published,
+        name: Range<usize>,
+        raw: Bytes,
+        proto: u8,
+    ) -> Result<(), String> {
+        let Some(u) = self.upstreams.iter_mut().find(|u| u.id == id) else { return Ok(()) };
+        u.handled += 1;
+        let kind = match kind {
+            Published::Message => Kind::Channel,
+            Published::Pmessage => Kind::Pattern,
+            Published::Smessage => Kind::Shard,
+        };
+        if !self.wanted.set(kind).contains(&raw[name]) {
+            return Ok(());
+        }
+        if u.proto == proto {
+            self.outbox.ready(raw);
+            return Ok(());
+        }
+        match crate::message::decode(&raw) {
+            Ok(f) => {
+                self.outbox.ready(reencode(f.items().unwrap_or_default(), proto));
+                Ok(())
+            }
+            Err(e) => Err(u.backend.unavailable(&format!("bad reply: {e}"))),
+        }
+    }
+
     /// A frame from connection `id`: a message to forward (or drop), a
     /// confirmation, or a refusal. `Ok(true)` when a moving subscription
     /// may now leave its old server.
     fn on_frame(&mut self, id: u64, f: Frame, raw: Bytes, proto: u8) -> Result<bool, String> {
         // Frames of a connection already let go are of no interest.
         let Some(u) = self.upstreams.iter_mut().find(|u| u.id == id) else { return Ok(false) };
-        u.heard = Instant::now();
         u.handled += 1;
         let pong = match &f {
             Frame::Simple(s) => s.eq_ignore_ascii_case(b"pong"),
