@@ -64,8 +64,10 @@
 //! calls go to one server.
 //!
 //! Cost: O(arguments) per (un)subscribe plus one ring lookup per channel
-//! (a pattern: one message per server); O(1) per message forwarded (one
-//! decode to read its channel); O(subscriptions × log points) per ring change.
+//! (a pattern: one message per server); O(1) per message forwarded (its
+//! channel is read from its bytes, see `crate::message`, and a client gets
+//! one event per read of its connection, not per message); O(subscriptions
+//! × log points) per ring change.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::Range;
