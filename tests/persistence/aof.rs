@@ -472,3 +472,64 @@ fn random_and_blocking_set_pops_replay_to_the_same_state() {
     let srv = Server::start_in(srv.into_dir(true), AOF);
     assert_eq!(state(&mut srv.conn()), before);
 }
+
+/// A rewrite whose new log cannot be written (the disk is full: the next
+/// incremental file's name is made a link to `/dev/full`, which refuses
+/// every write with ENOSPC) fails as a whole: the manifest still names the
+/// old files, nothing it created is left behind, the writes acknowledged
+/// meanwhile went to the old log, and a restart after `kill -9` has them.
+#[test]
+fn a_rewrite_that_finds_the_disk_full_fails_and_loses_nothing() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let mut srv = Server::start(AOF);
+    let mut c = srv.conn();
+    let mut p = redis::pipe();
+    for i in 0..200 {
+        p.set(format!("k{i}"), i).ignore();
+    }
+    p.query::<()>(&mut c).unwrap();
+    let dir = srv.dir.path().to_path_buf();
+    let aof_dir = dir.join("appendonlydir");
+    let manifest = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    let next_seq = manifest
+        .lines()
+        .filter(|l| l.ends_with("type i"))
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
+        .max()
+        .unwrap()
+        + 1;
+    let full = aof_dir.join(format!("appendonly.aof.{next_seq}.incr.aof"));
+    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    // Slow enough (2 ms per key in the child) that writes land during it.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(2000).query(&mut c).unwrap();
+    let _: () = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    let mut during = 0;
+    while info(&mut c, "aof_rewrite_in_progress") == "1" {
+        let _: () = c.set(format!("w{during}"), during).unwrap();
+        during += 1;
+    }
+    assert!(during > 0, "no write landed during the rewrite");
+    assert_eq!(info(&mut c, "aof_last_bgrewrite_status"), "err");
+    assert_eq!(info(&mut c, "aof_last_write_status"), "ok");
+    assert!(std::fs::symlink_metadata(&full).is_err(), "the failed rewrite's incremental file is left");
+    let leftovers: Vec<_> = std::fs::read_dir(&aof_dir)
+        .unwrap()
+        .chain(std::fs::read_dir(&dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert_eq!(std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap(), manifest);
+    let _: () = c.set("after", 1).unwrap();
+    srv.kill9();
+    let srv = Server::start_in(srv.into_dir(false), AOF);
+    let mut c = srv.conn();
+    assert_eq!(c.get::<_, Option<i64>>("k199").unwrap(), Some(199));
+    for i in 0..during {
+        assert_eq!(c.get::<_, Option<i64>>(format!("w{i}")).unwrap(), Some(i), "acknowledged w{i} lost");
+    }
+    assert_eq!(c.get::<_, Option<i64>>("after").unwrap(), Some(1));
+}
