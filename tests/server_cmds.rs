@@ -499,11 +499,11 @@ fn redis_server_style_flags_and_every_redis_parameter() {
             "ERR CONFIG SET failed (possibly related to argument 'threads') - can't set immutable config".into()
         )
     );
-    // `idle-spin-us`, this server's own, changes at run time; 0 turns the
-    // watch off.
-    assert_eq!(get(&mut c, "idle-spin-us")[0].1, "200");
-    assert_eq!(c.call(&["CONFIG", "SET", "idle-spin-us", "0"]), ok());
+    // `idle-spin-us`, this server's own, changes at run time; 0 (the
+    // default) turns the watch off.
     assert_eq!(get(&mut c, "idle-spin-us")[0].1, "0");
+    assert_eq!(c.call(&["CONFIG", "SET", "idle-spin-us", "200"]), ok());
+    assert_eq!(get(&mut c, "idle-spin-us")[0].1, "200");
     assert!(matches!(c.call(&["CONFIG", "SET", "idle-spin-us", "-1"]), Resp::Error(_)));
     assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
     let all = pairs(c.call(&["CONFIG", "GET", "*"]));

@@ -54,8 +54,11 @@ pub struct Job {
     pub tx: oneshot::Sender<Answer>,
 }
 
-/// Encodes a command as a RESP multibulk. O(total size).
+/// Encodes a command as a RESP multibulk, reserving its whole size first
+/// (growing an empty buffer as it is written took three or four
+/// reallocations per forwarded command). O(total size).
 pub fn encode_command(args: &[Bytes], out: &mut BytesMut) {
+    out.reserve(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
     inmemory::protocol::reply::encode_request(out, args);
 }
 

@@ -49,23 +49,17 @@ fn now_ms() -> u64 {
 }
 
 impl PushQueue {
-    /// Queues a copy of `msg`; returns what the limit says and whether the
-    /// queue was empty, in which case the caller wakes the connection
-    /// ([`super::client::ClientHandle::deliver`] does both, and is the way
-    /// in): a connection woken for its first queued message drains all that
-    /// follow it. O(size of msg).
-    pub(super) fn push(&self, msg: &[u8], limit: Limit) -> (Pushed, bool) {
+    /// Queues a copy of `msg`; returns what the limit says. The caller then
+    /// wakes the connection ([`super::client::ClientHandle::deliver`] does
+    /// both, and is the way in). O(size of msg).
+    pub(super) fn push(&self, msg: &[u8], limit: Limit) -> Pushed {
         let len = msg.len();
         // Counted before the connection can see (and write, and release) it.
         let pending = self.pending.fetch_add(len, Ordering::AcqRel) + len;
-        let first = {
-            let mut q = self.queued.lock();
-            let first = q.is_empty();
-            q.extend_from_slice(msg);
-            first
-        };
-        (self.check(pending as u64, limit), first)
+        self.queued.lock().extend_from_slice(msg);
+        self.check(pending as u64, limit)
     }
+
     /// Applies `limit` to `pending` bytes: over the hard limit, or over the
     /// soft one for longer than its seconds.
     fn check(&self, pending: u64, limit: Limit) -> Pushed {
@@ -137,16 +131,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_drain_in_order_and_only_the_first_asks_for_a_wake_up() {
+    fn messages_drain_in_order() {
         let q = PushQueue::default();
-        assert_eq!(q.push(b"one ", Limit::default()), (Pushed::Queued, true));
-        assert_eq!(q.push(b"two ", Limit::default()), (Pushed::Queued, false));
+        assert_eq!(q.push(b"one ", Limit::default()), Pushed::Queued);
+        assert_eq!(q.push(b"two ", Limit::default()), Pushed::Queued);
         // Into an empty output: the queued bytes themselves.
         let mut out = BytesMut::new();
         assert_eq!(q.drain_into(&mut out), 8);
         assert_eq!(&out[..], b"one two ");
         // Into output already holding a reply: after it.
-        assert_eq!(q.push(b"three", Limit::default()), (Pushed::Queued, true));
+        assert_eq!(q.push(b"three", Limit::default()), Pushed::Queued);
         assert_eq!(q.drain_into(&mut out), 5);
         assert_eq!(&out[..], b"one two three");
         assert_eq!(q.pending(), 13);
@@ -170,7 +164,7 @@ mod tests {
     fn the_hard_limit_is_reported_when_reached() {
         let q = PushQueue::default();
         let limit = Limit { hard: 10, soft: 0, soft_secs: 0 };
-        assert_eq!(q.push(b"12345", limit).0, Pushed::Queued);
-        assert_eq!(q.push(b"67890", limit).0, Pushed::OverLimit);
+        assert_eq!(q.push(b"12345", limit), Pushed::Queued);
+        assert_eq!(q.push(b"67890", limit), Pushed::OverLimit);
     }
 }
