@@ -45,11 +45,6 @@ fn keys_on_two_servers(s: &[DataServer], p: &Proxy) -> (String, String) {
     panic!("all keys on one server");
 }
 
-fn connected_clients(direct: &mut redis::Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(direct).unwrap();
-    info.lines().find_map(|l| l.strip_prefix("connected_clients:")).unwrap().trim().parse().unwrap()
-}
-
 #[test]
 fn watch_exec_succeeds_when_untouched_and_aborts_when_modified() {
     let (s, p) = cluster(3, &[]);
@@ -191,65 +186,96 @@ fn every_end_of_a_watch_releases_its_connection() {
     let p = Proxy::start(&servers_json(&[&s]), &["--conns", "1"]);
     let mut raw = p.raw();
     assert_eq!(raw.call(&["SET", "r:k", "1"]), ok());
-    // Every pool connection this test needs is open now (one slot per protocol).
     let mut d = s.conn();
-    let base = connected_clients(&mut d);
-    let mut clients_are = |n: i64| wait_until(10, || connected_clients(&mut d) == n);
-
     let mut other = p.raw();
     assert_eq!(other.call(&["PING"]), Resp::Simple("PONG".into()));
+    // The watch connection is found by what it did (its last command is
+    // WATCH, and it is newer than every connection seen before the WATCH),
+    // not by counting the server's clients: under load the pool may
+    // replace one of its own connections meanwhile, so counts drift.
+    let watch_opened = |d: &mut redis::Connection, after: i64| -> i64 {
+        let mut found = None;
+        let seen = wait_until(10, || {
+            found = client_ids(d).into_iter().find(|(id, cmd)| *id > after && cmd == "watch").map(|(id, _)| id);
+            found.is_some()
+        });
+        assert!(seen, "WATCH holds a connection of its own");
+        found.unwrap_or_default()
+    };
+    let closed = |d: &mut redis::Connection, id: i64| wait_until(10, || client_ids(d).iter().all(|(c, _)| *c != id));
 
     // UNWATCH: the connection closes and a later write does not abort.
+    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
-    assert!(clients_are(base + 1), "WATCH holds a connection of its own");
+    let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["UNWATCH"]), ok());
-    assert!(clients_are(base), "UNWATCH closes the watch connection");
+    assert!(closed(&mut d, w), "UNWATCH closes the watch connection");
     assert_eq!(other.call(&["SET", "r:k", "2"]), ok());
     assert_eq!(raw.call(&["MULTI"]), ok());
     assert_eq!(raw.call(&["INCR", "r:k"]), queued());
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Int(3)])));
 
     // DISCARD.
+    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
+    let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["MULTI"]), ok());
     assert_eq!(raw.call(&["INCR", "r:k"]), queued());
     assert_eq!(raw.call(&["DISCARD"]), ok());
-    assert!(clients_are(base), "DISCARD closes the watch connection");
+    assert!(closed(&mut d, w), "DISCARD closes the watch connection");
     assert_eq!(other.call(&["SET", "r:k", "10"]), ok());
     assert_eq!(raw.call(&["MULTI"]), ok());
     assert_eq!(raw.call(&["INCR", "r:k"]), queued());
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Int(11)])));
 
     // EXEC, run or aborted.
+    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
+    let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["MULTI"]), ok());
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![])));
-    assert!(clients_are(base), "EXEC closes the watch connection");
+    assert!(closed(&mut d, w), "EXEC closes the watch connection");
+    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
+    let w = watch_opened(&mut d, before);
     assert_eq!(other.call(&["SET", "r:k", "20"]), ok());
     assert_eq!(raw.call(&["MULTI"]), ok());
     assert_eq!(raw.call(&["EXEC"]), aborted());
-    assert!(clients_are(base), "an aborted EXEC closes the watch connection");
+    assert!(closed(&mut d, w), "an aborted EXEC closes the watch connection");
 
     // EXEC without MULTI and DISCARD without MULTI keep the watch.
+    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
+    let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["EXEC"]), Resp::Error("ERR EXEC without MULTI".into()));
     assert_eq!(raw.call(&["DISCARD"]), Resp::Error("ERR DISCARD without MULTI".into()));
-    assert!(clients_are(base + 1));
+    assert!(client_ids(&mut d).iter().any(|(c, _)| *c == w), "the watch is kept");
     // RESET.
     assert_eq!(raw.call(&["RESET"]), Resp::Simple("RESET".into()));
-    assert!(clients_are(base), "RESET closes the watch connection");
+    assert!(closed(&mut d, w), "RESET closes the watch connection");
     assert_eq!(other.call(&["SET", "r:k", "30"]), ok());
     assert_eq!(raw.call(&["MULTI"]), ok());
     assert_eq!(raw.call(&["INCR", "r:k"]), queued());
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Int(31)])));
 
     // A disconnect.
+    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
     let mut gone = p.raw();
     assert_eq!(gone.call(&["WATCH", "r:k"]), ok());
-    assert!(clients_are(base + 1));
+    let w = watch_opened(&mut d, before);
     drop(gone);
-    assert!(clients_are(base), "a client that leaves closes its watch connection");
+    assert!(closed(&mut d, w), "a client that leaves closes its watch connection");
+}
+
+/// The server's clients as (id, last command).
+fn client_ids(direct: &mut redis::Connection) -> Vec<(i64, String)> {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(direct).unwrap();
+    list.lines()
+        .filter_map(|l| {
+            let field = |name: &str| l.split(' ').find_map(|f| f.strip_prefix(name)).map(str::to_string);
+            Some((field("id=")?.parse().ok()?, field("cmd=")?))
+        })
+        .collect()
 }
 
 #[test]
