@@ -58,7 +58,7 @@ pub struct Job {
 /// (growing an empty buffer as it is written took three or four
 /// reallocations per forwarded command). O(total size).
 pub fn encode_command(args: &[Bytes], out: &mut BytesMut) {
-    out.reserve(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    out.reserve(inmemory::protocol::reply::bulk_array_size(args));
     inmemory::protocol::reply::encode_request(out, args);
 }
 

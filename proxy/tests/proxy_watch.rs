@@ -205,7 +205,7 @@ fn every_end_of_a_watch_releases_its_connection() {
     let closed = |d: &mut redis::Connection, id: i64| wait_until(10, || client_ids(d).iter().all(|(c, _)| *c != id));
 
     // UNWATCH: the connection closes and a later write does not abort.
-    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
+    let before = newest_client(&mut d);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
     let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["UNWATCH"]), ok());
@@ -216,7 +216,7 @@ fn every_end_of_a_watch_releases_its_connection() {
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Int(3)])));
 
     // DISCARD.
-    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
+    let before = newest_client(&mut d);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
     let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["MULTI"]), ok());
@@ -229,13 +229,13 @@ fn every_end_of_a_watch_releases_its_connection() {
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Int(11)])));
 
     // EXEC, run or aborted.
-    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
+    let before = newest_client(&mut d);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
     let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["MULTI"]), ok());
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![])));
     assert!(closed(&mut d, w), "EXEC closes the watch connection");
-    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
+    let before = newest_client(&mut d);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
     let w = watch_opened(&mut d, before);
     assert_eq!(other.call(&["SET", "r:k", "20"]), ok());
@@ -244,7 +244,7 @@ fn every_end_of_a_watch_releases_its_connection() {
     assert!(closed(&mut d, w), "an aborted EXEC closes the watch connection");
 
     // EXEC without MULTI and DISCARD without MULTI keep the watch.
-    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
+    let before = newest_client(&mut d);
     assert_eq!(raw.call(&["WATCH", "r:k"]), ok());
     let w = watch_opened(&mut d, before);
     assert_eq!(raw.call(&["EXEC"]), Resp::Error("ERR EXEC without MULTI".into()));
@@ -259,12 +259,17 @@ fn every_end_of_a_watch_releases_its_connection() {
     assert_eq!(raw.call(&["EXEC"]), Resp::Array(Some(vec![Resp::Int(31)])));
 
     // A disconnect.
-    let before = client_ids(&mut d).into_iter().map(|(id, _)| id).max().unwrap_or(0);
+    let before = newest_client(&mut d);
     let mut gone = p.raw();
     assert_eq!(gone.call(&["WATCH", "r:k"]), ok());
     let w = watch_opened(&mut d, before);
     drop(gone);
     assert!(closed(&mut d, w), "a client that leaves closes its watch connection");
+}
+
+/// The id of the server's newest client (0 if none).
+fn newest_client(direct: &mut redis::Connection) -> i64 {
+    client_ids(direct).into_iter().map(|(id, _)| id).max().unwrap_or(0)
 }
 
 /// The server's clients as (id, last command).

@@ -93,6 +93,15 @@ struct Queue {
     rewrite: Option<(Vec<u8>, Option<usize>)>,
 }
 
+impl Queue {
+    /// Hands over the queued commands and the feed offset they reach. The
+    /// caller holds the file's lock and writes them before anyone takes
+    /// later ones (see [`Aof::write_taken`]).
+    fn take(&mut self) -> (Vec<u8>, u64) {
+        (std::mem::take(&mut self.buf), self.fed)
+    }
+}
+
 /// The open log and its writer thread's shared state.
 pub struct Aof {
     layout: Layout,
@@ -272,7 +281,7 @@ impl Aof {
             if q.buf.is_empty() || self.written.load(Ordering::Acquire) >= offset {
                 return;
             }
-            (std::mem::take(&mut q.buf), q.fed)
+            q.take()
         };
         if self.write_taken(f, data, fed) {
             self.unsynced.store(true, Ordering::Relaxed);
@@ -329,10 +338,7 @@ impl Aof {
             return true;
         }
         let Some(f) = file.as_mut() else { return false };
-        let (data, fed) = {
-            let mut q = self.queue.lock();
-            (std::mem::take(&mut q.buf), q.fed)
-        };
+        let (data, fed) = self.queue.lock().take();
         if !self.write_taken(f, data, fed) {
             self.wake.notify_one();
             return false;
@@ -415,7 +421,7 @@ impl Aof {
             let (data, fed) = {
                 let mut q = self.queue.lock();
                 unsynced |= self.unsynced.swap(false, Ordering::Relaxed);
-                (std::mem::take(&mut q.buf), q.fed)
+                q.take()
             };
             if file.is_none() {
                 // Pending: the first rewrite's base or copy holds these

@@ -224,6 +224,15 @@ pub fn encode_request<B: BufMut, A: AsRef<[u8]>>(out: &mut B, args: &[A]) {
     put_bulk_array(out, b'*', args.len(), args.iter().map(|a| a.as_ref()));
 }
 
+/// An upper bound of the bytes [`encode_request`] or [`put_push`] writes
+/// for `items`, to reserve a buffer once instead of growing it as it is
+/// written. O(items).
+pub fn bulk_array_size<A: AsRef<[u8]>>(items: &[A]) -> usize {
+    // `*` or `>`, up to 20 digits, CRLF; per item `$`, digits, CRLF, the
+    // bytes, CRLF.
+    24 + items.iter().map(|a| a.as_ref().len() + 25).sum::<usize>()
+}
+
 /// Appends a pub/sub message (`message`, `pmessage`… and its bulk strings)
 /// to `out` as a RESP3 push, or for RESP2 an array, without a reply tree:
 /// PUBLISH encodes each message once per protocol. O(total size).
@@ -348,6 +357,7 @@ mod tests {
             let mut b = BytesMut::new();
             encode(&tree, proto, &mut b);
             assert_eq!(push(proto), b);
+            assert!(b.len() <= bulk_array_size(&parts), "the size bound holds");
         }
     }
 

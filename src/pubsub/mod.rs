@@ -227,8 +227,7 @@ impl<'a> Frames<'a> {
         let proto = h.resp.load(std::sync::atomic::Ordering::Relaxed);
         let frame = if proto >= 3 { &mut self.resp3 } else { &mut self.resp2 };
         if frame.is_empty() {
-            let size = 16 + self.parts.iter().map(|p| p.len() + 24).sum::<usize>();
-            frame.reserve_exact(size);
+            frame.reserve_exact(crate::protocol::reply::bulk_array_size(self.parts));
             crate::protocol::reply::put_push(frame, proto, self.parts);
         }
         frame

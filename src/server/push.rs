@@ -94,11 +94,10 @@ impl PushQueue {
         let n = q.len();
         if out.is_empty() {
             std::mem::swap(out, &mut *q);
-            q.clear();
         } else {
             out.extend_from_slice(&q);
-            q.clear();
         }
+        q.clear();
         if q.capacity() > KEEP_CAPACITY {
             *q = BytesMut::new();
         }
