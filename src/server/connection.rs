@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::client::{ClientState, ReplyMode};
 use super::output_limit::{check as output_check, Limit};
 use super::querybuf::{self, Shrink};
+use super::read_now::ReadNow;
 use super::Server;
 use crate::cmd;
 use crate::cmd::blocking::Parked;
@@ -39,7 +40,7 @@ pub async fn serve<S>(
     peer: Option<std::net::SocketAddr>,
     local: Option<std::net::SocketAddr>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + ReadNow + Unpin,
 {
     let handle = srv.clients.register(peer, local);
     srv.stats.connections_received.fetch_add(1, Ordering::Relaxed);
@@ -74,6 +75,8 @@ pub async fn serve<S>(
 
     'conn: loop {
         let mut limited = lim != Limit::default();
+        // Whether a request ran in this turn (see `ReadNow`).
+        let mut served = false;
         // Execute every complete request already buffered.
         loop {
             if handle.killed.load(Ordering::Acquire) {
@@ -82,6 +85,7 @@ pub async fn serve<S>(
             handle.qbuf.len.store(buf.len(), Ordering::Relaxed);
             match parser.parse_next(&mut buf, client.authenticated) {
                 Ok(Some(args)) => {
+                    served = true;
                     let mut reply = cmd::dispatch(&srv, &mut client, args);
                     while std::mem::take(&mut client.postponed) {
                         // Held by CLIENT PAUSE: write what is pending, wait
@@ -194,7 +198,13 @@ pub async fn serve<S>(
         handle.qbuf.cap.store(buf.capacity(), Ordering::Relaxed);
         // Subscribers never time out, as in Redis.
         let idle = if client.subscribed() { 0 } else { srv.config.read().timeout };
+        // What arrived while this turn ran is read at once, before the
+        // runtime looks for other ready connections (see `ReadNow`).
+        let now = if served { stream.read_now(&mut buf) } else { Ok(None) };
         let read = async {
+            if let Some(n) = now? {
+                return Ok(n);
+            }
             let deadline = (idle > 0).then(|| {
                 let left = last_input.saturating_add(idle.saturating_mul(1000)).saturating_sub(crate::db::coarse_ms());
                 Instant::now().checked_add(std::time::Duration::from_millis(left))

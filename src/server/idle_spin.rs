@@ -45,12 +45,12 @@ pub const BUSY_FACTOR: u64 = 2;
 /// The epoll instances found by [`arm`]: the runtime's I/O driver.
 static EPOLL_FDS: OnceLock<Vec<RawFd>> = OnceLock::new();
 
-/// `idle-spin-us`'s default: off. With the watch on, `tests/pubsub`'s
-/// `a_request_sent_earlier_on_another_connection_runs_first` failed in 2
-/// runs of 60 under load (a PUBLISH ran before an UNSUBSCRIBE written
-/// earlier on another connection, in the middle of its 2,000 rounds),
-/// which was not seen with it off; until that is understood, the order
-/// Redis clients rely on wins over the speed. 200 is what was measured.
+/// `idle-spin-us`'s default: off, so that an idle or lightly loaded server
+/// costs no more CPU than its requests need. It was turned off when
+/// `tests/pubsub`'s ordering test failed with the watch on; the cause was
+/// found later and was not the watch (the same reorder happened without it,
+/// more often: 9 against 2 in 100,000 rounds); `server::read_now` fixed it.
+/// 200 is what was measured.
 pub const DEFAULT_US: u64 = 0;
 
 /// `idle-spin-us` in nanoseconds; 0 turns the watch off.

@@ -25,6 +25,7 @@ pub mod output_limit;
 pub mod pause;
 pub mod push;
 pub mod querybuf;
+pub mod read_now;
 pub mod tracking;
 pub mod write_batch;
 
