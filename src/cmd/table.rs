@@ -294,6 +294,12 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     families().into_iter().flat_map(|f| f.iter()).chain(TABLE.aliases.iter().copied())
 }
 
+/// The table's own rows, aliases included: the specs [`lookup`] hands out
+/// (the same addresses every time), in no particular order.
+pub fn rows() -> impl Iterator<Item = &'static CommandSpec> {
+    TABLE.by_name.values().map(|r| r.spec)
+}
+
 /// Number of commands in the table (`COMMAND COUNT`).
 pub fn count() -> usize {
     TABLE.by_name.len()

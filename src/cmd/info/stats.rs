@@ -177,12 +177,27 @@ static FIXED: LazyLock<HashMap<&'static str, Arc<CmdStat>, foldhash::fast::Rando
         .map(|c| (c.name, Arc::new(CmdStat::new())))
         .collect()
 });
+/// The same counters keyed by the address of the command table's row, which
+/// every call's spec comes from: hashing a word instead of a name and no
+/// string comparison (the name lookup was 3% of a pipelined GETBIT).
+static BY_ROW: LazyLock<HashMap<usize, Arc<CmdStat>, foldhash::fast::FixedState>> = LazyLock::new(|| {
+    crate::cmd::table::rows().filter_map(|c| Some((row_key(c), FIXED.get(c.name)?.clone()))).collect()
+});
 static ERRORS: LazyLock<RwLock<HashMap<String, u64>>> = LazyLock::new(Default::default);
 static LATENCY_TRACKING: AtomicBool = AtomicBool::new(true);
 
 /// Turns per-command latency histograms on or off (`latency-tracking`).
 pub fn set_latency_tracking(on: bool) {
     LATENCY_TRACKING.store(on, Ordering::Relaxed);
+}
+
+fn row_key(spec: &CommandSpec) -> usize {
+    spec as *const CommandSpec as usize
+}
+
+/// The counters of a command that is not a container. O(1).
+fn fixed(spec: &CommandSpec) -> Option<&'static CmdStat> {
+    BY_ROW.get(&row_key(spec)).or_else(|| FIXED.get(spec.name)).map(|s| &**s)
 }
 
 /// The name a call is counted under: `name`, or `name|sub` for a
@@ -216,7 +231,7 @@ pub fn record_call(spec: &CommandSpec, args: &[Bytes], nanos: u64, error: Option
         return;
     }
     let owned;
-    let s: &CmdStat = match FIXED.get(spec.name) {
+    let s: &CmdStat = match fixed(spec) {
         Some(s) => s,
         None => {
             let Some(name) = full_name(spec, args) else { return };
@@ -241,7 +256,7 @@ pub fn record_call(spec: &CommandSpec, args: &[Bytes], nanos: u64, error: Option
 /// Records a command refused before it ran (arity, authentication, ACL,
 /// OOM, a write refused by persistence errors…). O(1) amortized.
 pub fn record_rejected(spec: &CommandSpec, args: &[Bytes]) {
-    if let Some(s) = FIXED.get(spec.name) {
+    if let Some(s) = fixed(spec) {
         s.add(Field::Rejected, 1);
     } else if let Some(name) = full_name(spec, args) {
         stat(name).add(Field::Rejected, 1);
