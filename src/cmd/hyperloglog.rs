@@ -61,8 +61,8 @@ fn store(e: &mut Entry, s: &[u8]) {
 fn pfadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let key = &a[1];
     let eles = &a[2..];
-    let created = ctx.ks.peek(key).is_none();
-    if created {
+    // One lookup finds the key or says to create it.
+    let Some(entry) = ctx.ks.peek(key) else {
         let mut s = hll::new_sparse();
         for e in eles {
             hll::add(&mut s, e).or_else(corrupt)?;
@@ -72,50 +72,50 @@ fn pfadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         if let Some(e) = ctx.ks.peek(key) {
             e.modified_in_place = true;
         }
+        notify::raise(ctx.client, class::STRING, "pfadd", key);
+        return Ok(Reply::Int(1));
+    };
+    let (value, enc) = hll_of(entry)?;
+    let updated = if enc == Encoding::Dense {
+        let s = bytes_mut(value);
+        let mut updated = false;
+        for e in eles {
+            updated |= hll::dense_add(&mut s[HDR..], e);
+        }
+        if updated {
+            hll::invalidate_cache(s);
+        }
+        updated
     } else {
-        let Some(entry) = ctx.ks.peek(key) else { return Ok(Reply::Int(0)) };
-        let (value, enc) = hll_of(entry)?;
-        let updated = if enc == Encoding::Dense {
-            let s = bytes_mut(value);
-            let mut updated = false;
-            for e in eles {
-                updated |= hll::dense_add(&mut s[HDR..], e);
-            }
-            if updated {
-                hll::invalidate_cache(s);
-            }
-            updated
-        } else {
-            let mut s = value.to_vec();
-            let mut updated = false;
-            let mut failed = false;
-            for e in eles {
-                match hll::add(&mut s, e) {
-                    Ok(changed) => updated |= changed,
-                    Err(_) => {
-                        failed = true;
-                        break;
-                    }
+        let mut s = value.to_vec();
+        let mut updated = false;
+        let mut failed = false;
+        for e in eles {
+            match hll::add(&mut s, e) {
+                Ok(changed) => updated |= changed,
+                Err(_) => {
+                    failed = true;
+                    break;
                 }
             }
-            if updated && !failed {
-                hll::invalidate_cache(&mut s);
-            }
-            // As Redis, registers raised before a corruption was met stay
-            // raised (unsignalled).
-            if updated {
-                store(entry, &s);
-            }
-            if failed {
-                return fail(CORRUPT);
-            }
-            updated
-        };
-        if !updated {
-            return Ok(Reply::Int(0));
         }
-        ctx.ks.write(key);
+        if updated && !failed {
+            hll::invalidate_cache(&mut s);
+        }
+        // As Redis, registers raised before a corruption was met stay
+        // raised (unsignalled).
+        if updated {
+            store(entry, &s);
+        }
+        if failed {
+            return fail(CORRUPT);
+        }
+        updated
+    };
+    if !updated {
+        return Ok(Reply::Int(0));
     }
+    ctx.ks.write(key);
     notify::raise(ctx.client, class::STRING, "pfadd", key);
     Ok(Reply::Int(1))
 }
