@@ -99,7 +99,7 @@ pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
 }
 
 /// Starts the periodic active expiry on a thread of its own; it ends when
-/// `ks` is dropped. Not a task on the runtime: the cycle would either stall
+/// `ks` is dropped. It also keeps the LRU clock (`db::lru_clock`) fresh. Not a task on the runtime: the cycle would either stall
 /// that worker's clients for up to its budget or, through
 /// `block_in_place`, hand the worker to another OS thread every 100 ms
 /// (connections then hopped between two threads, and the data they wrote
@@ -108,11 +108,15 @@ pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
 /// shard lock for one sample at a time, between the clients' commands.
 pub fn spawn_active_expiry(ks: &Arc<Keyspace>) {
     let weak = Arc::downgrade(ks);
+    super::tick_lru_clock();
     let run = move || {
         let mut next = 0;
         loop {
             std::thread::sleep(PERIOD);
             let Some(ks) = weak.upgrade() else { return };
+            // Published even while active expiry is off (DEBUG
+            // SET-ACTIVE-EXPIRE 0) or paused.
+            super::tick_lru_clock();
             if !active_expire_enabled() || super::expiry_paused() {
                 continue;
             }

@@ -24,7 +24,7 @@ pub mod watch;
 pub mod zset;
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use keyspace::{Keyspace, Locked};
@@ -60,8 +60,30 @@ pub fn coarse_ms() -> u64 {
 }
 
 /// The LRU clock: seconds, wrapping at 2^24 like Redis's `LRU_CLOCK`.
+/// Read on every key access, so it is the value [`tick_lru_clock`] last
+/// published (every 100 ms, by the active expiry thread), as Redis reads
+/// the `lruclock` its cron keeps: an atomic load instead of two clock reads
+/// per access. Computed when nothing has published it (no server running).
 pub fn lru_clock() -> u32 {
+    match LRU_CLOCK.load(Ordering::Relaxed) {
+        0 => current_lru_clock(),
+        c => c,
+    }
+}
+
+/// The LRU clock [`lru_clock`] hands out; 0 until first published (a real
+/// 0 is then recomputed, which is harmless).
+static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
+
+fn current_lru_clock() -> u32 {
     ((coarse_ms() / 1000) & 0xFF_FFFF) as u32
+}
+
+/// Publishes the current LRU clock for [`lru_clock`]. Call it at least
+/// every few hundred milliseconds while serving (its resolution is a
+/// second).
+pub fn tick_lru_clock() {
+    LRU_CLOCK.store(current_lru_clock(), Ordering::Relaxed);
 }
 
 /// Seconds since `lru` by the LRU clock (handles one wrap-around).
