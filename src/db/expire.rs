@@ -99,7 +99,8 @@ pub fn expire_cycle(ks: &Keyspace, start: usize) -> (usize, u64) {
 }
 
 /// Starts the periodic active expiry on a thread of its own; it ends when
-/// `ks` is dropped. It also keeps the LRU clock (`db::lru_clock`) fresh. Not a task on the runtime: the cycle would either stall
+/// `ks` is dropped. It also keeps the LRU clock (`db::lru_clock`) fresh.
+/// Not a task on the runtime: the cycle would either stall
 /// that worker's clients for up to its budget or, through
 /// `block_in_place`, hand the worker to another OS thread every 100 ms
 /// (connections then hopped between two threads, and the data they wrote

@@ -143,8 +143,10 @@ impl ClientHandle {
     /// Every message rings, not only the first one queued since the last
     /// drain: ringing only for the first let a PUBLISH sent after an
     /// UNSUBSCRIBE on another connection run first (2 to 3 runs in 40 of
-    /// `tests/pubsub` under load, none with a ring per message; not
-    /// understood yet).
+    /// `tests/pubsub` under load, none with a ring per message). That was
+    /// before `super::read_now` fixed a reorder of exactly that kind, which
+    /// may have been the cause; the ring-once variant was not measured
+    /// again since.
     pub fn deliver(&self, msg: &[u8], limit: super::output_limit::Limit) -> super::push::Pushed {
         let r = self.push.push(msg, limit);
         self.wake.ring();
