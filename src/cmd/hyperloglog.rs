@@ -47,6 +47,10 @@ fn bytes_mut(s: &mut CompactBytes) -> &mut [u8] {
         CompactBytes::Inline(len, buf) => &mut buf[..*len as usize],
         CompactBytes::Boxed(b) => b,
         CompactBytes::Shared(a) => Arc::make_mut(a),
+        CompactBytes::Received(b) => {
+            *s = CompactBytes::Shared(Arc::from(&b[..]));
+            bytes_mut(s)
+        }
     }
 }
 

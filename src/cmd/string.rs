@@ -6,8 +6,11 @@ use bytes::{Bytes, BytesMut};
 use super::args::{self, err, fail, int, is, wrongtype};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
+use crate::db::compact::CompactBytes;
 use crate::db::{now_ms, Value};
+use crate::protocol::parser::BIG_ARG;
 use crate::protocol::{Reply, OK};
+use crate::server::client::ClientState;
 use crate::spec;
 
 pub mod float80;
@@ -52,6 +55,18 @@ pub(crate) fn store_in_place(ctx: &mut Ctx, key: &Bytes, v: Bytes) {
     ctx.ks.set(key, Value::str(&v));
     if let Some(e) = ctx.ks.peek(key) {
         e.modified_in_place = true;
+    }
+}
+
+/// A request argument as the string value SET and its kin store: one of at
+/// least [`BIG_ARG`] bytes is kept without a copy when the client's
+/// arguments are exactly sized (see `ClientState::args_exact`), as Redis
+/// keeps a big argument's buffer as the value. O(1) then, O(len) otherwise.
+fn arg_value(client: &ClientState, v: &Bytes) -> Value {
+    if v.len() >= BIG_ARG && client.args_exact {
+        Value::Str(CompactBytes::received(v.clone()))
+    } else {
+        Value::str(v)
     }
 }
 
@@ -146,7 +161,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if (nx || xx) && exists() == nx {
         return Ok(if get { Reply::opt_bulk(old) } else { Reply::Nil });
     }
-    let value = Value::str(&a[2]);
+    let value = arg_value(ctx.client, &a[2]);
     match exp {
         Expiry::KeepTtl => ctx.ks.set_keep_ttl(key, value),
         Expiry::At(at) if at <= now_ms() && !crate::db::loading() => {
@@ -162,14 +177,14 @@ fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if ctx.ks.peek(&a[1]).is_some() {
         return Ok(Reply::Int(0));
     }
-    ctx.ks.set(&a[1], Value::str(&a[2]));
+    ctx.ks.set(&a[1], arg_value(ctx.client, &a[2]));
     Ok(Reply::Int(1))
 }
 
 fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit: &str) -> CmdResult {
     let name = a[0].to_ascii_lowercase();
     let at = expiry_at(&String::from_utf8_lossy(&name), unit.as_bytes(), &a[2])?;
-    ctx.ks.set_with_expiry(&a[1], Value::str(&a[3]), at);
+    ctx.ks.set_with_expiry(&a[1], arg_value(ctx.client, &a[3]), at);
     args::ok()
 }
 
@@ -183,7 +198,7 @@ fn psetex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn getset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let old = peek_str(ctx, &a[1])?;
-    ctx.ks.set(&a[1], Value::str(&a[2]));
+    ctx.ks.set(&a[1], arg_value(ctx.client, &a[2]));
     Ok(Reply::opt_bulk(old))
 }
 
@@ -234,7 +249,7 @@ fn mset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Err(args::arity_error("mset"));
     }
     for kv in a[1..].chunks(2) {
-        ctx.ks.set(&kv[0], Value::str(&kv[1]));
+        ctx.ks.set(&kv[0], arg_value(ctx.client, &kv[1]));
     }
     args::ok()
 }
@@ -247,7 +262,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     for kv in a[1..].chunks(2) {
-        ctx.ks.set(&kv[0], Value::str(&kv[1]));
+        ctx.ks.set(&kv[0], arg_value(ctx.client, &kv[1]));
     }
     Ok(Reply::Int(1))
 }
@@ -255,7 +270,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let Some(cur) = peek_str(ctx, &a[1])? else {
         // A new key holds the argument as SET would store it.
-        ctx.ks.set(&a[1], Value::str(&a[2]));
+        ctx.ks.set(&a[1], arg_value(ctx.client, &a[2]));
         return Ok(Reply::Int(a[2].len() as i64));
     };
     check_size(cur.len() + a[2].len())?;

@@ -34,6 +34,11 @@ pub enum CompactBytes {
     Boxed(Box<[u8]>),
     /// Longer contents, shared (a reply takes a reference, not a copy).
     Shared(Arc<[u8]>),
+    /// A big request argument kept as it was received, in an allocation of
+    /// its own of exactly its size, so storing it copied nothing (see
+    /// [`CompactBytes::received`]); shared with replies as `Shared` is.
+    /// Boxed to keep the handle at 24 bytes.
+    Received(Box<Bytes>),
 }
 
 impl CompactBytes {
@@ -50,6 +55,15 @@ impl CompactBytes {
         }
     }
 
+    /// Keeps `b` without copying it. The caller promises that `b` spans
+    /// an allocation of its own, about its size (an argument of at least
+    /// `BIG_ARG` bytes from a parser made with
+    /// `RequestParser::exact_big_args`): a slice of a larger buffer would
+    /// keep all of that buffer alive. O(1).
+    pub fn received(b: Bytes) -> CompactBytes {
+        CompactBytes::Received(Box::new(b))
+    }
+
     /// Heap bytes held beyond the 24-byte handle (what the representation
     /// costs, for MEMORY USAGE and estimates). O(1).
     pub fn heap_size(&self) -> usize {
@@ -58,6 +72,8 @@ impl CompactBytes {
             CompactBytes::Boxed(b) => b.len(),
             // The reference counts precede the bytes.
             CompactBytes::Shared(a) => a.len() + 16,
+            // The box, the block's header and its CRLF.
+            CompactBytes::Received(b) => b.len() + 32 + 32 + 2,
         }
     }
 
@@ -68,6 +84,7 @@ impl CompactBytes {
             CompactBytes::Inline(len, buf) => Bytes::copy_from_slice(&buf[..*len as usize]),
             CompactBytes::Boxed(b) => Bytes::copy_from_slice(b),
             CompactBytes::Shared(a) => Bytes::from_owner(SharedSlice(a.clone())),
+            CompactBytes::Received(b) => (**b).clone(),
         }
     }
 }
@@ -84,16 +101,32 @@ impl AsRef<[u8]> for SharedSlice {
 impl Deref for CompactBytes {
     type Target = [u8];
 
+    // Short keys are the hot case (every map probe compares one): kept
+    // small enough for the table's probe loop to inline it.
+    #[inline(always)]
     fn deref(&self) -> &[u8] {
+        match self {
+            CompactBytes::Inline(len, buf) => &buf[..*len as usize],
+            _ => self.on_heap(),
+        }
+    }
+}
+
+impl CompactBytes {
+    /// The contents of a value held on the heap.
+    #[inline(never)]
+    fn on_heap(&self) -> &[u8] {
         match self {
             CompactBytes::Inline(len, buf) => &buf[..*len as usize],
             CompactBytes::Boxed(b) => b,
             CompactBytes::Shared(a) => a,
+            CompactBytes::Received(b) => b,
         }
     }
 }
 
 impl Borrow<[u8]> for CompactBytes {
+    #[inline(always)]
     fn borrow(&self) -> &[u8] {
         self
     }
@@ -172,6 +205,17 @@ mod tests {
             assert_eq!(matches!(c, CompactBytes::Inline(..)), len <= INLINE_MAX);
             assert_eq!(matches!(c, CompactBytes::Boxed(..)), len > INLINE_MAX && len <= BOXED_MAX);
         }
+    }
+
+    #[test]
+    fn a_received_argument_is_kept_and_shared_without_copies() {
+        let arg = Bytes::from(vec![7u8; 40_000]);
+        let c = CompactBytes::received(arg.clone());
+        assert_eq!(std::mem::size_of_val(&c), 24);
+        assert_eq!(&c[..], &arg[..]);
+        assert_eq!(c.as_ptr(), arg.as_ptr());
+        assert_eq!(c.to_bytes().as_ptr(), arg.as_ptr());
+        assert_eq!(c, CompactBytes::from_slice(&arg));
     }
 
     #[test]

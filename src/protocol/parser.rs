@@ -2,9 +2,12 @@
 //!
 //! The parser keeps its position between calls, so a request that arrives
 //! in many TCP segments is scanned once in total (O(n) in its size, never
-//! re-parsed from its first byte). Complete arguments are copied out of the
-//! read buffer into their own [`Bytes`] so a stored value never pins a large
-//! network buffer. Limits and error texts are those of Redis 7
+//! re-parsed from its first byte). Arguments share the read buffer (a
+//! reference count, no copy), except big ones in a parser made with
+//! [`RequestParser::exact_big_args`]: those are each handed out in an
+//! allocation of their own, exactly their size, so a command may keep one
+//! as a stored value without copying it and without pinning a network
+//! buffer (Redis's `PROTO_MBULK_BIG_ARG` path). Limits and error texts are those of Redis 7
 //! (`networking.c`): after any [`ProtocolError`] the connection is closed
 //! once the error reply has been written.
 
@@ -19,6 +22,9 @@ pub const MAX_MULTIBULK_LEN: i64 = i32::MAX as i64;
 /// Count/length limits before a client authenticated (Redis 7 values).
 const UNAUTH_MAX_MULTIBULK: i64 = 10;
 const UNAUTH_MAX_BULK: i64 = 16384;
+/// Bulks at least this long are big arguments (Redis's `PROTO_MBULK_BIG_ARG`):
+/// see [`RequestParser::exact_big_args`].
+pub const BIG_ARG: usize = 32 * 1024;
 
 /// A malformed request. `Display` gives the exact Redis error line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +55,9 @@ enum State {
     Start,
     /// Inside a multibulk: `remaining` arguments still to read.
     Args { remaining: usize },
-    /// Reading the body of a bulk of `len` bytes (plus CRLF).
-    Body { remaining: usize, len: usize },
+    /// Reading the body of a bulk of `len` bytes (plus CRLF); `own`: into
+    /// a buffer of its own (the general one set aside meanwhile).
+    Body { remaining: usize, len: usize, own: bool },
 }
 
 /// Resumable parser for client requests. One per connection.
@@ -64,6 +71,13 @@ pub struct RequestParser {
     /// How far into the buffer a line search already looked (avoids re-scanning).
     scanned: usize,
     max_bulk_len: i64,
+    /// Hand out big arguments exactly sized (see [`RequestParser::exact_big_args`]).
+    exact_big: bool,
+    /// The request being parsed, or else the last one, has a big argument.
+    big_seen: bool,
+    /// The general read buffer, emptied and set aside while a big argument
+    /// is received into its own (reused after it).
+    set_aside: Option<BytesMut>,
 }
 
 impl Default for RequestParser {
@@ -75,7 +89,51 @@ impl Default for RequestParser {
 impl RequestParser {
     /// A parser accepting bulks up to `max_bulk_len` bytes (`proto-max-bulk-len`).
     pub fn new(max_bulk_len: i64) -> Self {
-        RequestParser { state: State::Start, args: Vec::new(), handed_out: false, scanned: 0, max_bulk_len }
+        RequestParser {
+            state: State::Start,
+            args: Vec::new(),
+            handed_out: false,
+            scanned: 0,
+            max_bulk_len,
+            exact_big: false,
+            big_seen: false,
+            set_aside: None,
+        }
+    }
+
+    /// Makes every argument of at least [`BIG_ARG`] bytes span an allocation
+    /// of its own, of exactly its size: what the caller may store as a value
+    /// without copying it (see [`RequestParser::big_arg_room`]). A big bulk
+    /// not yet complete when its header is read is received, as Redis does,
+    /// into a buffer of its own: what had arrived of it is copied there
+    /// once (at most one read's worth: see [`RequestParser::expects_big_arg`]),
+    /// the rest is read into
+    /// it directly. After it the general buffer has room for another as big.
+    /// One that arrived whole inside a larger read is copied out. Costs
+    /// nothing for smaller arguments.
+    pub fn exact_big_args(mut self) -> Self {
+        self.exact_big = true;
+        self
+    }
+
+    /// Whether the next read should be a small one (at most 16 KiB, as
+    /// Redis reads): when big arguments are being sent, a large read would
+    /// take in much of the next one's start, all of which is then copied.
+    /// Guessed from the request being parsed or the last one (as Redis
+    /// guesses that a big argument is followed by others). O(1).
+    pub fn expects_big_arg(&self) -> bool {
+        self.exact_big && self.big_seen
+    }
+
+    /// When the parser is receiving a big argument into its own buffer:
+    /// how many bytes of it are still to come (`buffered` bytes are in the
+    /// buffer). The next read must make room for exactly that many, so it
+    /// stops at the argument's end and the allocation stays exact.
+    pub fn big_arg_room(&self, buffered: usize) -> Option<usize> {
+        match self.state {
+            State::Body { len, own: true, .. } => Some((len + 2).saturating_sub(buffered)),
+            _ => None,
+        }
     }
 
     /// Changes the bulk limit (CONFIG SET proto-max-bulk-len).
@@ -156,6 +214,7 @@ impl RequestParser {
                     if buf.is_empty() {
                         return Ok(false);
                     }
+                    self.big_seen = false;
                     if buf[0] == b'*' {
                         let Some(nl) = self.find_newline(buf) else {
                             if buf.len() > MAX_INLINE_SIZE {
@@ -221,18 +280,56 @@ impl RequestParser {
                         return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
                     buf.advance(nl + 1);
-                    self.state = State::Body { remaining, len: len as usize };
+                    let len = len as usize;
+                    self.big_seen |= len >= BIG_ARG;
+                    let own = self.exact_big && len >= BIG_ARG && buf.len() < len + 2;
+                    if own {
+                        // Everything buffered belongs to this bulk.
+                        let mut exact = BytesMut::with_capacity(len + 2);
+                        exact.extend_from_slice(buf);
+                        let mut general = std::mem::replace(buf, exact);
+                        general.clear();
+                        self.set_aside = Some(general);
+                    }
+                    self.state = State::Body { remaining, len, own };
                 }
-                State::Body { remaining, len } => {
+                State::Body { remaining, len, own } => {
                     if buf.len() < len + 2 {
                         return Ok(false);
                     }
-                    // The argument shares the input buffer (a reference count,
-                    // no allocation or copy); the buffer's memory is reused
-                    // once every argument of the batch is dropped. Redis does
-                    // not check the trailing CRLF's content, only skips it.
-                    self.args.push(buf.split_to(len).freeze());
-                    buf.advance(2);
+                    // Redis does not check the trailing CRLF's content, only skips it.
+                    let arg = if own {
+                        let mut general = self.set_aside.take().unwrap_or_default();
+                        // Room for another argument this big, as Redis sizes the
+                        // query buffer after one (reads into it stay one
+                        // `READ_CHUNK` each; the clients cron trims it).
+                        general.reserve(len + 2);
+                        let mut whole = std::mem::replace(buf, general);
+                        // Exactly sized unless the caller grew the buffer past
+                        // the bulk (more bytes behind it): then copied out.
+                        let arg = if whole.len() == len + 2 && whole.capacity() == len + 2 {
+                            whole.split_to(len).freeze()
+                        } else {
+                            let arg = Bytes::copy_from_slice(&whole[..len]);
+                            whole.advance(len);
+                            arg
+                        };
+                        // Left: the CRLF, then whatever followed it.
+                        buf.extend_from_slice(&whole[2..]);
+                        arg
+                    } else if self.exact_big && len >= BIG_ARG {
+                        let arg = Bytes::copy_from_slice(&buf[..len]);
+                        buf.advance(len + 2);
+                        arg
+                    } else {
+                        // Shares the input buffer (a reference count, no
+                        // allocation or copy); the buffer's memory is reused
+                        // once every argument of the batch is dropped.
+                        let arg = buf.split_to(len).freeze();
+                        buf.advance(2);
+                        arg
+                    };
+                    self.args.push(arg);
                     self.state = State::Args { remaining: remaining - 1 };
                 }
             }
@@ -324,5 +421,94 @@ mod tests {
         let mut p = RequestParser::default();
         let mut buf = BytesMut::from(&b"*100\r\n"[..]);
         assert_eq!(p.parse(&mut buf, false), Err(ProtocolError::UnauthenticatedMultibulkLength));
+    }
+
+    /// The allocation under `b` when nothing else shares it: its size from
+    /// `b`'s first byte.
+    fn own_capacity(b: Bytes) -> usize {
+        b.try_into_mut().expect("not shared").capacity()
+    }
+
+    const BIG: usize = BIG_ARG + 7232;
+
+    fn big_header() -> Vec<u8> {
+        format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${BIG}\r\n").into_bytes()
+    }
+
+    fn value() -> Vec<u8> {
+        (0..BIG).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn a_big_argument_in_pieces_gets_an_exact_buffer_of_its_own() {
+        let mut p = RequestParser::default().exact_big_args();
+        let v = value();
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        buf.extend_from_slice(&big_header());
+        buf.extend_from_slice(&v[..1000]);
+        assert!(p.parse(&mut buf, true).unwrap().is_none());
+        assert_eq!(p.big_arg_room(buf.len()), Some(BIG + 2 - 1000));
+        assert_eq!(buf.capacity(), BIG + 2);
+        // Reads fill it without growing it.
+        buf.extend_from_slice(&v[1000..20_000]);
+        assert!(p.parse(&mut buf, true).unwrap().is_none());
+        buf.extend_from_slice(&v[20_000..]);
+        buf.extend_from_slice(b"\r\n");
+        assert_eq!(buf.capacity(), BIG + 2);
+        let mut args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert!(p.big_arg_room(buf.len()).is_none());
+        // The general buffer is back, empty, with room for another as big
+        // (as Redis sizes it), and serves what follows; small reads are
+        // asked for until a request without a big argument.
+        assert!(buf.is_empty() && buf.capacity() >= BIG + 2);
+        assert!(p.expects_big_arg());
+        buf.extend_from_slice(b"PING\r\n");
+        assert_eq!(p.parse(&mut buf, true).unwrap().unwrap(), vec![Bytes::from_static(b"PING")]);
+        assert!(!p.expects_big_arg());
+        assert_eq!(own_capacity(args.pop().unwrap()), BIG + 2);
+    }
+
+    #[test]
+    fn a_big_argument_is_copied_out_when_it_shares_a_buffer() {
+        // Whole in one read, with a request behind it.
+        let mut p = RequestParser::default().exact_big_args();
+        let v = value();
+        let mut input = big_header();
+        input.extend_from_slice(&v);
+        input.extend_from_slice(b"\r\nPING\r\n");
+        let mut buf = BytesMut::from(&input[..]);
+        let mut args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert_eq!(own_capacity(args.pop().unwrap()), BIG);
+        assert_eq!(p.parse(&mut buf, true).unwrap().unwrap(), vec![Bytes::from_static(b"PING")]);
+
+        // Its own buffer grown by a caller past its end: copied out, and the
+        // bytes behind it kept.
+        let mut buf = BytesMut::from(&big_header()[..]);
+        buf.extend_from_slice(&v[..10]);
+        assert!(p.parse(&mut buf, true).unwrap().is_none());
+        buf.extend_from_slice(&v[10..]);
+        buf.extend_from_slice(b"\r\n*1\r\n$4\r\nPING\r\n");
+        let mut args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert_eq!(own_capacity(args.pop().unwrap()), BIG);
+        assert_eq!(p.parse(&mut buf, true).unwrap().unwrap(), vec![Bytes::from_static(b"PING")]);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn without_exact_big_args_a_big_argument_shares_the_buffer() {
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::from(&big_header()[..]);
+        assert!(p.parse(&mut buf, true).unwrap().is_none());
+        assert!(p.big_arg_room(buf.len()).is_none());
+        assert_eq!(p.needed(), BIG + 2);
+        // Smaller arguments are never copied, with or without it.
+        let mut p = RequestParser::default().exact_big_args();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$5\r\nhello\r\n"[..]);
+        let base = buf.as_ptr() as usize;
+        let args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(args[1].as_ptr() as usize, base + 17);
     }
 }

@@ -314,6 +314,13 @@ pub struct ClientState {
     /// it again, and stores `cmd=` (CLIENT LIST) only when it changes.
     /// Cleared when a subcommand's full name is stored there instead.
     pub last_spec: Option<LastCommand>,
+    /// Every argument of at least `BIG_ARG` bytes given to this client's
+    /// commands spans an allocation of its own, exactly its size (its
+    /// connection's parser is made with `RequestParser::exact_big_args`;
+    /// queued, scripted and generated arguments are such copies or clones):
+    /// SET and its kin may then keep one as the value without copying it.
+    /// False unless the connection says so.
+    pub args_exact: bool,
 }
 
 /// The previous command's name as the client spelled it (up to 16 bytes)
@@ -395,6 +402,7 @@ impl ClientState {
             after_reply: Vec::new(),
             repl_request: None,
             last_spec: None,
+            args_exact: false,
         }
     }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::client::{ClientState, ReplyMode};
@@ -45,11 +45,13 @@ pub async fn serve<S>(
     let handle = srv.clients.register(peer, local);
     srv.stats.connections_received.fetch_add(1, Ordering::Relaxed);
     let mut client = ClientState::new(handle.clone(), !srv.requires_auth());
+    // The parser below hands big arguments out exactly sized.
+    client.args_exact = true;
     let (max_bulk, qbuf_limit) = {
         let c = srv.config.read();
         (c.proto_max_bulk_len as i64, c.client_query_buffer_limit as usize)
     };
-    let mut parser = RequestParser::new(max_bulk);
+    let mut parser = RequestParser::new(max_bulk).exact_big_args();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     if *srv.shutdown.borrow() {
@@ -192,15 +194,36 @@ pub async fn serve<S>(
         if request == Shrink::Release && out.is_empty() {
             out = BytesMut::new();
         }
-        let bulk_left = parser.needed().saturating_sub(buf.len());
-        released = querybuf::prepare_read(&mut buf, bulk_left, request, released);
+        released = match parser.big_arg_room(buf.len()) {
+            // A big argument is being received into a buffer of its own:
+            // room for exactly its rest, so the allocation stays its size
+            // (the cron's request waits for the next turn).
+            Some(room) => {
+                buf.reserve(room);
+                false
+            }
+            None => {
+                let bulk_left = parser.needed().saturating_sub(buf.len());
+                querybuf::prepare_read(&mut buf, bulk_left, request, released)
+            }
+        };
         handle.qbuf.len.store(buf.len(), Ordering::Relaxed);
         handle.qbuf.cap.store(buf.capacity(), Ordering::Relaxed);
         // Subscribers never time out, as in Redis.
         let idle = if client.subscribed() { 0 } else { srv.config.read().timeout };
         // What arrived while this turn ran is read at once, before the
         // runtime looks for other ready connections (see `ReadNow`).
-        let now = if served { stream.read_now(&mut buf) } else { Ok(None) };
+        // Exactly the rest of a big argument; while big arguments come, one
+        // `READ_CHUNK` at a time, as Redis reads, so the next one's start
+        // arrives in a small read (copied once into its own buffer) and its
+        // rest straight into that. Otherwise what the buffer has room for:
+        // a 16-deep pipeline of 1 KiB SETs capped at 16 KiB ran 22% slower.
+        let max_read = parser.big_arg_room(buf.len()).unwrap_or(if parser.expects_big_arg() {
+            querybuf::READ_CHUNK
+        } else {
+            usize::MAX
+        });
+        let now = if served { stream.read_now(&mut buf, max_read) } else { Ok(None) };
         let read = async {
             if let Some(n) = now? {
                 return Ok(n);
@@ -210,12 +233,12 @@ pub async fn serve<S>(
                 Instant::now().checked_add(std::time::Duration::from_millis(left))
             });
             if let Some(deadline) = deadline.flatten() {
-                match tokio::time::timeout_at(deadline.into(), stream.read_buf(&mut buf)).await {
+                match tokio::time::timeout_at(deadline.into(), stream.read_buf(&mut (&mut buf).limit(max_read))).await {
                     Ok(r) => r,
                     Err(_) => Ok(0),
                 }
             } else {
-                stream.read_buf(&mut buf).await
+                stream.read_buf(&mut (&mut buf).limit(max_read)).await
             }
         };
         let next = tokio::select! {

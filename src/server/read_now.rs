@@ -35,20 +35,20 @@ use tokio::net::TcpStream;
 
 use crate::tls::MaybeTlsStream;
 
-/// Bytes to ask for at least: the read buffer grows to this if it is full.
+/// Room made when the read buffer is full.
 const MIN_READ: usize = 4096;
 
 /// A stream that can be read without waiting for readiness.
 pub trait ReadNow {
-    /// Appends what the socket holds now to `buf`: `Ok(Some(n))` with
+    /// Appends what the socket holds now to `buf`, at most `max` bytes: `Ok(Some(n))` with
     /// `n > 0` for bytes read, `Ok(Some(0))` when the peer closed,
     /// `Ok(None)` when nothing is there (or the stream cannot say without
     /// waiting, as TLS). Never blocks. O(bytes read).
-    fn read_now(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>>;
+    fn read_now(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<Option<usize>>;
 }
 
 impl ReadNow for TcpStream {
-    fn read_now(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+    fn read_now(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<Option<usize>> {
         use std::os::fd::AsRawFd;
         let fd = self.as_raw_fd();
         // Asked first with `poll`, which does not lock the socket: a `recv`
@@ -60,10 +60,14 @@ impl ReadNow for TcpStream {
         if unsafe { libc::poll(&mut p, 1, 0) } <= 0 || p.revents == 0 {
             return Ok(None);
         }
-        if buf.capacity() - buf.len() < MIN_READ {
+        // Room made before is used as it is: a big argument's own buffer
+        // (see `RequestParser::exact_big_args`) must not grow.
+        if buf.capacity() == buf.len() {
             buf.reserve(MIN_READ);
         }
         let spare = buf.spare_capacity_mut();
+        let room = max.min(spare.len());
+        let spare = &mut spare[..room];
         // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by
         // `buf`; `recv` writes at most that many and reports how many, and
         // only those are marked initialised below. MSG_DONTWAIT never blocks.
@@ -83,9 +87,9 @@ impl ReadNow for TcpStream {
 }
 
 impl ReadNow for MaybeTlsStream {
-    fn read_now(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+    fn read_now(&mut self, buf: &mut BytesMut, max: usize) -> io::Result<Option<usize>> {
         match self {
-            Self::Plain(s) => s.read_now(buf),
+            Self::Plain(s) => s.read_now(buf, max),
             // Bytes on the socket may be a partial TLS record; the TLS layer
             // reads them when the runtime reports the socket.
             Self::ServerTls(_) | Self::ClientTls(_) => Ok(None),
@@ -110,7 +114,7 @@ mod tests {
     async fn when_ready(s: &mut TcpStream, buf: &mut BytesMut) -> usize {
         loop {
             s.readable().await.unwrap();
-            if let Some(n) = s.read_now(buf).unwrap() {
+            if let Some(n) = s.read_now(buf, 1 << 20).unwrap() {
                 return n;
             }
             let _ = s.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
@@ -121,11 +125,11 @@ mod tests {
     async fn reads_what_is_there_without_waiting_and_tells_nothing_from_a_close() {
         let (mut client, mut server) = pair().await;
         let mut buf = BytesMut::new();
-        assert_eq!(server.read_now(&mut buf).unwrap(), None);
+        assert_eq!(server.read_now(&mut buf, 1 << 20).unwrap(), None);
         client.write_all(b"PING\r\n").await.unwrap();
         assert_eq!(when_ready(&mut server, &mut buf).await, 6);
         assert_eq!(&buf[..], b"PING\r\n");
-        assert_eq!(server.read_now(&mut buf).unwrap(), None);
+        assert_eq!(server.read_now(&mut buf, 1 << 20).unwrap(), None);
         drop(client);
         assert_eq!(when_ready(&mut server, &mut buf).await, 0);
         assert_eq!(&buf[..], b"PING\r\n");
@@ -138,5 +142,21 @@ mod tests {
         client.write_all(b"$4\r\nPING\r\n").await.unwrap();
         assert_eq!(when_ready(&mut server, &mut buf).await, 10);
         assert_eq!(&buf[..], b"*1\r\n$4\r\nPING\r\n");
+    }
+
+    #[tokio::test]
+    async fn reads_at_most_what_it_is_asked_and_into_the_room_made() {
+        let (mut client, mut server) = pair().await;
+        client.write_all(&[b'x'; 100]).await.unwrap();
+        let mut buf = BytesMut::with_capacity(64);
+        server.readable().await.unwrap();
+        while buf.is_empty() {
+            server.read_now(&mut buf, 30).unwrap();
+        }
+        assert_eq!(buf.len(), 30);
+        // A buffer with room is not grown: 34 bytes fit, 34 are read.
+        assert_eq!(server.read_now(&mut buf, 1000).unwrap(), Some(34));
+        assert_eq!(buf.len(), 64);
+        assert_eq!(buf.capacity(), 64);
     }
 }

@@ -74,6 +74,8 @@ fn exclusive_bytes(s: &mut CompactBytes) -> Option<&mut [u8]> {
         CompactBytes::Inline(len, buf) => Some(&mut buf[..*len as usize]),
         CompactBytes::Boxed(b) => Some(b),
         CompactBytes::Shared(a) => std::sync::Arc::get_mut(a),
+        // Shared with the request it came in (and maybe a reply): copied.
+        CompactBytes::Received(_) => None,
     }
 }
 
