@@ -210,6 +210,13 @@ fn main() -> ExitCode {
     // another connection.
     #[cfg(tokio_unstable)]
     builder.disable_lifo_slot();
+    // Ready connections are served first come, first served, however many
+    // there are: past 256 ready tasks tokio moves the rest to its global
+    // queue, which it otherwise visits only every few dozen polls, so a
+    // connection parked there waited while others ran several times. With
+    // 2,000 connections, 16-deep pipelines (pinned, same run): p99 214-318
+    // ms before, 74-90 ms after (Redis 74 ms), throughput +6-20%.
+    builder.global_queue_interval(1);
     // Replies are written once every connection with requests ready has
     // run (see `server::write_batch`).
     #[cfg(tokio_unstable)]

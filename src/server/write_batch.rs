@@ -111,10 +111,11 @@ pub fn after_task_poll() {
     }
 }
 
-/// Tasks in the single worker's local run queue.
+/// Tasks in the single worker's run queues: its local one and the global
+/// one, where tasks past the local queue's 256 go (many ready connections).
 #[cfg(tokio_unstable)]
 fn queued_tasks(metrics: &tokio::runtime::RuntimeMetrics) -> usize {
-    metrics.worker_local_queue_depth(0)
+    metrics.worker_local_queue_depth(0) + metrics.global_queue_depth()
 }
 
 #[cfg(not(tokio_unstable))]
