@@ -7,9 +7,9 @@
 //! [`RequestParser::exact_big_args`]: those are each handed out in an
 //! allocation of their own, exactly their size, so a command may keep one
 //! as a stored value without copying it and without pinning a network
-//! buffer (Redis's `PROTO_MBULK_BIG_ARG` path). Limits and error texts are those of Redis 7
-//! (`networking.c`): after any [`ProtocolError`] the connection is closed
-//! once the error reply has been written.
+//! buffer (Redis's `PROTO_MBULK_BIG_ARG` path). Limits and error texts are
+//! those of Redis 7 (`networking.c`): after any [`ProtocolError`] the
+//! connection is closed once the error reply has been written.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -107,10 +107,10 @@ impl RequestParser {
     /// not yet complete when its header is read is received, as Redis does,
     /// into a buffer of its own: what had arrived of it is copied there
     /// once (at most one read's worth: see [`RequestParser::expects_big_arg`]),
-    /// the rest is read into
-    /// it directly. After it the general buffer has room for another as big.
-    /// One that arrived whole inside a larger read is copied out. Costs
-    /// nothing for smaller arguments.
+    /// the rest is read into it directly; after it the general buffer has
+    /// room for another as big, as Redis sizes its query buffer. One that
+    /// arrived whole inside a larger read is copied out. Costs nothing for
+    /// smaller arguments.
     pub fn exact_big_args(mut self) -> Self {
         self.exact_big = true;
         self
