@@ -197,7 +197,8 @@ pub async fn serve<S>(
         released = match parser.big_arg_room(buf.len()) {
             // A big argument is being received into a buffer of its own:
             // room for exactly its rest, so the allocation stays its size
-            // (the cron's request waits for the next turn).
+            // (a request of the cron is dropped; it asks again on its next
+            // visit if the buffer is still worth shrinking).
             Some(room) => {
                 buf.reserve(room);
                 false
@@ -211,18 +212,19 @@ pub async fn serve<S>(
         handle.qbuf.cap.store(buf.capacity(), Ordering::Relaxed);
         // Subscribers never time out, as in Redis.
         let idle = if client.subscribed() { 0 } else { srv.config.read().timeout };
-        // What arrived while this turn ran is read at once, before the
-        // runtime looks for other ready connections (see `ReadNow`).
-        // Exactly the rest of a big argument; while big arguments come, one
-        // `READ_CHUNK` at a time, as Redis reads, so the next one's start
-        // arrives in a small read (copied once into its own buffer) and its
-        // rest straight into that. Otherwise what the buffer has room for:
-        // a 16-deep pipeline of 1 KiB SETs capped at 16 KiB ran 22% slower.
+        // How much to read: exactly the rest of a big argument; while big
+        // arguments come, one `READ_CHUNK` at a time, as Redis reads, so the
+        // next one's start arrives in a small read (copied once into its own
+        // buffer) and its rest straight into that. Otherwise what the buffer
+        // has room for: a 16-deep pipeline of 1 KiB SETs capped at 16 KiB
+        // ran 22% slower.
         let max_read = parser.big_arg_room(buf.len()).unwrap_or(if parser.expects_big_arg() {
             querybuf::READ_CHUNK
         } else {
             usize::MAX
         });
+        // What arrived while this turn ran is read at once, before the
+        // runtime looks for other ready connections (see `ReadNow`).
         let now = if served { stream.read_now(&mut buf, max_read) } else { Ok(None) };
         let read = async {
             if let Some(n) = now? {
