@@ -319,6 +319,11 @@ impl Aof {
         true
     }
 
+    /// Whether the log is on disk up to `offset`. O(1).
+    pub fn is_synced(&self, offset: u64) -> bool {
+        *self.synced.borrow() >= offset
+    }
+
     /// Under `always`, on a server whose connections run on one worker
     /// thread: writes and `fdatasync`s everything queued, on the calling
     /// thread, unless the log is already synced up to `offset` — Redis's
@@ -330,7 +335,7 @@ impl Aof {
     /// writer thread, woken, takes over and retries, and the caller waits
     /// for it with [`Aof::wait_synced`]. O(bytes queued) plus one sync.
     pub fn sync_through(&self, offset: u64) -> bool {
-        if *self.synced.borrow() >= offset {
+        if self.is_synced(offset) {
             return true;
         }
         let mut file = self.file.lock();

@@ -239,7 +239,15 @@ impl Persistence {
         let aof = self.aof.read().clone();
         if let Some(aof) = aof {
             if aof.is_always() {
-                if !(crate::server::write_batch::watching() && aof.sync_through(offset)) {
+                let watching = crate::server::write_batch::watching();
+                if watching && !aof.is_synced(offset) {
+                    // Group commit: connections whose requests arrived while
+                    // this batch ran are read and run first (the runtime
+                    // polls for I/O before waking a yielded task), so one
+                    // sync covers their writes too.
+                    tokio::task::yield_now().await;
+                }
+                if !(watching && aof.sync_through(offset)) {
                     aof.wait_synced(offset).await;
                 }
             } else {
