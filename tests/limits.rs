@@ -210,7 +210,11 @@ fn one_bad_client_does_not_stall_the_others() {
         assert!(t.elapsed() < Duration::from_secs(2), "PING took {:?}", t.elapsed());
     }
     assert_eq!(good.call(&["GET", "missing"]), Resp::Bulk(None));
-    assert!(clients(&mut good) >= 2);
+    // The hog, the slow and the partial client are still connected (the garbage one was closed). Eventually:
+    // under load they were seen accepted only after the PINGs (listed a moment later), probably because a client
+    // answered at once, as `good` is, keeps the worker from polling for new connections for up to tokio's event
+    // interval.
+    assert!(eventually(10, || clients(&mut good) >= 4), "a bad client was dropped");
 }
 
 #[test]
