@@ -7,7 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    bulk, bulks, err, info_field, int, nil_array, ok, sorted_strings, status, text, wait_blocked, Raw, Resp, Server,
+    bulk, bulks, err, info_field, int, nil_array, ok, sorted_strings, status, text, used_memory, wait_blocked, Raw,
+    Resp, Server,
 };
 
 fn num(r: Resp) -> i64 {
@@ -15,10 +16,6 @@ fn num(r: Resp) -> i64 {
         Resp::Int(n) => n,
         other => panic!("not an integer: {other:?}"),
     }
-}
-
-fn used_memory(c: &mut Raw) -> i64 {
-    info_field(&text(c.call(&["INFO", "memory"])), "used_memory").and_then(|v| v.parse().ok()).expect("used_memory")
 }
 
 #[test]

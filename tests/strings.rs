@@ -3,7 +3,7 @@
 //! Redis 7 gives (checked against redis-server 7.0).
 
 mod common;
-use common::{arr, bulk, encode_cmd, err, int, nil, ok, text, Resp, Server};
+use common::{arr, bulk, encode_cmd, err, int, nil, ok, used_memory, Resp, Server};
 use redis::Commands;
 
 const SYNTAX: &str = "ERR syntax error";
@@ -546,12 +546,6 @@ fn resp3_null_for_missing_string() {
     assert_eq!(r.call(&["GET", "nokey"]), Resp::Null);
     assert_eq!(r.call(&["SET", "k", "v", "NX", "GET"]), Resp::Null);
     assert_eq!(r.call(&["MGET", "k", "nokey"]), arr(vec![bulk("v"), Resp::Null]));
-}
-
-/// The `used_memory` INFO field.
-fn used_memory(r: &mut common::Raw) -> i64 {
-    let info = text(r.call(&["INFO", "memory"]));
-    info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
 }
 
 /// Big values (at least 32 KiB, received into buffers of their own and kept

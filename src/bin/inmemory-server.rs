@@ -214,8 +214,10 @@ fn main() -> ExitCode {
     // there are: past 256 ready tasks tokio moves the rest to its global
     // queue, which it otherwise visits only every few dozen polls, so a
     // connection parked there waited while others ran several times. With
-    // 2,000 connections, 16-deep pipelines (pinned, same run): p99 214-318
-    // ms before, 74-90 ms after (Redis 74 ms), throughput +6-20%.
+    // 2,000 connections, 16-deep pipelines (pinned, same run, 3 rounds):
+    // p99 313-334 ms before, 81-93 ms after (Redis 68-75 ms), at 0.85-0.90
+    // of the throughput (serving all of them in turn touches all of their
+    // state). 50 connections: no difference.
     builder.global_queue_interval(1);
     // Replies are written once every connection with requests ready has
     // run (see `server::write_batch`).

@@ -116,6 +116,11 @@ impl RequestParser {
         self
     }
 
+    /// Whether [`RequestParser::exact_big_args`] applies. O(1).
+    pub fn hands_out_exact_big_args(&self) -> bool {
+        self.exact_big
+    }
+
     /// Whether the next read should be a small one (at most 16 KiB, as
     /// Redis reads): when big arguments are being sent, a large read would
     /// take in much of the next one's start, all of which is then copied.

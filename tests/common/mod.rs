@@ -468,6 +468,11 @@ pub fn dirty(c: &mut Raw) -> i64 {
     info_field(&info, "rdb_changes_since_last_save").and_then(|v| v.parse().ok()).expect("rdb_changes_since_last_save")
 }
 
+/// `used_memory`: the bytes the server's allocator holds.
+pub fn used_memory(c: &mut Raw) -> i64 {
+    info_field(&text(c.call(&["INFO", "memory"])), "used_memory").and_then(|v| v.parse().ok()).expect("used_memory")
+}
+
 /// One `name:value` field of an INFO text.
 pub fn info_field(info: &str, name: &str) -> Option<String> {
     info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
