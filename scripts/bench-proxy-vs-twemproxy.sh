@@ -14,7 +14,7 @@
 #   --conns N    inmemory-proxy's --conns (connections per server; default 1,
 #                as nutcracker's server_connections: 1 here)
 #   --threads N  inmemory-proxy's --threads (default: not passed, so the
-#                proxy's own default applies: one thread per CPU;
+#                proxy's own default applies: half the CPUs, at least one;
 #                and PROXY may be a build from before the option existed)
 #   PROXY=<binary>  benchmark that inmemory-proxy binary instead of building this checkout
 #   NUTCRACKER=<binary>  the nutcracker to run (default: the one in PATH or

@@ -101,7 +101,7 @@ struct Args {
     /// Private key (PEM) of --tls-client-cert-file.
     #[arg(long = "tls-client-key-file")]
     tls_client_key_file: Option<String>,
-    /// Threads serving clients and servers (0: one per CPU; 1: least CPU per request).
+    /// Threads serving clients and servers (0: half the CPUs, at least one; 1: a single-threaded scheduler).
     #[arg(long, default_value_t = 0)]
     threads: usize,
 }
@@ -213,16 +213,26 @@ async fn wait_for_signal() {
     }
 }
 
-/// The runtime for `--threads n`: for 0 tokio's default, one worker per
-/// CPU (or `TOKIO_WORKER_THREADS`); for 1 the current-thread scheduler (no
-/// work stealing, no cross-thread wake-ups); else `n` workers.
+/// The runtime for `--threads n`: 1 is the current-thread scheduler (no
+/// work stealing, no cross-thread wake-ups), `n` > 1 that many workers, and
+/// 0 chooses: half the CPUs, at least one (the data server's rule), or
+/// tokio's default when `TOKIO_WORKER_THREADS` is set.
 ///
-/// One thread spends less CPU per forwarded request (10-25% less on a
-/// 2-CPU machine, `scripts/bench-proxy-vs-twemproxy.sh`), but on a machine
-/// busy with other work it stalls whole whenever it is preempted, and there
-/// it forwarded no more requests per second than one worker per CPU (often
-/// fewer at pipeline depth 1): one per CPU stays the default.
+/// Why half: the proxy usually shares its machine with clients or data
+/// servers, and every extra worker adds wake-ups between threads. On the
+/// 2-CPU machine (`scripts/bench-proxy-vs-twemproxy.sh` and redis-benchmark
+/// SET, 50 connections, unpinned, alternating runs) one thread forwarded
+/// 69-72 k requests/s at pipeline depth 1 against 58-62 k with two workers,
+/// at 10.6-11.4 µs of CPU per request against 13.1-14.5; at depth 16
+/// 400-471 k against 410-420 k; with a busy loop on the machine as well,
+/// 38-42 k against 35-37 k (depth 1) and 282-291 k against 230-254 k
+/// (depth 16).
 fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = match threads {
+        0 if std::env::var_os("TOKIO_WORKER_THREADS").is_some() => 0,
+        0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+        n => n,
+    };
     match threads {
         0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
         1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),

@@ -289,6 +289,21 @@ fn backend_passwords_are_sent() {
 #[test]
 fn pipelines_keep_order_per_client() {
     let (_s, p) = cluster3(&["--conns", "2"]);
+    check_pipeline_order(&p);
+}
+
+/// The same on both schedulers, whatever the machine's CPU count picks by
+/// default: one thread, and several workers (tasks of one client on
+/// different threads).
+#[test]
+fn pipelines_keep_order_with_one_thread_and_with_several() {
+    for threads in ["1", "2"] {
+        let (_s, p) = cluster3(&["--conns", "2", "--threads", threads]);
+        check_pipeline_order(&p);
+    }
+}
+
+fn check_pipeline_order(p: &Proxy) {
     // One client, one write holding 3000 commands over all servers.
     let mut raw = p.raw();
     let mut batch = Vec::new();

@@ -187,6 +187,32 @@ fn a_killed_server_is_reported_and_comes_back() {
     assert_eq!(redis::cmd("GET").arg(&mine[0]).query::<String>(&mut c).unwrap(), "again");
 }
 
+/// A server that stops answering (SIGSTOP: its socket stays open) fails
+/// the requests in flight after `--timeout`, with an error naming it, and
+/// is used again once it answers.
+#[test]
+fn a_silent_server_times_out_the_requests_in_flight() {
+    let s = DataServer::start();
+    let p = Proxy::start(&servers_json(&[&s]), &["--timeout", "300"]);
+    let mut c = p.conn();
+    redis::cmd("SET").arg("k").arg("v").query::<()>(&mut c).unwrap();
+    let pid = s.proc.pid() as libc::pid_t;
+    // SAFETY: signals a child process this test started and still owns.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let got = redis::cmd("GET").arg("k").query::<Option<String>>(&mut c);
+    // SAFETY: as above; the process is killed when its handle drops.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let e = got.unwrap_err().to_string();
+    assert!(e.contains(&s.addr()) && e.contains("no reply within 300ms"), "{e}");
+    assert!(
+        wait_until(15, || redis::cmd("GET")
+            .arg("k")
+            .query::<Option<String>>(&mut c)
+            .is_ok_and(|v| v.as_deref() == Some("v"))),
+        "server not used again after it answered"
+    );
+}
+
 #[test]
 fn auto_eject_takes_a_dead_server_off_the_ring_and_back() {
     let mut s: Vec<DataServer> = (0..3).map(|_| DataServer::start()).collect();
