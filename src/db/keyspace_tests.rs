@@ -36,3 +36,29 @@ fn every_lock_layout_finds_the_same_keys() {
         assert!(s.dbs[1].map.contains_key(&k[..]));
     }
 }
+
+#[test]
+fn warming_keys_changes_nothing() {
+    for locks in [1, 64] {
+        let ks = Keyspace::with_locks(2, locks);
+        let (live, gone) = (key(1), key(2));
+        {
+            let mut l = ks.lock_keys(0, [&live[..], &gone[..]]);
+            l.set(&live, Value::str(b"v"));
+            // Expired already: only a command's lookup may remove it.
+            l.set_with_expiry(&gone, Value::str(b"v"), 1);
+        }
+        let lru_before = ks.lock_shard(ks.shard_of(&live)).dbs[0].map.get(&live[..]).map(|e| e.lru);
+        let absent = key(3);
+        ks.warm(0, &[&live[..], &gone[..], &absent[..]]);
+        ks.warm(1, &[&live[..]]);
+        ks.warm(9, &[&live[..]]);
+        let s = ks.lock_shard(ks.shard_of(&gone));
+        assert!(s.dbs[0].map.contains_key(&gone[..]), "{locks} locks: the expired key was removed");
+        drop(s);
+        let s = ks.lock_shard(ks.shard_of(&live));
+        assert_eq!(s.dbs[0].map.get(&live[..]).map(|e| e.lru), lru_before);
+        drop(s);
+        assert_eq!(ks.db_sizes(), vec![(2, 1), (0, 0)]);
+    }
+}

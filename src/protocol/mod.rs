@@ -6,6 +6,7 @@
 pub mod frame;
 pub mod inline;
 pub mod parser;
+pub mod peek;
 pub mod reply;
 
 pub use parser::{ProtocolError, RequestParser};
