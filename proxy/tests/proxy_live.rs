@@ -199,6 +199,15 @@ fn a_silent_server_times_out_the_requests_in_flight() {
     let pid = s.proc.pid() as libc::pid_t;
     // SAFETY: signals a child process this test started and still owns.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    // The signal is delivered asynchronously: wait until the process is
+    // really stopped (state T), or it may still answer.
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('T')))
+            .unwrap_or(false)
+    };
+    assert!(wait_until(10, stopped), "the data server did not stop");
     let got = redis::cmd("GET").arg("k").query::<Option<String>>(&mut c);
     // SAFETY: as above; the process is killed when its handle drops.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
