@@ -137,9 +137,13 @@ impl DbShard {
 }
 
 /// Reads `key`'s slot in `part` (its entry's expiry, so the entry's line
-/// is loaded too); returns something derived from it so the read stays.
+/// is loaded too) and, for a string kept out of line, its first byte;
+/// returns something derived from them so the reads stay.
 fn touch(part: &DbShard, key: &[u8]) -> u64 {
-    part.map.get(key).map_or(0, |e| e.expire_at)
+    part.map.get(key).map_or(0, |e| match &e.value {
+        Value::Str(s) => e.expire_at ^ u64::from(s.first().copied().unwrap_or(0)),
+        _ => e.expire_at,
+    })
 }
 
 impl Drop for DbShard {
