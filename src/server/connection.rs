@@ -281,7 +281,6 @@ pub async fn serve<S>(
     tracing::debug!(id = handle.id, "client disconnected");
 }
 
-/// Encodes a reply unless `CLIENT REPLY` says otherwise.
 /// Requests of a pipelined batch whose keys are looked up together.
 const WARM_BATCH: usize = 16;
 
@@ -315,6 +314,7 @@ fn warm_keys(srv: &Server, client: &ClientState, buf: &[u8]) -> usize {
     n
 }
 
+/// Encodes a reply unless `CLIENT REPLY` says otherwise.
 fn emit(srv: &Server, client: &mut ClientState, reply: &Reply, out: &mut BytesMut) {
     if let Reply::Error(msg) = reply {
         if !std::mem::take(&mut client.error_counted) {
