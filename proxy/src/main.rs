@@ -229,8 +229,7 @@ async fn wait_for_signal() {
 /// (depth 16).
 fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     let threads = match threads {
-        0 if std::env::var_os("TOKIO_WORKER_THREADS").is_some() => 0,
-        0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+        0 => inmemory::server::config::default_worker_threads().unwrap_or(0),
         n => n,
     };
     match threads {

@@ -776,10 +776,7 @@ impl Config {
         if self.threads > 0 {
             return Some(self.threads);
         }
-        if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
-            return None;
-        }
-        Some(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)))
+        default_worker_threads()
     }
 
     /// How many mutexes guard the keyspace's shards (see
@@ -838,6 +835,17 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The worker-thread count when none is configured, for the data server
+/// and the proxy alike: `None` when `TOKIO_WORKER_THREADS` is set (tokio
+/// reads it), else half the CPUs this process may run on, at least one
+/// (see [`Config::worker_threads`] for why half). O(1).
+pub fn default_worker_threads() -> Option<usize> {
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
+        return None;
+    }
+    Some(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)))
 }
 
 #[cfg(test)]
