@@ -62,3 +62,25 @@ fn warming_keys_changes_nothing() {
         assert_eq!(ks.db_sizes(), vec![(2, 1), (0, 0)]);
     }
 }
+
+#[test]
+fn parts_grow_at_different_moments_and_keep_their_step_when_emptied() {
+    let ks = Keyspace::with_locks(1, 64);
+    let fill = |ks: &Keyspace| {
+        for i in 0..64 * 3000 {
+            let k = key(i);
+            ks.lock_keys(0, [&k[..]]).set(&k, Value::str(b"v"));
+        }
+        (0..SHARDS).map(|s| ks.lock_shard(s).dbs[0].map.capacity()).collect::<Vec<_>>()
+    };
+    let caps = fill(&ks);
+    let distinct: std::collections::HashSet<_> = caps.iter().collect();
+    // With one growth step for all, parts of about equal length would
+    // share a handful of capacities, and all grow at once.
+    assert!(distinct.len() >= 32, "only {} distinct capacities: {caps:?}", distinct.len());
+    for s in 0..SHARDS {
+        drop(ks.lock_shard(s).dbs[0].take());
+    }
+    assert_eq!(ks.db_sizes(), vec![(0, 0)]);
+    assert_eq!(fill(&ks), caps, "emptying a part changed how it grows");
+}

@@ -496,7 +496,7 @@ pub fn debug_reload(srv: &Server, locked: &mut Locked) -> Result<(), String> {
     save_locked(srv, locked)?;
     for s in locked.shards_mut() {
         for d in s.dbs.iter_mut() {
-            *d = Default::default();
+            d.take();
         }
     }
     let path = rdb_path(&srv.config.read());

@@ -143,8 +143,10 @@ async fn load(srv: &Arc<Server>, rdb: Vec<u8>, replid: &str, offset: u64, socket
         // keys recorded): keep the inserts O(1).
         l.wake_blocked = false;
         l.changes.record_keys = false;
-        let old: Vec<_> =
-            l.shards_mut().flat_map(|sh| sh.dbs.iter_mut().map(std::mem::take).collect::<Vec<_>>()).collect();
+        let old: Vec<_> = l
+            .shards_mut()
+            .flat_map(|sh| sh.dbs.iter_mut().map(crate::db::keyspace::DbShard::take).collect::<Vec<_>>())
+            .collect();
         let ndb = ks.databases();
         // As a replica loads: keys past their TTL are kept (now = 0); the
         // primary's DEL removes them.
@@ -161,7 +163,9 @@ async fn load(srv: &Arc<Server>, rdb: Vec<u8>, replid: &str, offset: u64, socket
                 let mut old = old.into_iter();
                 for sh in l.shards_mut() {
                     for d in sh.dbs.iter_mut() {
-                        *d = old.next().unwrap_or_default();
+                        if let Some(o) = old.next() {
+                            *d = o;
+                        }
                     }
                 }
                 return Err(format!("Failed trying to load the MASTER synchronization DB from {from}: {e}"));
