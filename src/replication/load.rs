@@ -163,8 +163,9 @@ async fn load(srv: &Arc<Server>, rdb: Vec<u8>, replid: &str, offset: u64, socket
                 let mut old = old.into_iter();
                 for sh in l.shards_mut() {
                     for d in sh.dbs.iter_mut() {
-                        if let Some(o) = old.next() {
-                            *d = o;
+                        match old.next() {
+                            Some(o) => *d = o,
+                            None => drop(d.take()),
                         }
                     }
                 }
