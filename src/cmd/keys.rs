@@ -8,7 +8,7 @@ use super::args::{self, err, fail, int, is};
 use super::table::flags::*;
 use super::{CmdResult, Ctx};
 use crate::db::glob::glob_match;
-use crate::db::keyspace::SHARDS;
+use crate::db::keyspace::{DbShard, SHARDS};
 use crate::db::{idle_seconds, now_ms, Entry};
 use crate::protocol::Reply;
 use crate::spec;
@@ -385,7 +385,7 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     // WATCH (keys already expired at WATCH were deleted by it).
     ctx.srv.watches.touch_db(Some(db), |d, k| stored(ks, d, k));
     ctx.srv.tracking.flush(&ctx.srv.clients);
-    release(ctx.ks.db_parts(db).map(crate::db::keyspace::DbShard::take).collect(), lazy);
+    release(ctx.ks.db_parts(db).map(DbShard::take).collect(), lazy);
     // Clients blocked on streams there learn the keys are gone.
     let waited = ctx.srv.blocking.waited_keys();
     ctx.ks.ready.extend(waited.into_iter().filter(|(d, _)| *d == db));
@@ -397,7 +397,7 @@ fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let ks = &mut ctx.ks;
     ctx.srv.watches.touch_db(None, |d, k| stored(ks, d, k));
     ctx.srv.tracking.flush(&ctx.srv.clients);
-    release(ctx.ks.shards_mut().flat_map(|s| s.dbs.iter_mut().map(crate::db::keyspace::DbShard::take)).collect(), lazy);
+    release(ctx.ks.shards_mut().flat_map(|s| s.dbs.iter_mut().map(DbShard::take)).collect(), lazy);
     let waited = ctx.srv.blocking.waited_keys();
     ctx.ks.ready.extend(waited);
     args::ok()

@@ -79,7 +79,7 @@ impl DbShard {
     }
 
     /// Takes the part's keys away, leaving it empty with its growth step
-    /// (FLUSHDB, FLUSHALL). O(1).
+    /// (FLUSHDB, FLUSHALL, DEBUG RELOAD, a replica's full load). O(1).
     pub fn take(&mut self) -> DbShard {
         std::mem::replace(self, DbShard::growing_by(self.growth_1024ths))
     }
