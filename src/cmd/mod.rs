@@ -44,7 +44,7 @@ use crate::db::{with_no_touch, Locked};
 use crate::protocol::Reply;
 use crate::server::client::ClientState;
 use crate::server::Server;
-use table::{flags, CommandSpec};
+use table::{flags, special, CommandSpec};
 
 /// A handler's result: `Err` carries an error reply, so `?` works on the
 /// argument helpers.
@@ -108,7 +108,7 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         return Reply::err("NOAUTH Authentication required.");
     }
     // The original project's `TTL key seconds` is EXPIRE.
-    if spec.name == "ttl" && args.len() == 3 {
+    if spec.is(special::TTL) && args.len() == 3 {
         spec = table::lookup(b"expire").unwrap_or(spec);
     }
     if !spec.arity_ok(args.len()) {
@@ -130,16 +130,18 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     // As Redis's processCommand: EXEC counts as a write / a command that
     // may grow memory when its queue holds one, and a command refused here
     // inside MULTI makes the transaction fail (EXEC itself aborts it).
-    let queued = match (spec.name, client.multi.as_ref()) {
-        ("exec", Some(q)) => q.iter().filter_map(|a| table::lookup(&a[0]).map(|s| (s, &a[..]))).collect(),
+    let queued = match client.multi.as_ref() {
+        Some(q) if spec.is(special::EXEC) => {
+            q.iter().filter_map(|a| table::lookup(&a[0]).map(|s| (s, &a[..]))).collect()
+        }
         _ => Vec::new(),
     };
     let (mut is_write, mut is_denyoom, mut may_run_script) =
-        (spec.has(flags::WRITE), spec.has(flags::DENYOOM), script_family(spec).is_some());
+        (spec.has(flags::WRITE), spec.has(flags::DENYOOM), spec.is(special::SCRIPT));
     for (s, _) in &queued {
         is_write |= s.has(flags::WRITE);
         is_denyoom |= s.has(flags::DENYOOM);
-        may_run_script |= script_family(s).is_some();
+        may_run_script |= s.is(special::SCRIPT);
     }
     let mut refusal = None;
     if is_write || may_run_script {
@@ -177,7 +179,7 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     }
     if let Some(refusal) = refusal {
         info::stats::record_rejected(spec, args);
-        if spec.name == "exec" && client.multi.is_some() {
+        if spec.is(special::EXEC) && client.multi.is_some() {
             transaction::discard_state(srv, client);
             let Reply::Error(msg) = &refusal else { return refusal };
             return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
@@ -203,7 +205,7 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
             info::stats::record_rejected(spec, args);
             // As Redis's rejectCommand: a refused EXEC aborts the
             // transaction; any other refused command inside MULTI dooms it.
-            if spec.name == "exec" && client.multi.is_some() {
+            if spec.is(special::EXEC) && client.multi.is_some() {
                 transaction::discard_state(srv, client);
                 let Reply::Error(msg) = &busy else { return busy };
                 return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
@@ -269,7 +271,7 @@ pub fn pause_write_like(srv: &Server, client: &ClientState, spec: &CommandSpec, 
             _ => false,
         }
     };
-    if spec.name == "exec" {
+    if spec.is(special::EXEC) {
         let queued = client.multi.as_deref().unwrap_or_default();
         return queued.iter().any(|a| table::lookup(&a[0]).is_some_and(|s| one(s, a)));
     }
@@ -306,7 +308,7 @@ fn loading_ok(client: &ClientState, spec: &CommandSpec, args: &[Bytes]) -> bool 
         return false;
     }
     let queued_ok = |a: &Vec<Bytes>| table::lookup(&a[0]).is_some_and(|s| table::allowed_while_loading(s, a));
-    spec.name != "exec" || client.multi.as_ref().is_none_or(|q| q.iter().all(queued_ok))
+    !spec.is(special::EXEC) || client.multi.as_ref().is_none_or(|q| q.iter().all(queued_ok))
 }
 
 /// Locks what `spec` needs, runs it, serves the clients blocked on the keys
@@ -388,10 +390,10 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
         ctx.ks.changes.record_keys = true;
         ctx.ks.changes.record_misses = notify_flags & crate::pubsub::notify::class::KEY_MISS != 0;
     }
-    let no_touch = ctx.client.no_touch && spec.name != "touch";
+    let no_touch = ctx.client.no_touch && !spec.is(special::TOUCH);
     // MONITOR sees scripts before the commands they run, others once run.
     let monitored = !ctx.srv.monitors.is_empty() && !spec.has(flags::ADMIN) && !ctx.client.handle.is_blocked();
-    let script = monitored && matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro");
+    let script = monitored && spec.is(special::SCRIPT);
     if script {
         feed_monitors(ctx, spec, args);
     }
@@ -442,7 +444,7 @@ pub fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
     ctx.client.propagate_as = None;
     ctx.ks.changes.record_keys = changed.record_keys;
     ctx.ks.changes.record_misses = changed.record_misses;
-    if spec.name == "exec" {
+    if spec.is(special::EXEC) {
         ctx.srv.persist.propagate_exec(ctx.client);
     }
     reply

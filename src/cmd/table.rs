@@ -45,6 +45,63 @@ pub mod flags {
     pub const DANGEROUS: u32 = 1 << 12;
 }
 
+/// Commands the dispatcher treats apart, recognised by name once, when the
+/// row is built: comparing names on every call cost a `memcmp` each time
+/// the lengths matched (`get` against `ttl`, `lpush` against `fcall`).
+pub mod special {
+    /// `TTL` (with a second argument, the original project's EXPIRE).
+    pub const TTL: u8 = 1;
+    /// `EXEC`.
+    pub const EXEC: u8 = 1 << 1;
+    /// `DEBUG` (refused unless `enable-debug-command` allows it).
+    pub const DEBUG: u8 = 1 << 2;
+    /// `TOUCH` (runs although CLIENT NO-TOUCH is on).
+    pub const TOUCH: u8 = 1 << 3;
+    /// Runs a script: the EVAL family and FCALL, `_RO` forms included.
+    pub const SCRIPT: u8 = 1 << 4;
+
+    /// The bits of the command `name`. Evaluated at compile time by [`crate::spec!`].
+    pub const fn of(name: &str) -> u8 {
+        const SCRIPTS: [&str; 6] = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"];
+        let mut bits = 0;
+        if eq(name, "ttl") {
+            bits |= TTL;
+        }
+        if eq(name, "exec") {
+            bits |= EXEC;
+        }
+        if eq(name, "debug") {
+            bits |= DEBUG;
+        }
+        if eq(name, "touch") {
+            bits |= TOUCH;
+        }
+        let mut i = 0;
+        while i < SCRIPTS.len() {
+            if eq(name, SCRIPTS[i]) {
+                bits |= SCRIPT;
+            }
+            i += 1;
+        }
+        bits
+    }
+
+    const fn eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}
+
 /// One command's row in the table.
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -70,12 +127,20 @@ pub struct CommandSpec {
     pub complexity: &'static str,
     /// The Redis command this is an alias of (the original project's names).
     pub alias_of: Option<&'static str>,
+    /// Bits from [`special`] (an alias has its command's).
+    pub special: u8,
 }
 
 impl CommandSpec {
     /// True if flag bit(s) `f` are set.
     pub fn has(&self, f: u32) -> bool {
         self.flags & f != 0
+    }
+
+    /// True if this is one of the commands of [`special`] bit(s) `s`. O(1).
+    #[inline]
+    pub fn is(&self, s: u8) -> bool {
+        self.special & s != 0
     }
 
     /// Whether `n` arguments (name included) satisfy the arity.
@@ -158,6 +223,7 @@ macro_rules! spec {
             summary: $summary,
             complexity: $cx,
             alias_of: None,
+            special: $crate::cmd::table::special::of($name),
         }
     };
 }

@@ -42,7 +42,7 @@ pub fn remember_reads(ctx: &mut Ctx, spec: &CommandSpec, args: &[Bytes]) {
         c.script_read = false;
         return;
     };
-    let script = matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro");
+    let script = spec.is(crate::cmd::table::special::SCRIPT);
     let read = if script {
         std::mem::take(&mut c.script_read)
     } else if spec.has(flags::READONLY) {

@@ -98,7 +98,7 @@ pub fn refusal(srv: &Server, client: &ClientState, spec: &CommandSpec, args: &[B
     if srv.config.read().replica_serve_stale_data || r.master.lock().link == "connected" {
         return None;
     }
-    let denied = if spec.name == "exec" {
+    let denied = if spec.is(table::special::EXEC) {
         client
             .multi
             .as_ref()

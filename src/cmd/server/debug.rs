@@ -77,7 +77,7 @@ pub(crate) fn protected_refusal(
     client: &crate::server::client::ClientState,
     spec: &crate::cmd::table::CommandSpec,
 ) -> Option<Reply> {
-    if spec.name != "debug" {
+    if !spec.is(crate::cmd::table::special::DEBUG) {
         return None;
     }
     let allowed = match srv.config.read().enable_debug_command.as_str() {
