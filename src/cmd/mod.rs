@@ -98,7 +98,6 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         }
         return unknown_command(args);
     };
-    client.handle.last_active_ms.store(crate::db::coarse_ms(), Ordering::Relaxed);
     if cached.is_none() {
         *client.handle.last_cmd.lock() = spec.name;
         client.last_spec = crate::server::client::LastCommand::new(spec, &args[0]);
