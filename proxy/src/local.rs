@@ -32,10 +32,10 @@ fn command_reply(args: &[Bytes]) -> Reply {
     let handle = srv.clients.register(None, None);
     let id = handle.id;
     let mut client = ClientState::new(handle, true);
-    let ks = srv.keyspace.lock_none();
-    let mut ctx = Ctx { srv, client: &mut client, ks };
+    let mut ks = srv.keyspace.lock_none();
+    let mut ctx = Ctx { srv, client: &mut client, ks: &mut ks };
     let r = (spec.handler)(&mut ctx, args);
-    drop(ctx);
+    drop(ks);
     srv.clients.unregister(id);
     r.unwrap_or_else(|e| e)
 }

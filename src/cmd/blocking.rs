@@ -253,7 +253,7 @@ impl BlockedClients {
 /// shard locked whenever a ready key has parked clients (see
 /// [`BlockedClients::waits_on`]). O(parked clients on the ready keys ×
 /// their commands).
-pub fn serve_ready(ctx: &mut Ctx<'_>) {
+pub fn serve_ready(ctx: &mut Ctx<'_, '_>) {
     let db = ctx.ks.db;
     while !ctx.ks.ready.is_empty() {
         let mut ready = std::mem::take(&mut ctx.ks.ready);
@@ -281,7 +281,7 @@ pub fn serve_ready(ctx: &mut Ctx<'_>) {
 /// Re-runs one parked client's command in `ctx` (the running command's
 /// locks, the parked client's state swapped in for the duration); answers
 /// it unless it blocks again.
-fn serve_one(ctx: &mut Ctx<'_>, p: &Arc<Parked>) {
+fn serve_one(ctx: &mut Ctx<'_, '_>, p: &Arc<Parked>) {
     let (mut state, args) = {
         let mut slot = p.slot.lock();
         if !matches!(*slot, Slot::Waiting(_)) {

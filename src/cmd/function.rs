@@ -68,7 +68,7 @@ const FUNCTION_HELP: &[&str] = &[
 fn propagate(ctx: &mut Ctx, a: &[Bytes], reply: &Reply) {
     ctx.srv.keyspace.stats.dirty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if let Some(spec) = table::lookup(b"function") {
-        ctx.srv.persist.propagate(&mut ctx.ks, ctx.client, spec, a, reply);
+        ctx.srv.persist.propagate(ctx.ks, ctx.client, spec, a, reply);
     }
 }
 

@@ -21,18 +21,18 @@ use crate::spec;
 
 /// The hash at `key` for a read (counts hit/miss): `None` if missing,
 /// WRONGTYPE if it holds another type. O(1).
-fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
+fn read_hash<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
     Ok(ctx.ks.read_as(key)?)
 }
 
 /// The hash at `key` for a write (no hit/miss stats). O(1).
-fn write_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
+fn write_hash<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
     Ok(ctx.ks.write_as(key)?)
 }
 
 /// The hash at `key`, created empty if missing (the caller must add a
 /// field before returning). The key's TTL is untouched. O(1).
-fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut HashValue, Reply> {
+fn hash_or_create<'c>(ctx: &'c mut Ctx<'_, '_>, key: &Bytes) -> Result<&'c mut HashValue, Reply> {
     Ok(ctx.ks.get_or_create(key)?)
 }
 

@@ -158,7 +158,7 @@ fn cache_written(ctx: &mut Ctx, a: &[Bytes], reply: &Reply) {
     srv.keyspace.stats.dirty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     srv.watches.touch(ctx.client.db, &a[1]);
     if let Some(spec) = super::table::lookup(b"pfcount") {
-        srv.persist.propagate(&mut ctx.ks, ctx.client, spec, a, reply);
+        srv.persist.propagate(ctx.ks, ctx.client, spec, a, reply);
     }
 }
 

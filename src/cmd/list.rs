@@ -86,7 +86,7 @@ fn pop_n(ks: &mut Locked<'_>, key: &[u8], end: End, n: usize) -> Vec<Bytes> {
 /// Pushes onto the list at `key`, creating it unless `only_existing`;
 /// returns the new length (0 when nothing was pushed).
 fn push_to(ctx: &mut Ctx, key: &Bytes, end: End, items: &[Bytes], only_existing: bool) -> Result<usize, Reply> {
-    let n = match write_list(&mut ctx.ks, key)? {
+    let n = match write_list(ctx.ks, key)? {
         Some(l) => {
             push_all(l, end, items);
             l.len()
@@ -130,12 +130,12 @@ fn pop(ctx: &mut Ctx, a: &[Bytes], end: End) -> CmdResult {
         None => None,
     };
     let key = &a[1];
-    if write_list(&mut ctx.ks, key)?.is_none() {
+    if write_list(ctx.ks, key)?.is_none() {
         return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
     }
     match count {
-        None => Ok(Reply::opt_bulk(pop_n(&mut ctx.ks, key, end, 1).into_iter().next())),
-        Some(n) => Ok(Reply::bulk_array(pop_n(&mut ctx.ks, key, end, n))),
+        None => Ok(Reply::opt_bulk(pop_n(ctx.ks, key, end, 1).into_iter().next())),
+        Some(n) => Ok(Reply::bulk_array(pop_n(ctx.ks, key, end, n))),
     }
 }
 
@@ -148,17 +148,17 @@ fn rpop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn llen(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    Ok(Reply::Int(read_list(&mut ctx.ks, &a[1])?.map_or(0, |l| l.len() as i64)))
+    Ok(Reply::Int(read_list(ctx.ks, &a[1])?.map_or(0, |l| l.len() as i64)))
 }
 
 fn lindex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let Some(l) = read_list(&mut ctx.ks, &a[1])? else { return Ok(Reply::Nil) };
+    let Some(l) = read_list(ctx.ks, &a[1])? else { return Ok(Reply::Nil) };
     let idx = int(&a[2])?;
     Ok(args::index(idx, l.len()).and_then(|i| l.get(i)).map_or(Reply::Nil, Reply::bulk_from))
 }
 
 fn lset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let Some(l) = write_list(&mut ctx.ks, &a[1])? else { return fail(err::NO_KEY) };
+    let Some(l) = write_list(ctx.ks, &a[1])? else { return fail(err::NO_KEY) };
     let idx = int(&a[2])?;
     match args::index(idx, l.len()) {
         Some(i) if l.set(i, &a[3]) => args::ok(),
@@ -168,7 +168,7 @@ fn lset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (start, stop) = (int(&a[2])?, int(&a[3])?);
-    let Some(l) = read_list(&mut ctx.ks, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
+    let Some(l) = read_list(ctx.ks, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
     Ok(match args::range(start, stop, l.len()) {
         Some((s, e)) => Reply::bulk_array_encoded(l.range(s, e)),
         None => Reply::Array(Vec::new()),
@@ -178,7 +178,7 @@ fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (start, stop) = (int(&a[2])?, int(&a[3])?);
     let key = &a[1];
-    let Some(l) = write_list(&mut ctx.ks, key)? else { return args::ok() };
+    let Some(l) = write_list(ctx.ks, key)? else { return args::ok() };
     match args::range(start, stop, l.len()) {
         Some((s, e)) => l.trim(s, e),
         None => {
@@ -192,7 +192,7 @@ fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let count = ranged_int(&a[2], -i64::MAX, i64::MAX, None)?;
     let key = &a[1];
     let elem = &a[3];
-    let Some(l) = write_list(&mut ctx.ks, key)? else { return Ok(Reply::Int(0)) };
+    let Some(l) = write_list(ctx.ks, key)? else { return Ok(Reply::Int(0)) };
     // Which matches go: those at positions in `lo..=hi` (the first `count`
     // from the head, the last `-count` from the tail, or all).
     let limit = count.unsigned_abs() as usize;
@@ -224,7 +224,7 @@ fn linsert(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return fail(err::SYNTAX);
     };
     let key = &a[1];
-    let Some(l) = write_list(&mut ctx.ks, key)? else { return Ok(Reply::Int(0)) };
+    let Some(l) = write_list(ctx.ks, key)? else { return Ok(Reply::Int(0)) };
     let Some(pos) = l.iter().position(|v| v == &a[3][..]) else { return Ok(Reply::Int(-1)) };
     l.insert(if after { pos + 1 } else { pos }, &a[4]);
     let n = l.len();
@@ -254,7 +254,7 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         i += 2;
     }
-    let Some(l) = read_list(&mut ctx.ks, &a[1])? else {
+    let Some(l) = read_list(ctx.ks, &a[1])? else {
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
     };
     let elem = &a[2];
@@ -289,19 +289,19 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// WRONGTYPE if either key holds another type, else the moved element.
 /// Deletes `src` if emptied and signals `dst`. O(1).
 fn move_one(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) -> CmdResult {
-    if write_list(&mut ctx.ks, src)?.is_none_or(|l| l.is_empty()) {
+    if write_list(ctx.ks, src)?.is_none_or(|l| l.is_empty()) {
         return Ok(Reply::Nil);
     }
     if src == dst {
         // A rotation: the list is never empty in between, so it keeps its TTL.
-        let Some(l) = write_list(&mut ctx.ks, src)? else { return Ok(Reply::Nil) };
+        let Some(l) = write_list(ctx.ks, src)? else { return Ok(Reply::Nil) };
         let Some(v) = l.pop(from) else { return Ok(Reply::Nil) };
         l.push(to, &v);
         ctx.ks.signal_ready(dst);
         return Ok(Reply::Bulk(v.to_bytes()));
     }
-    write_list(&mut ctx.ks, dst)?;
-    let Some(v) = pop_n(&mut ctx.ks, src, from, 1).into_iter().next() else { return Ok(Reply::Nil) };
+    write_list(ctx.ks, dst)?;
+    let Some(v) = pop_n(ctx.ks, src, from, 1).into_iter().next() else { return Ok(Reply::Nil) };
     push_to(ctx, dst, to, std::slice::from_ref(&v), false)?;
     Ok(Reply::Bulk(v))
 }
@@ -347,7 +347,7 @@ fn parse_mpop(a: &[Bytes], numkeys_at: usize) -> Result<MpopArgs<'_>, Reply> {
 /// list) as LMPOP's `[key, [elements]]` reply, and marks WATCHers dirty
 /// (the table cannot name LMPOP's keys).
 fn mpop_from(ctx: &mut Ctx, key: &Bytes, end: End, count: usize) -> Reply {
-    let items = pop_n(&mut ctx.ks, key, end, count);
+    let items = pop_n(ctx.ks, key, end, count);
     ctx.srv.signal_modified_key(ctx.ks.db, key, Some(ctx.client.id()));
     Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulk_array(items)])
 }
@@ -355,7 +355,7 @@ fn mpop_from(ctx: &mut Ctx, key: &Bytes, end: End, count: usize) -> Reply {
 fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let m = parse_mpop(a, 1)?;
     for key in m.keys {
-        if write_list(&mut ctx.ks, key)?.is_some_and(|l| !l.is_empty()) {
+        if write_list(ctx.ks, key)?.is_some_and(|l| !l.is_empty()) {
             return Ok(mpop_from(ctx, key, m.end, m.count));
         }
     }

@@ -24,7 +24,7 @@ fn list_ready(v: &Value) -> Option<bool> {
 fn bpop(ctx: &mut Ctx, a: &[Bytes], end: End) -> CmdResult {
     let timeout = parse_timeout(&a[a.len() - 1])?;
     serve(ctx, &a[1..a.len() - 1], timeout, Reply::NilArray, list_ready, |ctx, key| {
-        let v = pop_n(&mut ctx.ks, key, end, 1).into_iter().next();
+        let v = pop_n(ctx.ks, key, end, 1).into_iter().next();
         Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::opt_bulk(v)]))
     })
 }

@@ -20,7 +20,7 @@ fn save(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     if ctx.srv.persist.bgsave_running() {
         return fail("ERR Background save already in progress");
     }
-    match persist::save_locked(ctx.srv, &mut ctx.ks) {
+    match persist::save_locked(ctx.srv, ctx.ks) {
         Ok(()) => args::ok(),
         Err(e) => fail(&format!("ERR {e}")),
     }
@@ -31,7 +31,7 @@ fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return fail(args::err::SYNTAX);
     }
     let in_exec = ctx.client.in_exec;
-    match persist::bgsave_command(ctx.srv, &mut ctx.ks, a.len() == 2, in_exec) {
+    match persist::bgsave_command(ctx.srv, ctx.ks, a.len() == 2, in_exec) {
         Ok(JobStart::Started) => Ok(Reply::Status("Background saving started")),
         Ok(JobStart::Scheduled) => Ok(Reply::Status("Background saving scheduled")),
         Err(e) => fail(&format!("ERR {e}")),
@@ -44,7 +44,7 @@ fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 
 fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     let in_exec = ctx.client.in_exec;
-    match persist::bgrewriteaof_command(ctx.srv, &mut ctx.ks, in_exec) {
+    match persist::bgrewriteaof_command(ctx.srv, ctx.ks, in_exec) {
         Ok(JobStart::Started) => Ok(Reply::Status("Background append only file rewriting started")),
         Ok(JobStart::Scheduled) => Ok(Reply::Status("Background append only file rewriting scheduled")),
         Err(e) => fail(&format!("ERR {e}")),

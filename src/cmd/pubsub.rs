@@ -33,7 +33,7 @@ fn confirm(ctx: &mut Ctx, word: &'static str, name: Option<&Bytes>, count: usize
 }
 
 /// The client's subscriptions, created on first use.
-fn subs<'c>(ctx: &'c mut Ctx<'_>) -> &'c mut Subscriptions {
+fn subs<'c>(ctx: &'c mut Ctx<'_, '_>) -> &'c mut Subscriptions {
     ctx.client.subs.get_or_insert_with(Default::default)
 }
 

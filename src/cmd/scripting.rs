@@ -22,8 +22,8 @@ use crate::spec;
 
 /// What a script's `redis.call` may do, fixed when it starts (Redis's
 /// `scriptRunCtx` flags).
-struct ScriptHost<'c, 'a> {
-    ctx: &'c mut Ctx<'a>,
+struct ScriptHost<'c, 'a, 'l> {
+    ctx: &'c mut Ctx<'a, 'l>,
     /// EVAL_RO, or a `no-writes` script.
     read_only: bool,
     /// A script with the `allow-oom` flag.
@@ -39,7 +39,7 @@ struct ScriptHost<'c, 'a> {
     last: Option<(Bytes, table::Row)>,
 }
 
-impl ScriptHost<'_, '_> {
+impl ScriptHost<'_, '_, '_> {
     /// A refusal before the command ran: counted as rejected, and as an
     /// error under the code the script will see (Redis counts errors of
     /// commands run from scripts, and then not the script's).
@@ -51,7 +51,7 @@ impl ScriptHost<'_, '_> {
     }
 }
 
-impl Host for ScriptHost<'_, '_> {
+impl Host for ScriptHost<'_, '_, '_> {
     fn call(&mut self, argv: &[Bytes]) -> Result<Reply, String> {
         let row = match &self.last {
             Some((name, row)) if name[..] == argv[0][..] => *row,

@@ -24,25 +24,25 @@ use crate::spec;
 
 /// The set at `key` for a read (counts hit/miss): `None` if missing,
 /// WRONGTYPE if it holds another type. O(1).
-fn read_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
+fn read_set<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
     Ok(ctx.ks.read_as(key)?)
 }
 
 /// The set at `key` before a possible write: no stats, and not yet counted
 /// as a modification (see [`write_set`]). O(1).
-fn peek_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
+fn peek_set<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
     Ok(ctx.ks.peek_as(key)?)
 }
 
 /// The set at `key`, opened for a write that will change it (counted as a
 /// modification). O(1).
-fn write_set<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
+fn write_set<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut SetValue>, Reply> {
     Ok(ctx.ks.write_as(key)?)
 }
 
 /// The set at `key`, created empty if missing (the caller adds a member
 /// before returning). The key's TTL is untouched. O(1).
-fn set_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &Bytes) -> Result<&'c mut SetValue, Reply> {
+fn set_or_create<'c>(ctx: &'c mut Ctx<'_, '_>, key: &Bytes) -> Result<&'c mut SetValue, Reply> {
     Ok(ctx.ks.get_or_create(key)?)
 }
 

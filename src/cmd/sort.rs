@@ -49,7 +49,7 @@ struct Item {
 /// Whether the calling user may read every key, which `BY pattern` and
 /// `GET` need (Redis's `ACLUserCheckCmdWithUnrestrictedKeyAccess`: `~*`,
 /// `allkeys` or a `%R~*` pattern). O(key patterns).
-fn full_key_access(ctx: &Ctx<'_>) -> bool {
+fn full_key_access(ctx: &Ctx<'_, '_>) -> bool {
     match &ctx.client.acl_user {
         None => true,
         Some((_, u)) => u.all_keys || u.keys.iter().any(|(p, f)| p == "*" && f & crate::acl::user::KEY_READ != 0),
@@ -57,7 +57,7 @@ fn full_key_access(ctx: &Ctx<'_>) -> bool {
 }
 
 /// Parses the options after the key, in Redis's order of checks.
-fn parse(ctx: &Ctx<'_>, a: &[Bytes], readonly: bool) -> Result<Options, Reply> {
+fn parse(ctx: &Ctx<'_, '_>, a: &[Bytes], readonly: bool) -> Result<Options, Reply> {
     let mut o = Options { limit_count: -1, ..Options::default() };
     let full_access = full_key_access(ctx);
     let mut j = 2;
@@ -110,7 +110,7 @@ fn c_str(b: &[u8]) -> &[u8] {
 /// returned, or with `key->field` that hash's field. `None` if the pattern
 /// has no `*`, the key is missing or holds another type. Counts a
 /// keyspace hit or miss, as Redis's `lookupKeyRead`. O(pattern + element).
-fn lookup_pattern<'e>(ctx: &mut Ctx<'_>, pattern: &[u8], subst: &'e [u8]) -> Option<Cow<'e, [u8]>> {
+fn lookup_pattern<'e>(ctx: &mut Ctx<'_, '_>, pattern: &[u8], subst: &'e [u8]) -> Option<Cow<'e, [u8]>> {
     let visible = c_str(pattern);
     if visible == b"#" {
         return Some(Cow::Borrowed(subst));
@@ -297,7 +297,7 @@ fn item(elem: &[u8]) -> Item {
 /// sort vector, applying `LIMIT` directly where Redis does (lists and
 /// sorted sets when nothing is sorted). Returns the vector and the output
 /// window `start..=end` within it (empty when `end < start`).
-fn load(ctx: &mut Ctx<'_>, key: &[u8], o: &mut Options) -> Result<(Vec<Item>, i64, i64), Reply> {
+fn load(ctx: &mut Ctx<'_, '_>, key: &[u8], o: &mut Options) -> Result<(Vec<Item>, i64, i64), Reply> {
     let entry = ctx.ks.read(key);
     let value = match entry.as_ref().map(|e| &e.value) {
         None => None,
@@ -366,7 +366,7 @@ fn load(ctx: &mut Ctx<'_>, key: &[u8], o: &mut Options) -> Result<(Vec<Item>, i6
 /// SORT and SORT_RO: see the module documentation. O(N + M log M) for N
 /// elements of which M are sorted, plus one key lookup per element and
 /// `BY`/`GET` pattern.
-fn sort_generic(ctx: &mut Ctx<'_>, a: &[Bytes], readonly: bool) -> CmdResult {
+fn sort_generic(ctx: &mut Ctx<'_, '_>, a: &[Bytes], readonly: bool) -> CmdResult {
     let mut o = parse(ctx, a, readonly)?;
     let (mut vector, start, end) = load(ctx, &a[1], &mut o)?;
     let mut conversion_error = false;

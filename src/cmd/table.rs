@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::{CmdResult, Ctx};
 
 /// A command handler. `args[0]` is the command name as the client sent it.
-pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
 
 /// Command flags (Redis's names, lower-cased in `COMMAND INFO`).
 pub mod flags {

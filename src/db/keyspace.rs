@@ -318,6 +318,7 @@ impl Keyspace {
     }
 
     /// Locks no shard (for commands that touch no key).
+    #[inline]
     pub fn lock_none(&self) -> Locked<'_> {
         Locked {
             ks: self,
@@ -494,6 +495,17 @@ impl<'a> Locked<'a> {
     /// True when every shard is locked (whole-keyspace commands, EXEC).
     pub fn is_all(&self) -> bool {
         self.all
+    }
+
+    /// Releases the locks held and takes every shard's, in place: for a
+    /// command found, once its keys are locked, to need them all (a write
+    /// to a key clients are parked on). Nothing is held in between, as
+    /// shards lock in one order only. Keeps what was recorded.
+    pub fn relock_all(&mut self) {
+        self.guards.clear();
+        self.idx.clear();
+        self.guards.extend(self.ks.groups.iter().map(|m| m.lock()));
+        self.all = true;
     }
 
     /// Where `key`'s shard is: the place of its group among the held

@@ -235,7 +235,7 @@ fn atoi(s: &str) -> Option<i64> {
 fn with_all_locked<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Locked, usize) -> R) -> R {
     let db = ctx.client.db;
     if ctx.ks.is_all() {
-        return f(&mut ctx.ks, db);
+        return f(ctx.ks, db);
     }
     let ks = ctx.srv.keyspace.clone();
     let mut l = ks.lock_all();

@@ -157,12 +157,12 @@ fn entries_reply(entries: Vec<crate::db::stream::Entry>) -> Reply {
 }
 
 /// The stream at `key` for a read (counts a hit or miss).
-fn read_stream<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut StreamValue>, Reply> {
+fn read_stream<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut StreamValue>, Reply> {
     Ok(ctx.ks.read_as(key)?)
 }
 
 /// The stream at `key` before a change that may not happen.
-fn peek_stream<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut StreamValue>, Reply> {
+fn peek_stream<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut StreamValue>, Reply> {
     Ok(ctx.ks.peek_as(key)?)
 }
 

@@ -33,14 +33,14 @@ const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
 
 /// The sorted set at `key` for a read (counts hit/miss): `None` if
 /// missing, WRONGTYPE if it holds another type. O(1).
-fn read_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, Reply> {
+fn read_zset<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, Reply> {
     Ok(ctx.ks.read_as(key)?)
 }
 
 /// The sorted set at `key` before a possible change: looked up without
 /// counting a modification (call [`mark_changed`] once something changed).
 /// O(1).
-fn peek_zset<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, Reply> {
+fn peek_zset<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut ZSetValue>, Reply> {
     Ok(ctx.ks.peek_as(key)?)
 }
 
