@@ -337,7 +337,8 @@ fn execute_locked(srv: &Server, client: &mut ClientState, spec: &'static Command
     // serving them may touch any (BLMOVE's destination), as Redis runs one
     // command at a time. Checked under the keys' locks: a client parks only
     // under them.
-    if spec.has(flags::WRITE) && !ctx.ks.is_all() && !srv.blocking.is_empty() {
+    let has_keys = movable.is_some() || spec.first_key > 0;
+    if spec.has(flags::WRITE) && has_keys && !ctx.ks.is_all() && !srv.blocking.is_empty() {
         let parked = match &movable {
             Some(positions) => srv.blocking.waits_on(positions.iter().map(|&i| &args[i][..])),
             None => srv.blocking.waits_on(fixed_keys()),

@@ -118,6 +118,7 @@ pub async fn serve<S>(
                             }
                             crate::replication::Request::Wait { replicas, timeout_ms } => {
                                 reply = crate::replication::wait(&srv, replicas, timeout_ms).await;
+                                last_input = interacted(&handle);
                             }
                         }
                     }
