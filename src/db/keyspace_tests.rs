@@ -23,6 +23,12 @@ fn every_lock_layout_finds_the_same_keys() {
             assert!(l.read(k).is_some(), "{locks} locks: {:?}", String::from_utf8_lossy(k));
         }
         assert!(l.read(&d).is_none(), "key 1 lives in database 1");
+        // Relocked in place, every shard is reachable.
+        l.relock_all();
+        assert!(l.is_all());
+        for i in (0..300).step_by(2) {
+            assert!(l.read(&key(i)).is_some(), "{locks} locks after relock_all: key {i}");
+        }
         drop(l);
         let mut all = ks.lock_all();
         assert_eq!(all.db_len(0), 150);
