@@ -170,10 +170,8 @@ impl CommandSpec {
     /// scripts (they may reach undeclared keys) and SORT (BY/GET patterns).
     pub fn movable_keys_exact(&self) -> bool {
         self.has(flags::MOVABLE_KEYS)
-            && !matches!(
-                self.alias_of.unwrap_or(self.name),
-                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "sort" | "sort_ro"
-            )
+            && !self.is(special::SCRIPT)
+            && !matches!(self.alias_of.unwrap_or(self.name), "sort" | "sort_ro")
     }
 
     /// Positions of the key arguments of the call `args` (name first): the

@@ -318,7 +318,6 @@ impl Keyspace {
     }
 
     /// Locks no shard (for commands that touch no key).
-    #[inline]
     pub fn lock_none(&self) -> Locked<'_> {
         Locked {
             ks: self,

@@ -237,7 +237,7 @@ pub(super) fn command(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             if positions.is_empty() {
                 // Scripts and functions may declare no keys (Redis's
                 // `no_mandatory_keys` flag).
-                if matches!(c.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
+                if c.is(crate::cmd::table::special::SCRIPT) {
                     return Ok(Reply::Array(vec![]));
                 }
                 return fail("ERR Invalid arguments specified for command");
