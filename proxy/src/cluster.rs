@@ -8,7 +8,7 @@
 //! password) are carried over with their open connections; a weight change
 //! only rebuilds the ring. Every swap is announced on a watch channel
 //! ([`Cluster::topology_changes`]) for state that must follow the ring
-//! (subscriptions, `pubsub.rs`).
+//! (subscriptions, `pubsub/`).
 //!
 //! With a `"sentinel"` setting, the addresses Sentinel reported for named
 //! servers are kept as overrides (name → address) layered over every list
@@ -136,7 +136,7 @@ pub struct ClusterOptions {
 pub struct Cluster {
     topo: RwLock<Arc<Topology>>,
     generation: AtomicU64,
-    /// The generation, for tasks that must act when the ring changes (subscribers, `pubsub.rs`).
+    /// The generation, for tasks that must act when the ring changes (subscribers, `pubsub/`).
     changes: watch::Sender<u64>,
     auto_eject: Mutex<Option<AutoEject>>,
     /// The last list read from the file, before Sentinel's overrides.

@@ -13,7 +13,7 @@
 //!
 //! A subscribed client's session has connections of its own besides: to
 //! the servers of its channels, and to every server for its patterns
-//! (`pubsub.rs`), re-subscribed elsewhere when the ring changes.
+//! (`pubsub/`), re-subscribed elsewhere when the ring changes.
 //!
 //! When the ring changes, `reshard/` moves the keys whose owner changed,
 //! on demand before a client's command on them and in the background.

@@ -351,7 +351,7 @@ impl Backend {
     /// Opens a byte stream to the server, authenticated, in protocol
     /// `proto` and database `db`, with no tasks around it: for connections
     /// that do not follow request/reply (the subscriber connections of
-    /// `pubsub.rs`). Health and errors as [`Backend::connect`].
+    /// `pubsub/`). Health and errors as [`Backend::connect`].
     pub async fn connect_stream(&self, proto: u8, db: u32) -> Result<Box<dyn Stream>, ConnError> {
         let r = tokio::time::timeout(CONNECT_TIMEOUT, async {
             let mut stream = open_stream(&self.spec, self.tls.as_ref()).await.map_err(Handshake::Failed)?;

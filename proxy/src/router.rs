@@ -30,7 +30,7 @@
 //!   e.g. `ERR DB index is out of range`, when one refuses) and waits for
 //!   the client's earlier replies, so requests on the old database's
 //!   connections cannot be overtaken by later ones on the new.
-//! - Pub/Sub (`pubsub.rs`): PUBLISH and SPUBLISH go to their channel's
+//! - Pub/Sub (`pubsub/`): PUBLISH and SPUBLISH go to their channel's
 //!   server, as a key would; (P|S)SUBSCRIBE and their UNSUBSCRIBEs give the
 //!   client a subscriber (connections of its own, subscribed mode) that the
 //!   session then also listens to; PUBSUB fans out. MONITOR is refused.
@@ -114,7 +114,7 @@ pub struct Router {
     pub(crate) watching: Option<Watching>,
     /// Connections for blocking commands, by server, protocol and database.
     dedicated: Vec<(Arc<Backend>, u8, u32, Conn)>,
-    /// Subscriptions and their connections, once the client subscribed (`pubsub.rs`).
+    /// Subscriptions and their connections, once the client subscribed (`pubsub/`).
     pub(crate) pubsub: Option<Box<Subscriber>>,
 }
 

@@ -11,7 +11,7 @@
 //! bounded (backpressure on a client that does not read its replies).
 //!
 //! A subscribed client's reader also waits for its subscriber connections
-//! and queues their pushes between replies (`pubsub.rs`).
+//! and queues their pushes between replies (`pubsub/`).
 //!
 //! Generic over the stream: TLS connections (via `inmemory::tls`) go
 //! through [`serve`] unchanged.
@@ -68,7 +68,7 @@ pub async fn serve<S: Stream>(stream: S, cluster: Arc<Cluster>, peer: String) {
             }
         }
         buf.reserve(parser.needed().max(4096));
-        // A subscribed client also waits for its subscriber connections (`pubsub.rs`).
+        // A subscribed client also waits for its subscriber connections (`pubsub/`).
         let read = tokio::select! {
             n = r.read_buf(&mut buf) => n,
             ev = router.pubsub_event(), if router.subscribed() => match router.on_pubsub_event(ev).await {

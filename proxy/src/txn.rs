@@ -130,7 +130,7 @@ impl Router {
                 None => Ok(None),
             }
         } else if matches!(name, "publish" | "spublish") {
-            // Routed by channel, as outside MULTI (`pubsub.rs`).
+            // Routed by channel, as outside MULTI (`pubsub/`).
             keys.push(args[1].clone());
             self.server_of(&keys)
         } else if keyless_ok {
