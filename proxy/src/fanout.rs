@@ -90,15 +90,21 @@ fn put_len(out: &mut BytesMut, prefix: u8, n: usize) {
 
 /// Adds up integer replies.
 async fn sum(waiting: Waiting) -> Bytes {
-    let mut total: i64 = 0;
+    fold_ints(waiting, i64::saturating_add).await
+}
+
+/// Folds the servers' integer replies, from 0, into one integer reply; the
+/// first error (or a reply that is not an integer) is the answer instead.
+pub(crate) async fn fold_ints(waiting: Waiting, f: fn(i64, i64) -> i64) -> Bytes {
+    let mut acc: i64 = 0;
     for rx in waiting {
         match frame_of(rx).await {
-            Ok(Frame::Int(n)) => total = total.saturating_add(n),
+            Ok(Frame::Int(n)) => acc = f(acc, n),
             Ok(_) => return unexpected(),
             Err(e) => return e,
         }
     }
-    reply_bytes(&Reply::Int(total), 2)
+    reply_bytes(&Reply::Int(acc), 2)
 }
 
 /// `+OK` when every server said OK, else the first error.

@@ -89,7 +89,7 @@ use inmemory::protocol::frame::Frame;
 use inmemory::protocol::Reply;
 use tokio::sync::oneshot;
 
-use crate::fanout::{frame_of, unexpected};
+use crate::fanout::{fold_ints, frame_of, unexpected};
 use crate::pool::{encode_command, Answer, Backend};
 use crate::router::{error_bytes, reply_bytes, Flow, Pending, Router};
 
@@ -147,15 +147,7 @@ async fn numsub_merge(parts: Vec<(Vec<usize>, oneshot::Receiver<Answer>)>, n: us
 
 /// PUBSUB NUMPAT: the largest count (see the module's notes).
 async fn largest(waiting: Vec<oneshot::Receiver<Answer>>) -> Bytes {
-    let mut most = 0;
-    for rx in waiting {
-        match frame_of(rx).await {
-            Ok(Frame::Int(n)) => most = most.max(n),
-            Ok(_) => return unexpected(),
-            Err(e) => return e,
-        }
-    }
-    reply_bytes(&Reply::Int(most), 2)
+    fold_ints(waiting, i64::max).await
 }
 
 /// The commands that change a client's subscriptions.
