@@ -284,7 +284,7 @@ async fn apply_stream(
             if getack {
                 acks.push(srv.replication.stream.with(|st| st.offset));
             } else if !args[0].eq_ignore_ascii_case(b"replconf") {
-                client.handle.last_active_ms.store(crate::db::coarse_ms(), std::sync::atomic::Ordering::Relaxed);
+                client.handle.interacted();
                 crate::db::with_loading(|| crate::cmd::dispatch(srv, &mut client, &args));
             }
             srv.replication.stream.feed_raw(raw);

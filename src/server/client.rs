@@ -97,7 +97,9 @@ pub struct ClientHandle {
     pub db: AtomicUsize,
     /// Protocol version (2 or 3).
     pub resp: AtomicU8,
-    /// Last command time, Unix ms by the coarse clock (`crate::db::coarse_ms`).
+    /// Last interaction (a read, a write, the end of a wait; a replica's
+    /// primary link: an applied command), Unix ms by the coarse clock
+    /// (`crate::db::coarse_ms`); set by [`ClientHandle::interacted`].
     pub last_active_ms: AtomicU64,
     /// Last command name.
     pub last_cmd: Mutex<&'static str>,
@@ -173,6 +175,16 @@ impl ClientHandle {
     /// Marks the client's wait over. O(1).
     pub fn end_block(&self) {
         self.blocked.store(false, Ordering::Release);
+    }
+
+    /// Notes an interaction with the client now and returns the time: the
+    /// connection's `timeout` counts from it, and CLIENT LIST's `idle` from
+    /// the copy kept here. Called per read and write rather than per command
+    /// (a clock read per request), as Redis keeps `lastinteraction`. O(1).
+    pub fn interacted(&self) -> u64 {
+        let now = crate::db::coarse_ms();
+        self.last_active_ms.store(now, Ordering::Relaxed);
+        now
     }
 
     /// Idle seconds.

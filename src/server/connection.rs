@@ -15,7 +15,7 @@ use std::time::Instant;
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::client::{ClientHandle, ClientState, ReplyMode};
+use super::client::{ClientState, ReplyMode};
 use super::output_limit::{check as output_check, Limit};
 use super::querybuf::{self, Shrink};
 use super::read_now::ReadNow;
@@ -69,7 +69,7 @@ pub async fn serve<S>(
     // counts from here, so waking the task for a buffer request does not
     // restart it. Unix ms by the coarse clock (Redis keeps `lastinteraction` in its cached seconds too): no system
     // call per request.
-    let mut last_input = interacted(&handle);
+    let mut last_input = handle.interacted();
     // Pushed bytes moved to `out` and not yet written.
     let mut pushed = 0usize;
     tracing::debug!(id = handle.id, addr = %handle.addr, "client connected");
@@ -103,7 +103,7 @@ pub async fn serve<S>(
                         let Some(_turn) = wait_paused(&srv, &client, args, &mut stream, &mut buf).await else {
                             break 'conn;
                         };
-                        last_input = interacted(&handle);
+                        last_input = handle.interacted();
                         reply = cmd::dispatch(&srv, &mut client, args);
                     }
                     // PSYNC/SYNC make this a replica's link; WAIT waits here.
@@ -118,14 +118,14 @@ pub async fn serve<S>(
                             }
                             crate::replication::Request::Wait { replicas, timeout_ms } => {
                                 reply = crate::replication::wait(&srv, replicas, timeout_ms).await;
-                                last_input = interacted(&handle);
+                                last_input = handle.interacted();
                             }
                         }
                     }
                     if let Some(parked) = client.parked.take() {
                         let waited = if flush(&srv, &client, &mut stream, &mut out, lim, &mut obuf_soft).await {
                             let r = wait_blocked(&srv, &mut client, &parked, &mut stream, &mut buf).await;
-                            last_input = interacted(&handle);
+                            last_input = handle.interacted();
                             r
                         } else {
                             take_back(&srv, &mut client, &parked).await;
@@ -179,7 +179,7 @@ pub async fn serve<S>(
         pushed += handle.push.drain_into(&mut out);
         // Output written counts as interaction too, as in Redis's writeToClient.
         if !out.is_empty() {
-            last_input = interacted(&handle);
+            last_input = handle.interacted();
             // Let every other connection with requests ready run first and
             // write after them, as Redis writes all replies between event
             // loop turns (see `write_batch`; pinned to one core, SET/GET at
@@ -251,7 +251,7 @@ pub async fn serve<S>(
             r = read => match r {
                 Ok(0) | Err(_) => Next::Close,
                 Ok(n) => {
-                    last_input = interacted(&handle);
+                    last_input = handle.interacted();
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     handle.qbuf.note_read(buf.len());
                     released = false;
@@ -376,16 +376,6 @@ async fn drain<S: AsyncWrite + Unpin>(
     srv.stats.net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
     bytes::Buf::advance(out, written);
     alive && (output_check(lim, out.len(), soft_since).is_ok() || output_limit_reached(client))
-}
-
-/// Notes an interaction with the client now (a read, a write, the end of a
-/// wait) and returns the time: the connection's `timeout` counts from it,
-/// and CLIENT LIST's `idle` from the handle's copy, kept here rather than
-/// per command (a clock read per request), as Redis keeps `lastinteraction`.
-fn interacted(handle: &ClientHandle) -> u64 {
-    let now = crate::db::coarse_ms();
-    handle.last_active_ms.store(now, Ordering::Relaxed);
-    now
 }
 
 /// Writes all pending output; false if the peer is gone, the client was killed meanwhile, or its unwritten output
