@@ -325,9 +325,10 @@ fn execute_locked(srv: &Server, client: &mut ClientState, spec: &'static Command
     // A movable-keys command whose keys its syntax names locks just those
     // (a malformed call, whose keys cannot be found, locks everything).
     let movable = if spec.movable_keys_exact() { spec.key_positions(args) } else { None };
+    let movable_keys = || movable.iter().flatten().map(|&i| &args[i][..]);
     let fixed_keys = || spec.key_indexes(args.len()).map(|i| &args[i][..]);
     let mut locked = match &movable {
-        Some(positions) => ks.lock_keys(db, positions.iter().map(|&i| &args[i][..])),
+        Some(_) => ks.lock_keys(db, movable_keys()),
         None if spec.has(flags::ALL_KEYS | flags::MOVABLE_KEYS) => ks.lock_all(),
         None if spec.first_key > 0 => ks.lock_keys(db, fixed_keys()),
         None => ks.lock_none(),
@@ -340,7 +341,7 @@ fn execute_locked(srv: &Server, client: &mut ClientState, spec: &'static Command
     let has_keys = movable.is_some() || spec.first_key > 0;
     if spec.has(flags::WRITE) && has_keys && !ctx.ks.is_all() && !srv.blocking.is_empty() {
         let parked = match &movable {
-            Some(positions) => srv.blocking.waits_on(positions.iter().map(|&i| &args[i][..])),
+            Some(_) => srv.blocking.waits_on(movable_keys()),
             None => srv.blocking.waits_on(fixed_keys()),
         };
         if parked {
