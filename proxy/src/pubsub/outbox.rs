@@ -34,16 +34,16 @@ pub(super) fn reencode(items: &[Frame], proto: u8) -> Bytes {
 #[derive(Default)]
 pub(super) struct Outbox {
     /// The token of `items[0]`.
-    pub(super) first: u64,
-    pub(super) items: VecDeque<Item>,
+    first: u64,
+    items: VecDeque<Item>,
 }
 
-pub(super) struct Item {
+struct Item {
     /// Server confirmations still awaited.
-    pub(super) waiting: usize,
-    pub(super) bytes: Bytes,
+    waiting: usize,
+    bytes: Bytes,
     /// A server refused: `bytes` were replaced by its error.
-    pub(super) failed: bool,
+    failed: bool,
 }
 
 impl Outbox {
@@ -57,7 +57,7 @@ impl Outbox {
         self.first + self.items.len() as u64 - 1
     }
 
-    pub(super) fn item(&mut self, token: u64) -> Option<&mut Item> {
+    fn item(&mut self, token: u64) -> Option<&mut Item> {
         let i = usize::try_from(token.checked_sub(self.first)?).ok()?;
         self.items.get_mut(i)
     }

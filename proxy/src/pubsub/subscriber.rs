@@ -25,38 +25,38 @@ use super::subscriptions::{placement, Kind, Sub, Wanted};
 /// this a connection is not read: the server buffers, up to its pubsub
 /// output limit). Each is the frames of one read, at most about
 /// [`READ_BUFFER`] bytes.
-pub(super) const EVENT_QUEUE: usize = 64;
+const EVENT_QUEUE: usize = 64;
 /// Most events handled in one go before the client's replies are flushed.
-pub(super) const EVENT_BATCH: usize = 16;
+const EVENT_BATCH: usize = 16;
 /// A subscriber connection's read buffer.
-pub(super) const READ_BUFFER: usize = 16 * 1024;
+const READ_BUFFER: usize = 16 * 1024;
 
 /// A confirmation expected from a server, in the order the server sends them.
-pub(super) struct Ack {
-    pub(super) sub: Sub,
-    pub(super) subscribing: bool,
+struct Ack {
+    sub: Sub,
+    subscribing: bool,
     /// The client's confirmation waiting for it (`None`: a move, or an unsubscribe).
-    pub(super) token: Option<u64>,
+    token: Option<u64>,
 }
 
 /// One command sent to a server: a (un)subscribe, or the idle check's PING.
-pub(super) struct Sent {
-    pub(super) at: Instant,
-    pub(super) acks: VecDeque<Ack>,
+struct Sent {
+    at: Instant,
+    acks: VecDeque<Ack>,
     /// A PING: its answer is owed instead of confirmations.
-    pub(super) ping: bool,
+    ping: bool,
 }
 
 /// One (un)subscribe command being gathered for a connection: the names,
 /// each with the client confirmation waiting for it.
-pub(super) struct Batch {
-    pub(super) upstream: usize,
-    pub(super) kind: Kind,
-    pub(super) names: Vec<(Bytes, Option<u64>)>,
+struct Batch {
+    upstream: usize,
+    kind: Kind,
+    names: Vec<(Bytes, Option<u64>)>,
 }
 
 /// Adds `name` to the batch of `upstream` and `kind` (batches in order of first use).
-pub(super) fn gather(batches: &mut Vec<Batch>, upstream: usize, kind: Kind, name: Bytes, token: Option<u64>) {
+fn gather(batches: &mut Vec<Batch>, upstream: usize, kind: Kind, name: Bytes, token: Option<u64>) {
     match batches.iter_mut().find(|b| b.upstream == upstream && b.kind == kind) {
         Some(b) => b.names.push((name, token)),
         None => batches.push(Batch { upstream, kind, names: vec![(name, token)] }),
@@ -64,26 +64,26 @@ pub(super) fn gather(batches: &mut Vec<Batch>, upstream: usize, kind: Kind, name
 }
 
 /// The client's own connection to one server.
-pub(super) struct Upstream {
-    pub(super) id: u64,
-    pub(super) backend: Arc<Backend>,
+struct Upstream {
+    id: u64,
+    backend: Arc<Backend>,
     /// The protocol the connection speaks (the client's when it was opened).
-    pub(super) proto: u8,
+    proto: u8,
     /// To the task writing to the connection.
-    pub(super) tx: mpsc::UnboundedSender<Bytes>,
-    pub(super) reader: JoinHandle<()>,
+    tx: mpsc::UnboundedSender<Bytes>,
+    reader: JoinHandle<()>,
     /// Subscriptions sent to the server and not unsubscribed since; true
     /// once the server confirmed.
-    pub(super) held: HashMap<Sub, bool>,
+    held: HashMap<Sub, bool>,
     /// Commands whose confirmations are still to come, oldest first.
-    pub(super) sent: VecDeque<Sent>,
+    sent: VecDeque<Sent>,
     /// When the server last sent anything.
-    pub(super) heard: Instant,
+    heard: Instant,
     /// Frames the reader queued for the subscriber so far.
-    pub(super) read: Arc<AtomicU64>,
+    read: Arc<AtomicU64>,
     /// Frames the subscriber handled so far: fewer than `read` while some
     /// wait in the queue (a confirmation among them is not overdue).
-    pub(super) handled: u64,
+    handled: u64,
 }
 
 impl Drop for Upstream {
@@ -110,12 +110,7 @@ pub enum Event {
 }
 
 /// Reads a subscriber connection's frames into the client's event queue.
-pub(super) async fn read_frames(
-    mut r: ReadHalf<Box<dyn Stream>>,
-    id: u64,
-    tx: mpsc::Sender<Event>,
-    read: Arc<AtomicU64>,
-) {
+async fn read_frames(mut r: ReadHalf<Box<dyn Stream>>, id: u64, tx: mpsc::Sender<Event>, read: Arc<AtomicU64>) {
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
     let mut frames = FrameReader::new();
     let why = 'conn: loop {
@@ -147,7 +142,7 @@ pub(super) async fn read_frames(
 
 /// Writes what the subscriber sends on connection `id` until the
 /// subscriber lets the connection go.
-pub(super) async fn write_commands(
+async fn write_commands(
     mut w: WriteHalf<Box<dyn Stream>>,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     id: u64,
@@ -174,23 +169,23 @@ pub(super) enum Failure {
 /// A subscribed client's state: its subscriptions, its connections to the
 /// servers holding them, and the confirmations owed to it.
 pub struct Subscriber {
-    pub(super) wanted: Wanted,
-    pub(super) upstreams: Vec<Upstream>,
+    wanted: Wanted,
+    upstreams: Vec<Upstream>,
     pub(super) outbox: Outbox,
-    pub(super) events: mpsc::Receiver<Event>,
-    pub(super) events_tx: mpsc::Sender<Event>,
-    pub(super) ring: watch::Receiver<u64>,
-    pub(super) next_id: u64,
+    events: mpsc::Receiver<Event>,
+    events_tx: mpsc::Sender<Event>,
+    ring: watch::Receiver<u64>,
+    next_id: u64,
     /// How long a server may leave a (un)subscribe unconfirmed (`--timeout`).
-    pub(super) timeout: Duration,
+    timeout: Duration,
     /// A subscription stays on a server it moved away from until its new
     /// server confirms: set while one does.
-    pub(super) moving: bool,
+    moving: bool,
     /// Ticks every `quiet` (the shorter of [`PING_IDLE`] and `timeout`): a
     /// connection quiet that long gets a PING, so a server that vanished
     /// without closing the connection is noticed within `timeout` more.
-    pub(super) idle: tokio::time::Interval,
-    pub(super) quiet: Duration,
+    idle: tokio::time::Interval,
+    quiet: Duration,
 }
 
 impl Subscriber {
@@ -216,13 +211,13 @@ impl Subscriber {
     }
 
     /// The oldest unconfirmed command's time and connection.
-    pub(super) fn oldest(&self) -> Option<(Instant, u64)> {
+    fn oldest(&self) -> Option<(Instant, u64)> {
         self.upstreams.iter().filter_map(|u| u.sent.front().map(|s| (s.at, u.id))).min()
     }
 
     /// A connection owing an answer for `timeout` with none of its frames
     /// waiting to be handled: the error line naming its server.
-    pub(super) fn overdue(&self) -> Option<String> {
+    fn overdue(&self) -> Option<String> {
         self.upstreams.iter().find_map(|u| {
             let at = u.sent.front()?.at;
             let caught_up = u.read.load(Ordering::Acquire) == u.handled;
@@ -243,12 +238,12 @@ impl Subscriber {
         }
     }
 
-    pub(super) fn find(&self, b: &Arc<Backend>) -> Option<usize> {
+    fn find(&self, b: &Arc<Backend>) -> Option<usize> {
         self.upstreams.iter().position(|u| Arc::ptr_eq(&u.backend, b))
     }
 
     /// The connection to `b`, opened (in `proto`) if there is none yet.
-    pub(super) async fn open(&mut self, b: &Arc<Backend>, proto: u8) -> Result<usize, String> {
+    async fn open(&mut self, b: &Arc<Backend>, proto: u8) -> Result<usize, String> {
         if let Some(i) = self.find(b) {
             return Ok(i);
         }
@@ -269,7 +264,7 @@ impl Subscriber {
 
     /// Sends a batch on its connection; the confirmations are expected in
     /// the batch's order. `Err`: the connection is gone.
-    pub(super) fn send(&mut self, batch: Batch, subscribing: bool) -> Result<(), String> {
+    fn send(&mut self, batch: Batch, subscribing: bool) -> Result<(), String> {
         let Batch { upstream, kind, names } = batch;
         let u = &mut self.upstreams[upstream];
         let mut args = Vec::with_capacity(names.len() + 1);
@@ -422,7 +417,7 @@ impl Subscriber {
     /// A published message from connection `id`, recognised from its bytes
     /// (see `crate::message`): forwarded while the client is subscribed to
     /// its channel or pattern, else dropped. O(size) only when re-encoded.
-    pub(super) fn on_message(
+    fn on_message(
         &mut self,
         id: u64,
         kind: Published,
@@ -456,7 +451,7 @@ impl Subscriber {
     /// A frame from connection `id`: a message to forward (or drop), a
     /// confirmation, or a refusal. `Ok(true)` when a moving subscription
     /// may now leave its old server.
-    pub(super) fn on_frame(&mut self, id: u64, f: Frame, raw: Bytes, proto: u8) -> Result<bool, String> {
+    fn on_frame(&mut self, id: u64, f: Frame, raw: Bytes, proto: u8) -> Result<bool, String> {
         // Frames of a connection already let go are of no interest.
         let Some(u) = self.upstreams.iter_mut().find(|u| u.id == id) else { return Ok(false) };
         u.handled += 1;
@@ -545,7 +540,7 @@ impl Subscriber {
     /// longer belongs once all its new places confirmed (until then it
     /// stays, so messages published there meanwhile still arrive).
     /// O(subscriptions × log points).
-    pub(super) async fn follow_ring(&mut self, topo: &Topology, proto: u8) -> Result<(), String> {
+    async fn follow_ring(&mut self, topo: &Topology, proto: u8) -> Result<(), String> {
         let wanted: Vec<(Sub, Vec<Arc<Backend>>)> = self
             .wanted
             .iter()
@@ -604,7 +599,7 @@ impl Subscriber {
 
     /// Sends PING on every connection quiet for `quiet` with nothing owed:
     /// its answer is then owed within `timeout`.
-    pub(super) fn check_quiet(&mut self) {
+    fn check_quiet(&mut self) {
         for u in &mut self.upstreams {
             if u.sent.is_empty() && u.heard.elapsed() >= self.quiet {
                 u.sent.push_back(Sent { at: Instant::now(), acks: VecDeque::new(), ping: true });

@@ -58,9 +58,9 @@ pub(super) struct Sub {
 /// A set of names that keeps their insertion order. O(log n) per operation.
 #[derive(Debug, Default)]
 pub(super) struct Ordered {
-    pub(super) next: u64,
-    pub(super) seq: HashMap<Bytes, u64, inmemory::db::value::Hasher>,
-    pub(super) names: BTreeMap<u64, Bytes>,
+    next: u64,
+    seq: HashMap<Bytes, u64, inmemory::db::value::Hasher>,
+    names: BTreeMap<u64, Bytes>,
 }
 
 impl Ordered {
@@ -90,7 +90,7 @@ impl Ordered {
         self.seq.contains_key(name)
     }
 
-    pub(super) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.seq.len()
     }
 
@@ -104,9 +104,9 @@ impl Ordered {
 /// without arguments confirms in this order, as the server does).
 #[derive(Debug, Default)]
 pub(super) struct Wanted {
-    pub(super) channels: Ordered,
-    pub(super) patterns: Ordered,
-    pub(super) shard: Ordered,
+    channels: Ordered,
+    patterns: Ordered,
+    shard: Ordered,
 }
 
 impl Wanted {
