@@ -146,8 +146,8 @@ requests() { # workload pipeline
         GEOSEARCH_1M:*) n=300000 ;;
         MSET:1) n=150000 ;;
         MSET:*) n=600000 ;;
-        *_64K:1) n=20000 ;;        # 64 KiB moved per request
-        *_64K:*) n=40000 ;;
+        *_64K:1) n=60000 ;;        # 64 KiB moved per request
+        *_64K:*) n=150000 ;;
         *_1K:1) n=150000 ;;
         *_1K:*) n=600000 ;;
         *:1) n=200000 ;;

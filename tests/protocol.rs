@@ -106,3 +106,74 @@ fn requests_sent_together_on_many_connections_are_all_answered() {
         assert_eq!(blocked.read(), Resp::Array(Some(vec![bulk("queue"), bulk("job")])));
     }
 }
+
+/// A value of `len` bytes that differs per `seed`.
+fn big_value(seed: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + ((i * 7 + seed) % 26) as u8).collect()
+}
+
+/// Big values arrive in requests of changing shapes (the server sizes its
+/// reads after the last request with a big argument): a repeated shape, a
+/// longer and a shorter key, a big argument followed by others, two in one
+/// request, a small request between; all in one pipeline, then again cut
+/// into pieces. Every value reads back whole, and each stored value holds
+/// about its own size in memory, not a network buffer.
+#[test]
+fn big_values_in_requests_of_changing_shapes() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    let sizes = [40_000usize, 40_000, 40_000, 65_536, 65_536, 100_000];
+    let mut requests: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut wire = Vec::new();
+    let mut replies = 0;
+    for (i, &len) in sizes.iter().enumerate() {
+        for key in [format!("k{i}"), format!("k{i}"), format!("longer-key-{i}"), format!("{i}")] {
+            let v = big_value(requests.len(), len);
+            wire.extend(common::encode_cmd(&[b"SET", key.as_bytes(), &v]));
+            requests.push((key, v));
+            replies += 1;
+        }
+        let v = big_value(requests.len(), len);
+        let key = format!("ex{i}");
+        wire.extend(common::encode_cmd(&[b"SET", key.as_bytes(), &v, b"EX", b"1000"]));
+        requests.push((key, v));
+        let (a, b) = (big_value(requests.len(), len), big_value(requests.len() + 1, len));
+        wire.extend(common::encode_cmd(&[b"MSET", b"ma", &a, b"mb", &b]));
+        requests.push(("ma".into(), a));
+        requests.push(("mb".into(), b));
+        wire.extend(common::encode_cmd(&[b"PING"]));
+        replies += 3;
+    }
+    let check = |c: &mut common::Raw, wire: &[u8], chunk: usize| {
+        for piece in wire.chunks(chunk) {
+            c.send(piece);
+        }
+        for _ in 0..replies {
+            assert!(matches!(c.read(), Resp::Simple(s) if s == "OK" || s == "PONG"));
+        }
+        let mut latest = std::collections::HashMap::new();
+        for (k, v) in &requests {
+            latest.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &latest {
+            assert_eq!(c.call_bytes(&[b"GET", k.as_bytes()]), Resp::Bulk(Some(v.clone())), "{k}");
+        }
+    };
+    check(&mut c, &wire, wire.len());
+    assert_eq!(c.call(&["FLUSHALL"]), common::ok());
+    check(&mut c, &wire, 7_001);
+
+    // Twenty values of 64 KiB stored by requests of one shape.
+    assert_eq!(c.call(&["FLUSHALL"]), common::ok());
+    let before = common::used_memory(&mut c);
+    let mut wire = Vec::new();
+    for i in 0..20 {
+        wire.extend(common::encode_cmd(&[b"SET", format!("key:{i:04}").as_bytes(), &big_value(i, 65_536)]));
+    }
+    c.send(&wire);
+    for _ in 0..20 {
+        assert_eq!(c.read(), common::ok());
+    }
+    let per_key = (common::used_memory(&mut c) - before) / 20;
+    assert!(per_key < 70_000, "{per_key} bytes per 64 KiB value");
+}

@@ -78,7 +78,23 @@ pub struct RequestParser {
     /// The general read buffer, emptied and set aside while a big argument
     /// is received into its own (reused after it).
     set_aside: Option<BytesMut>,
+    /// Bytes of the request being parsed consumed so far.
+    req_consumed: usize,
+    /// Where the first big argument of the request being parsed ends
+    /// (its CRLF included), counted from the request's first byte.
+    first_big_end: Option<usize>,
+    /// The same for the last complete request: what a read sized for the
+    /// next one should take (see [`RequestParser::predicted_read`]).
+    predicted: Option<usize>,
+    /// The buffer was made for a predicted read: a big argument that ends
+    /// exactly at its end is handed out in place.
+    armed: bool,
 }
+
+/// Longest request prefix before a big argument for which a read is sized
+/// to end at the argument's end (see [`RequestParser::predicted_read`]):
+/// the prefix stays allocated with the argument.
+pub const MAX_PREDICTED_PREFIX: usize = 4 * 1024;
 
 impl Default for RequestParser {
     fn default() -> Self {
@@ -98,6 +114,10 @@ impl RequestParser {
             exact_big: false,
             big_seen: false,
             set_aside: None,
+            req_consumed: 0,
+            first_big_end: None,
+            predicted: None,
+            armed: false,
         }
     }
 
@@ -139,6 +159,28 @@ impl RequestParser {
             State::Body { len, own: true, .. } => Some((len + 2).saturating_sub(buffered)),
             _ => None,
         }
+    }
+
+    /// How many bytes the next read should take when it starts a request
+    /// (nothing buffered): the last request's length up to the end of its
+    /// first big argument, when it had one after a prefix of at most
+    /// [`MAX_PREDICTED_PREFIX`] bytes. Clients that send big values send
+    /// them in requests of one shape (`SET key value`), so a buffer of
+    /// exactly that size, made ready with [`RequestParser::arm_predicted_read`],
+    /// usually receives the next request's start and its big argument in one
+    /// read, the argument ending where the buffer ends: it is then handed
+    /// out in place, without a copy, the prefix staying allocated with it.
+    /// Where the guess is wrong the argument is copied once, as without a
+    /// guess. O(1).
+    pub fn predicted_read(&self) -> Option<usize> {
+        self.predicted.filter(|_| self.exact_big && self.is_idle())
+    }
+
+    /// Tells the parser that the (empty) buffer it is given next was made
+    /// with exactly [`RequestParser::predicted_read`] bytes of room, for one
+    /// read. Lasts until the request it starts is complete. O(1).
+    pub fn arm_predicted_read(&mut self) {
+        self.armed = true;
     }
 
     /// Changes the bulk limit (CONFIG SET proto-max-bulk-len).
@@ -238,6 +280,8 @@ impl RequestParser {
                             // `*0` and `*-1` are empty requests: skipped silently.
                             continue;
                         }
+                        self.req_consumed = nl + 1;
+                        self.first_big_end = None;
                         self.args.clear();
                         self.args.reserve((n as usize).min(1024));
                         self.state = State::Args { remaining: n as usize };
@@ -257,6 +301,7 @@ impl RequestParser {
                         if args.is_empty() {
                             continue;
                         }
+                        self.predicted = None;
                         self.args = args;
                         return Ok(true);
                     }
@@ -264,6 +309,8 @@ impl RequestParser {
                 State::Args { remaining } => {
                     if remaining == 0 {
                         self.state = State::Start;
+                        self.armed = false;
+                        self.predicted = self.first_big_end;
                         return Ok(true);
                     }
                     if buf.is_empty() {
@@ -285,10 +332,17 @@ impl RequestParser {
                         return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
                     buf.advance(nl + 1);
+                    self.req_consumed += nl + 1;
                     let len = len as usize;
                     self.big_seen |= len >= BIG_ARG;
+                    if len >= BIG_ARG && self.first_big_end.is_none() && self.req_consumed <= MAX_PREDICTED_PREFIX {
+                        self.first_big_end = Some(self.req_consumed + len + 2);
+                    }
                     let own = self.exact_big && len >= BIG_ARG && buf.len() < len + 2;
-                    if own {
+                    // A predicted read's buffer ending where this bulk ends
+                    // is already its own: the rest is read into it.
+                    let in_place = own && self.armed && buf.capacity() == len + 2;
+                    if own && !in_place {
                         // Everything buffered belongs to this bulk.
                         let mut exact = BytesMut::with_capacity(len + 2);
                         exact.extend_from_slice(buf);
@@ -303,12 +357,16 @@ impl RequestParser {
                         return Ok(false);
                     }
                     // Redis does not check the trailing CRLF's content, only skips it.
+                    self.req_consumed += len + 2;
                     let arg = if own {
                         let mut general = self.set_aside.take().unwrap_or_default();
                         // Room for another argument this big, as Redis sizes the
                         // query buffer after one (reads into it stay one
-                        // `READ_CHUNK` each; the clients cron trims it).
-                        general.reserve(len + 2);
+                        // `READ_CHUNK` each; the clients cron trims it),
+                        // unless the next read is a predicted one.
+                        if !self.armed {
+                            general.reserve(len + 2);
+                        }
                         let mut whole = std::mem::replace(buf, general);
                         // Exactly sized unless the caller grew the buffer past
                         // the bulk (more bytes behind it): then copied out.
@@ -321,6 +379,11 @@ impl RequestParser {
                         };
                         // Left: the CRLF, then whatever followed it.
                         buf.extend_from_slice(&whole[2..]);
+                        arg
+                    } else if self.armed && len >= BIG_ARG && buf.len() == len + 2 && buf.capacity() == len + 2 {
+                        // A predicted read that ends with this bulk.
+                        let arg = buf.split_to(len).freeze();
+                        buf.advance(2);
                         arg
                     } else if self.exact_big && len >= BIG_ARG {
                         let arg = Bytes::copy_from_slice(&buf[..len]);
@@ -500,6 +563,115 @@ mod tests {
         assert_eq!(own_capacity(args.pop().unwrap()), BIG);
         assert_eq!(p.parse(&mut buf, true).unwrap().unwrap(), vec![Bytes::from_static(b"PING")]);
         assert!(buf.is_empty());
+    }
+
+    /// A request with a big argument, then what `predicted_read` asks for
+    /// the next one: its length up to the argument's end.
+    fn primed() -> (RequestParser, usize) {
+        let mut p = RequestParser::default().exact_big_args();
+        let mut buf = BytesMut::from(&big_header()[..]);
+        buf.extend_from_slice(&value());
+        buf.extend_from_slice(b"\r\n");
+        assert!(p.predicted_read().is_none());
+        p.parse(&mut buf, true).unwrap().unwrap();
+        let n = p.predicted_read().expect("a prediction");
+        assert_eq!(n, big_header().len() + BIG + 2);
+        (p, n)
+    }
+
+    /// The allocation under `b`, from `b`'s first byte to its end.
+    fn shared_room(b: &Bytes, buf_end: usize) -> usize {
+        buf_end - b.as_ptr() as usize
+    }
+
+    #[test]
+    fn a_predicted_read_hands_its_big_argument_out_in_place() {
+        let (mut p, n) = primed();
+        let v = value();
+        // Whole in one read.
+        let mut buf = BytesMut::with_capacity(n);
+        let end = buf.as_ptr() as usize + n;
+        p.arm_predicted_read();
+        buf.extend_from_slice(&big_header());
+        buf.extend_from_slice(&v);
+        buf.extend_from_slice(b"\r\n");
+        let args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert_eq!(shared_room(&args[2], end), BIG + 2, "not copied");
+        assert!(buf.is_empty() && buf.capacity() == 0);
+        // In two reads: the rest goes into the same buffer.
+        let mut buf = BytesMut::with_capacity(n);
+        let end = buf.as_ptr() as usize + n;
+        p.arm_predicted_read();
+        buf.extend_from_slice(&big_header());
+        buf.extend_from_slice(&v[..100]);
+        assert!(p.parse(&mut buf, true).unwrap().is_none());
+        assert_eq!(p.big_arg_room(buf.len()), Some(BIG + 2 - 100));
+        buf.extend_from_slice(&v[100..]);
+        buf.extend_from_slice(b"\r\n");
+        let args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert_eq!(shared_room(&args[2], end), BIG + 2, "not copied");
+        // A request without a big argument ends the predictions.
+        buf.extend_from_slice(b"PING\r\n");
+        p.parse(&mut buf, true).unwrap().unwrap();
+        assert!(p.predicted_read().is_none());
+    }
+
+    #[test]
+    fn a_wrong_prediction_copies_the_argument_once_and_keeps_what_follows() {
+        let v = value();
+        // A longer key: the buffer ends before the argument does.
+        let (mut p, n) = primed();
+        let mut buf = BytesMut::with_capacity(n);
+        p.arm_predicted_read();
+        let header = format!("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n${BIG}\r\n").into_bytes();
+        buf.extend_from_slice(&header);
+        buf.extend_from_slice(&v[..n - header.len()]);
+        assert!(p.parse(&mut buf, true).unwrap().is_none());
+        buf.reserve(p.big_arg_room(buf.len()).unwrap());
+        buf.extend_from_slice(&v[n - header.len()..]);
+        buf.extend_from_slice(b"\r\n");
+        let mut args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert_eq!(own_capacity(args.pop().unwrap()), BIG + 2);
+        assert_eq!(p.predicted_read(), Some(header.len() + BIG + 2));
+        // A shorter request: the read takes the next one's start too.
+        let (mut p, n) = primed();
+        let mut buf = BytesMut::with_capacity(n);
+        p.arm_predicted_read();
+        let header = format!("*3\r\n$3\r\nSET\r\n$0\r\n\r\n${BIG}\r\n").into_bytes();
+        buf.extend_from_slice(&header);
+        buf.extend_from_slice(&v);
+        buf.extend_from_slice(b"\r\nPI");
+        let mut args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(own_capacity(args.pop().unwrap()), BIG);
+        buf.extend_from_slice(b"NG\r\n");
+        assert_eq!(p.parse(&mut buf, true).unwrap().unwrap(), vec![Bytes::from_static(b"PING")]);
+    }
+
+    #[test]
+    fn a_small_argument_never_shares_a_predicted_buffer() {
+        let (mut p, _) = primed();
+        // A predicted buffer that happens to end where a small bulk ends.
+        let req = b"*2\r\n$3\r\nGET\r\n$5\r\nhello\r\n";
+        let mut buf = BytesMut::with_capacity(req.len());
+        p.arm_predicted_read();
+        buf.extend_from_slice(req);
+        let args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[1][..], b"hello");
+        assert!(p.predicted_read().is_none());
+        // A prefix longer than MAX_PREDICTED_PREFIX is not predicted.
+        let mut p = RequestParser::default().exact_big_args();
+        let long_key = vec![b'k'; MAX_PREDICTED_PREFIX];
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n", long_key.len()).as_bytes());
+        buf.extend_from_slice(&long_key);
+        buf.extend_from_slice(format!("\r\n${BIG}\r\n").as_bytes());
+        buf.extend_from_slice(&value());
+        buf.extend_from_slice(b"\r\n");
+        p.parse(&mut buf, true).unwrap().unwrap();
+        assert!(p.predicted_read().is_none());
     }
 
     #[test]
