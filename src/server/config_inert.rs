@@ -7,7 +7,8 @@
 //! for nothing. Setting one changes only what `CONFIG GET` shows; the README
 //! lists them all, so nothing is silently given another meaning.
 
-use super::config::{one_of, parse_bool, parse_memory, parse_num, yes_no, Config, Param};
+use super::config::Config;
+use super::config_params::{one_of, parse_bool, parse_memory, parse_num, yes_no, Param};
 
 /// How a value is checked and stored (normalized as Redis shows it).
 #[derive(Clone, Copy)]

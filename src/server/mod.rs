@@ -16,6 +16,7 @@
 pub mod client;
 pub mod config;
 pub mod config_inert;
+pub mod config_params;
 pub mod connection;
 pub mod doorbell;
 pub mod idle_spin;
