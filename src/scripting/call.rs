@@ -4,7 +4,7 @@
 //! [`super::convert::push_reply`]), and a failure is raised as Redis's
 //! error table `{err = …}` with `lua_error`. This is the hot path of every
 //! script, so it avoids mlua's per-value handles; the host (the server)
-//! is reached through [`super::engine::with_current_host`].
+//! is reached through [`super::host::with_current_host`].
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use mlua::ffi;
 
 use super::convert::{error_text, push_error_table, push_reply};
-use super::engine::{run_argument, with_current_host};
+use super::host::{run_argument, with_current_host};
 use crate::protocol::reply::format_double_reply;
 use crate::protocol::Reply;
 

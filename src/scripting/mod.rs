@@ -16,6 +16,7 @@ pub mod convert;
 pub mod engine;
 pub mod flags;
 pub mod functions;
+mod host;
 pub mod libs;
 mod rand48;
 
