@@ -14,6 +14,7 @@ pub mod keyspace;
 pub mod lazyfree;
 pub mod list;
 pub mod listpack;
+pub mod locked;
 pub mod quicklist;
 pub mod registry;
 pub mod sample;
