@@ -114,8 +114,9 @@ fn big_value(seed: usize, len: usize) -> Vec<u8> {
 
 /// Big values arrive in requests of changing shapes (the server sizes its
 /// reads after the last request with a big argument): a repeated shape, a
-/// longer and a shorter key, a big argument followed by others, two in one
-/// request, a small request between; all in one pipeline, then again cut
+/// longer and a shorter key, a big argument followed by others (the same
+/// shape repeated, then a longer one), two in one request, a small request
+/// between; all in one pipeline, then again cut
 /// into pieces. Every value reads back whole, and each stored value holds
 /// about its own size in memory, not a network buffer.
 #[test]
@@ -133,16 +134,19 @@ fn big_values_in_requests_of_changing_shapes() {
             requests.push((key, v));
             replies += 1;
         }
-        let v = big_value(requests.len(), len);
-        let key = format!("ex{i}");
-        wire.extend(common::encode_cmd(&[b"SET", key.as_bytes(), &v, b"EX", b"1000"]));
-        requests.push((key, v));
+        for ex in ["1000", "1000", "100000"] {
+            let v = big_value(requests.len(), len);
+            let key = format!("ex{i}");
+            wire.extend(common::encode_cmd(&[b"SET", key.as_bytes(), &v, b"EX", ex.as_bytes()]));
+            requests.push((key, v));
+            replies += 1;
+        }
         let (a, b) = (big_value(requests.len(), len), big_value(requests.len() + 1, len));
         wire.extend(common::encode_cmd(&[b"MSET", b"ma", &a, b"mb", &b]));
         requests.push(("ma".into(), a));
         requests.push(("mb".into(), b));
         wire.extend(common::encode_cmd(&[b"PING"]));
-        replies += 3;
+        replies += 2;
     }
     let check = |c: &mut common::Raw, wire: &[u8], chunk: usize| {
         for piece in wire.chunks(chunk) {
@@ -163,17 +167,23 @@ fn big_values_in_requests_of_changing_shapes() {
     assert_eq!(c.call(&["FLUSHALL"]), common::ok());
     check(&mut c, &wire, 7_001);
 
-    // Twenty values of 64 KiB stored by requests of one shape.
-    assert_eq!(c.call(&["FLUSHALL"]), common::ok());
-    let before = common::used_memory(&mut c);
-    let mut wire = Vec::new();
-    for i in 0..20 {
-        wire.extend(common::encode_cmd(&[b"SET", format!("key:{i:04}").as_bytes(), &big_value(i, 65_536)]));
+    // Twenty values of 64 KiB stored by requests of one shape, with and
+    // without a rest after the value.
+    for rest in [&[][..], &[&b"EX"[..], b"1000"][..]] {
+        assert_eq!(c.call(&["FLUSHALL"]), common::ok());
+        let before = common::used_memory(&mut c);
+        let mut wire = Vec::new();
+        for i in 0..20 {
+            let (key, v) = (format!("key:{i:04}"), big_value(i, 65_536));
+            let mut args: Vec<&[u8]> = vec![b"SET", key.as_bytes(), &v];
+            args.extend_from_slice(rest);
+            wire.extend(common::encode_cmd(&args));
+        }
+        c.send(&wire);
+        for _ in 0..20 {
+            assert_eq!(c.read(), common::ok());
+        }
+        let per_key = (common::used_memory(&mut c) - before) / 20;
+        assert!(per_key < 70_000, "{per_key} bytes per 64 KiB value");
     }
-    c.send(&wire);
-    for _ in 0..20 {
-        assert_eq!(c.read(), common::ok());
-    }
-    let per_key = (common::used_memory(&mut c) - before) / 20;
-    assert!(per_key < 70_000, "{per_key} bytes per 64 KiB value");
 }

@@ -56,8 +56,10 @@ enum State {
     /// Inside a multibulk: `remaining` arguments still to read.
     Args { remaining: usize },
     /// Reading the body of a bulk of `len` bytes (plus CRLF); `own`: into
-    /// a buffer of its own (the general one set aside meanwhile).
-    Body { remaining: usize, len: usize, own: bool },
+    /// a buffer of its own (the general one set aside meanwhile, or a
+    /// predicted read's buffer, which ends `slack` bytes after the bulk's
+    /// CRLF: room for the rest of the request).
+    Body { remaining: usize, len: usize, own: bool, slack: usize },
 }
 
 /// Resumable parser for client requests. One per connection.
@@ -83,18 +85,24 @@ pub struct RequestParser {
     /// Where the first big argument of the request being parsed ends
     /// (its CRLF included), counted from the request's first byte.
     first_big_end: Option<usize>,
-    /// The same for the last complete request: what a read sized for the
-    /// next one should take (see [`RequestParser::predicted_read`]).
+    /// What a read sized for the next request should take (see
+    /// [`RequestParser::predicted_read`]).
     predicted: Option<usize>,
     /// The buffer was made for a predicted read: a big argument that ends
-    /// exactly at its end is handed out in place.
+    /// at most [`MAX_PREDICTED_SUFFIX`] bytes before its end is handed out
+    /// in place.
     armed: bool,
 }
 
-/// Longest request prefix before a big argument for which a read is sized
-/// to end at the argument's end (see [`RequestParser::predicted_read`]):
-/// the prefix stays allocated with the argument.
+/// Longest request prefix before a big argument for which reads are
+/// predicted (see [`RequestParser::predicted_read`]): the prefix stays
+/// allocated with the argument.
 pub const MAX_PREDICTED_PREFIX: usize = 4 * 1024;
+/// Longest rest of a request after its big argument (`EX 60`, `KEEPTTL`)
+/// that a predicted read includes; it too stays allocated with the
+/// argument. A request with more after its big argument is predicted up
+/// to the argument's end.
+pub const MAX_PREDICTED_SUFFIX: usize = 256;
 
 impl Default for RequestParser {
     fn default() -> Self {
@@ -156,29 +164,31 @@ impl RequestParser {
     /// stops at the argument's end and the allocation stays exact.
     pub fn big_arg_room(&self, buffered: usize) -> Option<usize> {
         match self.state {
-            State::Body { len, own: true, .. } => Some((len + 2).saturating_sub(buffered)),
+            State::Body { len, own: true, slack, .. } => Some((len + 2 + slack).saturating_sub(buffered)),
             _ => None,
         }
     }
 
     /// How many bytes the next read should take when it starts a request
-    /// (nothing buffered): the last request's length up to the end of its
-    /// first big argument, when it had one after a prefix of at most
-    /// [`MAX_PREDICTED_PREFIX`] bytes. Clients that send big values send
-    /// them in requests of one shape (`SET key value`), so a buffer of
-    /// exactly that size, made ready with [`RequestParser::arm_predicted_read`],
-    /// usually receives the next request's start and its big argument in one
-    /// read, the argument ending where the buffer ends: it is then handed
-    /// out in place, without a copy, the prefix staying allocated with it.
-    /// Where the guess is wrong the argument is copied once, as without a
-    /// guess. O(1).
+    /// (nothing buffered), when the last request had a big argument after
+    /// a prefix of at most [`MAX_PREDICTED_PREFIX`] bytes: that request's
+    /// length, or its length up to the argument's end if more than
+    /// [`MAX_PREDICTED_SUFFIX`] bytes followed it. Clients that send big
+    /// values send them in requests of one shape (`SET key value`, `SET key
+    /// value EX 60`), so a buffer of exactly that size, made ready with
+    /// [`RequestParser::arm_predicted_read`], usually receives the next
+    /// request, or its start and its big argument, in one read: the
+    /// argument is then handed out in place, without a copy, the bytes
+    /// around it in the buffer staying allocated with it. Where the guess
+    /// is wrong the argument is copied once, as without a guess. O(1).
     pub fn predicted_read(&self) -> Option<usize> {
         self.predicted.filter(|_| self.exact_big && self.is_idle())
     }
 
     /// Tells the parser that the (empty) buffer it is given next was made
     /// with exactly [`RequestParser::predicted_read`] bytes of room, for one
-    /// read. Lasts until the request it starts is complete. O(1).
+    /// read (or more, if that one brings less). Lasts until the request it
+    /// starts is complete. O(1).
     pub fn arm_predicted_read(&mut self) {
         self.armed = true;
     }
@@ -310,7 +320,9 @@ impl RequestParser {
                     if remaining == 0 {
                         self.state = State::Start;
                         self.armed = false;
-                        self.predicted = self.first_big_end;
+                        let whole = self.req_consumed;
+                        self.predicted =
+                            self.first_big_end.map(|end| if whole - end <= MAX_PREDICTED_SUFFIX { whole } else { end });
                         return Ok(true);
                     }
                     if buf.is_empty() {
@@ -339,9 +351,11 @@ impl RequestParser {
                         self.first_big_end = Some(self.req_consumed + len + 2);
                     }
                     let own = self.exact_big && len >= BIG_ARG && buf.len() < len + 2;
-                    // A predicted read's buffer ending where this bulk ends
-                    // is already its own: the rest is read into it.
-                    let in_place = own && self.armed && buf.capacity() == len + 2;
+                    // A predicted read's buffer ending shortly after this
+                    // bulk is already its own: the rest is read into it.
+                    let slack =
+                        buf.capacity().checked_sub(len + 2).filter(|&s| self.armed && s <= MAX_PREDICTED_SUFFIX);
+                    let in_place = own && slack.is_some();
                     if own && !in_place {
                         // Everything buffered belongs to this bulk.
                         let mut exact = BytesMut::with_capacity(len + 2);
@@ -350,9 +364,10 @@ impl RequestParser {
                         general.clear();
                         self.set_aside = Some(general);
                     }
-                    self.state = State::Body { remaining, len, own };
+                    let slack = if in_place { slack.unwrap_or(0) } else { 0 };
+                    self.state = State::Body { remaining, len, own, slack };
                 }
-                State::Body { remaining, len, own } => {
+                State::Body { remaining, len, own, slack } => {
                     if buf.len() < len + 2 {
                         return Ok(false);
                     }
@@ -368,9 +383,9 @@ impl RequestParser {
                             general.reserve(len + 2);
                         }
                         let mut whole = std::mem::replace(buf, general);
-                        // Exactly sized unless the caller grew the buffer past
-                        // the bulk (more bytes behind it): then copied out.
-                        let arg = if whole.len() == len + 2 && whole.capacity() == len + 2 {
+                        // Exactly sized (with its predicted slack) unless the
+                        // caller grew the buffer: then copied out.
+                        let arg = if whole.capacity() == len + 2 + slack {
                             whole.split_to(len).freeze()
                         } else {
                             let arg = Bytes::copy_from_slice(&whole[..len]);
@@ -380,8 +395,12 @@ impl RequestParser {
                         // Left: the CRLF, then whatever followed it.
                         buf.extend_from_slice(&whole[2..]);
                         arg
-                    } else if self.armed && len >= BIG_ARG && buf.len() == len + 2 && buf.capacity() == len + 2 {
-                        // A predicted read that ends with this bulk.
+                    } else if self.armed
+                        && len >= BIG_ARG
+                        && buf.capacity().checked_sub(len + 2).is_some_and(|s| s <= MAX_PREDICTED_SUFFIX)
+                    {
+                        // A predicted read that ends with or shortly after
+                        // this bulk.
                         let arg = buf.split_to(len).freeze();
                         buf.advance(2);
                         arg
@@ -648,6 +667,71 @@ mod tests {
         assert_eq!(own_capacity(args.pop().unwrap()), BIG);
         buf.extend_from_slice(b"NG\r\n");
         assert_eq!(p.parse(&mut buf, true).unwrap().unwrap(), vec![Bytes::from_static(b"PING")]);
+    }
+
+    #[test]
+    fn a_prediction_takes_a_short_rest_of_the_request_too() {
+        let v = value();
+        let request = |key: &str, ex: &str| {
+            let mut r = format!("*5\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${BIG}\r\n", key.len()).into_bytes();
+            r.extend_from_slice(&v);
+            r.extend_from_slice(format!("\r\n$2\r\nEX\r\n${}\r\n{ex}\r\n", ex.len()).as_bytes());
+            r
+        };
+        let mut p = RequestParser::default().exact_big_args();
+        let mut buf = BytesMut::from(&request("k", "60")[..]);
+        p.parse(&mut buf, true).unwrap().unwrap();
+        let n = p.predicted_read().unwrap();
+        assert_eq!(n, request("k", "60").len(), "the whole request");
+        // The same shape: one read, the value in place.
+        let mut buf = BytesMut::with_capacity(n);
+        let end = buf.as_ptr() as usize + n;
+        p.arm_predicted_read();
+        buf.extend_from_slice(&request("k", "60"));
+        let args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert_eq!(&args[4][..], b"60");
+        assert_eq!(shared_room(&args[2], end), BIG + 2 + 16, "not copied");
+        // In two reads, the second taking the argument's rest and the
+        // request's end.
+        let mut buf = BytesMut::with_capacity(n);
+        let end = buf.as_ptr() as usize + n;
+        p.arm_predicted_read();
+        let r = request("k", "60");
+        buf.extend_from_slice(&r[..1000]);
+        assert!(p.parse(&mut buf, true).unwrap().is_none());
+        assert_eq!(p.big_arg_room(buf.len()), Some(n - 1000));
+        buf.extend_from_slice(&r[1000..]);
+        let args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(&args[2][..], &v[..]);
+        assert_eq!(&args[4][..], b"60");
+        assert_eq!(shared_room(&args[2], end), BIG + 2 + 16, "not copied");
+        // A key two bytes longer still fits (the rest is read after), and
+        // so does a longer expiry: each value is right.
+        for (key, ex) in [("key", "60"), ("k", "6000")] {
+            let n = p.predicted_read().unwrap();
+            let mut buf = BytesMut::with_capacity(n);
+            p.arm_predicted_read();
+            let r = request(key, ex);
+            buf.extend_from_slice(&r[..n.min(r.len())]);
+            let got = match p.parse(&mut buf, true).unwrap() {
+                Some(args) => args,
+                None => {
+                    buf.reserve(r.len() - n);
+                    buf.extend_from_slice(&r[n..]);
+                    p.parse(&mut buf, true).unwrap().unwrap()
+                }
+            };
+            assert_eq!(&got[1][..], key.as_bytes());
+            assert_eq!(&got[2][..], &v[..]);
+            assert_eq!(&got[4][..], ex.as_bytes());
+        }
+        // More than MAX_PREDICTED_SUFFIX after the argument: predicted up to
+        // its end only.
+        let long = "9".repeat(MAX_PREDICTED_SUFFIX);
+        let mut buf = BytesMut::from(&request("k", &long)[..]);
+        p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(p.predicted_read(), Some(request("k", "").len() - 14));
     }
 
     #[test]
