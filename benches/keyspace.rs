@@ -43,6 +43,10 @@ fn cmd(parts: &[&str]) -> Vec<Bytes> {
 /// A fresh server with default settings and one registered client.
 fn setup() -> (Arc<Server>, ClientState) {
     inmemory::memory::mark_installed();
+    // A running server publishes the LRU clock every 100 ms (its active
+    // expiry thread), and every key access reads that published value;
+    // without it each access would compute it with a clock call.
+    inmemory::db::tick_lru_clock();
     let srv = Server::new(Config::default());
     let handle = srv.clients.register(None, None);
     let client = ClientState::new(handle, true);
