@@ -15,6 +15,7 @@ pub mod blocking;
 pub mod cluster;
 pub mod connection;
 pub mod dump;
+pub mod expire;
 pub mod function;
 pub mod geo;
 pub mod hash;

@@ -227,7 +227,7 @@ macro_rules! spec {
 }
 
 /// Every command family's rows.
-fn families() -> [&'static [CommandSpec]; 22] {
+fn families() -> [&'static [CommandSpec]; 23] {
     [
         super::string::COMMANDS,
         super::list::COMMANDS,
@@ -237,6 +237,7 @@ fn families() -> [&'static [CommandSpec]; 22] {
         super::stream::COMMANDS,
         super::pubsub::COMMANDS,
         super::keys::COMMANDS,
+        super::expire::COMMANDS,
         super::server::COMMANDS,
         super::connection::COMMANDS,
         super::transaction::COMMANDS,

@@ -328,7 +328,7 @@ fn load_aof(srv: &Arc<Server>, path: &Path, load_truncated: bool, offset: u64) -
     let mut client = ClientState::new(handle, true);
     let progress = &srv.persist.load;
     let mut consumed = offset;
-    let r = aof::replay(path, load_truncated, |args| {
+    let r = super::replay::replay(path, load_truncated, |args| {
         if progress.aborted() {
             return Err("loading stopped by a shutdown".into());
         }

@@ -26,6 +26,7 @@ pub mod load;
 pub mod manifest;
 mod propagate;
 pub mod rdb;
+pub mod replay;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};
