@@ -352,9 +352,10 @@ impl RequestParser {
                     }
                     let own = self.exact_big && len >= BIG_ARG && buf.len() < len + 2;
                     // A predicted read's buffer ending shortly after this
-                    // bulk is already its own: the rest is read into it.
-                    let slack =
-                        buf.capacity().checked_sub(len + 2).filter(|&s| self.armed && s <= MAX_PREDICTED_SUFFIX);
+                    // bulk, which starts early in it, is already its own:
+                    // the rest is read into it.
+                    let fits = self.armed && self.req_consumed <= MAX_PREDICTED_PREFIX;
+                    let slack = buf.capacity().checked_sub(len + 2).filter(|&s| fits && s <= MAX_PREDICTED_SUFFIX);
                     let in_place = own && slack.is_some();
                     if own && !in_place {
                         // Everything buffered belongs to this bulk.
@@ -372,6 +373,7 @@ impl RequestParser {
                         return Ok(false);
                     }
                     // Redis does not check the trailing CRLF's content, only skips it.
+                    let prefix = self.req_consumed;
                     self.req_consumed += len + 2;
                     let arg = if own {
                         let mut general = self.set_aside.take().unwrap_or_default();
@@ -397,6 +399,7 @@ impl RequestParser {
                         arg
                     } else if self.armed
                         && len >= BIG_ARG
+                        && prefix <= MAX_PREDICTED_PREFIX
                         && buf.capacity().checked_sub(len + 2).is_some_and(|s| s <= MAX_PREDICTED_SUFFIX)
                     {
                         // A predicted read that ends with or shortly after
@@ -745,6 +748,24 @@ mod tests {
         let args = p.parse(&mut buf, true).unwrap().unwrap();
         assert_eq!(&args[1][..], b"hello");
         assert!(p.predicted_read().is_none());
+        // A predicted buffer filled by a request whose big argument comes
+        // after more than MAX_PREDICTED_PREFIX bytes: the argument is copied
+        // out, not kept with that prefix.
+        let (mut p, n) = primed();
+        let key = vec![b'k'; MAX_PREDICTED_PREFIX + 100];
+        let mut req = format!("*3\r\n$3\r\nSET\r\n${}\r\n", key.len()).into_bytes();
+        req.extend_from_slice(&key);
+        let len = n - req.len() - format!("\r\n${}\r\n", 12345).len() - 2;
+        assert!(len >= BIG_ARG);
+        req.extend_from_slice(format!("\r\n${len}\r\n").as_bytes());
+        req.extend_from_slice(&vec![b'v'; len]);
+        req.extend_from_slice(b"\r\n");
+        assert_eq!(req.len(), n);
+        let mut buf = BytesMut::with_capacity(n);
+        p.arm_predicted_read();
+        buf.extend_from_slice(&req);
+        let mut args = p.parse(&mut buf, true).unwrap().unwrap();
+        assert_eq!(own_capacity(args.pop().unwrap()), len);
         // A prefix longer than MAX_PREDICTED_PREFIX is not predicted.
         let mut p = RequestParser::default().exact_big_args();
         let long_key = vec![b'k'; MAX_PREDICTED_PREFIX];
