@@ -354,9 +354,10 @@ impl RequestParser {
                     // A predicted read's buffer ending shortly after this
                     // bulk, which starts early in it, is already its own:
                     // the rest is read into it.
-                    let fits = self.armed && self.req_consumed <= MAX_PREDICTED_PREFIX;
-                    let slack = buf.capacity().checked_sub(len + 2).filter(|&s| fits && s <= MAX_PREDICTED_SUFFIX);
-                    let in_place = own && slack.is_some();
+                    let fits = own && self.armed && self.req_consumed <= MAX_PREDICTED_PREFIX;
+                    let slack = if fits { buf.capacity().checked_sub(len + 2) } else { None };
+                    let slack = slack.filter(|&s| s <= MAX_PREDICTED_SUFFIX);
+                    let in_place = slack.is_some();
                     if own && !in_place {
                         // Everything buffered belongs to this bulk.
                         let mut exact = BytesMut::with_capacity(len + 2);
@@ -365,8 +366,7 @@ impl RequestParser {
                         general.clear();
                         self.set_aside = Some(general);
                     }
-                    let slack = if in_place { slack.unwrap_or(0) } else { 0 };
-                    self.state = State::Body { remaining, len, own, slack };
+                    self.state = State::Body { remaining, len, own, slack: slack.unwrap_or(0) };
                 }
                 State::Body { remaining, len, own, slack } => {
                     if buf.len() < len + 2 {
