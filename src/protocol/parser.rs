@@ -193,6 +193,20 @@ impl RequestParser {
         self.armed = true;
     }
 
+    /// When the bulk of `len` bytes starting at the front of `buf`, after
+    /// `prefix` bytes of its request, may be kept in place in a predicted
+    /// read's buffer: how many bytes that buffer has room for after the
+    /// bulk's CRLF. Only for a big bulk in a buffer made for a predicted
+    /// read, at most [`MAX_PREDICTED_PREFIX`] bytes into its request and
+    /// with at most [`MAX_PREDICTED_SUFFIX`] bytes of room after it, so a
+    /// kept value holds little else. O(1).
+    fn predicted_slack(&self, buf: &BytesMut, len: usize, prefix: usize) -> Option<usize> {
+        if !self.armed || len < BIG_ARG || prefix > MAX_PREDICTED_PREFIX {
+            return None;
+        }
+        buf.capacity().checked_sub(len + 2).filter(|&s| s <= MAX_PREDICTED_SUFFIX)
+    }
+
     /// Changes the bulk limit (CONFIG SET proto-max-bulk-len).
     pub fn set_max_bulk_len(&mut self, n: i64) {
         self.max_bulk_len = n;
@@ -354,9 +368,7 @@ impl RequestParser {
                     // A predicted read's buffer ending shortly after this
                     // bulk, which starts early in it, is already its own:
                     // the rest is read into it.
-                    let fits = own && self.armed && self.req_consumed <= MAX_PREDICTED_PREFIX;
-                    let slack = if fits { buf.capacity().checked_sub(len + 2) } else { None };
-                    let slack = slack.filter(|&s| s <= MAX_PREDICTED_SUFFIX);
+                    let slack = if own { self.predicted_slack(buf, len, self.req_consumed) } else { None };
                     let in_place = slack.is_some();
                     if own && !in_place {
                         // Everything buffered belongs to this bulk.
@@ -397,11 +409,7 @@ impl RequestParser {
                         // Left: the CRLF, then whatever followed it.
                         buf.extend_from_slice(&whole[2..]);
                         arg
-                    } else if self.armed
-                        && len >= BIG_ARG
-                        && prefix <= MAX_PREDICTED_PREFIX
-                        && buf.capacity().checked_sub(len + 2).is_some_and(|s| s <= MAX_PREDICTED_SUFFIX)
-                    {
+                    } else if self.predicted_slack(buf, len, prefix).is_some() {
                         // A predicted read that ends with or shortly after
                         // this bulk.
                         let arg = buf.split_to(len).freeze();

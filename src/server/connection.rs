@@ -207,21 +207,21 @@ pub async fn serve<S>(
         // `RequestParser::predicted_read`). Not while the cron has the
         // buffer released: an idle client holds no buffer.
         let predicted = parser.predicted_read().filter(|_| buf.is_empty() && request == Shrink::None && !released);
-        released = match big_arg_room {
+        released = match (big_arg_room, predicted) {
             // A big argument is being received into a buffer of its own:
             // room for exactly its rest, so the allocation stays its size
             // (a request of the cron is dropped; it asks again on its next
             // visit if the buffer is still worth shrinking).
-            Some(room) => {
+            (Some(room), _) => {
                 buf.reserve(room);
                 false
             }
-            None if predicted.is_some() => {
-                buf = BytesMut::with_capacity(predicted.unwrap_or_default());
+            (None, Some(size)) => {
+                buf = BytesMut::with_capacity(size);
                 parser.arm_predicted_read();
                 false
             }
-            None => {
+            (None, None) => {
                 let bulk_left = parser.needed().saturating_sub(buf.len());
                 querybuf::prepare_read(&mut buf, bulk_left, request, released)
             }
