@@ -11,8 +11,9 @@ use indexmap::IndexMap;
 use mlua::{ffi, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
 use super::convert::{error_table, error_text, lua_to_reply};
-use super::host::{call_script, describe, host_acl_check, host_set_repl, host_setresp, raise, with_host, HostBinding};
-pub use super::host::{Host, ScriptError};
+use super::host::{
+    call_script, describe, host_acl_check, host_set_repl, host_setresp, raise, with_host, Host, HostBinding,
+};
 use super::rand48::Rand48;
 use super::{flags, RUN};
 use crate::protocol::Reply;

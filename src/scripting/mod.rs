@@ -26,7 +26,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
-pub use engine::{sha1_hex, Engine, Host};
+pub use engine::{sha1_hex, Engine};
+pub use host::Host;
 
 use crate::protocol::Reply;
 
