@@ -9,6 +9,7 @@ use super::{CmdResult, Ctx};
 use crate::db::compact::CompactBytes;
 use crate::db::{now_ms, Value};
 use crate::protocol::parser::BIG_ARG;
+use crate::protocol::reply::ShortBulk;
 use crate::protocol::{Reply, OK};
 use crate::server::client::ClientState;
 use crate::spec;
@@ -17,12 +18,26 @@ pub mod float80;
 
 /// The string at `key` for a read: `None` if missing, WRONGTYPE if not a string.
 pub fn read_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    read_str_with(ctx, key, CompactBytes::to_bytes)
+}
+
+/// [`read_str`], handing the stored value to `f` instead of copying it out.
+fn read_str_with<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&CompactBytes) -> R) -> Result<Option<R>, Reply> {
     match ctx.ks.read(key) {
         None => Ok(None),
         Some(e) => match &e.value {
-            Value::Str(s) => Ok(Some(s.to_bytes())),
+            Value::Str(s) => Ok(Some(f(s))),
             _ => wrongtype(),
         },
+    }
+}
+
+/// A stored string as a bulk reply: held in the reply when short (no
+/// allocation), else as [`CompactBytes::to_bytes`] hands it out.
+fn value_reply(s: &CompactBytes) -> Reply {
+    match ShortBulk::new(s) {
+        Some(b) => Reply::ShortBulk(b),
+        None => Reply::Bulk(s.to_bytes()),
     }
 }
 
@@ -79,7 +94,7 @@ fn check_size(len: usize) -> Result<(), Reply> {
 }
 
 fn get(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    Ok(Reply::opt_bulk(read_str(ctx, &a[1])?))
+    Ok(read_str_with(ctx, &a[1], value_reply)?.unwrap_or(Reply::Nil))
 }
 
 /// Expiry options shared by SET and GETEX.
@@ -234,7 +249,7 @@ fn mget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for k in &a[1..] {
         let v = match ctx.ks.read(k) {
             Some(e) => match &e.value {
-                Value::Str(s) => Reply::Bulk(s.to_bytes()),
+                Value::Str(s) => value_reply(s),
                 _ => Reply::Nil,
             },
             None => Reply::Nil,

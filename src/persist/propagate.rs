@@ -80,11 +80,10 @@ pub(super) fn translate(ks: &mut Locked, spec: &CommandSpec, args: &[Bytes], rep
         // A random pop is logged as the removal of what it popped.
         "spop" => {
             let popped: Vec<Bytes> = match reply {
-                Reply::Bulk(m) => vec![m.clone()],
                 Reply::Array(items) | Reply::Set(items) => {
-                    items.iter().filter_map(|i| if let Reply::Bulk(m) = i { Some(m.clone()) } else { None }).collect()
+                    items.iter().filter_map(|i| i.as_bulk().map(Bytes::copy_from_slice)).collect()
                 }
-                _ => vec![],
+                r => r.as_bulk().map(Bytes::copy_from_slice).into_iter().collect(),
             };
             if popped.is_empty() {
                 return vec![];
@@ -110,9 +109,9 @@ pub(super) fn translate(ks: &mut Locked, spec: &CommandSpec, args: &[Bytes], rep
             }
             _ => vec![],
         },
-        "hincrbyfloat" => match reply {
-            Reply::Bulk(v) => vec![vec![b("HSET"), key(), args[2].clone(), v.clone()]],
-            _ => vec![],
+        "hincrbyfloat" => match reply.as_bulk() {
+            Some(v) => vec![vec![b("HSET"), key(), args[2].clone(), Bytes::copy_from_slice(v)]],
+            None => vec![],
         },
         _ => vec![args.to_vec()],
     }

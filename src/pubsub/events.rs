@@ -124,7 +124,7 @@ pub fn command_events(name: &'static str, a: &[Bytes], reply: &Reply, touched: &
             let left = mpop_end(a, at).is_some_and(|w| w.eq_ignore_ascii_case(b"left"));
             each(LIST, if left { "lpop" } else { "rpop" }, out)
         }
-        "lmove" | "blmove" | "rpoplpush" | "brpoplpush" if matches!(reply, Reply::Bulk(_)) => {
+        "lmove" | "blmove" | "rpoplpush" | "brpoplpush" if reply.as_bulk().is_some() => {
             let (from_left, to_left) =
                 if name.ends_with("rpoplpush") { (false, true) } else { (is_left(a, 3), is_left(a, 4)) };
             if let Some(dst) = find(&a[2]) {
@@ -186,7 +186,7 @@ pub fn command_events(name: &'static str, a: &[Bytes], reply: &Reply, touched: &
 
         // Streams (consumers created by XREADGROUP, XCLAIM and XAUTOCLAIM,
         // and XADD's trimming, are raised by the commands themselves).
-        "xadd" if matches!(reply, Reply::Bulk(_)) => each(STREAM, "xadd", out),
+        "xadd" if reply.as_bulk().is_some() => each(STREAM, "xadd", out),
         "xdel" | "xtrim" if did(reply) => each(STREAM, name, out),
         "xsetid" => each(STREAM, "xsetid", out),
         "xgroup" => {

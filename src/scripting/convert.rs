@@ -165,6 +165,7 @@ unsafe fn push_reply_at(state: *mut ffi::lua_State, reply: &Reply, resp: u8, dep
             }
             Reply::Int(n) => ffi::lua_pushnumber(state, *n as f64),
             Reply::Bulk(b) => push_bytes(state, b),
+            Reply::ShortBulk(b) => push_bytes(state, b),
             Reply::Verbatim(b) if !resp3 => push_bytes(state, b),
             Reply::Verbatim(b) => push_verbatim(state, b"txt", b),
             Reply::Nil | Reply::NilArray | Reply::None => push_null(state, resp3),

@@ -203,10 +203,8 @@ mod tests {
 
     #[test]
     fn coordinates_print_as_redis() {
-        let text = |v| match coord_reply(v, false) {
-            Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
-            _ => String::new(),
-        };
+        let text =
+            |v| coord_reply(v, false).as_bulk().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         assert_eq!(text(13.361389338970184), "13.36138933897018433");
         assert_eq!(text(-0.0), "0");
         assert_eq!(text(1.5), "1.5");
