@@ -79,6 +79,23 @@ fn parse_group(c: &mut Criterion) {
         )
     });
 
+    // As the server parses: each request's arguments lent, their vector
+    // reused (`parse_next`), and dropped before the next is parsed.
+    g.bench_function("pipeline_1000_set_lent", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&pipeline[..]),
+            |buf| {
+                let mut p = RequestParser::default();
+                let mut n = 0usize;
+                while let Ok(Some(args)) = p.parse_next(buf, true) {
+                    n += black_box(args).len();
+                }
+                assert_eq!(n, 3000);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
     for mb in [1usize, 10, 40] {
         let value = vec![b'x'; mb * 1024 * 1024];
         let wire = resp_request(&[b"SET", b"big", &value]);

@@ -360,3 +360,51 @@ fn without_exact_big_args_a_big_argument_shares_the_buffer() {
     let args = p.parse(&mut buf, true).unwrap().unwrap();
     assert_eq!(args[1].as_ptr() as usize, base + 17);
 }
+
+/// Requests of many shapes, well formed and not (a big argument, too many
+/// arguments, a length spelt `03`, a header ended by a bare `\n`): what the one-pass path
+/// takes and what it leaves to the general path parse alike, whole or fed
+/// in pieces of every size, and the malformed one fails the same way.
+#[test]
+fn whole_requests_parse_as_the_general_path_does() {
+    let mut wire = Vec::new();
+    let mut expected: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut put = |args: Vec<Vec<u8>>| {
+        wire.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in &args {
+            wire.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            wire.extend_from_slice(a);
+            wire.extend_from_slice(b"\r\n");
+        }
+        expected.push(args);
+    };
+    put(vec![b"GET".to_vec(), b"k".to_vec()]);
+    put(vec![b"SET".to_vec(), b"".to_vec(), b"a\r\nb".to_vec()]);
+    put((0..WHOLE_MAX_ARGS).map(|i| format!("a{i}").into_bytes()).collect());
+    put((0..WHOLE_MAX_ARGS + 1).map(|i| format!("b{i}").into_bytes()).collect());
+    put(vec![b"SET".to_vec(), b"big".to_vec(), vec![b'v'; BIG_ARG]]);
+    put(vec![b"SET".to_vec(), b"k".to_vec(), vec![b'w'; BIG_ARG - 1]]);
+    wire.extend_from_slice(b"*2\r\n$03\r\nGET\r\n$1\nk\r\n");
+    expected.push(vec![b"GET".to_vec(), b"k".to_vec()]);
+    wire.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    expected.push(vec![b"PING".to_vec()]);
+    assert_eq!(parse_all(&wire).unwrap(), expected);
+    for piece in [1, 2, 3, 7, 64, 4096] {
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for chunk in wire.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            while let Some(args) = p.parse_next(&mut buf, true).unwrap() {
+                got.push(args.iter().map(|b| b.to_vec()).collect::<Vec<_>>());
+            }
+        }
+        assert_eq!(got, expected, "fed in pieces of {piece}");
+        assert!(p.is_idle() && buf.is_empty());
+    }
+    let bad = b"*2\r\n$3\r\nGET\r\n:1\r\n";
+    assert_eq!(parse_all(bad), Err(ProtocolError::ExpectedDollar(':')));
+    // Lengths too long for the one-pass path's digits (found by tests/fuzz.rs).
+    assert_eq!(parse_all(b"*1\r\n$99999999999999999999\r\nx\r\n"), Err(ProtocolError::InvalidBulkLength));
+    assert_eq!(parse_all(b"*99999999999999999999\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+}
