@@ -28,6 +28,7 @@ mod cluster;
 mod config;
 mod conn;
 mod fanout;
+mod info;
 mod local;
 mod message;
 mod pool;

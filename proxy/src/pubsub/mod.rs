@@ -77,6 +77,7 @@
 mod outbox;
 mod subscriber;
 mod subscriptions;
+mod upstream;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -9,43 +9,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use inmemory::protocol::frame::{Frame, FrameReader};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use inmemory::protocol::frame::Frame;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 use crate::cluster::{Cluster, Topology};
 use crate::message::{Incoming, Published};
-use crate::pool::{encode_command, Backend, Stream, PING_IDLE};
+use crate::pool::{encode_command, Backend, PING_IDLE};
 
 use super::outbox::{confirmation, reencode, Outbox};
 use super::subscriptions::{placement, Kind, Sub, Wanted};
+pub use super::upstream::Event;
+use super::upstream::{read_frames, write_commands, Ack, Sent, Upstream};
 
 /// Reads from subscriber connections not yet handled, per client (beyond
 /// this a connection is not read: the server buffers, up to its pubsub
 /// output limit). Each is the frames of one read, at most about
-/// [`READ_BUFFER`] bytes.
+/// `upstream::READ_BUFFER` bytes.
 const EVENT_QUEUE: usize = 64;
 /// Most events handled in one go before the client's replies are flushed.
 const EVENT_BATCH: usize = 16;
-/// A subscriber connection's read buffer.
-const READ_BUFFER: usize = 16 * 1024;
-
-/// A confirmation expected from a server, in the order the server sends them.
-struct Ack {
-    sub: Sub,
-    subscribing: bool,
-    /// The client's confirmation waiting for it (`None`: a move, or an unsubscribe).
-    token: Option<u64>,
-}
-
-/// One command sent to a server: a (un)subscribe, or the idle check's PING.
-struct Sent {
-    at: Instant,
-    acks: VecDeque<Ack>,
-    /// A PING: its answer is owed instead of confirmations.
-    ping: bool,
-}
 
 /// One (un)subscribe command being gathered for a connection: the names,
 /// each with the client confirmation waiting for it.
@@ -61,100 +43,6 @@ fn gather(batches: &mut Vec<Batch>, upstream: usize, kind: Kind, name: Bytes, to
         Some(b) => b.names.push((name, token)),
         None => batches.push(Batch { upstream, kind, names: vec![(name, token)] }),
     }
-}
-
-/// The client's own connection to one server.
-struct Upstream {
-    id: u64,
-    backend: Arc<Backend>,
-    /// The protocol the connection speaks (the client's when it was opened).
-    proto: u8,
-    /// To the task writing to the connection.
-    tx: mpsc::UnboundedSender<Bytes>,
-    reader: JoinHandle<()>,
-    /// Subscriptions sent to the server and not unsubscribed since; true
-    /// once the server confirmed.
-    held: HashMap<Sub, bool>,
-    /// Commands whose confirmations are still to come, oldest first.
-    sent: VecDeque<Sent>,
-    /// When the server last sent anything.
-    heard: Instant,
-    /// Frames the reader queued for the subscriber so far.
-    read: Arc<AtomicU64>,
-    /// Frames the subscriber handled so far: fewer than `read` while some
-    /// wait in the queue (a confirmation among them is not overdue).
-    handled: u64,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        // The writer ends with its channel; once the reader ends too the
-        // socket closes, and the server drops the subscriptions.
-        self.reader.abort();
-    }
-}
-
-/// What a subscriber waits for.
-pub enum Event {
-    /// The frames of one read from subscriber connection `id` (each with
-    /// its bytes), in order: one event per read rather than per message.
-    Frames(u64, Vec<Incoming>),
-    /// Subscriber connection `id` broke.
-    Lost(u64, String),
-    /// The ring changed.
-    Ring,
-    /// A confirmation is overdue.
-    Overdue,
-    /// Time to check the connections that have been quiet.
-    Idle,
-}
-
-/// Reads a subscriber connection's frames into the client's event queue.
-async fn read_frames(mut r: ReadHalf<Box<dyn Stream>>, id: u64, tx: mpsc::Sender<Event>, read: Arc<AtomicU64>) {
-    let mut buf = BytesMut::with_capacity(READ_BUFFER);
-    let mut frames = FrameReader::new();
-    let why = 'conn: loop {
-        let mut batch = Vec::new();
-        let bad = loop {
-            match crate::message::next(&mut frames, &mut buf) {
-                Ok(Some(f)) => batch.push(f),
-                Ok(None) => break None,
-                Err(e) => break Some(format!("bad reply: {e}")),
-            }
-        };
-        if !batch.is_empty() {
-            read.fetch_add(batch.len() as u64, Ordering::Release);
-            if tx.send(Event::Frames(id, batch)).await.is_err() {
-                return;
-            }
-        }
-        if let Some(why) = bad {
-            break 'conn why;
-        }
-        match r.read_buf(&mut buf).await {
-            Ok(0) => break "connection closed by the server".to_string(),
-            Ok(_) => {}
-            Err(e) => break e.to_string(),
-        }
-    };
-    let _ = tx.send(Event::Lost(id, why)).await;
-}
-
-/// Writes what the subscriber sends on connection `id` until the
-/// subscriber lets the connection go.
-async fn write_commands(
-    mut w: WriteHalf<Box<dyn Stream>>,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-    id: u64,
-    tx: mpsc::Sender<Event>,
-) {
-    while let Some(data) = rx.recv().await {
-        if let Err(e) = w.write_all(&data).await {
-            let _ = tx.send(Event::Lost(id, e.to_string())).await;
-            return;
-        }
-    }
-    let _ = w.shutdown().await;
 }
 
 /// Why a (un)subscribe could not be carried out.

@@ -161,7 +161,7 @@ async fn keyspace(b: &Arc<Backend>) -> Result<BTreeMap<u32, u64>, String> {
     let r = answer(link.request(b, command(&[b"INFO", b"keyspace"]), 1).await).await?;
     let text = r.frame.as_ref().and_then(|f| f.text()).ok_or("unexpected reply to INFO")?;
     let text = String::from_utf8_lossy(text);
-    Ok(crate::fanout::db_counts(&text).into_iter().map(|(db, (keys, _))| (db, keys)).filter(|(_, k)| *k > 0).collect())
+    Ok(crate::info::db_counts(&text).into_iter().map(|(db, (keys, _))| (db, keys)).filter(|(_, k)| *k > 0).collect())
 }
 
 /// Logs, at error level when it matters, that `b` left the file.
