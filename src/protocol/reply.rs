@@ -398,6 +398,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_short_bulk_takes_no_more_room_and_encodes_as_a_bulk() {
+        assert_eq!(std::mem::size_of::<Reply>(), std::mem::size_of::<Option<Reply>>());
+        assert!(std::mem::size_of::<Reply>() <= 40);
+        for len in [0, 1, SHORT_BULK_MAX, SHORT_BULK_MAX + 1] {
+            let v = vec![b'x'; len];
+            let r = Reply::bulk_from(&v);
+            assert_eq!(matches!(r, Reply::ShortBulk(_)), len <= SHORT_BULK_MAX);
+            assert_eq!(r.as_bulk(), Some(&v[..]));
+            for proto in [2, 3] {
+                let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+                encode(&r, proto, &mut a);
+                encode(&Reply::Bulk(Bytes::from(v.clone())), proto, &mut b);
+                assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
     fn a_push_message_is_an_array_in_resp2_and_a_push_in_resp3() {
         let parts: [&[u8]; 3] = [b"message", b"ch", b"hello"];
         let push = |proto| {
