@@ -9,7 +9,6 @@ use super::{CmdResult, Ctx};
 use crate::db::compact::CompactBytes;
 use crate::db::{now_ms, Value};
 use crate::protocol::parser::BIG_ARG;
-use crate::protocol::reply::ShortBulk;
 use crate::protocol::{Reply, OK};
 use crate::server::client::ClientState;
 use crate::spec;
@@ -35,10 +34,7 @@ fn read_str_with<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&CompactBytes) -> 
 /// A stored string as a bulk reply: held in the reply when short (no
 /// allocation), else as [`CompactBytes::to_bytes`] hands it out.
 fn value_reply(s: &CompactBytes) -> Reply {
-    match ShortBulk::new(s) {
-        Some(b) => Reply::ShortBulk(b),
-        None => Reply::Bulk(s.to_bytes()),
-    }
+    Reply::bulk_short_or(s, || s.to_bytes())
 }
 
 /// The string at `key` for a write (no hit/miss stats).

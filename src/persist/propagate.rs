@@ -80,10 +80,8 @@ pub(super) fn translate(ks: &mut Locked, spec: &CommandSpec, args: &[Bytes], rep
         // A random pop is logged as the removal of what it popped.
         "spop" => {
             let popped: Vec<Bytes> = match reply {
-                Reply::Array(items) | Reply::Set(items) => {
-                    items.iter().filter_map(|i| i.as_bulk().map(Bytes::copy_from_slice)).collect()
-                }
-                r => r.as_bulk().map(Bytes::copy_from_slice).into_iter().collect(),
+                Reply::Array(items) | Reply::Set(items) => items.iter().filter_map(Reply::to_bulk_bytes).collect(),
+                r => r.to_bulk_bytes().into_iter().collect(),
             };
             if popped.is_empty() {
                 return vec![];
@@ -109,8 +107,8 @@ pub(super) fn translate(ks: &mut Locked, spec: &CommandSpec, args: &[Bytes], rep
             }
             _ => vec![],
         },
-        "hincrbyfloat" => match reply.as_bulk() {
-            Some(v) => vec![vec![b("HSET"), key(), args[2].clone(), Bytes::copy_from_slice(v)]],
+        "hincrbyfloat" => match reply.to_bulk_bytes() {
+            Some(v) => vec![vec![b("HSET"), key(), args[2].clone(), v]],
             None => vec![],
         },
         _ => vec![args.to_vec()],

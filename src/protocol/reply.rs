@@ -104,9 +104,17 @@ impl Reply {
     /// ([`Reply::ShortBulk`]), else in an allocation of its own.
     #[inline]
     pub fn bulk_from(b: &[u8]) -> Reply {
+        Reply::bulk_short_or(b, || Bytes::copy_from_slice(b))
+    }
+
+    /// A bulk reply of `b`: held in place when short ([`Reply::ShortBulk`]),
+    /// else the `Bytes` that `long` hands out (a copy, or a reference to a
+    /// stored value).
+    #[inline]
+    pub fn bulk_short_or(b: &[u8], long: impl FnOnce() -> Bytes) -> Reply {
         match ShortBulk::new(b) {
             Some(s) => Reply::ShortBulk(s),
-            None => Reply::Bulk(Bytes::copy_from_slice(b)),
+            None => Reply::Bulk(long()),
         }
     }
 
@@ -115,6 +123,16 @@ impl Reply {
         match self {
             Reply::Bulk(b) => Some(b),
             Reply::ShortBulk(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// [`Reply::as_bulk`] as `Bytes`: a new reference for a `Bulk`, a copy
+    /// of a `ShortBulk`.
+    pub fn to_bulk_bytes(&self) -> Option<Bytes> {
+        match self {
+            Reply::Bulk(b) => Some(b.clone()),
+            Reply::ShortBulk(b) => Some(Bytes::copy_from_slice(b)),
             _ => None,
         }
     }
@@ -406,6 +424,7 @@ mod tests {
             let r = Reply::bulk_from(&v);
             assert_eq!(matches!(r, Reply::ShortBulk(_)), len <= SHORT_BULK_MAX);
             assert_eq!(r.as_bulk(), Some(&v[..]));
+            assert_eq!(r.to_bulk_bytes().as_deref(), Some(&v[..]));
             for proto in [2, 3] {
                 let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
                 encode(&r, proto, &mut a);
