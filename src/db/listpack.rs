@@ -200,6 +200,8 @@ impl Listpack {
         let (prefix, k) = len_prefix(v.len());
         self.edit(|buf| {
             let header = if buf.is_empty() { HEADER } else { 0 };
+            // One exact growth for the header and the element together.
+            buf.reserve_exact(header + k + v.len());
             buf.resize(buf.len() + header, 0);
             splice_in(buf, at..at, &prefix[..k], v);
             len + 1
