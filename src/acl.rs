@@ -361,7 +361,17 @@ pub fn permission(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(),
 /// The dispatcher's ACL check, after arity and before queueing: may this client's user run `spec` with `args`
 /// on these keys? A denial is logged, marks a pending MULTI as failed, and comes back as the NOPERM reply.
 /// O(1) for a user allowed everything; otherwise O(keys × patterns).
+#[inline]
 pub fn check(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
+    // The common case inline: the client's user is current and may run anything.
+    if matches!(&client.acl_user, Some((v, u)) if u.unrestricted() && *v == srv.acl.version()) {
+        return Ok(());
+    }
+    check_slow(srv, client, spec, args)
+}
+
+/// [`check`] past its fast case.
+fn check_slow(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
     let context = if client.multi.is_some() { "multi" } else { "toplevel" };
     match denial(srv, client, spec, args, context) {
         None => Ok(()),

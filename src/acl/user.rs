@@ -200,6 +200,7 @@ impl User {
     }
 
     /// True when the user can run anything on any key and channel (the check can be skipped).
+    #[inline]
     pub fn unrestricted(&self) -> bool {
         self.all_commands && self.all_keys && self.all_channels
     }

@@ -84,9 +84,20 @@ fn unknown_command(args: &[Bytes]) -> Reply {
 
 /// Executes one request from a client (or queues it inside MULTI).
 pub fn dispatch(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    // Returned as it comes: work after the call would copy the reply
+    // through the stack (a store-forwarding stall, 4% of a GET).
+    if client.caching {
+        return dispatch_caching(srv, client, args);
+    }
+    dispatch_one(srv, client, args)
+}
+
+/// [`dispatch`] after CLIENT CACHING, which applies to the next command
+/// only (or transaction).
+#[cold]
+fn dispatch_caching(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply {
     let reply = dispatch_one(srv, client, args);
-    // CLIENT CACHING applies to the next command only (or transaction).
-    if client.caching && client.multi.is_none() && !args[0].eq_ignore_ascii_case(b"client") {
+    if client.multi.is_none() && !args[0].eq_ignore_ascii_case(b"client") {
         client.caching = false;
     }
     reply
@@ -129,6 +140,77 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         info::stats::record_rejected(spec, args);
         return e;
     }
+    // Refusals (MISCONF, READONLY, NOREPLICAS, OOM, MASTERDOWN, LOADING)
+    // are looked for only when one may apply: the common case costs a few
+    // relaxed loads and builds no `Option<Reply>`.
+    if may_refuse(srv) {
+        if let Some(refused) = refusal(srv, client, spec, args) {
+            return refused;
+        }
+    }
+    // RESP2 pub/sub mode takes only the (un)subscribe commands, PING, QUIT
+    // and RESET (Redis's processCommand).
+    if client.resp == 2 && client.subscribed() && !pubsub::allowed_in_subscribed_mode(spec.name) {
+        info::stats::record_rejected(spec, args);
+        return Reply::Error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            server::subcommands::call_name(spec, args)
+        ));
+    }
+    // A script of another client is running: wait for it, or past
+    // busy-reply-threshold answer -BUSY (Redis's processCommand).
+    if crate::scripting::RUN.is_running() && !scripting::allowed_while_busy(spec, args) {
+        if let Some(busy) = crate::scripting::RUN.busy_reply() {
+            info::stats::record_rejected(spec, args);
+            // As Redis's rejectCommand: a refused EXEC aborts the
+            // transaction; any other refused command inside MULTI dooms it.
+            if spec.is(special::EXEC) && client.multi.is_some() {
+                transaction::discard_state(srv, client);
+                let Reply::Error(msg) = &busy else { return busy };
+                return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
+            }
+            if client.multi.is_some() {
+                client.multi_error = true;
+            }
+            return busy;
+        }
+    }
+    // CLIENT PAUSE: the connection holds the command until the pause ends
+    // and dispatches it again.
+    if srv.pause.maybe_on()
+        && !client.in_script
+        && !crate::db::loading()
+        && srv.pause.holds(pause_write_like(srv, client, spec, args))
+    {
+        client.postponed = true;
+        return Reply::None;
+    }
+    if let Some(queue) = client.multi.as_mut() {
+        if !spec.has(flags::NO_MULTI) {
+            queue.push(args.to_vec());
+            return Reply::Status("QUEUED");
+        }
+    }
+    execute(srv, client, spec, args)
+}
+
+/// Whether any refusal of [`refusal`] may apply now: persistence errors,
+/// a replica, a write quorum, `maxmemory`, or loading. O(1), relaxed
+/// loads only; false means [`refusal`] would answer `None`.
+#[inline]
+fn may_refuse(srv: &Server) -> bool {
+    srv.persist.may_refuse_writes()
+        || crate::replication::may_refuse(srv)
+        || srv.evictor.maxmemory() > 0
+        || srv.persist.loading.load(Ordering::Relaxed)
+}
+
+/// The refusal of a command before it runs or is queued, as Redis's
+/// processCommand orders them: MISCONF, READONLY / NOREPLICAS, OOM,
+/// MASTERDOWN, LOADING. A refused EXEC aborts its transaction; any other
+/// refused command inside MULTI dooms it. O(queued commands).
+#[cold]
+fn refusal(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Option<Reply> {
     // As Redis's processCommand: EXEC counts as a write / a command that
     // may grow memory when its queue holds one, and a command refused here
     // inside MULTI makes the transaction fail (EXEC itself aborts it).
@@ -179,62 +261,17 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     {
         refusal = Some(Reply::err(LOADING_ERROR));
     }
-    if let Some(refusal) = refusal {
-        info::stats::record_rejected(spec, args);
-        if spec.is(special::EXEC) && client.multi.is_some() {
-            transaction::discard_state(srv, client);
-            let Reply::Error(msg) = &refusal else { return refusal };
-            return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
-        }
-        if client.multi.is_some() {
-            client.multi_error = true;
-        }
-        return refusal;
+    let refusal = refusal?;
+    info::stats::record_rejected(spec, args);
+    if spec.is(special::EXEC) && client.multi.is_some() {
+        transaction::discard_state(srv, client);
+        let Reply::Error(msg) = &refusal else { return Some(refusal) };
+        return Some(Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}")));
     }
-    // RESP2 pub/sub mode takes only the (un)subscribe commands, PING, QUIT
-    // and RESET (Redis's processCommand).
-    if client.resp == 2 && client.subscribed() && !pubsub::allowed_in_subscribed_mode(spec.name) {
-        info::stats::record_rejected(spec, args);
-        return Reply::Error(format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            server::subcommands::call_name(spec, args)
-        ));
+    if client.multi.is_some() {
+        client.multi_error = true;
     }
-    // A script of another client is running: wait for it, or past
-    // busy-reply-threshold answer -BUSY (Redis's processCommand).
-    if crate::scripting::RUN.is_running() && !scripting::allowed_while_busy(spec, args) {
-        if let Some(busy) = crate::scripting::RUN.busy_reply() {
-            info::stats::record_rejected(spec, args);
-            // As Redis's rejectCommand: a refused EXEC aborts the
-            // transaction; any other refused command inside MULTI dooms it.
-            if spec.is(special::EXEC) && client.multi.is_some() {
-                transaction::discard_state(srv, client);
-                let Reply::Error(msg) = &busy else { return busy };
-                return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
-            }
-            if client.multi.is_some() {
-                client.multi_error = true;
-            }
-            return busy;
-        }
-    }
-    // CLIENT PAUSE: the connection holds the command until the pause ends
-    // and dispatches it again.
-    if srv.pause.maybe_on()
-        && !client.in_script
-        && !crate::db::loading()
-        && srv.pause.holds(pause_write_like(srv, client, spec, args))
-    {
-        client.postponed = true;
-        return Reply::None;
-    }
-    if let Some(queue) = client.multi.as_mut() {
-        if !spec.has(flags::NO_MULTI) {
-            queue.push(args.to_vec());
-            return Reply::Status("QUEUED");
-        }
-    }
-    execute(srv, client, spec, args)
+    Some(refusal)
 }
 
 /// Evicts keys while memory is over `maxmemory` (see
@@ -331,7 +368,10 @@ fn execute_locked(srv: &Server, client: &mut ClientState, spec: &'static Command
     let mut locked = match &movable {
         Some(_) => ks.lock_keys(db, movable_keys()),
         None if spec.has(flags::ALL_KEYS | flags::MOVABLE_KEYS) => ks.lock_all(),
-        None if spec.first_key > 0 => ks.lock_keys(db, fixed_keys()),
+        None if spec.first_key > 0 => match spec.single_key(args.len()) {
+            Some(i) => ks.lock_key(db, &args[i]),
+            None => ks.lock_keys(db, fixed_keys()),
+        },
         None => ks.lock_none(),
     };
     let mut ctx = Ctx { ks: &mut locked, srv, client };

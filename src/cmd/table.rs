@@ -164,6 +164,15 @@ impl CommandSpec {
         (first.max(0)..=last.max(-1)).step_by(step as usize).filter(move |_| valid).map(|i| i as usize)
     }
 
+    /// The position of the one key of a call whose fixed key positions
+    /// name a single key (GET, HSET, LPUSH …), as [`Self::key_indexes`]
+    /// would yield it alone. O(1).
+    #[inline]
+    pub fn single_key(&self, nargs: usize) -> Option<usize> {
+        (self.first_key > 0 && self.last_key == self.first_key && (self.first_key as usize) < nargs)
+            .then_some(self.first_key as usize)
+    }
+
     /// Whether [`Self::key_positions`] names every key a call of this
     /// movable-keys command touches, so locking those keys is enough:
     /// true for the `numkeys` forms and XREAD/XREADGROUP; false for
@@ -461,5 +470,26 @@ mod tests {
         {
             assert!(!allowed(refused), "{refused:?}");
         }
+    }
+
+    /// The dispatcher locks `single_key`'s one key instead of iterating
+    /// `key_indexes`: for every command and argument count they must agree.
+    #[test]
+    fn single_key_is_key_indexes_when_it_answers() {
+        for spec in all() {
+            for nargs in 0..8 {
+                let indexes: Vec<usize> = spec.key_indexes(nargs).collect();
+                match spec.single_key(nargs) {
+                    Some(i) => assert_eq!(indexes, vec![i], "{} with {nargs} arguments", spec.name),
+                    None => assert!(
+                        spec.first_key <= 0 || spec.last_key != spec.first_key || indexes.is_empty(),
+                        "{} with {nargs} arguments",
+                        spec.name
+                    ),
+                }
+            }
+        }
+        assert_eq!(lookup(b"get").and_then(|s| s.single_key(2)), Some(1));
+        assert_eq!(lookup(b"mset").and_then(|s| s.single_key(5)), None);
     }
 }

@@ -112,6 +112,13 @@ impl Persistence {
         p
     }
 
+    /// Whether [`Persistence::write_refusal`] may refuse a write now (a failed
+    /// save or AOF write is pending). One relaxed load.
+    #[inline]
+    pub fn may_refuse_writes(&self) -> bool {
+        self.state.misconf.load(Ordering::Relaxed) != MISCONF_NONE
+    }
+
     /// The `-MISCONF` error writes get while the last save (or AOF write) failed.
     pub fn write_refusal(&self) -> Option<Reply> {
         match self.state.misconf.load(Ordering::Relaxed) {

@@ -181,6 +181,14 @@ impl Replication {
     }
 }
 
+/// Whether [`write_refusal`] or [`stale::refusal`] may refuse a command
+/// now: only a replica, or a primary with `min-replicas-to-write` set,
+/// refuses. Two relaxed loads.
+#[inline]
+pub fn may_refuse(srv: &Server) -> bool {
+    srv.replication.is_replica() || srv.replication.write_quorum.load(Ordering::Relaxed) > 0
+}
+
 /// Why a write is refused because of replication: `-READONLY` on a
 /// read-only replica (except for its primary's link), `-NOREPLICAS` on a
 /// primary with fewer good replicas than `min-replicas-to-write`. O(replicas).
