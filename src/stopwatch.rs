@@ -15,9 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-/// Nanoseconds per TSC tick as `f64` bits; 0 until calibrated (or never, if
-/// the TSC is not usable).
+/// Nanoseconds per TSC tick in 32.32 fixed point (a multiply and a shift
+/// convert, cheaper than the `f64` conversions of a 64-bit count); 0 until
+/// calibrated (or never, if the TSC is not usable).
 static NS_PER_TICK: AtomicU64 = AtomicU64::new(0);
+
+/// The fraction bits of [`NS_PER_TICK`].
+const FRACTION_BITS: u32 = 32;
 
 /// A started measurement.
 #[derive(Debug, Clone, Copy)]
@@ -46,9 +50,9 @@ impl Stopwatch {
     pub fn elapsed_ns(&self) -> u64 {
         match *self {
             Stopwatch::Tsc(t0) => {
-                let ns_per_tick = f64::from_bits(NS_PER_TICK.load(Ordering::Relaxed));
+                let ns_per_tick = NS_PER_TICK.load(Ordering::Relaxed);
                 let dt = ticks().unwrap_or(t0).saturating_sub(t0);
-                (dt as f64 * ns_per_tick) as u64
+                ((dt as u128 * ns_per_tick as u128) >> FRACTION_BITS) as u64
             }
             Stopwatch::Clock(i) => i.elapsed().as_nanos() as u64,
         }
@@ -123,7 +127,9 @@ pub fn calibrate() {
     let (i0, t0) = *origin.get_or_insert((now, t));
     let ns = now.duration_since(i0).as_nanos() as f64;
     if ns >= 50e6 && t > t0 {
-        NS_PER_TICK.store((ns / (t - t0) as f64).to_bits(), Ordering::Relaxed);
+        let fixed = ns / (t - t0) as f64 * (1u64 << FRACTION_BITS) as f64;
+        // At least 1: 0 means "not calibrated" (only a rate no TSC has rounds to 0).
+        NS_PER_TICK.store((fixed as u64).max(1), Ordering::Relaxed);
     }
 }
 

@@ -469,6 +469,26 @@ pub fn run(ctx: &mut Ctx<'_, '_>, spec: &'static CommandSpec, args: &[Bytes]) ->
             return e;
         }
     };
+    // A read that changed nothing, with no notifications to raise, has no
+    // bookkeeping: its change record is not even moved.
+    if spec.has(flags::WRITE) || notifying || !ctx.ks.changes.is_empty() {
+        after_changes(ctx, spec, args, &reply, notifying);
+    }
+    ctx.client.events.clear();
+    // What the command asked to be logged as is for this call only.
+    ctx.client.propagate_as = None;
+    if spec.is(special::EXEC) {
+        ctx.srv.persist.propagate_exec(ctx.client);
+    }
+    reply
+}
+
+/// What a command's changes call for, locks still held: a write that
+/// changed something is counted, signalled to WATCHers and propagated to
+/// the AOF and replicas (whole-keyspace writes always count); keyspace
+/// notifications are raised. Leaves an empty change record, its recording
+/// switches as they were. O(changed keys).
+fn after_changes(ctx: &mut Ctx<'_, '_>, spec: &'static CommandSpec, args: &[Bytes], reply: &Reply, notifying: bool) {
     // A write is counted, propagated to the AOF and signalled to WATCHers
     // only if it changed something (whole-keyspace writes always do).
     let changed = std::mem::take(&mut ctx.ks.changes);
@@ -479,20 +499,13 @@ pub fn run(ctx: &mut Ctx<'_, '_>, spec: &'static CommandSpec, args: &[Bytes]) ->
         for c in &changed.keys {
             ctx.srv.signal_modified_key(c.db, &c.key, by);
         }
-        ctx.srv.persist.propagate(ctx.ks, ctx.client, spec, args, &reply);
+        ctx.srv.persist.propagate(ctx.ks, ctx.client, spec, args, reply);
     }
     // The one hook of keyspace notifications (see crate::pubsub::notify).
     if notifying && ctx.client.block.is_none() && (spec.has(flags::WRITE) || !changed.misses.is_empty()) {
         let raised = std::mem::take(&mut ctx.client.events);
-        crate::pubsub::notify::after_command(ctx.srv, spec, args, &reply, &changed, raised);
+        crate::pubsub::notify::after_command(ctx.srv, spec, args, reply, &changed, raised);
     }
-    ctx.client.events.clear();
-    // What the command asked to be logged as is for this call only.
-    ctx.client.propagate_as = None;
     ctx.ks.changes.record_keys = changed.record_keys;
     ctx.ks.changes.record_misses = changed.record_misses;
-    if spec.is(special::EXEC) {
-        ctx.srv.persist.propagate_exec(ctx.client);
-    }
-    reply
 }

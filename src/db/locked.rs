@@ -80,6 +80,12 @@ pub enum Change {
 }
 
 impl Changes {
+    /// Nothing changed and no miss recorded (the recording switches aside). O(1).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0 && self.keys.is_empty() && self.misses.is_empty()
+    }
+
     fn note(&mut self, db: usize, key: &[u8]) {
         self.note_as(db, key, Change::Modified);
     }
