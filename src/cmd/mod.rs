@@ -147,6 +147,10 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
         if let Some(refused) = refusal(srv, client, spec, args) {
             return refused;
         }
+    } else {
+        // `may_refuse` repeats the conditions `refusal` checks: tests catch
+        // a refusal added to one and not the other.
+        debug_assert!(refusal(srv, client, spec, args).is_none(), "a refusal may_refuse does not cover");
     }
     // RESP2 pub/sub mode takes only the (un)subscribe commands, PING, QUIT
     // and RESET (Redis's processCommand).
