@@ -201,7 +201,7 @@ fn kill_9_of_the_primary_mid_stream_keeps_what_the_replica_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = common::free_port();
     let start = |dir: &std::path::Path| {
-        common::spawn_ready(common::server_command(port, dir, &["--repl-diskless-sync-delay", "0"]))
+        common::spawn_ready_again(|| common::server_command(port, dir, &["--repl-diskless-sync-delay", "0"]))
             .expect("primary starts")
             .0
     };

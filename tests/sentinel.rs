@@ -74,8 +74,8 @@ fn sentinel_fails_over_a_killed_primary_without_losing_acknowledged_writes() {
     // The old primary comes back (empty, on its port): Sentinel makes it a
     // replica of the new one, and it gets the data.
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut old, log) =
-        common::spawn_ready(common::server_command(primary.port, dir.path(), &[])).expect("old primary restarts");
+    let (mut old, log) = common::spawn_ready_again(|| common::server_command(primary.port, dir.path(), &[]))
+        .expect("old primary restarts");
     // Sentinel converts it at its first INFO 8 s after seeing it as a
     // primary (about 10 s here); a Sentinel that enters TILT after a stall of
     // the machine acts again only 30 s later, hence the margin.

@@ -130,6 +130,23 @@ pub fn spawn_ready(mut cmd: Command) -> Result<(Child, mpsc::Receiver<String>), 
     }
 }
 
+/// [`spawn_ready`] for a server that must come back on a port it had
+/// before (a replica or Sentinel knows it by that address). Once freed, the
+/// kernel may lend the port to another test's `bind(0)` or outgoing
+/// connection for a moment; while the start fails with EADDRINUSE it is
+/// tried again, for up to 20 s. Any other failure is returned at once.
+pub fn spawn_ready_again(make: impl Fn() -> Command) -> Result<(Child, mpsc::Receiver<String>), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match spawn_ready(make()) {
+            Err(e) if e.contains("Address already in use") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The command line of a data server on `port` with its data in `dir`,
 /// saving disabled, plus `extra` flags.
 pub fn server_command(port: u16, dir: &Path, extra: &[&str]) -> Command {
