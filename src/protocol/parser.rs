@@ -254,8 +254,16 @@ impl RequestParser {
 
     /// As [`RequestParser::parse`], lending the request instead of giving
     /// it away: its argument vector is reused by the next request (no
-    /// allocation per request on a connection).
-    pub fn parse_next(&mut self, buf: &mut BytesMut, authenticated: bool) -> Result<Option<&[Bytes]>, ProtocolError> {
+    /// allocation per request on a connection). The vector itself is lent,
+    /// not a slice of it: a slice is returned as its pointer and length,
+    /// reloaded at once from where they were just stored separately, a
+    /// store-forwarding stall (`parse/pipeline_1000_set_lent`: 67-69 µs a
+    /// thousand SETs before, 60-62 after, alternating, pinned).
+    pub fn parse_next(
+        &mut self,
+        buf: &mut BytesMut,
+        authenticated: bool,
+    ) -> Result<Option<&Vec<Bytes>>, ProtocolError> {
         self.release();
         if self.step(buf, authenticated)? {
             self.handed_out = true;
