@@ -165,18 +165,7 @@ fn dispatch_one(srv: &Server, client: &mut ClientState, args: &[Bytes]) -> Reply
     // busy-reply-threshold answer -BUSY (Redis's processCommand).
     if crate::scripting::RUN.is_running() && !scripting::allowed_while_busy(spec, args) {
         if let Some(busy) = crate::scripting::RUN.busy_reply() {
-            info::stats::record_rejected(spec, args);
-            // As Redis's rejectCommand: a refused EXEC aborts the
-            // transaction; any other refused command inside MULTI dooms it.
-            if spec.is(special::EXEC) && client.multi.is_some() {
-                transaction::discard_state(srv, client);
-                let Reply::Error(msg) = &busy else { return busy };
-                return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
-            }
-            if client.multi.is_some() {
-                client.multi_error = true;
-            }
-            return busy;
+            return reject(srv, client, spec, args, busy);
         }
     }
     // CLIENT PAUSE: the connection holds the command until the pause ends
@@ -265,17 +254,24 @@ fn refusal(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, a
     {
         refusal = Some(Reply::err(LOADING_ERROR));
     }
-    let refusal = refusal?;
+    Some(reject(srv, client, spec, args, refusal?))
+}
+
+/// A command refused before it runs or is queued, as Redis's
+/// rejectCommand: counted as rejected; a refused EXEC aborts the
+/// transaction (its reply becomes EXECABORT); any other refused command
+/// inside MULTI dooms it. O(1) plus discarding the queue.
+fn reject(srv: &Server, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes], reply: Reply) -> Reply {
     info::stats::record_rejected(spec, args);
     if spec.is(special::EXEC) && client.multi.is_some() {
         transaction::discard_state(srv, client);
-        let Reply::Error(msg) = &refusal else { return Some(refusal) };
-        return Some(Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}")));
+        let Reply::Error(msg) = &reply else { return reply };
+        return Reply::Error(format!("EXECABORT Transaction discarded because of: {msg}"));
     }
     if client.multi.is_some() {
         client.multi_error = true;
     }
-    Some(refusal)
+    reply
 }
 
 /// Evicts keys while memory is over `maxmemory` (see
